@@ -1,0 +1,1 @@
+//! Provisioning profiles (placeholder until the crate lands).

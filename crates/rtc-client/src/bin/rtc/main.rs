@@ -1,0 +1,44 @@
+//! `rtc`: the command-line face of the workspace.
+
+mod lint;
+mod profile;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// RTC SIP presence and instant-messaging tool.
+#[derive(Parser)]
+#[command(name = "rtc", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse each file as one SIP datagram and validate it; one line per file.
+    Lint {
+        /// SIP message files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// Provisioning profiles.
+    Profile {
+        #[command(subcommand)]
+        command: profile::Command,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let all_ok = match cli.command {
+        Command::Lint { files } => lint::run(&files),
+        Command::Profile { command } => profile::run(command),
+    };
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

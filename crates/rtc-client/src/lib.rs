@@ -1,0 +1,9 @@
+//! # rtc-client
+//!
+//! The facade of the workspace: an RTC-style SIP presence and instant-messaging client.
+//! For now this crate carries the `rtc` command-line tool (feature `cli`); the client facade
+//! arrives with its issue.
+//!
+//! ```text
+//! cargo rtc lint benches/corpus/*.sip
+//! ```

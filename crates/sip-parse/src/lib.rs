@@ -1,0 +1,1 @@
+//! sip-parse (in progress)

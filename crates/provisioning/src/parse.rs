@@ -332,7 +332,8 @@ impl<'a> Parser<'a> {
                 } else {
                     format!("undefined entity &{name};")
                 };
-                return Err(self.xml_error(message, value_at + range.start));
+                // The range is the entity name, after '&'.
+                return Err(self.xml_error(message, value_at + range.start.saturating_sub(1)));
             }
             Err(quick_xml::Error::Escape(EscapeError::UnterminatedEntity(range))) => {
                 return Err(self.xml_error("'&' without ';'", value_at + range.start));

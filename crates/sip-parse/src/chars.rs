@@ -1,0 +1,109 @@
+//! Character classes of the RFC 3261 §25.1 grammar, as one lookup table.
+
+const fn is_alnum(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
+const fn contains(set: &[u8], c: u8) -> bool {
+    let mut i = 0;
+    while i < set.len() {
+        if set[i] == c {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// `token` characters.
+pub(crate) const TOKEN: u8 = 1;
+/// `word` characters (Call-ID): token plus `( ) < > : \ " / [ ] ? { }`.
+pub(crate) const WORD: u8 = 2;
+/// `unreserved` / `user-unreserved` / `%` (user part of a SIP URI).
+pub(crate) const USER: u8 = 4;
+/// `unreserved` / `& = + $ ,` / `%` (password).
+pub(crate) const PASSWORD: u8 = 8;
+/// `paramchar`: `param-unreserved` / `unreserved` / `%`.
+pub(crate) const PARAM: u8 = 16;
+/// `hnv-unreserved` / `unreserved` / `%` (URI header names and values).
+pub(crate) const HNV: u8 = 32;
+/// Host name characters, IPv4 included: alphanumerics, `-` and `.`.
+pub(crate) const HOST: u8 = 64;
+/// Characters allowed in a generic URI (RFC 3986 reserved + unreserved + `%`).
+pub(crate) const URIC: u8 = 128;
+
+const fn class(c: u8) -> u8 {
+    let unreserved = is_alnum(c) || contains(b"-_.!~*'()", c);
+    let mut k = 0;
+    if is_alnum(c) || contains(b"-.!%*_+`'~", c) {
+        k |= TOKEN;
+    }
+    if is_alnum(c) || contains(b"-.!%*_+`'~()<>:\\\"/[]?{}", c) {
+        k |= WORD;
+    }
+    if unreserved || contains(b"%&=+$,;?/", c) {
+        k |= USER;
+    }
+    if unreserved || contains(b"%&=+$,", c) {
+        k |= PASSWORD;
+    }
+    if unreserved || contains(b"%[]/:&+$", c) {
+        k |= PARAM;
+    }
+    if unreserved || contains(b"%[]/?:+$", c) {
+        k |= HNV;
+    }
+    if is_alnum(c) || c == b'-' || c == b'.' {
+        k |= HOST;
+    }
+    if unreserved || contains(b"%;/?:@&=+$,[]#", c) {
+        k |= URIC;
+    }
+    k
+}
+
+const fn table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = class(i as u8);
+        i += 1;
+    }
+    t
+}
+
+static TABLE: [u8; 256] = table();
+
+/// Whether `c` belongs to every class in `mask`.
+#[inline(always)]
+pub(crate) fn is(c: u8, mask: u8) -> bool {
+    TABLE[c as usize] & mask == mask
+}
+
+/// Length of the longest prefix of `s` whose bytes all belong to `mask`.
+#[inline]
+pub(crate) fn span(s: &[u8], mask: u8) -> usize {
+    s.iter().position(|&c| !is(c, mask)).unwrap_or(s.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_match_rfc3261() {
+        for c in b"abcXYZ019-.!%*_+`'~" {
+            assert!(is(*c, TOKEN), "{}", *c as char);
+        }
+        for c in b" \t\r\n\"(),/:;<=>?@[\\]{}" {
+            assert!(!is(*c, TOKEN), "{}", *c as char);
+        }
+        assert!(is(b'<', WORD) && is(b'"', WORD) && !is(b'@', WORD) && !is(b' ', WORD));
+        assert!(is(b';', USER) && is(b'?', USER) && !is(b':', USER) && !is(b'@', USER));
+        assert!(is(b'&', PASSWORD) && !is(b';', PASSWORD) && !is(b':', PASSWORD));
+        assert!(is(b':', PARAM) && !is(b';', PARAM) && !is(b'=', PARAM) && !is(b'?', PARAM));
+        assert!(is(b'?', HNV) && !is(b'&', HNV) && !is(b'=', HNV));
+        assert!(is(b'-', HOST) && !is(b'_', HOST));
+        assert_eq!(span(b"abc def", TOKEN), 3);
+    }
+}

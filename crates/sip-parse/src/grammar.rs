@@ -1,0 +1,388 @@
+//! Shared pieces of the RFC 3261 §25 grammar, as nom parsers over bytes.
+//!
+//! Typed views are parsed from a header value with these; every failure says what it expected
+//! ([`Fail`]) and where, so the caller can report a byte offset.
+
+use std::borrow::Cow;
+
+use nom::{IResult, Parser};
+
+use crate::chars::{self, TOKEN};
+use crate::{ErrorKind, ParseError};
+
+/// Input of every grammar parser.
+pub(crate) type In<'a> = &'a [u8];
+/// Result of every grammar parser.
+pub(crate) type Res<'a, T> = IResult<In<'a>, T, Fail<'a>>;
+
+/// A grammar failure: what was wanted, and the input where it was wanted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fail<'a> {
+    pub(crate) at: In<'a>,
+    pub(crate) kind: ErrorKind,
+}
+
+impl<'a> nom::error::ParseError<In<'a>> for Fail<'a> {
+    fn from_error_kind(at: In<'a>, _: nom::error::ErrorKind) -> Self {
+        Self {
+            at,
+            kind: ErrorKind::Expected("valid syntax"),
+        }
+    }
+    fn append(_: In<'a>, _: nom::error::ErrorKind, other: Self) -> Self {
+        other
+    }
+}
+
+/// A recoverable failure of `kind` at `at`.
+pub(crate) fn fail<'a, T>(at: In<'a>, kind: ErrorKind) -> Res<'a, T> {
+    Err(nom::Err::Error(Fail { at, kind }))
+}
+
+/// A failure saying `what` was expected at `at`.
+pub(crate) fn expected<'a, T>(at: In<'a>, what: &'static str) -> Res<'a, T> {
+    fail(at, ErrorKind::Expected(what))
+}
+
+/// Byte offset of `at` inside `base` (`base.len()` if `at` lies elsewhere).
+pub(crate) fn offset_in(base: &[u8], at: &[u8]) -> usize {
+    let (b, a) = (base.as_ptr() as usize, at.as_ptr() as usize);
+    if a >= b && a <= b + base.len() {
+        a - b
+    } else {
+        base.len()
+    }
+}
+
+/// Runs `parser` over the whole of `input` (surrounding white space allowed) and turns failure
+/// into a [`ParseError`] with an offset into `input`.
+pub(crate) fn complete<'a, T>(
+    input: In<'a>,
+    mut parser: impl Parser<In<'a>, Output = T, Error = Fail<'a>>,
+) -> Result<T, ParseError> {
+    let to_error = |f: Fail<'a>| ParseError::new(f.kind, offset_in(input, f.at));
+    let (rest, _) = sws(input).map_err(|_| ParseError::expected("value", 0))?;
+    match parser.parse(rest) {
+        Ok((rest, value)) => {
+            let (rest, _) = sws(rest).map_err(|_| ParseError::expected("value", 0))?;
+            if rest.is_empty() {
+                Ok(value)
+            } else {
+                Err(ParseError::expected("end of value", offset_in(input, rest)))
+            }
+        }
+        Err(nom::Err::Error(f) | nom::Err::Failure(f)) => Err(to_error(f)),
+        Err(nom::Err::Incomplete(_)) => Err(ParseError::expected("more input", input.len())),
+    }
+}
+
+/// Bytes to `&str`; the grammar has checked them, so invalid UTF-8 only reaches here from
+/// `TEXT-UTF8` positions, where it is reported.
+pub(crate) fn utf8(at: In<'_>) -> Result<&str, nom::Err<Fail<'_>>> {
+    std::str::from_utf8(at).map_err(|e| {
+        nom::Err::Error(Fail {
+            at: &at[e.valid_up_to()..],
+            kind: ErrorKind::Expected("UTF-8 text"),
+        })
+    })
+}
+
+/// `SWS`: optional linear white space, folded lines (CRLF followed by SP/HT) included.
+pub(crate) fn sws(i: In<'_>) -> Res<'_, ()> {
+    let mut n = 0;
+    loop {
+        match i.get(n..) {
+            Some([b' ' | b'\t', ..]) => n += 1,
+            Some([b'\r', b'\n', b' ' | b'\t', ..]) => n += 3,
+            _ => return Ok((&i[n..], ())),
+        }
+    }
+}
+
+/// `LWS`: at least one white-space character (possibly folded).
+pub(crate) fn lws(i: In<'_>) -> Res<'_, ()> {
+    let (rest, ()) = sws(i)?;
+    if rest.len() == i.len() {
+        expected(i, "white space")
+    } else {
+        Ok((rest, ()))
+    }
+}
+
+/// `SWS c SWS`: a separator such as `SLASH`, `COLON`, `SEMI`, `EQUAL`, `COMMA`.
+pub(crate) fn sep(c: u8, what: &'static str) -> impl Fn(In<'_>) -> Res<'_, ()> {
+    move |i| {
+        let (rest, ()) = sws(i)?;
+        match rest.split_first() {
+            Some((&b, rest)) if b == c => sws(rest),
+            _ => expected(i, what),
+        }
+    }
+}
+
+/// The longest non-empty prefix of bytes in character class `mask`.
+pub(crate) fn many1(mask: u8, what: &'static str) -> impl Fn(In<'_>) -> Res<'_, In<'_>> {
+    move |i| match chars::span(i, mask) {
+        0 => expected(i, what),
+        n => Ok((&i[n..], &i[..n])),
+    }
+}
+
+/// `token`, as text.
+pub(crate) fn token(i: In<'_>) -> Res<'_, &str> {
+    let (rest, t) = many1(TOKEN, "token")(i)?;
+    Ok((rest, utf8(t)?))
+}
+
+/// `quoted-string`: returns the text between the quotes, escapes still in place.
+pub(crate) fn quoted(i: In<'_>) -> Res<'_, &str> {
+    let Some((b'"', body)) = i.split_first() else {
+        return expected(i, "'\"'");
+    };
+    let mut n = 0;
+    while let Some(&c) = body.get(n) {
+        match c {
+            b'"' => return Ok((&body[n + 1..], utf8(&body[..n])?)),
+            // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+            b'\\' => match body.get(n + 1) {
+                Some(b'\n' | b'\r') | None => return expected(&body[n..], "escaped character"),
+                Some(&e) if e > 0x7f => return expected(&body[n..], "escaped character"),
+                Some(_) => n += 2,
+            },
+            b'\r' => match body.get(n + 1..n + 3) {
+                Some([b'\n', b' ' | b'\t']) => n += 3,
+                _ => return expected(&body[n..], "closing '\"'"),
+            },
+            b'\t' => n += 1,
+            0..=0x1f | 0x7f => return expected(&body[n..], "closing '\"'"),
+            _ => n += 1,
+        }
+    }
+    expected(&body[n..], "closing '\"'")
+}
+
+/// The text of a quoted string with its `\` escapes removed.
+pub fn unescape(quoted_text: &str) -> Cow<'_, str> {
+    if !quoted_text.contains('\\') {
+        return Cow::Borrowed(quoted_text);
+    }
+    let mut out = String::with_capacity(quoted_text.len());
+    let mut chars = quoted_text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// 1*DIGIT as a `u64`, refusing overflow.
+pub(crate) fn digits(i: In<'_>) -> Res<'_, u64> {
+    let n = i
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(i.len());
+    if n == 0 {
+        return expected(i, "digits");
+    }
+    let mut v: u64 = 0;
+    for &c in &i[..n] {
+        v = match v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(c - b'0')))
+        {
+            Some(v) => v,
+            None => return fail(i, ErrorKind::Invalid("number too large")),
+        };
+    }
+    Ok((&i[n..], v))
+}
+
+/// `1*DIGIT` that must fit in `T` (a `u32` delta-seconds, a `u8` Max-Forwards, …).
+pub(crate) fn number<T: TryFrom<u64>>(what: &'static str) -> impl Fn(In<'_>) -> Res<'_, T> {
+    move |i| {
+        let (rest, v) = digits(i)?;
+        match T::try_from(v) {
+            Ok(v) => Ok((rest, v)),
+            Err(_) => fail(i, ErrorKind::Invalid(what)),
+        }
+    }
+}
+
+/// A `gen-value`: token, host (IPv6 reference included) or quoted string, returned raw (quotes
+/// kept, so callers can tell them apart).
+pub(crate) fn gen_value(i: In<'_>) -> Res<'_, &str> {
+    if i.first() == Some(&b'"') {
+        let (rest, _) = quoted(i)?;
+        let n = i.len() - rest.len();
+        return Ok((rest, utf8(&i[..n])?));
+    }
+    let n = i
+        .iter()
+        .position(|&c| !(chars::is(c, TOKEN) || matches!(c, b'[' | b']' | b':')))
+        .unwrap_or(i.len());
+    if n == 0 {
+        return expected(i, "parameter value");
+    }
+    Ok((&i[n..], utf8(&i[..n])?))
+}
+
+/// `*( SEMI generic-param )` as used by header parameters; returns the raw text of the list
+/// (from its first `;`) after checking its syntax, and calls `each` on every parameter.
+pub(crate) fn header_params<'a>(
+    i: In<'a>,
+    mut each: impl FnMut(&'a str, Option<&'a str>, In<'a>) -> Result<(), nom::Err<Fail<'a>>>,
+) -> Res<'a, Params<'a>> {
+    let start = i;
+    let mut rest = i;
+    let end;
+    loop {
+        let Ok((r, ())) = sep(b';', "';'")(rest) else {
+            break;
+        };
+        let (r, name) = token(r)?;
+        let (r, value) = match sep(b'=', "'='")(r) {
+            Ok((r, ())) => {
+                let (r, v) = gen_value(r)?;
+                (r, Some(v))
+            }
+            Err(_) => (r, None),
+        };
+        each(name, value, rest)?;
+        rest = r;
+    }
+    end = start.len() - rest.len();
+    Ok((rest, Params(utf8(&start[..end])?)))
+}
+
+/// A parameter list as it appeared (`;name=value;flag…`), searched on demand.
+///
+/// ```
+/// let to = sip_parse::NameAddr::parse(b"<sip:bob@b.example>;tag=x1;Foo=\"a b\";lr").unwrap();
+/// assert_eq!(to.params().get("foo"), Some(Some("\"a b\"")));
+/// assert_eq!(to.params().get("lr"), Some(None));
+/// assert_eq!(to.params().iter().count(), 3);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Params<'a>(pub(crate) &'a str);
+
+impl<'a> Params<'a> {
+    /// The raw text, from the first `;` (empty when there are no parameters).
+    pub fn as_str(&self) -> &'a str {
+        self.0
+    }
+
+    /// Each `(name, value)`, in order; the value is raw (a quoted string keeps its quotes).
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
+        split_outside_quotes(self.0, b';').filter_map(|p| {
+            let p = p.trim_matches(is_lws);
+            if p.is_empty() {
+                return None;
+            }
+            Some(match p.split_once('=') {
+                Some((n, v)) => (n.trim_matches(is_lws), Some(v.trim_matches(is_lws))),
+                None => (p, None),
+            })
+        })
+    }
+
+    /// The value of the first parameter called `name` (ASCII case-insensitive): `None` if absent,
+    /// `Some(None)` for a parameter without a value.
+    pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Whether there are no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+fn is_lws(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+/// Splits `s` at every `sep` that is outside a quoted string and outside `<…>`.
+pub(crate) fn split_outside_quotes(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let end = find_outside_quotes(&bytes[start..], sep).map(|n| start + n);
+        let piece = &s[start..end.unwrap_or(s.len())];
+        match end {
+            Some(e) => start = e + 1,
+            None => done = true,
+        }
+        Some(piece)
+    })
+}
+
+/// Position of the first `sep` outside quotes and angle brackets.
+pub(crate) fn find_outside_quotes(s: &[u8], sep: u8) -> Option<usize> {
+    let (mut quoted, mut angle, mut i) = (false, false, 0);
+    while let Some(&c) = s.get(i) {
+        match c {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => angle = true,
+            b'>' if !quoted => angle = false,
+            c if c == sep && !quoted && !angle => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sws_skips_folding_but_not_blank_lines() {
+        assert_eq!(sws(b" \t\r\n  x").unwrap().0, b"x");
+        assert_eq!(sws(b"\r\n\r\n").unwrap().0, b"\r\n\r\n");
+        assert!(lws(b"x").is_err());
+    }
+
+    #[test]
+    fn quoted_strings() {
+        assert_eq!(
+            quoted(b"\"a \\\"b\\\\\" rest").unwrap(),
+            (&b" rest"[..], "a \\\"b\\\\")
+        );
+        assert_eq!(unescape("a \\\"b\\\\"), "a \"b\\");
+        assert!(quoted(b"\"unterminated").is_err());
+        assert!(quoted(b"\"bad\x01ctl\"").is_err());
+        assert!(quoted(b"\"esc at end\\").is_err());
+        assert_eq!(quoted(b"\"folded\r\n line\"").unwrap().1, "folded\r\n line");
+    }
+
+    #[test]
+    fn numbers_refuse_overflow() {
+        assert_eq!(digits(b"0009 x").unwrap(), (&b" x"[..], 9));
+        assert!(digits(b"36893488147419103232").is_err());
+        assert!(number::<u32>("big")(b"4294967296").is_err());
+        assert_eq!(number::<u32>("big")(b"4294967295").unwrap().1, u32::MAX);
+    }
+
+    #[test]
+    fn split_respects_quotes_and_brackets() {
+        let v: Vec<_> = split_outside_quotes("\"a,b\" <sip:x;y,z>, c", b',').collect();
+        assert_eq!(v, ["\"a,b\" <sip:x;y,z>", " c"]);
+        assert_eq!(split_outside_quotes("", b',').count(), 1);
+    }
+
+    #[test]
+    fn complete_reports_offsets() {
+        let e = complete(b"  abc def", token).unwrap_err();
+        assert_eq!(e, ParseError::expected("end of value", 6));
+    }
+}

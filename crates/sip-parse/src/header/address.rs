@@ -1,0 +1,355 @@
+//! Addresses: `From`, `To`, `Contact`, `Route`, `Record-Route` (RFC 3261 §20.10, §20.20, §20.39,
+//! §20.30, §20.34): `name-addr` or `addr-spec`, then header parameters.
+
+use std::borrow::Cow;
+
+use crate::chars::{self, TOKEN};
+use crate::grammar::{self, Fail, In, Params, Res, expected, fail, quoted, sws, utf8};
+use crate::{ErrorKind, ParseError, Uri};
+
+/// An address with optional display name and header parameters: the value of From, To, a Contact
+/// entry, or a Route entry.
+///
+/// The URI is kept as text (checked for stray white space and brackets) and parsed on demand
+/// with [`NameAddr::uri`].
+///
+/// ```
+/// use sip_parse::NameAddr;
+/// let a = NameAddr::parse(b"\"J Rosenberg \\\"\" <sip:jdrosen@example.com>;tag=98asjd8")?;
+/// assert_eq!(a.display_name().as_deref(), Some("J Rosenberg \""));
+/// assert_eq!(a.uri_str(), "sip:jdrosen@example.com");
+/// assert_eq!(a.tag(), Some("98asjd8"));
+/// # Ok::<(), sip_parse::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameAddr<'a> {
+    display: Option<Display<'a>>,
+    uri: &'a str,
+    angle: bool,
+    tag: Option<&'a str>,
+    expires: Option<u32>,
+    q: Option<u16>,
+    params: Params<'a>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Display<'a> {
+    Quoted(&'a str),
+    Tokens(&'a str),
+}
+
+/// One entry of a Contact header: `*` or an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contact<'a> {
+    /// `Contact: *` (remove all bindings, RFC 3261 §10.2.2).
+    Wildcard,
+    /// A contact address, with `expires` and `q` checked.
+    Address(NameAddr<'a>),
+}
+
+impl<'a> NameAddr<'a> {
+    /// Parses a `From`/`To`/`Route` style value.
+    pub fn parse(value: &'a [u8]) -> Result<Self, ParseError> {
+        grammar::complete(value, |i| name_addr(i, false))
+    }
+
+    /// The display name with quotes and escapes removed.
+    pub fn display_name(&self) -> Option<Cow<'a, str>> {
+        match self.display? {
+            Display::Quoted(q) => Some(grammar::unescape(q)),
+            Display::Tokens(t) => Some(Cow::Borrowed(t)),
+        }
+    }
+
+    /// The URI text.
+    pub fn uri_str(&self) -> &'a str {
+        self.uri
+    }
+
+    /// The URI, parsed.
+    pub fn uri(&self) -> Result<Uri<'a>, ParseError> {
+        Uri::parse(self.uri)
+    }
+
+    /// Whether the URI was enclosed in `<…>` (name-addr form).
+    pub fn is_name_addr(&self) -> bool {
+        self.angle
+    }
+
+    /// The `tag` parameter.
+    pub fn tag(&self) -> Option<&'a str> {
+        self.tag
+    }
+
+    /// The `expires` parameter (Contact).
+    pub fn expires(&self) -> Option<u32> {
+        self.expires
+    }
+
+    /// The `q` parameter (Contact), in thousandths: `q=0.7` is `700`.
+    pub fn q(&self) -> Option<u16> {
+        self.q
+    }
+
+    /// All header parameters as written.
+    pub fn params(&self) -> Params<'a> {
+        self.params
+    }
+}
+
+impl<'a> Contact<'a> {
+    /// Parses one Contact entry.
+    pub fn parse(value: &'a [u8]) -> Result<Self, ParseError> {
+        grammar::complete(value, contact)
+    }
+
+    /// The address, unless this is the wildcard.
+    pub fn address(&self) -> Option<&NameAddr<'a>> {
+        match self {
+            Contact::Wildcard => None,
+            Contact::Address(a) => Some(a),
+        }
+    }
+}
+
+pub(crate) fn contact(i: In<'_>) -> Res<'_, Contact<'_>> {
+    if let Some((b'*', rest)) = i.split_first() {
+        let (rest, ()) = sws(rest)?;
+        if rest.is_empty() {
+            return Ok((rest, Contact::Wildcard));
+        }
+    }
+    let (i, a) = name_addr(i, true)?;
+    Ok((i, Contact::Address(a)))
+}
+
+/// `( name-addr / addr-spec ) *( SEMI param )`; `contact` checks `expires` and `q` as well.
+pub(crate) fn name_addr(i: In<'_>, contact: bool) -> Res<'_, NameAddr<'_>> {
+    let (i, display, uri, angle) = match i.first() {
+        Some(b'"') => {
+            let (r, q) = quoted(i)?;
+            let (r, ()) = sws(r)?;
+            let (r, uri) = bracketed(r)?;
+            (r, Some(Display::Quoted(q)), uri, true)
+        }
+        Some(b'<') => {
+            let (r, uri) = bracketed(i)?;
+            (r, None, uri, true)
+        }
+        _ => match display_tokens(i) {
+            Some((r, tokens)) => {
+                let (r, uri) = bracketed(r)?;
+                (r, Some(Display::Tokens(utf8(tokens)?)), uri, true)
+            }
+            None => {
+                let (r, uri) = addr_spec(i)?;
+                (r, None, uri, false)
+            }
+        },
+    };
+    let mut a = NameAddr {
+        display,
+        uri,
+        angle,
+        tag: None,
+        expires: None,
+        q: None,
+        params: Params::default(),
+    };
+    let (i, params) = grammar::header_params(i, |name, value, at| {
+        let bad = |what| {
+            nom::Err::Error(Fail {
+                at,
+                kind: ErrorKind::Invalid(what),
+            })
+        };
+        if name.eq_ignore_ascii_case("tag") {
+            a.tag = Some(
+                value
+                    .filter(|t| !t.starts_with('"'))
+                    .ok_or(bad("tag must be a token"))?,
+            );
+        } else if contact && name.eq_ignore_ascii_case("expires") {
+            let v = value.ok_or(bad("expires needs delta-seconds"))?;
+            let n = match grammar::number::<u32>("expires")(v.as_bytes()) {
+                Ok((rest, n)) if rest.is_empty() => n,
+                _ => return Err(bad("expires is not delta-seconds below 2**32")),
+            };
+            a.expires = Some(n);
+        } else if contact && name.eq_ignore_ascii_case("q") {
+            a.q = Some(
+                value
+                    .and_then(qvalue)
+                    .ok_or(bad("q is not a qvalue (0 to 1)"))?,
+            );
+        }
+        Ok(())
+    })?;
+    a.params = params;
+    Ok((i, a))
+}
+
+/// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`, in thousandths.
+fn qvalue(v: &str) -> Option<u16> {
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    if frac.len() > 3 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths = frac
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0u16, |n, c| n * 10 + u16::from(c - b'0'));
+    match int {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+/// `*(token LWS)` followed by `<`: the display-name form without quotes. `None` when the text
+/// is not followed by `<` (then it is an addr-spec).
+fn display_tokens(i: In<'_>) -> Option<(In<'_>, In<'_>)> {
+    let mut pos = 0;
+    loop {
+        let n = chars::span(&i[pos..], TOKEN);
+        if n == 0 {
+            return None;
+        }
+        pos += n;
+        let end = pos;
+        let (rest, ()) = sws(&i[pos..]).ok()?;
+        pos = i.len() - rest.len();
+        // RFC 4475 §3.1.1.6: no LWS between display name and '<' is accepted.
+        if rest.first() == Some(&b'<') {
+            return Some((rest, &i[..end]));
+        }
+    }
+}
+
+/// `LAQUOT addr-spec RAQUOT`; the URI may not contain white space (RFC 4475 §3.1.2.14).
+fn bracketed(i: In<'_>) -> Res<'_, &str> {
+    let Some((b'<', inner)) = i.split_first() else {
+        return expected(i, "'<'");
+    };
+    let Some(close) = memchr::memchr(b'>', inner) else {
+        return expected(&inner[inner.len()..], "'>'");
+    };
+    let uri = &inner[..close];
+    check_uri_text(uri)?;
+    let (rest, ()) = sws(&inner[close + 1..])?;
+    Ok((rest, utf8(uri)?))
+}
+
+/// `addr-spec` outside brackets: it ends at `;`, `,` or white space, so it may not contain
+/// them, nor `?` (RFC 3261 §20: such URIs must be enclosed in `<>`).
+fn addr_spec(i: In<'_>) -> Res<'_, &str> {
+    let n = i
+        .iter()
+        .position(|&c| matches!(c, b';' | b',' | b' ' | b'\t' | b'\r' | b'\n'))
+        .unwrap_or(i.len());
+    let uri = &i[..n];
+    if let Some(q) = memchr::memchr(b'?', uri) {
+        return fail(
+            &uri[q..],
+            ErrorKind::Invalid("a URI with headers must be enclosed in '<>'"),
+        );
+    }
+    check_uri_text(uri)?;
+    Ok((&i[n..], utf8(uri)?))
+}
+
+fn check_uri_text(uri: In<'_>) -> Res<'_, ()> {
+    let scheme = uri
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')));
+    match scheme {
+        Some(n) if n > 0 && uri[0].is_ascii_alphabetic() && uri[n] == b':' => {}
+        _ => return expected(uri, "URI"),
+    }
+    match uri
+        .iter()
+        .position(|&c| c <= b' ' || c == 0x7f || c == b'<' || c == b'"')
+    {
+        Some(bad) => expected(&uri[bad..], "URI character"),
+        None => Ok((uri, ())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn na(s: &str) -> NameAddr<'_> {
+        NameAddr::parse(s.as_bytes()).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn forms() {
+        let a = na("sip:caller@example.net;tag=134161461246");
+        assert_eq!(
+            (a.uri_str(), a.tag(), a.is_name_addr()),
+            ("sip:caller@example.net", Some("134161461246"), false)
+        );
+        let a = na("caller<sip:caller@example.com>;tag=323");
+        assert_eq!(a.display_name().as_deref(), Some("caller"));
+        let a = na("token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;tag=_token~1'+`*%!-.");
+        assert_eq!(
+            a.display_name().as_deref(),
+            Some("token1~` token2'+_ token3*%!.-")
+        );
+        assert_eq!(a.tag(), Some("_token~1'+`*%!-."));
+        let a = na("\"BEL:\\\x07 NUL:\\\0 DEL:\\\x7f\" <sip:x@example.com>");
+        assert_eq!(
+            a.display_name().as_deref(),
+            Some("BEL:\x07 NUL:\0 DEL:\x7f")
+        );
+        let a = na("\"%Z%45\" <sip:resource@example.com>");
+        assert_eq!(a.display_name().as_deref(), Some("%Z%45"));
+        let a = na(" sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n");
+        assert_eq!(a.tag(), Some("1918181833n"));
+        let a = na(
+            "\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8",
+        );
+        assert_eq!(a.display_name().as_deref(), Some("J Rosenberg \\\""));
+        assert_eq!(a.tag(), Some("98asjd8"));
+    }
+
+    #[test]
+    fn contacts() {
+        assert_eq!(Contact::parse(b" * ").unwrap(), Contact::Wildcard);
+        let c = Contact::parse(b"\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com> ; newparam =\r\n      newvalue ;\r\n  secondparam ; q = 0.33").unwrap();
+        let a = c.address().unwrap();
+        assert_eq!(a.q(), Some(330));
+        assert_eq!(a.params().get("newparam"), Some(Some("newvalue")));
+        assert_eq!(a.params().get("secondparam"), Some(None));
+        let c = Contact::parse(b"<sip:u@h>;expires=3600;q=1").unwrap();
+        assert_eq!(
+            (c.address().unwrap().expires(), c.address().unwrap().q()),
+            (Some(3600), Some(1000))
+        );
+        assert!(
+            Contact::parse(b"<sip:user@host129.example.com>\r\n  ;expires=280297596632815")
+                .is_err()
+        );
+        assert!(Contact::parse(b"<sip:u@h>;q=1.5").is_err());
+        assert!(Contact::parse(b"<sip:u@h>;q=0.3333").is_err());
+    }
+
+    #[test]
+    fn invalid_addresses() {
+        for (bad, at) in [
+            ("\"Mr. J. User <sip:j.user@example.com>", 37), // RFC 4475 §3.1.2.6
+            ("\"Watson, Thomas\" < sip:t.watson@example.org >", 18), // §3.1.2.14
+            ("Bell, Alexander <sip:a.g.bell@example.com>;tag=43", 0), // §3.1.2.15
+            ("sip:user@example.com?Route=%3Csip:sip.example.com%3E", 20), // §3.1.2.13
+            ("<sip:a@b", 8),
+            ("<sip:a@b>;tag", 9),
+            ("<sip:a@b> junk", 10),
+        ] {
+            let e = NameAddr::parse(bad.as_bytes()).unwrap_err();
+            assert_eq!(e.offset, at, "{bad}: {e}");
+        }
+        assert!(qvalue("0.5").is_some() && qvalue("1.000").is_some() && qvalue("2").is_none());
+    }
+}

@@ -1,0 +1,278 @@
+//! Typed header views, parsed on demand from a [`Message`]'s stored text.
+//!
+//! Every accessor borrows from the message and allocates nothing. Error offsets count from the
+//! start of the message.
+
+pub(crate) mod address;
+pub(crate) mod auth;
+pub(crate) mod event;
+pub(crate) mod simple;
+pub(crate) mod via;
+
+use crate::grammar::find_outside_quotes;
+use crate::message::Header;
+use crate::{
+    CSeq, Challenge, Contact, ErrorKind, Event, HeaderName, MediaType, Message, NameAddr,
+    ParseError, RetryAfter, SubscriptionState, Via,
+};
+
+/// Parses `header`'s value with `parse`, moving error offsets to message offsets.
+fn typed<'a, T>(
+    header: Header<'a>,
+    parse: impl FnOnce(&'a [u8]) -> Result<T, ParseError>,
+) -> Result<T, ParseError> {
+    parse(header.value).map_err(|e| e.shifted(header.offset))
+}
+
+/// The comma-separated elements of one header value, each with its offset in the message.
+fn elements<'a>(header: Header<'a>) -> impl Iterator<Item = Header<'a>> {
+    let mut rest = Some((header.value, header.offset));
+    std::iter::from_fn(move || {
+        let (v, off) = rest?;
+        let (piece, next) = match find_outside_quotes(v, b',') {
+            Some(c) => (&v[..c], Some((&v[c + 1..], off + c + 1))),
+            None => (v, None),
+        };
+        rest = next;
+        Some(Header {
+            value: piece,
+            offset: off,
+            ..header
+        })
+    })
+}
+
+impl Message {
+    fn required(&self, name: HeaderName) -> Result<Header<'_>, ParseError> {
+        self.header(name).ok_or(ParseError::new(
+            ErrorKind::MissingHeader(name),
+            self.as_bytes().len() - self.body().len(),
+        ))
+    }
+
+    /// Every element of every `name` header, split at commas (outside quotes and `<>`).
+    pub fn list(&self, name: HeaderName) -> impl Iterator<Item = Header<'_>> + '_ {
+        self.headers_named(name).flat_map(elements)
+    }
+
+    /// Every element of every `name` header, parsed with `parse`.
+    pub fn list_typed<'a, T: 'a>(
+        &'a self,
+        name: HeaderName,
+        parse: impl Fn(&'a [u8]) -> Result<T, ParseError> + 'a,
+    ) -> impl Iterator<Item = Result<T, ParseError>> + 'a {
+        self.list(name).map(move |h| typed(h, &parse))
+    }
+
+    /// The topmost Via entry (the first element of the first Via header).
+    pub fn top_via(&self) -> Result<Via<'_>, ParseError> {
+        let first = elements(self.required(HeaderName::Via)?).next();
+        first.map_or(
+            Err(ParseError::new(
+                ErrorKind::MissingHeader(HeaderName::Via),
+                0,
+            )),
+            |h| typed(h, Via::parse),
+        )
+    }
+
+    /// All Via entries, top first.
+    pub fn vias(&self) -> impl Iterator<Item = Result<Via<'_>, ParseError>> + '_ {
+        self.list_typed(HeaderName::Via, Via::parse)
+    }
+
+    /// The From header.
+    pub fn from_header(&self) -> Result<NameAddr<'_>, ParseError> {
+        typed(self.required(HeaderName::From)?, NameAddr::parse)
+    }
+
+    /// The To header.
+    pub fn to_header(&self) -> Result<NameAddr<'_>, ParseError> {
+        typed(self.required(HeaderName::To)?, NameAddr::parse)
+    }
+
+    /// The Call-ID.
+    pub fn call_id(&self) -> Result<&str, ParseError> {
+        typed(self.required(HeaderName::CallId)?, crate::call_id)
+    }
+
+    /// The CSeq header.
+    pub fn cseq(&self) -> Result<CSeq<'_>, ParseError> {
+        typed(self.required(HeaderName::CSeq)?, CSeq::parse)
+    }
+
+    /// Every Contact entry, in order.
+    pub fn contacts(&self) -> impl Iterator<Item = Result<Contact<'_>, ParseError>> + '_ {
+        self.list_typed(HeaderName::Contact, Contact::parse)
+    }
+
+    /// Every Route entry, in order.
+    pub fn routes(&self) -> impl Iterator<Item = Result<NameAddr<'_>, ParseError>> + '_ {
+        self.list_typed(HeaderName::Route, NameAddr::parse)
+    }
+
+    /// Every Record-Route entry, in order.
+    pub fn record_routes(&self) -> impl Iterator<Item = Result<NameAddr<'_>, ParseError>> + '_ {
+        self.list_typed(HeaderName::RecordRoute, NameAddr::parse)
+    }
+
+    fn optional<'a, T>(
+        &'a self,
+        name: HeaderName,
+        parse: impl FnOnce(&'a [u8]) -> Result<T, ParseError>,
+    ) -> Option<Result<T, ParseError>> {
+        self.header(name).map(|h| typed(h, parse))
+    }
+
+    /// Max-Forwards (0–255).
+    pub fn max_forwards(&self) -> Option<Result<u8, ParseError>> {
+        self.optional(HeaderName::MaxForwards, |v| {
+            delta(v, "Max-Forwards above 255")
+        })
+    }
+
+    /// Expires, in seconds.
+    pub fn expires(&self) -> Option<Result<u32, ParseError>> {
+        self.optional(HeaderName::Expires, |v| delta(v, "Expires exceeds 2**32-1"))
+    }
+
+    /// Min-Expires, in seconds.
+    pub fn min_expires(&self) -> Option<Result<u32, ParseError>> {
+        self.optional(HeaderName::MinExpires, |v| {
+            delta(v, "Min-Expires exceeds 2**32-1")
+        })
+    }
+
+    /// Content-Length as written (the body is framed by it already).
+    pub fn content_length(&self) -> Option<Result<usize, ParseError>> {
+        self.optional(HeaderName::ContentLength, |v| {
+            delta(v, "Content-Length too large")
+        })
+    }
+
+    /// Content-Type.
+    pub fn content_type(&self) -> Option<Result<MediaType<'_>, ParseError>> {
+        self.optional(HeaderName::ContentType, MediaType::parse)
+    }
+
+    /// Every Accept entry (an empty Accept header yields none: nothing is acceptable).
+    pub fn accept(&self) -> impl Iterator<Item = Result<MediaType<'_>, ParseError>> + '_ {
+        self.list(HeaderName::Accept)
+            .filter(|h| !h.value.iter().all(u8::is_ascii_whitespace))
+            .map(|h| typed(h, MediaType::parse))
+    }
+
+    /// The tokens of a token-list header: Allow, Allow-Events, Supported, Require,
+    /// Proxy-Require, Unsupported.
+    pub fn tokens(&self, name: HeaderName) -> impl Iterator<Item = Result<&str, ParseError>> + '_ {
+        self.list(name)
+            .filter(|h| !h.value.iter().all(u8::is_ascii_whitespace))
+            .map(|h| typed(h, simple::list_token))
+    }
+
+    /// WWW-Authenticate challenges, in order.
+    pub fn www_authenticate(&self) -> impl Iterator<Item = Result<Challenge<'_>, ParseError>> + '_ {
+        self.headers_named(HeaderName::WwwAuthenticate)
+            .map(|h| typed(h, Challenge::parse))
+    }
+
+    /// Proxy-Authenticate challenges, in order.
+    pub fn proxy_authenticate(
+        &self,
+    ) -> impl Iterator<Item = Result<Challenge<'_>, ParseError>> + '_ {
+        self.headers_named(HeaderName::ProxyAuthenticate)
+            .map(|h| typed(h, Challenge::parse))
+    }
+
+    /// Authorization credentials, in order.
+    pub fn authorization(&self) -> impl Iterator<Item = Result<Challenge<'_>, ParseError>> + '_ {
+        self.headers_named(HeaderName::Authorization)
+            .map(|h| typed(h, Challenge::parse))
+    }
+
+    /// Proxy-Authorization credentials, in order.
+    pub fn proxy_authorization(
+        &self,
+    ) -> impl Iterator<Item = Result<Challenge<'_>, ParseError>> + '_ {
+        self.headers_named(HeaderName::ProxyAuthorization)
+            .map(|h| typed(h, Challenge::parse))
+    }
+
+    /// The Event header.
+    pub fn event(&self) -> Option<Result<Event<'_>, ParseError>> {
+        self.optional(HeaderName::Event, Event::parse)
+    }
+
+    /// The Subscription-State header.
+    pub fn subscription_state(&self) -> Option<Result<SubscriptionState<'_>, ParseError>> {
+        self.optional(HeaderName::SubscriptionState, SubscriptionState::parse)
+    }
+
+    /// SIP-ETag (RFC 3903).
+    pub fn sip_etag(&self) -> Option<Result<&str, ParseError>> {
+        self.optional(HeaderName::SipEtag, simple::list_token)
+    }
+
+    /// SIP-If-Match (RFC 3903).
+    pub fn sip_if_match(&self) -> Option<Result<&str, ParseError>> {
+        self.optional(HeaderName::SipIfMatch, simple::list_token)
+    }
+
+    /// Retry-After.
+    pub fn retry_after(&self) -> Option<Result<RetryAfter<'_>, ParseError>> {
+        self.optional(HeaderName::RetryAfter, RetryAfter::parse)
+    }
+
+    /// User-Agent text.
+    pub fn user_agent(&self) -> Option<Result<&str, ParseError>> {
+        self.optional(HeaderName::UserAgent, text)
+    }
+
+    /// Server text.
+    pub fn server(&self) -> Option<Result<&str, ParseError>> {
+        self.optional(HeaderName::Server, text)
+    }
+}
+
+/// `1*DIGIT` that fits in `T`.
+fn delta<T: TryFrom<u64>>(v: &[u8], what: &'static str) -> Result<T, ParseError> {
+    crate::grammar::complete(v, crate::grammar::number::<T>(what))
+}
+
+/// UTF-8 text (User-Agent, Server, Subject …).
+fn text(v: &[u8]) -> Result<&str, ParseError> {
+    std::str::from_utf8(v).map_err(|e| ParseError::expected("UTF-8 text", e.valid_up_to()))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::*;
+
+    #[test]
+    fn lists_split_at_top_level_commas_only() {
+        let m = Message::parse_slice(
+            b"SIP/2.0 200 OK\r\nContact: \"a,b\" <sip:a@h;x=1,2>, <sip:b@h>\r\nm: sip:c@h\r\n\
+              Allow: INVITE, ACK,\r\n OPTIONS\r\nAccept:\r\n\r\n",
+        )
+        .unwrap();
+        let c: Vec<_> = m
+            .contacts()
+            .map(|c| c.unwrap().address().unwrap().uri_str())
+            .collect();
+        assert_eq!(c, ["sip:a@h;x=1,2", "sip:b@h", "sip:c@h"]);
+        let allow: Vec<_> = m.tokens(HeaderName::Allow).map(Result::unwrap).collect();
+        assert_eq!(allow, ["INVITE", "ACK", "OPTIONS"]);
+        assert_eq!(m.accept().count(), 0);
+    }
+
+    #[test]
+    fn errors_point_into_the_message() {
+        let m = Message::parse_slice(b"OPTIONS sip:a SIP/2.0\r\nCSeq: x OPTIONS\r\n\r\n").unwrap();
+        assert_eq!(m.cseq().unwrap_err(), ParseError::expected("digits", 29));
+        assert_eq!(
+            m.call_id().unwrap_err().kind,
+            ErrorKind::MissingHeader(HeaderName::CallId)
+        );
+        assert_eq!(m.max_forwards(), None);
+    }
+}

@@ -1,0 +1,198 @@
+//! `Via` (RFC 3261 §20.42, RFC 3581 `rport`).
+
+use crate::grammar::{self, Fail, In, Params, Res, lws, number, sep, sws, token};
+use crate::{ErrorKind, Host, ParseError};
+
+/// One `via-parm` of a Via header.
+///
+/// ```
+/// use sip_parse::{Host, Via};
+/// let v = Via::parse(b"SIP/2.0/UDP [2001:db8::9]:5060;branch=z9hG4bK776;rport;received=192.0.2.4")?;
+/// assert_eq!(v.transport, "UDP");
+/// assert_eq!(v.host, Host::Ipv6("2001:db8::9".parse().unwrap()));
+/// assert_eq!(v.port, Some(5060));
+/// assert_eq!(v.branch(), Some("z9hG4bK776"));
+/// assert_eq!(v.rport, Some(None));
+/// assert_eq!(v.received, Some("192.0.2.4"));
+/// # Ok::<(), sip_parse::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Via<'a> {
+    /// Protocol name, normally `SIP`.
+    pub protocol: &'a str,
+    /// Protocol version, normally `2.0`.
+    pub version: &'a str,
+    /// Transport token as written (`UDP`, `TCP`, `TLS`, `SCTP`, `WS`, or any other).
+    pub transport: &'a str,
+    /// sent-by host.
+    pub host: Host<'a>,
+    /// sent-by port.
+    pub port: Option<u16>,
+    /// The `branch` parameter.
+    pub branch: Option<&'a str>,
+    /// The `received` parameter.
+    pub received: Option<&'a str>,
+    /// The `rport` parameter (RFC 3581): `Some(None)` when present without a value.
+    pub rport: Option<Option<u16>>,
+    /// The `maddr` parameter.
+    pub maddr: Option<&'a str>,
+    /// The `ttl` parameter.
+    pub ttl: Option<u8>,
+    /// All parameters as written.
+    pub params: Params<'a>,
+}
+
+/// The RFC 3261 branch magic cookie (§8.1.1.7).
+pub const MAGIC_COOKIE: &str = "z9hG4bK";
+
+impl<'a> Via<'a> {
+    /// Parses one via-parm (not a comma-separated list).
+    pub fn parse(value: &'a [u8]) -> Result<Self, ParseError> {
+        grammar::complete(value, via)
+    }
+
+    /// The branch parameter.
+    pub fn branch(&self) -> Option<&'a str> {
+        self.branch
+    }
+
+    /// Whether the branch starts with the RFC 3261 magic cookie, so transactions can be matched
+    /// by it (§17.2.3) rather than by the RFC 2543 rules.
+    pub fn has_rfc3261_branch(&self) -> bool {
+        self.branch.is_some_and(|b| b.starts_with(MAGIC_COOKIE))
+    }
+}
+
+pub(crate) fn host(i: In<'_>) -> Res<'_, Host<'_>> {
+    match crate::uri::parse_host(i, 0) {
+        Ok((h, n)) => Ok((&i[n..], h)),
+        Err(e) => Err(nom::Err::Error(Fail {
+            at: &i[e.offset.min(i.len())..],
+            kind: e.kind,
+        })),
+    }
+}
+
+/// `[ COLON port ]`
+pub(crate) fn opt_port(i: In<'_>) -> Res<'_, Option<u16>> {
+    match sep(b':', "':'")(i) {
+        Ok((r, ())) => {
+            let (r, p) = number::<u16>("port above 65535")(r)?;
+            Ok((r, Some(p)))
+        }
+        Err(_) => Ok((i, None)),
+    }
+}
+
+fn via(i: In<'_>) -> Res<'_, Via<'_>> {
+    let (i, protocol) = token(i)?;
+    let (i, ()) = sep(b'/', "'/'")(i)?;
+    let (i, version) = token(i)?;
+    let (i, ()) = sep(b'/', "'/'")(i)?;
+    let (i, transport) = token(i)?;
+    let (i, ()) = lws(i)?;
+    let (i, host) = host(i)?;
+    let (i, port) = opt_port(i)?;
+    let mut v = Via {
+        protocol,
+        version,
+        transport,
+        host,
+        port,
+        branch: None,
+        received: None,
+        rport: None,
+        maddr: None,
+        ttl: None,
+        params: Params::default(),
+    };
+    let (i, params) = grammar::header_params(i, |name, value, at| {
+        let bad = |what| {
+            nom::Err::Error(Fail {
+                at,
+                kind: ErrorKind::Invalid(what),
+            })
+        };
+        if name.eq_ignore_ascii_case("branch") {
+            v.branch = Some(
+                value
+                    .filter(|b| !b.starts_with('"'))
+                    .ok_or(bad("branch must be a token"))?,
+            );
+        } else if name.eq_ignore_ascii_case("received") {
+            let ip = value.ok_or(bad("received needs an address"))?;
+            ip.parse::<std::net::IpAddr>()
+                .map_err(|_| bad("received is not an IP address"))?;
+            v.received = Some(ip);
+        } else if name.eq_ignore_ascii_case("rport") {
+            v.rport = Some(match value {
+                Some(p) => Some(p.parse().map_err(|_| bad("rport is not a port"))?),
+                None => None,
+            });
+        } else if name.eq_ignore_ascii_case("maddr") {
+            v.maddr = Some(value.ok_or(bad("maddr needs a host"))?);
+        } else if name.eq_ignore_ascii_case("ttl") {
+            v.ttl = Some(
+                value
+                    .and_then(|t| (t.len() <= 3).then(|| t.parse().ok()).flatten())
+                    .ok_or(bad("ttl is not 0-255"))?,
+            );
+        }
+        Ok(())
+    })?;
+    v.params = params;
+    let (i, ()) = sws(i)?;
+    Ok((i, v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folded_torture_via() {
+        // RFC 4475 §3.1.1.1
+        let v = Via::parse(b"SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw").unwrap();
+        assert_eq!((v.protocol, v.version, v.transport), ("SIP", "2.0", "UDP"));
+        assert_eq!(v.host, Host::Ipv4([192, 0, 2, 2].into()));
+        assert_eq!(v.branch, Some("390skdjuw"));
+        assert!(!v.has_rfc3261_branch());
+        let v = Via::parse(
+            b"SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8",
+        )
+        .unwrap();
+        assert_eq!(v.host, Host::Domain("spindle.example.com"));
+        assert_eq!(v.branch, Some("z9hG4bK9ikj8"));
+        assert!(v.has_rfc3261_branch());
+    }
+
+    #[test]
+    fn params() {
+        let v = Via::parse(b"SIP/2.0/TCP h:5061;ttl=16;maddr=224.2.0.1;rport=5070;x=\"q\";flag")
+            .unwrap();
+        assert_eq!(
+            (v.port, v.ttl, v.maddr, v.rport),
+            (Some(5061), Some(16), Some("224.2.0.1"), Some(Some(5070)))
+        );
+        assert_eq!(v.params.get("x"), Some(Some("\"q\"")));
+        assert_eq!(v.params.get("flag"), Some(None));
+        let v = Via::parse(b"SIP/2.0/UDP h;received=2001:db8::1").unwrap();
+        assert_eq!(v.received, Some("2001:db8::1"));
+    }
+
+    #[test]
+    fn errors() {
+        for (bad, at) in [
+            (&b"SIP/2.0/UDP 192.0.2.15;;,;,,"[..], 23),
+            (b"SIP/2.0 UDP h", 7),
+            (b"SIP/2.0/UDPh", 12),
+            (b"SIP/2.0/UDP h:99999", 14),
+            (b"SIP/2.0/UDP h;ttl=256", 13),
+            (b"SIP/2.0/UDP h;received=nothost", 13),
+            (b"SIP/2.0/UDP h;branch", 13),
+        ] {
+            let e = Via::parse(bad).unwrap_err();
+            assert_eq!(e.offset, at, "{}: {e}", String::from_utf8_lossy(bad));
+        }
+    }
+}

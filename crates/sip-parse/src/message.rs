@@ -1,0 +1,893 @@
+//! The message: start line, headers and body as ranges into one shared buffer.
+
+use bytes::Bytes;
+use memchr::memchr;
+
+use crate::chars::{self, TOKEN};
+use crate::{ErrorKind, HeaderName, Method, ParseConfig, ParseError};
+
+/// A byte range of the message buffer. `u32` keeps [`Message`] small; the configured size limit
+/// is far below 4 GiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Span {
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+}
+
+impl Span {
+    fn new(start: usize, end: usize) -> Self {
+        // Inputs are capped far below u32::MAX by `ParseConfig::max_message_size` checks.
+        Self {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+    pub(crate) fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RawHeader {
+    pub(crate) name: Option<HeaderName>,
+    pub(crate) name_span: Span,
+    pub(crate) value: Span,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum StartLine {
+    Request { method: Span, uri: Span },
+    Response { code: u16, reason: Span },
+}
+
+/// A parsed SIP message (RFC 3261 §7): the start line, the header fields in order and the body,
+/// all kept as ranges into one [`Bytes`] buffer.
+///
+/// The message owns its buffer, so it is `'static`, can be sent across tasks, and cloning it
+/// copies no text. Typed header views ([`Message::top_via`], [`Message::cseq`], …) are parsed on
+/// demand from the stored text and borrow from it.
+///
+/// ```
+/// use bytes::Bytes;
+/// use sip_parse::{HeaderName, Message, Method};
+///
+/// let msg = Message::parse(Bytes::from_static(
+///     b"OPTIONS sip:bob@example.com SIP/2.0\r\n\
+///       Via: SIP/2.0/UDP pc.example.com;branch=z9hG4bK776asdhds\r\n\
+///       From: <sip:alice@example.com>;tag=1928301774\r\n\
+///       To: <sip:bob@example.com>\r\n\
+///       Call-ID: a84b4c76e66710\r\n\
+///       CSeq: 63104 OPTIONS\r\n\
+///       Max-Forwards: 70\r\n\
+///       Content-Length: 0\r\n\r\n",
+/// ))?;
+/// assert_eq!(msg.method(), Some(Method::Options));
+/// assert_eq!(msg.top_via()?.branch(), Some("z9hG4bK776asdhds"));
+/// assert_eq!(msg.from_header()?.tag(), Some("1928301774"));
+/// assert_eq!(msg.cseq()?.seq, 63104);
+/// assert_eq!(msg.header_str(HeaderName::CallId), Some("a84b4c76e66710"));
+/// # Ok::<(), sip_parse::ParseError>(())
+/// ```
+#[derive(Clone)]
+pub struct Message {
+    buf: Bytes,
+    start: StartLine,
+    headers: Vec<RawHeader>,
+    body: Span,
+}
+
+/// The outcome of [`Message::parse_stream`].
+#[derive(Debug, Clone)]
+pub enum Streamed {
+    /// A whole message, and how many bytes of the input it used (leading CRLFs included).
+    Complete(Message, usize),
+    /// The input ends inside a message: at least this many more bytes are needed.
+    Incomplete(usize),
+}
+
+/// A header field as it appears in the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The recognized name ([`HeaderName::Other`] for extension headers).
+    pub name: HeaderName,
+    /// The name as written (maybe compact or oddly cased).
+    pub raw_name: &'a [u8],
+    /// The value as written, leading and trailing white space removed; folded lines keep their
+    /// CRLF and indentation.
+    pub value: &'a [u8],
+    /// Byte offset of `value` in the message.
+    pub offset: usize,
+}
+
+impl Header<'_> {
+    /// The value as text, if it is UTF-8.
+    pub fn value_str(&self) -> Option<&str> {
+        std::str::from_utf8(self.value).ok()
+    }
+}
+
+struct Head {
+    start: StartLine,
+    headers: Vec<RawHeader>,
+    /// Offset of the first body byte.
+    len: usize,
+    content_length: Option<usize>,
+}
+
+enum HeadError {
+    /// The header section has not ended yet.
+    Incomplete,
+    Error(ParseError),
+}
+
+impl From<ParseError> for HeadError {
+    fn from(e: ParseError) -> Self {
+        Self::Error(e)
+    }
+}
+
+/// Headers live on the stack while parsing and are copied once into an exactly sized `Vec`, so
+/// a typical message costs one heap allocation.
+const STACK_HEADERS: usize = 48;
+
+impl Message {
+    /// Parses one datagram's worth of bytes with the default [`ParseConfig`]. Without a
+    /// Content-Length the body is the rest of the datagram; bytes after the body are ignored
+    /// (RFC 3261 §18.3).
+    pub fn parse(buf: Bytes) -> Result<Self, ParseError> {
+        Self::parse_with(buf, &ParseConfig::default())
+    }
+
+    /// [`Message::parse`] with explicit limits.
+    pub fn parse_with(buf: Bytes, cfg: &ParseConfig) -> Result<Self, ParseError> {
+        if buf.len() > cfg.max_message_size {
+            // A datagram cannot carry more; reading the first bytes would be wasted work.
+            return Err(ParseError::new(
+                ErrorKind::Limit("message size"),
+                cfg.max_message_size,
+            ));
+        }
+        let head = match parse_head(&buf, cfg) {
+            Ok(h) => h,
+            Err(HeadError::Error(e)) => return Err(e),
+            Err(HeadError::Incomplete) => {
+                return Err(ParseError::new(
+                    ErrorKind::Truncated("no empty line ends the header section"),
+                    buf.len(),
+                ));
+            }
+        };
+        let end = match head.content_length {
+            Some(cl) => head
+                .len
+                .checked_add(cl)
+                .filter(|&e| e <= buf.len())
+                .ok_or_else(|| {
+                    ParseError::new(
+                        ErrorKind::Truncated("Content-Length is larger than the body"),
+                        buf.len(),
+                    )
+                })?,
+            None => buf.len(),
+        };
+        Ok(Self::assemble(buf.slice(..end), head))
+    }
+
+    /// Parses a borrowed datagram (copies it once into a new buffer).
+    pub fn parse_slice(buf: &[u8]) -> Result<Self, ParseError> {
+        Self::parse_slice_with(buf, &ParseConfig::default())
+    }
+
+    /// [`Message::parse_slice`] with explicit limits.
+    pub fn parse_slice_with(buf: &[u8], cfg: &ParseConfig) -> Result<Self, ParseError> {
+        if buf.len() > cfg.max_message_size {
+            return Err(ParseError::new(
+                ErrorKind::Limit("message size"),
+                cfg.max_message_size,
+            ));
+        }
+        Self::parse_with(Bytes::copy_from_slice(buf), cfg)
+    }
+
+    /// Parses the first message of a stream (TCP, TLS), for framing: returns the message and the
+    /// bytes it used, or how many more bytes are needed. CRLFs before the start line are skipped
+    /// (RFC 3261 §7.5; they are keep-alives, RFC 5626 §3.5.1). The body is exactly Content-Length
+    /// bytes.
+    ///
+    /// Each call rescans the buffer; a transport reading small pieces should use
+    /// [`StreamFramer`](crate::StreamFramer), which remembers how far it looked.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use sip_parse::{Message, Streamed};
+    /// let wire = Bytes::from_static(b"\r\nSIP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nhi\r\n\r\n");
+    /// match Message::parse_stream(&wire)? {
+    ///     Streamed::Complete(msg, used) => {
+    ///         assert_eq!(msg.body(), b"hi");
+    ///         assert_eq!(used, wire.len() - 4);
+    ///     }
+    ///     Streamed::Incomplete(_) => unreachable!(),
+    /// }
+    /// let partial = wire.slice(..20);
+    /// assert!(matches!(Message::parse_stream(&partial)?, Streamed::Incomplete(_)));
+    /// # Ok::<(), sip_parse::ParseError>(())
+    /// ```
+    pub fn parse_stream(buf: &Bytes) -> Result<Streamed, ParseError> {
+        Self::parse_stream_with(buf, &ParseConfig::default())
+    }
+
+    /// [`Message::parse_stream`] with explicit limits.
+    pub fn parse_stream_with(buf: &Bytes, cfg: &ParseConfig) -> Result<Streamed, ParseError> {
+        let skip = leading_crlfs(buf);
+        let rest = &buf[skip..];
+        match memchr::memmem::find(rest, b"\r\n\r\n") {
+            Some(_) => {}
+            None if rest.len() > cfg.max_message_size => {
+                return Err(ParseError::new(
+                    ErrorKind::Limit("message size"),
+                    skip + cfg.max_message_size,
+                ));
+            }
+            None => return Ok(Streamed::Incomplete(1)),
+        }
+        frame_stream(buf, skip, cfg)
+    }
+
+    fn assemble(buf: Bytes, head: Head) -> Self {
+        let body = Span::new(head.len, buf.len());
+        Self {
+            buf,
+            start: head.start,
+            headers: head.headers,
+            body,
+        }
+    }
+
+    /// The whole message, exactly as received.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The buffer holding the message (a cheap, reference-counted handle).
+    pub fn bytes(&self) -> &Bytes {
+        &self.buf
+    }
+
+    fn text(&self, s: Span) -> &[u8] {
+        &self.buf[s.range()]
+    }
+
+    fn str(&self, s: Span) -> &str {
+        // Start-line spans are checked to be UTF-8 when parsed.
+        std::str::from_utf8(self.text(s)).unwrap_or_default()
+    }
+
+    /// Whether this is a request.
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    /// The method of a request; `None` for a response.
+    pub fn method(&self) -> Option<Method<'_>> {
+        match self.start {
+            StartLine::Request { method, .. } => Some(Method::from_token(self.str(method))),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI as written; `None` for a response. Parse it with
+    /// [`Uri::parse`](crate::Uri::parse).
+    pub fn request_uri(&self) -> Option<&str> {
+        match self.start {
+            StartLine::Request { uri, .. } => Some(self.str(uri)),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The status code of a response; `None` for a request.
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            StartLine::Response { code, .. } => Some(code),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The reason phrase of a response (may be empty); `None` for a request.
+    pub fn reason(&self) -> Option<&str> {
+        match self.start {
+            StartLine::Response { reason, .. } => Some(self.str(reason)),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The body (empty when there is none).
+    pub fn body(&self) -> &[u8] {
+        self.text(self.body)
+    }
+
+    /// The body as a zero-copy [`Bytes`] handle.
+    pub fn body_bytes(&self) -> Bytes {
+        self.buf.slice(self.body.range())
+    }
+
+    /// All header fields, in order.
+    pub fn headers(&self) -> impl ExactSizeIterator<Item = Header<'_>> + '_ {
+        self.headers.iter().map(|h| self.header_at(h))
+    }
+
+    fn header_at(&self, h: &RawHeader) -> Header<'_> {
+        Header {
+            name: h.name.unwrap_or(HeaderName::Other),
+            raw_name: self.text(h.name_span),
+            value: self.text(h.value),
+            offset: h.value.start as usize,
+        }
+    }
+
+    /// Every field called `name`, in order.
+    pub fn headers_named(&self, name: HeaderName) -> impl Iterator<Item = Header<'_>> + '_ {
+        self.headers
+            .iter()
+            .filter(move |h| h.name == Some(name))
+            .map(|h| self.header_at(h))
+    }
+
+    /// Every field whose name is `name` (case-insensitive; the compact or long form of a known
+    /// header finds both).
+    pub fn headers_by_name<'s>(&'s self, name: &'s str) -> impl Iterator<Item = Header<'s>> + 's {
+        let known = HeaderName::from_bytes(name.as_bytes());
+        self.headers().filter(move |h| match known {
+            HeaderName::Other => h.raw_name.eq_ignore_ascii_case(name.as_bytes()),
+            k => h.name == k,
+        })
+    }
+
+    /// The first field called `name`.
+    pub fn header(&self, name: HeaderName) -> Option<Header<'_>> {
+        self.headers_named(name).next()
+    }
+
+    /// The value of the first field called `name`, as text.
+    pub fn header_str(&self, name: HeaderName) -> Option<&str> {
+        self.header(name)
+            .and_then(|h| std::str::from_utf8(h.value).ok())
+    }
+
+    /// How many header fields there are.
+    pub fn header_count(&self) -> usize {
+        self.headers.len()
+    }
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("start_line", &String::from_utf8_lossy(self.start_line()))
+            .field("headers", &self.headers.len())
+            .field("body_len", &self.body().len())
+            .finish()
+    }
+}
+
+impl Message {
+    /// The start line, without its CRLF.
+    pub fn start_line(&self) -> &[u8] {
+        let end = memchr(b'\r', &self.buf).unwrap_or(0);
+        &self.buf[..end]
+    }
+}
+
+impl PartialEq for Message {
+    /// Two messages are equal when their bytes are.
+    fn eq(&self, other: &Self) -> bool {
+        self.buf == other.buf
+    }
+}
+impl Eq for Message {}
+
+fn leading_crlfs(buf: &[u8]) -> usize {
+    let mut n = 0;
+    while buf.get(n..n + 2) == Some(b"\r\n") {
+        n += 2;
+    }
+    n
+}
+
+/// A stream message's header section, parsed, and the total length of the message.
+pub(crate) struct Framed {
+    head: Head,
+    pub(crate) total: usize,
+}
+
+/// Frames a stream message at the start of `rest` (leading CRLFs already skipped): `None` while
+/// the header section is incomplete.
+pub(crate) fn frame_head(rest: &[u8], cfg: &ParseConfig) -> Result<Option<Framed>, ParseError> {
+    let head = match parse_head(rest, cfg) {
+        Ok(h) => h,
+        Err(HeadError::Error(e)) => return Err(e),
+        Err(HeadError::Incomplete) => return Ok(None),
+    };
+    let cl = match head.content_length {
+        Some(cl) => cl,
+        None if cfg.stream_missing_content_length_is_zero => 0,
+        None => {
+            return Err(ParseError::new(
+                ErrorKind::MissingHeader(HeaderName::ContentLength),
+                head.len,
+            ));
+        }
+    };
+    let total = head.len.saturating_add(cl);
+    if total > cfg.max_message_size {
+        return Err(ParseError::new(ErrorKind::Limit("message size"), 0));
+    }
+    Ok(Some(Framed { head, total }))
+}
+
+impl Framed {
+    /// The message, once `buf` holds exactly the framed bytes.
+    pub(crate) fn into_message(self, buf: Bytes) -> Message {
+        Message::assemble(buf, self.head)
+    }
+}
+
+fn frame_stream(buf: &Bytes, skip: usize, cfg: &ParseConfig) -> Result<Streamed, ParseError> {
+    let rest = &buf[skip..];
+    match frame_head(rest, cfg).map_err(|e| e.shifted(skip))? {
+        None => Ok(Streamed::Incomplete(1)),
+        Some(f) if rest.len() < f.total => Ok(Streamed::Incomplete(f.total - rest.len())),
+        Some(f) => {
+            let total = f.total;
+            Ok(Streamed::Complete(
+                f.into_message(buf.slice(skip..skip + total)),
+                skip + total,
+            ))
+        }
+    }
+}
+
+/// Parses the start line and header section of `buf`.
+fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
+    let (line, mut pos) = next_line(buf, 0, cfg)?;
+    let start = parse_start_line(&buf[..line])?;
+
+    let mut stack = [RawHeader::default(); STACK_HEADERS];
+    let mut count = 0;
+    let mut spill: Vec<RawHeader> = Vec::new();
+    let mut last: Option<RawHeader> = None;
+    let mut content_length: Option<usize> = None;
+
+    loop {
+        let (end, next) = next_line(buf, pos, cfg)?;
+        let line = &buf[pos..end];
+        match line.first() {
+            None => {
+                pos = next;
+                break;
+            }
+            // A folded line continues the previous field (RFC 3261 §7.3.1).
+            Some(b' ' | b'\t') => {
+                let Some(h) = last.as_mut() else {
+                    return Err(ParseError::expected("header field name", pos).into());
+                };
+                let text = trim_ws(line);
+                if !text.is_empty() {
+                    let text_start = pos + (text.as_ptr() as usize - line.as_ptr() as usize);
+                    if h.value.start == h.value.end {
+                        h.value.start = text_start as u32;
+                    }
+                    h.value.end = (text_start + text.len()) as u32;
+                }
+            }
+            Some(_) => {
+                if let Some(h) = last.take() {
+                    content_length = check_content_length(buf, &h, content_length)?;
+                    push(&mut stack, &mut count, &mut spill, h, cfg, pos)?;
+                }
+                last = Some(parse_header_line(line, pos)?);
+            }
+        }
+        pos = next;
+    }
+    if let Some(h) = last.take() {
+        content_length = check_content_length(buf, &h, content_length)?;
+        push(&mut stack, &mut count, &mut spill, h, cfg, pos)?;
+    }
+    let headers = if spill.is_empty() {
+        stack[..count].to_vec()
+    } else {
+        spill
+    };
+    Ok(Head {
+        start,
+        headers,
+        len: pos,
+        content_length,
+    })
+}
+
+fn push(
+    stack: &mut [RawHeader; STACK_HEADERS],
+    count: &mut usize,
+    spill: &mut Vec<RawHeader>,
+    h: RawHeader,
+    cfg: &ParseConfig,
+    pos: usize,
+) -> Result<(), ParseError> {
+    if *count >= cfg.max_headers {
+        return Err(ParseError::new(ErrorKind::Limit("header count"), pos));
+    }
+    if *count < STACK_HEADERS {
+        stack[*count] = h;
+    } else {
+        if spill.is_empty() {
+            spill.reserve(STACK_HEADERS * 2);
+            spill.extend_from_slice(stack);
+        }
+        spill.push(h);
+    }
+    *count += 1;
+    Ok(())
+}
+
+/// Finds the line starting at `pos`: returns the offset of its CR and of the next line.
+fn next_line(buf: &[u8], pos: usize, cfg: &ParseConfig) -> Result<(usize, usize), HeadError> {
+    let rest = &buf[pos..];
+    let window = &rest[..rest.len().min(cfg.max_line_length + 2)];
+    match memchr(b'\n', window) {
+        Some(n) if n > 0 && rest[n - 1] == b'\r' => Ok((pos + n - 1, pos + n + 1)),
+        Some(n) => Err(ParseError::expected("CRLF", pos + n).into()),
+        None if window.len() < rest.len() => {
+            Err(ParseError::new(ErrorKind::Limit("line length"), pos).into())
+        }
+        None => Err(HeadError::Incomplete),
+    }
+}
+
+fn trim_ws(s: &[u8]) -> &[u8] {
+    let start = s
+        .iter()
+        .position(|&c| c != b' ' && c != b'\t')
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|&c| c != b' ' && c != b'\t')
+        .map_or(start, |e| e + 1);
+    &s[start..end]
+}
+
+/// `field-name HCOLON field-value` on one physical line starting at `pos`.
+fn parse_header_line(line: &[u8], pos: usize) -> Result<RawHeader, ParseError> {
+    let n = chars::span(line, TOKEN);
+    if n == 0 {
+        return Err(ParseError::expected("header field name", pos));
+    }
+    // HCOLON = *( SP / HTAB ) ":" SWS
+    let mut colon = n;
+    while matches!(line.get(colon), Some(b' ' | b'\t')) {
+        colon += 1;
+    }
+    if line.get(colon) != Some(&b':') {
+        return Err(ParseError::expected(
+            "':' after header field name",
+            pos + colon,
+        ));
+    }
+    let value = trim_ws(&line[colon + 1..]);
+    let vstart = pos + (value.as_ptr() as usize - line.as_ptr() as usize);
+    Ok(RawHeader {
+        name: Some(HeaderName::from_bytes(&line[..n])),
+        name_span: Span::new(pos, pos + n),
+        value: Span::new(vstart, vstart + value.len()),
+    })
+}
+
+/// Content-Length decides framing, so it is checked as soon as its field is complete; two
+/// different values make the message ambiguous and are refused.
+fn check_content_length(
+    buf: &[u8],
+    h: &RawHeader,
+    seen: Option<usize>,
+) -> Result<Option<usize>, ParseError> {
+    if h.name != Some(HeaderName::ContentLength) {
+        return Ok(seen);
+    }
+    let v = &buf[h.value.range()];
+    let at = h.value.start as usize;
+    let digits = v.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 || digits != v.len() {
+        return Err(ParseError::expected("Content-Length digits", at + digits));
+    }
+    let mut n: usize = 0;
+    for &c in v {
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(usize::from(c - b'0')))
+            .ok_or(ParseError::invalid("Content-Length too large", at))?;
+    }
+    match seen {
+        Some(prev) if prev != n => {
+            Err(ParseError::invalid("conflicting Content-Length values", at))
+        }
+        _ => Ok(Some(n)),
+    }
+}
+
+fn parse_version(v: &[u8], at: usize) -> Result<(), ParseError> {
+    // SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; the literal is case-insensitive.
+    if v.len() < 4 || !v[..4].eq_ignore_ascii_case(b"SIP/") {
+        return Err(ParseError::expected("SIP-Version", at));
+    }
+    let (major, minor) = match v[4..].iter().position(|&c| c == b'.') {
+        Some(dot) => (&v[4..4 + dot], &v[5 + dot..]),
+        None => return Err(ParseError::expected("SIP-Version", at)),
+    };
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    if !digits(major) || !digits(minor) {
+        return Err(ParseError::expected("SIP-Version", at));
+    }
+    if v[4..] != *b"2.0" {
+        return Err(ParseError::invalid(
+            "unsupported SIP version (only SIP/2.0)",
+            at,
+        ));
+    }
+    Ok(())
+}
+
+fn parse_start_line(line: &[u8]) -> Result<StartLine, ParseError> {
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
+        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF
+        let sp =
+            memchr(b' ', line).ok_or(ParseError::expected("SP after SIP-Version", line.len()))?;
+        parse_version(&line[..sp], 0)?;
+        let code = &line[sp + 1..];
+        if code.len() < 3
+            || !code[..3].iter().all(u8::is_ascii_digit)
+            || code.get(3).is_some_and(|&c| c != b' ')
+        {
+            return Err(ParseError::expected("3-digit status code", sp + 1));
+        }
+        let n = code[..3]
+            .iter()
+            .fold(0u16, |n, &c| n * 10 + u16::from(c - b'0'));
+        if !(100..=699).contains(&n) {
+            return Err(ParseError::invalid("status code outside 100-699", sp + 1));
+        }
+        // Reason-Phrase may be empty, and some stacks leave out its SP as well.
+        let reason_start = (sp + 5).min(line.len());
+        let reason = &line[reason_start..];
+        if let Err(e) = std::str::from_utf8(reason) {
+            return Err(ParseError::expected(
+                "UTF-8 reason phrase",
+                reason_start + e.valid_up_to(),
+            ));
+        }
+        if let Some(bad) = reason
+            .iter()
+            .position(|&c| c < 0x20 && c != b'\t' || c == 0x7f)
+        {
+            return Err(ParseError::expected(
+                "reason phrase text",
+                reason_start + bad,
+            ));
+        }
+        return Ok(StartLine::Response {
+            code: n,
+            reason: Span::new(reason_start, line.len()),
+        });
+    }
+    // Request-Line = Method SP Request-URI SP SIP-Version CRLF, single spaces (RFC 4475 §3.1.2.9).
+    let m = chars::span(line, TOKEN);
+    if m == 0 {
+        return Err(ParseError::expected("method or SIP-Version", 0));
+    }
+    if line.get(m) != Some(&b' ') {
+        return Err(ParseError::expected("SP after method", m));
+    }
+    let uri_start = m + 1;
+    let uri_len = line[uri_start..]
+        .iter()
+        .position(|&c| c == b' ')
+        .ok_or(ParseError::expected("SP after Request-URI", line.len()))?;
+    let uri = &line[uri_start..uri_start + uri_len];
+    check_request_uri(uri, uri_start)?;
+    let version_start = uri_start + uri_len + 1;
+    let version = &line[version_start..];
+    if version.iter().any(|&c| c == b' ' || c == b'\t') {
+        let at = version_start
+            + version
+                .iter()
+                .position(|&c| c == b' ' || c == b'\t')
+                .unwrap_or(0);
+        if version.first().is_some_and(|&c| c == b' ') {
+            return Err(ParseError::expected("SIP-Version", version_start));
+        }
+        return Err(ParseError::expected("CRLF after SIP-Version", at));
+    }
+    parse_version(version, version_start)?;
+    Ok(StartLine::Request {
+        method: Span::new(0, m),
+        uri: Span::new(uri_start, uri_start + uri_len),
+    })
+}
+
+/// A Request-URI is `scheme ":" …` with no white space or control characters; the full
+/// grammar is checked by [`Uri::parse`](crate::Uri::parse) on demand.
+fn check_request_uri(uri: &[u8], at: usize) -> Result<(), ParseError> {
+    let scheme = uri
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))
+        .unwrap_or(uri.len());
+    if scheme == 0 || !uri[0].is_ascii_alphabetic() || uri.get(scheme) != Some(&b':') {
+        return Err(ParseError::expected("Request-URI", at));
+    }
+    if let Some(bad) = uri.iter().position(|&c| c <= 0x20 || c == 0x7f) {
+        return Err(ParseError::expected("Request-URI character", at + bad));
+    }
+    if std::str::from_utf8(uri).is_err() {
+        return Err(ParseError::expected("Request-URI character", at));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Message, ParseError> {
+        Message::parse(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    #[test]
+    fn request_line_single_spaces() {
+        assert_eq!(
+            parse("INVITE  sip:a SIP/2.0\r\n\r\n").unwrap_err().offset,
+            7
+        );
+        assert_eq!(
+            parse("INVITE sip:a SIP/2.0 \r\n\r\n").unwrap_err(),
+            ParseError::expected("CRLF after SIP-Version", 20)
+        );
+        assert_eq!(
+            parse("INVITE <sip:a> SIP/2.0\r\n\r\n").unwrap_err(),
+            ParseError::expected("Request-URI", 7)
+        );
+        assert!(parse("INVITE sip:a SIP/2.0\r\n\r\n").is_ok());
+        assert!(parse("INVITE sip:a sip/2.0\r\n\r\n").is_ok());
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(
+            parse("OPTIONS sip:a SIP/7.0\r\n\r\n").unwrap_err().kind,
+            ErrorKind::Invalid("unsupported SIP version (only SIP/2.0)")
+        );
+        assert!(parse("OPTIONS sip:a SIP/2\r\n\r\n").is_err());
+        assert!(parse("SIP/2.0 200 OK\r\n\r\n").is_ok());
+    }
+
+    #[test]
+    fn status_lines() {
+        let m = parse("SIP/2.0 180 Ringing\r\n\r\n").unwrap();
+        assert_eq!((m.status(), m.reason()), (Some(180), Some("Ringing")));
+        let m = parse("SIP/2.0 100 \r\n\r\n").unwrap();
+        assert_eq!(m.reason(), Some(""));
+        let m = parse("SIP/2.0 100\r\n\r\n").unwrap();
+        assert_eq!(m.reason(), Some(""));
+        assert!(parse("SIP/2.0 4294967301 big\r\n\r\n").is_err());
+        assert!(parse("SIP/2.0 099 low\r\n\r\n").is_err());
+        assert!(parse("SIP/2.0 700 high\r\n\r\n").is_err());
+        assert!(parse("SIP/2.0 20 short\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn folding_and_spacing() {
+        let m =
+            parse("OPTIONS sip:a SIP/2.0\r\nTO :\r\n sip:b ;tag = 1\r\nX-A:  a \r\n\tb  \r\n\r\n")
+                .unwrap();
+        let h: Vec<_> = m.headers().map(|h| (h.name, h.value)).collect();
+        assert_eq!(h[0], (HeaderName::To, &b"sip:b ;tag = 1"[..]));
+        assert_eq!(h[1], (HeaderName::Other, &b"a \r\n\tb"[..]));
+    }
+
+    #[test]
+    fn bodies() {
+        let m = parse("MESSAGE sip:a SIP/2.0\r\nl: 2\r\n\r\nhi and more").unwrap();
+        assert_eq!(m.body(), b"hi");
+        assert_eq!(
+            m.as_bytes().len(),
+            "MESSAGE sip:a SIP/2.0\r\nl: 2\r\n\r\nhi".len()
+        );
+        let m = parse("MESSAGE sip:a SIP/2.0\r\n\r\nrest of datagram").unwrap();
+        assert_eq!(m.body(), b"rest of datagram");
+        let e = parse("MESSAGE sip:a SIP/2.0\r\nContent-Length: 99\r\n\r\nshort").unwrap_err();
+        assert_eq!(
+            e.kind,
+            ErrorKind::Truncated("Content-Length is larger than the body")
+        );
+        let e = parse("MESSAGE sip:a SIP/2.0\r\nContent-Length: -9\r\n\r\n").unwrap_err();
+        assert_eq!(e, ParseError::expected("Content-Length digits", 39));
+        assert!(parse("MESSAGE sip:a SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\nab").is_err());
+        assert!(parse("MESSAGE sip:a SIP/2.0\r\nl: 2\r\nl: 2\r\n\r\nab").is_ok());
+        assert!(parse("MESSAGE sip:a SIP/2.0\r\nl: 99999999999999999999999\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn structural_errors() {
+        assert_eq!(
+            parse("OPTIONS sip:a SIP/2.0\r\nNoColon\r\n\r\n")
+                .unwrap_err()
+                .offset,
+            30
+        );
+        assert_eq!(
+            parse("OPTIONS sip:a SIP/2.0\r\n folded\r\n\r\n")
+                .unwrap_err()
+                .offset,
+            23
+        );
+        assert_eq!(
+            parse("OPTIONS sip:a SIP/2.0\nX: y\n\n").unwrap_err().offset,
+            21
+        );
+        assert!(matches!(
+            parse("OPTIONS sip:a SIP/2.0\r\nX: y\r\n").unwrap_err().kind,
+            ErrorKind::Truncated(_)
+        ));
+        assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn limits() {
+        let many = format!("OPTIONS sip:a SIP/2.0\r\n{}\r\n", "X-A: y\r\n".repeat(300));
+        assert_eq!(
+            parse(&many).unwrap_err().kind,
+            ErrorKind::Limit("header count")
+        );
+        let cfg = ParseConfig {
+            max_headers: 1000,
+            ..Default::default()
+        };
+        let m = Message::parse_slice_with(many.as_bytes(), &cfg).unwrap();
+        assert_eq!(m.header_count(), 300);
+        let long = format!("OPTIONS sip:a SIP/2.0\r\nX: {}\r\n\r\n", "y".repeat(20_000));
+        assert_eq!(
+            parse(&long).unwrap_err().kind,
+            ErrorKind::Limit("line length")
+        );
+        let cfg = ParseConfig {
+            max_message_size: 10,
+            ..Default::default()
+        };
+        let e = Message::parse_slice_with(b"OPTIONS sip:a SIP/2.0\r\n\r\n", &cfg).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Limit("message size"));
+    }
+
+    #[test]
+    fn stream_framing() {
+        let wire = Bytes::from_static(b"\r\n\r\nOPTIONS sip:a SIP/2.0\r\nl: 3\r\n\r\nabcNEXT");
+        match Message::parse_stream(&wire).unwrap() {
+            Streamed::Complete(m, used) => {
+                assert_eq!(m.body(), b"abc");
+                assert_eq!(&wire[used..], b"NEXT");
+            }
+            Streamed::Incomplete(_) => panic!("complete"),
+        }
+        let short = wire.slice(..wire.len() - 6);
+        assert!(matches!(
+            Message::parse_stream(&short).unwrap(),
+            Streamed::Incomplete(2)
+        ));
+        let no_cl = Bytes::from_static(b"OPTIONS sip:a SIP/2.0\r\n\r\nX");
+        assert!(matches!(
+            Message::parse_stream(&no_cl).unwrap(),
+            Streamed::Complete(_, 25)
+        ));
+        let strict = ParseConfig {
+            stream_missing_content_length_is_zero: false,
+            ..Default::default()
+        };
+        assert!(Message::parse_stream_with(&no_cl, &strict).is_err());
+    }
+}

@@ -1,0 +1,95 @@
+//! Request methods: the ones in use by this stack's RFCs, and any extension token.
+
+use std::fmt;
+
+/// A request method (RFC 3261 §7.1: case-sensitive token). Extension methods keep their text.
+///
+/// ```
+/// use sip_parse::Method;
+/// assert_eq!(Method::from_token("SUBSCRIBE"), Method::Subscribe);
+/// assert_eq!(Method::from_token("subscribe"), Method::Extension("subscribe"));
+/// assert_eq!(Method::Message.as_str(), "MESSAGE");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method<'a> {
+    /// `ACK` (RFC 3261)
+    Ack,
+    /// `BYE` (RFC 3261)
+    Bye,
+    /// `CANCEL` (RFC 3261)
+    Cancel,
+    /// `INFO` (RFC 6086)
+    Info,
+    /// `INVITE` (RFC 3261)
+    Invite,
+    /// `MESSAGE` (RFC 3428)
+    Message,
+    /// `NOTIFY` (RFC 6665)
+    Notify,
+    /// `OPTIONS` (RFC 3261)
+    Options,
+    /// `PRACK` (RFC 3262)
+    Prack,
+    /// `PUBLISH` (RFC 3903)
+    Publish,
+    /// `REFER` (RFC 3515)
+    Refer,
+    /// `REGISTER` (RFC 3261)
+    Register,
+    /// `SUBSCRIBE` (RFC 6665)
+    Subscribe,
+    /// `UPDATE` (RFC 3311)
+    Update,
+    /// Any other method token.
+    Extension(&'a str),
+}
+
+impl<'a> Method<'a> {
+    /// The method named by `token` (no syntax check: use on validated text).
+    pub fn from_token(token: &'a str) -> Self {
+        match token {
+            "ACK" => Self::Ack,
+            "BYE" => Self::Bye,
+            "CANCEL" => Self::Cancel,
+            "INFO" => Self::Info,
+            "INVITE" => Self::Invite,
+            "MESSAGE" => Self::Message,
+            "NOTIFY" => Self::Notify,
+            "OPTIONS" => Self::Options,
+            "PRACK" => Self::Prack,
+            "PUBLISH" => Self::Publish,
+            "REFER" => Self::Refer,
+            "REGISTER" => Self::Register,
+            "SUBSCRIBE" => Self::Subscribe,
+            "UPDATE" => Self::Update,
+            other => Self::Extension(other),
+        }
+    }
+
+    /// The method's text.
+    pub fn as_str(&self) -> &'a str {
+        match self {
+            Self::Ack => "ACK",
+            Self::Bye => "BYE",
+            Self::Cancel => "CANCEL",
+            Self::Info => "INFO",
+            Self::Invite => "INVITE",
+            Self::Message => "MESSAGE",
+            Self::Notify => "NOTIFY",
+            Self::Options => "OPTIONS",
+            Self::Prack => "PRACK",
+            Self::Publish => "PUBLISH",
+            Self::Refer => "REFER",
+            Self::Register => "REGISTER",
+            Self::Subscribe => "SUBSCRIBE",
+            Self::Update => "UPDATE",
+            Self::Extension(t) => t,
+        }
+    }
+}
+
+impl fmt::Display for Method<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

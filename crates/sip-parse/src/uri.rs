@@ -1,0 +1,683 @@
+//! URIs (RFC 3261 §19.1, RFC 3966): SIP and SIPS parsed into parts, tel numbers, and any other
+//! scheme kept as an absolute URI.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::ParseError;
+use crate::chars::{self, HNV, HOST, PARAM, PASSWORD, URIC, USER};
+
+/// A parsed URI, borrowing its text.
+///
+/// ```
+/// use sip_parse::{Host, Uri};
+/// let Uri::Sip(u) = Uri::parse("sips:alice:secret@[2001:db8::1]:5061;transport=tcp?subject=hi")?
+/// else { unreachable!() };
+/// assert!(u.secure);
+/// assert_eq!((u.user, u.password), (Some("alice"), Some("secret")));
+/// assert_eq!(u.host, Host::Ipv6("2001:db8::1".parse().unwrap()));
+/// assert_eq!(u.port, Some(5061));
+/// assert_eq!(u.param("transport"), Some(Some("tcp")));
+/// assert_eq!(u.headers, Some("subject=hi"));
+/// # Ok::<(), sip_parse::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uri<'a> {
+    /// `sip:` or `sips:`
+    Sip(SipUri<'a>),
+    /// `tel:` (RFC 3966)
+    Tel(TelUri<'a>),
+    /// Any other scheme, kept whole (RFC 3261 §19.1 `absoluteURI`).
+    Absolute(AbsoluteUri<'a>),
+}
+
+/// A `sip:` or `sips:` URI. Text fields keep their `%HH` escapes; see [`percent_decode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SipUri<'a> {
+    /// `sips:` rather than `sip:`.
+    pub secure: bool,
+    /// The user part (may contain `;` as in `sip:user;par=x@host`).
+    pub user: Option<&'a str>,
+    /// The password, if written (deprecated, but legal).
+    pub password: Option<&'a str>,
+    /// The host.
+    pub host: Host<'a>,
+    /// The port, if written.
+    pub port: Option<u16>,
+    /// The uri-parameters as written, from the first `;` (empty if none).
+    pub params: &'a str,
+    /// The headers after `?`, if any (`name=value&…`).
+    pub headers: Option<&'a str>,
+}
+
+/// A host: domain name, IPv4 address or IPv6 reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Host<'a> {
+    /// A domain name, as written (compare case-insensitively).
+    Domain(&'a str),
+    /// An IPv4 address.
+    Ipv4(Ipv4Addr),
+    /// An IPv6 address (written in brackets).
+    Ipv6(Ipv6Addr),
+}
+
+/// A `tel:` URI (RFC 3966).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TelUri<'a> {
+    /// The number as written, visual separators included (`+1-201-555-0123`).
+    pub number: &'a str,
+    /// Parameters as written, from the first `;`.
+    pub params: &'a str,
+}
+
+/// A URI of another scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbsoluteUri<'a> {
+    /// The scheme, without `:`.
+    pub scheme: &'a str,
+    /// Everything after the `:`.
+    pub rest: &'a str,
+}
+
+impl<'a> Uri<'a> {
+    /// Parses a whole URI. Error offsets count from the start of `s`.
+    pub fn parse(s: &'a str) -> Result<Self, ParseError> {
+        let b = s.as_bytes();
+        let scheme_len = b
+            .iter()
+            .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))
+            .unwrap_or(b.len());
+        if scheme_len == 0 || !b[0].is_ascii_alphabetic() || b.get(scheme_len) != Some(&b':') {
+            return Err(ParseError::expected("URI scheme", 0));
+        }
+        let scheme = &s[..scheme_len];
+        let rest_at = scheme_len + 1;
+        if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
+            let secure = scheme_len == 4;
+            SipUri::parse_after_scheme(&s[rest_at..], secure)
+                .map(Uri::Sip)
+                .map_err(|e| e.shifted(rest_at))
+        } else if scheme.eq_ignore_ascii_case("tel") {
+            TelUri::parse_after_scheme(&s[rest_at..])
+                .map(Uri::Tel)
+                .map_err(|e| e.shifted(rest_at))
+        } else {
+            if let Some(bad) = b[rest_at..]
+                .iter()
+                .position(|&c| !chars::is(c, URIC) && c < 0x80)
+            {
+                return Err(ParseError::expected("URI character", rest_at + bad));
+            }
+            check_escapes(&s[rest_at..]).map_err(|e| e.shifted(rest_at))?;
+            Ok(Uri::Absolute(AbsoluteUri {
+                scheme,
+                rest: &s[rest_at..],
+            }))
+        }
+    }
+
+    /// The SIP URI, if this is one.
+    pub fn as_sip(&self) -> Option<&SipUri<'a>> {
+        match self {
+            Uri::Sip(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// URI equivalence per RFC 3261 §19.1.4 for SIP URIs; other schemes compare their text,
+    /// scheme case-insensitively.
+    pub fn equivalent(&self, other: &Uri<'_>) -> bool {
+        match (self, other) {
+            (Uri::Sip(a), Uri::Sip(b)) => a.equivalent(b),
+            (Uri::Tel(a), Uri::Tel(b)) => {
+                strip_visual(a.number).eq(strip_visual(b.number))
+                    && params_equal(a.params, b.params)
+            }
+            (Uri::Absolute(a), Uri::Absolute(b)) => {
+                a.scheme.eq_ignore_ascii_case(b.scheme) && a.rest == b.rest
+            }
+            _ => false,
+        }
+    }
+}
+
+impl<'a> SipUri<'a> {
+    fn parse_after_scheme(s: &'a str, secure: bool) -> Result<Self, ParseError> {
+        let b = s.as_bytes();
+        // userinfo ends at the first '@': no later part of the grammar allows a bare '@'.
+        let (user, password, host_at) = match memchr::memchr(b'@', b) {
+            Some(at) => {
+                let info = &s[..at];
+                let (user, password) = match info.find(':') {
+                    Some(c) => (&info[..c], Some(&info[c + 1..])),
+                    None => (info, None),
+                };
+                if user.is_empty() {
+                    return Err(ParseError::expected("user", 0));
+                }
+                check_class(user, USER, "user character", 0)?;
+                if let Some(p) = password {
+                    check_class(p, PASSWORD, "password character", user.len() + 1)?;
+                }
+                (Some(user), password, at + 1)
+            }
+            None => (None, None, 0),
+        };
+        let (host, mut pos) = parse_host(b, host_at)?;
+        let mut port = None;
+        if b.get(pos) == Some(&b':') {
+            let digits = b[pos + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            port = Some(parse_port(&s[pos + 1..pos + 1 + digits], pos + 1)?);
+            pos += 1 + digits;
+        }
+        let params_start = pos;
+        while b.get(pos) == Some(&b';') {
+            let name = chars::span(&b[pos + 1..], PARAM);
+            if name == 0 {
+                return Err(ParseError::expected("uri-parameter name", pos + 1));
+            }
+            pos += 1 + name;
+            if b.get(pos) == Some(&b'=') {
+                let value = chars::span(&b[pos + 1..], PARAM);
+                if value == 0 {
+                    return Err(ParseError::expected("uri-parameter value", pos + 1));
+                }
+                pos += 1 + value;
+            }
+        }
+        let params = &s[params_start..pos];
+        let mut headers = None;
+        if b.get(pos) == Some(&b'?') {
+            let start = pos + 1;
+            loop {
+                let name = chars::span(&b[pos + 1..], HNV);
+                if name == 0 {
+                    return Err(ParseError::expected("URI header name", pos + 1));
+                }
+                pos += 1 + name;
+                if b.get(pos) != Some(&b'=') {
+                    return Err(ParseError::expected("'=' in URI header", pos));
+                }
+                pos += 1 + chars::span(&b[pos + 1..], HNV);
+                if b.get(pos) != Some(&b'&') {
+                    break;
+                }
+            }
+            headers = Some(&s[start..pos]);
+        }
+        if pos != b.len() {
+            return Err(ParseError::expected("end of URI", pos));
+        }
+        check_escapes(s)?;
+        Ok(Self {
+            secure,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers,
+        })
+    }
+
+    /// The value of uri-parameter `name` (case-insensitive): `None` if absent, `Some(None)` if
+    /// it has no value.
+    pub fn param(&self, name: &str) -> Option<Option<&'a str>> {
+        uri_params(self.params)
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The user part with `%HH` escapes decoded.
+    pub fn user_decoded(&self) -> Option<Cow<'a, [u8]>> {
+        self.user.map(percent_decode)
+    }
+
+    /// Equivalence per RFC 3261 §19.1.4: user and password case-sensitively after decoding;
+    /// host case-insensitively; ports equal (an absent port differs from 5060); parameters in
+    /// both must match, `user`, `ttl`, `method`, `maddr` and `transport` must be in both or
+    /// neither; headers must match exactly.
+    ///
+    /// ```
+    /// use sip_parse::Uri;
+    /// let eq = |a, b| Uri::parse(a).unwrap().equivalent(&Uri::parse(b).unwrap());
+    /// assert!(eq("sip:%61lice@atlanta.com;transport=TCP", "sip:alice@AtLanTa.CoM;Transport=tcp"));
+    /// assert!(eq("sip:carol@chicago.com", "sip:carol@chicago.com;newparam=5"));
+    /// assert!(!eq("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"));
+    /// assert!(!eq("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp"));
+    /// ```
+    pub fn equivalent(&self, other: &SipUri<'_>) -> bool {
+        self.secure == other.secure
+            && opt_decoded_eq(self.user, other.user)
+            && opt_decoded_eq(self.password, other.password)
+            && host_eq(&self.host, &other.host)
+            && self.port == other.port
+            && params_equal(self.params, other.params)
+            && headers_equal(self.headers.unwrap_or(""), other.headers.unwrap_or(""))
+    }
+}
+
+impl<'a> TelUri<'a> {
+    fn parse_after_scheme(s: &'a str) -> Result<Self, ParseError> {
+        let b = s.as_bytes();
+        let end = memchr::memchr(b';', b).unwrap_or(b.len());
+        let number = &s[..end];
+        let ok = |c: u8| {
+            c.is_ascii_hexdigit() || matches!(c, b'+' | b'-' | b'.' | b'(' | b')' | b'*' | b'#')
+        };
+        if number.is_empty() {
+            return Err(ParseError::expected("telephone number", 0));
+        }
+        if let Some(bad) = number.bytes().position(|c| !ok(c)) {
+            return Err(ParseError::expected("telephone number character", bad));
+        }
+        let params = &s[end..];
+        if let Some(bad) = params
+            .bytes()
+            .position(|c| !(chars::is(c, PARAM) || matches!(c, b';' | b'=')))
+        {
+            return Err(ParseError::expected("tel parameter character", end + bad));
+        }
+        check_escapes(s)?;
+        Ok(Self { number, params })
+    }
+}
+
+fn check_class(s: &str, mask: u8, what: &'static str, at: usize) -> Result<(), ParseError> {
+    match s.bytes().position(|c| !chars::is(c, mask)) {
+        Some(bad) => Err(ParseError::expected(what, at + bad)),
+        None => Ok(()),
+    }
+}
+
+/// `escaped = "%" HEXDIG HEXDIG` wherever `%` appears.
+fn check_escapes(s: &str) -> Result<(), ParseError> {
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(p) = memchr::memchr(b'%', &b[from..]) {
+        let at = from + p;
+        match b.get(at + 1..at + 3) {
+            Some([h, l]) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => from = at + 3,
+            _ => return Err(ParseError::expected("two hex digits after '%'", at + 1)),
+        }
+    }
+    Ok(())
+}
+
+fn parse_port(digits: &str, at: usize) -> Result<u16, ParseError> {
+    if digits.is_empty() {
+        return Err(ParseError::expected("port", at));
+    }
+    digits
+        .parse::<u16>()
+        .map_err(|_| ParseError::invalid("port above 65535", at))
+}
+
+/// `host` starting at `at`: an IPv6 reference, an IPv4 address or a host name.
+pub(crate) fn parse_host(b: &[u8], at: usize) -> Result<(Host<'_>, usize), ParseError> {
+    if b.get(at) == Some(&b'[') {
+        let close = memchr::memchr(b']', &b[at..]).ok_or(ParseError::expected("']'", b.len()))?;
+        let text = std::str::from_utf8(&b[at + 1..at + close])
+            .map_err(|_| ParseError::expected("IPv6 address", at + 1))?;
+        let ip = text
+            .parse()
+            .map_err(|_| ParseError::expected("IPv6 address", at + 1))?;
+        return Ok((Host::Ipv6(ip), at + close + 1));
+    }
+    let n = chars::span(&b[at..], HOST);
+    let text = std::str::from_utf8(&b[at..at + n]).map_err(|_| ParseError::expected("host", at))?;
+    Ok((
+        host_from_text(text).ok_or(ParseError::expected("host", at))?,
+        at + n,
+    ))
+}
+
+/// A host name or IPv4 address (RFC 3261 §25.1 `hostname` / `IPv4address`).
+fn host_from_text(text: &str) -> Option<Host<'_>> {
+    let b = text.as_bytes();
+    if b.is_empty() {
+        return None;
+    }
+    if b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+        return text.parse().ok().map(Host::Ipv4);
+    }
+    // hostname = *( domainlabel "." ) toplabel [ "." ]: labels are non-empty and do not start or
+    // end with '-'; the top label starts with a letter.
+    let trimmed = text.strip_suffix('.').unwrap_or(text);
+    let ok = trimmed
+        .split('.')
+        .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
+        && trimmed
+            .rsplit('.')
+            .next()
+            .is_some_and(|top| top.as_bytes()[0].is_ascii_alphabetic());
+    ok.then_some(Host::Domain(text))
+}
+
+impl<'a> Host<'a> {
+    /// Parses a host on its own (e.g. a Via `received` value or a profile's server address).
+    pub fn parse(s: &'a str) -> Result<Self, ParseError> {
+        if let Ok(ip) = s.parse::<Ipv6Addr>() {
+            return Ok(Host::Ipv6(ip));
+        }
+        let (host, end) = parse_host(s.as_bytes(), 0)?;
+        if end != s.len() {
+            return Err(ParseError::expected("end of host", end));
+        }
+        Ok(host)
+    }
+}
+
+impl fmt::Display for Host<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Domain(d) => f.write_str(d),
+            Host::Ipv4(ip) => write!(f, "{ip}"),
+            Host::Ipv6(ip) => write!(f, "[{ip}]"),
+        }
+    }
+}
+
+/// Decodes `%HH` escapes; borrows when there are none. Invalid escapes are kept as written.
+///
+/// ```
+/// assert_eq!(&*sip_parse::percent_decode("I%20have%20spaces"), b"I have spaces");
+/// assert_eq!(&*sip_parse::percent_decode("null-%00-null"), b"null-\0-null");
+/// ```
+pub fn percent_decode(s: &str) -> Cow<'_, [u8]> {
+    let b = s.as_bytes();
+    if memchr::memchr(b'%', b).is_none() {
+        return Cow::Borrowed(b);
+    }
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn decoded_eq(a: &str, b: &str) -> bool {
+    a == b || percent_decode(a) == percent_decode(b)
+}
+
+fn decoded_eq_ignore_case(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b) || percent_decode(a).eq_ignore_ascii_case(&percent_decode(b))
+}
+
+fn opt_decoded_eq(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => decoded_eq(a, b),
+        _ => false,
+    }
+}
+
+fn host_eq(a: &Host<'_>, b: &Host<'_>) -> bool {
+    match (a, b) {
+        (Host::Domain(a), Host::Domain(b)) => a
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case(b.trim_end_matches('.')),
+        _ => a == b,
+    }
+}
+
+/// `(name, value)` of each `;name[=value]` in a uri-parameter list.
+fn uri_params(params: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
+    params
+        .split(';')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (p, None),
+        })
+}
+
+/// RFC 3261 §19.1.4 parameter comparison (also used for tel parameters).
+fn params_equal(a: &str, b: &str) -> bool {
+    const MUST_BOTH: [&str; 5] = ["user", "ttl", "method", "maddr", "transport"];
+    fn lookup<'a>(list: &'a str, name: &str) -> Option<Option<&'a str>> {
+        uri_params(list)
+            .find(|(n, _)| decoded_eq_ignore_case(n, name))
+            .map(|(_, v)| v)
+    }
+    let one_way = |x: &str, y: &str| {
+        uri_params(x).all(|(name, value)| match lookup(y, name) {
+            Some(other) => match (value, other) {
+                (Some(v), Some(o)) => decoded_eq_ignore_case(v, o),
+                (None, None) => true,
+                _ => false,
+            },
+            None => !MUST_BOTH.iter().any(|m| name.eq_ignore_ascii_case(m)),
+        })
+    };
+    one_way(a, b) && one_way(b, a)
+}
+
+/// URI headers: the same set of `name=value` pairs on both sides.
+fn headers_equal(a: &str, b: &str) -> bool {
+    let pairs = |s: &str| s.split('&').filter(|h| !h.is_empty()).count();
+    let contains = |list: &str, h: &str| {
+        let (hn, hv) = h.split_once('=').unwrap_or((h, ""));
+        list.split('&').any(|o| {
+            let (on, ov) = o.split_once('=').unwrap_or((o, ""));
+            decoded_eq_ignore_case(on, hn) && decoded_eq(ov, hv)
+        })
+    };
+    pairs(a) == pairs(b)
+        && a.split('&')
+            .filter(|h| !h.is_empty())
+            .all(|h| contains(b, h))
+}
+
+fn strip_visual(n: &str) -> impl Iterator<Item = char> + '_ {
+    n.chars()
+        .filter(|c| !matches!(c, '-' | '.' | '(' | ')'))
+        .map(|c| c.to_ascii_lowercase())
+}
+
+impl fmt::Display for Uri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Uri::Sip(u) => u.fmt(f),
+            Uri::Tel(t) => write!(f, "tel:{}{}", t.number, t.params),
+            Uri::Absolute(a) => write!(f, "{}:{}", a.scheme, a.rest),
+        }
+    }
+}
+
+impl fmt::Display for SipUri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.secure { "sips:" } else { "sip:" })?;
+        if let Some(u) = self.user {
+            f.write_str(u)?;
+            if let Some(p) = self.password {
+                write!(f, ":{p}")?;
+            }
+            f.write_str("@")?;
+        }
+        write!(f, "{}", self.host)?;
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        f.write_str(self.params)?;
+        if let Some(h) = self.headers {
+            write!(f, "?{h}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sip(s: &str) -> SipUri<'_> {
+        match Uri::parse(s) {
+            Ok(Uri::Sip(u)) => u,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn torture_user_parts() {
+        // RFC 4475 §3.1.1.2: every legal character in user and password.
+        let u = sip(
+            "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com",
+        );
+        assert_eq!(
+            u.user,
+            Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+        );
+        assert_eq!(
+            u.password,
+            Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)")
+        );
+        assert_eq!(u.host, Host::Domain("example.com"));
+        // §3.1.1.9: ';' in the user part.
+        let u = sip("sip:user;par=u%40example.net@example.com");
+        assert_eq!(u.user, Some("user;par=u%40example.net"));
+        assert_eq!(u.params, "");
+        // §3.1.1.3
+        let u = sip("sip:sips%3Auser%40example.com@example.net");
+        assert_eq!(&*u.user_decoded().unwrap(), b"sips:user@example.com");
+        let u = sip("sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31");
+        assert_eq!(&*u.user_decoded().unwrap(), b"caller");
+        assert_eq!(u.param("%6C%72"), Some(None));
+        assert_eq!(
+            &*percent_decode(u.param("n%61me").unwrap().unwrap()),
+            b"value%41"
+        );
+    }
+
+    #[test]
+    fn hosts_and_ports() {
+        assert_eq!(
+            sip("sip:192.0.2.1:5060").host,
+            Host::Ipv4(Ipv4Addr::new(192, 0, 2, 1))
+        );
+        assert_eq!(sip("sip:192.0.2.1:5060").port, Some(5060));
+        assert_eq!(sip("SIP:[::1]").host, Host::Ipv6(Ipv6Addr::LOCALHOST));
+        assert_eq!(sip("sip:example.com.").host, Host::Domain("example.com."));
+        for bad in [
+            "sip:",
+            "sip:a@",
+            "sip:@host",
+            "sip:host:99999",
+            "sip:host:",
+            "sip:[::1",
+            "sip:[zz]",
+            "sip:-host.com",
+            "sip:host.1com",
+            "sip:host;",
+            "sip:host;=x",
+            "sip:host?",
+            "sip:host?a",
+            "sip:ho st",
+            "sip:a%zz@host",
+            "sip:999.1.1.1",
+            "sip:user@host>",
+            "<sip:a>",
+            "1sip:a",
+        ] {
+            assert!(Uri::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn params_and_headers() {
+        let u = sip("sip:services.example.com;lr;unknownwith=value;unknown-no-value");
+        assert_eq!(u.param("LR"), Some(None));
+        assert_eq!(u.param("unknownwith"), Some(Some("value")));
+        let u = sip("sip:user@example.com?Route=%3Csip:example.com%3E&Subject=x");
+        assert_eq!(u.headers, Some("Route=%3Csip:example.com%3E&Subject=x"));
+        assert_eq!(
+            u.to_string(),
+            "sip:user@example.com?Route=%3Csip:example.com%3E&Subject=x"
+        );
+    }
+
+    #[test]
+    fn other_schemes() {
+        assert!(
+            matches!(Uri::parse("tel:+1-201-555-0123;phone-context=x"), Ok(Uri::Tel(t)) if t.number == "+1-201-555-0123")
+        );
+        assert!(
+            matches!(Uri::parse("http://www.example.com/a?b=c"), Ok(Uri::Absolute(a)) if a.scheme == "http")
+        );
+        assert!(matches!(
+            Uri::parse("name:John_Smith"),
+            Ok(Uri::Absolute(_))
+        ));
+        assert!(Uri::parse("tel:").is_err());
+        assert!(Uri::parse("urn:a b").is_err());
+    }
+
+    #[test]
+    fn rfc3261_19_1_4_equivalence() {
+        let eq = |a: &str, b: &str| Uri::parse(a).unwrap().equivalent(&Uri::parse(b).unwrap());
+        for (a, b) in [
+            (
+                "sip:%61lice@atlanta.com;transport=TCP",
+                "sip:alice@AtLanTa.CoM;Transport=tcp",
+            ),
+            ("sip:carol@chicago.com", "sip:carol@chicago.com;newparam=5"),
+            ("sip:carol@chicago.com", "sip:carol@chicago.com;security=on"),
+            (
+                "sip:carol@chicago.com;newparam=5",
+                "sip:carol@chicago.com;security=on",
+            ),
+            (
+                "sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
+                "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com",
+            ),
+            (
+                "sip:alice@atlanta.com?subject=project%20x&priority=urgent",
+                "sip:alice@atlanta.com?priority=urgent&subject=project%20x",
+            ),
+        ] {
+            assert!(eq(a, b), "{a} == {b}");
+            assert!(eq(b, a), "{b} == {a}");
+        }
+        for (a, b) in [
+            (
+                "SIP:ALICE@AtLanTa.CoM;Transport=udp",
+                "sip:alice@AtLanTa.CoM;Transport=UDP",
+            ),
+            ("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"),
+            ("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp"),
+            (
+                "sip:bob@biloxi.com",
+                "sip:bob@biloxi.com:6000;transport=tcp",
+            ),
+            (
+                "sip:carol@chicago.com",
+                "sip:carol@chicago.com?Subject=next%20meeting",
+            ),
+            ("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"),
+            ("sip:a@b", "sips:a@b"),
+            ("sip:a@b;maddr=x", "sip:a@b"),
+        ] {
+            assert!(!eq(a, b), "{a} != {b}");
+            assert!(!eq(b, a), "{b} != {a}");
+        }
+    }
+}

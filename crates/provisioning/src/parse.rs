@@ -467,8 +467,8 @@ impl<'a> Parser<'a> {
     ) -> Result<Profile, Error> {
         let [key, name, expires] =
             self.attributes(start, at, "provision", ["key", "name", "expires"])?;
-        let key = present(key).ok_or(Error::NoKey { at: self.pos(at) })?;
-        let name = present(name).ok_or(Error::NoName { at: self.pos(at) })?;
+        let key = present(key).ok_or_else(|| Error::NoKey { at: self.pos(at) })?;
+        let name = present(name).ok_or_else(|| Error::NoName { at: self.pos(at) })?;
         let expires = match expires {
             None => None,
             Some(v) => {
@@ -485,6 +485,7 @@ impl<'a> Parser<'a> {
         let mut client = None;
         let mut provider = None;
         let mut access_control = None;
+        let mut has_registrar = false;
         if !empty {
             // The schema's default order is "many": children may come in any order.
             while let Item::Element {
@@ -502,8 +503,9 @@ impl<'a> Parser<'a> {
                     "user" if user.is_some() => return Err(duplicate("user")),
                     "user" => user = Some(self.user(child_at, &child, empty)?),
                     "sipsrv" => {
-                        let has_registrar = servers.iter().any(|s| s.role == Role::Registrar);
-                        servers.push(self.sipsrv(child_at, &child, empty, has_registrar)?);
+                        let server = self.sipsrv(child_at, &child, empty, has_registrar)?;
+                        has_registrar |= server.role == Role::Registrar;
+                        servers.push(server);
                     }
                     "client" if client.is_some() => return Err(duplicate("client")),
                     "client" => client = Some(self.client(child_at, &child, empty)?),
@@ -519,7 +521,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        let user = user.ok_or(Error::NoUser { at: self.pos(at) })?;
+        let user = user.ok_or_else(|| Error::NoUser { at: self.pos(at) })?;
         if servers.is_empty() {
             return Err(Error::NoServer { at: self.pos(at) });
         }
@@ -542,7 +544,7 @@ impl<'a> Parser<'a> {
             "user",
             ["uri", "account", "name", "password", "realm"],
         )?;
-        let uri = present(uri).ok_or(Error::NoUserUri { at: self.pos(at) })?;
+        let uri = present(uri).ok_or_else(|| Error::NoUserUri { at: self.pos(at) })?;
         let uri = UserUri::parse_str(&uri.value).ok_or_else(|| Error::InvalidUserUri {
             value: uri.value.clone(),
             at: self.pos(uri.at),
@@ -566,9 +568,10 @@ impl<'a> Parser<'a> {
     ) -> Result<SipServer, Error> {
         let [addr, protocol, auth, role] =
             self.attributes(start, at, "sipsrv", ["addr", "protocol", "auth", "role"])?;
-        let addr = present(addr).ok_or(Error::NoServerAddress { at: self.pos(at) })?;
-        let protocol = present(protocol).ok_or(Error::NoServerProtocol { at: self.pos(at) })?;
-        let role = role.ok_or(Error::InvalidServerRole {
+        let addr = present(addr).ok_or_else(|| Error::NoServerAddress { at: self.pos(at) })?;
+        let protocol =
+            present(protocol).ok_or_else(|| Error::NoServerProtocol { at: self.pos(at) })?;
+        let role = role.ok_or_else(|| Error::InvalidServerRole {
             value: None,
             at: self.pos(at),
         })?;
@@ -683,7 +686,7 @@ impl<'a> Parser<'a> {
             "client",
             ["name", "banner", "updates", "minver", "curver", "updateuri"],
         )?;
-        let name = present(name).ok_or(Error::MissingAttribute {
+        let name = present(name).ok_or_else(|| Error::MissingAttribute {
             element: "client",
             attribute: "name",
             at: self.pos(at),

@@ -215,3 +215,33 @@ fn byte_input_errors_are_placed() {
         }
     );
 }
+
+#[test]
+fn large_inputs_stay_linear() {
+    use std::time::Instant;
+    // Many servers, many attributes inside open content, many references: all near the size
+    // limit, each must parse (or fail) quickly. A quadratic step would take minutes here.
+    let servers = "<sipsrv addr='p.example.com' protocol='UDP' role='proxy'/>".repeat(3000);
+    let many_servers =
+        format!("<provision key='k' name='n'><user uri='sip:a@b'/>{servers}</provision>");
+    let attrs: String = (0..12_000).map(|i| format!(" a{i}='1'")).collect();
+    let many_attrs = format!(
+        "<provision key='k' name='n'><user uri='sip:a@b'/>\
+         <sipsrv addr='b' protocol='UDP' role='proxy'/><client name='c'><data><x{attrs}/></data></client></provision>"
+    );
+    let refs = "&amp;".repeat(40_000);
+    let many_refs = format!("<provision key='{refs}' name='n'><user uri='sip:a@b'/></provision>");
+    let started = Instant::now();
+    let p = Profile::from_xml(&many_servers).expect("many servers");
+    assert_eq!(p.servers.len(), 3000);
+    assert!(Profile::from_xml(&many_attrs).is_ok());
+    assert!(matches!(
+        Profile::from_xml(&many_refs),
+        Err(Error::NoServer { .. })
+    ));
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "took {:?}",
+        started.elapsed()
+    );
+}

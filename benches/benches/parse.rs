@@ -1,0 +1,48 @@
+//! `cargo bench -p benches --bench parse`: a full parse of the corpus in `benches/corpus/` with
+//! sip-parse and rsip, and the memchr floor, in one run.
+//!
+//! Group `parse` holds the messages both parsers fully parse to the same fields; group
+//! `parse-all` holds every message sip-parse parses (rsip rejects some of the corpus).
+
+use std::hint::black_box;
+
+use benches::{FullParse, Rsip, Sample, SipParse, corpus, floor_pass, full_pass};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+fn parse(c: &mut Criterion) {
+    let all = corpus::load_dir(&corpus::default_dir()).expect("benches/corpus is readable");
+    let comparison = corpus::compare(&all).unwrap_or_else(|mismatch| panic!("{mismatch}"));
+    for excluded in &comparison.excluded {
+        let reason = excluded.reason.escape_debug().to_string();
+        eprintln!("excluded {}: {reason:.160}", excluded.name);
+    }
+    let ours = corpus::parsed_by::<SipParse>(&all);
+
+    let mut group = c.benchmark_group("parse");
+    group.throughput(throughput(&comparison.included));
+    group.bench_function(SipParse::NAME, |b| {
+        b.iter(|| full_pass::<SipParse>(black_box(&comparison.included)))
+    });
+    group.bench_function(Rsip::NAME, |b| {
+        b.iter(|| full_pass::<Rsip>(black_box(&comparison.included)))
+    });
+    group.bench_function("floor", |b| {
+        b.iter(|| floor_pass(black_box(&comparison.included)))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("parse-all");
+    group.throughput(throughput(&ours));
+    group.bench_function(SipParse::NAME, |b| {
+        b.iter(|| full_pass::<SipParse>(black_box(&ours)))
+    });
+    group.bench_function("floor", |b| b.iter(|| floor_pass(black_box(&ours))));
+    group.finish();
+}
+
+fn throughput(samples: &[Sample]) -> Throughput {
+    Throughput::Bytes(samples.iter().map(|s| s.bytes.len() as u64).sum())
+}
+
+criterion_group!(benches, parse);
+criterion_main!(benches);

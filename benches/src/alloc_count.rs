@@ -1,0 +1,53 @@
+//! A global allocator that counts heap allocations, to check the "at most one allocation per
+//! parsed message, none for typed views" target.
+//!
+//! Install it in a binary with
+//! `#[global_allocator] static ALLOC: CountingAlloc = CountingAlloc;`
+//! and read [`allocations`] before and after the code under test.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// [`System`] plus a counter of `alloc`, `alloc_zeroed` and `realloc` calls (a `realloc` may move
+/// the block, so it counts as an allocation).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CountingAlloc;
+
+/// Allocations made so far by every thread, when [`CountingAlloc`] is the global allocator.
+pub fn allocations() -> u64 {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+#[allow(
+    unsafe_code,
+    reason = "GlobalAlloc is an unsafe trait; every call forwards to System"
+)]
+// SAFETY: each method forwards its arguments unchanged to `System`, which upholds the
+// `GlobalAlloc` contract; the counter has no effect on the memory returned.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller upholds `alloc`'s contract (non-zero size), passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was returned by this allocator, i.e. by `System`, with this `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: `ptr` and `layout` come from `System` as above; the caller guarantees
+        // `new_size` is valid for `layout.align()`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}

@@ -1,0 +1,227 @@
+//! `parse-compare DIR`: times a full parse of every `.sip` file in DIR with sip-parse and rsip
+//! beside a memchr floor, counts heap allocations, and checks both parsers extracted the same
+//! fields.
+//!
+//! Prints one line per parser, `NAME ns_per_msg MB_per_s ratio_to_floor`, followed by
+//! allocations per message for the full parse and for the typed views alone. Lines starting with
+//! `#` give context. Exits 1 if the parsers disagree on any message.
+
+use std::error::Error;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use benches::alloc_count::{CountingAlloc, allocations};
+use benches::{FullParse, Rsip, Sample, SipParse, corpus, floor_pass, full_pass};
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// Rounds per parser; the median round is reported.
+const ROUNDS: u32 = 7;
+/// Measured time per parser, over all rounds.
+const TIME_PER_PARSER: Duration = Duration::from_secs(1);
+
+fn main() -> ExitCode {
+    let Some(dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
+        eprintln!("usage: parse-compare DIR   (times every DIR/*.sip)");
+        return ExitCode::from(2);
+    };
+    match run(dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("parse-compare: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One line of the report: a pass over a set of samples, timed and allocation-counted.
+struct Row<'a> {
+    name: &'static str,
+    samples: &'a [Sample],
+    pass: fn(&[Sample]),
+    /// Allocations per message: (full parse, typed views alone).
+    allocs: (f64, f64),
+    /// Passes per round, set by calibration.
+    passes: u32,
+    /// Nanoseconds per message, one per round.
+    ns_per_msg: Vec<f64>,
+}
+
+impl<'a> Row<'a> {
+    fn floor(samples: &'a [Sample]) -> Self {
+        Row {
+            name: "floor",
+            samples,
+            pass: floor_pass,
+            allocs: (0.0, 0.0),
+            passes: 1,
+            ns_per_msg: Vec::new(),
+        }
+    }
+
+    fn parser<P: FullParse>(samples: &'a [Sample]) -> Self {
+        Row {
+            name: P::NAME,
+            pass: full_pass::<P>,
+            allocs: (full_allocs::<P>(samples), view_allocs::<P>(samples)),
+            ..Row::floor(samples)
+        }
+    }
+
+    /// Scales the passes per round until one round takes its share of [`TIME_PER_PARSER`].
+    fn calibrate(&mut self) {
+        let target = TIME_PER_PARSER / ROUNDS;
+        loop {
+            let elapsed = self.time_round();
+            if elapsed >= target / 4 {
+                let scale = target.as_secs_f64() / elapsed.as_secs_f64();
+                self.passes = ((f64::from(self.passes) * scale) as u32).max(1);
+                return;
+            }
+            self.passes = self.passes.saturating_mul(2);
+        }
+    }
+
+    fn time_round(&self) -> Duration {
+        let start = Instant::now();
+        for _ in 0..self.passes {
+            (self.pass)(black_box(self.samples));
+        }
+        start.elapsed()
+    }
+
+    fn measure_round(&mut self) {
+        let elapsed = self.time_round();
+        let msgs = f64::from(self.passes) * self.samples.len() as f64;
+        self.ns_per_msg.push(elapsed.as_nanos() as f64 / msgs);
+    }
+
+    fn median_ns(&self) -> f64 {
+        let mut sorted = self.ns_per_msg.clone();
+        sorted.sort_by(f64::total_cmp);
+        sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
+    }
+}
+
+/// Rows measured over the same samples; the last row is their floor.
+struct Group<'a> {
+    heading: Option<String>,
+    rows: Vec<Row<'a>>,
+}
+
+fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
+    let all = corpus::load_dir(&dir)?;
+    if all.is_empty() {
+        return Err(format!("no .sip files in {}", dir.display()).into());
+    }
+    let comparison = corpus::compare(&all)?;
+    let compared = &comparison.included;
+    println!(
+        "# {}: {} messages, {} compared ({} bytes)",
+        dir.display(),
+        all.len(),
+        compared.len(),
+        total_bytes(compared)
+    );
+    for excluded in &comparison.excluded {
+        let reason = excluded.reason.escape_debug().to_string();
+        println!("# excluded {}: {reason:.160}", excluded.name);
+    }
+    if compared.is_empty() {
+        return Err("no message that both parsers fully parse".into());
+    }
+    println!(
+        "# fields check: sip-parse and rsip extracted the same values from all {} compared messages",
+        compared.len()
+    );
+
+    let mut groups = vec![Group {
+        heading: None,
+        rows: vec![
+            Row::parser::<SipParse>(compared),
+            Row::parser::<Rsip>(compared),
+            Row::floor(compared),
+        ],
+    }];
+    // Messages only rsip rejects still say something about sip-parse.
+    let ours = corpus::parsed_by::<SipParse>(&all);
+    if ours.len() > compared.len() {
+        groups.push(Group {
+            heading: Some(format!(
+                "# sip-parse alone, all {} messages it parses ({} bytes):",
+                ours.len(),
+                total_bytes(&ours)
+            )),
+            rows: vec![Row::parser::<SipParse>(&ours), Row::floor(&ours)],
+        });
+    }
+
+    for row in groups.iter_mut().flat_map(|g| &mut g.rows) {
+        row.calibrate();
+    }
+    // Interleaved, so a slow phase of a shared machine hits every parser alike.
+    for _ in 0..ROUNDS {
+        for row in groups.iter_mut().flat_map(|g| &mut g.rows) {
+            row.measure_round();
+        }
+    }
+
+    println!(
+        "{:<10} {:>10} {:>9} {:>14} {:>14} {:>19}",
+        "NAME", "ns_per_msg", "MB_per_s", "ratio_to_floor", "allocs_per_msg", "view_allocs_per_msg"
+    );
+    for group in &groups {
+        if let Some(heading) = &group.heading {
+            println!("{heading}");
+        }
+        let floor_ns = group.rows.last().map_or(f64::NAN, Row::median_ns);
+        for row in &group.rows {
+            let ns = row.median_ns();
+            let bytes_per_msg = total_bytes(row.samples) as f64 / row.samples.len() as f64;
+            println!(
+                "{:<10} {:>10.1} {:>9.1} {:>14.2} {:>14.2} {:>19.2}",
+                row.name,
+                ns,
+                bytes_per_msg / ns * 1e3,
+                ns / floor_ns,
+                row.allocs.0,
+                row.allocs.1,
+            );
+        }
+    }
+    Ok(())
+}
+
+fn total_bytes(samples: &[Sample]) -> usize {
+    samples.iter().map(|s| s.bytes.len()).sum()
+}
+
+/// Heap allocations per message of a full parse (after one warm-up pass).
+fn full_allocs<P: FullParse>(samples: &[Sample]) -> f64 {
+    full_pass::<P>(samples);
+    let before = allocations();
+    full_pass::<P>(samples);
+    per_msg(allocations() - before, samples)
+}
+
+/// Heap allocations per message of the typed views alone: parse first, count only `extract`.
+fn view_allocs<P: FullParse>(samples: &[Sample]) -> f64 {
+    let parsed: Vec<P::Message> = samples
+        .iter()
+        .filter_map(|s| P::parse(&s.bytes).ok())
+        .collect();
+    let before = allocations();
+    for msg in &parsed {
+        let _ = black_box(P::extract(msg, |fields| {
+            black_box(fields);
+        }));
+    }
+    per_msg(allocations() - before, samples)
+}
+
+fn per_msg(count: u64, samples: &[Sample]) -> f64 {
+    count as f64 / samples.len() as f64
+}

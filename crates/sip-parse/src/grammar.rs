@@ -202,7 +202,15 @@ pub(crate) fn digits(i: In<'_>) -> Res<'_, u64> {
 /// `1*DIGIT` that must fit in `T` (a `u32` delta-seconds, a `u8` Max-Forwards, …).
 pub(crate) fn number<T: TryFrom<u64>>(what: &'static str) -> impl Fn(In<'_>) -> Res<'_, T> {
     move |i| {
-        let (rest, v) = digits(i)?;
+        let (rest, v) = digits(i).map_err(|e| match e {
+            nom::Err::Error(f) if matches!(f.kind, ErrorKind::Invalid(_)) => {
+                nom::Err::Error(Fail {
+                    at: i,
+                    kind: ErrorKind::Invalid(what),
+                })
+            }
+            e => e,
+        })?;
         match T::try_from(v) {
             Ok(v) => Ok((rest, v)),
             Err(_) => fail(i, ErrorKind::Invalid(what)),

@@ -56,10 +56,12 @@ impl<'a> Via<'a> {
         self.branch
     }
 
-    /// Whether the branch starts with the RFC 3261 magic cookie, so transactions can be matched
-    /// by it (§17.2.3) rather than by the RFC 2543 rules.
+    /// Whether the branch is the RFC 3261 magic cookie followed by a transaction identifier, so
+    /// transactions can be matched by it (§17.2.3) rather than by the RFC 2543 rules. A bare
+    /// cookie identifies nothing (RFC 4475 §3.2.1).
     pub fn has_rfc3261_branch(&self) -> bool {
-        self.branch.is_some_and(|b| b.starts_with(MAGIC_COOKIE))
+        self.branch
+            .is_some_and(|b| b.len() > MAGIC_COOKIE.len() && b.starts_with(MAGIC_COOKIE))
     }
 }
 

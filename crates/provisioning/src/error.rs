@@ -305,7 +305,7 @@ pub enum Error {
         /// The attribute value.
         at: Position,
     },
-    /// A server address is not host[:port] (IPv6 in brackets).
+    /// A server address is not `host[:port]` (IPv6 in brackets).
     #[error("{at}: invalid server address {value:?} (expected host[:port])")]
     InvalidServerAddress {
         /// The value found.

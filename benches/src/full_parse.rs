@@ -25,32 +25,24 @@ pub struct Fields<'a> {
     pub body_len: usize,
 }
 
-/// A URI as one parser hands it out.
+/// A parsed URI as one parser hands it out.
 #[derive(Debug, Clone, Copy)]
 pub enum UriRef<'a> {
-    /// Text of the URI as it appears in the message.
-    Text(&'a str),
-    /// rsip's parsed URI.
+    /// sip-parse's URI view.
+    SipParse(sip_parse::Uri<'a>),
+    /// rsip's URI.
     Rsip(&'a rsip::Uri),
 }
 
-impl fmt::Display for UriRef<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UriRef::Text(text) => f.write_str(text),
-            UriRef::Rsip(uri) => write!(f, "{uri}"),
-        }
-    }
-}
-
 impl UriRef<'_> {
-    /// The URI as rsip prints it, so that text differing only where URIs are case-insensitive
-    /// (rsip upper-cases `transport=`) compares equal; the text itself when rsip cannot parse it.
+    /// The URI as rsip prints it, so that URIs differing only where URIs are case-insensitive
+    /// (rsip upper-cases `transport=`) compare equal; sip-parse's text when rsip cannot parse it.
     fn canonical(self) -> String {
         match self {
-            UriRef::Text(text) => rsip::Uri::try_from(text)
-                .map(|uri| uri.to_string())
-                .unwrap_or_else(|_| text.to_owned()),
+            UriRef::SipParse(uri) => {
+                let text = uri.to_string();
+                rsip::Uri::try_from(text.as_str()).map_or(text, |uri| uri.to_string())
+            }
             UriRef::Rsip(uri) => uri.to_string(),
         }
     }
@@ -96,9 +88,8 @@ impl Fields<'_> {
 /// Why a parser could not fully parse a message.
 #[derive(Debug)]
 pub enum Failure {
-    // PENDING(sip-parse): becomes `SipParse(sip_parse::ParseError)` once the crate has it.
-    /// sip-parse does not have its `Message` API yet.
-    SipParsePending,
+    /// sip-parse rejected the message or a header.
+    SipParse(sip_parse::ParseError),
     /// rsip rejected the message or a header.
     Rsip(rsip::Error),
     /// A header every full parse needs is absent.
@@ -108,7 +99,7 @@ pub enum Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::SipParsePending => f.write_str("sip-parse API not there yet"),
+            Failure::SipParse(err) => write!(f, "{err}"),
             Failure::Rsip(err) => write!(f, "{err}"),
             Failure::Missing(header) => write!(f, "no {header} header"),
         }
@@ -116,6 +107,12 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
+
+impl From<sip_parse::ParseError> for Failure {
+    fn from(err: sip_parse::ParseError) -> Self {
+        Failure::SipParse(err)
+    }
+}
 
 impl From<rsip::Error> for Failure {
     fn from(err: rsip::Error) -> Self {
@@ -151,17 +148,31 @@ pub struct SipParse;
 #[derive(Debug, Clone, Copy)]
 pub struct Rsip;
 
-// PENDING(sip-parse): `Message::parse(buf.clone())` and its typed views, once they exist.
 impl FullParse for SipParse {
     const NAME: &'static str = "sip-parse";
-    type Message = ();
+    type Message = sip_parse::Message;
 
-    fn parse(_buf: &Bytes) -> Result<Self::Message, Failure> {
-        Err(Failure::SipParsePending)
+    fn parse(buf: &Bytes) -> Result<Self::Message, Failure> {
+        Ok(sip_parse::Message::parse(buf.clone())?)
     }
 
-    fn extract<R>(_msg: &Self::Message, _f: impl FnOnce(Fields<'_>) -> R) -> Result<R, Failure> {
-        Err(Failure::SipParsePending)
+    fn extract<R>(msg: &Self::Message, f: impl FnOnce(Fields<'_>) -> R) -> Result<R, Failure> {
+        let cseq = msg.cseq()?;
+        // rsip parses the Contact URI; so does this side, rather than handing out its text.
+        let contact_uri = match msg.contacts().next().transpose()? {
+            Some(contact) => contact.address().map(|a| a.uri()).transpose()?,
+            None => None,
+        };
+        Ok(f(Fields {
+            branch: msg.top_via()?.branch(),
+            from_tag: msg.from_header()?.tag(),
+            to_tag: msg.to_header()?.tag(),
+            call_id: msg.call_id()?,
+            cseq_seq: cseq.seq,
+            cseq_method: cseq.method.as_str(),
+            contact_uri: contact_uri.map(UriRef::SipParse),
+            body_len: msg.body().len(),
+        }))
     }
 }
 

@@ -217,7 +217,10 @@ fn byte_input_errors_are_placed() {
 }
 
 #[test]
-#[allow(clippy::disallowed_methods, reason = "a test may time itself; the library may not")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test may time itself; the library may not"
+)]
 fn large_inputs_stay_linear() {
     use std::time::Instant;
     // Many servers, many attributes inside open content, many references: all near the size

@@ -9,8 +9,15 @@ fn corpus_dir() -> PathBuf {
 }
 
 fn lint(files: &[PathBuf]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rtc")).arg("lint").args(files).output().expect("run rtc");
-    (out.status.success(), String::from_utf8(out.stdout).expect("utf-8 output"))
+    let out = Command::new(env!("CARGO_BIN_EXE_rtc"))
+        .arg("lint")
+        .args(files)
+        .output()
+        .expect("run rtc");
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).expect("utf-8 output"),
+    )
 }
 
 #[test]
@@ -40,11 +47,23 @@ fn summary_and_exit_status() {
     let (ok, out) = lint(&[dir.join("wsinv.dat"), dir.join("noreason.dat")]);
     assert!(ok);
     let lines: Vec<_> = out.lines().collect();
-    assert!(lines[0].ends_with("wsinv.dat\tok\tINVITE headers=14"), "{out}");
-    assert!(lines[1].ends_with("noreason.dat\tok\t100 headers=7"), "{out}");
+    assert!(
+        lines[0].ends_with("wsinv.dat\tok\tINVITE headers=14"),
+        "{out}"
+    );
+    assert!(
+        lines[1].ends_with("noreason.dat\tok\t100 headers=7"),
+        "{out}"
+    );
     let (ok, out) = lint(&[dir.join("wsinv.dat"), dir.join("bigcode.dat")]);
     assert!(!ok);
-    assert!(out.lines().nth(1).unwrap().ends_with("bigcode.dat\terror\t8: expected 3-digit status code"), "{out}");
+    assert!(
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .ends_with("bigcode.dat\terror\t8: expected 3-digit status code"),
+        "{out}"
+    );
 }
 
 #[test]

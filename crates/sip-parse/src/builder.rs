@@ -106,19 +106,18 @@ impl MessageBuilder {
                 return Err(ParseError::new(ErrorKind::MissingHeader(name), 0));
             };
             b = b.header_bytes(name.as_str(), h.value)?;
-            if name == HeaderName::To {
-                if let Some(tag) =
+            if name == HeaderName::To
+                && let Some(tag) =
                     to_tag.filter(|_| request.to_header().is_ok_and(|t| t.tag().is_none()))
-                {
-                    if tag.is_empty() || chars::span(tag.as_bytes(), TOKEN) != tag.len() {
-                        return Err(ParseError::expected("tag token", 0));
-                    }
-                    // Replace the CRLF just written with ";tag=…CRLF".
-                    b.buf.truncate(b.buf.len() - 2);
-                    b.buf.put_slice(b";tag=");
-                    b.buf.put_slice(tag.as_bytes());
-                    b.buf.put_slice(b"\r\n");
+            {
+                if tag.is_empty() || chars::span(tag.as_bytes(), TOKEN) != tag.len() {
+                    return Err(ParseError::expected("tag token", 0));
                 }
+                // Replace the CRLF just written with ";tag=…CRLF".
+                b.buf.truncate(b.buf.len() - 2);
+                b.buf.put_slice(b";tag=");
+                b.buf.put_slice(tag.as_bytes());
+                b.buf.put_slice(b"\r\n");
             }
         }
         if (101..300).contains(&code) {

@@ -244,7 +244,7 @@ pub(crate) fn header_params<'a>(
 ) -> Res<'a, Params<'a>> {
     let start = i;
     let mut rest = i;
-    let end;
+
     loop {
         let Ok((r, ())) = sep(b';', "';'")(rest) else {
             break;
@@ -260,7 +260,7 @@ pub(crate) fn header_params<'a>(
         each(name, value, rest)?;
         rest = r;
     }
-    end = start.len() - rest.len();
+    let end = start.len() - rest.len();
     Ok((rest, Params(utf8(&start[..end])?)))
 }
 

@@ -62,14 +62,14 @@ impl Message {
                 .map_err(|e| e.shifted(h.offset))?;
         }
         let cseq = self.cseq()?;
-        if let Some(method) = self.method() {
-            if cseq.method != method {
-                let at = self.header(HeaderName::CSeq).map_or(0, |h| h.offset);
-                return Err(ParseError::invalid(
-                    "CSeq method does not match the request method",
-                    at,
-                ));
-            }
+        if let Some(method) = self.method()
+            && cseq.method != method
+        {
+            let at = self.header(HeaderName::CSeq).map_or(0, |h| h.offset);
+            return Err(ParseError::invalid(
+                "CSeq method does not match the request method",
+                at,
+            ));
         }
         for via in self.vias() {
             via?;
@@ -105,15 +105,15 @@ impl Message {
             .position(|&c| c == b' ')
             .map_or(0, |p| p + 1);
         let uri = Uri::parse(text).map_err(|e| e.shifted(at))?;
-        if let Uri::Sip(sip) = uri {
-            if let Some(h) = sip.headers {
-                // RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI.
-                let pos = at + text.len() - h.len() - 1;
-                return Err(ParseError::invalid(
-                    "headers are not allowed in a Request-URI",
-                    pos,
-                ));
-            }
+        if let Uri::Sip(sip) = uri
+            && let Some(h) = sip.headers
+        {
+            // RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI.
+            let pos = at + text.len() - h.len() - 1;
+            return Err(ParseError::invalid(
+                "headers are not allowed in a Request-URI",
+                pos,
+            ));
         }
         Ok(())
     }

@@ -356,12 +356,11 @@ fn any_verdicts_parse_to_something_the_layers_above_can_judge() {
     // §3.3.11
     assert_eq!(load("zeromf.dat").max_forwards().unwrap().unwrap(), 0);
     // §3.2.1: no branch.
-    assert_eq!(
-        load("badbranch.dat")
+    assert!(
+        !load("badbranch.dat")
             .top_via()
             .unwrap()
-            .has_rfc3261_branch(),
-        false
+            .has_rfc3261_branch()
     );
     let _ = SubState::Active;
 }

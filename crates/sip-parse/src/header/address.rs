@@ -172,7 +172,7 @@ pub(crate) fn name_addr(i: In<'_>, contact: bool) -> Res<'_, NameAddr<'_>> {
         } else if contact && name.eq_ignore_ascii_case("expires") {
             let v = value.ok_or(bad("expires needs delta-seconds"))?;
             let n = match grammar::number::<u32>("expires")(v.as_bytes()) {
-                Ok((rest, n)) if rest.is_empty() => n,
+                Ok(([], n)) => n,
                 _ => return Err(bad("expires is not delta-seconds below 2**32")),
             };
             a.expires = Some(n);

@@ -128,11 +128,8 @@ fn challenge(i: In<'_>) -> Res<'_, Challenge<'_>> {
     let (i, ()) = lws(i)?;
     let start = i;
     let (mut i, ()) = auth_param(i)?;
-    loop {
-        match sep(b',', "','")(i) {
-            Ok((r, ())) => i = auth_param(r)?.0,
-            Err(_) => break,
-        }
+    while let Ok((r, ())) = sep(b',', "','")(i) {
+        i = auth_param(r)?.0;
     }
     let params = grammar::utf8(&start[..start.len() - i.len()])?;
     Ok((i, Challenge { scheme, params }))

@@ -127,7 +127,7 @@ fn subscription_state(i: In<'_>) -> Res<'_, SubscriptionState<'_>> {
         let seconds = |what| {
             value
                 .and_then(|v| match grammar::number::<u32>(what)(v.as_bytes()) {
-                    Ok((rest, n)) if rest.is_empty() => Some(n),
+                    Ok(([], n)) => Some(n),
                     _ => None,
                 })
                 .ok_or(nom::Err::Error(Fail {

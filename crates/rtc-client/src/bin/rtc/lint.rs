@@ -29,9 +29,13 @@ fn lint(path: &Path, cfg: &ParseConfig) -> Result<String, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("0: cannot read: {e}"))?;
     let mut data = Vec::new();
     let limit = cfg.max_message_size as u64 + 1;
-    file.take(limit).read_to_end(&mut data).map_err(|e| format!("0: cannot read: {e}"))?;
-    let msg = Message::parse_slice_with(&data, cfg).map_err(|e| format!("{}: {}", e.offset, e.kind))?;
-    msg.validate().map_err(|e| format!("{}: {}", e.offset, e.kind))?;
+    file.take(limit)
+        .read_to_end(&mut data)
+        .map_err(|e| format!("0: cannot read: {e}"))?;
+    let msg =
+        Message::parse_slice_with(&data, cfg).map_err(|e| format!("{}: {}", e.offset, e.kind))?;
+    msg.validate()
+        .map_err(|e| format!("{}: {}", e.offset, e.kind))?;
     let what = match (msg.method(), msg.status()) {
         (Some(m), _) => m.to_string(),
         (None, Some(code)) => code.to_string(),

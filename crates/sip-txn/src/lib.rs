@@ -1,0 +1,1 @@
+//! sip-txn (in progress)

@@ -109,6 +109,8 @@ impl<'a> Row<'a> {
 /// Rows measured over the same samples; the last row is their floor.
 struct Group<'a> {
     heading: Option<String>,
+    /// Appended to row names, so each printed name is unique.
+    suffix: &'static str,
     rows: Vec<Row<'a>>,
 }
 
@@ -140,6 +142,7 @@ fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
 
     let mut groups = vec![Group {
         heading: None,
+        suffix: "",
         rows: vec![
             Row::parser::<SipParse>(compared),
             Row::parser::<Rsip>(compared),
@@ -155,6 +158,7 @@ fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
                 ours.len(),
                 total_bytes(&ours)
             )),
+            suffix: "/all",
             rows: vec![Row::parser::<SipParse>(&ours), Row::floor(&ours)],
         });
     }
@@ -170,7 +174,7 @@ fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
     }
 
     println!(
-        "{:<10} {:>10} {:>9} {:>14} {:>14} {:>19}",
+        "{:<13} {:>10} {:>9} {:>14} {:>14} {:>19}",
         "NAME", "ns_per_msg", "MB_per_s", "ratio_to_floor", "allocs_per_msg", "view_allocs_per_msg"
     );
     for group in &groups {
@@ -182,8 +186,8 @@ fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
             let ns = row.median_ns();
             let bytes_per_msg = total_bytes(row.samples) as f64 / row.samples.len() as f64;
             println!(
-                "{:<10} {:>10.1} {:>9.1} {:>14.2} {:>14.2} {:>19.2}",
-                row.name,
+                "{:<13} {:>10.1} {:>9.1} {:>14.2} {:>14.2} {:>19.2}",
+                format!("{}{}", row.name, group.suffix),
                 ns,
                 bytes_per_msg / ns * 1e3,
                 ns / floor_ns,

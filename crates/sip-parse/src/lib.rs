@@ -76,3 +76,8 @@ pub use header_name::HeaderName;
 pub use message::{Header, Message, Streamed};
 pub use method::Method;
 pub use uri::{AbsoluteUri, Host, SipUri, TelUri, Uri, percent_decode};
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,548 @@
+//! The transaction layer: every transaction of an endpoint, matched, timed and polled.
+
+use std::cmp::Reverse;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::mem::size_of;
+use std::time::Instant;
+
+use sip_parse::{Message, MessageBuilder, Method};
+
+use crate::client_invite::{self, ClientInvite};
+use crate::client_non_invite::{self, ClientNonInvite};
+use crate::matching::{client_key, response_key, server_key};
+use crate::server_invite::{AckOutcome, ServerInvite};
+use crate::server_non_invite::ServerNonInvite;
+use crate::transaction::{Core, Ctx, Kind, Queues, Step, TimerEntry, Transaction};
+use crate::{
+    ClientKey, Error, Event, Result, ServerKey, Target, TerminationReason, TimerConfig,
+    TransactionKey, Transmit,
+};
+
+/// All client and server transactions of one endpoint (RFC 3261 §17), sans IO.
+///
+/// Inputs carry the current time: [`handle_message`](Self::handle_message),
+/// [`handle_timeout`](Self::handle_timeout), [`handle_transport_error`](Self::handle_transport_error);
+/// so do the commands [`send_request`](Self::send_request), [`cancel`](Self::cancel) and
+/// [`send_response`](Self::send_response). The layer never reads a clock nor touches a socket.
+///
+/// **After every input or command, drain every `poll_*`:** [`poll_transmit`](Self::poll_transmit)
+/// until `None` (send each), [`poll_event`](Self::poll_event) until `None` (act on each), then
+/// [`poll_timeout`](Self::poll_timeout) (arm one timer for it; when it fires, call
+/// `handle_timeout`). Outputs queue up until polled.
+///
+/// Transactions are found by a hash lookup (the §17.1.3/§17.2.3 key) and timers sit in one
+/// binary heap, so 100,000 concurrent transactions cost a few hundred bytes each
+/// ([`state_size`](Self::state_size)) beside the messages they hold.
+#[derive(Debug)]
+pub struct TransactionLayer {
+    config: TimerConfig,
+    txns: HashMap<u64, Transaction>,
+    client_index: HashMap<Box<str>, u64>,
+    server_index: HashMap<Box<str>, u64>,
+    q: Queues,
+    next_id: u64,
+}
+
+impl Default for TransactionLayer {
+    fn default() -> Self {
+        Self::new(TimerConfig::default())
+    }
+}
+
+impl TransactionLayer {
+    /// A layer with these timer values.
+    pub fn new(config: TimerConfig) -> Self {
+        Self {
+            config,
+            txns: HashMap::new(),
+            client_index: HashMap::new(),
+            server_index: HashMap::new(),
+            q: Queues::default(),
+            next_id: 0,
+        }
+    }
+
+    /// The timer values.
+    pub fn config(&self) -> &TimerConfig {
+        &self.config
+    }
+
+    /// How many transactions are alive.
+    pub fn len(&self) -> usize {
+        self.txns.len()
+    }
+
+    /// Whether no transaction is alive.
+    pub fn is_empty(&self) -> bool {
+        self.txns.is_empty()
+    }
+
+    /// The request of a live transaction (sent by a client transaction, received by a server one).
+    pub fn request(&self, key: impl Into<TransactionKey>) -> Option<&Message> {
+        let key = key.into();
+        self.txns
+            .get(&key.id())
+            .filter(|t| t.key(key.id()) == key)
+            .map(|t| &t.core.request)
+    }
+
+    /// Bytes of state one transaction costs beyond the messages it holds: its table entry, its
+    /// match-index entry (with a typical 40-byte key), two timer-heap entries, and the
+    /// retransmission buffer handle. The request's parsed index is the message's, not counted.
+    pub fn state_size() -> usize {
+        const TYPICAL_KEY: usize = 40;
+        size_of::<(u64, Transaction)>() - size_of::<Message>()
+            + size_of::<(Box<str>, u64)>()
+            + TYPICAL_KEY
+            + 2 * size_of::<TimerEntry>()
+    }
+
+    fn alloc_id(&mut self) -> u64 {
+        self.next_id = self.next_id.wrapping_add(1);
+        self.next_id
+    }
+
+    /// Starts a client transaction for `request` towards `target` (§17.1). The request must
+    /// carry a top Via with an RFC 3261 branch ([`new_branch`](crate::new_branch)); INVITE gets
+    /// an INVITE client transaction, any other method but ACK a non-INVITE one.
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        request: Message,
+        target: Target,
+    ) -> Result<ClientKey> {
+        let method = request.method().ok_or(Error::WrongMessageKind("request"))?;
+        if method == Method::Ack {
+            return Err(Error::AckNotATransaction);
+        }
+        let is_invite = method == Method::Invite;
+        let via = request.top_via()?;
+        if !via.has_rfc3261_branch() {
+            return Err(Error::MissingBranch);
+        }
+        let key = client_key(
+            via.branch().unwrap_or_default(),
+            request.cseq()?.method.as_str(),
+        );
+        if self.client_index.contains_key(&key) {
+            return Err(Error::DuplicateTransaction);
+        }
+        let id = self.alloc_id();
+        let wire = request.bytes().clone();
+        let mut core = Core::new(request, wire, target, key.clone());
+        let mut ctx = Ctx {
+            now,
+            config: &self.config,
+            q: &mut self.q,
+            id,
+        };
+        let kind = if is_invite {
+            Kind::ClientInvite(ClientInvite::start(&mut core, &mut ctx))
+        } else {
+            Kind::ClientNonInvite(ClientNonInvite::start(&mut core, &mut ctx))
+        };
+        self.txns.insert(id, Transaction { kind, core });
+        self.client_index.insert(key, id);
+        self.handle_timeout(now);
+        Ok(ClientKey(id))
+    }
+
+    /// Cancels a pending INVITE (§9.1): builds the CANCEL and runs it in a client transaction of
+    /// its own, returned. Before any provisional response the CANCEL waits for one (§9.1); if a
+    /// final response comes first, the CANCEL ends unsent with [`TerminationReason::Normal`].
+    pub fn cancel(&mut self, now: Instant, invite: ClientKey) -> Result<ClientKey> {
+        let (wire, target, calling) = match self.txns.get(&invite.0) {
+            Some(Transaction {
+                kind: Kind::ClientInvite(ci),
+                core,
+            }) => {
+                match ci.state {
+                    client_invite::State::Completed | client_invite::State::Accepted => {
+                        return Err(Error::InvalidState("the INVITE has its final response"));
+                    }
+                    client_invite::State::Calling | client_invite::State::Proceeding => {}
+                }
+                let wire = client_invite::build_cancel(&core.request)?;
+                (
+                    wire,
+                    core.target.clone(),
+                    ci.state == client_invite::State::Calling,
+                )
+            }
+            Some(_) => return Err(Error::InvalidState("only an INVITE can be cancelled")),
+            None => return Err(Error::UnknownTransaction),
+        };
+        let cancel = Message::parse(wire.clone())?;
+        let key = response_key(&cancel)?;
+        if self.client_index.contains_key(&key) {
+            return Err(Error::DuplicateTransaction);
+        }
+        let id = self.alloc_id();
+        let mut core = Core::new(cancel, wire, target, key.clone());
+        let kind = if calling {
+            if let Some(Transaction {
+                kind: Kind::ClientInvite(ci),
+                ..
+            }) = self.txns.get_mut(&invite.0)
+            {
+                ci.held_cancel = Some(id);
+            }
+            ClientNonInvite::held()
+        } else {
+            let mut ctx = Ctx {
+                now,
+                config: &self.config,
+                q: &mut self.q,
+                id,
+            };
+            ClientNonInvite::start(&mut core, &mut ctx)
+        };
+        self.txns.insert(
+            id,
+            Transaction {
+                kind: Kind::ClientNonInvite(kind),
+                core,
+            },
+        );
+        self.client_index.insert(key, id);
+        self.handle_timeout(now);
+        Ok(ClientKey(id))
+    }
+
+    /// Sends `response` in server transaction `key` (§17.2): provisional ones while no final one
+    /// was sent, then one final response (for an INVITE, further 2xx retransmissions by the user,
+    /// RFC 6026 §7.1).
+    pub fn send_response(&mut self, now: Instant, key: ServerKey, response: Message) -> Result<()> {
+        let code = response.status().ok_or(Error::WrongMessageKind("response"))?;
+        let Some(txn) = self.txns.get_mut(&key.0) else {
+            return Err(Error::UnknownTransaction);
+        };
+        let wire = response.bytes().clone();
+        let mut ctx = Ctx {
+            now,
+            config: &self.config,
+            q: &mut self.q,
+            id: key.0,
+        };
+        let step = match &mut txn.kind {
+            Kind::ServerInvite(t) => t.send_response(&mut txn.core, &mut ctx, code, wire)?,
+            Kind::ServerNonInvite(t) => t.send_response(&mut txn.core, &mut ctx, code, wire)?,
+            Kind::ClientInvite(_) | Kind::ClientNonInvite(_) => {
+                return Err(Error::UnknownTransaction);
+            }
+        };
+        self.apply(key.0, step);
+        self.handle_timeout(now);
+        Ok(())
+    }
+
+    /// A message arrived from `source`. Responses go to their client transaction (or are
+    /// dropped as strays, §18.1.2); requests to their server transaction, or start one.
+    ///
+    /// Returns an error only for a message too broken to match (no Via, CSeq, …); it is dropped.
+    pub fn handle_message(&mut self, now: Instant, source: Target, msg: Message) -> Result<()> {
+        let r = if msg.is_request() {
+            self.handle_request(now, source, msg)
+        } else {
+            self.handle_response(now, msg)
+        };
+        self.handle_timeout(now);
+        r
+    }
+
+    fn handle_response(&mut self, now: Instant, msg: Message) -> Result<()> {
+        let key = response_key(&msg)?;
+        let Some(&id) = self.client_index.get(&key) else {
+            tracing::debug!("stray response dropped (§18.1.2)");
+            return Ok(());
+        };
+        let Some(txn) = self.txns.get_mut(&id) else {
+            return Ok(());
+        };
+        let mut ctx = Ctx {
+            now,
+            config: &self.config,
+            q: &mut self.q,
+            id,
+        };
+        let step = txn.on_response(&mut ctx, msg);
+        self.apply(id, step);
+        self.release_cancel(now, id);
+        Ok(())
+    }
+
+    /// Once an INVITE with a held CANCEL leaves Calling: send the CANCEL on a provisional
+    /// response, drop it on a final one (§9.1).
+    fn release_cancel(&mut self, now: Instant, invite: u64) {
+        let Some(Transaction {
+            kind: Kind::ClientInvite(ci),
+            ..
+        }) = self.txns.get_mut(&invite)
+        else {
+            return;
+        };
+        if ci.state == client_invite::State::Calling {
+            return;
+        }
+        let proceeding = ci.state == client_invite::State::Proceeding;
+        let Some(cancel) = ci.held_cancel.take() else {
+            return;
+        };
+        if !proceeding {
+            self.finish(cancel, TerminationReason::Normal);
+            return;
+        }
+        if let Some(Transaction {
+            kind: Kind::ClientNonInvite(cn),
+            core,
+        }) = self.txns.get_mut(&cancel)
+            && cn.state == client_non_invite::State::Held
+        {
+            let mut ctx = Ctx {
+                now,
+                config: &self.config,
+                q: &mut self.q,
+                id: cancel,
+            };
+            *cn = ClientNonInvite::start(core, &mut ctx);
+        }
+    }
+
+    fn handle_request(&mut self, now: Instant, source: Target, msg: Message) -> Result<()> {
+        let method = msg.method().ok_or(Error::WrongMessageKind("request"))?;
+        // Everything a response copies (§8.2.6) must be there before a transaction exists.
+        msg.cseq()?;
+        msg.from_header()?;
+        msg.to_header()?;
+        msg.call_id()?;
+        if method == Method::Ack {
+            return self.handle_ack(now, source, msg);
+        }
+        let key = server_key(&msg, method.as_str())?;
+        if let Some(&id) = self.server_index.get(&key)
+            && self.same_rfc2543_txn(id, &msg, &key, false)
+            && let Some(txn) = self.txns.get_mut(&id)
+        {
+            let mut ctx = Ctx {
+                now,
+                config: &self.config,
+                q: &mut self.q,
+                id,
+            };
+            txn.on_request_retransmission(&mut ctx);
+            return Ok(());
+        }
+        let id = self.alloc_id();
+        let mut core = Core::new(msg.clone(), bytes::Bytes::new(), source.clone(), key.clone());
+        let kind = if method == Method::Invite {
+            let trying = MessageBuilder::response_to(&msg, 100, "Trying", None)?.try_build()?;
+            let mut ctx = Ctx {
+                now,
+                config: &self.config,
+                q: &mut self.q,
+                id,
+            };
+            Kind::ServerInvite(ServerInvite::start(&mut core, &mut ctx, trying))
+        } else {
+            Kind::ServerNonInvite(ServerNonInvite::start())
+        };
+        self.txns.insert(id, Transaction { kind, core });
+        if let Entry::Vacant(v) = self.server_index.entry(key) {
+            v.insert(id);
+        }
+        if method == Method::Cancel {
+            return self.handle_cancel(now, ServerKey(id), msg);
+        }
+        self.q.events.push_back(Event::Request {
+            key: ServerKey(id),
+            request: msg,
+            source,
+        });
+        Ok(())
+    }
+
+    /// §9.2: a CANCEL finds its INVITE by the §17.2.3 rules with the method INVITE.
+    fn handle_cancel(&mut self, now: Instant, key: ServerKey, msg: Message) -> Result<()> {
+        let invite_key = server_key(&msg, Method::Invite.as_str())?;
+        let invite = self.server_index.get(&invite_key).copied().filter(|id| {
+            matches!(
+                self.txns.get(id),
+                Some(Transaction {
+                    kind: Kind::ServerInvite(_),
+                    ..
+                })
+            ) && self.same_rfc2543_txn(*id, &msg, &invite_key, false)
+        });
+        match invite {
+            Some(invite) => {
+                self.q.events.push_back(Event::Cancel {
+                    key,
+                    invite: ServerKey(invite),
+                    request: msg,
+                });
+                Ok(())
+            }
+            None => {
+                let tag = crate::new_tag().ok();
+                let rsp = MessageBuilder::response_to(
+                    &msg,
+                    481,
+                    "Call/Transaction Does Not Exist",
+                    tag.as_deref(),
+                )?
+                .try_build()?;
+                self.send_response(now, key, Message::parse(rsp)?)
+            }
+        }
+    }
+
+    /// §17.2.3: an ACK with the INVITE's key is the INVITE transaction's (absorbed after a
+    /// non-2xx); any other ACK goes up to the dialog.
+    fn handle_ack(&mut self, now: Instant, source: Target, msg: Message) -> Result<()> {
+        let key = server_key(&msg, Method::Invite.as_str())?;
+        let mut outcome = AckOutcome::PassUp;
+        if let Some(&id) = self.server_index.get(&key)
+            && self.same_rfc2543_txn(id, &msg, &key, true)
+            && let Some(Transaction {
+                kind: Kind::ServerInvite(t),
+                core,
+            }) = self.txns.get_mut(&id)
+        {
+            let mut ctx = Ctx {
+                now,
+                config: &self.config,
+                q: &mut self.q,
+                id,
+            };
+            let (o, step) = t.on_ack(core, &mut ctx);
+            outcome = o;
+            self.apply(id, step);
+        }
+        if outcome == AckOutcome::PassUp {
+            self.q.events.push_back(Event::Ack {
+                request: msg,
+                source,
+            });
+        }
+        Ok(())
+    }
+
+    /// The RFC 2543 rules compare the To tag too (§17.2.3): an ACK's with the tag of the
+    /// response sent, any other request's with the original request's. RFC 3261 keys need no
+    /// more.
+    fn same_rfc2543_txn(&self, id: u64, msg: &Message, key: &str, ack: bool) -> bool {
+        if !key.starts_with('R') {
+            return true;
+        }
+        let Some(txn) = self.txns.get(&id) else {
+            return false;
+        };
+        let tag = msg.to_header().ok().and_then(|t| t.tag());
+        let expected = if ack {
+            Message::parse(txn.core.wire.clone())
+                .ok()
+                .and_then(|r| r.to_header().ok().and_then(|t| t.tag()).map(str::to_owned))
+        } else {
+            txn.core
+                .request
+                .to_header()
+                .ok()
+                .and_then(|t| t.tag())
+                .map(str::to_owned)
+        };
+        tag == expected.as_deref()
+    }
+
+    /// The transport failed for transaction `key` (§17.1.4, §17.2.4): it ends at once with
+    /// [`TerminationReason::TransportError`].
+    pub fn handle_transport_error(&mut self, now: Instant, key: impl Into<TransactionKey>) {
+        let key = key.into();
+        if self.txns.get(&key.id()).is_some_and(|t| t.key(key.id()) == key) {
+            self.finish(key.id(), TerminationReason::TransportError);
+        }
+        self.handle_timeout(now);
+    }
+
+    /// Runs every timer due at `now` (retransmissions, state timeouts).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&Reverse((at, id, timer))) = self.q.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.q.timers.pop();
+            let Some(txn) = self.txns.get_mut(&id) else {
+                continue;
+            };
+            if !txn.core.is_armed(timer, at) {
+                continue;
+            }
+            let mut ctx = Ctx {
+                now,
+                config: &self.config,
+                q: &mut self.q,
+                id,
+            };
+            let step = txn.on_timer(&mut ctx, timer);
+            self.apply(id, step);
+        }
+    }
+
+    fn apply(&mut self, id: u64, step: Step) {
+        if let Step::Terminate(reason) = step {
+            self.finish(id, reason);
+        }
+    }
+
+    /// Removes a transaction and reports it.
+    fn finish(&mut self, id: u64, reason: TerminationReason) {
+        let Some(txn) = self.txns.remove(&id) else {
+            return;
+        };
+        let index = if txn.is_client() {
+            &mut self.client_index
+        } else {
+            &mut self.server_index
+        };
+        if index.get(&txn.core.match_key) == Some(&id) {
+            index.remove(&txn.core.match_key);
+        }
+        self.q.events.push_back(Event::Terminated {
+            key: txn.key(id),
+            reason,
+        });
+        if let Kind::ClientInvite(ClientInvite {
+            held_cancel: Some(cancel),
+            ..
+        }) = txn.kind
+        {
+            self.finish(cancel, TerminationReason::Normal);
+        }
+    }
+
+    /// The next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.q.transmits.pop_front()
+    }
+
+    /// The next event for the transaction user.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.q.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called, if ever.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, id, timer))) = self.q.timers.peek() {
+            if self
+                .txns
+                .get(&id)
+                .is_some_and(|t| t.core.is_armed(timer, at))
+            {
+                return Some(at);
+            }
+            // Cancelled or superseded: drop it so it cannot cause a spurious wake-up.
+            self.q.timers.pop();
+        }
+        None
+    }
+}

@@ -1,0 +1,80 @@
+//! What a [`Transport`](crate::Transport) binds and how it behaves.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sip_parse::ParseConfig;
+
+use crate::{TlsConfig, TlsServerConfig};
+
+/// Listeners, limits and timers of a [`Transport`](crate::Transport).
+///
+/// Every listener list may be empty: a client that only connects out needs none (it still needs
+/// a UDP socket to send datagrams, e.g. `0.0.0.0:0`).
+///
+/// ```
+/// use std::time::Duration;
+/// let cfg = sip_transport::TransportConfig {
+///     udp: vec!["127.0.0.1:0".parse().unwrap()],
+///     tcp: vec!["127.0.0.1:0".parse().unwrap()],
+///     idle_timeout: Some(Duration::from_secs(60)),
+///     ..Default::default()
+/// };
+/// # let _ = cfg;
+/// ```
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// UDP sockets to bind (one per address family you want to send on).
+    pub udp: Vec<SocketAddr>,
+    /// TCP listeners to bind.
+    pub tcp: Vec<SocketAddr>,
+    /// TLS listeners to bind; they need [`TransportConfig::tls_server`].
+    pub tls: Vec<SocketAddr>,
+    /// Certificate and key for TLS listeners.
+    pub tls_server: Option<TlsServerConfig>,
+    /// How outgoing TLS connections verify servers; `None` disables outgoing TLS.
+    pub tls_client: Option<TlsConfig>,
+    /// Message limits: `max_message_size` bounds datagrams and stream messages alike.
+    pub parse: ParseConfig,
+    /// Close a stream connection after this long without a message or inbound bytes
+    /// (`None`: never). Default 5 minutes.
+    pub idle_timeout: Option<Duration>,
+    /// On connections we opened, send a CRLF CRLF ping this often (RFC 5626 §3.5.1).
+    /// Default `None`.
+    pub keepalive_interval: Option<Duration>,
+    /// A ping not answered by a CRLF pong within this time marks the connection broken.
+    /// Default 10 s (RFC 5626 §4.4.1).
+    pub keepalive_timeout: Duration,
+    /// Limit for TCP connect plus TLS handshake. Default 10 s.
+    pub connect_timeout: Duration,
+    /// Limit for writing one message (or ping) to a stream; a peer that stops reading is
+    /// treated as broken. Default 30 s.
+    pub write_timeout: Duration,
+    /// Messages queued per connection before a send waits. Default 64.
+    pub send_queue: usize,
+    /// Events queued for the receiver before transport tasks wait. Default 1024.
+    pub event_queue: usize,
+    /// Stamp `received`/`rport` on the top Via of incoming requests (RFC 3581). Default true.
+    pub stamp_via: bool,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            udp: Vec::new(),
+            tcp: Vec::new(),
+            tls: Vec::new(),
+            tls_server: None,
+            tls_client: Some(TlsConfig::new()),
+            parse: ParseConfig::default(),
+            idle_timeout: Some(Duration::from_secs(300)),
+            keepalive_interval: None,
+            keepalive_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            send_queue: 64,
+            event_queue: 1024,
+            stamp_via: true,
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! What a [`Transport`](crate::Transport) reports upward.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use sip_parse::{Message, ParseError};
+
+use crate::{ConnectionId, Target, TransportKind};
+
+/// A message that arrived, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// The parsed message; requests carry `received`/`rport` on the top Via when
+    /// [`TransportConfig::stamp_via`](crate::TransportConfig::stamp_via) is on.
+    pub message: Message,
+    /// The transport it came on.
+    pub transport: TransportKind,
+    /// The peer's address (after NAT, as seen here).
+    pub source: SocketAddr,
+    /// The local socket address it arrived at.
+    pub local: SocketAddr,
+    /// The stream connection, `None` for UDP.
+    pub connection: Option<ConnectionId>,
+}
+
+impl Incoming {
+    /// Where a response goes back to: the same transport and source address, so on streams the
+    /// same connection is reused while it lives (RFC 3261 §18.2.2).
+    pub fn reply_target(&self) -> Target {
+        Target {
+            transport: self.transport,
+            addr: self.source,
+            server_name: None,
+        }
+    }
+}
+
+/// Why a stream connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The peer closed it cleanly (EOF).
+    PeerClosed,
+    /// Reading or writing failed (reset, broken pipe…): the message in flight may be lost.
+    Broken(String),
+    /// The peer sent bytes that are not SIP, or a message over the size limit.
+    BadFraming(ParseError),
+    /// Nothing was exchanged for the idle timeout.
+    IdleTimeout,
+    /// A CRLF keep-alive ping went unanswered (RFC 5626 §4.4.1).
+    KeepaliveTimeout,
+    /// Closed locally with [`Transport::close`](crate::Transport::close).
+    LocalClose,
+    /// The transport shut down.
+    Shutdown,
+}
+
+impl CloseReason {
+    /// Whether in-flight transactions on the connection should fail now (anything but an
+    /// orderly local close).
+    pub fn is_failure(&self) -> bool {
+        !matches!(
+            self,
+            CloseReason::IdleTimeout | CloseReason::LocalClose | CloseReason::Shutdown
+        )
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::PeerClosed => f.write_str("closed by peer"),
+            CloseReason::Broken(e) => write!(f, "broken: {e}"),
+            CloseReason::BadFraming(e) => write!(f, "bad framing: {e}"),
+            CloseReason::IdleTimeout => f.write_str("idle timeout"),
+            CloseReason::KeepaliveTimeout => f.write_str("keep-alive pong timeout"),
+            CloseReason::LocalClose => f.write_str("closed locally"),
+            CloseReason::Shutdown => f.write_str("transport shut down"),
+        }
+    }
+}
+
+/// One report from the transport, in arrival order.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum TransportEvent {
+    /// A SIP message arrived.
+    Message(Incoming),
+    /// A stream connection was established (accepted, or opened by a send).
+    ConnectionOpened {
+        /// Its id.
+        id: ConnectionId,
+        /// TCP or TLS.
+        transport: TransportKind,
+        /// The peer.
+        remote: SocketAddr,
+        /// Whether the peer opened it.
+        inbound: bool,
+    },
+    /// A stream connection ended; transactions waiting on it can fail at once
+    /// (RFC 3261 §18.4) instead of waiting for Timer B/F.
+    ConnectionClosed {
+        /// Its id.
+        id: ConnectionId,
+        /// TCP or TLS.
+        transport: TransportKind,
+        /// The peer.
+        remote: SocketAddr,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Counters since the transport started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Datagrams delivered as messages.
+    pub datagrams_received: u64,
+    /// Datagrams dropped: malformed, or over the size limit.
+    pub datagrams_dropped: u64,
+    /// Messages delivered from streams.
+    pub stream_messages_received: u64,
+    /// Stream connections opened (both directions).
+    pub connections_opened: u64,
+    /// Stream connections closed for malformed or oversized input.
+    pub connections_closed_bad_framing: u64,
+    /// Inbound TLS handshakes that failed.
+    pub tls_handshake_failures: u64,
+    /// CRLF keep-alive pongs sent in answer to pings.
+    pub pongs_sent: u64,
+}

@@ -1,0 +1,75 @@
+//! The UDP receive loop: one datagram, one message.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sip_parse::Message;
+use tokio::net::UdpSocket;
+
+use crate::handle::{Shared, bump};
+use crate::{Incoming, TransportEvent, TransportKind, stamp_via};
+
+/// Receives until shutdown. Oversized and malformed datagrams are dropped and counted; socket
+/// errors (e.g. ICMP unreachable reported on Linux) are logged and the loop goes on.
+pub(crate) async fn receive_loop(shared: Arc<Shared>, socket: Arc<UdpSocket>) {
+    let cfg = &shared.cfg;
+    let local = match socket.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, "UDP socket has no local address; not receiving");
+            return;
+        }
+    };
+    // One byte more than the limit, so an oversized datagram is seen as such, not truncated.
+    let mut buf = vec![0u8; cfg.parse.max_message_size.saturating_add(1).min(65_536)];
+    let mut shutdown = shared.shutdown.clone();
+    if *shutdown.borrow() {
+        return;
+    }
+    loop {
+        let (len, source) = tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::debug!(%local, error = %e, "UDP receive error");
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let Some(data) = buf.get(..len) else { continue };
+        // RFC 5626 §3.5.1 keep-alives on UDP are STUN; a bare CRLF is harmless noise.
+        if data.iter().all(|&b| b == b'\r' || b == b'\n') {
+            continue;
+        }
+        if len > cfg.parse.max_message_size {
+            bump(&shared.counters.datagrams_dropped);
+            tracing::debug!(%source, len, "dropping oversized datagram");
+            continue;
+        }
+        let msg = match Message::parse_with(Bytes::copy_from_slice(data), &cfg.parse) {
+            Ok(m) => m,
+            Err(e) => {
+                bump(&shared.counters.datagrams_dropped);
+                tracing::debug!(%source, error = %e, "dropping malformed datagram");
+                continue;
+            }
+        };
+        bump(&shared.counters.datagrams_received);
+        let message = if cfg.stamp_via {
+            stamp_via(msg, source, &cfg.parse)
+        } else {
+            msg
+        };
+        let event = TransportEvent::Message(Incoming {
+            message,
+            transport: TransportKind::Udp,
+            source,
+            local,
+            connection: None,
+        });
+        if shared.events.send(event).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! `received` and `rport` on the top Via of incoming requests (RFC 3261 §18.2.1, RFC 3581 §4).
+//!
+//! A [`Message`] is an immutable set of ranges into its buffer, so stamping copies the message
+//! once into a new buffer with the top Via's parameter list rewritten, then parses it again.
+//! Requests that need nothing (the usual case for a client behind no NAT) are returned as they
+//! came, without a copy.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+
+use bytes::{BufMut, BytesMut};
+use sip_parse::{HeaderName, Host, Message, ParseConfig, Via};
+
+/// Room for `;received=` + an IPv6 address + `;rport=65535`, so stamping a maximal message still
+/// parses.
+const STAMP_SLACK: usize = 80;
+
+/// Stamps the top Via of a request received from `src`:
+///
+/// * `received=<src ip>` when the sent-by host is not `src`'s address (RFC 3261 §18.2.1), or
+///   when `rport` asks for it (RFC 3581 §4: then always, even if equal);
+/// * `rport=<src port>` when the top Via carries an empty `rport`.
+///
+/// Responses, requests without a parsable top Via and requests that need nothing come back
+/// unchanged.
+///
+/// ```
+/// use bytes::Bytes;
+/// use sip_parse::{Message, ParseConfig};
+///
+/// let req = Message::parse(Bytes::from_static(
+///     b"OPTIONS sip:b@example.com SIP/2.0\r\n\
+///       Via: SIP/2.0/UDP pc.example.com;rport;branch=z9hG4bK1\r\n\
+///       Content-Length: 0\r\n\r\n",
+/// ))?;
+/// let src = "192.0.2.7:40000".parse().unwrap();
+/// let req = sip_transport::stamp_via(req, src, &ParseConfig::default());
+/// let via = req.top_via()?;
+/// assert_eq!(via.received, Some("192.0.2.7"));
+/// assert_eq!(via.rport, Some(Some(40000)));
+/// # Ok::<(), sip_parse::ParseError>(())
+/// ```
+pub fn stamp_via(msg: Message, src: SocketAddr, cfg: &ParseConfig) -> Message {
+    if !msg.is_request() {
+        return msg;
+    }
+    let Some(buf) = rewrite_top_via(&msg, src) else {
+        return msg;
+    };
+    let cfg = ParseConfig {
+        max_message_size: cfg.max_message_size.saturating_add(STAMP_SLACK),
+        ..*cfg
+    };
+    match Message::parse_with(buf.freeze(), &cfg) {
+        Ok(stamped) => stamped,
+        Err(e) => {
+            // Cannot happen for a message that parsed before; keep the original rather than lose it.
+            tracing::warn!(%src, error = %e, "stamped Via did not re-parse; delivering unstamped");
+            msg
+        }
+    }
+}
+
+/// The whole message with its top Via rewritten, or `None` when nothing needs to change.
+fn rewrite_top_via(msg: &Message, src: SocketAddr) -> Option<BytesMut> {
+    let whole = msg.as_bytes();
+    let elem = msg.list(HeaderName::Via).next()?;
+    let via = Via::parse(elem.value).ok()?;
+    let src_ip = src.ip().to_canonical();
+
+    let sent_by_is_src = match via.host {
+        Host::Ipv4(a) => IpAddr::V4(a) == src_ip,
+        Host::Ipv6(a) => IpAddr::V6(a).to_canonical() == src_ip,
+        Host::Domain(_) => false,
+    };
+    let fill_rport = via.rport == Some(None);
+    let want_received = !sent_by_is_src || fill_rport;
+    let received_ok = via
+        .received
+        .and_then(|r| r.parse::<IpAddr>().ok())
+        .is_some_and(|r| r.to_canonical() == src_ip);
+    if !fill_rport && (!want_received || received_ok) {
+        return None;
+    }
+
+    // Where the parameter list sits inside the element; without parameters, right after sent-by.
+    let params = via.params.as_str();
+    let (p_start, p_end) = if params.is_empty() {
+        let trimmed = elem.value.len() - trailing_lws(elem.value);
+        (trimmed, trimmed)
+    } else {
+        let start = (params.as_ptr() as usize).checked_sub(elem.value.as_ptr() as usize)?;
+        let end = start.checked_add(params.len())?;
+        if end > elem.value.len() {
+            return None;
+        }
+        (start, end)
+    };
+    let abs_start = elem.offset.checked_add(p_start)?;
+    let abs_end = elem.offset.checked_add(p_end)?;
+    let (head, tail) = (whole.get(..abs_start)?, whole.get(abs_end..)?);
+
+    let mut out = BytesMut::with_capacity(whole.len() + STAMP_SLACK);
+    out.put_slice(head);
+    let mut text = String::with_capacity(params.len() + STAMP_SLACK);
+    let mut received_written = false;
+    for piece in split_params(params) {
+        let name = piece.split('=').next().unwrap_or("").trim_matches(is_lws);
+        if name.eq_ignore_ascii_case("received") && want_received {
+            if !received_written {
+                let _ = write!(text, ";received={src_ip}");
+                received_written = true;
+            }
+        } else if name.eq_ignore_ascii_case("rport") && fill_rport && !piece.contains('=') {
+            let _ = write!(text, ";rport={}", src.port());
+        } else if !piece.trim_matches(is_lws).is_empty() {
+            text.push(';');
+            text.push_str(piece);
+        }
+    }
+    if want_received && !received_written {
+        let _ = write!(text, ";received={src_ip}");
+    }
+    out.put_slice(text.as_bytes());
+    out.put_slice(tail);
+    Some(out)
+}
+
+fn is_lws(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+fn trailing_lws(b: &[u8]) -> usize {
+    b.iter()
+        .rev()
+        .take_while(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+        .count()
+}
+
+/// The raw text of each parameter in `params` (`;a=1;b="x;y"` → `a=1`, `b="x;y"`), splitting
+/// at semicolons outside quoted strings.
+fn split_params(params: &str) -> impl Iterator<Item = &str> {
+    let mut rest = params.strip_prefix(';').map(|r| (r, false));
+    // The first piece may start after folded white space before the first `;`.
+    if rest.is_none() && !params.is_empty() {
+        rest = params
+            .trim_start_matches(is_lws)
+            .strip_prefix(';')
+            .map(|r| (r, false));
+    }
+    std::iter::from_fn(move || {
+        let (s, _) = rest?;
+        let (mut quoted, mut escaped) = (false, false);
+        for (i, c) in s.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if quoted => escaped = true,
+                '"' => quoted = !quoted,
+                ';' if !quoted => {
+                    rest = Some((s.get(i + 1..).unwrap_or(""), false));
+                    return s.get(..i);
+                }
+                _ => {}
+            }
+        }
+        rest = None;
+        Some(s)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn req(via_lines: &str) -> Message {
+        let text = format!(
+            "OPTIONS sip:b@example.com SIP/2.0\r\n{via_lines}\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 4\r\n\r\nbody"
+        );
+        Message::parse(Bytes::from(text)).unwrap()
+    }
+
+    fn stamp(via_lines: &str, src: &str) -> Message {
+        stamp_via(
+            req(via_lines),
+            src.parse().unwrap(),
+            &ParseConfig::default(),
+        )
+    }
+
+    #[test]
+    fn domain_sent_by_gets_received() {
+        let m = stamp(
+            "Via: SIP/2.0/UDP pc.example.com;branch=z9hG4bK1",
+            "192.0.2.1:5060",
+        );
+        let v = m.top_via().unwrap();
+        assert_eq!(v.received, Some("192.0.2.1"));
+        assert_eq!(v.rport, None);
+        assert_eq!(v.branch, Some("z9hG4bK1"));
+        assert_eq!(m.body(), b"body");
+        assert_eq!(m.call_id().unwrap(), "x");
+    }
+
+    #[test]
+    fn matching_ip_needs_nothing() {
+        let before = req("Via: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK1");
+        let after = stamp_via(
+            before.clone(),
+            "192.0.2.1:5060".parse().unwrap(),
+            &ParseConfig::default(),
+        );
+        // Same buffer: no copy was made.
+        assert_eq!(before.as_bytes().as_ptr(), after.as_bytes().as_ptr());
+    }
+
+    #[test]
+    fn empty_rport_filled_and_received_forced() {
+        let m = stamp(
+            "Via: SIP/2.0/UDP 192.0.2.1;rport;branch=z9hG4bK1",
+            "192.0.2.1:40001",
+        );
+        let v = m.top_via().unwrap();
+        assert_eq!(v.rport, Some(Some(40001)));
+        // RFC 3581 §4: received even when equal to sent-by.
+        assert_eq!(v.received, Some("192.0.2.1"));
+        let via = m.header_str(HeaderName::Via).unwrap();
+        assert_eq!(
+            via,
+            "SIP/2.0/UDP 192.0.2.1;rport=40001;branch=z9hG4bK1;received=192.0.2.1"
+        );
+    }
+
+    #[test]
+    fn rport_with_value_is_kept() {
+        let m = stamp("Via: SIP/2.0/TCP h.example;rport=1234", "192.0.2.9:9");
+        let v = m.top_via().unwrap();
+        assert_eq!(v.rport, Some(Some(1234)));
+        assert_eq!(v.received, Some("192.0.2.9"));
+    }
+
+    #[test]
+    fn existing_received_replaced_once() {
+        let m = stamp(
+            "Via: SIP/2.0/UDP h.example;received=10.0.0.1;branch=z9hG4bK2;received=10.0.0.2",
+            "192.0.2.3:5060",
+        );
+        assert_eq!(
+            m.header_str(HeaderName::Via).unwrap(),
+            "SIP/2.0/UDP h.example;received=192.0.2.3;branch=z9hG4bK2"
+        );
+        // Already correct: untouched.
+        let before = req("Via: SIP/2.0/UDP h.example;received=192.0.2.3");
+        let after = stamp_via(
+            before.clone(),
+            "192.0.2.3:1".parse().unwrap(),
+            &ParseConfig::default(),
+        );
+        assert_eq!(before.as_bytes().as_ptr(), after.as_bytes().as_ptr());
+    }
+
+    #[test]
+    fn ipv6_source_and_sent_by() {
+        let m = stamp(
+            "Via: SIP/2.0/UDP [2001:db8::9]:5060;rport",
+            "[2001:db8::1]:6000",
+        );
+        let v = m.top_via().unwrap();
+        assert_eq!(v.received, Some("2001:db8::1"));
+        assert_eq!(v.rport, Some(Some(6000)));
+        // Same address written differently: no received.
+        let m = stamp("Via: SIP/2.0/UDP [2001:DB8:0::1]", "[2001:db8::1]:6000");
+        assert_eq!(m.top_via().unwrap().received, None);
+        // IPv4-mapped source from a dual-stack socket compares as IPv4.
+        let m = stamp("Via: SIP/2.0/UDP 192.0.2.5", "[::ffff:192.0.2.5]:6000");
+        assert_eq!(m.top_via().unwrap().received, None);
+        let m = stamp("Via: SIP/2.0/UDP h.example", "[::ffff:192.0.2.5]:6000");
+        assert_eq!(m.top_via().unwrap().received, Some("192.0.2.5"));
+    }
+
+    #[test]
+    fn multiple_vias_in_one_line_only_top_changes() {
+        let m = stamp(
+            "Via: SIP/2.0/UDP a.example;rport , SIP/2.0/UDP b.example;rport\r\nVia: SIP/2.0/TCP c.example",
+            "192.0.2.4:7000",
+        );
+        let vias: Vec<_> = m.vias().map(|v| v.unwrap()).collect();
+        assert_eq!(vias.len(), 3);
+        assert_eq!(vias[0].rport, Some(Some(7000)));
+        assert_eq!(vias[0].received, Some("192.0.2.4"));
+        assert_eq!(vias[1].rport, Some(None));
+        assert_eq!(vias[1].received, None);
+        assert_eq!(vias[2].received, None);
+    }
+
+    #[test]
+    fn no_params_with_trailing_space_before_comma() {
+        let m = stamp(
+            "Via: SIP/2.0/UDP a.example:5060  ,SIP/2.0/UDP b.example",
+            "192.0.2.4:7000",
+        );
+        let vias: Vec<_> = m.vias().map(|v| v.unwrap()).collect();
+        assert_eq!(vias[0].received, Some("192.0.2.4"));
+        assert_eq!(vias[0].port, Some(5060));
+        assert_eq!(vias[1].host, Host::Domain("b.example"));
+    }
+
+    #[test]
+    fn folded_via_and_compact_name() {
+        let m = stamp(
+            "v: SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8 ;\r\n rport",
+            "192.0.2.8:5061",
+        );
+        let v = m.top_via().unwrap();
+        assert_eq!(v.branch, Some("z9hG4bK9ikj8"));
+        assert_eq!(v.rport, Some(Some(5061)));
+        assert_eq!(v.received, Some("192.0.2.8"));
+    }
+
+    #[test]
+    fn quoted_param_with_semicolon_survives() {
+        let m = stamp(
+            "Via: SIP/2.0/UDP h.example;x=\"a;rport\";rport",
+            "192.0.2.8:5061",
+        );
+        let v = m.top_via().unwrap();
+        assert_eq!(v.params.get("x"), Some(Some("\"a;rport\"")));
+        assert_eq!(v.rport, Some(Some(5061)));
+    }
+
+    #[test]
+    fn responses_and_bad_vias_untouched() {
+        let rsp = Message::parse(Bytes::from_static(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h.example;rport\r\nContent-Length: 0\r\n\r\n",
+        ))
+        .unwrap();
+        let out = stamp_via(
+            rsp.clone(),
+            "192.0.2.1:1".parse().unwrap(),
+            &ParseConfig::default(),
+        );
+        assert_eq!(out.as_bytes(), rsp.as_bytes());
+        let bad = req("Via: garbage");
+        let out = stamp_via(
+            bad.clone(),
+            "192.0.2.1:1".parse().unwrap(),
+            &ParseConfig::default(),
+        );
+        assert_eq!(out.as_bytes(), bad.as_bytes());
+        let none = Message::parse(Bytes::from_static(b"OPTIONS sip:a SIP/2.0\r\n\r\n")).unwrap();
+        let out = stamp_via(
+            none.clone(),
+            "192.0.2.1:1".parse().unwrap(),
+            &ParseConfig::default(),
+        );
+        assert_eq!(out.as_bytes(), none.as_bytes());
+    }
+
+    #[test]
+    fn split_params_quotes() {
+        let v: Vec<_> = split_params(";a=1;b=\"x;\\\"y\";c").collect();
+        assert_eq!(v, ["a=1", "b=\"x;\\\"y\"", "c"]);
+        assert_eq!(split_params("").count(), 0);
+    }
+}

@@ -2,7 +2,9 @@
 #![forbid(unsafe_code)]
 
 mod client_invite;
+pub mod digest;
 mod client_non_invite;
+pub mod dialog;
 mod error;
 mod event;
 mod key;

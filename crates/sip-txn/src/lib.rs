@@ -22,3 +22,5 @@ pub use key::{ClientKey, ServerKey, TransactionKey, new_branch, new_tag};
 pub use layer::TransactionLayer;
 pub use target::{Target, Transmit, Transport};
 pub use timer::{Timer, TimerConfig};
+#[cfg(feature = "testkit")]
+pub mod testkit;

@@ -204,8 +204,10 @@ impl Transaction {
     /// An armed timer fired.
     pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) -> Step {
         let core = &mut self.core;
-        // The fired timer is spent; a retransmission re-arms itself.
-        core.disarm(timer);
+        // A fired deadline is spent; a retransmission timer keeps its interval for the next one.
+        if !timer.is_retransmission() {
+            core.disarm(timer);
+        }
         match &mut self.kind {
             Kind::ClientInvite(t) => t.on_timer(core, ctx, timer),
             Kind::ClientNonInvite(t) => t.on_timer(core, ctx, timer),

@@ -264,6 +264,37 @@ pub(crate) fn header_params<'a>(
     Ok((rest, Params(utf8(&start[..end])?)))
 }
 
+/// A failure of a parameter's value (`at` is where the parameter starts).
+pub(crate) fn bad_param<'a>(at: In<'a>, what: &'static str) -> nom::Err<Fail<'a>> {
+    nom::Err::Error(Fail {
+        at,
+        kind: ErrorKind::Invalid(what),
+    })
+}
+
+/// A parameter value that must be a token, not a quoted string (`tag`, `branch`).
+pub(crate) fn token_param<'a>(
+    value: Option<&'a str>,
+    at: In<'a>,
+    what: &'static str,
+) -> Result<&'a str, nom::Err<Fail<'a>>> {
+    value
+        .filter(|v| !v.starts_with('"'))
+        .ok_or(bad_param(at, what))
+}
+
+/// A `delta-seconds` parameter value below 2**32 (`expires`, `retry-after`, `duration`).
+pub(crate) fn seconds_param<'a>(
+    value: Option<&'a str>,
+    at: In<'a>,
+    what: &'static str,
+) -> Result<u32, nom::Err<Fail<'a>>> {
+    match value.map(|v| number::<u32>(what)(v.as_bytes())) {
+        Some(Ok(([], n))) => Ok(n),
+        _ => Err(bad_param(at, what)),
+    }
+}
+
 /// A parameter list as it appeared (`;name=value;flag…`), searched on demand.
 ///
 /// ```

@@ -4,7 +4,9 @@
 use std::borrow::Cow;
 
 use crate::chars::{self, TOKEN};
-use crate::grammar::{self, Fail, In, Params, Res, expected, fail, quoted, sws, utf8};
+use crate::grammar::{
+    self, In, Params, Res, bad_param, expected, fail, quoted, seconds_param, sws, token_param, utf8,
+};
 use crate::{ErrorKind, ParseError, Uri};
 
 /// An address with optional display name and header parameters: the value of From, To, a Contact
@@ -157,25 +159,15 @@ pub(crate) fn name_addr(i: In<'_>, contact: bool) -> Res<'_, NameAddr<'_>> {
         params: Params::default(),
     };
     let (i, params) = grammar::header_params(i, |name, value, at| {
-        let bad = |what| {
-            nom::Err::Error(Fail {
-                at,
-                kind: ErrorKind::Invalid(what),
-            })
-        };
+        let bad = |what| bad_param(at, what);
         if name.eq_ignore_ascii_case("tag") {
-            a.tag = Some(
-                value
-                    .filter(|t| !t.starts_with('"'))
-                    .ok_or(bad("tag must be a token"))?,
-            );
+            a.tag = Some(token_param(value, at, "tag must be a token")?);
         } else if contact && name.eq_ignore_ascii_case("expires") {
-            let v = value.ok_or(bad("expires needs delta-seconds"))?;
-            let n = match grammar::number::<u32>("expires")(v.as_bytes()) {
-                Ok(([], n)) => n,
-                _ => return Err(bad("expires is not delta-seconds below 2**32")),
-            };
-            a.expires = Some(n);
+            a.expires = Some(seconds_param(
+                value,
+                at,
+                "expires is not delta-seconds below 2**32",
+            )?);
         } else if contact && name.eq_ignore_ascii_case("q") {
             a.q = Some(
                 value

@@ -1,6 +1,6 @@
 //! `Event` and `Subscription-State` (RFC 6665 §8.2.1, §8.2.3).
 
-use crate::grammar::{self, Fail, In, Params, Res, token};
+use crate::grammar::{self, In, Params, Res, seconds_param, token};
 use crate::{ErrorKind, ParseError};
 
 /// The Event header: an event package with optional templates, and an optional `id`.
@@ -124,17 +124,7 @@ fn subscription_state(i: In<'_>) -> Res<'_, SubscriptionState<'_>> {
         params: Params::default(),
     };
     let (i, params) = grammar::header_params(i, |name, value, at| {
-        let seconds = |what| {
-            value
-                .and_then(|v| match grammar::number::<u32>(what)(v.as_bytes()) {
-                    Ok(([], n)) => Some(n),
-                    _ => None,
-                })
-                .ok_or(nom::Err::Error(Fail {
-                    at,
-                    kind: ErrorKind::Invalid(what),
-                }))
-        };
+        let seconds = |what| seconds_param(value, at, what);
         if name.eq_ignore_ascii_case("expires") {
             st.expires = Some(seconds("expires is not delta-seconds")?);
         } else if name.eq_ignore_ascii_case("retry-after") {

@@ -145,11 +145,11 @@ impl<'a> RetryAfter<'a> {
             let mut duration = None;
             let (i, params) = grammar::header_params(i, |name, value, at| {
                 if name.eq_ignore_ascii_case("duration") {
-                    let v = value.and_then(|v| v.parse().ok());
-                    duration = Some(v.ok_or(nom::Err::Error(grammar::Fail {
+                    duration = Some(grammar::seconds_param(
+                        value,
                         at,
-                        kind: crate::ErrorKind::Invalid("duration is not delta-seconds"),
-                    }))?);
+                        "duration is not delta-seconds",
+                    )?);
                 }
                 Ok(())
             })?;

@@ -1,7 +1,9 @@
 //! `Via` (RFC 3261 §20.42, RFC 3581 `rport`).
 
-use crate::grammar::{self, Fail, In, Params, Res, lws, number, sep, sws, token};
-use crate::{ErrorKind, Host, ParseError};
+use crate::grammar::{
+    self, Fail, In, Params, Res, bad_param, lws, number, sep, sws, token, token_param,
+};
+use crate::{Host, ParseError};
 
 /// One `via-parm` of a Via header.
 ///
@@ -109,18 +111,9 @@ fn via(i: In<'_>) -> Res<'_, Via<'_>> {
         params: Params::default(),
     };
     let (i, params) = grammar::header_params(i, |name, value, at| {
-        let bad = |what| {
-            nom::Err::Error(Fail {
-                at,
-                kind: ErrorKind::Invalid(what),
-            })
-        };
+        let bad = |what| bad_param(at, what);
         if name.eq_ignore_ascii_case("branch") {
-            v.branch = Some(
-                value
-                    .filter(|b| !b.starts_with('"'))
-                    .ok_or(bad("branch must be a token"))?,
-            );
+            v.branch = Some(token_param(value, at, "branch must be a token")?);
         } else if name.eq_ignore_ascii_case("received") {
             let ip = value.ok_or(bad("received needs an address"))?;
             ip.parse::<std::net::IpAddr>()

@@ -27,7 +27,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolverConfig};
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::proto::xfer::Protocol;
@@ -437,11 +437,13 @@ pub struct HickoryDns(TokioResolver);
 impl HickoryDns {
     /// The system's resolver configuration (`/etc/resolv.conf`).
     pub fn from_system_conf() -> Result<Self> {
-        let builder = TokioResolver::builder_tokio().map_err(|e| Error::Dns {
+        let mut builder = TokioResolver::builder_tokio().map_err(|e| Error::Dns {
             name: "/etc/resolv.conf".into(),
             rtype: "config",
             reason: e.to_string(),
         })?;
+        // RFC 3263 §4.2: both A and AAAA.
+        builder.options_mut().ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
         Ok(Self(builder.build()))
     }
 
@@ -453,8 +455,9 @@ impl HickoryDns {
         }
         let mut builder =
             TokioResolver::builder_with_config(config, TokioConnectionProvider::default());
-        let opts: &mut ResolverOpts = builder.options_mut();
+        let opts = builder.options_mut();
         opts.attempts = 2;
+        opts.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
         Self(builder.build())
     }
 
@@ -523,5 +526,262 @@ impl DnsLookup for HickoryDns {
             Err(e) if e.is_no_records_found() => Ok(Vec::new()),
             Err(e) => Err(dns_error(host, "A/AAAA", e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn naptr(order: u16, pref: u16, service: &str, repl: &str) -> NaptrRecord {
+        NaptrRecord {
+            order,
+            preference: pref,
+            flags: "S".into(),
+            service: service.into(),
+            replacement: repl.into(),
+        }
+    }
+
+    /// A deterministic "random" source replaying values.
+    fn replay(values: &[u32]) -> impl FnMut(u32) -> u32 + Send + use<> {
+        let mut v = values.to_vec().into_iter();
+        move |_| v.next().unwrap_or(0)
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn srv_priority_then_weight() {
+        let recs = [
+            SrvRecord::new(20, 0, 1, "c"),
+            SrvRecord::new(10, 60, 2, "a"),
+            SrvRecord::new(10, 40, 3, "b"),
+            SrvRecord::new(10, 0, 4, "z"),
+            SrvRecord::new(5, 0, 5, "."),
+        ];
+        // Group 10 is listed [z(0), a(60), b(40)]; running sums 0, 60, 100.
+        let names = |v: Vec<SrvRecord>| v.into_iter().map(|r| r.target).collect::<Vec<_>>();
+        // 70 picks b; then [z, a] sums 0, 60: 1 picks a; then z.
+        assert_eq!(
+            names(order_srv(&recs, replay(&[70, 1, 0, 0]))),
+            ["b", "a", "z", "c"]
+        );
+        // 0 picks the zero-weight record first.
+        assert_eq!(
+            names(order_srv(&recs, replay(&[0, 100, 0, 0]))),
+            ["z", "b", "a", "c"]
+        );
+        // Out-of-range randomness is clamped, never panics.
+        assert_eq!(order_srv(&recs, |_| u32::MAX).len(), 4);
+        assert!(order_srv(&[], std_random).is_empty());
+    }
+
+    #[test]
+    fn srv_weights_are_honoured_statistically() {
+        let recs = [
+            SrvRecord::new(0, 90, 1, "heavy"),
+            SrvRecord::new(0, 10, 2, "light"),
+        ];
+        let heavy_first = (0..2000)
+            .filter(|_| order_srv(&recs, std_random)[0].target == "heavy")
+            .count();
+        assert!((1600..=1990).contains(&heavy_first), "{heavy_first}");
+    }
+
+    #[test]
+    fn naptr_selection_filters_and_orders() {
+        let recs = [
+            naptr(20, 10, "SIP+D2U", "_sip._udp.example.com."),
+            naptr(10, 20, "SIP+D2T", "_sip._tcp.example.com"),
+            naptr(10, 10, "SIPS+D2T", "_sips._tcp.example.com"),
+            naptr(5, 5, "SIP+D2S", "_sip._sctp.example.com"),
+            NaptrRecord {
+                flags: "U".into(),
+                ..naptr(1, 1, "SIP+D2U", "x")
+            },
+        ];
+        let got = select_naptr(&recs, &ALL);
+        assert_eq!(
+            got,
+            [
+                (TransportKind::Tls, "_sips._tcp.example.com".to_owned()),
+                (TransportKind::Tcp, "_sip._tcp.example.com".to_owned()),
+                (TransportKind::Udp, "_sip._udp.example.com".to_owned()),
+            ]
+        );
+        let udp_only = select_naptr(&recs, &[TransportKind::Udp]);
+        assert_eq!(udp_only.len(), 1);
+    }
+
+    #[test]
+    fn destination_from_uri() {
+        let d = Destination::from_uri("sips:alice@Example.COM").unwrap();
+        assert!(d.secure);
+        assert_eq!(d.host, "Example.COM");
+        let d = Destination::from_uri("sip:b@[2001:db8::1]:5070;transport=TCP").unwrap();
+        assert_eq!(
+            (d.host.as_str(), d.port, d.transport),
+            ("2001:db8::1", Some(5070), Some(TransportKind::Tcp))
+        );
+        let d = Destination::from_uri("sip:b@h.example;maddr=192.0.2.1").unwrap();
+        assert_eq!(d.host, "192.0.2.1");
+        for bad in ["tel:+1234", "sip:b@h;transport=sctp", "nonsense"] {
+            assert!(
+                matches!(
+                    Destination::from_uri(bad),
+                    Err(Error::BadDestination { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn numeric_hosts_go_direct() {
+        let dns = StaticDns::default();
+        let t = block_on(locate(
+            &dns,
+            &Destination::from_uri("sip:a@192.0.2.1").unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(t, [Target::udp("192.0.2.1:5060".parse().unwrap())]);
+        let t = block_on(locate(
+            &dns,
+            &Destination::from_uri("sips:a@[2001:db8::1]").unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(t[0].transport, TransportKind::Tls);
+        assert_eq!(t[0].addr, "[2001:db8::1]:5061".parse().unwrap());
+        assert_eq!(t[0].server_name, None);
+        let t = block_on(locate(
+            &dns,
+            &Destination::from_uri("sip:a@192.0.2.1:6000;transport=tcp").unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(t, [Target::tcp("192.0.2.1:6000".parse().unwrap())]);
+    }
+
+    #[test]
+    fn explicit_port_skips_naptr_and_srv() {
+        let mut dns = StaticDns::default();
+        dns.add_naptr(
+            "example.com",
+            naptr(1, 1, "SIP+D2T", "_sip._tcp.example.com"),
+        )
+        .add_srv("_sip._tcp.example.com", SrvRecord::new(0, 0, 7000, "other"))
+        .add_ip("example.com", ip("192.0.2.1"))
+        .add_ip("example.com", ip("2001:db8::1"));
+        let t = block_on(locate(
+            &dns,
+            &Destination::from_uri("sip:a@example.com:5080").unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(
+            t,
+            [
+                Target::udp("192.0.2.1:5080".parse().unwrap()),
+                Target::udp("[2001:db8::1]:5080".parse().unwrap())
+            ]
+        );
+    }
+
+    #[test]
+    fn naptr_then_srv_then_addresses() {
+        let mut dns = StaticDns::default();
+        dns.add_naptr(
+            "example.com",
+            naptr(10, 10, "SIP+D2U", "_sip._udp.example.com"),
+        )
+        .add_naptr(
+            "example.com",
+            naptr(5, 10, "SIPS+D2T", "_sips._tcp.example.com"),
+        )
+        .add_srv(
+            "_sips._tcp.example.com",
+            SrvRecord::new(0, 0, 5061, "tls.example.com"),
+        )
+        .add_srv(
+            "_sip._udp.example.com",
+            SrvRecord::new(1, 0, 5062, "b.example.com"),
+        )
+        .add_srv(
+            "_sip._udp.example.com",
+            SrvRecord::new(0, 0, 5060, "a.example.com"),
+        )
+        .add_ip("tls.example.com", ip("192.0.2.3"))
+        .add_ip("a.example.com", ip("192.0.2.1"))
+        .add_ip("b.example.com", ip("192.0.2.2"));
+        let t = block_on(locate(&dns, &Destination::host("example.com"))).unwrap();
+        let got: Vec<_> = t
+            .iter()
+            .map(|t| (t.transport, t.addr.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (TransportKind::Tls, "192.0.2.3:5061".to_owned()),
+                (TransportKind::Udp, "192.0.2.1:5060".to_owned()),
+                (TransportKind::Udp, "192.0.2.2:5062".to_owned()),
+            ]
+        );
+        // TLS verifies the SIP domain, not the SRV target (RFC 5922 §4.1).
+        assert_eq!(t[0].server_name.as_deref(), Some("example.com"));
+        // sips: only the TLS service.
+        let t = block_on(locate(
+            &dns,
+            &Destination::from_uri("sips:a@example.com").unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(t.len(), 1);
+        // An explicit transport skips NAPTR but uses its SRV name.
+        let t = block_on(locate(
+            &dns,
+            &Destination::from_uri("sip:a@example.com;transport=udp").unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(t.len(), 2);
+        assert!(t.iter().all(|t| t.transport == TransportKind::Udp));
+    }
+
+    #[test]
+    fn srv_without_naptr_then_plain_addresses() {
+        let mut dns = StaticDns::default();
+        dns.add_srv(
+            "_sip._tcp.example.com",
+            SrvRecord::new(0, 0, 5070, "pbx.example.com"),
+        )
+        .add_ip("pbx.example.com", ip("192.0.2.9"));
+        let t = block_on(locate(&dns, &Destination::host("example.com"))).unwrap();
+        assert_eq!(t, [Target::tcp("192.0.2.9:5070".parse().unwrap())]);
+
+        let mut dns = StaticDns::default();
+        dns.add_ip("example.org", ip("192.0.2.7"));
+        let t = block_on(locate(&dns, &Destination::host("example.org"))).unwrap();
+        assert_eq!(t, [Target::udp("192.0.2.7:5060".parse().unwrap())]);
+        let t = block_on(locate(
+            &dns,
+            &Destination::from_uri("sips:x@example.org").unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(
+            t,
+            [Target::tls(
+                "192.0.2.7:5061".parse().unwrap(),
+                "example.org"
+            )]
+        );
+
+        let err = block_on(locate(&dns, &Destination::host("nowhere.example"))).unwrap_err();
+        assert!(matches!(err, Error::NotFound(h) if h == "nowhere.example"));
     }
 }

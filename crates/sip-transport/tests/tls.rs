@@ -11,8 +11,8 @@ use rcgen::{
     KeyPair, KeyUsagePurpose,
 };
 use sip_transport::{
-    Error, Target, TlsConfig, TlsServerConfig, Transport, TransportConfig,
-    TransportEvent, TransportKind,
+    Error, Target, TlsConfig, TlsServerConfig, Transport, TransportConfig, TransportEvent,
+    TransportKind,
 };
 
 const NAME: &str = "sip.example.test";
@@ -26,7 +26,10 @@ impl Pki {
         let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         p.distinguished_name.push(DnType::CommonName, cn);
-        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+        p.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         Self {
             ca: CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap(),
         }
@@ -81,10 +84,8 @@ fn trusting(pki: &Pki) -> TlsConfig {
 }
 
 fn temp_file(name: &str, contents: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "sip-transport-test-{}-{name}",
-        std::process::id()
-    ));
+    let path =
+        std::env::temp_dir().join(format!("sip-transport-test-{}-{name}", std::process::id()));
     std::fs::write(&path, contents).unwrap();
     path
 }
@@ -176,7 +177,10 @@ async fn wrong_name_fails_verification() {
     match &err {
         Error::TlsHandshake { target, source } => {
             assert_eq!(target.server_name.as_deref(), Some("evil.example.test"));
-            assert!(source.to_string().contains("not valid for name"), "{source}");
+            assert!(
+                source.to_string().contains("not valid for name"),
+                "{source}"
+            );
         }
         other => panic!("expected a handshake error, got {other}"),
     }
@@ -273,9 +277,21 @@ async fn client_certificate_is_presented_and_required() {
 async fn pem_errors_name_the_file() {
     let missing = std::env::temp_dir().join("sip-transport-no-such-file.pem");
     let err = TlsConfig::new().add_ca_file(&missing).unwrap_err();
-    assert!(matches!(&err, Error::Pem { path, .. } if *path == missing), "{err}");
+    assert!(
+        matches!(&err, Error::Pem { path, .. } if *path == missing),
+        "{err}"
+    );
     let err = TlsServerConfig::from_pem(b"not pem", b"not pem").unwrap_err();
-    assert!(matches!(err, Error::Pem { what: "certificate chain", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Pem {
+                what: "certificate chain",
+                ..
+            }
+        ),
+        "{err}"
+    );
     // A TLS listener without a certificate is a configuration error.
     let err = Transport::bind(TransportConfig {
         tls: vec![v4()],
@@ -283,7 +299,10 @@ async fn pem_errors_name_the_file() {
     })
     .await
     .unwrap_err();
-    assert!(matches!(err, Error::TransportDisabled(TransportKind::Tls)), "{err}");
+    assert!(
+        matches!(err, Error::TransportDisabled(TransportKind::Tls)),
+        "{err}"
+    );
     // Outgoing TLS switched off.
     let (t, _e) = bind(TransportConfig {
         tls_client: None,
@@ -297,5 +316,8 @@ async fn pem_errors_name_the_file() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::TransportDisabled(TransportKind::Tls)), "{err}");
+    assert!(
+        matches!(err, Error::TransportDisabled(TransportKind::Tls)),
+        "{err}"
+    );
 }

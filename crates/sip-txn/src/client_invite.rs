@@ -100,6 +100,7 @@ fn top_via(msg: &Message) -> Result<&str> {
     msg.list(HeaderName::Via)
         .next()
         .and_then(|h| std::str::from_utf8(h.value).ok())
+        .map(str::trim)
         .ok_or(Error::Parse(ParseError::new(
             ErrorKind::MissingHeader(HeaderName::Via),
             0,

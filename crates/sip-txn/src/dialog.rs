@@ -73,10 +73,11 @@ fn contact_uri(msg: &Message) -> Option<String> {
 }
 
 fn record_route(msg: &Message) -> Result<Vec<String>> {
+    // `Message::list` keeps the white space after each comma.
     msg.list(HeaderName::RecordRoute)
         .map(|h| {
             std::str::from_utf8(h.value)
-                .map(str::to_owned)
+                .map(|v| v.trim().to_owned())
                 .map_err(|_| Error::NoDialog("Record-Route is not text"))
         })
         .collect()

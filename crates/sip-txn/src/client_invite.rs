@@ -42,9 +42,11 @@ impl ClientInvite {
         };
         match (self.state, code) {
             (State::Calling | State::Proceeding, 100..=199) => {
-                // §17.1.1.2: no more retransmissions; timer B only guards Calling.
+                // §17.1.1.2: no more retransmissions; timer B only guards Calling. Timer C (§16.6)
+                // keeps a peer that sends only provisionals from holding the transaction forever.
                 core.stop_timers();
                 self.state = State::Proceeding;
+                core.arm(ctx, Timer::C);
                 ctx.response_event(rsp);
             }
             (State::Calling | State::Proceeding, 200..=299) => {
@@ -80,7 +82,9 @@ impl ClientInvite {
                 core.retransmit(ctx, Timer::A, next);
                 Step::Stay
             }
-            (State::Calling, Timer::B) => Step::Terminate(TerminationReason::Timeout),
+            (State::Calling, Timer::B) | (State::Proceeding, Timer::C) => {
+                Step::Terminate(TerminationReason::Timeout)
+            }
             (State::Completed, Timer::D) | (State::Accepted, Timer::M) => {
                 Step::Terminate(TerminationReason::Normal)
             }

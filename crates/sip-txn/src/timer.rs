@@ -10,7 +10,8 @@ pub enum Timer {
     A,
     /// RFC 3261 §17.1.1.2: INVITE client transaction timeout; 64·T1.
     B,
-    /// RFC 3261 §16.6 (proxies): a proxy's INVITE transaction timeout (> 3 min); not armed here.
+    /// RFC 3261 §16.6: INVITE transaction timeout after a provisional response (> 3 min); here it
+    /// bounds the client's Proceeding state, which RFC 3261 leaves open for a UAC.
     C,
     /// RFC 3261 §17.1.1.2: wait time for response retransmits (Completed); 32 s unreliable, 0 reliable.
     D,
@@ -50,6 +51,9 @@ pub struct TimerConfig {
     pub t2: Duration,
     /// Maximum duration a message remains in the network; default 5 s.
     pub t4: Duration,
+    /// Timer C: how long an INVITE client transaction waits in Proceeding for a final response,
+    /// reset by every provisional one (RFC 3261 §16.6: more than 3 minutes); default 181 s.
+    pub timer_c: Duration,
 }
 
 impl Default for TimerConfig {
@@ -58,14 +62,14 @@ impl Default for TimerConfig {
             t1: Duration::from_millis(500),
             t2: Duration::from_secs(4),
             t4: Duration::from_secs(5),
+            timer_c: Duration::from_secs(181),
         }
     }
 }
 
 impl TimerConfig {
     /// The initial duration of `timer` for a transaction over a reliable or unreliable transport.
-    /// Retransmission timers return `None` over reliable transports (§17.1.1.2: never armed);
-    /// timer C is never armed by this crate.
+    /// Retransmission timers return `None` over reliable transports (§17.1.1.2: never armed).
     pub fn duration(&self, timer: Timer, reliable: bool) -> Option<Duration> {
         let t1x64 = self.t1.saturating_mul(64);
         let unreliable_only = |d: Duration| if reliable { Duration::ZERO } else { d };
@@ -73,7 +77,7 @@ impl TimerConfig {
             Timer::A | Timer::E | Timer::G if reliable => return None,
             Timer::A | Timer::E | Timer::G => self.t1,
             Timer::B | Timer::F | Timer::H | Timer::L | Timer::M => t1x64,
-            Timer::C => return None,
+            Timer::C => self.timer_c,
             // §17.1.1.2: "at least 32 seconds for unreliable transports".
             Timer::D => unreliable_only(Duration::from_secs(32).max(t1x64 / 2)),
             Timer::I | Timer::K => unreliable_only(self.t4),

@@ -152,6 +152,7 @@ fn configured_t1_t2_scale_every_timer() {
         t1: MS(100),
         t2: MS(300),
         t4: MS(1000),
+        ..TimerConfig::default()
     };
     let mut s = Solo::new();
     s.layer = TransactionLayer::new(cfg);
@@ -491,4 +492,24 @@ fn hundred_thousand_concurrent_client_transactions() {
         .count();
     assert_eq!(timeouts, n as usize);
     assert!(layer.is_empty());
+}
+
+#[test]
+fn timer_c_bounds_an_invite_stuck_in_proceeding() {
+    let mut s = Solo::new();
+    let req = testkit::request(Method::Invite, Transport::Udp, 1);
+    s.layer
+        .send_request(s.now, req.clone(), udp(SERVER_ADDR))
+        .unwrap();
+    s.advance_to(MS(100));
+    s.receive(udp(SERVER_ADDR), testkit::response(&req, 180, "Ringing"));
+    s.advance_to(Duration::from_secs(100));
+    // Each provisional response restarts timer C.
+    s.receive(udp(SERVER_ADDR), testkit::response(&req, 183, "Progress"));
+    s.run_until(Duration::from_secs(400));
+    assert_eq!(s.send_times(), secs(&[0.0]), "no retransmission in Proceeding");
+    assert_eq!(
+        s.terminated(),
+        Some((Duration::from_secs(100 + 181), TerminationReason::Timeout))
+    );
 }

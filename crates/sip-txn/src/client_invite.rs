@@ -96,7 +96,10 @@ impl ClientInvite {
 fn raw(msg: &Message, name: HeaderName) -> Result<&str> {
     msg.header(name)
         .and_then(|h| std::str::from_utf8(h.value).ok())
-        .ok_or(Error::Parse(ParseError::new(ErrorKind::MissingHeader(name), 0)))
+        .ok_or(Error::Parse(ParseError::new(
+            ErrorKind::MissingHeader(name),
+            0,
+        )))
 }
 
 /// The top Via entry as written (the first element of the first Via header).
@@ -114,7 +117,9 @@ fn top_via(msg: &Message) -> Result<&str> {
 /// Starts a request that shares the INVITE's Request-URI, top Via, Route set, From, Call-ID and
 /// CSeq number, with `method` (ACK §17.1.1.3, CANCEL §9.1).
 fn sibling(invite: &Message, method: Method<'_>) -> Result<MessageBuilder> {
-    let uri = invite.request_uri().ok_or(Error::WrongMessageKind("request"))?;
+    let uri = invite
+        .request_uri()
+        .ok_or(Error::WrongMessageKind("request"))?;
     let mut b = MessageBuilder::request(method, uri).header("Via", top_via(invite)?)?;
     for route in invite.headers_named(HeaderName::Route) {
         if let Ok(v) = std::str::from_utf8(route.value) {

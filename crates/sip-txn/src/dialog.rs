@@ -59,9 +59,7 @@ fn refreshes_target(m: Method<'_>) -> bool {
 }
 
 fn tag_of(a: NameAddr<'_>, what: &'static str) -> Result<String> {
-    a.tag()
-        .map(str::to_owned)
-        .ok_or(Error::NoDialog(what))
+    a.tag().map(str::to_owned).ok_or(Error::NoDialog(what))
 }
 
 fn contact_uri(msg: &Message) -> Option<String> {

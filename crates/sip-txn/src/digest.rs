@@ -194,7 +194,13 @@ pub fn digest_response(i: &DigestInput<'_>) -> String {
             b":",
             ha2.as_bytes(),
         ]),
-        None => h(&[ha1.as_bytes(), b":", i.nonce.as_bytes(), b":", ha2.as_bytes()]),
+        None => h(&[
+            ha1.as_bytes(),
+            b":",
+            i.nonce.as_bytes(),
+            b":",
+            ha2.as_bytes(),
+        ]),
     }
 }
 
@@ -331,10 +337,12 @@ impl DigestClient {
     /// already answered is answered again only if the server says its nonce was `stale`
     /// (RFC 2617 §3.2.1); otherwise the credentials were wrong and this fails with
     /// [`Error::CredentialsRejected`].
-    pub fn authorize(&mut self, request: &Message, response: &Message) -> Result<Vec<Authorization>> {
-        let method = request
-            .method()
-            .ok_or(Error::WrongMessageKind("request"))?;
+    pub fn authorize(
+        &mut self,
+        request: &Message,
+        response: &Message,
+    ) -> Result<Vec<Authorization>> {
+        let method = request.method().ok_or(Error::WrongMessageKind("request"))?;
         let uri = request
             .request_uri()
             .ok_or(Error::WrongMessageKind("request"))?;
@@ -377,8 +385,13 @@ impl DigestClient {
                     s.nc
                 }
                 _ => {
-                    self.nonces
-                        .insert(realm.clone(), NonceState { nonce: nonce.clone(), nc: 1 });
+                    self.nonces.insert(
+                        realm.clone(),
+                        NonceState {
+                            nonce: nonce.clone(),
+                            nc: 1,
+                        },
+                    );
                     1
                 }
             };

@@ -214,7 +214,9 @@ impl TransactionLayer {
     /// was sent, then one final response (for an INVITE, further 2xx retransmissions by the user,
     /// RFC 6026 §7.1).
     pub fn send_response(&mut self, now: Instant, key: ServerKey, response: Message) -> Result<()> {
-        let code = response.status().ok_or(Error::WrongMessageKind("response"))?;
+        let code = response
+            .status()
+            .ok_or(Error::WrongMessageKind("response"))?;
         let Some(txn) = self.txns.get_mut(&key.0) else {
             return Err(Error::UnknownTransaction);
         };
@@ -334,7 +336,12 @@ impl TransactionLayer {
             return Ok(());
         }
         let id = self.alloc_id();
-        let mut core = Core::new(msg.clone(), bytes::Bytes::new(), source.clone(), key.clone());
+        let mut core = Core::new(
+            msg.clone(),
+            bytes::Bytes::new(),
+            source.clone(),
+            key.clone(),
+        );
         let kind = if method == Method::Invite {
             let trying = MessageBuilder::response_to(&msg, 100, "Trying", None)?.try_build()?;
             let mut ctx = Ctx {
@@ -458,7 +465,11 @@ impl TransactionLayer {
     /// [`TerminationReason::TransportError`].
     pub fn handle_transport_error(&mut self, now: Instant, key: impl Into<TransactionKey>) {
         let key = key.into();
-        if self.txns.get(&key.id()).is_some_and(|t| t.key(key.id()) == key) {
+        if self
+            .txns
+            .get(&key.id())
+            .is_some_and(|t| t.key(key.id()) == key)
+        {
             self.finish(key.id(), TerminationReason::TransportError);
         }
         self.handle_timeout(now);

@@ -270,10 +270,14 @@ impl Pair {
     /// The next instant anything happens: a timer of either layer or a packet arriving.
     pub fn next_wakeup(&mut self) -> Option<Instant> {
         let arrivals = self.in_flight.iter().map(|(at, _, _)| *at).min();
-        [self.client.poll_timeout(), self.server.poll_timeout(), arrivals]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.client.poll_timeout(),
+            self.server.poll_timeout(),
+            arrivals,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Jumps to the next wake-up (if not later than `limit`) and handles it. Returns whether

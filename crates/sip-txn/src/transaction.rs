@@ -175,6 +175,7 @@ impl Core {
 
 /// The kind-specific state machine.
 #[derive(Debug)]
+#[allow(clippy::enum_variant_names)] // reason: the RFC's own names for the four transactions
 pub(crate) enum Kind {
     ClientInvite(ClientInvite),
     ClientNonInvite(ClientNonInvite),

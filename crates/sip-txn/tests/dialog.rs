@@ -42,12 +42,11 @@ Content-Length: 0
 
 #[test]
 fn uac_route_set_is_the_record_route_reversed() {
-    let d = Dialog::uac(
-        &invite(),
-        &ok("<sip:p2.example;lr>, <sip:p1.example;lr>"),
-    )
-    .unwrap();
-    assert_eq!(d.route_set(), ["<sip:p1.example;lr>", "<sip:p2.example;lr>"]);
+    let d = Dialog::uac(&invite(), &ok("<sip:p2.example;lr>, <sip:p1.example;lr>")).unwrap();
+    assert_eq!(
+        d.route_set(),
+        ["<sip:p1.example;lr>", "<sip:p2.example;lr>"]
+    );
     assert_eq!(d.remote_target(), "sip:bob@192.0.2.4");
     assert_eq!(
         d.id(),
@@ -64,18 +63,20 @@ fn uac_route_set_is_the_record_route_reversed() {
 
 #[test]
 fn in_dialog_request_with_loose_routing() {
-    let mut d = Dialog::uac(
-        &invite(),
-        &ok("<sip:p2.example;lr>, <sip:p1.example;lr>"),
-    )
-    .unwrap();
+    let mut d = Dialog::uac(&invite(), &ok("<sip:p2.example;lr>, <sip:p1.example;lr>")).unwrap();
     let bye = d
-        .request(Method::Bye, "SIP/2.0/UDP pc33.atlanta.example;branch=z9hG4bKnashds7")
+        .request(
+            Method::Bye,
+            "SIP/2.0/UDP pc33.atlanta.example;branch=z9hG4bKnashds7",
+        )
         .unwrap()
         .build();
     let bye = Message::parse(bye).unwrap();
     assert_eq!(bye.request_uri(), Some("sip:bob@192.0.2.4"));
-    let routes: Vec<_> = bye.routes().map(|r| r.unwrap().uri_str().to_owned()).collect();
+    let routes: Vec<_> = bye
+        .routes()
+        .map(|r| r.unwrap().uri_str().to_owned())
+        .collect();
     assert_eq!(routes, ["sip:p1.example;lr", "sip:p2.example;lr"]);
     assert_eq!(bye.cseq().unwrap().seq, 314160);
     assert_eq!(bye.to_header().unwrap().tag(), Some("a6c85cf"));
@@ -83,7 +84,12 @@ fn in_dialog_request_with_loose_routing() {
     assert_eq!(bye.call_id().unwrap(), "a84b4c76e66710");
     bye.validate().unwrap();
     // The ACK for the 2xx reuses the INVITE's CSeq number.
-    let ack = Message::parse(d.ack(314159, "SIP/2.0/UDP h;branch=z9hG4bKa").unwrap().build()).unwrap();
+    let ack = Message::parse(
+        d.ack(314159, "SIP/2.0/UDP h;branch=z9hG4bKa")
+            .unwrap()
+            .build(),
+    )
+    .unwrap();
     assert_eq!(ack.cseq().unwrap().seq, 314159);
     assert_eq!(ack.cseq().unwrap().method, Method::Ack);
 }
@@ -99,7 +105,10 @@ fn in_dialog_request_with_strict_routing() {
     )
     .unwrap();
     assert_eq!(info.request_uri(), Some("sip:p1.example"));
-    let routes: Vec<_> = info.routes().map(|r| r.unwrap().uri_str().to_owned()).collect();
+    let routes: Vec<_> = info
+        .routes()
+        .map(|r| r.unwrap().uri_str().to_owned())
+        .collect();
     assert_eq!(routes, ["sip:p2.example", "sip:bob@192.0.2.4"]);
 }
 
@@ -107,11 +116,19 @@ fn in_dialog_request_with_strict_routing() {
 fn without_route_set_the_request_goes_to_the_remote_target() {
     let mut d = Dialog::uac(&invite(), &ok("<sip:p1.example;lr>")).unwrap();
     let mut no_rr = Dialog::uas(&invite(), "srv1").unwrap();
-    let bye = Message::parse(no_rr.request(Method::Bye, "SIP/2.0/UDP h;branch=z9hG4bKc").unwrap().build()).unwrap();
+    let bye = Message::parse(
+        no_rr
+            .request(Method::Bye, "SIP/2.0/UDP h;branch=z9hG4bKc")
+            .unwrap()
+            .build(),
+    )
+    .unwrap();
     assert_eq!(bye.request_uri(), Some("sip:alice@pc33.atlanta.example"));
     assert!(bye.header(HeaderName::Route).is_none());
     assert_eq!(no_rr.local_seq(), Some(1));
-    let _ = d.request(Method::Bye, "SIP/2.0/UDP h;branch=z9hG4bKd").unwrap();
+    let _ = d
+        .request(Method::Bye, "SIP/2.0/UDP h;branch=z9hG4bKd")
+        .unwrap();
 }
 
 #[test]
@@ -135,7 +152,8 @@ Content-Length: 0
     // ACK reuses the INVITE's number.
     d.check_request(&req("ACK", 314159, "<sip:x@y>")).unwrap();
     // A re-INVITE with a new Contact is a target refresh.
-    d.check_request(&req("INVITE", 314160, "<sip:alice@198.51.100.7>")).unwrap();
+    d.check_request(&req("INVITE", 314160, "<sip:alice@198.51.100.7>"))
+        .unwrap();
     assert_eq!(d.remote_target(), "sip:alice@198.51.100.7");
     assert_eq!(d.remote_seq(), Some(314160));
     // Lower CSeq: out of order, answer 500 (§12.2.2).
@@ -151,7 +169,11 @@ Content-Length: 0
     assert_eq!(d.remote_target(), "sip:alice@198.51.100.7");
     // Another dialog's request.
     let mut other = req("BYE", 314170, "<sip:z@z>");
-    other = parse(&String::from_utf8_lossy(other.as_bytes()).replace("tag=srv1", "tag=other").replace("\r\n", "\n"));
+    other = parse(
+        &String::from_utf8_lossy(other.as_bytes())
+            .replace("tag=srv1", "tag=other")
+            .replace("\r\n", "\n"),
+    );
     assert_eq!(d.check_request(&other), Err(Error::DialogMismatch));
 }
 
@@ -198,7 +220,10 @@ Content-Length: 0
             .replace("tag=sub1", "tag=zzz")
             .replace("\r\n", "\n"),
     );
-    assert_eq!(Dialog::from_notify(&subscribe, &foreign), Err(Error::DialogMismatch));
+    assert_eq!(
+        Dialog::from_notify(&subscribe, &foreign),
+        Err(Error::DialogMismatch)
+    );
 }
 
 #[test]
@@ -214,5 +239,8 @@ Content-Length: 0
 
 ",
     );
-    assert!(matches!(Dialog::uac(&invite(), &busy), Err(Error::NoDialog(_))));
+    assert!(matches!(
+        Dialog::uac(&invite(), &busy),
+        Err(Error::NoDialog(_))
+    ));
 }

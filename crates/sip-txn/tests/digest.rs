@@ -5,7 +5,12 @@ use sip_parse::{Challenge, Message, MessageBuilder};
 use sip_txn::Error;
 use sip_txn::digest::{Algorithm, Credentials, DigestClient, DigestInput, Qop, digest_response};
 
-fn input<'a>(algorithm: Algorithm, qop: Option<Qop>, method: &'a str, uri: &'a str) -> DigestInput<'a> {
+fn input<'a>(
+    algorithm: Algorithm,
+    qop: Option<Qop>,
+    method: &'a str,
+    uri: &'a str,
+) -> DigestInput<'a> {
     DigestInput {
         algorithm,
         username: "alice",
@@ -88,13 +93,23 @@ fn session_variants_and_sha512_256() {
 
 #[test]
 fn auth_int_hashes_the_real_body() {
-    let mut i = input(Algorithm::Sha256, Some(Qop::AuthInt), "MESSAGE", "sip:bob@example.com");
+    let mut i = input(
+        Algorithm::Sha256,
+        Some(Qop::AuthInt),
+        "MESSAGE",
+        "sip:bob@example.com",
+    );
     i.body = b"hello";
     assert_eq!(
         digest_response(&i),
         "2abc6a03bb1fcb4b4f656eb027e798f7f73b6d2ad9c9036296642f49bda7acdf"
     );
-    let mut i = input(Algorithm::Md5, Some(Qop::AuthInt), "MESSAGE", "sip:bob@example.com");
+    let mut i = input(
+        Algorithm::Md5,
+        Some(Qop::AuthInt),
+        "MESSAGE",
+        "sip:bob@example.com",
+    );
     i.body = b"";
     assert_eq!(digest_response(&i), "2c46256f2360d4af5c67092f6d9cd64f");
 }
@@ -121,7 +136,9 @@ fn register(extra: &[(&str, &str)], body: Option<&str>) -> Message {
         b = b.header(n, v).unwrap();
     }
     if let Some(body) = body {
-        b = b.body("text/plain", Bytes::copy_from_slice(body.as_bytes())).unwrap();
+        b = b
+            .body("text/plain", Bytes::copy_from_slice(body.as_bytes()))
+            .unwrap();
     }
     Message::parse(b.build()).unwrap()
 }
@@ -145,7 +162,8 @@ fn verify(value: &str, password: &str, method: &str, body: &[u8]) -> bool {
         _ => None,
     };
     let nc = u32::from_str_radix(&p("nc"), 16).unwrap_or(0);
-    let (user, realm, nonce, cnonce, uri) = (p("username"), p("realm"), p("nonce"), p("cnonce"), p("uri"));
+    let (user, realm, nonce, cnonce, uri) =
+        (p("username"), p("realm"), p("nonce"), p("cnonce"), p("uri"));
     let want = digest_response(&DigestInput {
         algorithm: alg,
         username: &user,
@@ -169,16 +187,32 @@ fn strongest_supported_challenge_wins() {
         &req,
         401,
         &[
-            ("WWW-Authenticate", r#"Digest realm="example.com", nonce="a", algorithm=MD5, qop="auth""#),
-            ("WWW-Authenticate", r#"Digest realm="example.com", nonce="b", algorithm=SHA-512-256, qop="auth""#),
-            ("WWW-Authenticate", r#"Digest realm="example.com", nonce="c", algorithm=SHA-256, qop="auth""#),
-            ("WWW-Authenticate", r#"Digest realm="example.com", nonce="d", algorithm=UNKNOWN-HASH"#),
+            (
+                "WWW-Authenticate",
+                r#"Digest realm="example.com", nonce="a", algorithm=MD5, qop="auth""#,
+            ),
+            (
+                "WWW-Authenticate",
+                r#"Digest realm="example.com", nonce="b", algorithm=SHA-512-256, qop="auth""#,
+            ),
+            (
+                "WWW-Authenticate",
+                r#"Digest realm="example.com", nonce="c", algorithm=SHA-256, qop="auth""#,
+            ),
+            (
+                "WWW-Authenticate",
+                r#"Digest realm="example.com", nonce="d", algorithm=UNKNOWN-HASH"#,
+            ),
         ],
     );
     let mut client = DigestClient::new(Credentials::new("alice", "secret"));
     let auth = client.authorize(&req, &rsp).unwrap();
     assert_eq!(auth.len(), 1);
-    assert!(auth[0].value.contains("algorithm=SHA-512-256"), "{}", auth[0].value);
+    assert!(
+        auth[0].value.contains("algorithm=SHA-512-256"),
+        "{}",
+        auth[0].value
+    );
     assert!(auth[0].value.contains(r#"nonce="b""#));
     assert!(verify(&auth[0].value, "secret", "REGISTER", b""));
 }
@@ -200,11 +234,17 @@ fn proxy_challenge_gets_proxy_authorization_with_realm_credentials_and_opaque() 
     assert_eq!(auth[0].header_name(), "Proxy-Authorization");
     assert!(auth[0].value.contains(r#"username="alice-proxy""#));
     assert!(auth[0].value.contains(r#"opaque="op4""#));
-    assert!(auth[0].value.contains("algorithm=MD5"), "MD5 is the default");
+    assert!(
+        auth[0].value.contains("algorithm=MD5"),
+        "MD5 is the default"
+    );
     assert!(verify(&auth[0].value, "pw2", "REGISTER", b""));
     // Composes with the builder.
     let retry = auth[0]
-        .add_to(MessageBuilder::request(sip_parse::Method::Register, "sip:example.com"))
+        .add_to(MessageBuilder::request(
+            sip_parse::Method::Register,
+            "sip:example.com",
+        ))
         .unwrap()
         .build();
     let retry = Message::parse(retry).unwrap();
@@ -217,13 +257,21 @@ fn auth_int_through_the_client_hashes_the_body() {
     let rsp = challenge(
         &req,
         401,
-        &[("WWW-Authenticate", r#"Digest realm="example.com", nonce="n", qop="auth-int", algorithm=SHA-256-sess"#)],
+        &[(
+            "WWW-Authenticate",
+            r#"Digest realm="example.com", nonce="n", qop="auth-int", algorithm=SHA-256-sess"#,
+        )],
     );
     let mut client = DigestClient::new(Credentials::new("alice", "secret"));
     let auth = client.authorize(&req, &rsp).unwrap();
     assert!(auth[0].value.contains("qop=auth-int"));
     assert!(verify(&auth[0].value, "secret", "REGISTER", b"a body"));
-    assert!(!verify(&auth[0].value, "secret", "REGISTER", b"another body"));
+    assert!(!verify(
+        &auth[0].value,
+        "secret",
+        "REGISTER",
+        b"another body"
+    ));
 }
 
 #[test]
@@ -232,14 +280,23 @@ fn nonce_count_increments_while_the_nonce_is_reused() {
     let rsp = challenge(
         &req,
         401,
-        &[("WWW-Authenticate", r#"Digest realm="example.com", nonce="same", qop="auth""#)],
+        &[(
+            "WWW-Authenticate",
+            r#"Digest realm="example.com", nonce="same", qop="auth""#,
+        )],
     );
     let mut client = DigestClient::new(Credentials::new("alice", "secret"));
     let a1 = client.authorize(&req, &rsp).unwrap();
     let a2 = client.authorize(&req, &rsp).unwrap();
     assert!(a1[0].value.contains("nc=00000001"));
     assert!(a2[0].value.contains("nc=00000002"));
-    let cnonce = |v: &str| Challenge::parse(v.as_bytes()).unwrap().param("cnonce").unwrap().into_owned();
+    let cnonce = |v: &str| {
+        Challenge::parse(v.as_bytes())
+            .unwrap()
+            .param("cnonce")
+            .unwrap()
+            .into_owned()
+    };
     assert_ne!(cnonce(&a1[0].value), cnonce(&a2[0].value));
 }
 
@@ -250,7 +307,10 @@ fn stale_nonce_is_retried_silently_but_a_rejection_is_reported() {
     let rsp = challenge(
         &first,
         401,
-        &[("WWW-Authenticate", r#"Digest realm="example.com", nonce="n1", qop="auth""#)],
+        &[(
+            "WWW-Authenticate",
+            r#"Digest realm="example.com", nonce="n1", qop="auth""#,
+        )],
     );
     let auth = client.authorize(&first, &rsp).unwrap();
     let second = register(&[("Authorization", &auth[0].value)], None);
@@ -258,7 +318,10 @@ fn stale_nonce_is_retried_silently_but_a_rejection_is_reported() {
     let stale = challenge(
         &second,
         401,
-        &[("WWW-Authenticate", r#"Digest realm="example.com", nonce="n2", qop="auth", stale=true"#)],
+        &[(
+            "WWW-Authenticate",
+            r#"Digest realm="example.com", nonce="n2", qop="auth", stale=true"#,
+        )],
     );
     let again = client.authorize(&second, &stale).unwrap();
     assert!(again[0].value.contains(r#"nonce="n2""#));
@@ -266,7 +329,10 @@ fn stale_nonce_is_retried_silently_but_a_rejection_is_reported() {
     let rejected = challenge(
         &second,
         401,
-        &[("WWW-Authenticate", r#"Digest realm="example.com", nonce="n3", qop="auth""#)],
+        &[(
+            "WWW-Authenticate",
+            r#"Digest realm="example.com", nonce="n3", qop="auth""#,
+        )],
     );
     assert_eq!(
         client.authorize(&second, &rejected),
@@ -304,6 +370,9 @@ fn basic_or_unknown_schemes_are_not_answered() {
     let req = register(&[], None);
     let rsp = challenge(&req, 401, &[("WWW-Authenticate", r#"Basic realm="x""#)]);
     let mut client = DigestClient::new(Credentials::new("alice", "secret"));
-    assert_eq!(client.authorize(&req, &rsp), Err(Error::NoSupportedChallenge));
+    assert_eq!(
+        client.authorize(&req, &rsp),
+        Err(Error::NoSupportedChallenge)
+    );
     assert!(!format!("{:?}", Credentials::new("a", "hunter2")).contains("hunter2"));
 }

@@ -14,25 +14,57 @@ const CODES: [u16; 6] = [100, 180, 200, 404, 486, 503];
 
 #[derive(Debug, Clone)]
 enum Op {
-    SendRequest { method: usize, branch: u8, reliable: bool },
-    ReceiveRequest { method: usize, branch: u8, cookie: bool, to_tag: bool },
-    ReceiveResponse { method: usize, branch: u8, code: usize },
+    SendRequest {
+        method: usize,
+        branch: u8,
+        reliable: bool,
+    },
+    ReceiveRequest {
+        method: usize,
+        branch: u8,
+        cookie: bool,
+        to_tag: bool,
+    },
+    ReceiveResponse {
+        method: usize,
+        branch: u8,
+        code: usize,
+    },
     ReceiveNoise(Vec<u8>),
     Advance(u16),
-    TransportError { client: bool, index: usize },
-    Respond { index: usize, code: usize },
-    Cancel { index: usize },
+    TransportError {
+        client: bool,
+        index: usize,
+    },
+    Respond {
+        index: usize,
+        code: usize,
+    },
+    Cancel {
+        index: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (0..6usize, 0..4u8, any::<bool>())
-            .prop_map(|(method, branch, reliable)| Op::SendRequest { method, branch, reliable }),
+        (0..6usize, 0..4u8, any::<bool>()).prop_map(|(method, branch, reliable)| Op::SendRequest {
+            method,
+            branch,
+            reliable
+        }),
         (0..6usize, 0..4u8, any::<bool>(), any::<bool>()).prop_map(
-            |(method, branch, cookie, to_tag)| Op::ReceiveRequest { method, branch, cookie, to_tag }
+            |(method, branch, cookie, to_tag)| Op::ReceiveRequest {
+                method,
+                branch,
+                cookie,
+                to_tag
+            }
         ),
-        (0..6usize, 0..4u8, 0..6usize)
-            .prop_map(|(method, branch, code)| Op::ReceiveResponse { method, branch, code }),
+        (0..6usize, 0..4u8, 0..6usize).prop_map(|(method, branch, code)| Op::ReceiveResponse {
+            method,
+            branch,
+            code
+        }),
         proptest::collection::vec(any::<u8>(), 0..64).prop_map(Op::ReceiveNoise),
         (0..40_000u16).prop_map(Op::Advance),
         (any::<bool>(), 0..8usize).prop_map(|(client, index)| Op::TransportError { client, index }),
@@ -42,7 +74,11 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn request(method: &str, branch: u8, cookie: bool, to_tag: bool, transport: &str) -> Message {
-    let b = if cookie { format!("z9hG4bK{branch}x") } else { format!("old{branch}") };
+    let b = if cookie {
+        format!("z9hG4bK{branch}x")
+    } else {
+        format!("old{branch}")
+    };
     let tag = if to_tag { ";tag=b1" } else { "" };
     Message::parse(Bytes::from(format!(
         "{method} sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/{transport} 192.0.2.1:5060;branch={b}\r\n\

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use sip_parse::{Message, MessageBuilder, Method};
-use sip_txn::testkit::{self, Pair, Side, CLIENT_ADDR};
+use sip_txn::testkit::{self, CLIENT_ADDR, Pair, Side};
 use sip_txn::{Event, Target, TerminationReason, TimerConfig, Transport};
 
 fn ok_to_everything(_: &Message) -> Option<(u16, &'static str)> {
@@ -26,7 +26,10 @@ fn hundred_non_invite_transactions_complete_over_a_link_dropping_20_percent() {
             Some(200),
             "{key:?}"
         );
-        assert_eq!(pair.client_termination(*key), Some(TerminationReason::Normal));
+        assert_eq!(
+            pair.client_termination(*key),
+            Some(TerminationReason::Normal)
+        );
     }
     let sent = pair.log.len();
     let dropped = pair.log.iter().filter(|p| p.dropped).count();
@@ -47,19 +50,23 @@ fn invite_with_200_over_a_lossless_link() {
         panic!("no request at the server");
     };
     // 100 Trying came back and stopped timer A.
-    assert!(pair.client_events.iter().any(
-        |e| matches!(e, Event::Response { response, .. } if response.status() == Some(100))
-    ));
+    assert!(
+        pair.client_events.iter().any(
+            |e| matches!(e, Event::Response { response, .. } if response.status() == Some(100))
+        )
+    );
     pair.respond(skey, testkit::response(&invite, 200, "OK"));
     pair.run_for(Duration::from_millis(50));
-    assert_eq!(pair.final_response(key).and_then(Message::status), Some(200));
+    assert_eq!(
+        pair.final_response(key).and_then(Message::status),
+        Some(200)
+    );
     pair.run();
-    assert_eq!(pair.client_termination(key), Some(TerminationReason::Normal));
-    let invites = pair
-        .log
-        .iter()
-        .filter(|p| p.from == Side::Client)
-        .count();
+    assert_eq!(
+        pair.client_termination(key),
+        Some(TerminationReason::Normal)
+    );
+    let invites = pair.log.iter().filter(|p| p.from == Side::Client).count();
     assert_eq!(invites, 1, "no retransmission once 100 Trying arrived");
 }
 
@@ -70,7 +77,10 @@ fn cancel_waits_for_a_provisional_then_reaches_the_invite() {
     pair.link.loss = 0.0;
     let invite = testkit::request(Method::Invite, Transport::Udp, 1);
     let target = pair.server_target();
-    let key = pair.client.send_request(pair.now, invite.clone(), target).unwrap();
+    let key = pair
+        .client
+        .send_request(pair.now, invite.clone(), target)
+        .unwrap();
     let cancel = pair.client.cancel(pair.now, key).unwrap();
     // Held: nothing but the INVITE went out (§9.1).
     let mut sent = Vec::new();
@@ -81,20 +91,34 @@ fn cancel_waits_for_a_provisional_then_reaches_the_invite() {
     assert_eq!(sent[0].method(), Some(Method::Invite));
     // The 100 Trying from the server releases the CANCEL.
     pair.client
-        .handle_message(pair.now, target_of_server(), testkit::response(&invite, 100, "Trying"))
+        .handle_message(
+            pair.now,
+            target_of_server(),
+            testkit::response(&invite, 100, "Trying"),
+        )
         .unwrap();
     let t = pair.client.poll_transmit().expect("the CANCEL");
     let c = Message::parse(t.payload).unwrap();
     assert_eq!(c.method(), Some(Method::Cancel));
-    assert_eq!(c.top_via().unwrap().branch(), invite.top_via().unwrap().branch());
+    assert_eq!(
+        c.top_via().unwrap().branch(),
+        invite.top_via().unwrap().branch()
+    );
     assert_eq!(c.cseq().unwrap().seq, 1);
     assert_eq!(c.cseq().unwrap().method, Method::Cancel);
     // At the server: the INVITE, then the CANCEL matched to it.
     let source = Target::udp(CLIENT_ADDR);
-    pair.server.handle_message(pair.now, source.clone(), invite.clone()).unwrap();
-    pair.server.handle_message(pair.now, source, c.clone()).unwrap();
+    pair.server
+        .handle_message(pair.now, source.clone(), invite.clone())
+        .unwrap();
+    pair.server
+        .handle_message(pair.now, source, c.clone())
+        .unwrap();
     let events: Vec<_> = std::iter::from_fn(|| pair.server.poll_event()).collect();
-    let Some(Event::Request { key: invite_key, .. }) = events.first() else {
+    let Some(Event::Request {
+        key: invite_key, ..
+    }) = events.first()
+    else {
         panic!("{events:?}");
     };
     let Some(Event::Cancel {
@@ -118,18 +142,28 @@ fn cancel_waits_for_a_provisional_then_reaches_the_invite() {
         )
         .unwrap();
     // Feed the server's output to the client.
-    while pair.server.poll_transmit().map(|t| {
-        let m = Message::parse(t.payload).unwrap();
-        if m.status() != Some(100) {
-            pair.client.handle_message(pair.now, target_of_server(), m).unwrap();
-        }
-    }).is_some()
+    while pair
+        .server
+        .poll_transmit()
+        .map(|t| {
+            let m = Message::parse(t.payload).unwrap();
+            if m.status() != Some(100) {
+                pair.client
+                    .handle_message(pair.now, target_of_server(), m)
+                    .unwrap();
+            }
+        })
+        .is_some()
     {}
     let client_events: Vec<_> = std::iter::from_fn(|| pair.client.poll_event()).collect();
-    let cancel_ok = client_events.iter().any(|e| matches!(e,
-        Event::Response { key: k, response } if *k == cancel && response.status() == Some(200)));
-    let invite_487 = client_events.iter().any(|e| matches!(e,
-        Event::Response { key: k, response } if *k == key && response.status() == Some(487)));
+    let cancel_ok = client_events.iter().any(|e| {
+        matches!(e,
+        Event::Response { key: k, response } if *k == cancel && response.status() == Some(200))
+    });
+    let invite_487 = client_events.iter().any(|e| {
+        matches!(e,
+        Event::Response { key: k, response } if *k == key && response.status() == Some(487))
+    });
     assert!(cancel_ok && invite_487, "{client_events:?}");
 }
 
@@ -141,19 +175,34 @@ fn target_of_server() -> Target {
 fn held_cancel_ends_unsent_when_a_final_response_comes_first() {
     let mut pair = Pair::new(Transport::Udp, TimerConfig::default());
     let invite = testkit::request(Method::Invite, Transport::Udp, 1);
-    let key = pair.client.send_request(pair.now, invite.clone(), target_of_server()).unwrap();
+    let key = pair
+        .client
+        .send_request(pair.now, invite.clone(), target_of_server())
+        .unwrap();
     let cancel = pair.client.cancel(pair.now, key).unwrap();
     pair.client
-        .handle_message(pair.now, target_of_server(), testkit::response(&invite, 486, "Busy Here"))
+        .handle_message(
+            pair.now,
+            target_of_server(),
+            testkit::response(&invite, 486, "Busy Here"),
+        )
         .unwrap();
     let events: Vec<_> = std::iter::from_fn(|| pair.client.poll_event()).collect();
     assert!(events.iter().any(|e| matches!(e,
         Event::Terminated { key: k, reason: TerminationReason::Normal } if *k == cancel.into())));
     let methods: Vec<_> = std::iter::from_fn(|| pair.client.poll_transmit())
-        .map(|t| Message::parse(t.payload).unwrap().method().map(|m| m.to_string()))
+        .map(|t| {
+            Message::parse(t.payload)
+                .unwrap()
+                .method()
+                .map(|m| m.to_string())
+        })
         .collect();
     assert_eq!(methods, [Some("INVITE".to_owned()), Some("ACK".to_owned())]);
-    assert!(pair.client.cancel(pair.now, key).is_err(), "final response already there");
+    assert!(
+        pair.client.cancel(pair.now, key).is_err(),
+        "final response already there"
+    );
 }
 
 #[test]
@@ -205,9 +254,13 @@ fn rfc2543_requests_match_by_dialog_fields() {
     let mut pair = Pair::new(Transport::Udp, TimerConfig::default());
     let src = Target::udp(CLIENT_ADDR);
     let invite = rfc2543("INVITE", None);
-    pair.server.handle_message(pair.now, src.clone(), invite.clone()).unwrap();
+    pair.server
+        .handle_message(pair.now, src.clone(), invite.clone())
+        .unwrap();
     // A retransmission matches (one Request event, 100 Trying sent twice).
-    pair.server.handle_message(pair.now, src.clone(), invite.clone()).unwrap();
+    pair.server
+        .handle_message(pair.now, src.clone(), invite.clone())
+        .unwrap();
     let Some(Event::Request { key, .. }) = pair.server.poll_event() else {
         panic!()
     };

@@ -104,9 +104,7 @@ fn timer_e_backoff_capped_at_t2_and_timer_f_timeout() {
     // T1, 2T1, 4T1, then T2 = 4 s each time (§17.1.2.2).
     assert_eq!(
         s.send_times(),
-        secs(&[
-            0.0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5
-        ])
+        secs(&[0.0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5])
     );
     assert_eq!(
         s.terminated(),
@@ -136,10 +134,7 @@ fn timer_a_doubles_and_timer_b_times_out() {
     s.layer.send_request(s.now, req, udp(SERVER_ADDR)).unwrap();
     s.run_until(Duration::from_secs(60));
     // §17.1.1.2: A doubles without the T2 cap.
-    assert_eq!(
-        s.send_times(),
-        secs(&[0.0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5])
-    );
+    assert_eq!(s.send_times(), secs(&[0.0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5]));
     assert_eq!(
         s.terminated(),
         Some((Duration::from_secs(32), TerminationReason::Timeout))
@@ -240,7 +235,10 @@ fn timer_d_acks_every_final_retransmission() {
         assert_eq!(acks.len(), if target.is_reliable() { 1 } else { 2 });
         // §17.1.1.3: the ACK carries the INVITE's branch and CSeq number, the response's To.
         let ack = acks[0];
-        assert_eq!(ack.top_via().unwrap().branch(), req.top_via().unwrap().branch());
+        assert_eq!(
+            ack.top_via().unwrap().branch(),
+            req.top_via().unwrap().branch()
+        );
         assert_eq!(ack.cseq().unwrap().seq, 7);
         assert_eq!(ack.cseq().unwrap().method, Method::Ack);
         assert_eq!(ack.to_header().unwrap().tag(), Some("b1"));
@@ -306,9 +304,7 @@ fn server_invite_retransmits_final_with_timer_g_until_h() {
     // G: T1, 2T1, 4T1, then T2 (§17.2.1), until H at 64·T1.
     assert_eq!(
         finals,
-        secs(&[
-            0.0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5
-        ])
+        secs(&[0.0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5])
     );
     assert_eq!(
         s.terminated(),
@@ -327,7 +323,10 @@ fn server_invite_ack_stops_g_and_timer_i_absorbs_ack_retransmissions() {
     s.advance_to(MS(700)); // one G retransmission at 0.5 s
     let ack = Message::parse(
         sip_parse::MessageBuilder::request(Method::Ack, "sip:bob@192.0.2.2")
-            .header("Via", invite.header_str(sip_parse::HeaderName::Via).unwrap())
+            .header(
+                "Via",
+                invite.header_str(sip_parse::HeaderName::Via).unwrap(),
+            )
             .unwrap()
             .header("From", "<sip:alice@192.0.2.1>;tag=a1")
             .unwrap()
@@ -344,7 +343,11 @@ fn server_invite_ack_stops_g_and_timer_i_absorbs_ack_retransmissions() {
     s.advance_to(MS(1000));
     s.receive(udp(CLIENT_ADDR), ack);
     s.run_until(Duration::from_secs(60));
-    let finals = s.sent.iter().filter(|(_, m)| m.status() == Some(486)).count();
+    let finals = s
+        .sent
+        .iter()
+        .filter(|(_, m)| m.status() == Some(486))
+        .count();
     assert_eq!(finals, 2);
     assert!(
         !s.events.iter().any(|(_, e)| matches!(e, Event::Ack { .. })),
@@ -413,7 +416,10 @@ fn server_non_invite_absorbs_retransmissions_and_waits_timer_j() {
             assert_eq!(s.send_times(), vec![MS(100), MS(300)]);
         }
         s.run_until(Duration::from_secs(60));
-        assert_eq!(s.terminated(), Some((MS(100) + j, TerminationReason::Normal)));
+        assert_eq!(
+            s.terminated(),
+            Some((MS(100) + j, TerminationReason::Normal))
+        );
     }
 }
 
@@ -468,12 +474,18 @@ fn state_per_transaction_is_under_one_kib() {
 #[test]
 fn hundred_thousand_concurrent_client_transactions() {
     // The full 100,000 in release builds; a tenth keeps debug test runs quick.
-    let n: u32 = if cfg!(debug_assertions) { 10_000 } else { 100_000 };
+    let n: u32 = if cfg!(debug_assertions) {
+        10_000
+    } else {
+        100_000
+    };
     let mut layer = TransactionLayer::default();
     let now = testkit::epoch();
     for i in 0..n {
         let req = testkit::request(Method::Options, Transport::Tcp, i);
-        layer.send_request(now, req, Target::tcp(SERVER_ADDR)).unwrap();
+        layer
+            .send_request(now, req, Target::tcp(SERVER_ADDR))
+            .unwrap();
     }
     while layer.poll_transmit().is_some() {}
     assert_eq!(layer.len(), n as usize);
@@ -507,7 +519,11 @@ fn timer_c_bounds_an_invite_stuck_in_proceeding() {
     // Each provisional response restarts timer C.
     s.receive(udp(SERVER_ADDR), testkit::response(&req, 183, "Progress"));
     s.run_until(Duration::from_secs(400));
-    assert_eq!(s.send_times(), secs(&[0.0]), "no retransmission in Proceeding");
+    assert_eq!(
+        s.send_times(),
+        secs(&[0.0]),
+        "no retransmission in Proceeding"
+    );
     assert_eq!(
         s.terminated(),
         Some((Duration::from_secs(100 + 181), TerminationReason::Timeout))

@@ -279,14 +279,26 @@ impl Transport {
     }
 
     async fn send_datagram(&self, addr: SocketAddr, msg: &[u8]) -> Result<()> {
-        let socket = self
-            .shared
-            .udp
+        // A socket of the target's family; else a dual-stack `[::]` socket, to the IPv4-mapped
+        // address.
+        let udp = &self.shared.udp;
+        let same = udp
             .iter()
-            .find(|s| s.local_addr().is_ok_and(|l| l.is_ipv4() == addr.is_ipv4()))
-            .ok_or(Error::TransportDisabled(TransportKind::Udp))?;
+            .find(|s| s.local_addr().is_ok_and(|l| l.is_ipv4() == addr.is_ipv4()));
+        let (socket, to) = match (same, addr) {
+            (Some(s), _) => (s, addr),
+            (None, SocketAddr::V4(v4)) => {
+                let dual = udp
+                    .iter()
+                    .find(|s| s.local_addr().is_ok_and(|l| l.ip().is_unspecified()))
+                    .ok_or(Error::TransportDisabled(TransportKind::Udp))?;
+                let mapped = SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port());
+                (dual, mapped)
+            }
+            (None, SocketAddr::V6(_)) => return Err(Error::TransportDisabled(TransportKind::Udp)),
+        };
         socket
-            .send_to(msg, addr)
+            .send_to(msg, to)
             .await
             .map(drop)
             .map_err(|source| Error::SendDatagram { addr, source })

@@ -548,8 +548,8 @@ mod tests {
     }
 
     /// A deterministic "random" source replaying values.
-    fn replay(values: &[u32]) -> impl FnMut(u32) -> u32 + Send + use<> {
-        let mut v = values.to_vec().into_iter();
+    fn replay(values: Vec<u32>) -> impl FnMut(u32) -> u32 + Send {
+        let mut v = values.into_iter();
         move |_| v.next().unwrap_or(0)
     }
 
@@ -573,12 +573,12 @@ mod tests {
         let names = |v: Vec<SrvRecord>| v.into_iter().map(|r| r.target).collect::<Vec<_>>();
         // 70 picks b; then [z, a] sums 0, 60: 1 picks a; then z.
         assert_eq!(
-            names(order_srv(&recs, replay(&[70, 1, 0, 0]))),
+            names(order_srv(&recs, replay(vec![70, 1, 0, 0]))),
             ["b", "a", "z", "c"]
         );
         // 0 picks the zero-weight record first.
         assert_eq!(
-            names(order_srv(&recs, replay(&[0, 100, 0, 0]))),
+            names(order_srv(&recs, replay(vec![0, 100, 0, 0]))),
             ["z", "b", "a", "c"]
         );
         // Out-of-range randomness is clamped, never panics.

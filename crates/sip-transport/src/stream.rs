@@ -58,7 +58,9 @@ pub(crate) async fn accept_loop(
             }
         };
         let _ = tcp.set_nodelay(true);
-        let local = tcp.local_addr().unwrap_or(remote);
+        // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d; key them as IPv4.
+        let remote = canonical(remote);
+        let local = tcp.local_addr().map(canonical).unwrap_or(remote);
         let shared = shared.clone();
         match &acceptor {
             None => {
@@ -85,6 +87,11 @@ pub(crate) async fn accept_loop(
             }
         }
     }
+}
+
+/// The address with an IPv4-mapped IPv6 address turned into IPv4.
+pub(crate) fn canonical(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
 }
 
 /// Opens a connection to a TCP or TLS target within the connect timeout.

@@ -37,6 +37,7 @@ pub(crate) async fn receive_loop(shared: Arc<Shared>, socket: Arc<UdpSocket>) {
             },
             _ = shutdown.changed() => return,
         };
+        let source = crate::stream::canonical(source);
         let Some(data) = buf.get(..len) else { continue };
         // RFC 5626 §3.5.1 keep-alives on UDP are STUN; a bare CRLF is harmless noise.
         if data.iter().all(|&b| b == b'\r' || b == b'\n') {

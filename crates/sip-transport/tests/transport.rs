@@ -72,6 +72,38 @@ async fn udp_round_trip_v6() {
 }
 
 #[tokio::test]
+async fn dual_stack_udp_socket_reports_and_answers_ipv4_peers() {
+    if !have_ipv6() {
+        eprintln!("skipped: no IPv6 loopback here");
+        return;
+    }
+    let Ok((server, mut events)) =
+        sip_transport::Transport::bind(udp_cfg("[::]:0".parse().unwrap())).await
+    else {
+        eprintln!("skipped: cannot bind [::]");
+        return;
+    };
+    let port = server.local_addr(TransportKind::Udp).unwrap().port();
+    let raw = UdpSocket::bind(v4()).await.unwrap();
+    raw.send_to(&options("SIP/2.0/UDP 127.0.0.1", "ds"), ("127.0.0.1", port))
+        .await
+        .unwrap();
+    let req = next_message(&mut events).await;
+    assert_eq!(req.source, raw.local_addr().unwrap());
+    assert_eq!(req.message.top_via().unwrap().received, None);
+    server
+        .send(&req.reply_target(), ok_to(&req.message))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = tokio::time::timeout(WAIT, raw.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(buf[..n].starts_with(b"SIP/2.0 200 OK"));
+}
+
+#[tokio::test]
 async fn tcp_round_trip_v6() {
     if !have_ipv6() {
         eprintln!("skipped: no IPv6 loopback here");

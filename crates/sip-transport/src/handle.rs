@@ -56,6 +56,8 @@ pub(crate) struct Shared {
     next_id: AtomicU64,
     udp: Vec<Arc<UdpSocket>>,
     tls_connector: Option<TlsConnector>,
+    /// One lock per remote being connected to, so concurrent sends share one new connection.
+    connecting: Mutex<HashMap<(TransportKind, SocketAddr), Arc<tokio::sync::Mutex<()>>>>,
     local: Vec<(TransportKind, SocketAddr)>,
 }
 
@@ -200,6 +202,7 @@ impl Transport {
             next_id: AtomicU64::new(1),
             udp: udp_sockets,
             tls_connector,
+            connecting: Mutex::new(HashMap::new()),
             local,
         });
         for s in &shared.udp {
@@ -255,7 +258,34 @@ impl Transport {
     }
 
     async fn connect_and_send(&self, target: &Target, msg: Bytes) -> Result<Option<ConnectionId>> {
-        let h = stream::connect(&self.shared, target).await?;
+        let key = (target.transport, target.addr);
+        let lock = {
+            let mut c = self
+                .shared
+                .connecting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            c.entry(key).or_default().clone()
+        };
+        let h = {
+            let _connecting = lock.lock().await;
+            // Someone else may have connected while we waited.
+            let found = self.shared.lookup(target.transport, target.addr);
+            let result = match found {
+                Some(h) if !h.tx.is_closed() => Ok(h),
+                _ => stream::connect(&self.shared, target).await,
+            };
+            let mut c = self
+                .shared
+                .connecting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            // Drop the entry once no one else holds it (the map's and ours are the only refs).
+            if Arc::strong_count(&lock) <= 2 {
+                c.remove(&key);
+            }
+            result?
+        };
         h.tx.send(msg).await.map_err(|_| Error::ConnectionClosed {
             id: h.id,
             remote: target.addr,

@@ -176,6 +176,32 @@ async fn tcp_request_response_reuses_the_connection() {
 }
 
 #[tokio::test]
+async fn concurrent_sends_share_one_new_connection() {
+    let (server, mut server_events) = bind(tcp_cfg()).await;
+    let (client, _client_events) = bind(TransportConfig::default()).await;
+    let target = Target::tcp(server.local_addr(TransportKind::Tcp).unwrap());
+    let sends = (0..8).map(|i| {
+        let (client, target) = (client.clone(), target.clone());
+        tokio::spawn(async move {
+            client
+                .send(&target, options("SIP/2.0/TCP h.example", &format!("cc{i}")))
+                .await
+                .unwrap()
+        })
+    });
+    let mut ids = Vec::new();
+    for s in sends {
+        ids.push(s.await.unwrap().unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    for _ in 0..8 {
+        next_message(&mut server_events).await;
+    }
+    assert_eq!(server.stats().connections_opened, 1);
+}
+
+#[tokio::test]
 async fn reconnects_on_demand_after_close() {
     let (server, mut server_events) = bind(tcp_cfg()).await;
     let (client, mut client_events) = bind(TransportConfig::default()).await;

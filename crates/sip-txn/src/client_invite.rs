@@ -147,3 +147,53 @@ pub(crate) fn build_cancel(invite: &Message) -> Result<Bytes> {
         .header("To", raw(invite, HeaderName::To)?)?
         .try_build()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invite() -> Message {
+        Message::parse(Bytes::from_static(
+            b"INVITE sip:bob@b.example SIP/2.0\r\n\
+              Via: SIP/2.0/UDP a.example;branch=z9hG4bKabc, SIP/2.0/UDP proxy.example;branch=z9hG4bKp\r\n\
+              Route: <sip:p1.example;lr>\r\nRoute: <sip:p2.example;lr>\r\n\
+              From: <sip:alice@a.example>;tag=f1\r\nTo: <sip:bob@b.example>\r\n\
+              Call-ID: call1\r\nCSeq: 42 INVITE\r\nMax-Forwards: 70\r\n\
+              Content-Type: application/sdp\r\nContent-Length: 3\r\n\r\nv=0",
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn ack_for_non_2xx_follows_17_1_1_3() {
+        let inv = invite();
+        let rsp = MessageBuilder::response_to(&inv, 404, "Not Found", Some("t9"))
+            .unwrap()
+            .build();
+        let ack = Message::parse(build_ack(&inv, &Message::parse(rsp).unwrap()).unwrap()).unwrap();
+        assert_eq!(ack.method(), Some(Method::Ack));
+        assert_eq!(ack.request_uri(), Some("sip:bob@b.example"));
+        // Only the top Via, the INVITE's Routes, the response's To (with tag).
+        assert_eq!(ack.vias().count(), 1);
+        assert_eq!(ack.top_via().unwrap().branch(), Some("z9hG4bKabc"));
+        assert_eq!(ack.routes().count(), 2);
+        assert_eq!(ack.to_header().unwrap().tag(), Some("t9"));
+        assert_eq!(ack.from_header().unwrap().tag(), Some("f1"));
+        assert_eq!(ack.cseq().unwrap().seq, 42);
+        assert!(ack.body().is_empty());
+        ack.validate().unwrap();
+    }
+
+    #[test]
+    fn cancel_follows_9_1() {
+        let c = Message::parse(build_cancel(&invite()).unwrap()).unwrap();
+        assert_eq!(c.method(), Some(Method::Cancel));
+        assert_eq!(c.top_via().unwrap().branch(), Some("z9hG4bKabc"));
+        assert_eq!(c.vias().count(), 1);
+        assert_eq!(c.to_header().unwrap().tag(), None);
+        assert_eq!(c.cseq().unwrap().seq, 42);
+        assert_eq!(c.cseq().unwrap().method, Method::Cancel);
+        assert_eq!(c.routes().count(), 2);
+        c.validate().unwrap();
+    }
+}

@@ -82,7 +82,8 @@ fn record_route(msg: &Message) -> Result<Vec<String>> {
 }
 
 fn is_sips(uri: Option<&str>) -> bool {
-    uri.is_some_and(|u| u.len() >= 5 && u.as_bytes()[..5].eq_ignore_ascii_case(b"sips:"))
+    uri.and_then(|u| u.as_bytes().get(..5))
+        .is_some_and(|s| s.eq_ignore_ascii_case(b"sips:"))
 }
 
 impl Dialog {

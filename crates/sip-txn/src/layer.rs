@@ -557,3 +557,101 @@ impl TransactionLayer {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[allow(clippy::disallowed_methods)] // reason: tests need some origin for simulated time
+    fn now() -> Instant {
+        Instant::now()
+    }
+
+    fn msg(text: &str) -> Message {
+        Message::parse(Bytes::from(text.replace('\n', "\r\n"))).unwrap()
+    }
+
+    fn options(branch: &str) -> Message {
+        msg(&format!(
+            "OPTIONS sip:b@b.example SIP/2.0
+Via: SIP/2.0/UDP a.example;branch={branch}
+From: <sip:a@a.example>;tag=1
+To: <sip:b@b.example>
+Call-ID: x
+CSeq: 1 OPTIONS
+Content-Length: 0
+
+"
+        ))
+    }
+
+    fn target() -> Target {
+        Target::udp(([192, 0, 2, 9], 5060).into())
+    }
+
+    #[test]
+    fn send_request_refuses_what_is_no_client_transaction() {
+        let mut l = TransactionLayer::default();
+        let t = now();
+        assert_eq!(
+            l.send_request(t, options("old-style"), target()),
+            Err(Error::MissingBranch)
+        );
+        let ack = msg(&String::from_utf8_lossy(options("z9hG4bK1").as_bytes())
+            .replace("OPTIONS", "ACK")
+            .replace("\r\n", "\n"));
+        assert_eq!(
+            l.send_request(t, ack, target()),
+            Err(Error::AckNotATransaction)
+        );
+        let k = l.send_request(t, options("z9hG4bK1"), target()).unwrap();
+        assert_eq!(
+            l.send_request(t, options("z9hG4bK1"), target()),
+            Err(Error::DuplicateTransaction)
+        );
+        assert_eq!(
+            l.request(k).and_then(Message::method),
+            Some(Method::Options)
+        );
+        assert_eq!(
+            l.cancel(t, k),
+            Err(Error::InvalidState("only an INVITE can be cancelled"))
+        );
+        let rsp = MessageBuilder::response_to(&options("z9hG4bK1"), 200, "OK", None)
+            .unwrap()
+            .build();
+        assert_eq!(
+            l.send_request(t, Message::parse(rsp.clone()).unwrap(), target()),
+            Err(Error::WrongMessageKind("request"))
+        );
+        assert_eq!(
+            l.send_response(t, ServerKey(k.0), Message::parse(rsp).unwrap()),
+            Err(Error::UnknownTransaction)
+        );
+    }
+
+    #[test]
+    fn a_final_response_cannot_be_followed_by_another() {
+        let mut l = TransactionLayer::default();
+        let t = now();
+        let req = options("z9hG4bK2");
+        l.handle_message(t, target(), req.clone()).unwrap();
+        let Some(Event::Request { key, .. }) = l.poll_event() else {
+            panic!("no request")
+        };
+        let ok = |code| {
+            Message::parse(
+                MessageBuilder::response_to(&req, code, "X", Some("t"))
+                    .unwrap()
+                    .build(),
+            )
+            .unwrap()
+        };
+        l.send_response(t, key, ok(200)).unwrap();
+        assert!(matches!(
+            l.send_response(t, key, ok(404)),
+            Err(Error::InvalidState(_))
+        ));
+    }
+}

@@ -16,6 +16,9 @@ use crate::{
     udp,
 };
 
+/// A stream peer: connections are reused per transport and remote address.
+type RemoteKey = (TransportKind, SocketAddr);
+
 /// The sending side of one live stream connection.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnHandle {
@@ -26,7 +29,7 @@ pub(crate) struct ConnHandle {
 #[derive(Debug, Default)]
 pub(crate) struct Conns {
     /// The connection to reuse per remote: the newest one.
-    by_remote: HashMap<(TransportKind, SocketAddr), ConnHandle>,
+    by_remote: HashMap<RemoteKey, ConnHandle>,
     /// Every live connection.
     by_id: HashMap<ConnectionId, ConnHandle>,
 }
@@ -57,7 +60,7 @@ pub(crate) struct Shared {
     udp: Vec<Arc<UdpSocket>>,
     tls_connector: Option<TlsConnector>,
     /// One lock per remote being connected to, so concurrent sends share one new connection.
-    connecting: Mutex<HashMap<(TransportKind, SocketAddr), Arc<tokio::sync::Mutex<()>>>>,
+    connecting: Mutex<HashMap<RemoteKey, Arc<tokio::sync::Mutex<()>>>>,
     local: Vec<(TransportKind, SocketAddr)>,
 }
 

@@ -497,6 +497,19 @@ impl TransactionLayer {
             let step = txn.on_timer(&mut ctx, timer);
             self.apply(id, step);
         }
+        self.compact_timers();
+    }
+
+    /// Heap entries of cancelled timers wait until their deadline (up to 64·T1) to be dropped;
+    /// when they outnumber live timers, drop them all at once (amortized O(1) per entry).
+    fn compact_timers(&mut self) {
+        // Each transaction has at most two armed timers.
+        if self.q.timers.len() > 4 * self.txns.len() + 1024 {
+            let txns = &self.txns;
+            self.q.timers.retain(|Reverse((at, id, timer))| {
+                txns.get(id).is_some_and(|t| t.core.is_armed(*timer, *at))
+            });
+        }
     }
 
     fn apply(&mut self, id: u64, step: Step) {
@@ -653,5 +666,31 @@ Content-Length: 0
             l.send_response(t, key, ok(404)),
             Err(Error::InvalidState(_))
         ));
+    }
+
+    #[test]
+    fn cancelled_timers_do_not_pile_up() {
+        let mut l = TransactionLayer::default();
+        let t = now();
+        let tcp = Target::tcp(([192, 0, 2, 9], 5060).into());
+        // Each transaction completes at once over TCP (timer K = 0), leaving timer F's entry.
+        for i in 0..5_000 {
+            let req = msg(
+                &String::from_utf8_lossy(options(&format!("z9hG4bK{i}")).as_bytes())
+                    .replace("UDP", "TCP")
+                    .replace("\r\n", "\n"),
+            );
+            l.send_request(t, req.clone(), tcp.clone()).unwrap();
+            let ok = MessageBuilder::response_to(&req, 200, "OK", Some("t"))
+                .unwrap()
+                .build();
+            l.handle_message(t, tcp.clone(), Message::parse(ok).unwrap())
+                .unwrap();
+            while l.poll_transmit().is_some() {}
+            while l.poll_event().is_some() {}
+        }
+        assert!(l.is_empty());
+        assert!(l.q.timers.len() <= 1025, "{}", l.q.timers.len());
+        assert_eq!(l.poll_timeout(), None);
     }
 }

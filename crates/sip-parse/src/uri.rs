@@ -419,10 +419,6 @@ fn decoded_eq(a: &str, b: &str) -> bool {
     a == b || percent_decode(a) == percent_decode(b)
 }
 
-fn decoded_eq_ignore_case(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || percent_decode(a).eq_ignore_ascii_case(&percent_decode(b))
-}
-
 fn opt_decoded_eq(a: Option<&str>, b: Option<&str>) -> bool {
     match (a, b) {
         (None, None) => true,
@@ -451,41 +447,69 @@ fn uri_params(params: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
         })
 }
 
-/// RFC 3261 §19.1.4 parameter comparison (also used for tel parameters).
-fn params_equal(a: &str, b: &str) -> bool {
-    const MUST_BOTH: [&str; 5] = ["user", "ttl", "method", "maddr", "transport"];
-    fn lookup<'a>(list: &'a str, name: &str) -> Option<Option<&'a str>> {
-        uri_params(list)
-            .find(|(n, _)| decoded_eq_ignore_case(n, name))
-            .map(|(_, v)| v)
-    }
-    let one_way = |x: &str, y: &str| {
-        uri_params(x).all(|(name, value)| match lookup(y, name) {
-            Some(other) => match (value, other) {
-                (Some(v), Some(o)) => decoded_eq_ignore_case(v, o),
-                (None, None) => true,
-                _ => false,
-            },
-            None => !MUST_BOTH.iter().any(|m| name.eq_ignore_ascii_case(m)),
-        })
+/// A parameter or URI-header list in comparable form: names decoded and lower-cased, values
+/// decoded (and lower-cased when `fold_values`), sorted. Sorting keeps comparison O(n log n)
+/// however many parameters a hostile URI carries.
+type Normalized = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+fn normalize<'a>(
+    items: impl Iterator<Item = (&'a str, Option<&'a str>)>,
+    fold_values: bool,
+) -> Normalized {
+    let fold = |s: &str, lower: bool| {
+        let mut v = percent_decode(s).into_owned();
+        if lower {
+            v.make_ascii_lowercase();
+        }
+        v
     };
-    one_way(a, b) && one_way(b, a)
+    let mut out: Normalized = items
+        .map(|(n, v)| (fold(n, true), v.map(|v| fold(v, fold_values))))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
-/// URI headers: the same set of `name=value` pairs on both sides.
-fn headers_equal(a: &str, b: &str) -> bool {
-    let pairs = |s: &str| s.split('&').filter(|h| !h.is_empty()).count();
-    let contains = |list: &str, h: &str| {
-        let (hn, hv) = h.split_once('=').unwrap_or((h, ""));
-        list.split('&').any(|o| {
-            let (on, ov) = o.split_once('=').unwrap_or((o, ""));
-            decoded_eq_ignore_case(on, hn) && decoded_eq(ov, hv)
+/// RFC 3261 §19.1.4 parameter comparison (also used for tel parameters): a name in both lists
+/// must carry the same values; `user`, `ttl`, `method`, `maddr` and `transport` must be in both
+/// or neither; any other name in only one list is ignored.
+fn params_equal(a: &str, b: &str) -> bool {
+    const MUST_BOTH: [&[u8]; 5] = [b"user", b"ttl", b"method", b"maddr", b"transport"];
+    fn group<'l>(list: &'l Normalized, name: &[u8]) -> &'l [(Vec<u8>, Option<Vec<u8>>)] {
+        let from = list.partition_point(|(n, _)| n.as_slice() < name);
+        let len = list[from..].iter().take_while(|(n, _)| n == name).count();
+        &list[from..from + len]
+    }
+    let one_way = |x: &Normalized, y: &Normalized| {
+        let mut names: Vec<&[u8]> = x.iter().map(|(n, _)| n.as_slice()).collect();
+        names.dedup();
+        names.into_iter().all(|name| match group(y, name) {
+            [] => !MUST_BOTH.contains(&name),
+            theirs => group(x, name) == theirs,
         })
     };
-    pairs(a) == pairs(b)
-        && a.split('&')
+    let (a, b) = (
+        normalize(uri_params(a), true),
+        normalize(uri_params(b), true),
+    );
+    one_way(&a, &b) && one_way(&b, &a)
+}
+
+/// URI headers: the same set of `name=value` pairs on both sides (names case-insensitive,
+/// values exact after decoding).
+fn headers_equal(a: &str, b: &str) -> bool {
+    let pairs = |s: &str| {
+        let items = s
+            .split('&')
             .filter(|h| !h.is_empty())
-            .all(|h| contains(b, h))
+            .map(|h| match h.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (h, None),
+            });
+        normalize(items, false)
+    };
+    pairs(a) == pairs(b)
 }
 
 fn strip_visual(n: &str) -> impl Iterator<Item = char> + '_ {
@@ -629,6 +653,25 @@ mod tests {
         ));
         assert!(Uri::parse("tel:").is_err());
         assert!(Uri::parse("urn:a b").is_err());
+    }
+
+    #[test]
+    fn equivalence_is_reflexive_with_repeated_parameters() {
+        // Found by fuzzing (parse_uri): two `par` parameters with different values.
+        let text =
+            "sip:biloxi.co;'mnarspsip:user;par=u%40exacom44444444444p4;met:user;par=u%4exard";
+        let u = Uri::parse(text).unwrap();
+        assert!(u.equivalent(&u));
+        let other = Uri::parse("sip:biloxi.co;par=u%4exard;par=u%40exacom44444444444p4").unwrap();
+        assert!(u.equivalent(&other));
+        assert!(!u.equivalent(&Uri::parse("sip:biloxi.co;par=x").unwrap()));
+        // Thousands of parameters compare in O(n log n), not O(n^2).
+        let many = format!("sip:h{}", ";p=1".repeat(4000));
+        assert!(
+            Uri::parse(&many)
+                .unwrap()
+                .equivalent(&Uri::parse(&many).unwrap())
+        );
     }
 
     #[test]

@@ -24,7 +24,8 @@ fn typed<'a, T>(
     parse(header.value).map_err(|e| e.shifted(header.offset))
 }
 
-/// The comma-separated elements of one header value, each with its offset in the message.
+/// The comma-separated elements of one header value, each trimmed of white space (folding
+/// included) and with its offset in the message.
 fn elements<'a>(header: Header<'a>) -> impl Iterator<Item = Header<'a>> {
     let mut rest = Some((header.value, header.offset));
     std::iter::from_fn(move || {
@@ -34,9 +35,11 @@ fn elements<'a>(header: Header<'a>) -> impl Iterator<Item = Header<'a>> {
             None => (v, None),
         };
         rest = next;
+        let lead = piece.iter().take_while(|c| c.is_ascii_whitespace()).count();
+        let value = piece[lead..].trim_ascii_end();
         Some(Header {
-            value: piece,
-            offset: off,
+            value,
+            offset: off + lead,
             ..header
         })
     })
@@ -261,6 +264,8 @@ mod tests {
             .collect();
         assert_eq!(c, ["sip:a@h;x=1,2", "sip:b@h", "sip:c@h"]);
         let allow: Vec<_> = m.tokens(HeaderName::Allow).map(Result::unwrap).collect();
+        let raw: Vec<_> = m.list(HeaderName::Allow).map(|h| h.value).collect();
+        assert_eq!(raw, [&b"INVITE"[..], b"ACK", b"OPTIONS"]);
         assert_eq!(allow, ["INVITE", "ACK", "OPTIONS"]);
         assert_eq!(m.accept().count(), 0);
     }

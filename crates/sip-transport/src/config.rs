@@ -50,6 +50,9 @@ pub struct TransportConfig {
     /// Limit for writing one message (or ping) to a stream; a peer that stops reading is
     /// treated as broken. Default 30 s.
     pub write_timeout: Duration,
+    /// Most live stream connections (both directions); further inbound connections are
+    /// refused (closed at once) and counted, so memory stays bounded. Default 4096.
+    pub max_connections: usize,
     /// Messages queued per connection before a send waits. Default 64.
     pub send_queue: usize,
     /// Events queued for the receiver before transport tasks wait. Default 1024.
@@ -72,6 +75,7 @@ impl Default for TransportConfig {
             keepalive_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
+            max_connections: 4096,
             send_queue: 64,
             event_queue: 1024,
             stamp_via: true,

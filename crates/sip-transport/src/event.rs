@@ -123,6 +123,8 @@ pub struct Stats {
     pub stream_messages_received: u64,
     /// Stream connections opened (both directions).
     pub connections_opened: u64,
+    /// Inbound connections refused at [`TransportConfig::max_connections`](crate::TransportConfig::max_connections).
+    pub connections_refused: u64,
     /// Stream connections closed for malformed or oversized input.
     pub connections_closed_bad_framing: u64,
     /// Inbound TLS handshakes that failed.

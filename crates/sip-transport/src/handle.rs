@@ -40,6 +40,7 @@ pub(crate) struct Counters {
     pub(crate) datagrams_dropped: AtomicU64,
     pub(crate) stream_messages_received: AtomicU64,
     pub(crate) connections_opened: AtomicU64,
+    pub(crate) connections_refused: AtomicU64,
     pub(crate) connections_closed_bad_framing: AtomicU64,
     pub(crate) tls_handshake_failures: AtomicU64,
     pub(crate) pongs_sent: AtomicU64,
@@ -98,6 +99,11 @@ impl Shared {
 
     fn lookup(&self, kind: TransportKind, remote: SocketAddr) -> Option<ConnHandle> {
         self.conns().by_remote.get(&(kind, remote)).cloned()
+    }
+
+    /// Whether the connection limit is reached.
+    pub(crate) fn at_connection_limit(&self) -> bool {
+        self.conns().by_id.len() >= self.cfg.max_connections
     }
 
     pub(crate) fn tls_connector(&self) -> Option<&TlsConnector> {
@@ -373,6 +379,7 @@ impl Transport {
             datagrams_dropped: get(&c.datagrams_dropped),
             stream_messages_received: get(&c.stream_messages_received),
             connections_opened: get(&c.connections_opened),
+            connections_refused: get(&c.connections_refused),
             connections_closed_bad_framing: get(&c.connections_closed_bad_framing),
             tls_handshake_failures: get(&c.tls_handshake_failures),
             pongs_sent: get(&c.pongs_sent),

@@ -57,6 +57,12 @@ pub(crate) async fn accept_loop(
                 continue;
             }
         };
+        if shared.at_connection_limit() {
+            bump(&shared.counters.connections_refused);
+            tracing::warn!(%remote, limit = shared.cfg.max_connections, "connection limit reached; refusing");
+            drop(tcp);
+            continue;
+        }
         let _ = tcp.set_nodelay(true);
         // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d; key them as IPv4.
         let remote = canonical(remote);

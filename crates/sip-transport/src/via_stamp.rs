@@ -356,6 +356,46 @@ mod tests {
         assert_eq!(out.as_bytes(), none.as_bytes());
     }
 
+    /// Every single-byte mutation of a Via line that still parses stamps into a message that
+    /// parses, with the source as `received`, and never panics.
+    #[test]
+    fn mutated_vias_stamp_consistently() {
+        let base =
+            "Via: SIP/2.0/UDP h.example:5060;x=\"a;b\";rport;branch=z9hG4bK1 , SIP/2.0/TCP [::1]";
+        let src: SocketAddr = "[2001:db8::7]:5555".parse().unwrap();
+        let mut stamped = 0;
+        for i in 5..base.len() {
+            for c in [
+                b';', b'"', b',', b' ', b'=', b'[', b']', b':', b'\\', b'\r', b'\n', b'a',
+            ] {
+                let mut via = base.as_bytes().to_vec();
+                via[i] = c;
+                let text = format!(
+                    "OPTIONS sip:b@x SIP/2.0\r\n{}\r\nContent-Length: 0\r\n\r\n",
+                    String::from_utf8_lossy(&via)
+                );
+                let Ok(msg) = Message::parse(Bytes::from(text)) else {
+                    continue;
+                };
+                let parsed_before = msg.top_via().ok().map(|v| (v.branch, v.rport));
+                let out = stamp_via(msg.clone(), src, &ParseConfig::default());
+                let Some((branch, rport)) = parsed_before else {
+                    assert_eq!(out.as_bytes(), msg.as_bytes());
+                    continue;
+                };
+                let v = out.top_via().expect("a stamped Via parses");
+                assert_eq!(v.received, Some("2001:db8::7"));
+                assert_eq!(v.branch, branch);
+                if rport == Some(None) {
+                    assert_eq!(v.rport, Some(Some(5555)));
+                }
+                assert_eq!(out.vias().count(), msg.vias().count());
+                stamped += 1;
+            }
+        }
+        assert!(stamped > 100, "{stamped}");
+    }
+
     #[test]
     fn split_params_quotes() {
         let v: Vec<_> = split_params(";a=1;b=\"x;\\\"y\";c").collect();

@@ -422,6 +422,45 @@ async fn killed_peer_is_reported_at_once() {
 }
 
 #[tokio::test]
+async fn connections_beyond_the_limit_are_refused() {
+    let cfg = TransportConfig {
+        tcp: vec![v4()],
+        max_connections: 1,
+        ..Default::default()
+    };
+    let (server, mut events) = bind(cfg).await;
+    let addr = server.local_addr(TransportKind::Tcp).unwrap();
+    let mut first = TcpStream::connect(addr).await.unwrap();
+    first
+        .write_all(&options("SIP/2.0/TCP h.example", "l1"))
+        .await
+        .unwrap();
+    next_message(&mut events).await;
+    let mut second = TcpStream::connect(addr).await.unwrap();
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(WAIT, second.read_to_end(&mut rest))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    assert_eq!(server.stats().connections_refused, 1);
+    // The first one still works.
+    first
+        .write_all(&options("SIP/2.0/TCP h.example", "l2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_message(&mut events)
+            .await
+            .message
+            .top_via()
+            .unwrap()
+            .branch(),
+        Some("z9hG4bKl2")
+    );
+}
+
+#[tokio::test]
 async fn idle_connection_is_closed() {
     let cfg = TransportConfig {
         tcp: vec![v4()],

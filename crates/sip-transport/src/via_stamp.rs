@@ -64,8 +64,13 @@ pub fn stamp_via(msg: Message, src: SocketAddr, cfg: &ParseConfig) -> Message {
 /// The whole message with its top Via rewritten, or `None` when nothing needs to change.
 fn rewrite_top_via(msg: &Message, src: SocketAddr) -> Option<BytesMut> {
     let whole = msg.as_bytes();
+    // What the layers above will read (`top_via`) must agree with the element we rewrite.
+    let top = msg.top_via().ok()?;
     let elem = msg.list(HeaderName::Via).next()?;
     let via = Via::parse(elem.value).ok()?;
+    if via.params.as_str() != top.params.as_str() || via.host != top.host {
+        return None;
+    }
     let src_ip = src.ip().to_canonical();
 
     let sent_by_is_src = match via.host {

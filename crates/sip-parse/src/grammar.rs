@@ -58,21 +58,41 @@ pub(crate) fn offset_in(base: &[u8], at: &[u8]) -> usize {
 /// into a [`ParseError`] with an offset into `input`.
 pub(crate) fn complete<'a, T>(
     input: In<'a>,
-    mut parser: impl Parser<In<'a>, Output = T, Error = Fail<'a>>,
+    parser: impl Parser<In<'a>, Output = T, Error = Fail<'a>>,
 ) -> Result<T, ParseError> {
-    let to_error = |f: Fail<'a>| ParseError::new(f.kind, offset_in(input, f.at));
-    let (rest, _) = sws(input).map_err(|_| ParseError::expected("value", 0))?;
-    match parser.parse(rest) {
-        Ok((rest, value)) => {
-            let (rest, _) = sws(rest).map_err(|_| ParseError::expected("value", 0))?;
-            if rest.is_empty() {
-                Ok(value)
-            } else {
-                Err(ParseError::expected("end of value", offset_in(input, rest)))
-            }
+    run(input, parser, false)
+}
+
+/// Runs `parser` over the first element of a comma-separated list in `input`.
+pub(crate) fn first_element<'a, T>(
+    input: In<'a>,
+    parser: impl Parser<In<'a>, Output = T, Error = Fail<'a>>,
+) -> Result<T, ParseError> {
+    run(input, parser, true)
+}
+
+fn run<'a, T>(
+    input: In<'a>,
+    mut parser: impl Parser<In<'a>, Output = T, Error = Fail<'a>>,
+    list: bool,
+) -> Result<T, ParseError> {
+    let err = to_error_of(input);
+    let (rest, ()) = sws(input).map_err(&err)?;
+    let (rest, value) = parser.parse(rest).map_err(&err)?;
+    let (rest, ()) = sws(rest).map_err(&err)?;
+    if rest.is_empty() || (list && rest[0] == b',') {
+        Ok(value)
+    } else {
+        Err(ParseError::expected("end of value", offset_in(input, rest)))
+    }
+}
+
+fn to_error_of<'a>(input: In<'a>) -> impl Fn(nom::Err<Fail<'a>>) -> ParseError {
+    move |e| match e {
+        nom::Err::Error(f) | nom::Err::Failure(f) => {
+            ParseError::new(f.kind, offset_in(input, f.at))
         }
-        Err(nom::Err::Error(f) | nom::Err::Failure(f)) => Err(to_error(f)),
-        Err(nom::Err::Incomplete(_)) => Err(ParseError::expected("more input", input.len())),
+        nom::Err::Incomplete(_) => ParseError::expected("more input", input.len()),
     }
 }
 
@@ -220,11 +240,11 @@ pub(crate) fn number<T: TryFrom<u64>>(what: &'static str) -> impl Fn(In<'_>) -> 
 
 /// A `gen-value`: token, host (IPv6 reference included) or quoted string, returned raw (quotes
 /// kept, so callers can tell them apart).
-pub(crate) fn gen_value(i: In<'_>) -> Res<'_, &str> {
+pub(crate) fn gen_value(i: In<'_>) -> Res<'_, In<'_>> {
     if i.first() == Some(&b'"') {
         let (rest, _) = quoted(i)?;
         let n = i.len() - rest.len();
-        return Ok((rest, utf8(&i[..n])?));
+        return Ok((rest, &i[..n]));
     }
     let n = i
         .iter()
@@ -233,14 +253,16 @@ pub(crate) fn gen_value(i: In<'_>) -> Res<'_, &str> {
     if n == 0 {
         return expected(i, "parameter value");
     }
-    Ok((&i[n..], utf8(&i[..n])?))
+    Ok((&i[n..], &i[..n]))
 }
 
 /// `*( SEMI generic-param )` as used by header parameters; returns the raw text of the list
-/// (from its first `;`) after checking its syntax, and calls `each` on every parameter.
+/// (from its first `;`) after checking its syntax, and calls `each` on every parameter with its
+/// name and raw value as bytes (converting to text only what a caller keeps saves a UTF-8 check
+/// per parameter on the hot path).
 pub(crate) fn header_params<'a>(
     i: In<'a>,
-    mut each: impl FnMut(&'a str, Option<&'a str>, In<'a>) -> Result<(), nom::Err<Fail<'a>>>,
+    mut each: impl FnMut(&'a [u8], Option<&'a [u8]>, In<'a>) -> Result<(), nom::Err<Fail<'a>>>,
 ) -> Res<'a, Params<'a>> {
     let start = i;
     let mut rest = i;
@@ -249,7 +271,7 @@ pub(crate) fn header_params<'a>(
         let Ok((r, ())) = sep(b';', "';'")(rest) else {
             break;
         };
-        let (r, name) = token(r)?;
+        let (r, name) = many1(TOKEN, "token")(r)?;
         let (r, value) = match sep(b'=', "'='")(r) {
             Ok((r, ())) => {
                 let (r, v) = gen_value(r)?;
@@ -261,7 +283,7 @@ pub(crate) fn header_params<'a>(
         rest = r;
     }
     let end = start.len() - rest.len();
-    Ok((rest, Params(utf8(&start[..end])?)))
+    Ok((rest, Params(&start[..end])))
 }
 
 /// A failure of a parameter's value (`at` is where the parameter starts).
@@ -274,22 +296,34 @@ pub(crate) fn bad_param<'a>(at: In<'a>, what: &'static str) -> nom::Err<Fail<'a>
 
 /// A parameter value that must be a token, not a quoted string (`tag`, `branch`).
 pub(crate) fn token_param<'a>(
-    value: Option<&'a str>,
+    value: Option<&'a [u8]>,
+    at: In<'a>,
+    what: &'static str,
+) -> Result<&'a str, nom::Err<Fail<'a>>> {
+    match value {
+        Some(v) if v.first() != Some(&b'"') => str_param(value, at, what),
+        _ => Err(bad_param(at, what)),
+    }
+}
+
+/// A parameter value kept as text; `None` (no value) is an error.
+pub(crate) fn str_param<'a>(
+    value: Option<&'a [u8]>,
     at: In<'a>,
     what: &'static str,
 ) -> Result<&'a str, nom::Err<Fail<'a>>> {
     value
-        .filter(|v| !v.starts_with('"'))
+        .and_then(|v| std::str::from_utf8(v).ok())
         .ok_or(bad_param(at, what))
 }
 
 /// A `delta-seconds` parameter value below 2**32 (`expires`, `retry-after`, `duration`).
 pub(crate) fn seconds_param<'a>(
-    value: Option<&'a str>,
+    value: Option<&'a [u8]>,
     at: In<'a>,
     what: &'static str,
 ) -> Result<u32, nom::Err<Fail<'a>>> {
-    match value.map(|v| number::<u32>(what)(v.as_bytes())) {
+    match value.map(|v| number::<u32>(what)(v)) {
         Some(Ok(([], n))) => Ok(n),
         _ => Err(bad_param(at, what)),
     }
@@ -304,17 +338,19 @@ pub(crate) fn seconds_param<'a>(
 /// assert_eq!(to.params().iter().count(), 3);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Params<'a>(pub(crate) &'a str);
+pub struct Params<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Params<'a> {
     /// The raw text, from the first `;` (empty when there are no parameters).
     pub fn as_str(&self) -> &'a str {
-        self.0
+        // The grammar admitted only tokens and checked quoted strings, so this is UTF-8; the
+        // conversion is deferred to here to keep parsing free of it.
+        std::str::from_utf8(self.0).unwrap_or_default()
     }
 
     /// Each `(name, value)`, in order; the value is raw (a quoted string keeps its quotes).
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
-        split_outside_quotes(self.0, b';').filter_map(|p| {
+        split_outside_quotes(self.as_str(), b';').filter_map(|p| {
             let p = p.trim_matches(is_lws);
             if p.is_empty() {
                 return None;
@@ -363,21 +399,29 @@ pub(crate) fn split_outside_quotes(s: &str, sep: u8) -> impl Iterator<Item = &st
     })
 }
 
-/// Position of the first `sep` outside quotes and angle brackets.
+/// Position of the first `sep` outside quotes and angle brackets. Jumps between the bytes that
+/// matter with `memchr`, so long values cost little more than one vector pass.
 pub(crate) fn find_outside_quotes(s: &[u8], sep: u8) -> Option<usize> {
-    let (mut quoted, mut angle, mut i) = (false, false, 0);
-    while let Some(&c) = s.get(i) {
-        match c {
-            b'\\' if quoted => i += 1,
-            b'"' => quoted = !quoted,
-            b'<' if !quoted => angle = true,
-            b'>' if !quoted => angle = false,
-            c if c == sep && !quoted && !angle => return Some(i),
-            _ => {}
+    let mut i = 0;
+    loop {
+        i += memchr::memchr3(sep, b'"', b'<', s.get(i..)?)?;
+        match s[i] {
+            b'"' => {
+                // Skip the quoted string, escapes included.
+                i += 1;
+                loop {
+                    i += memchr::memchr2(b'"', b'\\', s.get(i..)?)?;
+                    if s[i] == b'"' {
+                        break;
+                    }
+                    i += 2;
+                }
+            }
+            b'<' if sep != b'<' => i += memchr::memchr(b'>', s.get(i..)?)?,
+            _ => return Some(i),
         }
         i += 1;
     }
-    None
 }
 
 #[cfg(test)]

@@ -160,20 +160,19 @@ pub(crate) fn name_addr(i: In<'_>, contact: bool) -> Res<'_, NameAddr<'_>> {
     };
     let (i, params) = grammar::header_params(i, |name, value, at| {
         let bad = |what| bad_param(at, what);
-        if name.eq_ignore_ascii_case("tag") {
+        if name.eq_ignore_ascii_case(b"tag") {
             a.tag = Some(token_param(value, at, "tag must be a token")?);
-        } else if contact && name.eq_ignore_ascii_case("expires") {
+        } else if contact && name.eq_ignore_ascii_case(b"expires") {
             a.expires = Some(seconds_param(
                 value,
                 at,
                 "expires is not delta-seconds below 2**32",
             )?);
-        } else if contact && name.eq_ignore_ascii_case("q") {
-            a.q = Some(
-                value
-                    .and_then(qvalue)
-                    .ok_or(bad("q is not a qvalue (0 to 1)"))?,
-            );
+        } else if contact && name.eq_ignore_ascii_case(b"q") {
+            let q = value
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .and_then(qvalue);
+            a.q = Some(q.ok_or(bad("q is not a qvalue (0 to 1)"))?);
         }
         Ok(())
     })?;
@@ -251,20 +250,24 @@ fn addr_spec(i: In<'_>) -> Res<'_, &str> {
     Ok((&i[n..], utf8(uri)?))
 }
 
+/// `scheme ":" …` with no white space, control characters, `<` or `"`, in one pass.
 fn check_uri_text(uri: In<'_>) -> Res<'_, ()> {
-    let scheme = uri
-        .iter()
-        .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')));
-    match scheme {
-        Some(n) if n > 0 && uri[0].is_ascii_alphabetic() && uri[n] == b':' => {}
-        _ => return expected(uri, "URI"),
+    let mut scheme = true;
+    for (n, &c) in uri.iter().enumerate() {
+        match c {
+            b':' if scheme && n > 0 => scheme = false,
+            c if scheme
+                && (c.is_ascii_alphabetic()
+                    || (n > 0 && (c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.')))) => {}
+            _ if scheme => return expected(uri, "URI"),
+            0..=b' ' | 0x7f | b'<' | b'"' => return expected(&uri[n..], "URI character"),
+            _ => {}
+        }
     }
-    match uri
-        .iter()
-        .position(|&c| c <= b' ' || c == 0x7f || c == b'<' || c == b'"')
-    {
-        Some(bad) => expected(&uri[bad..], "URI character"),
-        None => Ok((uri, ())),
+    if scheme {
+        expected(uri, "URI")
+    } else {
+        Ok((uri, ()))
     }
 }
 

@@ -47,9 +47,9 @@ fn event(i: In<'_>) -> Res<'_, Event<'_>> {
         return grammar::fail(i, ErrorKind::Expected("event package"));
     }
     let mut id = None;
-    let (i, params) = grammar::header_params(i, |name, value, _| {
-        if name.eq_ignore_ascii_case("id") {
-            id = value;
+    let (i, params) = grammar::header_params(i, |name, value, at| {
+        if name.eq_ignore_ascii_case(b"id") {
+            id = Some(grammar::str_param(value, at, "id needs a value")?);
         }
         Ok(())
     })?;
@@ -125,12 +125,12 @@ fn subscription_state(i: In<'_>) -> Res<'_, SubscriptionState<'_>> {
     };
     let (i, params) = grammar::header_params(i, |name, value, at| {
         let seconds = |what| seconds_param(value, at, what);
-        if name.eq_ignore_ascii_case("expires") {
+        if name.eq_ignore_ascii_case(b"expires") {
             st.expires = Some(seconds("expires is not delta-seconds")?);
-        } else if name.eq_ignore_ascii_case("retry-after") {
+        } else if name.eq_ignore_ascii_case(b"retry-after") {
             st.retry_after = Some(seconds("retry-after is not delta-seconds")?);
-        } else if name.eq_ignore_ascii_case("reason") {
-            st.reason = value;
+        } else if name.eq_ignore_ascii_case(b"reason") {
+            st.reason = Some(grammar::str_param(value, at, "reason needs a value")?);
         }
         Ok(())
     })?;

@@ -69,14 +69,8 @@ impl Message {
 
     /// The topmost Via entry (the first element of the first Via header).
     pub fn top_via(&self) -> Result<Via<'_>, ParseError> {
-        let first = elements(self.required(HeaderName::Via)?).next();
-        first.map_or(
-            Err(ParseError::new(
-                ErrorKind::MissingHeader(HeaderName::Via),
-                0,
-            )),
-            |h| typed(h, Via::parse),
-        )
+        // Parsed straight from the value: no need to find where the first entry ends first.
+        typed(self.required(HeaderName::Via)?, Via::parse_first)
     }
 
     /// All Via entries, top first.

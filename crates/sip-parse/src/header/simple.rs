@@ -144,7 +144,7 @@ impl<'a> RetryAfter<'a> {
             };
             let mut duration = None;
             let (i, params) = grammar::header_params(i, |name, value, at| {
-                if name.eq_ignore_ascii_case("duration") {
+                if name.eq_ignore_ascii_case(b"duration") {
                     duration = Some(grammar::seconds_param(
                         value,
                         at,

@@ -1,7 +1,7 @@
 //! `Via` (RFC 3261 §20.42, RFC 3581 `rport`).
 
 use crate::grammar::{
-    self, Fail, In, Params, Res, bad_param, lws, number, sep, sws, token, token_param,
+    self, Fail, In, Params, Res, bad_param, lws, number, sep, str_param, sws, token, token_param,
 };
 use crate::{Host, ParseError};
 
@@ -51,6 +51,11 @@ impl<'a> Via<'a> {
     /// Parses one via-parm (not a comma-separated list).
     pub fn parse(value: &'a [u8]) -> Result<Self, ParseError> {
         grammar::complete(value, via)
+    }
+
+    /// Parses the first via-parm of a Via header value (which may list several).
+    pub fn parse_first(value: &'a [u8]) -> Result<Self, ParseError> {
+        grammar::first_element(value, via)
     }
 
     /// The branch parameter.
@@ -112,26 +117,28 @@ fn via(i: In<'_>) -> Res<'_, Via<'_>> {
     };
     let (i, params) = grammar::header_params(i, |name, value, at| {
         let bad = |what| bad_param(at, what);
-        if name.eq_ignore_ascii_case("branch") {
+        if name.eq_ignore_ascii_case(b"branch") {
             v.branch = Some(token_param(value, at, "branch must be a token")?);
-        } else if name.eq_ignore_ascii_case("received") {
-            let ip = value.ok_or(bad("received needs an address"))?;
+        } else if name.eq_ignore_ascii_case(b"received") {
+            let ip = str_param(value, at, "received needs an address")?;
             ip.parse::<std::net::IpAddr>()
                 .map_err(|_| bad("received is not an IP address"))?;
             v.received = Some(ip);
-        } else if name.eq_ignore_ascii_case("rport") {
+        } else if name.eq_ignore_ascii_case(b"rport") {
             v.rport = Some(match value {
-                Some(p) => Some(p.parse().map_err(|_| bad("rport is not a port"))?),
+                Some(p) => match number::<u16>("rport is not a port")(p) {
+                    Ok(([], port)) => Some(port),
+                    _ => return Err(bad("rport is not a port")),
+                },
                 None => None,
             });
-        } else if name.eq_ignore_ascii_case("maddr") {
-            v.maddr = Some(value.ok_or(bad("maddr needs a host"))?);
-        } else if name.eq_ignore_ascii_case("ttl") {
-            v.ttl = Some(
-                value
-                    .and_then(|t| (t.len() <= 3).then(|| t.parse().ok()).flatten())
-                    .ok_or(bad("ttl is not 0-255"))?,
-            );
+        } else if name.eq_ignore_ascii_case(b"maddr") {
+            v.maddr = Some(str_param(value, at, "maddr needs a host")?);
+        } else if name.eq_ignore_ascii_case(b"ttl") {
+            v.ttl = match value.map(number::<u8>("ttl is not 0-255")) {
+                Some(Ok(([], ttl))) if value.is_some_and(|t| t.len() <= 3) => Some(ttl),
+                _ => return Err(bad("ttl is not 0-255")),
+            };
         }
         Ok(())
     })?;

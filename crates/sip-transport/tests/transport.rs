@@ -202,6 +202,36 @@ async fn concurrent_sends_share_one_new_connection() {
 }
 
 #[tokio::test]
+async fn large_and_pipelined_stream_messages_are_framed() {
+    let (server, mut events) = bind(tcp_cfg()).await;
+    let (client, _e) = bind(TransportConfig::default()).await;
+    let target = Target::tcp(server.local_addr(TransportKind::Tcp).unwrap());
+    let body = "x".repeat(40_000); // several reads
+    let big = sip_parse::MessageBuilder::request(sip_parse::Method::Message, "sip:b@example.test")
+        .header("Via", "SIP/2.0/TCP h.example;branch=z9hG4bKbig")
+        .unwrap()
+        .header("CSeq", "1 MESSAGE")
+        .unwrap()
+        .body("text/plain", body.clone())
+        .unwrap()
+        .build();
+    client.send(&target, big).await.unwrap();
+    for i in 0..5 {
+        client
+            .send(&target, options("SIP/2.0/TCP h.example", &format!("p{i}")))
+            .await
+            .unwrap();
+    }
+    let m = next_message(&mut events).await;
+    assert_eq!(m.message.body(), body.as_bytes());
+    for i in 0..5 {
+        let m = next_message(&mut events).await;
+        let branch = format!("z9hG4bKp{i}");
+        assert_eq!(m.message.top_via().unwrap().branch(), Some(branch.as_str()));
+    }
+}
+
+#[tokio::test]
 async fn reconnects_on_demand_after_close() {
     let (server, mut server_events) = bind(tcp_cfg()).await;
     let (client, mut client_events) = bind(TransportConfig::default()).await;

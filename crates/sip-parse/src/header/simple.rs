@@ -199,7 +199,7 @@ fn comment(i: In<'_>) -> Res<'_, &str> {
 pub struct Warning<'a> {
     /// The 3-digit warn-code.
     pub code: u16,
-    /// The warn-agent (host[:port] or pseudonym).
+    /// The warn-agent (`host[:port]` or a pseudonym).
     pub agent: &'a str,
     /// The warn-text, escapes kept.
     pub text: &'a str,

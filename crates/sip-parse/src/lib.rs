@@ -59,6 +59,7 @@ mod header;
 mod header_name;
 mod message;
 mod method;
+mod target;
 mod uri;
 mod validate;
 
@@ -75,6 +76,7 @@ pub use header::via::{MAGIC_COOKIE, Via};
 pub use header_name::HeaderName;
 pub use message::{Header, Message, Streamed};
 pub use method::Method;
+pub use target::{Target, TransportKind};
 pub use uri::{AbsoluteUri, Host, SipUri, TelUri, Uri, percent_decode};
 
 /// The README's examples, compiled and run as doctests.

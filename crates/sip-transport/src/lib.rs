@@ -95,6 +95,7 @@ pub use config::TransportConfig;
 pub use error::{Error, Result};
 pub use event::{CloseReason, Incoming, Stats, TransportEvent};
 pub use handle::{Events, Transport};
-pub use target::{ConnectionId, Target, TransportKind};
+pub use sip_parse::{Target, TransportKind};
+pub use target::ConnectionId;
 pub use tls::{TlsConfig, TlsServerConfig};
 pub use via_stamp::stamp_via;

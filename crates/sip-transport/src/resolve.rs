@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolverConfig};
@@ -116,9 +117,9 @@ impl Destination {
         }
     }
 
-    fn server_name(&self, transport: TransportKind) -> Option<String> {
+    fn server_name(&self, transport: TransportKind) -> Option<Arc<str>> {
         (transport == TransportKind::Tls && self.host.parse::<IpAddr>().is_err())
-            .then(|| self.host.trim_end_matches('.').to_owned())
+            .then(|| self.host.trim_end_matches('.').into())
     }
 }
 

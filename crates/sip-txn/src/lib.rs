@@ -100,7 +100,8 @@ pub use error::{Error, Result};
 pub use event::{Event, TerminationReason};
 pub use key::{ClientKey, ServerKey, TransactionKey, new_branch, new_tag};
 pub use layer::TransactionLayer;
-pub use target::{Target, Transmit, Transport};
+pub use sip_parse::{Target, TransportKind};
+pub use target::Transmit;
 pub use timer::{Timer, TimerConfig};
 
 #[cfg(feature = "testkit")]

@@ -11,7 +11,7 @@ use sip_parse::{Message, MessageBuilder, Method};
 
 use crate::{
     ClientKey, Event, ServerKey, Target, TerminationReason, TimerConfig, TransactionLayer,
-    Transmit, Transport,
+    Transmit, TransportKind,
 };
 
 /// One side of the [`Pair`].
@@ -83,7 +83,7 @@ pub struct Pair {
     /// The server's layer.
     pub server: TransactionLayer,
     /// The transport both use.
-    pub transport: Transport,
+    pub transport: TransportKind,
     /// The link (loss, delay).
     pub link: Link,
     /// Answers the server gives by itself.
@@ -115,7 +115,7 @@ pub fn epoch() -> Instant {
 }
 
 /// A request from the client to the server with a fresh branch, `seq` as CSeq and Call-ID.
-pub fn request(method: Method<'_>, transport: Transport, seq: u32) -> Message {
+pub fn request(method: Method<'_>, transport: TransportKind, seq: u32) -> Message {
     let branch = crate::new_branch().unwrap_or_else(|_| format!("z9hG4bKseq{seq}"));
     let wire = MessageBuilder::request(method, "sip:bob@192.0.2.2")
         .header(
@@ -145,7 +145,7 @@ pub fn response(request: &Message, code: u16, reason: &str) -> Message {
 
 impl Pair {
     /// Two layers with `config` over `transport`, a lossless link with 10 ms delay.
-    pub fn new(transport: Transport, config: TimerConfig) -> Self {
+    pub fn new(transport: TransportKind, config: TimerConfig) -> Self {
         Self {
             now: epoch(),
             client: TransactionLayer::new(config),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use sip_parse::{Message, MessageBuilder, Method};
 use sip_txn::testkit::{self, CLIENT_ADDR, Pair, Side};
-use sip_txn::{Event, Target, TerminationReason, TimerConfig, Transport};
+use sip_txn::{Event, Target, TerminationReason, TimerConfig, TransportKind};
 
 fn ok_to_everything(_: &Message) -> Option<(u16, &'static str)> {
     Some((200, "OK"))
@@ -12,12 +12,12 @@ fn ok_to_everything(_: &Message) -> Option<(u16, &'static str)> {
 
 #[test]
 fn hundred_non_invite_transactions_complete_over_a_link_dropping_20_percent() {
-    let mut pair = Pair::new(Transport::Udp, TimerConfig::default());
+    let mut pair = Pair::new(TransportKind::Udp, TimerConfig::default());
     pair.link.loss = 0.2;
     pair.link.seed = 0x5eed_1234_abcd_0001;
     pair.responder = Some(ok_to_everything);
     let keys: Vec<_> = (1..=100)
-        .map(|i| pair.send_request(testkit::request(Method::Options, Transport::Udp, i)))
+        .map(|i| pair.send_request(testkit::request(Method::Options, TransportKind::Udp, i)))
         .collect();
     pair.run();
     for key in &keys {
@@ -42,8 +42,8 @@ fn hundred_non_invite_transactions_complete_over_a_link_dropping_20_percent() {
 
 #[test]
 fn invite_with_200_over_a_lossless_link() {
-    let mut pair = Pair::new(Transport::Udp, TimerConfig::default());
-    let invite = testkit::request(Method::Invite, Transport::Udp, 1);
+    let mut pair = Pair::new(TransportKind::Udp, TimerConfig::default());
+    let invite = testkit::request(Method::Invite, TransportKind::Udp, 1);
     let key = pair.send_request(invite.clone());
     pair.run_for(Duration::from_millis(50));
     let Some(Event::Request { key: skey, .. }) = pair.server_events.first().cloned() else {
@@ -72,10 +72,10 @@ fn invite_with_200_over_a_lossless_link() {
 
 #[test]
 fn cancel_waits_for_a_provisional_then_reaches_the_invite() {
-    let mut pair = Pair::new(Transport::Udp, TimerConfig::default());
+    let mut pair = Pair::new(TransportKind::Udp, TimerConfig::default());
     // Lose everything the server sends at first, so the client stays in Calling.
     pair.link.loss = 0.0;
-    let invite = testkit::request(Method::Invite, Transport::Udp, 1);
+    let invite = testkit::request(Method::Invite, TransportKind::Udp, 1);
     let target = pair.server_target();
     let key = pair
         .client
@@ -173,8 +173,8 @@ fn target_of_server() -> Target {
 
 #[test]
 fn held_cancel_ends_unsent_when_a_final_response_comes_first() {
-    let mut pair = Pair::new(Transport::Udp, TimerConfig::default());
-    let invite = testkit::request(Method::Invite, Transport::Udp, 1);
+    let mut pair = Pair::new(TransportKind::Udp, TimerConfig::default());
+    let invite = testkit::request(Method::Invite, TransportKind::Udp, 1);
     let key = pair
         .client
         .send_request(pair.now, invite.clone(), target_of_server())
@@ -207,8 +207,8 @@ fn held_cancel_ends_unsent_when_a_final_response_comes_first() {
 
 #[test]
 fn unmatched_cancel_is_answered_481() {
-    let mut pair = Pair::new(Transport::Udp, TimerConfig::default());
-    let cancel = testkit::request(Method::Cancel, Transport::Udp, 1);
+    let mut pair = Pair::new(TransportKind::Udp, TimerConfig::default());
+    let cancel = testkit::request(Method::Cancel, TransportKind::Udp, 1);
     pair.server
         .handle_message(pair.now, Target::udp(CLIENT_ADDR), cancel)
         .unwrap();
@@ -218,8 +218,8 @@ fn unmatched_cancel_is_answered_481() {
 
 #[test]
 fn ack_without_a_transaction_goes_up() {
-    let mut pair = Pair::new(Transport::Udp, TimerConfig::default());
-    let ack = testkit::request(Method::Ack, Transport::Udp, 1);
+    let mut pair = Pair::new(TransportKind::Udp, TimerConfig::default());
+    let ack = testkit::request(Method::Ack, TransportKind::Udp, 1);
     pair.server
         .handle_message(pair.now, Target::udp(CLIENT_ADDR), ack)
         .unwrap();
@@ -251,7 +251,7 @@ fn rfc2543(method: &str, to_tag: Option<&str>) -> Message {
 
 #[test]
 fn rfc2543_requests_match_by_dialog_fields() {
-    let mut pair = Pair::new(Transport::Udp, TimerConfig::default());
+    let mut pair = Pair::new(TransportKind::Udp, TimerConfig::default());
     let src = Target::udp(CLIENT_ADDR);
     let invite = rfc2543("INVITE", None);
     pair.server

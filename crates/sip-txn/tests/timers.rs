@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use sip_parse::{Message, Method};
 use sip_txn::testkit::{self, CLIENT_ADDR, SERVER_ADDR};
 use sip_txn::{
-    Event, ServerKey, Target, TerminationReason, TimerConfig, TransactionLayer, Transport,
+    Event, ServerKey, Target, TerminationReason, TimerConfig, TransactionLayer, TransportKind,
 };
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -98,7 +98,7 @@ fn secs(v: &[f64]) -> Vec<Duration> {
 #[test]
 fn timer_e_backoff_capped_at_t2_and_timer_f_timeout() {
     let mut s = Solo::new();
-    let req = testkit::request(Method::Options, Transport::Udp, 1);
+    let req = testkit::request(Method::Options, TransportKind::Udp, 1);
     s.layer.send_request(s.now, req, udp(SERVER_ADDR)).unwrap();
     s.run_until(Duration::from_secs(60));
     // T1, 2T1, 4T1, then T2 = 4 s each time (§17.1.2.2).
@@ -116,7 +116,7 @@ fn timer_e_backoff_capped_at_t2_and_timer_f_timeout() {
 #[test]
 fn timer_e_uses_t2_in_proceeding() {
     let mut s = Solo::new();
-    let req = testkit::request(Method::Options, Transport::Udp, 1);
+    let req = testkit::request(Method::Options, TransportKind::Udp, 1);
     s.layer
         .send_request(s.now, req.clone(), udp(SERVER_ADDR))
         .unwrap();
@@ -130,7 +130,7 @@ fn timer_e_uses_t2_in_proceeding() {
 #[test]
 fn timer_a_doubles_and_timer_b_times_out() {
     let mut s = Solo::new();
-    let req = testkit::request(Method::Invite, Transport::Udp, 1);
+    let req = testkit::request(Method::Invite, TransportKind::Udp, 1);
     s.layer.send_request(s.now, req, udp(SERVER_ADDR)).unwrap();
     s.run_until(Duration::from_secs(60));
     // §17.1.1.2: A doubles without the T2 cap.
@@ -151,7 +151,7 @@ fn configured_t1_t2_scale_every_timer() {
     };
     let mut s = Solo::new();
     s.layer = TransactionLayer::new(cfg);
-    let req = testkit::request(Method::Message, Transport::Udp, 1);
+    let req = testkit::request(Method::Message, TransportKind::Udp, 1);
     s.layer.send_request(s.now, req, udp(SERVER_ADDR)).unwrap();
     s.run_until(Duration::from_secs(10));
     let t = s.send_times();
@@ -163,7 +163,7 @@ fn configured_t1_t2_scale_every_timer() {
 fn reliable_transport_never_retransmits() {
     for method in [Method::Options, Method::Invite] {
         let mut s = Solo::new();
-        let req = testkit::request(method, Transport::Tcp, 1);
+        let req = testkit::request(method, TransportKind::Tcp, 1);
         s.layer
             .send_request(s.now, req, Target::tcp(SERVER_ADDR))
             .unwrap();
@@ -259,7 +259,7 @@ fn timer_d_acks_every_final_retransmission() {
 #[test]
 fn client_accepted_state_passes_2xx_up_until_timer_m() {
     let mut s = Solo::new();
-    let req = testkit::request(Method::Invite, Transport::Udp, 1);
+    let req = testkit::request(Method::Invite, TransportKind::Udp, 1);
     s.layer
         .send_request(s.now, req.clone(), udp(SERVER_ADDR))
         .unwrap();
@@ -286,7 +286,7 @@ fn client_accepted_state_passes_2xx_up_until_timer_m() {
 #[test]
 fn server_invite_retransmits_final_with_timer_g_until_h() {
     let mut s = Solo::new();
-    let invite = testkit::request(Method::Invite, Transport::Udp, 1);
+    let invite = testkit::request(Method::Invite, TransportKind::Udp, 1);
     s.receive(udp(CLIENT_ADDR), invite.clone());
     assert_eq!(s.sent[0].1.status(), Some(100), "100 Trying at once");
     let (key, _) = s.new_request();
@@ -314,7 +314,7 @@ fn server_invite_retransmits_final_with_timer_g_until_h() {
 #[test]
 fn server_invite_ack_stops_g_and_timer_i_absorbs_ack_retransmissions() {
     let mut s = Solo::new();
-    let invite = testkit::request(Method::Invite, Transport::Udp, 1);
+    let invite = testkit::request(Method::Invite, TransportKind::Udp, 1);
     s.receive(udp(CLIENT_ADDR), invite.clone());
     let (key, _) = s.new_request();
     let busy = testkit::response(&invite, 486, "Busy Here");
@@ -361,7 +361,7 @@ fn server_invite_ack_stops_g_and_timer_i_absorbs_ack_retransmissions() {
 #[test]
 fn server_invite_accepted_absorbs_invite_retransmissions_and_passes_ack_up() {
     let mut s = Solo::new();
-    let invite = testkit::request(Method::Invite, Transport::Udp, 1);
+    let invite = testkit::request(Method::Invite, TransportKind::Udp, 1);
     s.receive(udp(CLIENT_ADDR), invite.clone());
     let (key, _) = s.new_request();
     let ok = testkit::response(&invite, 200, "OK");
@@ -373,7 +373,7 @@ fn server_invite_accepted_absorbs_invite_retransmissions_and_passes_ack_up() {
     let sent_before = s.sent.len();
     s.receive(udp(CLIENT_ADDR), invite.clone());
     assert_eq!(s.sent.len(), sent_before, "INVITE retransmission absorbed");
-    let ack = testkit::request(Method::Ack, Transport::Udp, 1);
+    let ack = testkit::request(Method::Ack, TransportKind::Udp, 1);
     s.receive(udp(CLIENT_ADDR), ack);
     assert!(s.events.iter().any(|(_, e)| matches!(e, Event::Ack { .. })));
     s.run_until(Duration::from_secs(60));
@@ -425,7 +425,7 @@ fn server_non_invite_absorbs_retransmissions_and_waits_timer_j() {
 #[test]
 fn server_non_invite_resends_provisional_in_proceeding() {
     let mut s = Solo::new();
-    let req = testkit::request(Method::Subscribe, Transport::Udp, 1);
+    let req = testkit::request(Method::Subscribe, TransportKind::Udp, 1);
     s.receive(udp(CLIENT_ADDR), req.clone());
     let (key, _) = s.new_request();
     s.layer
@@ -439,7 +439,7 @@ fn server_non_invite_resends_provisional_in_proceeding() {
 #[test]
 fn transport_error_fails_a_transaction_at_once() {
     let mut s = Solo::new();
-    let req = testkit::request(Method::Options, Transport::Tcp, 1);
+    let req = testkit::request(Method::Options, TransportKind::Tcp, 1);
     let key = s
         .layer
         .send_request(s.now, req, Target::tcp(SERVER_ADDR))
@@ -458,7 +458,7 @@ fn transport_error_fails_a_transaction_at_once() {
 #[test]
 fn stray_responses_are_dropped() {
     let mut s = Solo::new();
-    let req = testkit::request(Method::Options, Transport::Udp, 1);
+    let req = testkit::request(Method::Options, TransportKind::Udp, 1);
     s.receive(udp(SERVER_ADDR), testkit::response(&req, 200, "OK"));
     assert!(s.events.is_empty() && s.sent.is_empty());
 }
@@ -481,7 +481,7 @@ fn hundred_thousand_concurrent_client_transactions() {
     let mut layer = TransactionLayer::default();
     let now = testkit::epoch();
     for i in 0..n {
-        let req = testkit::request(Method::Options, Transport::Tcp, i);
+        let req = testkit::request(Method::Options, TransportKind::Tcp, i);
         layer
             .send_request(now, req, Target::tcp(SERVER_ADDR))
             .unwrap();
@@ -508,7 +508,7 @@ fn hundred_thousand_concurrent_client_transactions() {
 #[test]
 fn timer_c_bounds_an_invite_stuck_in_proceeding() {
     let mut s = Solo::new();
-    let req = testkit::request(Method::Invite, Transport::Udp, 1);
+    let req = testkit::request(Method::Invite, TransportKind::Udp, 1);
     s.layer
         .send_request(s.now, req.clone(), udp(SERVER_ADDR))
         .unwrap();
@@ -533,7 +533,7 @@ fn timer_c_bounds_an_invite_stuck_in_proceeding() {
 fn server_invite_over_tcp_sends_its_final_once_and_timer_i_is_zero() {
     let mut s = Solo::new();
     let tcp = Target::tcp(CLIENT_ADDR);
-    let invite = testkit::request(Method::Invite, Transport::Tcp, 1);
+    let invite = testkit::request(Method::Invite, TransportKind::Tcp, 1);
     s.receive(tcp.clone(), invite.clone());
     let (key, _) = s.new_request();
     s.layer
@@ -546,7 +546,7 @@ fn server_invite_over_tcp_sends_its_final_once_and_timer_i_is_zero() {
         .filter(|(_, m)| m.status() == Some(603))
         .count();
     assert_eq!(finals, 1, "no timer G over a reliable transport");
-    let ack = testkit::request(Method::Ack, Transport::Tcp, 1);
+    let ack = testkit::request(Method::Ack, TransportKind::Tcp, 1);
     // Same branch as the INVITE: the testkit gives each request a fresh one, so reuse the Via.
     let ack = Message::parse(bytes::Bytes::from(
         String::from_utf8_lossy(ack.as_bytes()).replace(

@@ -7,3 +7,11 @@
 //! ```text
 //! cargo rtc lint benches/corpus/*.sip
 //! ```
+
+mod error;
+mod local;
+pub mod registration;
+
+pub use error::{Error, Result};
+pub use local::Local;
+pub use registration::{Registration, RegistrationConfig, RegistrationEvent, RegistrationState};

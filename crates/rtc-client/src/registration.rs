@@ -1,0 +1,579 @@
+//! Registration (RFC 3261 §10.2) as a sans-IO state machine: REGISTER with digest
+//! authentication, refresh before the granted expiry, 423 Min-Expires, failover across targets,
+//! retry with backoff, and the RTC registration states.
+//!
+//! The core builds requests and is told their outcome; the caller runs each one in a client
+//! transaction. **After every input, drain [`Registration::poll_request`],
+//! [`Registration::poll_event`] and [`Registration::poll_timeout`].**
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use sip_parse::{Message, MessageBuilder, Target, TransportKind};
+//! use rtc_client::{Local, Registration, RegistrationConfig, RegistrationState};
+//!
+//! # #[allow(clippy::disallowed_methods)]
+//! let now = Instant::now();
+//! let local = Local::new("alice").with(TransportKind::Udp, "192.0.2.1:5070".parse()?);
+//! let config = RegistrationConfig::new("sip:alice@example.test", "sip:example.test");
+//! let mut reg = Registration::new(config, local, vec![Target::udp("192.0.2.9:5060".parse()?)])?;
+//! reg.register()?;
+//! let out = reg.poll_request().expect("a REGISTER");
+//! assert_eq!(reg.poll_event().unwrap().state, RegistrationState::Registering);
+//!
+//! // The registrar grants 600 s for our contact.
+//! let contact = out.request.contacts().next().unwrap()?.address().unwrap().uri_str().to_owned();
+//! let ok = MessageBuilder::response_to(&out.request, 200, "OK", Some("r1"))?
+//!     .header("Contact", &format!("<{contact}>;expires=600"))?
+//!     .build();
+//! reg.handle_response(now, out.id, &Message::parse(ok)?)?;
+//! assert_eq!(reg.poll_event().unwrap().state, RegistrationState::Registered);
+//! // The refresh is due at half the granted time.
+//! assert_eq!(reg.poll_timeout(), Some(now + Duration::from_secs(300)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use sip_parse::{Message, MessageBuilder, Method, Target, Uri};
+use sip_txn::digest::{Credentials, DigestClient};
+
+use crate::{Local, Result};
+
+/// The RTC registration states (`RTC_REGISTRATION_STATE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegistrationState {
+    /// Not registered, and not trying.
+    NotRegistered,
+    /// A REGISTER is on its way (first registration, or recovery after a failure).
+    Registering,
+    /// The registrar holds our binding.
+    Registered,
+    /// The registrar refused us (the status says why); no retry until asked again.
+    Rejected,
+    /// Removing our binding.
+    Unregistering,
+    /// Every server failed; retrying after a backoff.
+    Error,
+    /// Our binding vanished from the registrar's answer: another party removed it.
+    LoggedOff,
+}
+
+impl fmt::Display for RegistrationState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RegistrationState::NotRegistered => "not registered",
+            RegistrationState::Registering => "registering",
+            RegistrationState::Registered => "registered",
+            RegistrationState::Rejected => "rejected",
+            RegistrationState::Unregistering => "unregistering",
+            RegistrationState::Error => "error",
+            RegistrationState::LoggedOff => "logged off",
+        })
+    }
+}
+
+/// A registration state change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationEvent {
+    /// The new state.
+    pub state: RegistrationState,
+    /// The status code of the response that caused it, if one did.
+    pub status: Option<u16>,
+    /// Why, in words (the reason phrase, or what failed).
+    pub reason: String,
+}
+
+/// Identifies one request the core asked to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(u64);
+
+/// A request to run in a client transaction, and where to send it.
+#[derive(Debug, Clone)]
+pub struct OutgoingRequest {
+    /// Report its outcome with this id.
+    pub id: RequestId,
+    /// The next hop.
+    pub target: Target,
+    /// The request, with its top Via.
+    pub request: Message,
+}
+
+/// Why a request got no final response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Timer B or F fired (RFC 3261 §17.1).
+    Timeout,
+    /// The transport could not send, or the connection broke.
+    Transport,
+}
+
+/// What to register and how to retry.
+#[derive(Debug, Clone)]
+pub struct RegistrationConfig {
+    /// The address of record, the To and From URI (`sip:alice@example.test`).
+    pub aor: String,
+    /// The registrar's URI, the Request-URI (`sip:example.test`).
+    pub registrar: String,
+    /// The display name for From and To.
+    pub display_name: Option<String>,
+    /// Credentials for digest challenges.
+    pub credentials: Option<Credentials>,
+    /// The expiry to ask for, in seconds.
+    pub expires: u32,
+    /// The `Allow` header value: the methods this client accepts.
+    pub allow: String,
+    /// The `Allow-Events` header value (RFC 6665 §8.2.2), if any event package is served.
+    pub allow_events: Option<String>,
+    /// The `User-Agent` header value.
+    pub user_agent: Option<String>,
+    /// The first retry delay after every target failed; doubled per consecutive failure.
+    pub retry_base: Duration,
+    /// The longest retry delay.
+    pub retry_max: Duration,
+    /// Seed of the jitter generator (spreads many clients' retries apart).
+    pub seed: u64,
+}
+
+impl RegistrationConfig {
+    /// A configuration for `aor` at `registrar` with the defaults: 3600 s, retries from 2 s up
+    /// to 5 min, `Allow` of INVITE, ACK, CANCEL, BYE, OPTIONS and MESSAGE.
+    pub fn new(aor: impl Into<String>, registrar: impl Into<String>) -> Self {
+        Self {
+            aor: aor.into(),
+            registrar: registrar.into(),
+            display_name: None,
+            credentials: None,
+            expires: 3600,
+            allow: "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE".into(),
+            allow_events: None,
+            user_agent: None,
+            retry_base: Duration::from_secs(2),
+            retry_max: Duration::from_secs(300),
+            seed: 0x5eed,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Pending {
+    id: RequestId,
+    request: Message,
+    unregister: bool,
+    /// 423 answers followed in a row, to stop a registrar that keeps raising Min-Expires.
+    interval_retries: u8,
+}
+
+/// One registration binding of a contact with a registrar.
+#[derive(Debug)]
+pub struct Registration {
+    config: RegistrationConfig,
+    local: Local,
+    targets: Vec<Target>,
+    target: usize,
+    call_id: String,
+    from_tag: String,
+    cseq: u32,
+    digest: Option<DigestClient>,
+    expires: u32,
+    state: RegistrationState,
+    pending: Option<Pending>,
+    next_id: u64,
+    /// When to send the next REGISTER (refresh or retry).
+    wake: Option<Instant>,
+    failures: u32,
+    rng: u64,
+    out: VecDeque<OutgoingRequest>,
+    events: VecDeque<RegistrationEvent>,
+}
+
+impl Registration {
+    /// A registration of `local`'s contact, sent to `targets` in order (the first that answers
+    /// wins; RFC 3263 §4.3). Nothing is sent until [`register`](Self::register).
+    pub fn new(config: RegistrationConfig, local: Local, targets: Vec<Target>) -> Result<Self> {
+        let host = local
+            .addrs()
+            .next()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "invalid".into());
+        // §10.2: the same Call-ID for every REGISTER to this registrar, CSeq increasing.
+        let call_id = format!("{}@{host}", sip_txn::new_tag()?);
+        Ok(Self {
+            digest: config.credentials.clone().map(DigestClient::new),
+            expires: config.expires,
+            rng: config.seed | 1,
+            config,
+            local,
+            targets,
+            target: 0,
+            call_id,
+            from_tag: sip_txn::new_tag()?,
+            cseq: 0,
+            state: RegistrationState::NotRegistered,
+            pending: None,
+            next_id: 0,
+            wake: None,
+            failures: 0,
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+        })
+    }
+
+    /// The current state.
+    pub fn state(&self) -> RegistrationState {
+        self.state
+    }
+
+    /// Replaces the target list (after a new RFC 3263 lookup); the next REGISTER uses its first.
+    pub fn set_targets(&mut self, targets: Vec<Target>) {
+        self.targets = targets;
+        self.target = 0;
+    }
+
+    /// Registers, or refreshes at once if registered.
+    pub fn register(&mut self) -> Result<()> {
+        if self.state != RegistrationState::Registered {
+            self.set_state(RegistrationState::Registering, None, "registering");
+        }
+        self.failures = 0;
+        self.target = 0;
+        self.send(false)
+    }
+
+    /// Removes our binding (Expires: 0). Without a binding to remove, only ends retries.
+    pub fn unregister(&mut self) -> Result<()> {
+        self.wake = None;
+        match self.state {
+            RegistrationState::Registered
+            | RegistrationState::Registering
+            | RegistrationState::Error => {
+                self.set_state(RegistrationState::Unregistering, None, "unregistering");
+                self.target = 0;
+                self.send(true)
+            }
+            RegistrationState::Unregistering => Ok(()),
+            RegistrationState::NotRegistered
+            | RegistrationState::Rejected
+            | RegistrationState::LoggedOff => {
+                self.pending = None;
+                self.set_state(RegistrationState::NotRegistered, None, "not registered");
+                Ok(())
+            }
+        }
+    }
+
+    /// The connection to the registrar broke: register again at once over a new one.
+    pub fn connection_lost(&mut self) -> Result<()> {
+        match self.state {
+            RegistrationState::Registered | RegistrationState::Registering => {
+                self.set_state(RegistrationState::Registering, None, "connection lost");
+                self.send(false)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The final response to request `id` (provisional responses are ignored).
+    pub fn handle_response(
+        &mut self,
+        now: Instant,
+        id: RequestId,
+        response: &Message,
+    ) -> Result<()> {
+        let Some(status) = response.status() else {
+            return Ok(());
+        };
+        if status < 200 || self.pending.as_ref().is_none_or(|p| p.id != id) {
+            return Ok(());
+        }
+        let Some(pending) = self.pending.take() else {
+            return Ok(());
+        };
+        let reason = response.reason().unwrap_or_default().to_owned();
+        match status {
+            200..=299 if pending.unregister => {
+                self.set_state(RegistrationState::NotRegistered, Some(status), &reason);
+            }
+            200..=299 => self.registered(now, status, &reason, response),
+            401 | 407 => self.authenticate(pending, response)?,
+            // §10.2.8: ask again with the registrar's minimum.
+            423 => {
+                let min = response.min_expires().and_then(|m| m.ok());
+                match min {
+                    Some(min) if min > self.expires && pending.interval_retries < 3 => {
+                        self.expires = min;
+                        let b = self.build(pending.unregister)?;
+                        self.push(b, pending.unregister, pending.interval_retries + 1)?;
+                    }
+                    _ => self.rejected(status, "423 without a usable Min-Expires"),
+                }
+            }
+            // RFC 3263 §4.3: a 503 means "try the next server", as does no answer at all.
+            503 | 408 => self.failed(now, pending.unregister, Some(status), &reason, response)?,
+            _ if pending.unregister => {
+                self.set_state(RegistrationState::NotRegistered, Some(status), &reason)
+            }
+            500..=599 => self.failed(now, false, Some(status), &reason, response)?,
+            _ => self.rejected(status, &reason),
+        }
+        Ok(())
+    }
+
+    /// Request `id` got no final response.
+    pub fn handle_failure(&mut self, now: Instant, id: RequestId, failure: Failure) -> Result<()> {
+        if self.pending.as_ref().is_none_or(|p| p.id != id) {
+            return Ok(());
+        }
+        let Some(pending) = self.pending.take() else {
+            return Ok(());
+        };
+        let reason = match failure {
+            Failure::Timeout => "no answer from the registrar",
+            Failure::Transport => "transport error",
+        };
+        if pending.unregister {
+            self.set_state(RegistrationState::NotRegistered, None, reason);
+            return Ok(());
+        }
+        self.next_target(now, None, reason, None)
+    }
+
+    /// Sends the refresh or retry that is due.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<()> {
+        match self.wake {
+            Some(at) if at <= now => {
+                self.wake = None;
+                self.target = 0;
+                if self.state == RegistrationState::Error {
+                    self.set_state(RegistrationState::Registering, None, "retrying");
+                }
+                self.send(false)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The next request to send.
+    pub fn poll_request(&mut self) -> Option<OutgoingRequest> {
+        self.out.pop_front()
+    }
+
+    /// The next state change.
+    pub fn poll_event(&mut self) -> Option<RegistrationEvent> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.wake
+    }
+
+    fn registered(&mut self, now: Instant, status: u16, reason: &str, response: &Message) {
+        let Some(granted) = self.granted_expiry(response) else {
+            // Our contact is missing from the bindings the registrar lists (§10.2.4).
+            self.wake = None;
+            self.set_state(
+                RegistrationState::LoggedOff,
+                Some(status),
+                "our binding is gone from the registrar",
+            );
+            return;
+        };
+        self.failures = 0;
+        // Refresh early enough for a lost, retransmitted REGISTER (64·T1 = 32 s) to fit.
+        let refresh = if granted > 1200 {
+            granted - 600
+        } else {
+            granted / 2
+        };
+        self.wake = Some(now + Duration::from_secs(u64::from(refresh.max(1))));
+        if self.state != RegistrationState::Registered {
+            self.set_state(RegistrationState::Registered, Some(status), reason);
+        }
+    }
+
+    /// Our binding's expiry in a 2xx: its Contact `expires`, else the Expires header, else
+    /// what we asked (§10.2.4). `None` if our contact is not listed.
+    fn granted_expiry(&self, response: &Message) -> Option<u32> {
+        let ours = self.contact().ok()?;
+        let ours = Uri::parse(&ours).ok()?;
+        let header = response.expires().and_then(|e| e.ok());
+        response.contacts().find_map(|c| {
+            let c = c.ok()?;
+            let addr = c.address()?;
+            addr.uri()
+                .ok()?
+                .equivalent(&ours)
+                .then(|| addr.expires().or(header).unwrap_or(self.expires))
+        })
+    }
+
+    fn authenticate(&mut self, pending: Pending, response: &Message) -> Result<()> {
+        let status = response.status().unwrap_or_default();
+        let Some(digest) = self.digest.as_mut() else {
+            self.rejected(status, "authentication required and no credentials");
+            return Ok(());
+        };
+        match digest.authorize(&pending.request, response) {
+            Ok(auths) => {
+                let mut b = self.build(pending.unregister)?;
+                for a in &auths {
+                    b = a.add_to(b)?;
+                }
+                self.push(b, pending.unregister, 0)
+            }
+            Err(e) => {
+                if pending.unregister {
+                    self.set_state(
+                        RegistrationState::NotRegistered,
+                        Some(status),
+                        &e.to_string(),
+                    );
+                } else {
+                    self.rejected(status, &e.to_string());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn rejected(&mut self, status: u16, reason: &str) {
+        self.wake = None;
+        self.set_state(RegistrationState::Rejected, Some(status), reason);
+    }
+
+    fn failed(
+        &mut self,
+        now: Instant,
+        unregister: bool,
+        status: Option<u16>,
+        reason: &str,
+        response: &Message,
+    ) -> Result<()> {
+        if unregister {
+            self.set_state(RegistrationState::NotRegistered, status, reason);
+            return Ok(());
+        }
+        let retry_after = response
+            .retry_after()
+            .and_then(|r| r.ok())
+            .map(|r| Duration::from_secs(u64::from(r.seconds)));
+        self.next_target(now, status, reason, retry_after)
+    }
+
+    /// Fails over to the next target at once, or, when all failed, waits a backoff (RFC 5626
+    /// §4.5: doubled per consecutive failure, capped, scaled by a random 50–100 %).
+    fn next_target(
+        &mut self,
+        now: Instant,
+        status: Option<u16>,
+        reason: &str,
+        at_least: Option<Duration>,
+    ) -> Result<()> {
+        if self.target + 1 < self.targets.len() {
+            self.target += 1;
+            return self.send(false);
+        }
+        let exp = self.failures.min(16);
+        self.failures = self.failures.saturating_add(1);
+        let full = self
+            .config
+            .retry_base
+            .saturating_mul(1 << exp)
+            .min(self.config.retry_max);
+        let wait = (full / 2 + full.mul_f64(self.random() * 0.5)).max(at_least.unwrap_or_default());
+        self.wake = Some(now + wait);
+        self.set_state(RegistrationState::Error, status, reason);
+        Ok(())
+    }
+
+    fn random(&mut self) -> f64 {
+        // xorshift64*: deterministic per seed, enough to spread retries.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn contact(&self) -> Result<String> {
+        let transport = self.current_target().map(|t| t.transport);
+        self.local
+            .contact(transport.unwrap_or(sip_parse::TransportKind::Udp))
+    }
+
+    fn current_target(&self) -> Option<&Target> {
+        self.targets.get(self.target)
+    }
+
+    fn send(&mut self, unregister: bool) -> Result<()> {
+        let b = self.build(unregister)?;
+        self.push(b, unregister, 0)
+    }
+
+    /// A REGISTER without credentials: §10.2 fields, our Contact with the expiry we ask for.
+    fn build(&mut self, unregister: bool) -> Result<MessageBuilder> {
+        let Some(target) = self.current_target() else {
+            return Err(crate::Error::NoTarget);
+        };
+        let transport = target.transport;
+        self.cseq = self.cseq.wrapping_add(1);
+        let expires = if unregister { 0 } else { self.expires };
+        let name = self
+            .config
+            .display_name
+            .as_deref()
+            .map(|n| format!("\"{}\" ", n.replace(['"', '\\'], "")))
+            .unwrap_or_default();
+        let mut b = MessageBuilder::request(Method::Register, &self.config.registrar)
+            .header("Via", &self.local.via(transport)?)?
+            .header("Max-Forwards", "70")?
+            .header(
+                "From",
+                &format!("{name}<{}>;tag={}", self.config.aor, self.from_tag),
+            )?
+            .header("To", &format!("{name}<{}>", self.config.aor))?
+            .header("Call-ID", &self.call_id)?
+            .header("CSeq", &format!("{} REGISTER", self.cseq))?
+            .header("Contact", &format!("<{}>", self.local.contact(transport)?))?
+            .header("Expires", &expires.to_string())?
+            .header("Allow", &self.config.allow)?;
+        if let Some(events) = &self.config.allow_events {
+            b = b.header("Allow-Events", events)?;
+        }
+        if let Some(ua) = &self.config.user_agent {
+            b = b.header("User-Agent", ua)?;
+        }
+        Ok(b)
+    }
+
+    fn push(&mut self, b: MessageBuilder, unregister: bool, interval_retries: u8) -> Result<()> {
+        let request = Message::parse(b.build())?;
+        let Some(target) = self.current_target().cloned() else {
+            return Err(crate::Error::NoTarget);
+        };
+        self.next_id += 1;
+        let id = RequestId(self.next_id);
+        self.pending = Some(Pending {
+            id,
+            request: request.clone(),
+            unregister,
+            interval_retries,
+        });
+        self.out.push_back(OutgoingRequest {
+            id,
+            target,
+            request,
+        });
+        Ok(())
+    }
+
+    fn set_state(&mut self, state: RegistrationState, status: Option<u16>, reason: &str) {
+        self.state = state;
+        self.events.push_back(RegistrationEvent {
+            state,
+            status,
+            reason: reason.to_owned(),
+        });
+    }
+}

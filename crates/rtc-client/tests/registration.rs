@@ -1,0 +1,410 @@
+//! The registration core against a scripted registrar on a simulated clock: every path of
+//! RFC 3261 §10.2 the client takes, no sockets, no sleeping.
+
+use std::time::{Duration, Instant};
+
+use rtc_client::registration::{Failure, OutgoingRequest};
+use rtc_client::{Local, Registration, RegistrationConfig, RegistrationState};
+use sip_parse::{Message, MessageBuilder, Target, TransportKind};
+use sip_txn::digest::Credentials;
+
+const CHALLENGE: &str = r#"Digest realm="example.test", nonce="n1", qop="auth", algorithm=MD5"#;
+
+fn targets() -> Vec<Target> {
+    vec![
+        Target::udp("192.0.2.9:5060".parse().unwrap()),
+        Target::tcp("192.0.2.10:5060".parse().unwrap()),
+    ]
+}
+
+fn registration(targets: Vec<Target>) -> Registration {
+    let local = Local::new("alice")
+        .with(TransportKind::Udp, "192.0.2.1:5070".parse().unwrap())
+        .with(TransportKind::Tcp, "192.0.2.1:5071".parse().unwrap());
+    let mut config = RegistrationConfig::new("sip:alice@example.test", "sip:example.test");
+    config.credentials = Some(Credentials::new("alice", "alicepw"));
+    config.allow_events = Some("presence".into());
+    Registration::new(config, local, targets).unwrap()
+}
+
+fn start() -> Instant {
+    #[allow(clippy::disallowed_methods)] // the simulated clock starts somewhere
+    Instant::now()
+}
+
+fn respond(req: &OutgoingRequest, code: u16, headers: &[(&str, &str)]) -> Message {
+    let mut b = MessageBuilder::response_to(&req.request, code, "Reason", Some("reg")).unwrap();
+    for (n, v) in headers {
+        b = b.header(n, v).unwrap();
+    }
+    Message::parse(b.build()).unwrap()
+}
+
+fn our_contact(req: &OutgoingRequest) -> String {
+    let c = req.request.contacts().next().unwrap().unwrap();
+    c.address().unwrap().uri_str().to_owned()
+}
+
+fn ok_with(req: &OutgoingRequest, expires: u32) -> Message {
+    let binding = format!("<{}>;expires={expires}", our_contact(req));
+    respond(
+        req,
+        200,
+        &[
+            ("Contact", "<sip:other@192.0.2.77>;expires=99"),
+            ("Contact", &binding),
+        ],
+    )
+}
+
+fn header(m: &Message, name: &str) -> Option<String> {
+    m.headers()
+        .find(|h| h.raw_name.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|h| String::from_utf8_lossy(h.value).into_owned())
+}
+
+fn states(reg: &mut Registration) -> Vec<(RegistrationState, Option<u16>)> {
+    std::iter::from_fn(|| reg.poll_event())
+        .map(|e| (e.state, e.status))
+        .collect()
+}
+
+/// Registers through a 401 challenge; returns the authorized REGISTER that got the 200.
+fn register(reg: &mut Registration, now: Instant, expires: u32) -> OutgoingRequest {
+    reg.register().unwrap();
+    let first = reg.poll_request().unwrap();
+    reg.handle_response(
+        now,
+        first.id,
+        &respond(&first, 401, &[("WWW-Authenticate", CHALLENGE)]),
+    )
+    .unwrap();
+    let second = reg.poll_request().unwrap();
+    reg.handle_response(now, second.id, &ok_with(&second, expires))
+        .unwrap();
+    second
+}
+
+#[test]
+fn digest_challenge_then_registered() {
+    let now = start();
+    let mut reg = registration(targets());
+    reg.register().unwrap();
+    let first = reg.poll_request().unwrap();
+    assert_eq!(first.target, targets()[0]);
+    let r = &first.request;
+    assert_eq!(r.request_uri(), Some("sip:example.test"));
+    assert_eq!(header(r, "Expires").as_deref(), Some("3600"));
+    assert_eq!(header(r, "Allow-Events").as_deref(), Some("presence"));
+    assert!(header(r, "Authorization").is_none());
+    assert!(our_contact(&first).starts_with("sip:alice@192.0.2.1:5070"));
+
+    reg.handle_response(
+        now,
+        first.id,
+        &respond(&first, 401, &[("WWW-Authenticate", CHALLENGE)]),
+    )
+    .unwrap();
+    let second = reg.poll_request().unwrap();
+    let auth = header(&second.request, "Authorization").expect("credentials");
+    assert!(auth.contains(r#"username="alice""#) && auth.contains("nc=00000001"));
+    // §10.2: same Call-ID, CSeq one higher, a new branch.
+    assert_eq!(
+        second.request.call_id().unwrap(),
+        first.request.call_id().unwrap()
+    );
+    assert_eq!(
+        second.request.cseq().unwrap().seq,
+        first.request.cseq().unwrap().seq + 1
+    );
+    assert_ne!(
+        second.request.top_via().unwrap().branch(),
+        first.request.top_via().unwrap().branch()
+    );
+
+    reg.handle_response(now, second.id, &ok_with(&second, 600))
+        .unwrap();
+    assert_eq!(
+        states(&mut reg),
+        [
+            (RegistrationState::Registering, None),
+            (RegistrationState::Registered, Some(200))
+        ]
+    );
+    assert_eq!(reg.state(), RegistrationState::Registered);
+}
+
+#[test]
+fn refresh_at_half_of_what_the_registrar_granted() {
+    let now = start();
+    let mut reg = registration(targets());
+    let done = register(&mut reg, now, 600);
+    states(&mut reg);
+    // Our binding says 600 although we asked 3600: the contact's expires wins (§10.2.4).
+    let due = reg.poll_timeout().unwrap();
+    assert_eq!(due - now, Duration::from_secs(300));
+    reg.handle_timeout(due - Duration::from_millis(1)).unwrap();
+    assert!(reg.poll_request().is_none(), "not yet");
+
+    reg.handle_timeout(due).unwrap();
+    let refresh = reg.poll_request().unwrap();
+    assert_eq!(
+        refresh.request.call_id().unwrap(),
+        done.request.call_id().unwrap()
+    );
+    assert!(refresh.request.cseq().unwrap().seq > done.request.cseq().unwrap().seq);
+    reg.handle_response(due, refresh.id, &ok_with(&refresh, 600))
+        .unwrap();
+    // A refresh changes no state.
+    assert!(states(&mut reg).is_empty());
+    assert_eq!(reg.poll_timeout().unwrap() - due, Duration::from_secs(300));
+}
+
+#[test]
+fn long_grants_refresh_ten_minutes_before_expiry() {
+    let now = start();
+    let mut reg = registration(targets());
+    register(&mut reg, now, 3600);
+    assert_eq!(reg.poll_timeout().unwrap() - now, Duration::from_secs(3000));
+}
+
+#[test]
+fn expires_header_applies_when_the_contact_has_none() {
+    let now = start();
+    let mut reg = registration(targets());
+    reg.register().unwrap();
+    let req = reg.poll_request().unwrap();
+    let ok = respond(
+        &req,
+        200,
+        &[
+            ("Contact", &format!("<{}>", our_contact(&req))),
+            ("Expires", "120"),
+        ],
+    );
+    reg.handle_response(now, req.id, &ok).unwrap();
+    assert_eq!(reg.poll_timeout().unwrap() - now, Duration::from_secs(60));
+}
+
+#[test]
+fn interval_too_brief_asks_again_with_min_expires() {
+    let now = start();
+    let mut reg = registration(targets());
+    reg.register().unwrap();
+    let req = reg.poll_request().unwrap();
+    reg.handle_response(now, req.id, &respond(&req, 423, &[("Min-Expires", "7200")]))
+        .unwrap();
+    let again = reg.poll_request().unwrap();
+    assert_eq!(header(&again.request, "Expires").as_deref(), Some("7200"));
+    // A 423 that does not raise the interval is not followed forever.
+    reg.handle_response(
+        now,
+        again.id,
+        &respond(&again, 423, &[("Min-Expires", "7200")]),
+    )
+    .unwrap();
+    assert!(reg.poll_request().is_none());
+    assert_eq!(reg.state(), RegistrationState::Rejected);
+}
+
+#[test]
+fn wrong_password_is_rejected_without_retrying() {
+    let now = start();
+    let mut reg = registration(targets());
+    reg.register().unwrap();
+    let first = reg.poll_request().unwrap();
+    reg.handle_response(
+        now,
+        first.id,
+        &respond(&first, 401, &[("WWW-Authenticate", CHALLENGE)]),
+    )
+    .unwrap();
+    let second = reg.poll_request().unwrap();
+    reg.handle_response(
+        now,
+        second.id,
+        &respond(&second, 401, &[("WWW-Authenticate", CHALLENGE)]),
+    )
+    .unwrap();
+    assert!(reg.poll_request().is_none());
+    assert_eq!(
+        states(&mut reg).last(),
+        Some(&(RegistrationState::Rejected, Some(401)))
+    );
+    assert_eq!(reg.poll_timeout(), None);
+}
+
+#[test]
+fn stale_nonce_is_answered_again_without_the_user() {
+    let now = start();
+    let mut reg = registration(targets());
+    register(&mut reg, now, 600);
+    states(&mut reg);
+    let due = reg.poll_timeout().unwrap();
+    reg.handle_timeout(due).unwrap();
+    // The refresh goes out bare and is challenged; then the server says the nonce is stale.
+    let refresh = reg.poll_request().unwrap();
+    assert!(header(&refresh.request, "Authorization").is_none());
+    reg.handle_response(
+        due,
+        refresh.id,
+        &respond(&refresh, 401, &[("WWW-Authenticate", CHALLENGE)]),
+    )
+    .unwrap();
+    let authed = reg.poll_request().unwrap();
+    let stale = CHALLENGE.replace("n1", "n2") + ", stale=true";
+    reg.handle_response(
+        due,
+        authed.id,
+        &respond(&authed, 401, &[("WWW-Authenticate", &stale)]),
+    )
+    .unwrap();
+    let fresh = reg.poll_request().expect("retried with the new nonce");
+    assert!(
+        header(&fresh.request, "Authorization")
+            .unwrap()
+            .contains(r#"nonce="n2""#)
+    );
+    reg.handle_response(due, fresh.id, &ok_with(&fresh, 600))
+        .unwrap();
+    assert!(states(&mut reg).is_empty(), "still registered throughout");
+}
+
+#[test]
+fn timeouts_fail_over_then_back_off_with_growing_delays() {
+    let now = start();
+    let mut reg = registration(targets());
+    reg.register().unwrap();
+    let a = reg.poll_request().unwrap();
+    reg.handle_failure(now, a.id, Failure::Timeout).unwrap();
+    // The next target at once, with a Via and Contact for its transport.
+    let b = reg.poll_request().unwrap();
+    assert_eq!(b.target, targets()[1]);
+    assert_eq!(b.request.top_via().unwrap().transport, "TCP");
+    assert!(our_contact(&b).ends_with(";transport=tcp"));
+    reg.handle_failure(now, b.id, Failure::Transport).unwrap();
+    assert!(reg.poll_request().is_none());
+    assert_eq!(reg.state(), RegistrationState::Error);
+
+    // Base 2 s scaled into 1–2 s, then 2–4 s: RFC 5626 §4.5.
+    let first_wait = reg.poll_timeout().unwrap() - now;
+    assert!((Duration::from_secs(1)..=Duration::from_secs(2)).contains(&first_wait));
+    let t1 = now + first_wait;
+    reg.handle_timeout(t1).unwrap();
+    let c = reg.poll_request().unwrap();
+    assert_eq!(c.target, targets()[0], "starts over from the first target");
+    reg.handle_failure(t1, c.id, Failure::Timeout).unwrap();
+    let d = reg.poll_request().unwrap();
+    reg.handle_failure(t1, d.id, Failure::Timeout).unwrap();
+    let second_wait = reg.poll_timeout().unwrap() - t1;
+    assert!((Duration::from_secs(2)..=Duration::from_secs(4)).contains(&second_wait));
+
+    let t2 = t1 + second_wait;
+    reg.handle_timeout(t2).unwrap();
+    let e = reg.poll_request().unwrap();
+    reg.handle_response(t2, e.id, &ok_with(&e, 600)).unwrap();
+    assert_eq!(
+        states(&mut reg),
+        [
+            (RegistrationState::Registering, None),
+            (RegistrationState::Error, None),
+            (RegistrationState::Registering, None),
+            (RegistrationState::Error, None),
+            (RegistrationState::Registering, None),
+            (RegistrationState::Registered, Some(200)),
+        ]
+    );
+}
+
+#[test]
+fn service_unavailable_waits_at_least_retry_after() {
+    let now = start();
+    let mut reg = registration(vec![targets()[0].clone()]);
+    reg.register().unwrap();
+    let a = reg.poll_request().unwrap();
+    reg.handle_response(now, a.id, &respond(&a, 503, &[("Retry-After", "120")]))
+        .unwrap();
+    assert_eq!(reg.state(), RegistrationState::Error);
+    assert_eq!(reg.poll_timeout().unwrap() - now, Duration::from_secs(120));
+}
+
+#[test]
+fn a_missing_binding_means_logged_off() {
+    let now = start();
+    let mut reg = registration(targets());
+    register(&mut reg, now, 600);
+    let due = reg.poll_timeout().unwrap();
+    reg.handle_timeout(due).unwrap();
+    let refresh = reg.poll_request().unwrap();
+    // Someone removed our binding: the 200 lists only another contact.
+    let ok = respond(
+        &refresh,
+        200,
+        &[("Contact", "<sip:other@192.0.2.77>;expires=99")],
+    );
+    reg.handle_response(due, refresh.id, &ok).unwrap();
+    assert_eq!(
+        states(&mut reg).last(),
+        Some(&(RegistrationState::LoggedOff, Some(200)))
+    );
+    assert_eq!(reg.poll_timeout(), None, "no more refreshes");
+}
+
+#[test]
+fn unregister_removes_the_binding() {
+    let now = start();
+    let mut reg = registration(targets());
+    register(&mut reg, now, 600);
+    states(&mut reg);
+    reg.unregister().unwrap();
+    let bye = reg.poll_request().unwrap();
+    assert_eq!(header(&bye.request, "Expires").as_deref(), Some("0"));
+    // The registrar challenges the removal too.
+    reg.handle_response(
+        now,
+        bye.id,
+        &respond(&bye, 401, &[("WWW-Authenticate", CHALLENGE)]),
+    )
+    .unwrap();
+    let authed = reg.poll_request().unwrap();
+    assert_eq!(header(&authed.request, "Expires").as_deref(), Some("0"));
+    reg.handle_response(now, authed.id, &respond(&authed, 200, &[]))
+        .unwrap();
+    assert_eq!(
+        states(&mut reg),
+        [
+            (RegistrationState::Unregistering, None),
+            (RegistrationState::NotRegistered, Some(200))
+        ]
+    );
+    assert_eq!(reg.poll_timeout(), None);
+}
+
+#[test]
+fn a_lost_connection_registers_again_at_once() {
+    let now = start();
+    let mut reg = registration(targets());
+    let done = register(&mut reg, now, 600);
+    states(&mut reg);
+    reg.connection_lost().unwrap();
+    let again = reg.poll_request().expect("a new REGISTER");
+    assert!(again.request.cseq().unwrap().seq > done.request.cseq().unwrap().seq);
+    assert_eq!(states(&mut reg), [(RegistrationState::Registering, None)]);
+}
+
+#[test]
+fn forbidden_is_rejected_and_late_answers_are_ignored() {
+    let now = start();
+    let mut reg = registration(targets());
+    reg.register().unwrap();
+    let a = reg.poll_request().unwrap();
+    // Asked again before the first answer: the first REGISTER's outcome no longer counts.
+    reg.register().unwrap();
+    let b = reg.poll_request().unwrap();
+    reg.handle_response(now, a.id, &ok_with(&a, 600)).unwrap();
+    assert_eq!(reg.state(), RegistrationState::Registering);
+    reg.handle_response(now, b.id, &respond(&b, 403, &[]))
+        .unwrap();
+    assert_eq!(reg.state(), RegistrationState::Rejected);
+    assert_eq!(reg.poll_timeout(), None);
+}

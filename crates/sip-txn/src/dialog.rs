@@ -89,7 +89,8 @@ fn is_sips(uri: Option<&str>) -> bool {
 impl Dialog {
     /// The UAC's dialog from a 2xx to its INVITE, SUBSCRIBE or REFER (§12.1.2): route set from
     /// the response's Record-Route **reversed**, remote target from its Contact, local CSeq from
-    /// the request.
+    /// the response: it echoes the request the server saw, which may be a resubmission with
+    /// credentials and a higher CSeq than the `request` the caller kept (§22.2).
     pub fn uac(request: &Message, response: &Message) -> Result<Self> {
         if !response.status().is_some_and(|c| (200..300).contains(&c)) {
             return Err(Error::NoDialog("only a 2xx creates a dialog here"));
@@ -106,7 +107,7 @@ impl Dialog {
                 local_tag: tag_of(request.from_header()?, "no From tag")?,
                 remote_tag: tag_of(response.to_header()?, "no To tag in the response")?,
             },
-            local_seq: Some(request.cseq()?.seq),
+            local_seq: Some(request.cseq()?.seq.max(response.cseq()?.seq)),
             remote_seq: None,
             local_uri: request.from_header()?.uri_str().to_owned(),
             remote_uri: request.to_header()?.uri_str().to_owned(),

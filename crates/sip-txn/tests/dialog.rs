@@ -62,6 +62,23 @@ fn uac_route_set_is_the_record_route_reversed() {
 }
 
 #[test]
+fn uac_local_cseq_follows_a_resubmission_with_credentials() {
+    // The caller kept the first INVITE (CSeq 314159); the 2xx answers the resubmission with
+    // credentials, CSeq 314160 (§22.2). The next in-dialog request must go above that.
+    let ok = ok("<sip:p1.example;lr>").as_bytes().to_vec();
+    let ok = String::from_utf8(ok)
+        .unwrap()
+        .replace("CSeq: 314159", "CSeq: 314160");
+    let mut d = Dialog::uac(&invite(), &Message::parse(Bytes::from(ok)).unwrap()).unwrap();
+    assert_eq!(d.local_seq(), Some(314160));
+    let bye = d
+        .request(Method::Bye, "SIP/2.0/UDP h;branch=z9hG4bKx")
+        .unwrap();
+    let bye = Message::parse(bye.build()).unwrap();
+    assert_eq!(bye.cseq().unwrap().seq, 314161);
+}
+
+#[test]
 fn in_dialog_request_with_loose_routing() {
     let mut d = Dialog::uac(&invite(), &ok("<sip:p2.example;lr>, <sip:p1.example;lr>")).unwrap();
     let bye = d

@@ -1,13 +1,17 @@
 //! A Digest authentication client for SIP (RFC 3261 §22 with RFC 2617, RFC 7616 and RFC 8760):
 //! MD5, MD5-sess, SHA-256, SHA-256-sess, SHA-512-256 and SHA-512-256-sess; qop `auth` and
 //! `auth-int`; nonce counts and client nonces; `stale=true`; one answer per realm.
+//!
+//! The server side shares the same hashing: [`DigestChallenge`] writes a challenge,
+//! [`DigestCredentials::parse`] reads an answer and [`verify`] checks its `response`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use md5::Md5;
 use sha2::{Sha256, Sha512_256};
-use sip_parse::{Challenge, Message, MessageBuilder, ParseError};
+use sip_parse::{Challenge, ErrorKind, Message, MessageBuilder, ParseError};
 
 use crate::{Error, Result};
 
@@ -69,6 +73,17 @@ impl Algorithm {
             Algorithm::Sha256 | Algorithm::Sha256Sess => 1,
             Algorithm::Sha512_256 | Algorithm::Sha512_256Sess => 2,
         }
+    }
+
+    /// `H(parts concatenated)` as lower-case hex, with this algorithm's hash function (for
+    /// server-side values such as nonces that must use the same primitives).
+    ///
+    /// ```
+    /// use sip_txn::digest::Algorithm;
+    /// assert_eq!(Algorithm::Md5.hex_digest(&[b"a", b"bc"]), "900150983cd24fb0d6963f7d28e17f72");
+    /// ```
+    pub fn hex_digest(self, parts: &[&[u8]]) -> String {
+        self.hash(parts)
     }
 
     /// `H(data)` as lower-case hex.
@@ -509,4 +524,339 @@ fn header_value(i: &DigestInput<'_>, opaque: Option<&str>) -> String {
         let _ = write!(v, ", opaque={}", quoted(o));
     }
     v
+}
+
+/// A challenge a server sends in `WWW-Authenticate` (401) or `Proxy-Authenticate` (407)
+/// (RFC 3261 §22.1, RFC 7616 §3.3). Always offers `qop="auth"`.
+///
+/// ```
+/// use sip_txn::digest::{Algorithm, DigestChallenge};
+/// let c = DigestChallenge { realm: "example.test", nonce: "n1", algorithm: Algorithm::Md5, stale: true };
+/// assert_eq!(
+///     c.to_string(),
+///     r#"Digest realm="example.test", nonce="n1", algorithm=MD5, qop="auth", stale=true"#
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestChallenge<'a> {
+    /// The protection space, usually the SIP domain (RFC 3261 §22.1).
+    pub realm: &'a str,
+    /// The server nonce.
+    pub nonce: &'a str,
+    /// The algorithm the client must use.
+    pub algorithm: Algorithm,
+    /// The previous request's nonce was stale but its response right: retry without asking the
+    /// user (RFC 7616 §3.3).
+    pub stale: bool,
+}
+
+impl std::fmt::Display for DigestChallenge<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Digest realm={}, nonce={}, algorithm={}, qop=\"auth\"",
+            quoted(self.realm),
+            quoted(self.nonce),
+            self.algorithm.as_str()
+        )?;
+        if self.stale {
+            f.write_str(", stale=true")?;
+        }
+        Ok(())
+    }
+}
+
+/// The parameters of Digest credentials (an `Authorization` or `Proxy-Authorization` value) a
+/// server checks (RFC 7616 §3.4, RFC 3261 §22.4), unquoted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestCredentials<'a> {
+    /// `username`.
+    pub username: Cow<'a, str>,
+    /// `realm`.
+    pub realm: Cow<'a, str>,
+    /// `nonce`, as the server sent it.
+    pub nonce: Cow<'a, str>,
+    /// `uri`: the Request-URI the client hashed.
+    pub uri: Cow<'a, str>,
+    /// `response`: the hex digest to check.
+    pub response: Cow<'a, str>,
+    /// `algorithm` (MD5 when absent).
+    pub algorithm: Algorithm,
+    /// `qop`, `None` for the RFC 2069 form.
+    pub qop: Option<Qop>,
+    /// `nc` (0 when absent).
+    pub nc: u32,
+    /// `cnonce` (empty when absent).
+    pub cnonce: Cow<'a, str>,
+    /// `opaque`, echoed from the challenge.
+    pub opaque: Option<Cow<'a, str>>,
+}
+
+impl<'a> DigestCredentials<'a> {
+    /// Reads the Digest parameters of `credentials` (e.g. from
+    /// [`Message::authorization`]; `sip_parse::Credentials` is the same type). Fails with [`Error::Parse`] on another scheme, a missing
+    /// parameter, or a value this crate cannot check (unknown algorithm or qop, a bad `nc`, a qop
+    /// without `cnonce`, RFC 7616 `userhash`); the offset counts from the start of the header
+    /// value.
+    ///
+    /// ```
+    /// use sip_parse::Credentials;
+    /// use sip_txn::digest::{Algorithm, DigestCredentials, Qop};
+    /// let raw = Credentials::parse(concat!(
+    ///     r#"Digest username="bob", realm="biloxi.com", nonce="dcd98b", uri="sip:biloxi.com", "#,
+    ///     r#"qop=auth, nc=00000001, cnonce="0a4f113b", response="6629fae4""#,
+    /// ).as_bytes())?;
+    /// let c = DigestCredentials::parse(&raw)?;
+    /// assert_eq!((c.username.as_ref(), c.nc, c.qop), ("bob", 1, Some(Qop::Auth)));
+    /// assert_eq!(c.algorithm, Algorithm::Md5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn parse(credentials: &Challenge<'a>) -> Result<Self> {
+        let c = credentials;
+        // Offsets are relative to the value's start, where the scheme begins.
+        let base = c.scheme.as_ptr() as usize;
+        let at = |v: &str| (v.as_ptr() as usize).saturating_sub(base);
+        let end = at(c.params) + c.params.len();
+        let invalid =
+            |what, v: &str| Error::Parse(ParseError::new(ErrorKind::Invalid(what), at(v)));
+        if !c.is_digest() {
+            return Err(Error::Parse(ParseError::new(
+                ErrorKind::Invalid("not Digest credentials"),
+                0,
+            )));
+        }
+        let required = |name: &str, what: &'static str| {
+            c.param(name).ok_or(Error::Parse(ParseError::new(
+                ErrorKind::Expected(what),
+                end,
+            )))
+        };
+        if let Some(v) = c.raw_param("userhash") {
+            if c.param("userhash")
+                .is_some_and(|u| u.eq_ignore_ascii_case("true"))
+            {
+                return Err(invalid("userhash is not supported", v));
+            }
+        }
+        let algorithm = match c.raw_param("algorithm") {
+            None => Algorithm::Md5,
+            Some(raw) => c
+                .algorithm()
+                .and_then(|a| Algorithm::parse(&a))
+                .ok_or_else(|| invalid("unsupported digest algorithm", raw))?,
+        };
+        let qop = match c.raw_param("qop") {
+            None => None,
+            Some(raw) => match c.param("qop").as_deref() {
+                Some(q) if q.eq_ignore_ascii_case("auth") => Some(Qop::Auth),
+                Some(q) if q.eq_ignore_ascii_case("auth-int") => Some(Qop::AuthInt),
+                _ => return Err(invalid("unsupported qop", raw)),
+            },
+        };
+        let nc = match c.raw_param("nc") {
+            None => 0,
+            // nc = 8LHEX (RFC 7616 §3.4).
+            Some(raw) if raw.len() == 8 => {
+                u32::from_str_radix(raw, 16).map_err(|_| invalid("nc is not 8 hex digits", raw))?
+            }
+            Some(raw) => return Err(invalid("nc is not 8 hex digits", raw)),
+        };
+        let cnonce = c.param("cnonce");
+        if qop.is_some() && (cnonce.is_none() || c.raw_param("nc").is_none()) {
+            return Err(Error::Parse(ParseError::new(
+                ErrorKind::Expected("cnonce and nc with qop"),
+                end,
+            )));
+        }
+        Ok(Self {
+            username: required("username", "username parameter")?,
+            realm: required("realm", "realm parameter")?,
+            nonce: required("nonce", "nonce parameter")?,
+            uri: required("uri", "uri parameter")?,
+            response: required("response", "response parameter")?,
+            algorithm,
+            qop,
+            nc,
+            cnonce: cnonce.unwrap_or_default(),
+            opaque: c.opaque(),
+        })
+    }
+}
+
+/// Whether `credentials` answer with the right `response` for a request of `method` with
+/// `body` (hashed for `auth-int`) from a user whose password is `password` (RFC 7616 §3.4.1).
+/// The comparison takes the same time wherever the digests differ.
+///
+/// It checks only the arithmetic: the caller checks that the nonce is one it issued and still
+/// fresh (else challenge again with `stale=true`), the realm is its own, and `uri` names the
+/// Request-URI (RFC 7616 §3.4.6).
+///
+/// ```
+/// use bytes::Bytes;
+/// use sip_parse::{Message, MessageBuilder};
+/// use sip_txn::digest::{verify, Algorithm, Credentials, DigestChallenge, DigestClient, DigestCredentials};
+///
+/// let register = Message::parse(Bytes::from_static(
+///     b"REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+///       From: <sip:alice@example.test>;tag=1\r\nTo: <sip:alice@example.test>\r\n\
+///       Call-ID: c1\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n"))?;
+/// let challenge = DigestChallenge { realm: "example.test", nonce: "n1", algorithm: Algorithm::Sha256, stale: false };
+/// let unauthorized = MessageBuilder::response_to(&register, 401, "Unauthorized", Some("t"))?
+///     .header("WWW-Authenticate", &challenge.to_string())?
+///     .build();
+/// let auth = DigestClient::new(Credentials::new("alice", "alicepw"))
+///     .authorize(&register, &Message::parse(unauthorized)?)?;
+///
+/// let raw = sip_parse::Credentials::parse(auth[0].value.as_bytes())?;
+/// let answer = DigestCredentials::parse(&raw)?;
+/// assert!(verify(&answer, "REGISTER", "alicepw", b""));
+/// assert!(!verify(&answer, "REGISTER", "wrong", b""));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn verify(
+    credentials: &DigestCredentials<'_>,
+    method: &str,
+    password: &str,
+    body: &[u8],
+) -> bool {
+    let c = credentials;
+    let expected = digest_response(&DigestInput {
+        algorithm: c.algorithm,
+        username: &c.username,
+        password,
+        realm: &c.realm,
+        nonce: &c.nonce,
+        cnonce: &c.cnonce,
+        nc: c.nc,
+        qop: c.qop,
+        method,
+        uri: &c.uri,
+        body,
+    });
+    // Hex digits may arrive in upper case; compare without an early exit.
+    let got = c.response.as_bytes();
+    let want = expected.as_bytes();
+    got.len() == want.len()
+        && got
+            .iter()
+            .zip(want)
+            .fold(0u8, |acc, (g, w)| acc | (g.to_ascii_lowercase() ^ w))
+            == 0
+}
+
+#[cfg(test)]
+mod server_tests {
+    use super::*;
+
+    fn creds(value: &str) -> Result<DigestCredentials<'_>> {
+        DigestCredentials::parse(&Challenge::parse(value.as_bytes()).map_err(Error::Parse)?)
+    }
+
+    /// RFC 2617 §3.5 (MD5, qop=auth), checked from the server's side.
+    const MUFASA: &str = r#"Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", qop=auth, nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9f0171e9517f40e41""#;
+
+    #[test]
+    fn verify_rfc2617_example() {
+        let c = creds(MUFASA).unwrap();
+        assert_eq!(
+            c.opaque.as_deref(),
+            Some("5ccc069c403ebaf9f0171e9517f40e41")
+        );
+        assert!(verify(&c, "GET", "Circle Of Life", b""));
+        assert!(!verify(&c, "GET", "Circle of Life", b""));
+        assert!(!verify(&c, "POST", "Circle Of Life", b""));
+        let upper = MUFASA.replace(
+            "6629fae49393a05397450978507c4ef1",
+            "6629FAE49393A05397450978507C4EF1",
+        );
+        assert!(verify(
+            &creds(&upper).unwrap(),
+            "GET",
+            "Circle Of Life",
+            b""
+        ));
+        let short = MUFASA.replace("6629fae49393a05397450978507c4ef1", "6629fae4");
+        assert!(!verify(
+            &creds(&short).unwrap(),
+            "GET",
+            "Circle Of Life",
+            b""
+        ));
+    }
+
+    #[test]
+    fn verify_answers_of_the_client_for_every_algorithm() {
+        let request = Message::parse_slice(
+            b"MESSAGE sip:bob@example.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+              From: <sip:alice@example.test>;tag=1\r\nTo: <sip:bob@example.test>\r\n\
+              Call-ID: c1\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
+        )
+        .unwrap();
+        for alg in [Algorithm::Md5, Algorithm::Sha256, Algorithm::Sha512_256Sess] {
+            let ch = DigestChallenge {
+                realm: "example.test",
+                nonce: "abc",
+                algorithm: alg,
+                stale: false,
+            };
+            let rsp = MessageBuilder::response_to(
+                &request,
+                407,
+                "Proxy Authentication Required",
+                Some("t"),
+            )
+            .unwrap()
+            .header("Proxy-Authenticate", &ch.to_string())
+            .unwrap()
+            .build();
+            let mut client = DigestClient::new(Credentials::new("alice", "alicepw"));
+            let auth = client
+                .authorize(&request, &Message::parse(rsp).unwrap())
+                .unwrap();
+            assert!(auth[0].proxy);
+            let c = creds(&auth[0].value).unwrap();
+            assert_eq!((c.algorithm, c.qop, c.nc), (alg, Some(Qop::Auth), 1));
+            assert_eq!(c.uri, "sip:bob@example.test");
+            assert!(verify(&c, "MESSAGE", "alicepw", b"hi"), "{alg:?}");
+            assert!(!verify(&c, "MESSAGE", "bobpw", b"hi"), "{alg:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_credentials_say_where() {
+        let e = |v: &str| match creds(v) {
+            Err(Error::Parse(p)) => (p.kind, p.offset),
+            other => panic!("{v}: {other:?}"),
+        };
+        assert_eq!(
+            e(r#"Basic realm="x""#),
+            (ErrorKind::Invalid("not Digest credentials"), 0)
+        );
+        let missing = r#"Digest username="a", realm="r", nonce="n", uri="sip:x""#;
+        assert_eq!(
+            e(missing),
+            (ErrorKind::Expected("response parameter"), missing.len())
+        );
+        let v = r#"Digest username="a", realm="r", nonce="n", uri="sip:x", response="0", algorithm=SHA-1"#;
+        assert_eq!(
+            e(v),
+            (
+                ErrorKind::Invalid("unsupported digest algorithm"),
+                v.len() - 5
+            )
+        );
+        let v = r#"Digest username="a", realm="r", nonce="n", uri="sip:x", response="0", qop=auth, cnonce="c", nc=1"#;
+        assert_eq!(
+            e(v),
+            (ErrorKind::Invalid("nc is not 8 hex digits"), v.len() - 1)
+        );
+        let v = r#"Digest username="a", realm="r", nonce="n", uri="sip:x", response="0", qop=auth"#;
+        assert_eq!(e(v).0, ErrorKind::Expected("cnonce and nc with qop"));
+        let v = r#"Digest username="a", realm="r", nonce="n", uri="sip:x", response="0", userhash=true"#;
+        assert_eq!(e(v).0, ErrorKind::Invalid("userhash is not supported"));
+        // The RFC 2069 form (no qop) parses, with nc 0 and no cnonce.
+        let c = creds(r#"Digest username="a", realm="r", nonce="n", uri="sip:x", response="0""#)
+            .unwrap();
+        assert_eq!((c.qop, c.nc, c.cnonce.as_ref()), (None, 0, ""));
+    }
 }

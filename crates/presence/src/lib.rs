@@ -6,6 +6,19 @@
 //! Nothing here touches a socket or a clock: time comes in as `now`, output is polled.
 
 // Documents, lists and the store.
+mod buddy;
+pub mod pidf;
+mod status;
+mod watcher;
+pub mod winfo;
+mod xml;
+pub mod xpidf;
+pub use buddy::{Buddy, BuddyList, Group, SubscriptionType};
+pub use error::Position;
+pub use status::{LocalPresence, MediaKind, RemotePresence, Status, UnknownStatus, parse_body};
+pub use watcher::{OfferMode, PrivacyMode, Scope, Watcher, WatcherDecision, WatcherList, WatcherState};
+pub use winfo::{WatcherInfo, WatcherInfoState};
+pub use xml::XmlLimits;
 // Subscriptions.
 
 mod error;

@@ -21,6 +21,10 @@
 //! * [`digest`]: answers 401/407 challenges for MD5, SHA-256 and SHA-512-256 (and `-sess`).
 //! * With the `testkit` feature, the `testkit` module joins two layers by a lossy in-memory network
 //!   on a simulated clock, as quinn-proto's tests do.
+//! * With the `driver` feature, the `driver` module runs the layer on tokio and
+//!   `sip-transport`: `Driver::request(..).await?.await?` for a final response, a stream of
+//!   incoming requests each with a handle to answer, one timer fed from `poll_timeout`, and
+//!   transport failures ending transactions at once.
 //!
 //! A driver (tokio or any other runtime) owns the sockets and one timer, and shuttles between them
 //! and the layer. Here the "network" and the "clock" are the example's own variables:
@@ -85,6 +89,8 @@ mod client_invite;
 mod client_non_invite;
 pub mod dialog;
 pub mod digest;
+#[cfg(feature = "driver")]
+pub mod driver;
 mod error;
 mod event;
 mod key;

@@ -1,0 +1,691 @@
+//! The one task that shuttles between the sans-IO layer, the transport and the clock.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use sip_parse::{Message, MessageBuilder, Method, Target, TransportKind};
+use sip_transport::{ConnectionId, Events, Incoming, Transport, TransportEvent};
+use tokio::sync::{mpsc, oneshot};
+
+use super::client::{MAX_OTHER_RESPONSES, Update};
+use super::server::{IncomingRequest, Received, ServerTransaction, Source};
+use super::{Driver, DriverError, Inner};
+use crate::{
+    ClientKey, Event, ServerKey, TerminationReason, TransactionKey, TransactionLayer, Transmit,
+};
+
+/// What a handle asks of the task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Request {
+        request: Message,
+        target: Target,
+        updates: mpsc::UnboundedSender<Update>,
+        reply: oneshot::Sender<Result<ClientKey, DriverError>>,
+    },
+    Cancel {
+        invite: ClientKey,
+        updates: mpsc::UnboundedSender<Update>,
+        reply: oneshot::Sender<Result<ClientKey, DriverError>>,
+    },
+    Respond {
+        key: ServerKey,
+        response: Message,
+        done: oneshot::Sender<Result<(), DriverError>>,
+    },
+    /// A [`ServerTransaction`] was dropped, maybe without a final response.
+    Abandon {
+        key: ServerKey,
+    },
+    Shutdown,
+}
+
+/// A stream sender failed to deliver to its remote.
+#[derive(Debug)]
+struct SendFailed {
+    target: Target,
+    reason: String,
+}
+
+/// A stream peer: the transport reuses one connection per transport and address.
+type Remote = (TransportKind, SocketAddr);
+
+fn remote(t: &Target) -> Remote {
+    (t.transport, t.addr)
+}
+
+#[derive(Debug)]
+struct ClientRecord {
+    /// `None` once nothing more will be passed up.
+    updates: Option<mpsc::UnboundedSender<Update>>,
+    target: Target,
+    is_invite: bool,
+    final_delivered: bool,
+    others: u16,
+    failure: Option<String>,
+}
+
+#[derive(Debug)]
+struct ServerRecord {
+    target: Target,
+    connection: Option<ConnectionId>,
+    to_tag: Option<Box<str>>,
+    cancelled: Option<oneshot::Sender<()>>,
+}
+
+/// The message being handled, for what the layer's events do not carry.
+#[derive(Debug)]
+struct Arrival {
+    source: Source,
+}
+
+pub(crate) struct Task {
+    pub(crate) layer: TransactionLayer,
+    pub(crate) transport: Transport,
+    pub(crate) events: Events,
+    pub(crate) commands: mpsc::UnboundedReceiver<Command>,
+    pub(crate) incoming: mpsc::Sender<Received>,
+    pub(crate) driver: Weak<Inner>,
+    reports: mpsc::UnboundedReceiver<SendFailed>,
+    reports_tx: mpsc::UnboundedSender<SendFailed>,
+    clients: HashMap<ClientKey, ClientRecord>,
+    servers: HashMap<ServerKey, ServerRecord>,
+    /// Live transactions per peer, to fail them when the transport to it fails.
+    by_remote: HashMap<Remote, HashSet<TransactionKey>>,
+    /// The connection the transport uses for each stream peer (the newest).
+    connections: HashMap<Remote, ConnectionId>,
+    /// One ordered sender task per stream peer, so a slow connect never stalls this task.
+    senders: HashMap<Remote, mpsc::UnboundedSender<Bytes>>,
+    arrival: Option<Arrival>,
+}
+
+/// The driver's clock. The layer never reads one (DESIGN.md principle 1); tokio's clock lets a
+/// paused test runtime drive it too.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl Task {
+    pub(crate) fn new(
+        layer: TransactionLayer,
+        transport: Transport,
+        events: Events,
+        commands: mpsc::UnboundedReceiver<Command>,
+        incoming: mpsc::Sender<Received>,
+        driver: Weak<Inner>,
+    ) -> Self {
+        let (reports_tx, reports) = mpsc::unbounded_channel();
+        Self {
+            layer,
+            transport,
+            events,
+            commands,
+            incoming,
+            driver,
+            reports,
+            reports_tx,
+            clients: HashMap::new(),
+            servers: HashMap::new(),
+            by_remote: HashMap::new(),
+            connections: HashMap::new(),
+            senders: HashMap::new(),
+            arrival: None,
+        }
+    }
+
+    /// Runs until shutdown, the last handle is dropped, or the transport stops.
+    pub(crate) async fn run(mut self) {
+        let sleep = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(sleep);
+        let mut armed = false;
+        loop {
+            tokio::select! {
+                cmd = self.commands.recv() => match cmd {
+                    None | Some(Command::Shutdown) => break,
+                    Some(cmd) => self.on_command(cmd),
+                },
+                ev = self.events.recv() => match ev {
+                    Some(ev) => self.on_transport_event(ev),
+                    None => break,
+                },
+                Some(failed) = self.reports.recv() => {
+                    self.senders.remove(&remote(&failed.target));
+                    self.fail_remote(&failed.target, &failed.reason);
+                }
+                () = &mut sleep, if armed => self.layer.handle_timeout(now()),
+            }
+            self.drain().await;
+            match self.layer.poll_timeout() {
+                Some(at) => {
+                    sleep.as_mut().reset(tokio::time::Instant::from_std(at));
+                    armed = true;
+                }
+                None => armed = false,
+            }
+        }
+        self.close();
+    }
+
+    fn close(&mut self) {
+        for (_, rec) in self.clients.drain() {
+            if let (Some(tx), false) = (&rec.updates, rec.final_delivered) {
+                let _ = tx.send(Update::Final(Err(DriverError::Shutdown)));
+            }
+        }
+        self.servers.clear();
+        self.senders.clear();
+        self.transport.shutdown();
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        let now = now();
+        match cmd {
+            Command::Request {
+                request,
+                target,
+                updates,
+                reply,
+            } => {
+                let is_invite = request.method() == Some(Method::Invite);
+                let r = self.layer.send_request(now, request, target.clone());
+                let r = r.inspect(|&key| self.add_client(key, target, is_invite, updates));
+                let _ = reply.send(r.map_err(DriverError::from));
+            }
+            Command::Cancel {
+                invite,
+                updates,
+                reply,
+            } => {
+                let r = self.layer.cancel(now, invite).inspect(|&key| {
+                    // The CANCEL goes where its INVITE went (§9.1).
+                    let target = self
+                        .clients
+                        .get(&invite)
+                        .map_or_else(unreachable_target, |r| r.target.clone());
+                    self.add_client(key, target, false, updates);
+                });
+                let _ = reply.send(r.map_err(DriverError::from));
+            }
+            Command::Respond {
+                key,
+                response,
+                done,
+            } => {
+                let r = self.layer.send_response(now, key, response);
+                let _ = done.send(r.map_err(DriverError::from));
+            }
+            Command::Abandon { key } => {
+                if self.layer.request(key).is_some() {
+                    // RFC 3261 §21.5.1: the user went away without answering.
+                    self.respond_internal(now, key, 500, "Server Internal Error");
+                }
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn add_client(
+        &mut self,
+        key: ClientKey,
+        target: Target,
+        is_invite: bool,
+        updates: mpsc::UnboundedSender<Update>,
+    ) {
+        self.by_remote
+            .entry(remote(&target))
+            .or_default()
+            .insert(key.into());
+        self.clients.insert(
+            key,
+            ClientRecord {
+                updates: Some(updates),
+                target,
+                is_invite,
+                final_delivered: false,
+                others: 0,
+                failure: None,
+            },
+        );
+    }
+
+    /// Answers server transaction `key` from the driver itself (CANCEL, overload, abandoned),
+    /// with the To tag its user's responses carry.
+    fn respond_internal(&mut self, now: Instant, key: ServerKey, code: u16, reason: &str) {
+        let Some(request) = self.layer.request(key) else {
+            return;
+        };
+        let tag = self.servers.get(&key).and_then(|r| r.to_tag.clone());
+        let built = MessageBuilder::response_to(request, code, reason, tag.as_deref())
+            .and_then(MessageBuilder::try_build)
+            .and_then(Message::parse);
+        match built {
+            Ok(rsp) => {
+                if let Err(e) = self.layer.send_response(now, key, rsp) {
+                    // Already answered: nothing to do.
+                    tracing::trace!(?key, code, error = %e, "internal response not sent");
+                }
+            }
+            Err(e) => tracing::debug!(?key, code, error = %e, "cannot build a response"),
+        }
+    }
+
+    fn on_transport_event(&mut self, ev: TransportEvent) {
+        match ev {
+            TransportEvent::Message(incoming) => self.on_message(incoming),
+            TransportEvent::ConnectionOpened {
+                id,
+                transport,
+                remote,
+                ..
+            } => {
+                self.connections.insert((transport, remote), id);
+            }
+            TransportEvent::ConnectionClosed {
+                id,
+                transport,
+                remote,
+                reason,
+            } => {
+                let peer = (transport, remote);
+                self.senders.remove(&peer);
+                let current = self.connections.get(&peer) == Some(&id);
+                if current {
+                    self.connections.remove(&peer);
+                }
+                if !reason.is_failure() {
+                    return;
+                }
+                // RFC 3261 §17.1.4/§17.2.4 via §18.4: fail at once what waited on it.
+                let reason = format!("{id} {reason}");
+                let keys: Vec<TransactionKey> = self
+                    .by_remote
+                    .get(&peer)
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default();
+                let now = now();
+                for key in keys {
+                    let on_it = match key {
+                        TransactionKey::Client(_) => current,
+                        TransactionKey::Server(k) => self
+                            .servers
+                            .get(&k)
+                            .is_some_and(|r| r.connection == Some(id) || current),
+                    };
+                    if on_it {
+                        self.fail(now, key, &reason);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_message(&mut self, incoming: Incoming) {
+        let now = now();
+        if let Some(id) = incoming.connection {
+            self.connections
+                .insert((incoming.transport, incoming.source), id);
+        }
+        let source = Source {
+            target: incoming.reply_target(),
+            local: incoming.local,
+            connection: incoming.connection,
+        };
+        let reply_to = if incoming.message.is_request() {
+            reply_target(&incoming)
+        } else {
+            source.target.clone()
+        };
+        self.arrival = Some(Arrival { source });
+        if let Err(e) = self.layer.handle_message(now, reply_to, incoming.message) {
+            tracing::debug!(source = %incoming.source, error = %e, "message dropped");
+        }
+    }
+
+    /// Fails every transaction towards `target` (a stream that could not be written or
+    /// connected, a datagram that could not be sent).
+    fn fail_remote(&mut self, target: &Target, reason: &str) {
+        let keys: Vec<TransactionKey> = self
+            .by_remote
+            .get(&remote(target))
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        let now = now();
+        for key in keys {
+            self.fail(now, key, reason);
+        }
+    }
+
+    fn fail(&mut self, now: Instant, key: TransactionKey, reason: &str) {
+        match key {
+            TransactionKey::Client(k) => {
+                if let Some(r) = self.clients.get_mut(&k) {
+                    r.failure = Some(reason.to_owned());
+                }
+            }
+            TransactionKey::Server(_) => {}
+        }
+        tracing::debug!(?key, reason, "transport failure ends the transaction");
+        self.layer.handle_transport_error(now, key);
+    }
+
+    /// Drains the layer until it has nothing more to say (handling an event may answer a
+    /// request, which queues more output).
+    async fn drain(&mut self) {
+        loop {
+            let mut idle = true;
+            while let Some(t) = self.layer.poll_transmit() {
+                idle = false;
+                self.transmit(t).await;
+            }
+            while let Some(e) = self.layer.poll_event() {
+                idle = false;
+                self.on_event(e);
+            }
+            if idle {
+                break;
+            }
+        }
+        self.arrival = None;
+    }
+
+    async fn transmit(&mut self, t: Transmit) {
+        if t.target.transport == TransportKind::Udp {
+            if let Err(e) = self.transport.send(&t.target, t.payload).await {
+                if is_transient(&e) {
+                    // Lost like any datagram; the transaction retransmits.
+                    tracing::debug!(target = %t.target, error = %e, "datagram not sent");
+                } else {
+                    let reason = e.to_string();
+                    self.fail_remote(&t.target, &reason);
+                }
+            }
+            return;
+        }
+        let peer = remote(&t.target);
+        let payload = match self.senders.get(&peer) {
+            Some(tx) => match tx.send(t.payload) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(p)) => p,
+            },
+            None => t.payload,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(payload);
+        tokio::spawn(stream_sender(
+            self.transport.clone(),
+            t.target,
+            rx,
+            self.reports_tx.clone(),
+        ));
+        self.senders.insert(peer, tx);
+    }
+
+    fn on_event(&mut self, e: Event) {
+        match e {
+            Event::Response { key, response } => self.on_response(key, response),
+            Event::Request {
+                key,
+                request,
+                source,
+            } => self.on_request(key, request, source),
+            Event::Cancel { key, invite, .. } => self.on_cancel(key, invite),
+            Event::Ack { request, source } => {
+                let source = self.arrival_source(source);
+                let _ = self.incoming.try_send(Received::Ack { request, source });
+            }
+            Event::Terminated { key, reason } => self.on_terminated(key, reason),
+        }
+    }
+
+    fn arrival_source(&self, reply_to: Target) -> Source {
+        self.arrival.as_ref().map_or_else(
+            || Source {
+                local: SocketAddr::from(([0, 0, 0, 0], 0)),
+                connection: None,
+                target: reply_to,
+            },
+            |a| a.source.clone(),
+        )
+    }
+
+    fn on_response(&mut self, key: ClientKey, response: Message) {
+        let Some(rec) = self.clients.get_mut(&key) else {
+            return;
+        };
+        let Some(tx) = rec.updates.as_ref() else {
+            return;
+        };
+        let code = response.status().unwrap_or(0);
+        if code >= 200 && !rec.final_delivered {
+            rec.final_delivered = true;
+            let _ = tx.send(Update::Final(Ok(response)));
+            // Only an INVITE's 2xx can be followed by more (RFC 6026 §8.4).
+            if !(rec.is_invite && (200..300).contains(&code)) {
+                rec.updates = None;
+            }
+            return;
+        }
+        if rec.others >= MAX_OTHER_RESPONSES {
+            tracing::debug!(?key, code, "too many responses; dropped");
+            return;
+        }
+        rec.others += 1;
+        let update = if rec.final_delivered {
+            Update::Extra(response)
+        } else {
+            Update::Provisional(response)
+        };
+        let _ = tx.send(update);
+    }
+
+    fn on_request(&mut self, key: ServerKey, request: Message, reply_to: Target) {
+        let source = self.arrival_source(reply_to.clone());
+        let to_tag = match request.to_header().map(|t| t.tag().is_none()) {
+            Ok(true) => crate::new_tag().ok().map(String::into_boxed_str),
+            _ => None,
+        };
+        let is_invite = request.method() == Some(Method::Invite);
+        let (cancel_tx, cancel_rx) = if is_invite {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        self.by_remote
+            .entry(remote(&reply_to))
+            .or_default()
+            .insert(key.into());
+        self.servers.insert(
+            key,
+            ServerRecord {
+                target: reply_to.clone(),
+                connection: source.connection,
+                to_tag: to_tag.clone(),
+                cancelled: cancel_tx,
+            },
+        );
+        let driver = self.driver.upgrade().map(|inner| Driver { inner });
+        let accepted = match (self.incoming.try_reserve(), driver) {
+            (Ok(permit), Some(driver)) => {
+                let transaction =
+                    ServerTransaction::new(key, request.clone(), to_tag, driver, cancel_rx);
+                permit.send(Received::Request(IncomingRequest {
+                    request,
+                    source,
+                    reply_to,
+                    transaction,
+                }));
+                true
+            }
+            _ => false,
+        };
+        if !accepted {
+            // RFC 3261 §21.5.4: nobody can take it now.
+            tracing::debug!(?key, "incoming queue full or closed: 503");
+            self.respond_internal(now(), key, 503, "Service Unavailable");
+        }
+    }
+
+    /// RFC 3261 §9.2: answer the CANCEL 200, and the INVITE 487 if it has no final response.
+    fn on_cancel(&mut self, key: ServerKey, invite: ServerKey) {
+        let now = now();
+        let (tag, target, connection) = match self.servers.get_mut(&invite) {
+            Some(r) => {
+                if let Some(tx) = r.cancelled.take() {
+                    let _ = tx.send(());
+                }
+                (r.to_tag.clone(), r.target.clone(), r.connection)
+            }
+            None => (None, self.arrival_source(unreachable_target()).target, None),
+        };
+        // §9.2: the CANCEL's response carries the INVITE's To tag.
+        self.servers.insert(
+            key,
+            ServerRecord {
+                target: target.clone(),
+                connection,
+                to_tag: tag,
+                cancelled: None,
+            },
+        );
+        self.by_remote
+            .entry(remote(&target))
+            .or_default()
+            .insert(key.into());
+        self.respond_internal(now, key, 200, "OK");
+        self.respond_internal(now, invite, 487, "Request Terminated");
+    }
+
+    fn on_terminated(&mut self, key: TransactionKey, reason: TerminationReason) {
+        let target = match key {
+            TransactionKey::Client(k) => {
+                let Some(rec) = self.clients.remove(&k) else {
+                    return;
+                };
+                if let (Some(tx), false) = (&rec.updates, rec.final_delivered) {
+                    let err = match reason {
+                        TerminationReason::Timeout => DriverError::Timeout {
+                            target: rec.target.clone(),
+                        },
+                        TerminationReason::TransportError => DriverError::Transport {
+                            target: rec.target.clone(),
+                            reason: rec
+                                .failure
+                                .clone()
+                                .unwrap_or_else(|| "transport error".to_owned()),
+                        },
+                        // A held CANCEL whose INVITE got its final response first (§9.1).
+                        TerminationReason::Normal => DriverError::Txn(crate::Error::InvalidState(
+                            "the INVITE got its final response before the CANCEL was sent",
+                        )),
+                    };
+                    let _ = tx.send(Update::Final(Err(err)));
+                }
+                rec.target
+            }
+            TransactionKey::Server(k) => {
+                let Some(rec) = self.servers.remove(&k) else {
+                    return;
+                };
+                rec.target
+            }
+        };
+        let peer = remote(&target);
+        if let Some(set) = self.by_remote.get_mut(&peer) {
+            set.remove(&key);
+            if set.is_empty() {
+                self.by_remote.remove(&peer);
+            }
+        }
+    }
+}
+
+/// A placeholder that matches no live peer.
+fn unreachable_target() -> Target {
+    Target::udp(SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+/// Where responses to a request go (RFC 3261 §18.2.2, RFC 3581 §4).
+fn reply_target(incoming: &Incoming) -> Target {
+    let source = incoming.reply_target();
+    if incoming.transport != TransportKind::Udp {
+        // The connection it came on: the transport reuses it per remote address.
+        return source;
+    }
+    let Ok(via) = incoming.message.top_via() else {
+        return source;
+    };
+    // RFC 3581 §4: with rport, the source address and port.
+    if via.rport.is_some() {
+        return source;
+    }
+    let port = via.port.unwrap_or(TransportKind::Udp.default_port());
+    // §18.2.2: maddr (when it is an address), else the received address (the source IP) with
+    // the sent-by port.
+    let ip = via
+        .maddr
+        .and_then(|m| m.parse::<IpAddr>().ok())
+        .unwrap_or(incoming.source.ip());
+    Target::udp(SocketAddr::new(ip, port))
+}
+
+/// §18.2.2: when the connection a response should go back on is gone, the server opens one to
+/// the `received` address (else the sent-by host) and the sent-by port.
+fn response_fallback(payload: &Bytes, transport: TransportKind) -> Option<Target> {
+    let msg = Message::parse(payload.clone()).ok()?;
+    if msg.is_request() {
+        return None;
+    }
+    let via = msg.top_via().ok()?;
+    let ip: IpAddr = match via.received {
+        Some(r) => r.parse().ok()?,
+        None => via.host.to_string().trim_matches(['[', ']']).parse().ok()?,
+    };
+    let port = via.port.unwrap_or(transport.default_port());
+    Some(Target::new(transport, SocketAddr::new(ip, port)))
+}
+
+/// Sends to one stream peer in order, so a slow connect or a full connection queue stalls only
+/// that peer. Reports the first failure and ends.
+async fn stream_sender(
+    transport: Transport,
+    target: Target,
+    mut rx: mpsc::UnboundedReceiver<Bytes>,
+    reports: mpsc::UnboundedSender<SendFailed>,
+) {
+    while let Some(payload) = rx.recv().await {
+        let Err(e) = transport.send(&target, payload.clone()).await else {
+            continue;
+        };
+        if let Some(fallback) =
+            response_fallback(&payload, target.transport).filter(|f| *f != target)
+            && transport.send(&fallback, payload).await.is_ok()
+        {
+            continue;
+        }
+        let _ = reports.send(SendFailed {
+            target,
+            reason: e.to_string(),
+        });
+        return;
+    }
+}
+
+/// Send errors a datagram can meet without the path being broken.
+fn is_transient(e: &sip_transport::Error) -> bool {
+    use std::io::ErrorKind;
+    const ENOBUFS: i32 = 105;
+    match e {
+        sip_transport::Error::SendDatagram { source, .. } => {
+            matches!(
+                source.kind(),
+                ErrorKind::WouldBlock | ErrorKind::Interrupted
+            ) || source.raw_os_error() == Some(ENOBUFS)
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,409 @@
+//! Two drivers (or a driver and a raw socket) over real loopback sockets, UDP and TCP.
+//!
+//! Nothing here sleeps: every step awaits a real network event.
+
+use std::net::SocketAddr;
+
+use sip_parse::{Message, MessageBuilder, Method};
+use sip_transport::{Transport, TransportConfig};
+use sip_txn::driver::{Driver, DriverConfig, DriverError, IncomingRequests, Received};
+use sip_txn::{Target, TransportKind};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+
+const LOOPBACK: &str = "127.0.0.1:0";
+
+async fn driver() -> (Driver, IncomingRequests) {
+    let cfg = TransportConfig {
+        udp: vec![LOOPBACK.parse().unwrap()],
+        tcp: vec![LOOPBACK.parse().unwrap()],
+        ..Default::default()
+    };
+    let (t, events) = Transport::bind(cfg).await.unwrap();
+    Driver::start(t, events, DriverConfig::default()).unwrap()
+}
+
+fn addr(d: &Driver, kind: TransportKind) -> SocketAddr {
+    d.transport().local_addr(kind).unwrap()
+}
+
+fn request(from: &Driver, method: Method<'_>, kind: TransportKind, to: SocketAddr) -> Message {
+    let wire = MessageBuilder::request(method, &format!("sip:bob@{to}"))
+        .header("Via", &from.via(kind).unwrap())
+        .unwrap()
+        .header("Max-Forwards", "70")
+        .unwrap()
+        .header(
+            "From",
+            &format!(
+                "<{}>;tag={}",
+                from.contact_uri(kind, Some("alice")).unwrap(),
+                sip_txn::new_tag().unwrap()
+            ),
+        )
+        .unwrap()
+        .header("To", &format!("<sip:bob@{to}>"))
+        .unwrap()
+        .header("Call-ID", &sip_txn::new_tag().unwrap())
+        .unwrap()
+        .header("CSeq", &format!("1 {method}"))
+        .unwrap()
+        .header(
+            "Contact",
+            &format!("<{}>", from.contact_uri(kind, Some("alice")).unwrap()),
+        )
+        .unwrap()
+        .build();
+    Message::parse(wire).unwrap()
+}
+
+async fn next_request(incoming: &mut IncomingRequests) -> sip_txn::driver::IncomingRequest {
+    loop {
+        match incoming.recv().await.expect("driver running") {
+            Received::Request(r) => return r,
+            other => panic!("expected a request, got {other:?}"),
+        }
+    }
+}
+
+async fn request_and_final_response(kind: TransportKind) {
+    let (server, mut incoming) = driver().await;
+    let (client, _) = driver().await;
+    let to = addr(&server, kind);
+    let txn = client
+        .request(
+            request(&client, Method::Options, kind, to),
+            Target::new(kind, to),
+        )
+        .await
+        .unwrap();
+    let req = next_request(&mut incoming).await;
+    assert_eq!(req.request.method(), Some(Method::Options));
+    assert_eq!(req.source.target.transport, kind);
+    assert_eq!(req.source.connection.is_some(), kind != TransportKind::Udp);
+    // RFC 3581: the transport stamped received/rport, and the reply goes to the source.
+    assert_eq!(req.reply_to, req.source.target);
+    req.transaction.reply(200, "OK").await.unwrap();
+    let rsp = txn.await.unwrap();
+    assert_eq!(rsp.status(), Some(200));
+    assert_eq!(
+        rsp.to_header().unwrap().tag(),
+        req.transaction.to_tag(),
+        "the response carries the transaction's To tag"
+    );
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn options_over_udp_gets_its_final_response() {
+    request_and_final_response(TransportKind::Udp).await;
+}
+
+#[tokio::test]
+async fn options_over_tcp_gets_its_final_response() {
+    request_and_final_response(TransportKind::Tcp).await;
+}
+
+async fn invite_with_provisional_and_ack(kind: TransportKind) {
+    let (server, mut incoming) = driver().await;
+    let (client, _) = driver().await;
+    let to = addr(&server, kind);
+    let invite = request(&client, Method::Invite, kind, to);
+    let mut txn = client
+        .request(invite.clone(), Target::new(kind, to))
+        .await
+        .unwrap();
+    let req = next_request(&mut incoming).await;
+    assert_eq!(req.request.method(), Some(Method::Invite));
+    // The layer answered 100 Trying by itself (§17.2.1); then the user rings.
+    let trying = txn.next_response().await.unwrap();
+    assert_eq!(trying.status(), Some(100));
+    req.transaction.reply(180, "Ringing").await.unwrap();
+    let ringing = txn.next_response().await.unwrap();
+    assert_eq!(ringing.status(), Some(180));
+    assert_eq!(ringing.to_header().unwrap().tag(), req.transaction.to_tag());
+    req.transaction.reply(200, "OK").await.unwrap();
+    assert_eq!(txn.next_response().await.map(|m| m.status()), None);
+    let ok = txn.final_response().await.unwrap();
+    assert_eq!(ok.status(), Some(200));
+
+    // The ACK for a 2xx is sent outside the transaction (§13.2.2.4) and reaches the UAS core.
+    let ack = MessageBuilder::request(Method::Ack, &format!("sip:bob@{to}"))
+        .header("Via", &client.via(kind).unwrap())
+        .unwrap()
+        .header("Max-Forwards", "70")
+        .unwrap()
+        .header(
+            "From",
+            invite.header_str(sip_parse::HeaderName::From).unwrap(),
+        )
+        .unwrap()
+        .header("To", ok.header_str(sip_parse::HeaderName::To).unwrap())
+        .unwrap()
+        .header("Call-ID", invite.call_id().unwrap())
+        .unwrap()
+        .header("CSeq", "1 ACK")
+        .unwrap()
+        .build();
+    client
+        .send_stateless(&Message::parse(ack).unwrap(), &Target::new(kind, to))
+        .await
+        .unwrap();
+    match incoming.recv().await.unwrap() {
+        Received::Ack { request, source } => {
+            assert_eq!(request.method(), Some(Method::Ack));
+            assert_eq!(source.target.transport, kind);
+        }
+        other => panic!("expected the ACK, got {other:?}"),
+    }
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn invite_over_udp_shows_provisionals_then_2xx_and_its_ack_arrives() {
+    invite_with_provisional_and_ack(TransportKind::Udp).await;
+}
+
+#[tokio::test]
+async fn invite_over_tcp_shows_provisionals_then_2xx_and_its_ack_arrives() {
+    invite_with_provisional_and_ack(TransportKind::Tcp).await;
+}
+
+#[tokio::test]
+async fn cancel_is_answered_and_the_invite_ends_487() {
+    let (server, mut incoming) = driver().await;
+    let (client, _) = driver().await;
+    let kind = TransportKind::Udp;
+    let to = addr(&server, kind);
+    let mut txn = client
+        .request(
+            request(&client, Method::Invite, kind, to),
+            Target::new(kind, to),
+        )
+        .await
+        .unwrap();
+    let mut req = next_request(&mut incoming).await;
+    // Wait for 100 Trying, so the CANCEL goes out at once (§9.1).
+    assert_eq!(txn.next_response().await.unwrap().status(), Some(100));
+    let cancel = txn.cancel().await.unwrap();
+    req.transaction.cancelled().await;
+    assert!(req.transaction.is_cancelled());
+    assert_eq!(cancel.await.unwrap().status(), Some(200));
+    let rsp = txn.final_response().await.unwrap();
+    assert_eq!(rsp.status(), Some(487));
+    assert_eq!(rsp.to_header().unwrap().tag(), req.transaction.to_tag());
+    // Too late for the user's own final response.
+    assert!(matches!(
+        req.transaction.reply(200, "OK").await,
+        Err(DriverError::Txn(sip_txn::Error::InvalidState(_)))
+    ));
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_transaction_dropped_unanswered_is_answered_500() {
+    let (server, mut incoming) = driver().await;
+    let (client, _) = driver().await;
+    let to = addr(&server, TransportKind::Udp);
+    let txn = client
+        .request(
+            request(&client, Method::Message, TransportKind::Udp, to),
+            Target::udp(to),
+        )
+        .await
+        .unwrap();
+    drop(next_request(&mut incoming).await);
+    assert_eq!(txn.await.unwrap().status(), Some(500));
+    client.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn retransmitted_request_is_absorbed_and_answered_again() {
+    let (server, mut incoming) = driver().await;
+    let to = addr(&server, TransportKind::Udp);
+    let raw = UdpSocket::bind(LOOPBACK).await.unwrap();
+    let me = raw.local_addr().unwrap();
+    let wire = format!(
+        "OPTIONS sip:bob@{to} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {me};branch=z9hG4bKretrans1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:alice@{me}>;tag=a1\r\n\
+         To: <sip:bob@{to}>\r\n\
+         Call-ID: retrans-1\r\n\
+         CSeq: 7 OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    raw.send_to(wire.as_bytes(), to).await.unwrap();
+    let req = next_request(&mut incoming).await;
+    req.transaction.reply(200, "OK").await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, _) = raw.recv_from(&mut buf).await.unwrap();
+    let first = Message::parse_slice(&buf[..n]).unwrap();
+    assert_eq!(first.status(), Some(200));
+
+    // The same request again: the server transaction (Completed) sends the same 200 again
+    // (§17.2.2) and the user sees nothing new.
+    raw.send_to(wire.as_bytes(), to).await.unwrap();
+    let (n, _) = raw.recv_from(&mut buf).await.unwrap();
+    let again = Message::parse_slice(&buf[..n]).unwrap();
+    assert_eq!(again.as_bytes(), first.as_bytes());
+    assert!(
+        incoming.try_recv().is_none(),
+        "the retransmission was absorbed"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn udp_response_without_rport_goes_to_the_sent_by_port() {
+    let (server, mut incoming) = driver().await;
+    let to = addr(&server, TransportKind::Udp);
+    let sender = UdpSocket::bind(LOOPBACK).await.unwrap();
+    let listener = UdpSocket::bind(LOOPBACK).await.unwrap();
+    let sent_by = listener.local_addr().unwrap();
+    let wire = format!(
+        "OPTIONS sip:bob@{to} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {sent_by};branch=z9hG4bKsentby1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:alice@{sent_by}>;tag=a1\r\n\
+         To: <sip:bob@{to}>\r\n\
+         Call-ID: sent-by-1\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    sender.send_to(wire.as_bytes(), to).await.unwrap();
+    let req = next_request(&mut incoming).await;
+    // §18.2.2: no rport, so the received address and the sent-by port, not the source port.
+    assert_eq!(req.reply_to, Target::udp(sent_by));
+    assert_ne!(req.source.target.addr, sent_by);
+    req.transaction.reply(200, "OK").await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, _) = listener.recv_from(&mut buf).await.unwrap();
+    assert_eq!(Message::parse_slice(&buf[..n]).unwrap().status(), Some(200));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_connection_closed_by_the_peer_fails_the_transaction_at_once() {
+    let (client, _) = driver().await;
+    // A "server" that reads the request and hangs up without answering.
+    let listener = TcpListener::bind(LOOPBACK).await.unwrap();
+    let to = listener.local_addr().unwrap();
+    let txn = client
+        .request(
+            request(&client, Method::Options, TransportKind::Tcp, to),
+            Target::tcp(to),
+        )
+        .await
+        .unwrap();
+    let (mut conn, _) = listener.accept().await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = conn.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"OPTIONS "));
+    conn.shutdown().await.unwrap();
+    drop(conn);
+    // Not a timeout after 64*T1 = 32 s: the transport's close ends it (§17.1.4).
+    match txn.await {
+        Err(DriverError::Transport { target, reason }) => {
+            assert_eq!(target, Target::tcp(to));
+            assert!(reason.contains("closed by peer"), "{reason}");
+        }
+        other => panic!("expected a transport failure, got {other:?}"),
+    }
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_fails_the_transaction_at_once() {
+    let (client, _) = driver().await;
+    // A port nobody listens on: bind, note it, close.
+    let to = TcpListener::bind(LOOPBACK)
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let txn = client
+        .request(
+            request(&client, Method::Options, TransportKind::Tcp, to),
+            Target::tcp(to),
+        )
+        .await
+        .unwrap();
+    match txn.await {
+        Err(DriverError::Transport { target, .. }) => assert_eq!(target, Target::tcp(to)),
+        other => panic!("expected a transport failure, got {other:?}"),
+    }
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_fails_pending_requests_and_later_calls() {
+    let (client, _) = driver().await;
+    // A UDP peer that never answers.
+    let silent = UdpSocket::bind(LOOPBACK).await.unwrap();
+    let to = silent.local_addr().unwrap();
+    let txn = client
+        .request(
+            request(&client, Method::Options, TransportKind::Udp, to),
+            Target::udp(to),
+        )
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    silent.recv_from(&mut buf).await.unwrap();
+    client.shutdown().await;
+    assert_eq!(txn.await.unwrap_err(), DriverError::Shutdown);
+    let again = client
+        .request(
+            request(&client, Method::Options, TransportKind::Udp, to),
+            Target::udp(to),
+        )
+        .await;
+    assert_eq!(again.unwrap_err(), DriverError::Shutdown);
+}
+
+#[tokio::test]
+async fn the_layer_refuses_what_is_no_client_transaction() {
+    let (client, _) = driver().await;
+    let to: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let mut ack = request(&client, Method::Options, TransportKind::Udp, to);
+    ack = Message::parse(bytes::Bytes::from(
+        String::from_utf8_lossy(ack.as_bytes()).replace("OPTIONS", "ACK"),
+    ))
+    .unwrap();
+    assert_eq!(
+        client.request(ack, Target::udp(to)).await.unwrap_err(),
+        DriverError::Txn(sip_txn::Error::AckNotATransaction)
+    );
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn via_and_contact_name_our_listeners() {
+    let (d, _) = driver().await;
+    let udp = addr(&d, TransportKind::Udp);
+    let tcp = addr(&d, TransportKind::Tcp);
+    let via = d.via(TransportKind::Udp).unwrap();
+    let parsed = sip_parse::Via::parse(via.as_bytes()).unwrap();
+    assert_eq!(parsed.port, Some(udp.port()));
+    assert!(parsed.has_rfc3261_branch());
+    assert_eq!(parsed.rport, Some(None));
+    assert_ne!(
+        d.via(TransportKind::Udp).unwrap(),
+        via,
+        "a fresh branch each time"
+    );
+    assert_eq!(
+        d.contact_uri(TransportKind::Tcp, Some("bob")).unwrap(),
+        format!("sip:bob@{tcp};transport=tcp")
+    );
+    assert_eq!(
+        d.via(TransportKind::Tls).unwrap_err(),
+        DriverError::NotListening(TransportKind::Tls)
+    );
+    d.shutdown().await;
+}

@@ -12,6 +12,53 @@ pub enum Error {
     /// There is no server to send to (an empty target list).
     #[error("no server to send to")]
     NoTarget,
+    /// The client's task has stopped.
+    #[error("the client has stopped")]
+    Stopped,
+    /// The profile XML is invalid.
+    #[error("profile: {0}")]
+    Profile(#[from] provisioning::Error),
+    /// The profile has expired.
+    #[error(transparent)]
+    Expired(#[from] provisioning::Expired),
+    /// No enabled profile has this key.
+    #[error("no enabled profile has key {0:?}")]
+    UnknownProfile(String),
+    /// The profile is already enabled.
+    #[error("profile {0:?} is already enabled")]
+    ProfileEnabled(String),
+    /// No profile is enabled, so there is no identity to send as.
+    #[error("no profile is enabled")]
+    NoProfile,
+    /// The profile names no server to register with.
+    #[error("the profile has no registrar")]
+    NoRegistrar,
+    /// DNS gave no address for a server.
+    #[error("no address found for {0}")]
+    Unresolvable(String),
+    /// The client listens on a wildcard address and no local address could be found.
+    #[error("no local address to put in Via and Contact; set ClientConfig::sent_by_host")]
+    NoLocalAddress,
+    /// No invitation with this id is waiting for an answer.
+    #[error("no invitation {0} is waiting")]
+    UnknownInvite(u64),
+    /// The peer refused a request.
+    #[error("refused: {status} {reason}")]
+    Refused {
+        /// The final status code.
+        status: u16,
+        /// Its reason phrase.
+        reason: String,
+    },
+    /// A message to copy was not a well-formed request.
+    #[error("not a well-formed request")]
+    NotARequest,
+    /// Binding sockets or resolving names failed.
+    #[error(transparent)]
+    Transport(#[from] sip_transport::Error),
+    /// A transaction failed (timeout, broken connection, shut down).
+    #[error(transparent)]
+    Driver(#[from] sip_txn::driver::DriverError),
     /// A message could not be built or parsed.
     #[error(transparent)]
     Parse(#[from] sip_parse::ParseError),

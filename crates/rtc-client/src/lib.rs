@@ -8,10 +8,18 @@
 //! cargo rtc lint benches/corpus/*.sip
 //! ```
 
+mod auth;
+mod client;
+mod engine;
 mod error;
+mod event;
+mod im;
 mod local;
 pub mod registration;
 
+pub use client::{Client, ClientBuilder, ClientConfig, Events};
 pub use error::{Error, Result};
+pub use event::Event;
 pub use local::Local;
+pub use provisioning::{Profile, RegisterFlags};
 pub use registration::{Registration, RegistrationConfig, RegistrationEvent, RegistrationState};

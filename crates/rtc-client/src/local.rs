@@ -1,28 +1,30 @@
 //! How this client names itself in the requests it builds: Via sent-by and Contact per transport.
 
-use std::net::SocketAddr;
+use std::fmt::Display;
 
 use sip_parse::TransportKind;
 
 use crate::{Error, Result};
 
-/// The client's own addresses, one per transport it listens on: what goes into the top Via
-/// (sent-by, RFC 3261 §18.1.1) and into Contact of the requests the cores build.
+/// The client's own addresses, one `host:port` per transport it listens on: what goes into the
+/// top Via (sent-by, RFC 3261 §18.1.1) and into Contact of the requests the cores build.
 ///
 /// ```
 /// use rtc_client::Local;
 /// use sip_parse::TransportKind;
 ///
-/// let local = Local::new("alice").with(TransportKind::Tcp, "192.0.2.1:5070".parse().unwrap());
+/// let local = Local::new("alice").with(TransportKind::Tcp, "192.0.2.1:5070");
 /// assert_eq!(local.contact(TransportKind::Tcp)?, "sip:alice@192.0.2.1:5070;transport=tcp");
 /// assert!(local.via(TransportKind::Tcp)?.starts_with("SIP/2.0/TCP 192.0.2.1:5070;branch=z9hG4bK"));
 /// assert!(local.via(TransportKind::Udp).is_err()); // not listening on UDP
+/// let tls = Local::new("bob").with(TransportKind::Tls, "pc.example.com:5061");
+/// assert_eq!(tls.contact(TransportKind::Tls)?, "sips:bob@pc.example.com:5061");
 /// # Ok::<(), rtc_client::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Local {
     user: String,
-    addrs: Vec<(TransportKind, SocketAddr)>,
+    addrs: Vec<(TransportKind, String)>,
 }
 
 impl Local {
@@ -34,44 +36,46 @@ impl Local {
         }
     }
 
-    /// Adds (or replaces) the address listening on `transport`.
-    pub fn with(mut self, transport: TransportKind, addr: SocketAddr) -> Self {
+    /// Adds (or replaces) the sent-by (`host:port`, IPv6 in brackets) of `transport`.
+    pub fn with(mut self, transport: TransportKind, sent_by: impl Display) -> Self {
         self.addrs.retain(|(t, _)| *t != transport);
-        self.addrs.push((transport, addr));
+        self.addrs.push((transport, sent_by.to_string()));
         self
     }
 
-    /// Every listening address.
-    pub fn addrs(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        self.addrs.iter().map(|(_, a)| *a)
+    /// The host of the first sent-by (for Call-IDs).
+    pub fn host(&self) -> &str {
+        self.addrs.first().map_or("invalid", |(_, a)| {
+            a.rsplit_once(':').map_or(a.as_str(), |(h, _)| h)
+        })
     }
 
-    /// The address listening on `transport`.
-    pub fn addr(&self, transport: TransportKind) -> Result<SocketAddr> {
+    /// The sent-by of `transport`.
+    pub fn sent_by(&self, transport: TransportKind) -> Result<&str> {
         self.addrs
             .iter()
             .find(|(t, _)| *t == transport)
-            .map(|(_, a)| *a)
+            .map(|(_, a)| a.as_str())
             .ok_or(Error::NoLocalTransport(transport))
     }
 
     /// A top Via value for a new client transaction over `transport`: a fresh RFC 3261 branch,
     /// and `rport` so the server answers to the port the request came from (RFC 3581 §3).
     pub fn via(&self, transport: TransportKind) -> Result<String> {
-        let addr = self.addr(transport)?;
+        let addr = self.sent_by(transport)?;
         let branch = sip_txn::new_branch()?;
         Ok(format!("SIP/2.0/{transport} {addr};branch={branch};rport"))
     }
 
     /// The Contact URI for requests sent over `transport`.
     pub fn contact(&self, transport: TransportKind) -> Result<String> {
-        let addr = self.addr(transport)?;
+        let addr = self.sent_by(transport)?;
         let user = &self.user;
         Ok(match transport {
             TransportKind::Udp => format!("sip:{user}@{addr}"),
             TransportKind::Tcp => format!("sip:{user}@{addr};transport=tcp"),
-            // RFC 5630 §3.1.3: TLS to the next hop only; a sip: URI with transport=tls.
-            TransportKind::Tls => format!("sip:{user}@{addr};transport=tls"),
+            // RFC 5630 §3.1.3: reached over TLS, so a SIPS URI.
+            TransportKind::Tls => format!("sips:{user}@{addr}"),
         })
     }
 }

@@ -13,7 +13,7 @@
 //!
 //! # #[allow(clippy::disallowed_methods)]
 //! let now = Instant::now();
-//! let local = Local::new("alice").with(TransportKind::Udp, "192.0.2.1:5070".parse()?);
+//! let local = Local::new("alice").with(TransportKind::Udp, "192.0.2.1:5070");
 //! let config = RegistrationConfig::new("sip:alice@example.test", "sip:example.test");
 //! let mut reg = Registration::new(config, local, vec![Target::udp("192.0.2.9:5060".parse()?)])?;
 //! reg.register()?;
@@ -192,13 +192,8 @@ impl Registration {
     /// A registration of `local`'s contact, sent to `targets` in order (the first that answers
     /// wins; RFC 3263 §4.3). Nothing is sent until [`register`](Self::register).
     pub fn new(config: RegistrationConfig, local: Local, targets: Vec<Target>) -> Result<Self> {
-        let host = local
-            .addrs()
-            .next()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "invalid".into());
         // §10.2: the same Call-ID for every REGISTER to this registrar, CSeq increasing.
-        let call_id = format!("{}@{host}", sip_txn::new_tag()?);
+        let call_id = format!("{}@{}", sip_txn::new_tag()?, local.host());
         Ok(Self {
             digest: config.credentials.clone().map(DigestClient::new),
             expires: config.expires,

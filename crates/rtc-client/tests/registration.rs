@@ -19,8 +19,8 @@ fn targets() -> Vec<Target> {
 
 fn registration(targets: Vec<Target>) -> Registration {
     let local = Local::new("alice")
-        .with(TransportKind::Udp, "192.0.2.1:5070".parse().unwrap())
-        .with(TransportKind::Tcp, "192.0.2.1:5071".parse().unwrap());
+        .with(TransportKind::Udp, "192.0.2.1:5070")
+        .with(TransportKind::Tcp, "192.0.2.1:5071");
     let mut config = RegistrationConfig::new("sip:alice@example.test", "sip:example.test");
     config.credentials = Some(Credentials::new("alice", "alicepw"));
     config.allow_events = Some("presence".into());

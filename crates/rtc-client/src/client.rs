@@ -1,0 +1,195 @@
+//! The application's handle: [`Client`], started by [`ClientBuilder`], with its [`Events`].
+
+use std::time::SystemTime;
+
+use provisioning::{Profile, RegisterFlags};
+use sip_transport::resolve::StaticDns;
+use sip_transport::{Transport, TransportConfig};
+use sip_txn::TimerConfig;
+use sip_txn::driver::{Driver, DriverConfig};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::engine::{Command, Engine};
+use crate::{Error, Event, Result};
+
+/// How a [`Client`] runs.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Listeners and TLS settings. The default listens on UDP and TCP at `0.0.0.0`, ports
+    /// chosen by the system.
+    pub transport: TransportConfig,
+    /// The host this client names in Via and Contact; `None`: the listener's address, or for a
+    /// wildcard listener the local address that routes to the first server.
+    pub sent_by_host: Option<String>,
+    /// Transaction timers (T1, T2, T4).
+    pub timers: TimerConfig,
+    /// The `User-Agent` header value.
+    pub user_agent: String,
+    /// Registration expiry to ask for, in seconds.
+    pub register_expires: u32,
+    /// Fixed DNS answers instead of the system resolver (tests, closed networks).
+    pub dns: Option<StaticDns>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            transport: TransportConfig {
+                udp: vec!["0.0.0.0:0".parse().expect("literal address")],
+                tcp: vec!["0.0.0.0:0".parse().expect("literal address")],
+                ..TransportConfig::default()
+            },
+            sent_by_host: None,
+            timers: TimerConfig::default(),
+            user_agent: concat!("rtc-client/", env!("CARGO_PKG_VERSION")).to_owned(),
+            register_expires: 3600,
+            dns: None,
+        }
+    }
+}
+
+/// Starts a [`Client`] (`IRTCClient::Initialize`).
+///
+/// ```no_run
+/// # async fn f() -> rtc_client::Result<()> {
+/// let (client, mut events) = rtc_client::Client::builder().start().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Default)]
+pub struct ClientBuilder {
+    config: ClientConfig,
+}
+
+impl ClientBuilder {
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: ClientConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Binds the listeners and starts the client's task; must run inside a tokio runtime.
+    pub async fn start(self) -> Result<(Client, Events)> {
+        let config = self.config;
+        let (transport, transport_events) = Transport::bind(config.transport.clone()).await?;
+        let (driver, incoming) = Driver::start(
+            transport,
+            transport_events,
+            DriverConfig {
+                timers: config.timers,
+                sent_by_host: config.sent_by_host.clone(),
+                ..DriverConfig::default()
+            },
+        )?;
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let engine = Engine::new(config, driver, incoming, commands_rx, events);
+        tokio::spawn(engine.run());
+        Ok((Client { commands }, Events(events_rx)))
+    }
+}
+
+/// The events of one [`Client`], in order.
+#[derive(Debug)]
+pub struct Events(mpsc::UnboundedReceiver<Event>);
+
+impl Events {
+    /// The next event; `None` once the client has shut down.
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.0.recv().await
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Event> {
+        self.0.try_recv().ok()
+    }
+}
+
+/// A running client: cheap to clone, every clone drives the same task.
+#[derive(Debug, Clone)]
+pub struct Client {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl Client {
+    /// A builder with the default configuration.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Creates a profile from provisioning XML (`CreateProfile`): schema-checked, and refused
+    /// if it has expired.
+    pub fn create_profile(&self, xml: &str) -> Result<Profile> {
+        let profile = Profile::from_xml(xml)?;
+        #[allow(clippy::disallowed_methods)] // the facade owns the clock
+        profile.check_expiry(SystemTime::now())?;
+        Ok(profile)
+    }
+
+    /// Registers `profile` for the sessions `flags` names (`EnableProfile`). Returns once the
+    /// registration has started; its progress comes as [`Event::Registration`].
+    pub async fn enable_profile(&self, profile: &Profile, flags: RegisterFlags) -> Result<()> {
+        self.call(|reply| Command::EnableProfile {
+            profile: Box::new(profile.clone()),
+            flags,
+            reply,
+        })
+        .await
+    }
+
+    /// Logs off (`DoSIPLogoff`): removes the binding (REGISTER with expires 0) and forgets the
+    /// profile. Returns when the registrar answered or gave up.
+    pub async fn disable_profile(&self, profile: &Profile) -> Result<()> {
+        self.call(|reply| Command::DisableProfile {
+            key: profile.key.clone(),
+            reply,
+        })
+        .await
+    }
+
+    /// Sends a `text/plain` instant message (RFC 3428) through the first enabled profile;
+    /// returns when the recipient accepted it.
+    pub async fn send_message(&self, to: &str, text: &str) -> Result<()> {
+        self.call(|reply| Command::SendMessage {
+            to: to.to_owned(),
+            content_type: "text/plain;charset=UTF-8".to_owned(),
+            body: text.as_bytes().to_vec().into(),
+            reply,
+        })
+        .await
+    }
+
+    /// Tells `to` that we are (`true`) or stopped (`false`) composing a message (RFC 3994).
+    pub async fn set_typing(&self, to: &str, active: bool) -> Result<()> {
+        let body = crate::im::composing_document(active);
+        self.call(|reply| Command::SendMessage {
+            to: to.to_owned(),
+            content_type: crate::im::COMPOSING_TYPE.to_owned(),
+            body: body.into(),
+            reply,
+        })
+        .await
+    }
+
+    /// Answers the invitation `id` from [`Event::Invite`]: accepted (200 OK, every media stream
+    /// declined since this client carries no media) or declined (603 Decline).
+    pub async fn answer_invite(&self, id: u64, accept: bool) -> Result<()> {
+        self.call(|reply| Command::AnswerInvite { id, accept, reply })
+            .await
+    }
+
+    /// Stops the client: every profile logs off, then the transports close.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.call(|reply| Command::Shutdown { reply }).await
+    }
+
+    async fn call(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<()>>) -> Command,
+    ) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)?
+    }
+}

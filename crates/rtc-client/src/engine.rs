@@ -1,0 +1,731 @@
+//! The client's one task: it owns the sans-IO cores (registrations, and later presence), feeds
+//! them what arrives — commands, requests, transaction outcomes, the timer — and carries out
+//! what they ask, in the shape of str0m's single loop.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use provisioning::{Profile, RegisterFlags, Role, SipServer};
+use sip_parse::{Message, MessageBuilder, Method, Target, TransportKind};
+use sip_transport::resolve::{Destination, HickoryDns, StaticDns, locate};
+use sip_txn::digest::{Credentials, DigestClient};
+use sip_txn::driver::{Driver, DriverError, IncomingRequest, IncomingRequests, Received};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+use crate::registration::{Failure, RequestId};
+use crate::{
+    ClientConfig, Error, Event, Local, Registration, RegistrationConfig, RegistrationState, Result,
+    im,
+};
+
+/// A request from a [`Client`](crate::Client) handle.
+#[derive(Debug)]
+pub(crate) enum Command {
+    EnableProfile {
+        profile: Box<Profile>,
+        flags: RegisterFlags,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    DisableProfile {
+        key: String,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    SendMessage {
+        to: String,
+        content_type: String,
+        body: Bytes,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    AnswerInvite {
+        id: u64,
+        accept: bool,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+/// Who waits for the outcome of a client transaction.
+#[derive(Debug)]
+enum Owner {
+    Registration { profile: String, id: RequestId },
+    Message { reply: oneshot::Sender<Result<()>> },
+}
+
+/// A client transaction in flight.
+#[derive(Debug)]
+struct Outstanding {
+    owner: Owner,
+    profile: String,
+    request: Message,
+    target: Target,
+}
+
+/// How a client transaction ended, from the task awaiting it.
+#[derive(Debug)]
+struct Done {
+    id: u64,
+    outcome: std::result::Result<Message, DriverError>,
+}
+
+/// An enabled profile.
+#[derive(Debug)]
+struct ProfileState {
+    flags: RegisterFlags,
+    aor: String,
+    display_name: Option<String>,
+    registration: Registration,
+    /// Answers challenges to requests other than REGISTER (MESSAGE, SUBSCRIBE, PUBLISH).
+    digest: DigestClient,
+    /// The next hop of out-of-dialog requests: the proxy, else the registrar (RFC 3263 order).
+    outbound: Vec<Target>,
+    /// `disable_profile` callers waiting for the binding to go.
+    logging_off: Vec<oneshot::Sender<Result<()>>>,
+}
+
+/// An incoming INVITE waiting for the application.
+#[derive(Debug)]
+struct PendingInvite {
+    request: IncomingRequest,
+}
+
+/// Which DNS answers server names.
+#[derive(Debug)]
+enum Dns {
+    Static(StaticDns),
+    System(Option<HickoryDns>),
+}
+
+pub(crate) struct Engine {
+    config: ClientConfig,
+    driver: Driver,
+    incoming: IncomingRequests,
+    commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<Event>,
+    done_tx: mpsc::UnboundedSender<Done>,
+    done_rx: mpsc::UnboundedReceiver<Done>,
+    profiles: HashMap<String, ProfileState>,
+    outstanding: HashMap<u64, Outstanding>,
+    next_id: u64,
+    invites: HashMap<u64, PendingInvite>,
+    dns: Dns,
+    shutdown: Option<oneshot::Sender<Result<()>>>,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        mut config: ClientConfig,
+        driver: Driver,
+        incoming: IncomingRequests,
+        commands: mpsc::UnboundedReceiver<Command>,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> Self {
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let dns = match config.dns.take() {
+            Some(d) => Dns::Static(d),
+            None => Dns::System(None),
+        };
+        Self {
+            config,
+            driver,
+            incoming,
+            commands,
+            events,
+            done_tx,
+            done_rx,
+            profiles: HashMap::new(),
+            outstanding: HashMap::new(),
+            next_id: 0,
+            invites: HashMap::new(),
+            dns,
+            shutdown: None,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        loop {
+            let wake = self.poll_timeout();
+            let sleep = async {
+                match wake {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(c) => self.handle_command(c).await,
+                    // Every handle is gone: log off and stop.
+                    None => self.begin_shutdown(None),
+                },
+                received = self.incoming.recv() => match received {
+                    Some(Received::Request(r)) => self.handle_request(r).await,
+                    Some(_) => {}
+                    None => break,
+                },
+                Some(done) = self.done_rx.recv() => self.handle_done(done).await,
+                () = sleep => self.handle_timeout(),
+            }
+            self.drain();
+            if self.shutdown.is_some() && self.profiles.is_empty() {
+                break;
+            }
+        }
+        self.driver.shutdown().await;
+        if let Some(reply) = self.shutdown.take() {
+            let _ = reply.send(Ok(()));
+        }
+    }
+
+    fn now() -> Instant {
+        #[allow(clippy::disallowed_methods)] // the driver of the cores owns the clock
+        Instant::now()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.profiles
+            .values()
+            .filter_map(|p| p.registration.poll_timeout())
+            .min()
+    }
+
+    fn handle_timeout(&mut self) {
+        let now = Self::now();
+        for p in self.profiles.values_mut() {
+            if let Err(e) = p.registration.handle_timeout(now) {
+                warn!("registration timer: {e}");
+            }
+        }
+    }
+
+    async fn handle_command(&mut self, command: Command) {
+        match command {
+            Command::EnableProfile {
+                profile,
+                flags,
+                reply,
+            } => {
+                let r = self.enable_profile(*profile, flags).await;
+                let _ = reply.send(r);
+            }
+            Command::DisableProfile { key, reply } => match self.profiles.get_mut(&key) {
+                Some(p) => {
+                    p.logging_off.push(reply);
+                    if let Err(e) = p.registration.unregister() {
+                        warn!("unregister {key}: {e}");
+                    }
+                }
+                None => {
+                    let _ = reply.send(Err(Error::UnknownProfile(key)));
+                }
+            },
+            Command::SendMessage {
+                to,
+                content_type,
+                body,
+                reply,
+            } => {
+                if let Err(e) = self.send_message(&to, &content_type, body, reply) {
+                    warn!("MESSAGE to {to}: {e}");
+                }
+            }
+            Command::AnswerInvite { id, accept, reply } => {
+                let r = self.answer_invite(id, accept).await;
+                let _ = reply.send(r);
+            }
+            Command::Shutdown { reply } => self.begin_shutdown(Some(reply)),
+        }
+    }
+
+    fn begin_shutdown(&mut self, reply: Option<oneshot::Sender<Result<()>>>) {
+        if let Some(reply) = reply {
+            self.shutdown = Some(reply);
+        } else if self.shutdown.is_none() {
+            // Nobody waits; still log off before stopping.
+            let (tx, _rx) = oneshot::channel();
+            self.shutdown = Some(tx);
+        }
+        for (key, p) in &mut self.profiles {
+            if let Err(e) = p.registration.unregister() {
+                warn!("unregister {key}: {e}");
+            }
+        }
+    }
+
+    async fn enable_profile(&mut self, profile: Profile, flags: RegisterFlags) -> Result<()> {
+        if self.profiles.contains_key(&profile.key) {
+            return Err(Error::ProfileEnabled(profile.key));
+        }
+        let registrar = provisioning::registering_server(&profile, flags)
+            .or(profile.registrar())
+            .ok_or(Error::NoRegistrar)?
+            .clone();
+        let registrar_targets = self.resolve(&registrar).await?;
+        let outbound = match profile.servers.iter().find(|s| s.role == Role::Proxy) {
+            Some(proxy) => self.resolve(proxy).await?,
+            None => registrar_targets.clone(),
+        };
+        let user = &profile.user;
+        let aor = user.uri.to_string();
+        let user_part = aor
+            .split_once(':')
+            .and_then(|(_, rest)| rest.split_once('@'))
+            .map_or("user", |(u, _)| u)
+            .to_owned();
+        let domain = aor.rsplit_once('@').map_or(aor.as_str(), |(_, d)| d);
+        let credentials = user.password.as_ref().map(|pw| {
+            Credentials::new(
+                user.account.clone().unwrap_or_else(|| user_part.clone()),
+                pw.expose(),
+            )
+        });
+        let local = self.local(&user_part, registrar_targets.first())?;
+
+        let mut config = RegistrationConfig::new(aor.clone(), format!("sip:{domain}"));
+        config.display_name = user.name.clone();
+        config.credentials = credentials.clone();
+        config.expires = self.config.register_expires;
+        config.allow = allow_header(flags);
+        config.allow_events = flags
+            .contains(RegisterFlags::PRESENCE)
+            .then(|| "presence, presence.winfo".to_owned());
+        config.user_agent = Some(self.config.user_agent.clone());
+        config.seed = u64::from(std::process::id()) ^ (self.next_id << 17) ^ aor.len() as u64;
+        let mut registration = Registration::new(config, local, registrar_targets)?;
+        registration.register()?;
+        let digest = match credentials {
+            Some(c) => DigestClient::new(c),
+            None => DigestClient::default(),
+        };
+        self.profiles.insert(
+            profile.key.clone(),
+            ProfileState {
+                flags,
+                aor,
+                display_name: user.name.clone(),
+                registration,
+                digest,
+                outbound,
+                logging_off: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Our sent-by per bound transport: the configured host, the listener's address, or — for
+    /// a wildcard listener — the local address the system routes towards `towards`.
+    fn local(&self, user: &str, towards: Option<&Target>) -> Result<Local> {
+        let mut local = Local::new(user);
+        for kind in [TransportKind::Udp, TransportKind::Tcp, TransportKind::Tls] {
+            let Some(addr) = self.driver.transport().local_addr(kind) else {
+                continue;
+            };
+            let host = match (&self.config.sent_by_host, towards) {
+                (Some(h), _) => h.clone(),
+                (None, _) if !addr.ip().is_unspecified() => addr.ip().to_string(),
+                (None, Some(t)) => route_source(t.addr)?.to_string(),
+                (None, None) => return Err(Error::NoLocalAddress),
+            };
+            let sent_by = if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]:{}", addr.port())
+            } else {
+                format!("{host}:{}", addr.port())
+            };
+            local = local.with(kind, sent_by);
+        }
+        Ok(local)
+    }
+
+    async fn resolve(&mut self, server: &SipServer) -> Result<Vec<Target>> {
+        let dest = Destination {
+            port: server.addr.port,
+            transport: Some(match server.protocol {
+                provisioning::Transport::Udp => TransportKind::Udp,
+                provisioning::Transport::Tcp => TransportKind::Tcp,
+                provisioning::Transport::Tls => TransportKind::Tls,
+            }),
+            ..Destination::host(server.addr.host.to_string().trim_matches(['[', ']']))
+        };
+        let targets = match &mut self.dns {
+            Dns::Static(dns) => locate(dns, &dest).await?,
+            Dns::System(dns) => {
+                if dns.is_none() {
+                    *dns = Some(HickoryDns::from_system_conf()?);
+                }
+                let dns = dns.as_ref().ok_or(Error::NoRegistrar)?;
+                locate(dns, &dest).await?
+            }
+        };
+        if targets.is_empty() {
+            return Err(Error::Unresolvable(server.addr.to_string()));
+        }
+        Ok(targets)
+    }
+
+    fn send_message(
+        &mut self,
+        to: &str,
+        content_type: &str,
+        body: Bytes,
+        reply: oneshot::Sender<Result<()>>,
+    ) -> Result<()> {
+        let Some((key, p)) = self
+            .profiles
+            .iter()
+            .find(|(_, p)| p.registration.state() == RegistrationState::Registered)
+            .or_else(|| self.profiles.iter().next())
+        else {
+            let _ = reply.send(Err(Error::NoProfile));
+            return Ok(());
+        };
+        let Some(target) = p.outbound.first().cloned() else {
+            let _ = reply.send(Err(Error::NoRegistrar));
+            return Ok(());
+        };
+        let from = match &p.display_name {
+            Some(n) => format!("\"{}\" <{}>", n.replace(['"', '\\'], ""), p.aor),
+            None => format!("<{}>", p.aor),
+        };
+        // RFC 3428 §4: outside any dialog, a fresh Call-ID and From tag per message.
+        let request = MessageBuilder::request(Method::Message, to)
+            .header("Via", &self.driver.via(target.transport)?)?
+            .header("Max-Forwards", "70")?
+            .header("From", &format!("{from};tag={}", sip_txn::new_tag()?))?
+            .header("To", &format!("<{to}>"))?
+            .header(
+                "Call-ID",
+                &format!("{}@{}", sip_txn::new_tag()?, p.registration_host()),
+            )?
+            .header("CSeq", "1 MESSAGE")?
+            .header("User-Agent", &self.config.user_agent)?
+            .body(content_type, body)?
+            .try_build()?;
+        let request = Message::parse(request)?;
+        let key = key.clone();
+        self.send(key, Owner::Message { reply }, request, target);
+        Ok(())
+    }
+
+    async fn answer_invite(&mut self, id: u64, accept: bool) -> Result<()> {
+        let invite = self.invites.remove(&id).ok_or(Error::UnknownInvite(id))?;
+        let txn = &invite.request.transaction;
+        if !accept {
+            txn.reply(603, "Decline").await?;
+            return Ok(());
+        }
+        let contact = self
+            .driver
+            .contact_uri(invite.request.source.target.transport, None)?;
+        let mut b = txn
+            .response(200, "OK")?
+            .header("Contact", &format!("<{contact}>"))?;
+        if let Some(sdp) = decline_all_media(invite.request.request.body()) {
+            b = b.body("application/sdp", sdp)?;
+        }
+        txn.respond(Message::parse(b.try_build()?)?).await?;
+        Ok(())
+    }
+
+    /// Runs `request` in a client transaction; its outcome comes back as a [`Done`].
+    fn send(&mut self, profile: String, owner: Owner, request: Message, target: Target) {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.outstanding.insert(
+            id,
+            Outstanding {
+                owner,
+                profile,
+                request: request.clone(),
+                target: target.clone(),
+            },
+        );
+        let driver = self.driver.clone();
+        let done = self.done_tx.clone();
+        tokio::spawn(async move {
+            let outcome = match driver.request(request, target).await {
+                Ok(mut txn) => txn.final_response().await,
+                Err(e) => Err(e),
+            };
+            let _ = done.send(Done { id, outcome });
+        });
+    }
+
+    async fn handle_done(&mut self, done: Done) {
+        let Some(out) = self.outstanding.remove(&done.id) else {
+            return;
+        };
+        let now = Self::now();
+        match out.owner {
+            Owner::Registration { profile, id } => {
+                let Some(p) = self.profiles.get_mut(&profile) else {
+                    return;
+                };
+                let r = match &done.outcome {
+                    Ok(response) => p.registration.handle_response(now, id, response),
+                    Err(DriverError::Timeout { .. }) => {
+                        p.registration.handle_failure(now, id, Failure::Timeout)
+                    }
+                    Err(_) => p.registration.handle_failure(now, id, Failure::Transport),
+                };
+                if let Err(e) = r {
+                    warn!("registration of {profile}: {e}");
+                }
+            }
+            Owner::Message { reply } => match done.outcome {
+                Ok(response) if matches!(response.status(), Some(401 | 407)) => {
+                    let again = self.profiles.get_mut(&out.profile).map(|p| {
+                        let via = self.driver.via(out.target.transport)?;
+                        crate::auth::resubmit(&mut p.digest, &out.request, &response, &via)
+                    });
+                    match again {
+                        Some(Ok(request)) => {
+                            self.send(out.profile, Owner::Message { reply }, request, out.target)
+                        }
+                        Some(Err(e)) => {
+                            let _ = reply.send(Err(e));
+                        }
+                        None => {
+                            let _ = reply.send(Err(Error::NoProfile));
+                        }
+                    }
+                }
+                Ok(response) => {
+                    let status = response.status().unwrap_or_default();
+                    let r = if (200..300).contains(&status) {
+                        Ok(())
+                    } else {
+                        Err(Error::Refused {
+                            status,
+                            reason: response.reason().unwrap_or_default().to_owned(),
+                        })
+                    };
+                    let _ = reply.send(r);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            },
+        }
+    }
+
+    /// Carries out what the cores asked for, and passes their events on.
+    fn drain(&mut self) {
+        let mut sends = Vec::new();
+        let mut finished = Vec::new();
+        for (key, p) in &mut self.profiles {
+            while let Some(out) = p.registration.poll_request() {
+                sends.push((key.clone(), out));
+            }
+            while let Some(e) = p.registration.poll_event() {
+                debug!("{key}: registration {}", e.state);
+                let settled = matches!(
+                    e.state,
+                    RegistrationState::NotRegistered
+                        | RegistrationState::Rejected
+                        | RegistrationState::LoggedOff
+                );
+                if settled && !p.logging_off.is_empty() {
+                    for reply in p.logging_off.drain(..) {
+                        let _ = reply.send(Ok(()));
+                    }
+                    finished.push(key.clone());
+                }
+                let _ = self.events.send(Event::Registration {
+                    profile: key.clone(),
+                    state: e.state,
+                    status: e.status,
+                    reason: e.reason,
+                });
+            }
+        }
+        for key in finished {
+            self.profiles.remove(&key);
+        }
+        if self.shutdown.is_some() {
+            self.profiles.retain(|_, p| {
+                !matches!(
+                    p.registration.state(),
+                    RegistrationState::NotRegistered
+                        | RegistrationState::Rejected
+                        | RegistrationState::LoggedOff
+                        | RegistrationState::Error
+                )
+            });
+        }
+        for (key, out) in sends {
+            self.send(
+                key.clone(),
+                Owner::Registration {
+                    profile: key,
+                    id: out.id,
+                },
+                out.request,
+                out.target,
+            );
+        }
+    }
+
+    /// Answers what the client can answer itself; hands the rest to the application.
+    async fn handle_request(&mut self, incoming: IncomingRequest) {
+        let request = &incoming.request;
+        let Some(method) = request.method() else {
+            return;
+        };
+        let flags = self
+            .profiles
+            .values()
+            .fold(RegisterFlags::empty(), |f, p| f | p.flags);
+        let txn = &incoming.transaction;
+        let result = match method {
+            Method::Options => self.answer_options(&incoming, flags).await,
+            Method::Message if flags.contains(RegisterFlags::MESSAGE_SESSIONS) => {
+                self.deliver_message(request);
+                txn.reply(200, "OK").await.map_err(Error::from)
+            }
+            Method::Invite if flags.contains(RegisterFlags::INVITE_SESSIONS) => {
+                self.next_id += 1;
+                let id = self.next_id;
+                let from = request
+                    .from_header()
+                    .map(|f| f.uri_str().to_owned())
+                    .unwrap_or_default();
+                let _ = self.events.send(Event::Invite { id, from });
+                self.invites.insert(id, PendingInvite { request: incoming });
+                return;
+            }
+            // A BYE for an accepted invitation: signalling only, nothing to tear down.
+            Method::Bye => txn.reply(200, "OK").await.map_err(Error::from),
+            // RFC 6665 §4.2.1: an event package we do not serve.
+            Method::Subscribe => txn.reply(489, "Bad Event").await.map_err(Error::from),
+            Method::Message | Method::Invite | Method::Notify => {
+                self.method_not_allowed(&incoming, flags).await
+            }
+            // RFC 3261 §8.2.1: a method we do not implement.
+            _ => self.method_not_allowed(&incoming, flags).await,
+        };
+        if let Err(e) = result {
+            warn!("answering {method}: {e}");
+        }
+    }
+
+    fn deliver_message(&self, request: &Message) {
+        let from = request.from_header().ok();
+        let content_type = request
+            .header_str(sip_parse::HeaderName::ContentType)
+            .unwrap_or("text/plain")
+            .to_owned();
+        let sender = from
+            .as_ref()
+            .map(|f| f.uri_str().to_owned())
+            .unwrap_or_default();
+        if content_type.starts_with(im::COMPOSING_TYPE) {
+            if let Some(active) = im::parse_composing(request.body()) {
+                let _ = self.events.send(Event::Typing {
+                    from: sender,
+                    active,
+                });
+            }
+            return;
+        }
+        let _ = self.events.send(Event::Message {
+            from: sender,
+            name: from.and_then(|f| f.display_name().map(|n| n.into_owned())),
+            content_type,
+            text: String::from_utf8_lossy(request.body()).into_owned(),
+        });
+    }
+
+    /// §11.2: the capabilities of this client.
+    async fn answer_options(&self, incoming: &IncomingRequest, flags: RegisterFlags) -> Result<()> {
+        let txn = &incoming.transaction;
+        let mut b = txn
+            .response(200, "OK")?
+            .header("Allow", &allow_header(flags))?
+            .header("Accept", "text/plain, application/im-iscomposing+xml")?;
+        if flags.contains(RegisterFlags::PRESENCE) {
+            b = b.header("Allow-Events", "presence, presence.winfo")?;
+        }
+        txn.respond(Message::parse(b.try_build()?)?).await?;
+        Ok(())
+    }
+
+    /// §8.2.1: 405 with the methods we do accept; 501 for methods we do not know.
+    async fn method_not_allowed(
+        &self,
+        incoming: &IncomingRequest,
+        flags: RegisterFlags,
+    ) -> Result<()> {
+        let txn = &incoming.transaction;
+        let known = matches!(
+            incoming.request.method(),
+            Some(Method::Message | Method::Invite | Method::Notify | Method::Subscribe)
+        );
+        let b = if known {
+            txn.response(405, "Method Not Allowed")?
+                .header("Allow", &allow_header(flags))?
+        } else {
+            txn.response(501, "Not Implemented")?
+        };
+        txn.respond(Message::parse(b.try_build()?)?).await?;
+        Ok(())
+    }
+}
+
+impl ProfileState {
+    fn registration_host(&self) -> &str {
+        self.aor.rsplit_once('@').map_or("invalid", |(_, d)| d)
+    }
+}
+
+/// The methods a client with `flags` accepts (RFC 3261 §20.5), for Allow.
+fn allow_header(flags: RegisterFlags) -> String {
+    let mut methods = vec!["OPTIONS"];
+    if flags.contains(RegisterFlags::INVITE_SESSIONS) {
+        methods.extend(["INVITE", "ACK", "CANCEL", "BYE"]);
+    }
+    if flags.contains(RegisterFlags::MESSAGE_SESSIONS) {
+        methods.push("MESSAGE");
+    }
+    if flags.contains(RegisterFlags::PRESENCE) {
+        methods.extend(["SUBSCRIBE", "NOTIFY"]);
+    }
+    methods.join(", ")
+}
+
+/// The local address the system would use to reach `to` (a connected UDP socket sends
+/// nothing).
+fn route_source(to: SocketAddr) -> Result<std::net::IpAddr> {
+    let any: SocketAddr = if to.is_ipv4() {
+        "0.0.0.0:0".parse().expect("literal")
+    } else {
+        "[::]:0".parse().expect("literal")
+    };
+    let socket = std::net::UdpSocket::bind(any).map_err(|_| Error::NoLocalAddress)?;
+    socket.connect(to).map_err(|_| Error::NoLocalAddress)?;
+    Ok(socket.local_addr().map_err(|_| Error::NoLocalAddress)?.ip())
+}
+
+/// An SDP answer declining every offered stream (RFC 3264 §6: port zero), for a client that
+/// accepts sessions for signalling only. `None` when there was no offer.
+fn decline_all_media(offer: &[u8]) -> Option<Bytes> {
+    let offer = std::str::from_utf8(offer).ok()?;
+    if !offer.starts_with("v=") {
+        return None;
+    }
+    let mut answer =
+        String::from("v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n");
+    for line in offer.lines().filter(|l| l.starts_with("m=")) {
+        // m=<media> <port> <proto> <fmt> ...: the same media, proto and first format, port 0.
+        let mut parts = line[2..].split_ascii_whitespace();
+        let (Some(media), Some(_port), Some(proto), Some(fmt)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        answer.push_str(&format!("m={media} 0 {proto} {fmt}\r\n"));
+    }
+    Some(Bytes::from(answer))
+}

@@ -130,6 +130,24 @@ pub enum Error {
         /// What is wrong, with the offset into `uri`.
         source: sip_parse::ParseError,
     },
+    /// A Via sent-by that is empty or holds white space, `;` or `,`.
+    #[error("invalid Via sent-by {0:?}")]
+    InvalidSentBy(String),
+    /// A SIP message lacks or garbles a header the core needs, or a request could not be built.
+    #[error("SIP message: {0}")]
+    Sip(#[from] sip_parse::ParseError),
+    /// A dialog could not be created or used (RFC 3261 §12), or no random source for a tag.
+    #[error("dialog: {0}")]
+    Dialog(#[from] sip_txn::Error),
+    /// The id names no subscription (it ended or never existed).
+    #[error("no subscription with id {0}")]
+    UnknownSubscription(u64),
+    /// The command does not fit the subscription's state now.
+    #[error("not allowed now: {0}")]
+    InvalidState(&'static str),
+    /// A request failed (reported in events; the core retries where RFC 6665/3903 allow).
+    #[error("request failed: {0:?}")]
+    RequestFailed(crate::Failure),
 }
 
 impl Error {

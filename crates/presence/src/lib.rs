@@ -9,6 +9,7 @@
 mod buddy;
 pub mod pidf;
 mod status;
+pub mod store;
 mod watcher;
 pub mod winfo;
 mod xml;
@@ -16,10 +17,17 @@ pub mod xpidf;
 pub use buddy::{Buddy, BuddyList, Group, SubscriptionType};
 pub use error::Position;
 pub use status::{LocalPresence, MediaKind, RemotePresence, Status, UnknownStatus, parse_body};
+pub use store::{ImportMode, PresenceData, Store};
 pub use watcher::{OfferMode, PrivacyMode, Scope, Watcher, WatcherDecision, WatcherList, WatcherState};
 pub use winfo::{WatcherInfo, WatcherInfoState};
 pub use xml::XmlLimits;
 // Subscriptions.
+pub mod local;
+mod request;
+pub mod subscriber;
+pub use request::{Backoff, Failure, OutgoingRequest, RequestHandle};
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 mod error;
 

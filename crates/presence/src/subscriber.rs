@@ -1,0 +1,1076 @@
+//! Watching buddies: one SUBSCRIBE dialog per buddy for the `presence` event (RFC 6665,
+//! RFC 3856), refreshed before it expires and re-established when the notifier ends it.
+//!
+//! [`Subscriber`] is a sans-IO core holding any number of subscriptions (keyed maps, no scan
+//! per message). It sits above the transaction layer:
+//!
+//! * **Output.** [`Subscriber::poll_request`] gives each SUBSCRIBE to send in a client
+//!   transaction, with a [`RequestHandle`]; [`Subscriber::poll_event`] what happened;
+//!   [`Subscriber::poll_timeout`] when to call [`Subscriber::handle_timeout`].
+//! * **Input.** The final response of each request with [`Subscriber::handle_response`], or
+//!   [`Subscriber::handle_failure`] when its transaction timed out or the transport failed;
+//!   every incoming NOTIFY with [`Subscriber::handle_request`], which returns the response.
+//! * **After every input or command, drain every `poll_*`.**
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use presence::local::LocalIdentity;
+//! use presence::subscriber::{Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionState};
+//! use sip_parse::{Message, MessageBuilder, TransportKind};
+//!
+//! # #[allow(clippy::disallowed_methods)] // the example's clock starts somewhere
+//! let now = Instant::now(); // a driver reads the clock; the core never does
+//! let me = LocalIdentity::new("sip:alice@example.com", "sip:alice@192.0.2.1",
+//!     TransportKind::Udp, "192.0.2.1:5060")?;
+//! let mut core = Subscriber::new(me, SubscriberConfig::default());
+//! let id = core.subscribe(now, "sip:bob@example.com")?;
+//!
+//! let out = core.poll_request().expect("the SUBSCRIBE");
+//! assert_eq!(out.message.header_str(sip_parse::HeaderName::Event), Some("presence"));
+//!
+//! // The presence server accepts for an hour…
+//! let ok = MessageBuilder::response_to(&out.message, 200, "OK", Some("srv1"))?
+//!     .header("Contact", "<sip:ps.example.com>")?
+//!     .header("Expires", "3600")?
+//!     .build();
+//! core.handle_response(now, out.handle, &Message::parse(ok)?);
+//! assert_eq!(core.state(id), Some(&SubscriptionState::Subscribing));
+//! // …and the NOTIFY with the first state follows (see the tests for whole exchanges).
+//! assert!(core.poll_timeout().is_some()); // Timer N: waiting for that NOTIFY
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sip_parse::{HeaderName, Message, MessageBuilder, Method, SubState, Uri};
+use sip_txn::dialog::Dialog;
+
+use crate::local::LocalIdentity;
+use crate::request::{self, Deadlines, Handles};
+use crate::{
+    Backoff, Error, Failure, OutgoingRequest, RemotePresence, RequestHandle, Result, Status,
+    parse_body,
+};
+
+/// The body formats a watcher accepts (RFC 3856 §6.6: PIDF; XPIDF for RTC peers).
+pub const ACCEPT: &str = "application/pidf+xml, application/xpidf+xml";
+
+/// Names one watched buddy for as long as it is subscribed, across re-subscriptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubscriptionId(u64);
+
+impl SubscriptionId {
+    /// The id's number.
+    pub fn into_raw(self) -> u64 {
+        self.0
+    }
+}
+
+/// Settings of a [`Subscriber`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberConfig {
+    /// The duration asked for in Expires, in seconds (RFC 3856 §6.4 suggests 3600).
+    pub expires: u32,
+    /// Refresh this long before expiry, but never before half the duration has passed.
+    pub refresh_margin: Duration,
+    /// How long to wait for the first NOTIFY after a 2xx: Timer N, 64·T1 (RFC 6665 §4.1.2.4).
+    pub timer_n: Duration,
+    /// The wait after `probation` or `giveup` without `retry-after` (RFC 6665 §4.1.3).
+    pub default_retry_after: Duration,
+    /// Waits between retries after failures.
+    pub backoff: Backoff,
+}
+
+impl Default for SubscriberConfig {
+    fn default() -> Self {
+        Self {
+            expires: 3600,
+            refresh_margin: Duration::from_secs(300),
+            timer_n: Duration::from_secs(32),
+            default_retry_after: Duration::from_secs(60),
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// The `reason` of a `Subscription-State: terminated` (RFC 6665 §4.1.3, §8.2.3).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TerminatedReason {
+    /// `deactivated`: re-subscribe at once.
+    Deactivated,
+    /// `probation`: re-subscribe after retry-after.
+    Probation,
+    /// `rejected`: do not re-subscribe.
+    Rejected,
+    /// `timeout`: re-subscribe at once.
+    Timeout,
+    /// `giveup`: re-subscribe after retry-after.
+    Giveup,
+    /// `noresource`: do not re-subscribe.
+    NoResource,
+    /// `invariant`: do not re-subscribe.
+    Invariant,
+    /// No reason, or one this crate does not know: re-subscribe after a backoff.
+    Other(Option<Box<str>>),
+}
+
+impl TerminatedReason {
+    fn parse(reason: Option<&str>) -> Self {
+        let Some(r) = reason else {
+            return TerminatedReason::Other(None);
+        };
+        [
+            ("deactivated", TerminatedReason::Deactivated),
+            ("probation", TerminatedReason::Probation),
+            ("rejected", TerminatedReason::Rejected),
+            ("timeout", TerminatedReason::Timeout),
+            ("giveup", TerminatedReason::Giveup),
+            ("noresource", TerminatedReason::NoResource),
+            ("invariant", TerminatedReason::Invariant),
+        ]
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(r))
+        .map_or_else(|| TerminatedReason::Other(Some(r.into())), |(_, v)| v)
+    }
+}
+
+/// Why a subscription waits to be set up again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RetryCause {
+    /// The notifier ended it with this reason.
+    Terminated(TerminatedReason),
+    /// A SUBSCRIBE failed: non-2xx final response, or none.
+    Failed(Failure),
+    /// A 2xx came but no NOTIFY within Timer N (RFC 6665 §4.1.2.4).
+    NoNotify,
+    /// It expired before a refresh succeeded.
+    Expired,
+    /// A request could not be built (see the [`SubscriberEvent::Error`] reported with it).
+    LocalError,
+}
+
+/// Why a subscription stopped for good (until [`Subscriber::refresh`] restarts it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StopCause {
+    /// The notifier ended it with `rejected`, `noresource` or `invariant`.
+    Terminated(TerminatedReason),
+    /// The initial SUBSCRIBE got a final response that retrying cannot change (403, 404, 489, …).
+    Refused(u16),
+    /// [`Subscriber::unsubscribe`] finished; the subscription is gone.
+    Unsubscribed,
+}
+
+/// Where a subscription stands, as last reported in [`SubscriberEvent::State`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SubscriptionState {
+    /// A SUBSCRIBE is out; nothing confirmed yet.
+    Subscribing,
+    /// The notifier has not authorized it yet (`pending`).
+    Pending {
+        /// When it expires unless refreshed, once known.
+        expires_at: Option<Instant>,
+    },
+    /// Authorized: NOTIFYs bring the buddy's presence.
+    Active {
+        /// When it expires unless refreshed, once known.
+        expires_at: Option<Instant>,
+    },
+    /// Down; a new SUBSCRIBE goes out at `at`.
+    Retrying {
+        /// When.
+        at: Instant,
+        /// Why it is down.
+        cause: RetryCause,
+    },
+    /// Down for good.
+    Stopped(StopCause),
+}
+
+/// What happened, from [`Subscriber::poll_event`].
+#[derive(Debug)]
+pub enum SubscriberEvent {
+    /// A NOTIFY brought a presence document (PIDF or XPIDF) saying something new: a status or
+    /// note other than the last one reported for this buddy.
+    Presence {
+        /// The subscription.
+        id: SubscriptionId,
+        /// The buddy's URI.
+        buddy: Arc<str>,
+        /// What the document says.
+        presence: RemotePresence,
+    },
+    /// The subscription's state changed.
+    State {
+        /// The subscription.
+        id: SubscriptionId,
+        /// The buddy's URI.
+        buddy: Arc<str>,
+        /// The new state.
+        state: SubscriptionState,
+    },
+    /// Something went wrong that does not end the subscription: a NOTIFY body that cannot be
+    /// read (answered 200 all the same, with the error's line and column here), a failed
+    /// refresh (retried), a request that could not be built (retried with backoff).
+    Error {
+        /// The subscription.
+        id: SubscriptionId,
+        /// The buddy's URI.
+        buddy: Arc<str>,
+        /// What.
+        error: Error,
+    },
+}
+
+/// What a subscription is doing.
+#[derive(Debug)]
+enum Phase {
+    /// Nothing in flight: the deadline sends a new SUBSCRIBE.
+    Waiting,
+    /// The initial SUBSCRIBE is in flight; kept to create the dialog from its 2xx or from a
+    /// NOTIFY that overtakes it (RFC 6665 §4.1.2.4).
+    Subscribing {
+        handle: RequestHandle,
+        request: Message,
+    },
+    /// The dialog stands; the deadline is Timer N (no NOTIFY yet) or the refresh.
+    Established,
+    /// An in-dialog SUBSCRIBE refreshing it is in flight.
+    Refreshing { handle: RequestHandle },
+    /// SUBSCRIBE with Expires: 0 sent (handle) or answered (none, waiting for the final NOTIFY
+    /// until the deadline).
+    Unsubscribing { handle: Option<RequestHandle> },
+    /// Stopped for good.
+    Stopped,
+}
+
+#[derive(Debug)]
+struct Subscription {
+    buddy: Arc<str>,
+    phase: Phase,
+    dialog: Option<Dialog>,
+    /// The Call-ID of the current attempt, the key in `by_call_id`.
+    call_id: Option<Box<str>>,
+    /// Expires asked for in the next SUBSCRIBE (raised by a 423).
+    expires: u32,
+    expires_at: Option<Instant>,
+    deadline: Option<Instant>,
+    /// A NOTIFY arrived in the current dialog.
+    notified: bool,
+    /// Consecutive failures, for the backoff.
+    failures: u32,
+    /// `unsubscribe` was asked while a request was in flight.
+    unsubscribe_wanted: bool,
+    state: SubscriptionState,
+    /// The status and note last reported, to report changes only.
+    last: Option<(Status, Option<Box<str>>)>,
+}
+
+/// The sans-IO core watching buddies (module docs above).
+#[derive(Debug)]
+pub struct Subscriber {
+    local: LocalIdentity,
+    config: SubscriberConfig,
+    next_id: u64,
+    subs: HashMap<SubscriptionId, Subscription>,
+    by_buddy: HashMap<Arc<str>, SubscriptionId>,
+    by_call_id: HashMap<Box<str>, SubscriptionId>,
+    requests: HashMap<RequestHandle, SubscriptionId>,
+    handles: Handles,
+    deadlines: Deadlines<SubscriptionId>,
+    out: VecDeque<OutgoingRequest>,
+    events: VecDeque<SubscriberEvent>,
+}
+
+/// Codes to a refresh that end the subscription (RFC 6665 §4.1.2.2).
+fn refresh_ends_subscription(code: u16) -> bool {
+    matches!(code, 404 | 405 | 410 | 416 | 480..=485 | 489 | 501 | 604)
+}
+
+/// Codes to an initial SUBSCRIBE worth retrying later; any other failure is final.
+fn worth_retrying(code: u16) -> bool {
+    matches!(code, 408 | 480 | 481 | 486 | 491 | 500..=599 | 600)
+}
+
+impl Subscriber {
+    /// A core with no subscriptions.
+    pub fn new(local: LocalIdentity, config: SubscriberConfig) -> Self {
+        Self {
+            local,
+            config,
+            next_id: 0,
+            subs: HashMap::new(),
+            by_buddy: HashMap::new(),
+            by_call_id: HashMap::new(),
+            requests: HashMap::new(),
+            handles: Handles::default(),
+            deadlines: Deadlines::default(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Starts watching `buddy` (a SIP URI): a SUBSCRIBE goes out at once. Subscribing to a buddy
+    /// already watched returns its id and changes nothing.
+    pub fn subscribe(&mut self, now: Instant, buddy: &str) -> Result<SubscriptionId> {
+        if let Some(id) = self.by_buddy.get(buddy) {
+            return Ok(*id);
+        }
+        if let Err(source) = Uri::parse(buddy) {
+            return Err(Error::InvalidUri {
+                what: "buddy",
+                uri: buddy.to_owned(),
+                source,
+            });
+        }
+        self.next_id += 1;
+        let id = SubscriptionId(self.next_id);
+        let buddy: Arc<str> = buddy.into();
+        self.by_buddy.insert(buddy.clone(), id);
+        self.subs.insert(
+            id,
+            Subscription {
+                buddy,
+                phase: Phase::Waiting,
+                dialog: None,
+                call_id: None,
+                expires: self.config.expires,
+                expires_at: None,
+                deadline: None,
+                notified: false,
+                failures: 0,
+                unsubscribe_wanted: false,
+                state: SubscriptionState::Subscribing,
+                last: None,
+            },
+        );
+        self.send_initial(now, id);
+        Ok(id)
+    }
+
+    /// Stops watching: SUBSCRIBE with Expires: 0 in the dialog, then the final NOTIFY is
+    /// accepted (RFC 6665 §4.1.2.3). Ends with [`StopCause::Unsubscribed`]; the id is then
+    /// unknown.
+    pub fn unsubscribe(&mut self, now: Instant, id: SubscriptionId) -> Result<()> {
+        let sub = self
+            .subs
+            .get_mut(&id)
+            .ok_or(Error::UnknownSubscription(id.0))?;
+        match sub.phase {
+            Phase::Waiting | Phase::Stopped => self.finish_unsubscribe(id),
+            Phase::Established => self.send_in_dialog(now, id, 0),
+            Phase::Subscribing { .. } if sub.dialog.is_some() => self.send_in_dialog(now, id, 0),
+            Phase::Subscribing { .. } | Phase::Refreshing { .. } => sub.unsubscribe_wanted = true,
+            Phase::Unsubscribing { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Refreshes now: an in-dialog SUBSCRIBE if the dialog stands, a new SUBSCRIBE if the
+    /// subscription waits to retry or was stopped. Refused while a request is in flight.
+    pub fn refresh(&mut self, now: Instant, id: SubscriptionId) -> Result<()> {
+        let sub = self
+            .subs
+            .get_mut(&id)
+            .ok_or(Error::UnknownSubscription(id.0))?;
+        match sub.phase {
+            Phase::Established => {
+                let expires = sub.expires;
+                self.send_in_dialog(now, id, expires);
+            }
+            Phase::Waiting => self.send_initial(now, id),
+            Phase::Stopped => {
+                sub.failures = 0;
+                sub.expires = self.config.expires;
+                self.send_initial(now, id);
+            }
+            Phase::Subscribing { .. } | Phase::Refreshing { .. } | Phase::Unsubscribing { .. } => {
+                return Err(Error::InvalidState("a SUBSCRIBE is in flight"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The subscription's state, as last reported.
+    pub fn state(&self, id: SubscriptionId) -> Option<&SubscriptionState> {
+        self.subs.get(&id).map(|s| &s.state)
+    }
+
+    /// The subscription watching `buddy` (as given to [`Subscriber::subscribe`]).
+    pub fn id_of(&self, buddy: &str) -> Option<SubscriptionId> {
+        self.by_buddy.get(buddy).copied()
+    }
+
+    /// How many subscriptions the core holds.
+    pub fn len(&self) -> usize {
+        self.subs.len()
+    }
+
+    /// Whether the core holds no subscription.
+    pub fn is_empty(&self) -> bool {
+        self.subs.is_empty()
+    }
+
+    /// The next request to send.
+    pub fn poll_request(&mut self) -> Option<OutgoingRequest> {
+        self.out.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<SubscriberEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`Subscriber::handle_timeout`] is due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines.next()
+    }
+
+    /// Runs every deadline due at `now`: new SUBSCRIBEs, refreshes, Timer N, expiries.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(id) = self.deadlines.pop_due(now) {
+            let Some(sub) = self.subs.get_mut(&id) else {
+                continue;
+            };
+            sub.deadline = None;
+            match sub.phase {
+                Phase::Waiting => self.send_initial(now, id),
+                Phase::Established if sub.expires_at.is_some_and(|e| e <= now) => {
+                    self.restart(now, id, RetryCause::Expired, Duration::ZERO);
+                }
+                Phase::Established if !sub.notified => {
+                    // RFC 6665 §4.1.2.4: no NOTIFY within Timer N: the subscription failed.
+                    sub.failures += 1;
+                    let wait = self.config.backoff.delay(sub.failures, id.0);
+                    self.restart(now, id, RetryCause::NoNotify, wait);
+                }
+                Phase::Established => {
+                    let expires = sub.expires;
+                    self.send_in_dialog(now, id, expires);
+                }
+                Phase::Unsubscribing { handle: None } => self.finish_unsubscribe(id),
+                _ => {}
+            }
+        }
+    }
+
+    /// The final response to the request `handle`. Handles the core no longer waits for (the
+    /// subscription moved on) are ignored.
+    pub fn handle_response(&mut self, now: Instant, handle: RequestHandle, response: &Message) {
+        let Some(code) = response.status().filter(|c| *c >= 200) else {
+            return; // provisional: the transaction goes on
+        };
+        let Some(id) = self.requests.remove(&handle) else {
+            return;
+        };
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        let phase = std::mem::replace(&mut sub.phase, Phase::Waiting);
+        match phase {
+            Phase::Subscribing { request, .. } if (200..300).contains(&code) => {
+                let created = match &mut sub.dialog {
+                    Some(d) => {
+                        d.handle_response(Method::Subscribe, response);
+                        Ok(())
+                    }
+                    None => Dialog::uac(&request, response).map(|d| sub.dialog = Some(d)),
+                };
+                if let Err(e) = created {
+                    // A 2xx we cannot build a dialog from (no To tag, no Contact).
+                    self.error(id, e.into());
+                    self.failed(now, id, Failure::Status(code));
+                    return;
+                }
+                self.established(now, id, response);
+            }
+            Phase::Subscribing { .. } => self.initial_failed(now, id, response, code),
+            Phase::Refreshing { .. } if (200..300).contains(&code) => {
+                if let Some(d) = &mut sub.dialog {
+                    d.handle_response(Method::Subscribe, response);
+                }
+                self.established(now, id, response);
+            }
+            Phase::Refreshing { .. } => self.refresh_failed(now, id, response, code),
+            Phase::Unsubscribing { .. } if (200..300).contains(&code) => {
+                // The final NOTIFY follows (RFC 6665 §4.1.2.3); wait Timer N at most.
+                sub.phase = Phase::Unsubscribing { handle: None };
+                let at = now + self.config.timer_n;
+                self.deadlines.set(id, &mut sub.deadline, Some(at));
+            }
+            Phase::Unsubscribing { .. } => self.finish_unsubscribe(id),
+            other => sub.phase = other,
+        }
+    }
+
+    /// The request `handle` got no response (transaction timeout or transport error).
+    pub fn handle_failure(&mut self, now: Instant, handle: RequestHandle) {
+        let Some(id) = self.requests.remove(&handle) else {
+            return;
+        };
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        match sub.phase {
+            Phase::Subscribing { .. } => self.failed(now, id, Failure::NoResponse),
+            Phase::Refreshing { .. } => self.refresh_retry(now, id, Failure::NoResponse, None),
+            Phase::Unsubscribing { .. } => self.finish_unsubscribe(id),
+            _ => {}
+        }
+    }
+
+    /// An incoming NOTIFY (any other method is answered 405). Returns the response to send in
+    /// its server transaction; `Err` only when the request is too broken to answer.
+    pub fn handle_request(&mut self, now: Instant, notify: &Message) -> Result<Message> {
+        if notify.method() != Some(Method::Notify) {
+            return request::response(
+                notify,
+                405,
+                "Method Not Allowed",
+                None,
+                &[("Allow", "NOTIFY")],
+            );
+        }
+        let contact = self.local.contact_value();
+        let reply = |code: u16, reason: &str| {
+            request::response(notify, code, reason, None, &[("Contact", &contact)])
+        };
+        let id = match notify.call_id().ok().and_then(|c| self.by_call_id.get(c)) {
+            Some(id) => *id,
+            // RFC 6665 §4.1.3: a NOTIFY matching no subscription gets 481.
+            None => return reply(481, "Subscription Does Not Exist"),
+        };
+        match notify.event() {
+            Some(Ok(e)) if e.event_type.eq_ignore_ascii_case("presence") => {}
+            _ => return reply(489, "Bad Event"),
+        }
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return reply(481, "Subscription Does Not Exist");
+        };
+        let checked = match (&mut sub.dialog, &sub.phase) {
+            (Some(d), _) => d.check_request(notify),
+            (None, Phase::Subscribing { request, .. }) => {
+                // RFC 6665 §4.1.2.4: a NOTIFY may overtake the 2xx; it creates the dialog.
+                Dialog::from_notify(request, notify).map(|d| sub.dialog = Some(d))
+            }
+            (None, _) => Err(sip_txn::Error::DialogMismatch),
+        };
+        match checked {
+            Ok(()) => {}
+            // Another dialog of a forked SUBSCRIBE: one dialog per buddy is kept.
+            Err(sip_txn::Error::DialogMismatch) => {
+                return reply(481, "Subscription Does Not Exist");
+            }
+            Err(sip_txn::Error::CSeqOutOfOrder { .. }) => return reply(500, "CSeq Out Of Order"),
+            Err(_) => return reply(400, "Bad Request"),
+        }
+        // RFC 6665 §8.2.3: Subscription-State is mandatory in NOTIFY.
+        let (state, expires, reason, retry_after) = match notify.subscription_state() {
+            Some(Ok(s)) => (s.state, s.expires, s.reason, s.retry_after),
+            _ => return reply(400, "Bad Subscription-State"),
+        };
+        let response = reply(200, "OK")?;
+        if !notify.body().is_empty() {
+            let content_type = notify
+                .header_str(HeaderName::ContentType)
+                .unwrap_or_default();
+            match parse_body(content_type, notify.body()) {
+                Ok(presence) => {
+                    let seen = Some((presence.status, presence.note.clone()));
+                    if sub.last != seen {
+                        sub.last = seen;
+                        let buddy = sub.buddy.clone();
+                        self.events.push_back(SubscriberEvent::Presence {
+                            id,
+                            buddy,
+                            presence,
+                        });
+                    }
+                }
+                Err(error) => {
+                    let buddy = sub.buddy.clone();
+                    self.events
+                        .push_back(SubscriberEvent::Error { id, buddy, error });
+                }
+            }
+        }
+        match state {
+            SubState::Terminated => {
+                let reason = TerminatedReason::parse(reason);
+                self.terminated(now, id, reason, retry_after);
+            }
+            SubState::Pending => self.notified(now, id, false, expires),
+            // An unknown state is read as active (RFC 6665 §8.2.3 allows extensions).
+            SubState::Active | SubState::Other(_) => self.notified(now, id, true, expires),
+        }
+        Ok(response)
+    }
+
+    // --- transitions ---
+
+    /// A NOTIFY with `active` or `pending`.
+    fn notified(&mut self, now: Instant, id: SubscriptionId, active: bool, expires: Option<u32>) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        if matches!(sub.phase, Phase::Unsubscribing { .. }) {
+            return;
+        }
+        sub.notified = true;
+        sub.failures = 0;
+        if let Some(e) = expires {
+            // RFC 6665 §4.1.3: the expires of an active NOTIFY is authoritative.
+            sub.expires_at = Some(now + Duration::from_secs(e.into()));
+        }
+        let expires_at = sub.expires_at;
+        if matches!(sub.phase, Phase::Established) {
+            let margin = self.config.refresh_margin;
+            let at = expires_at.map(|e| refresh_at(now, e, margin));
+            self.deadlines.set(id, &mut sub.deadline, at);
+        }
+        let state = if active {
+            SubscriptionState::Active { expires_at }
+        } else {
+            SubscriptionState::Pending { expires_at }
+        };
+        self.report(id, state);
+    }
+
+    /// A 2xx to a SUBSCRIBE: the granted duration, then Timer N or the refresh.
+    fn established(&mut self, now: Instant, id: SubscriptionId, response: &Message) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        sub.phase = Phase::Established;
+        // RFC 6665 §4.1.2.1: the 2xx's Expires is the duration granted (it may be shorter).
+        let granted = match response.expires() {
+            Some(Ok(e)) => e,
+            _ => sub.expires,
+        };
+        let expires_at = now + Duration::from_secs(granted.max(1).into());
+        sub.expires_at = Some(expires_at);
+        if sub.unsubscribe_wanted {
+            self.send_in_dialog(now, id, 0);
+            return;
+        }
+        let at = if sub.notified {
+            refresh_at(now, expires_at, self.config.refresh_margin)
+        } else {
+            now + self.config.timer_n
+        };
+        self.deadlines.set(id, &mut sub.deadline, Some(at));
+        let state = match &sub.state {
+            SubscriptionState::Active { .. } => Some(SubscriptionState::Active {
+                expires_at: Some(expires_at),
+            }),
+            SubscriptionState::Pending { .. } => Some(SubscriptionState::Pending {
+                expires_at: Some(expires_at),
+            }),
+            _ => None,
+        };
+        if let Some(state) = state {
+            self.report(id, state);
+        }
+    }
+
+    /// A NOTIFY with `terminated` (RFC 6665 §4.1.3).
+    fn terminated(
+        &mut self,
+        now: Instant,
+        id: SubscriptionId,
+        reason: TerminatedReason,
+        retry_after: Option<u32>,
+    ) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        if matches!(sub.phase, Phase::Unsubscribing { .. }) || sub.unsubscribe_wanted {
+            self.finish_unsubscribe(id);
+            return;
+        }
+        let after =
+            |default: Duration| retry_after.map_or(default, |s| Duration::from_secs(s.into()));
+        let wait = match reason {
+            TerminatedReason::Deactivated | TerminatedReason::Timeout => Duration::ZERO,
+            TerminatedReason::Probation | TerminatedReason::Giveup => {
+                after(self.config.default_retry_after)
+            }
+            TerminatedReason::Rejected
+            | TerminatedReason::NoResource
+            | TerminatedReason::Invariant => {
+                self.stop(id, StopCause::Terminated(reason));
+                return;
+            }
+            TerminatedReason::Other(_) => {
+                sub.failures += 1;
+                after(self.config.backoff.delay(sub.failures, id.0))
+            }
+        };
+        self.restart(now, id, RetryCause::Terminated(reason), wait);
+    }
+
+    /// A non-2xx final response to the initial SUBSCRIBE.
+    fn initial_failed(&mut self, now: Instant, id: SubscriptionId, response: &Message, code: u16) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        if sub.unsubscribe_wanted {
+            self.finish_unsubscribe(id);
+            return;
+        }
+        if code == 423 {
+            // RFC 6665 §4.1.2.1 (as RFC 3261 §10.2.8): ask again with at least Min-Expires.
+            if let Some(Ok(min)) = response.min_expires()
+                && min > sub.expires
+            {
+                sub.expires = min;
+                self.drop_dialog(id);
+                self.send_initial(now, id);
+                return;
+            }
+        }
+        if worth_retrying(code) {
+            let retry_after = retry_after_of(response);
+            self.failed_after(now, id, Failure::Status(code), retry_after);
+        } else {
+            self.stop(id, StopCause::Refused(code));
+        }
+    }
+
+    /// A non-2xx final response to a refresh.
+    fn refresh_failed(&mut self, now: Instant, id: SubscriptionId, response: &Message, code: u16) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        if sub.unsubscribe_wanted {
+            self.finish_unsubscribe(id);
+            return;
+        }
+        if code == 423
+            && let Some(Ok(min)) = response.min_expires()
+            && min > sub.expires
+        {
+            sub.expires = min;
+            self.send_in_dialog(now, id, min);
+            return;
+        }
+        if refresh_ends_subscription(code) {
+            // RFC 6665 §4.1.2.2: the subscription is gone; a new one is tried at once.
+            self.restart(
+                now,
+                id,
+                RetryCause::Failed(Failure::Status(code)),
+                Duration::ZERO,
+            );
+            return;
+        }
+        self.refresh_retry(now, id, Failure::Status(code), retry_after_of(response));
+    }
+
+    /// A refresh failed but the subscription may live until it expires: retry the refresh
+    /// with backoff, or start over once it has expired.
+    fn refresh_retry(
+        &mut self,
+        now: Instant,
+        id: SubscriptionId,
+        failure: Failure,
+        retry_after: Option<Duration>,
+    ) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        if sub.unsubscribe_wanted {
+            self.finish_unsubscribe(id);
+            return;
+        }
+        sub.failures += 1;
+        let wait = retry_after.unwrap_or_else(|| self.config.backoff.delay(sub.failures, id.0));
+        sub.phase = Phase::Established;
+        let at = match sub.expires_at {
+            Some(e) if now + wait >= e => e,
+            _ => now + wait,
+        };
+        self.deadlines.set(id, &mut sub.deadline, Some(at));
+        let buddy = sub.buddy.clone();
+        self.events.push_back(SubscriberEvent::Error {
+            id,
+            buddy,
+            error: Error::RequestFailed(failure),
+        });
+    }
+
+    /// The initial SUBSCRIBE failed in a way worth retrying.
+    fn failed(&mut self, now: Instant, id: SubscriptionId, failure: Failure) {
+        self.failed_after(now, id, failure, None);
+    }
+
+    fn failed_after(
+        &mut self,
+        now: Instant,
+        id: SubscriptionId,
+        failure: Failure,
+        retry_after: Option<Duration>,
+    ) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        if sub.unsubscribe_wanted {
+            self.finish_unsubscribe(id);
+            return;
+        }
+        sub.failures += 1;
+        let wait = retry_after.unwrap_or_else(|| self.config.backoff.delay(sub.failures, id.0));
+        self.restart(now, id, RetryCause::Failed(failure), wait);
+    }
+
+    /// Drops the dialog and schedules a new SUBSCRIBE after `wait` (at once if zero).
+    fn restart(&mut self, now: Instant, id: SubscriptionId, cause: RetryCause, wait: Duration) {
+        self.drop_dialog(id);
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        sub.phase = Phase::Waiting;
+        let at = now + wait;
+        self.report(id, SubscriptionState::Retrying { at, cause });
+        if wait.is_zero() {
+            self.send_initial(now, id);
+        } else if let Some(sub) = self.subs.get_mut(&id) {
+            self.deadlines.set(id, &mut sub.deadline, Some(at));
+        }
+    }
+
+    fn stop(&mut self, id: SubscriptionId, cause: StopCause) {
+        self.drop_dialog(id);
+        if let Some(sub) = self.subs.get_mut(&id) {
+            sub.phase = Phase::Stopped;
+            self.deadlines.set(id, &mut sub.deadline, None);
+        }
+        self.report(id, SubscriptionState::Stopped(cause));
+    }
+
+    fn finish_unsubscribe(&mut self, id: SubscriptionId) {
+        self.stop(id, StopCause::Unsubscribed);
+        if let Some(sub) = self.subs.remove(&id) {
+            self.by_buddy.remove(&sub.buddy);
+        }
+    }
+
+    /// Forgets the current dialog, its Call-ID and any request in flight for it.
+    fn drop_dialog(&mut self, id: SubscriptionId) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        sub.dialog = None;
+        sub.notified = false;
+        sub.expires_at = None;
+        if let Some(c) = sub.call_id.take() {
+            self.by_call_id.remove(&c);
+        }
+        if let Phase::Subscribing { handle, .. }
+        | Phase::Refreshing { handle }
+        | Phase::Unsubscribing {
+            handle: Some(handle),
+        } = sub.phase
+        {
+            self.requests.remove(&handle);
+        }
+    }
+
+    fn report(&mut self, id: SubscriptionId, state: SubscriptionState) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        if sub.state == state {
+            return;
+        }
+        sub.state = state.clone();
+        self.events.push_back(SubscriberEvent::State {
+            id,
+            buddy: sub.buddy.clone(),
+            state,
+        });
+    }
+
+    fn error(&mut self, id: SubscriptionId, error: Error) {
+        if let Some(sub) = self.subs.get(&id) {
+            self.events.push_back(SubscriberEvent::Error {
+                id,
+                buddy: sub.buddy.clone(),
+                error,
+            });
+        }
+    }
+
+    // --- requests ---
+
+    /// A new SUBSCRIBE outside any dialog: fresh Call-ID and From tag (a new subscription,
+    /// RFC 6665 §4.1.2.1).
+    fn send_initial(&mut self, now: Instant, id: SubscriptionId) {
+        self.drop_dialog(id);
+        let built = self.build_initial(id);
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        match built {
+            Ok((call_id, message)) => {
+                let handle = self.handles.next();
+                self.requests.insert(handle, id);
+                self.by_call_id.insert(call_id.clone(), id);
+                sub.call_id = Some(call_id);
+                sub.phase = Phase::Subscribing {
+                    handle,
+                    request: message.clone(),
+                };
+                self.deadlines.set(id, &mut sub.deadline, None);
+                self.out.push_back(OutgoingRequest { handle, message });
+                if !matches!(sub.state, SubscriptionState::Active { .. }) {
+                    self.report(id, SubscriptionState::Subscribing);
+                }
+            }
+            Err(e) => {
+                self.error(id, e);
+                self.local_failure(now, id);
+            }
+        }
+    }
+
+    fn build_initial(&self, id: SubscriptionId) -> Result<(Box<str>, Message)> {
+        let sub = self.subs.get(&id).ok_or(Error::UnknownSubscription(id.0))?;
+        let call_id = self.local.new_call_id()?;
+        let tag = sip_txn::new_tag()?;
+        let b = MessageBuilder::request(Method::Subscribe, &sub.buddy)
+            .header("Via", &self.local.via()?)?
+            .header("Max-Forwards", "70")?
+            .header("To", &format!("<{}>", sub.buddy))?
+            .header("From", &self.local.header_from(&tag))?
+            .header("Call-ID", &call_id)?
+            .header("CSeq", "1 SUBSCRIBE")?;
+        let message = finish_subscribe(&self.local, b, sub.expires)?;
+        Ok((call_id.into(), message))
+    }
+
+    /// An in-dialog SUBSCRIBE: a refresh, or an unsubscribe when `expires` is 0.
+    fn send_in_dialog(&mut self, now: Instant, id: SubscriptionId, expires: u32) {
+        let via = self.local.via();
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        let built = match (via, &mut sub.dialog) {
+            (Ok(via), Some(d)) => d
+                .request(Method::Subscribe, &via)
+                .map_err(Error::from)
+                .and_then(|b| finish_subscribe(&self.local, b, expires)),
+            (Err(e), _) => Err(e),
+            (Ok(_), None) => Err(Error::InvalidState("no dialog to refresh")),
+        };
+        match built {
+            Ok(message) => {
+                if let Phase::Subscribing { handle, .. } = sub.phase {
+                    self.requests.remove(&handle);
+                }
+                let handle = self.handles.next();
+                self.requests.insert(handle, id);
+                sub.phase = if expires == 0 {
+                    Phase::Unsubscribing {
+                        handle: Some(handle),
+                    }
+                } else {
+                    Phase::Refreshing { handle }
+                };
+                self.deadlines.set(id, &mut sub.deadline, None);
+                self.out.push_back(OutgoingRequest { handle, message });
+            }
+            Err(e) => {
+                self.error(id, e);
+                self.local_failure(now, id);
+            }
+        }
+    }
+
+    /// A request could not be built: retry with backoff (or give up an unsubscribe).
+    fn local_failure(&mut self, now: Instant, id: SubscriptionId) {
+        let Some(sub) = self.subs.get_mut(&id) else {
+            return;
+        };
+        if sub.unsubscribe_wanted || matches!(sub.phase, Phase::Unsubscribing { .. }) {
+            self.finish_unsubscribe(id);
+            return;
+        }
+        sub.failures += 1;
+        let wait = self.config.backoff.delay(sub.failures, id.0);
+        self.restart(
+            now,
+            id,
+            RetryCause::LocalError,
+            wait.max(Duration::from_secs(1)),
+        );
+    }
+}
+
+/// When to refresh a subscription expiring at `expires_at`: `margin` before, but not before
+/// half its remaining time (RFC 6665 §4.1.2.2 asks only for "before" expiry).
+fn refresh_at(now: Instant, expires_at: Instant, margin: Duration) -> Instant {
+    let left = expires_at.saturating_duration_since(now);
+    expires_at - margin.min(left / 2)
+}
+
+/// The end of every SUBSCRIBE: Contact, Event, Accept (RFC 3856 §6.6), Expires.
+fn finish_subscribe(local: &LocalIdentity, b: MessageBuilder, expires: u32) -> Result<Message> {
+    let b = b
+        .header("Contact", &local.contact_value())?
+        .header("Event", "presence")?
+        .header("Accept", ACCEPT)?
+        .header("Expires", &expires.to_string())?;
+    Ok(Message::parse(b.try_build()?)?)
+}
+
+/// A Retry-After header's delay (RFC 3261 §20.33), for 5xx and 480/486/600.
+fn retry_after_of(response: &Message) -> Option<Duration> {
+    match response.retry_after() {
+        Some(Ok(r)) => Some(Duration::from_secs(r.seconds.into())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminated_reasons_parse_case_insensitively() {
+        assert_eq!(
+            TerminatedReason::parse(Some("DeActivated")),
+            TerminatedReason::Deactivated
+        );
+        assert_eq!(
+            TerminatedReason::parse(Some("noresource")),
+            TerminatedReason::NoResource
+        );
+        assert_eq!(
+            TerminatedReason::parse(Some("x-new")),
+            TerminatedReason::Other(Some("x-new".into()))
+        );
+        assert_eq!(TerminatedReason::parse(None), TerminatedReason::Other(None));
+    }
+
+    #[test]
+    fn refresh_codes_of_rfc_6665() {
+        for c in [404, 405, 410, 416, 480, 481, 485, 489, 501, 604] {
+            assert!(refresh_ends_subscription(c), "{c}");
+        }
+        for c in [408, 423, 486, 500, 503, 603] {
+            assert!(!refresh_ends_subscription(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn only_transient_codes_are_retried() {
+        for c in [408, 480, 503, 500, 600] {
+            assert!(worth_retrying(c), "{c}");
+        }
+        for c in [400, 403, 404, 489, 603, 604, 401] {
+            assert!(!worth_retrying(c), "{c}");
+        }
+    }
+}

@@ -1,0 +1,641 @@
+//! Watching buddies, every path of RFC 6665 / RFC 3856 on a simulated clock: the test plays
+//! the presence server with `testkit::NotifierPeer` and moves time by hand.
+
+use std::time::{Duration, Instant};
+
+use presence::subscriber::{
+    RetryCause, StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId,
+    SubscriptionState, TerminatedReason,
+};
+use presence::testkit::{NotifierPeer, body, epoch, identity, respond};
+use presence::{Failure, MediaKind, OutgoingRequest, Status};
+use sip_parse::{HeaderName, Message};
+
+const BOB: &str = "sip:bob@example.com";
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn core() -> Subscriber {
+    Subscriber::new(identity("alice"), SubscriberConfig::default())
+}
+
+fn events(core: &mut Subscriber) -> Vec<SubscriberEvent> {
+    std::iter::from_fn(|| core.poll_event()).collect()
+}
+
+fn states(core: &mut Subscriber) -> Vec<SubscriptionState> {
+    events(core)
+        .into_iter()
+        .filter_map(|e| match e {
+            SubscriberEvent::State { state, .. } => Some(state),
+            _ => None,
+        })
+        .collect()
+}
+
+fn request(core: &mut Subscriber) -> OutgoingRequest {
+    let r = core.poll_request().expect("a request");
+    assert!(core.poll_request().is_none(), "one request at a time");
+    r
+}
+
+fn header(m: &Message, name: HeaderName) -> &str {
+    m.header_str(name).unwrap_or_default()
+}
+
+fn pidf(status: Status, note: Option<&str>) -> Option<(&'static str, bytes::Bytes)> {
+    Some(body(BOB, status, note, MediaKind::Pidf))
+}
+
+/// Subscribes to Bob, the server answers 200 (Expires 3600) and NOTIFYs active/online.
+fn established(core: &mut Subscriber, t0: Instant) -> (SubscriptionId, NotifierPeer) {
+    let id = core.subscribe(t0, BOB).unwrap();
+    let sub = request(core);
+    let mut peer = NotifierPeer::new(&sub.message, "srv");
+    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(3600)));
+    let n = peer.notify("active;expires=3600", pidf(Status::Online, None));
+    let rsp = core.handle_request(t0, &n).unwrap();
+    assert_eq!(rsp.status(), Some(200));
+    events(core);
+    (id, peer)
+}
+
+#[test]
+fn subscribe_asks_for_presence_in_pidf_or_xpidf() {
+    let t0 = epoch();
+    let mut core = core();
+    let id = core.subscribe(t0, BOB).unwrap();
+    let sub = request(&mut core).message;
+    assert_eq!(sub.request_uri(), Some(BOB));
+    assert_eq!(header(&sub, HeaderName::Event), "presence");
+    assert_eq!(
+        header(&sub, HeaderName::Accept),
+        "application/pidf+xml, application/xpidf+xml"
+    );
+    assert_eq!(header(&sub, HeaderName::Expires), "3600");
+    assert_eq!(sub.to_header().unwrap().tag(), None);
+    assert!(sub.from_header().unwrap().tag().is_some());
+    assert!(sub.top_via().unwrap().has_rfc3261_branch());
+    assert_eq!(core.state(id), Some(&SubscriptionState::Subscribing));
+    // Subscribing twice to one buddy is the same subscription, and sends nothing.
+    assert_eq!(core.subscribe(t0, BOB).unwrap(), id);
+    assert!(core.poll_request().is_none());
+    assert!(core.subscribe(t0, "not a uri").is_err());
+}
+
+#[test]
+fn notify_after_2xx_reports_active_and_status() {
+    let t0 = epoch();
+    let mut core = core();
+    let id = core.subscribe(t0, BOB).unwrap();
+    let sub = request(&mut core);
+    let mut peer = NotifierPeer::new(&sub.message, "srv");
+    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(3600)));
+    assert_eq!(states(&mut core), []); // still Subscribing until the NOTIFY
+    let n = peer.notify("active;expires=3600", pidf(Status::Busy, Some("in a call")));
+    let rsp = core.handle_request(t0, &n).unwrap();
+    assert_eq!(rsp.status(), Some(200));
+    assert_eq!(rsp.to_header().unwrap().tag(), n.to_header().unwrap().tag());
+    let ev = events(&mut core);
+    match &ev[..] {
+        [
+            SubscriberEvent::Presence {
+                id: i, presence, ..
+            },
+            SubscriberEvent::State { state, .. },
+        ] => {
+            assert_eq!(*i, id);
+            assert_eq!(presence.status, Status::Busy);
+            assert_eq!(presence.note.as_deref(), Some("in a call"));
+            assert_eq!(
+                *state,
+                SubscriptionState::Active {
+                    expires_at: Some(t0 + secs(3600))
+                }
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same document again (e.g. after a refresh) is not reported again.
+    let n = peer.notify("active;expires=3600", pidf(Status::Busy, Some("in a call")));
+    core.handle_request(t0 + secs(1), &n).unwrap();
+    assert!(
+        !events(&mut core)
+            .iter()
+            .any(|e| matches!(e, SubscriberEvent::Presence { .. }))
+    );
+    // XPIDF is read too.
+    let n = peer.notify(
+        "active",
+        Some(body(BOB, Status::Away, None, MediaKind::Xpidf)),
+    );
+    core.handle_request(t0 + secs(2), &n).unwrap();
+    assert!(matches!(
+        &events(&mut core)[..],
+        [SubscriberEvent::Presence { presence, .. }] if presence.status == Status::Away
+    ));
+}
+
+#[test]
+fn refresh_comes_margin_before_expiry_in_the_dialog() {
+    let t0 = epoch();
+    let mut core = core();
+    let (_, mut peer) = established(&mut core, t0);
+    // 3600 s granted: refresh 300 s (the margin) before expiry.
+    assert_eq!(core.poll_timeout(), Some(t0 + secs(3300)));
+    core.handle_timeout(t0 + secs(3299));
+    assert!(core.poll_request().is_none());
+    core.handle_timeout(t0 + secs(3300));
+    let refresh = request(&mut core);
+    peer.receive(&refresh.message); // same dialog, CSeq advanced (the peer checks)
+    assert_eq!(refresh.message.to_header().unwrap().tag(), Some("srv"));
+    assert_eq!(header(&refresh.message, HeaderName::Expires), "3600");
+    assert_eq!(refresh.message.request_uri(), Some("sip:ps@192.0.2.9"));
+    // The 2xx grants 600 s this time: the next refresh is halfway, 300 s later.
+    let t1 = t0 + secs(3301);
+    core.handle_response(
+        t1,
+        refresh.handle,
+        &peer.answer(&refresh.message, 200, Some(600)),
+    );
+    assert_eq!(core.poll_timeout(), Some(t1 + secs(300)));
+}
+
+#[test]
+fn notify_expires_is_authoritative_and_moves_the_refresh() {
+    let t0 = epoch();
+    let mut core = core();
+    let (id, mut peer) = established(&mut core, t0);
+    let t1 = t0 + secs(10);
+    let n = peer.notify("active;expires=120", None);
+    core.handle_request(t1, &n).unwrap();
+    assert_eq!(
+        core.state(id),
+        Some(&SubscriptionState::Active {
+            expires_at: Some(t1 + secs(120))
+        })
+    );
+    assert_eq!(core.poll_timeout(), Some(t1 + secs(60)));
+}
+
+#[test]
+fn notify_without_expires_keeps_the_granted_expiry() {
+    let t0 = epoch();
+    let mut core = core();
+    let (id, mut peer) = established(&mut core, t0);
+    let n = peer.notify("active", pidf(Status::Away, None));
+    core.handle_request(t0 + secs(5), &n).unwrap();
+    assert_eq!(
+        core.state(id),
+        Some(&SubscriptionState::Active {
+            expires_at: Some(t0 + secs(3600))
+        })
+    );
+    assert_eq!(core.poll_timeout(), Some(t0 + secs(3300)));
+}
+
+#[test]
+fn notify_before_2xx() {
+    let t0 = epoch();
+    let mut core = core();
+    let id = core.subscribe(t0, BOB).unwrap();
+    let sub = request(&mut core);
+    let mut peer = NotifierPeer::new(&sub.message, "srv");
+    // RFC 6665 §4.1.2.4: the NOTIFY overtakes the 200 and creates the dialog.
+    let n = peer.notify("pending", None);
+    let rsp = core.handle_request(t0, &n).unwrap();
+    assert_eq!(rsp.status(), Some(200));
+    assert_eq!(
+        states(&mut core),
+        [SubscriptionState::Pending { expires_at: None }]
+    );
+    // No refresh can be planned before an expiry is known.
+    assert_eq!(core.poll_timeout(), None);
+    let t1 = t0 + secs(1);
+    core.handle_response(t1, sub.handle, &peer.answer(&sub.message, 200, Some(1200)));
+    assert_eq!(
+        states(&mut core),
+        [SubscriptionState::Pending {
+            expires_at: Some(t1 + secs(1200))
+        }]
+    );
+    assert_eq!(core.poll_timeout(), Some(t1 + secs(900)));
+    // The dialog made from the NOTIFY carries the refresh.
+    let n = peer.notify("active", pidf(Status::Online, None));
+    core.handle_request(t1, &n).unwrap();
+    assert_eq!(
+        core.state(id),
+        Some(&SubscriptionState::Active {
+            expires_at: Some(t1 + secs(1200))
+        })
+    );
+    core.handle_timeout(t1 + secs(900));
+    peer.receive(&request(&mut core).message);
+}
+
+#[test]
+fn terminated_deactivated_resubscribes_at_once() {
+    for reason in ["deactivated", "timeout"] {
+        let t0 = epoch();
+        let mut core = core();
+        let (id, mut peer) = established(&mut core, t0);
+        let old = core.poll_request();
+        assert!(old.is_none());
+        let n = peer.notify(&format!("terminated;reason={reason}"), None);
+        assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(200));
+        let again = request(&mut core).message;
+        // A new subscription: no To tag, a new Call-ID.
+        assert_eq!(again.to_header().unwrap().tag(), None, "{reason}");
+        assert_ne!(again.call_id().unwrap(), n.call_id().unwrap());
+        let expected = if reason == "timeout" {
+            TerminatedReason::Timeout
+        } else {
+            TerminatedReason::Deactivated
+        };
+        assert_eq!(
+            states(&mut core),
+            [
+                SubscriptionState::Retrying {
+                    at: t0,
+                    cause: RetryCause::Terminated(expected)
+                },
+                SubscriptionState::Subscribing
+            ]
+        );
+        // The old dialog is gone: a late NOTIFY in it gets 481.
+        let late = peer.notify("active", None);
+        assert_eq!(core.handle_request(t0, &late).unwrap().status(), Some(481));
+        assert_eq!(core.state(id), Some(&SubscriptionState::Subscribing));
+    }
+}
+
+#[test]
+fn probation_waits_retry_after() {
+    let t0 = epoch();
+    let mut core = core();
+    let (_, mut peer) = established(&mut core, t0);
+    let n = peer.notify("terminated;reason=probation;retry-after=90", None);
+    core.handle_request(t0, &n).unwrap();
+    assert!(core.poll_request().is_none());
+    assert_eq!(
+        states(&mut core),
+        [SubscriptionState::Retrying {
+            at: t0 + secs(90),
+            cause: RetryCause::Terminated(TerminatedReason::Probation)
+        }]
+    );
+    assert_eq!(core.poll_timeout(), Some(t0 + secs(90)));
+    core.handle_timeout(t0 + secs(89));
+    assert!(core.poll_request().is_none());
+    core.handle_timeout(t0 + secs(90));
+    assert_eq!(request(&mut core).message.to_header().unwrap().tag(), None);
+}
+
+#[test]
+fn giveup_without_retry_after_waits_the_default() {
+    let t0 = epoch();
+    let mut core = core();
+    let (_, mut peer) = established(&mut core, t0);
+    let n = peer.notify("terminated;reason=giveup", None);
+    core.handle_request(t0, &n).unwrap();
+    assert_eq!(core.poll_timeout(), Some(t0 + secs(60)));
+    assert!(core.poll_request().is_none());
+}
+
+#[test]
+fn rejected_stops_and_reports() {
+    for (reason, expected) in [
+        ("rejected", TerminatedReason::Rejected),
+        ("noresource", TerminatedReason::NoResource),
+        ("invariant", TerminatedReason::Invariant),
+    ] {
+        let t0 = epoch();
+        let mut core = core();
+        let (id, mut peer) = established(&mut core, t0);
+        let n = peer.notify(&format!("terminated;reason={reason}"), None);
+        core.handle_request(t0, &n).unwrap();
+        assert!(core.poll_request().is_none());
+        assert_eq!(core.poll_timeout(), None);
+        let stopped = SubscriptionState::Stopped(StopCause::Terminated(expected));
+        assert_eq!(states(&mut core), std::slice::from_ref(&stopped));
+        assert_eq!(core.state(id), Some(&stopped));
+        // A manual refresh starts over.
+        core.refresh(t0 + secs(5), id).unwrap();
+        assert_eq!(request(&mut core).message.to_header().unwrap().tag(), None);
+    }
+}
+
+#[test]
+fn unknown_reason_retries_with_backoff() {
+    let t0 = epoch();
+    let mut core = core();
+    let (_, mut peer) = established(&mut core, t0);
+    core.handle_request(t0, &peer.notify("terminated", None))
+        .unwrap();
+    let at = core.poll_timeout().unwrap();
+    assert!(at >= t0 + secs(15) && at <= t0 + secs(30), "{:?}", at - t0);
+}
+
+#[test]
+fn refresh_481_starts_new_subscription() {
+    let t0 = epoch();
+    let mut core = core();
+    let (_, mut peer) = established(&mut core, t0);
+    let t1 = t0 + secs(3300);
+    core.handle_timeout(t1);
+    let refresh = request(&mut core);
+    peer.receive(&refresh.message);
+    core.handle_response(
+        t1,
+        refresh.handle,
+        &respond(&refresh.message, 481, None, &[]),
+    );
+    let fresh = request(&mut core).message;
+    assert_eq!(fresh.to_header().unwrap().tag(), None);
+    assert_ne!(fresh.call_id().unwrap(), refresh.message.call_id().unwrap());
+    assert_eq!(
+        states(&mut core),
+        [
+            SubscriptionState::Retrying {
+                at: t1,
+                cause: RetryCause::Failed(Failure::Status(481))
+            },
+            SubscriptionState::Subscribing
+        ]
+    );
+}
+
+#[test]
+fn refresh_timeout_retries_before_expiry_then_starts_over() {
+    let t0 = epoch();
+    let mut core = core();
+    let (_, mut peer) = established(&mut core, t0);
+    let t1 = t0 + secs(3300);
+    core.handle_timeout(t1);
+    let refresh = request(&mut core);
+    peer.receive(&refresh.message);
+    let t2 = t1 + secs(32);
+    core.handle_failure(t2, refresh.handle);
+    assert!(matches!(
+        &events(&mut core)[..],
+        [SubscriberEvent::Error { .. }]
+    ));
+    // Backoff after one failure is 15..30 s; still before expiry: refresh again in the dialog.
+    let at = core.poll_timeout().unwrap();
+    assert!(at >= t2 + secs(15) && at <= t2 + secs(30));
+    core.handle_timeout(at);
+    let again = request(&mut core);
+    peer.receive(&again.message);
+    // It times out too; the backoff now passes the expiry, so the retry waits for it…
+    let t3 = t0 + secs(3590);
+    core.handle_failure(t3, again.handle);
+    assert_eq!(core.poll_timeout(), Some(t0 + secs(3600)));
+    // …and at expiry a new subscription starts.
+    core.handle_timeout(t0 + secs(3600));
+    assert_eq!(request(&mut core).message.to_header().unwrap().tag(), None);
+    assert!(states(&mut core).contains(&SubscriptionState::Retrying {
+        at: t0 + secs(3600),
+        cause: RetryCause::Expired
+    }));
+}
+
+#[test]
+fn unsubscribe_sends_expires_0_and_accepts_final_notify() {
+    let t0 = epoch();
+    let mut core = core();
+    let (id, mut peer) = established(&mut core, t0);
+    core.unsubscribe(t0, id).unwrap();
+    let un = request(&mut core);
+    peer.receive(&un.message);
+    assert_eq!(header(&un.message, HeaderName::Expires), "0");
+    core.handle_response(t0, un.handle, &peer.answer(&un.message, 200, Some(0)));
+    // Still known until the final NOTIFY.
+    assert!(core.state(id).is_some());
+    let last = peer.notify("terminated;reason=timeout", pidf(Status::Offline, None));
+    assert_eq!(core.handle_request(t0, &last).unwrap().status(), Some(200));
+    assert!(core.poll_request().is_none(), "no resubscription");
+    assert!(states(&mut core).contains(&SubscriptionState::Stopped(StopCause::Unsubscribed)));
+    assert_eq!(core.state(id), None);
+    assert_eq!(core.id_of(BOB), None);
+    assert!(core.is_empty());
+    assert_eq!(core.poll_timeout(), None);
+}
+
+#[test]
+fn unsubscribe_without_final_notify_ends_after_timer_n() {
+    let t0 = epoch();
+    let mut core = core();
+    let (id, peer) = established(&mut core, t0);
+    core.unsubscribe(t0, id).unwrap();
+    let un = request(&mut core);
+    core.handle_response(t0, un.handle, &peer.answer(&un.message, 200, Some(0)));
+    assert_eq!(core.poll_timeout(), Some(t0 + secs(32)));
+    core.handle_timeout(t0 + secs(32));
+    assert_eq!(core.state(id), None);
+}
+
+#[test]
+fn unsubscribe_while_subscribing_waits_for_the_2xx() {
+    let t0 = epoch();
+    let mut core = core();
+    let id = core.subscribe(t0, BOB).unwrap();
+    let sub = request(&mut core);
+    core.unsubscribe(t0, id).unwrap();
+    assert!(core.poll_request().is_none());
+    let peer = NotifierPeer::new(&sub.message, "srv");
+    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(3600)));
+    let un = request(&mut core).message;
+    assert_eq!(header(&un, HeaderName::Expires), "0");
+    assert_eq!(un.to_header().unwrap().tag(), Some("srv"));
+}
+
+#[test]
+fn manual_refresh() {
+    let t0 = epoch();
+    let mut core = core();
+    let (id, mut peer) = established(&mut core, t0);
+    core.refresh(t0 + secs(10), id).unwrap();
+    let r = request(&mut core);
+    peer.receive(&r.message);
+    assert_eq!(header(&r.message, HeaderName::Expires), "3600");
+    // One SUBSCRIBE at a time.
+    assert!(core.refresh(t0 + secs(10), id).is_err());
+    core.handle_response(
+        t0 + secs(11),
+        r.handle,
+        &peer.answer(&r.message, 200, Some(3600)),
+    );
+    assert_eq!(core.poll_timeout(), Some(t0 + secs(11 + 3300)));
+}
+
+#[test]
+fn subscribe_timeout_retries_with_backoff() {
+    let t0 = epoch();
+    let mut core = core();
+    let id = core.subscribe(t0, BOB).unwrap();
+    events(&mut core);
+    let mut now = t0;
+    let mut bound = secs(30);
+    for _ in 0..4 {
+        let sub = request(&mut core);
+        now += secs(32);
+        core.handle_failure(now, sub.handle);
+        let at = match &states(&mut core)[..] {
+            [
+                SubscriptionState::Retrying {
+                    at,
+                    cause: RetryCause::Failed(Failure::NoResponse),
+                },
+            ] => *at,
+            other => panic!("{other:?}"),
+        };
+        assert!(at >= now + bound / 2 && at <= now + bound, "{:?}", at - now);
+        assert_eq!(core.poll_timeout(), Some(at));
+        core.handle_timeout(at);
+        now = at;
+        bound *= 2;
+        assert_eq!(states(&mut core), [SubscriptionState::Subscribing]);
+        assert_eq!(core.state(id), Some(&SubscriptionState::Subscribing));
+    }
+}
+
+#[test]
+fn subscribe_503_honours_retry_after() {
+    let t0 = epoch();
+    let mut core = core();
+    core.subscribe(t0, BOB).unwrap();
+    let sub = request(&mut core);
+    let rsp = respond(&sub.message, 503, Some("x"), &[("Retry-After", "120")]);
+    core.handle_response(t0, sub.handle, &rsp);
+    assert_eq!(core.poll_timeout(), Some(t0 + secs(120)));
+}
+
+#[test]
+fn refused_subscribe_stops() {
+    for code in [403, 404, 489, 603] {
+        let t0 = epoch();
+        let mut core = core();
+        let id = core.subscribe(t0, BOB).unwrap();
+        let sub = request(&mut core);
+        core.handle_response(t0, sub.handle, &respond(&sub.message, code, Some("x"), &[]));
+        assert_eq!(
+            core.state(id),
+            Some(&SubscriptionState::Stopped(StopCause::Refused(code)))
+        );
+        assert_eq!(core.poll_timeout(), None);
+        assert!(core.poll_request().is_none());
+    }
+}
+
+#[test]
+fn interval_too_brief_retries_with_min_expires() {
+    let t0 = epoch();
+    let mut core = core();
+    core.subscribe(t0, BOB).unwrap();
+    let sub = request(&mut core);
+    let rsp = respond(&sub.message, 423, Some("x"), &[("Min-Expires", "7200")]);
+    core.handle_response(t0, sub.handle, &rsp);
+    let again = request(&mut core).message;
+    assert_eq!(header(&again, HeaderName::Expires), "7200");
+}
+
+#[test]
+fn no_notify_within_timer_n_retries() {
+    let t0 = epoch();
+    let mut core = core();
+    let id = core.subscribe(t0, BOB).unwrap();
+    let sub = request(&mut core);
+    let peer = NotifierPeer::new(&sub.message, "srv");
+    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(3600)));
+    assert_eq!(core.poll_timeout(), Some(t0 + secs(32)));
+    core.handle_timeout(t0 + secs(32));
+    assert!(matches!(
+        core.state(id),
+        Some(SubscriptionState::Retrying {
+            cause: RetryCause::NoNotify,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn stray_and_broken_notifies_are_answered() {
+    let t0 = epoch();
+    let mut core = core();
+    let (_, mut peer) = established(&mut core, t0);
+    // Missing Subscription-State: 400.
+    let n = peer.notify("active", None);
+    let text = String::from_utf8_lossy(n.as_bytes()).replace("Subscription-State: active\r\n", "");
+    let n = Message::parse(text.into_bytes().into()).unwrap();
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(400));
+    // Another event package: 489.
+    let n = peer.notify("active", None);
+    let text = String::from_utf8_lossy(n.as_bytes()).replace("Event: presence", "Event: dialog");
+    let n = Message::parse(text.into_bytes().into()).unwrap();
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(489));
+    // A CSeq lower than the last one: 500 (RFC 3261 §12.2.2).
+    let newer = peer.notify("active", None);
+    let text = String::from_utf8_lossy(newer.as_bytes()).into_owned();
+    let seq = newer.cseq().unwrap().seq;
+    core.handle_request(t0, &newer).unwrap();
+    let older = text.replace(&format!("CSeq: {seq} "), &format!("CSeq: {} ", seq - 1));
+    let older = Message::parse(older.into_bytes().into()).unwrap();
+    assert_eq!(core.handle_request(t0, &older).unwrap().status(), Some(500));
+    // Not a NOTIFY: 405.
+    let sub = peer.notify("active", None);
+    let text = String::from_utf8_lossy(sub.as_bytes()).replace("NOTIFY", "INFO");
+    let info = Message::parse(text.into_bytes().into()).unwrap();
+    assert_eq!(core.handle_request(t0, &info).unwrap().status(), Some(405));
+    // An unreadable body is answered 200 and reported with its position.
+    let bad = peer.notify(
+        "active",
+        Some((
+            "application/pidf+xml",
+            bytes::Bytes::from_static(b"<presence>\n<"),
+        )),
+    );
+    assert_eq!(core.handle_request(t0, &bad).unwrap().status(), Some(200));
+    match &events(&mut core)[..] {
+        [SubscriberEvent::Error { error, .. }] => assert!(error.position().is_some()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn many_buddies_in_one_core() {
+    let t0 = epoch();
+    let mut core = core();
+    let mut peers = Vec::new();
+    for i in 0..500 {
+        let buddy = format!("sip:b{i}@example.com");
+        core.subscribe(t0, &buddy).unwrap();
+        let sub = core.poll_request().unwrap();
+        let peer = NotifierPeer::new(&sub.message, &format!("t{i}"));
+        peers.push((buddy, sub, peer));
+    }
+    assert_eq!(core.len(), 500);
+    // Answered in reverse order, each NOTIFY reaches its own subscription.
+    for (buddy, sub, peer) in peers.iter_mut().rev() {
+        core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(3600)));
+        let n = peer.notify(
+            "active",
+            Some(body(buddy, Status::Online, Some(buddy), MediaKind::Pidf)),
+        );
+        assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(200));
+        let id = core.id_of(buddy).unwrap();
+        match &events(&mut core)[..] {
+            [
+                SubscriberEvent::Presence {
+                    id: i, presence, ..
+                },
+                ..,
+            ] => {
+                assert_eq!(*i, id);
+                assert_eq!(presence.note.as_deref(), Some(buddy.as_str()));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

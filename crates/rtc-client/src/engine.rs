@@ -79,6 +79,8 @@ struct ProfileState {
     aor: String,
     display_name: Option<String>,
     registration: Registration,
+    /// Our Via and Contact.
+    local: Local,
     /// Answers challenges to requests other than REGISTER (MESSAGE, SUBSCRIBE, PUBLISH).
     digest: DigestClient,
     /// The next hop of out-of-dialog requests: the proxy, else the registrar (RFC 3263 order).
@@ -97,7 +99,7 @@ struct PendingInvite {
 #[derive(Debug)]
 enum Dns {
     Static(StaticDns),
-    System(Option<HickoryDns>),
+    System(Option<Box<HickoryDns>>),
 }
 
 pub(crate) struct Engine {
@@ -294,7 +296,7 @@ impl Engine {
             .then(|| "presence, presence.winfo".to_owned());
         config.user_agent = Some(self.config.user_agent.clone());
         config.seed = u64::from(std::process::id()) ^ (self.next_id << 17) ^ aor.len() as u64;
-        let mut registration = Registration::new(config, local, registrar_targets)?;
+        let mut registration = Registration::new(config, local.clone(), registrar_targets)?;
         registration.register()?;
         let digest = match credentials {
             Some(c) => DigestClient::new(c),
@@ -307,6 +309,7 @@ impl Engine {
                 aor,
                 display_name: user.name.clone(),
                 registration,
+                local,
                 digest,
                 outbound,
                 logging_off: Vec::new(),
@@ -319,8 +322,15 @@ impl Engine {
     /// a wildcard listener — the local address the system routes towards `towards`.
     fn local(&self, user: &str, towards: Option<&Target>) -> Result<Local> {
         let mut local = Local::new(user);
+        let listener = |kind| self.driver.transport().local_addr(kind);
         for kind in [TransportKind::Udp, TransportKind::Tcp, TransportKind::Tls] {
-            let Some(addr) = self.driver.transport().local_addr(kind) else {
+            // A client rarely listens on TLS: its TLS sent-by borrows the TCP port, which the
+            // Via `alias` makes the name of the connection it opens (RFC 5923 §5).
+            let addr = match kind {
+                TransportKind::Tls => listener(kind).or_else(|| listener(TransportKind::Tcp)),
+                _ => listener(kind),
+            };
+            let Some(addr) = addr else {
                 continue;
             };
             let host = match (&self.config.sent_by_host, towards) {
@@ -353,9 +363,9 @@ impl Engine {
             Dns::Static(dns) => locate(dns, &dest).await?,
             Dns::System(dns) => {
                 if dns.is_none() {
-                    *dns = Some(HickoryDns::from_system_conf()?);
+                    *dns = Some(Box::new(HickoryDns::from_system_conf()?));
                 }
-                let dns = dns.as_ref().ok_or(Error::NoRegistrar)?;
+                let dns = dns.as_deref().ok_or(Error::NoRegistrar)?;
                 locate(dns, &dest).await?
             }
         };
@@ -391,7 +401,7 @@ impl Engine {
         };
         // RFC 3428 §4: outside any dialog, a fresh Call-ID and From tag per message.
         let request = MessageBuilder::request(Method::Message, to)
-            .header("Via", &self.driver.via(target.transport)?)?
+            .header("Via", &p.local.via(target.transport)?)?
             .header("Max-Forwards", "70")?
             .header("From", &format!("{from};tag={}", sip_txn::new_tag()?))?
             .header("To", &format!("<{to}>"))?
@@ -477,7 +487,7 @@ impl Engine {
             Owner::Message { reply } => match done.outcome {
                 Ok(response) if matches!(response.status(), Some(401 | 407)) => {
                     let again = self.profiles.get_mut(&out.profile).map(|p| {
-                        let via = self.driver.via(out.target.transport)?;
+                        let via = p.local.via(out.target.transport)?;
                         crate::auth::resubmit(&mut p.digest, &out.request, &response, &via)
                     });
                     match again {

@@ -60,11 +60,20 @@ impl Local {
     }
 
     /// A top Via value for a new client transaction over `transport`: a fresh RFC 3261 branch,
-    /// and `rport` so the server answers to the port the request came from (RFC 3581 §3).
+    /// `rport` so the server answers to the port the request came from (RFC 3581 §3), and on
+    /// streams `alias` (RFC 5923 §5), so a proxy sends requests for our Contact back over the
+    /// connection we opened instead of connecting to us.
     pub fn via(&self, transport: TransportKind) -> Result<String> {
         let addr = self.sent_by(transport)?;
         let branch = sip_txn::new_branch()?;
-        Ok(format!("SIP/2.0/{transport} {addr};branch={branch};rport"))
+        let alias = if transport.is_reliable() {
+            ";alias"
+        } else {
+            ""
+        };
+        Ok(format!(
+            "SIP/2.0/{transport} {addr};branch={branch};rport{alias}"
+        ))
     }
 
     /// The Contact URI for requests sent over `transport`.

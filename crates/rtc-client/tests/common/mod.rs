@@ -1,0 +1,156 @@
+//! Shared by the integration tests: a real Kamailio started from `interop/kamailio/`, and
+//! clients and profiles pointed at it.
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use rtc_client::{Client, ClientConfig, Event, Events, RegistrationState};
+use sip_transport::{TlsConfig, TransportConfig};
+
+/// A Kamailio (registrar, digest auth, presence server) on loopback, stopped on drop.
+pub(crate) struct Kamailio {
+    pub(crate) dir: PathBuf,
+    pub(crate) port: u16,
+    pub(crate) tls_port: u16,
+}
+
+fn interop() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/kamailio")
+}
+
+/// A port free for both TCP and UDP right now.
+pub(crate) fn free_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+impl Kamailio {
+    /// Starts Kamailio with `args` (e.g. `-A WITH_P2P`); `None`, with the reason printed, where
+    /// it is not installed.
+    pub(crate) fn start(name: &str, args: &[&str]) -> Option<Kamailio> {
+        if Command::new("kamailio").arg("-v").output().is_err() {
+            eprintln!(
+                "skipped: kamailio is not installed (apt-get install kamailio kamailio-presence-modules kamailio-tls-modules)"
+            );
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("rtc-client-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (port, tls_port) = (free_port(), free_port());
+        let mut cmd = Command::new(interop().join("start.sh"));
+        cmd.arg(&dir)
+            .arg(port.to_string())
+            .arg(tls_port.to_string());
+        if !args.is_empty() {
+            cmd.arg("--").args(args);
+        }
+        let out = cmd.output().expect("run interop/kamailio/start.sh");
+        assert!(
+            out.status.success(),
+            "start.sh failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(Kamailio {
+            dir,
+            port,
+            tls_port,
+        })
+    }
+
+    /// The CA that signed the server certificate.
+    pub(crate) fn ca(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// Kamailio's log, for failure messages.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("kamailio.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        let _ = Command::new(interop().join("stop.sh"))
+            .arg(&self.dir)
+            .output();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A provisioning profile for `user` (password `{user}pw`, or `pw-{user}` for u0001…) at
+/// `127.0.0.1:port` over `protocol`.
+pub(crate) fn profile_xml(user: &str, port: u16, protocol: &str) -> String {
+    let password = if user.starts_with('u') && user[1..].bytes().all(|b| b.is_ascii_digit()) {
+        format!("pw-{user}")
+    } else {
+        format!("{user}pw")
+    };
+    format!(
+        r#"<provision key="{user}-{protocol}" name="Kamailio">
+  <user uri="sip:{user}@example.test" account="{user}" password="{password}" realm="example.test"/>
+  <sipsrv addr="127.0.0.1:{port}" protocol="{protocol}" auth="digest" role="registrar">
+    <session party="first" type="pc2pc"/>
+    <session party="first" type="im"/>
+  </sipsrv>
+</provision>"#
+    )
+}
+
+/// A client on loopback UDP and TCP that trusts `ca` for TLS.
+pub(crate) async fn client(ca: Option<&Path>) -> (Client, Events) {
+    let mut transport = TransportConfig {
+        udp: vec!["127.0.0.1:0".parse().unwrap()],
+        tcp: vec!["127.0.0.1:0".parse().unwrap()],
+        ..TransportConfig::default()
+    };
+    if let Some(ca) = ca {
+        transport.tls_client = Some(TlsConfig::new().add_ca_file(ca).unwrap());
+    }
+    Client::builder()
+        .config(ClientConfig {
+            transport,
+            ..ClientConfig::default()
+        })
+        .start()
+        .await
+        .unwrap()
+}
+
+/// Waits (at most 20 s) for an event matching `want`, returning it; earlier events are
+/// skipped but kept in the panic message.
+pub(crate) async fn expect(
+    events: &mut Events,
+    what: &str,
+    want: impl Fn(&Event) -> bool,
+) -> Event {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(e)) if want(&e) => return e,
+            Ok(Some(e)) => seen.push(e),
+            Ok(None) => panic!("events ended waiting for {what}; saw {seen:#?}"),
+            Err(_) => panic!("timed out waiting for {what}; saw {seen:#?}"),
+        }
+    }
+}
+
+/// Waits for the registration state `state` of any profile.
+pub(crate) async fn expect_state(events: &mut Events, state: RegistrationState) -> Event {
+    expect(
+        events,
+        &format!("registration {state}"),
+        |e| matches!(e, Event::Registration { state: s, .. } if *s == state),
+    )
+    .await
+}

@@ -1,0 +1,118 @@
+//! The facade against a real Kamailio over UDP, TCP and TLS: register with digest, exchange an
+//! instant message through the proxy, log off. Skipped, with the reason printed, where Kamailio
+//! is not installed (`.ci/run` installs it).
+
+mod common;
+
+use common::*;
+use rtc_client::{Event, RegisterFlags, RegistrationState};
+
+async fn register_message_logoff(protocol: &str) {
+    let Some(kam) = Kamailio::start(&format!("im-{protocol}"), &[]) else {
+        return;
+    };
+    let port = if protocol == "tls" {
+        kam.tls_port
+    } else {
+        kam.port
+    };
+    let (alice, mut alice_events) = client(Some(&kam.ca())).await;
+    let (bob, mut bob_events) = client(Some(&kam.ca())).await;
+    let alice_profile = alice
+        .create_profile(&profile_xml("alice", port, protocol))
+        .unwrap();
+    let bob_profile = bob
+        .create_profile(&profile_xml("bob", port, protocol))
+        .unwrap();
+
+    alice
+        .enable_profile(&alice_profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    bob.enable_profile(&bob_profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    for events in [&mut alice_events, &mut bob_events] {
+        expect_state(events, RegistrationState::Registering).await;
+        match expect_state(events, RegistrationState::Registered).await {
+            Event::Registration { status, .. } => assert_eq!(status, Some(200)),
+            e => unreachable!("{e:?}"),
+        }
+    }
+
+    // Kamailio challenges the MESSAGE (407), relays it to bob's registered contact.
+    alice
+        .send_message("sip:bob@example.test", &format!("hi bob over {protocol}"))
+        .await
+        .unwrap_or_else(|e| panic!("MESSAGE failed: {e}\n{}", kam.log()));
+    let got = expect(&mut bob_events, "the message", |e| {
+        matches!(e, Event::Message { .. })
+    })
+    .await;
+    let Event::Message { from, text, .. } = got else {
+        unreachable!()
+    };
+    assert_eq!(from, "sip:alice@example.test");
+    assert_eq!(text, format!("hi bob over {protocol}"));
+
+    // Typing indications travel the same way.
+    bob.set_typing("sip:alice@example.test", true)
+        .await
+        .unwrap();
+    let typing = expect(&mut alice_events, "typing", |e| {
+        matches!(e, Event::Typing { .. })
+    })
+    .await;
+    assert_eq!(
+        typing,
+        Event::Typing {
+            from: "sip:bob@example.test".into(),
+            active: true
+        }
+    );
+
+    alice.disable_profile(&alice_profile).await.unwrap();
+    bob.disable_profile(&bob_profile).await.unwrap();
+    for events in [&mut alice_events, &mut bob_events] {
+        expect_state(events, RegistrationState::Unregistering).await;
+        match expect_state(events, RegistrationState::NotRegistered).await {
+            Event::Registration { status, .. } => assert_eq!(status, Some(200)),
+            e => unreachable!("{e:?}"),
+        }
+    }
+    alice.shutdown().await.unwrap();
+    bob.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_register_message_logoff() {
+    register_message_logoff("udp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_register_message_logoff() {
+    register_message_logoff("tcp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_register_message_logoff() {
+    register_message_logoff("tls").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_rejected() {
+    let Some(kam) = Kamailio::start("wrong-pw", &[]) else {
+        return;
+    };
+    let (alice, mut events) = client(None).await;
+    let xml = profile_xml("alice", kam.port, "udp").replace("alicepw", "nope");
+    let profile = alice.create_profile(&xml).unwrap();
+    alice
+        .enable_profile(&profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    match expect_state(&mut events, RegistrationState::Rejected).await {
+        Event::Registration { status, .. } => assert_eq!(status, Some(401)),
+        e => unreachable!("{e:?}"),
+    }
+}

@@ -16,6 +16,7 @@ mod event;
 mod im;
 mod local;
 pub mod registration;
+pub mod server;
 
 pub use client::{Client, ClientBuilder, ClientConfig, Events};
 pub use error::{Error, Result};

@@ -1,0 +1,907 @@
+//! The embedded registrar/proxy: its sans-IO core driven step by step on a simulated clock, then
+//! the tokio server over loopback sockets with sip-transport UAs, and sipp if installed.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rtc_client::server::{BindingInfo, RegistrarProxy, ServerConfig};
+use sip_parse::{HeaderName, Message, MessageBuilder, Method, Target, TransportKind};
+use sip_txn::Transmit;
+use sip_txn::digest::{Credentials, DigestClient};
+
+const SERVER: &str = "192.0.2.5:5060";
+
+fn server_addr() -> SocketAddr {
+    SERVER.parse().unwrap()
+}
+
+/// A user agent talking to the core: its address, a digest client, and counters.
+struct Ua {
+    user: &'static str,
+    target: Target,
+    digest: DigestClient,
+    cseq: u32,
+    branch: u32,
+}
+
+impl Ua {
+    fn new(user: &'static str, password: &str, addr: &str) -> Self {
+        Self {
+            user,
+            target: Target::udp(addr.parse().unwrap()),
+            digest: DigestClient::new(Credentials::new(user, password)),
+            cseq: 0,
+            branch: 0,
+        }
+    }
+
+    fn contact(&self) -> String {
+        format!("sip:{}@{}", self.user, self.target.addr)
+    }
+
+    /// A request from this UA (new branch and CSeq), with `extra` header lines.
+    fn request(
+        &mut self,
+        method: &str,
+        ruri: &str,
+        to: &str,
+        call_id: &str,
+        extra: &[String],
+    ) -> Message {
+        self.cseq += 1;
+        self.branch += 1;
+        let mut b = MessageBuilder::request(Method::from_token(method), ruri)
+            .header(
+                "Via",
+                &format!(
+                    "SIP/2.0/UDP {};branch=z9hG4bK{}{}",
+                    self.target.addr, self.user, self.branch
+                ),
+            )
+            .unwrap()
+            .header("Max-Forwards", "70")
+            .unwrap()
+            .header(
+                "From",
+                &format!("<sip:{}@example.test>;tag={}tag", self.user, self.user),
+            )
+            .unwrap()
+            .header("To", to)
+            .unwrap()
+            .header("Call-ID", call_id)
+            .unwrap()
+            .header("CSeq", &format!("{} {method}", self.cseq))
+            .unwrap();
+        for line in extra {
+            let (n, v) = line.split_once(": ").unwrap();
+            b = b.header(n, v).unwrap();
+        }
+        Message::parse(b.build()).unwrap()
+    }
+
+    /// The same request, answered with credentials for `challenge` (CSeq + 1, new branch).
+    fn with_credentials(&mut self, request: &Message, challenge: &Message) -> Message {
+        let auth = self
+            .digest
+            .authorize(request, challenge)
+            .expect("credentials");
+        self.cseq += 1;
+        self.branch += 1;
+        let method = request.method().unwrap();
+        let mut b = MessageBuilder::request(method, request.request_uri().unwrap());
+        for h in request.headers() {
+            let v = h.value_str().unwrap();
+            b = match h.name {
+                HeaderName::Via => b
+                    .header(
+                        "Via",
+                        &format!(
+                            "SIP/2.0/UDP {};branch=z9hG4bK{}{}",
+                            self.target.addr, self.user, self.branch
+                        ),
+                    )
+                    .unwrap(),
+                HeaderName::CSeq => b
+                    .header("CSeq", &format!("{} {}", self.cseq, method.as_str()))
+                    .unwrap(),
+                HeaderName::Authorization
+                | HeaderName::ProxyAuthorization
+                | HeaderName::ContentLength => b,
+                HeaderName::ContentType => b,
+                _ => b
+                    .header(std::str::from_utf8(h.raw_name).unwrap(), v)
+                    .unwrap(),
+            };
+        }
+        for a in &auth {
+            b = a.add_to(b).unwrap();
+        }
+        if let Some(ct) = request.header_str(HeaderName::ContentType) {
+            b = b.body(ct, request.body_bytes()).unwrap();
+        }
+        Message::parse(b.build()).unwrap()
+    }
+
+    fn register(&mut self, call_id: &str, extra: &[String]) -> Message {
+        let aor = format!("<sip:{}@example.test>", self.user);
+        self.request("REGISTER", "sip:example.test", &aor, call_id, extra)
+    }
+}
+
+/// The core on a simulated clock.
+struct Lab {
+    server: RegistrarProxy,
+    now: Instant,
+}
+
+impl Lab {
+    fn new(config: ServerConfig) -> Self {
+        #[allow(clippy::disallowed_methods)] // the simulated clock starts somewhere
+        let now = Instant::now();
+        let listeners = [
+            (TransportKind::Udp, server_addr()),
+            (TransportKind::Tcp, server_addr()),
+        ];
+        Self {
+            server: RegistrarProxy::new(config, &listeners, now).unwrap(),
+            now,
+        }
+    }
+
+    fn advance(&mut self, secs: u64) {
+        self.now += Duration::from_secs(secs);
+        self.server.handle_timeout(self.now);
+    }
+
+    /// Delivers `msg` from `from` and returns everything the server sends.
+    fn send(&mut self, from: &Target, msg: &Message) -> Vec<Transmit> {
+        self.server
+            .handle_message(self.now, from.clone(), msg.clone());
+        std::iter::from_fn(|| self.server.poll_transmit()).collect()
+    }
+
+    /// Delivers `msg` and expects exactly one message back.
+    fn one(&mut self, from: &Target, msg: &Message) -> (Message, Target) {
+        let out = self.send(from, msg);
+        assert_eq!(
+            out.len(),
+            1,
+            "{:?}",
+            out.iter()
+                .map(|t| String::from_utf8_lossy(&t.payload).into_owned())
+                .collect::<Vec<_>>()
+        );
+        let t = out.into_iter().next().unwrap();
+        (Message::parse(t.payload).unwrap(), t.target)
+    }
+
+    /// Delivers `msg` and expects one response back to the sender, with `status`.
+    fn answer(&mut self, from: &Target, msg: &Message, status: u16) -> Message {
+        let (rsp, to) = self.one(from, msg);
+        assert_eq!(
+            rsp.status(),
+            Some(status),
+            "{}",
+            String::from_utf8_lossy(rsp.as_bytes())
+        );
+        assert_eq!(&to, from);
+        rsp
+    }
+
+    /// REGISTER with one challenge round; returns the 200.
+    fn register(&mut self, ua: &mut Ua, call_id: &str, extra: &[String]) -> Message {
+        let reg = ua.register(call_id, extra);
+        let challenge = self.answer(&ua.target.clone(), &reg, 401);
+        let reg = ua.with_credentials(&reg, &challenge);
+        self.answer(&ua.target.clone(), &reg, 200)
+    }
+
+    /// Sends an out-of-dialog request, answers the 407, and returns what is forwarded.
+    fn authorized(&mut self, ua: &mut Ua, request: &Message) -> (Message, Target) {
+        let challenge = self.answer(&ua.target.clone(), request, 407);
+        let retry = ua.with_credentials(request, &challenge);
+        self.one(&ua.target.clone(), &retry)
+    }
+}
+
+fn contacts(rsp: &Message) -> Vec<String> {
+    rsp.list(HeaderName::Contact)
+        .map(|h| h.value_str().unwrap().to_owned())
+        .collect()
+}
+
+fn alice() -> Ua {
+    Ua::new("alice", "alicepw", "192.0.2.1:5070")
+}
+
+fn bob() -> Ua {
+    Ua::new("bob", "bobpw", "192.0.2.2:5080")
+}
+
+const A_CONTACT: &str = "sip:alice@192.0.2.1:5070";
+const B_CONTACT: &str = "sip:bob@192.0.2.2:5080";
+
+fn cline(contact: &str, params: &str) -> String {
+    format!("Contact: <{contact}>{params}")
+}
+
+#[test]
+fn register_is_challenged_then_bound() {
+    let mut lab = Lab::new(ServerConfig::demo());
+    let mut a = alice();
+    let reg = a.register("reg-a", &[cline(A_CONTACT, ""), "Expires: 300".into()]);
+    let challenge = lab.answer(&a.target.clone(), &reg, 401);
+    let ch = challenge.www_authenticate().next().unwrap().unwrap();
+    assert_eq!(ch.realm().as_deref(), Some("example.test"));
+    assert_eq!(ch.algorithm().as_deref(), Some("MD5"));
+    assert_eq!(ch.qop_options().collect::<Vec<_>>(), ["auth"]);
+    assert!(!ch.stale());
+    assert!(challenge.to_header().unwrap().tag().is_some());
+    assert!(lab.server.bindings(lab.now, "alice").is_empty());
+
+    let reg = a.with_credentials(&reg, &challenge);
+    let ok = lab.answer(&a.target.clone(), &reg, 200);
+    assert_eq!(contacts(&ok), [format!("<{}>;expires=300", a.contact())]);
+    assert_eq!(ok.record_routes().count(), 0);
+    assert_eq!(
+        lab.server.bindings(lab.now, "alice"),
+        [BindingInfo {
+            contact: a.contact(),
+            expires: 300,
+            q: None
+        }]
+    );
+}
+
+#[test]
+fn register_retransmission_gets_the_same_200() {
+    let mut lab = Lab::new(ServerConfig::demo());
+    let mut a = alice();
+    let reg = a.register("reg-a", &[cline(A_CONTACT, "")]);
+    let challenge = lab.answer(&a.target.clone(), &reg, 401);
+    let reg = a.with_credentials(&reg, &challenge);
+    let first = lab.answer(&a.target.clone(), &reg, 200);
+    // The same request again (UDP retransmission): the server transaction answers it, the
+    // Call-ID/CSeq rule is not applied a second time.
+    let again = lab.answer(&a.target.clone(), &reg, 200);
+    assert_eq!(first.as_bytes(), again.as_bytes());
+    assert_eq!(
+        contacts(&again),
+        [format!("<{}>;expires=3600", a.contact())]
+    );
+}
+
+/// Sends a REGISTER through its challenge and returns the final answer.
+fn register_status(
+    lab: &mut Lab,
+    ua: &mut Ua,
+    call_id: &str,
+    extra: &[String],
+    status: u16,
+) -> Message {
+    let reg = ua.register(call_id, extra);
+    let challenge = lab.answer(&ua.target.clone(), &reg, 401);
+    let reg = ua.with_credentials(&reg, &challenge);
+    lab.answer(&ua.target.clone(), &reg, status)
+}
+
+#[test]
+fn register_below_min_expires_gets_423() {
+    let mut lab = Lab::new(ServerConfig::demo());
+    let mut a = alice();
+    let rsp = register_status(
+        &mut lab,
+        &mut a,
+        "reg-a",
+        &[cline(A_CONTACT, ""), "Expires: 30".into()],
+        423,
+    );
+    assert_eq!(rsp.min_expires().unwrap().unwrap(), 60);
+    // The contact parameter wins over the header, in both directions.
+    let rsp = register_status(
+        &mut lab,
+        &mut a,
+        "reg-a",
+        &[cline(A_CONTACT, ";expires=59"), "Expires: 600".into()],
+        423,
+    );
+    assert_eq!(rsp.min_expires().unwrap().unwrap(), 60);
+    assert!(lab.server.bindings(lab.now, "alice").is_empty());
+    let ok = register_status(
+        &mut lab,
+        &mut a,
+        "reg-a",
+        &[cline(A_CONTACT, ";expires=60"), "Expires: 30".into()],
+        200,
+    );
+    assert_eq!(contacts(&ok), [format!("<{}>;expires=60", a.contact())]);
+}
+
+#[test]
+fn expiry_default_max_and_countdown_on_the_simulated_clock() {
+    let mut lab = Lab::new(ServerConfig::demo());
+    let mut a = alice();
+    let mut b = bob();
+    // No expiry asked: the default (3600). Too long: the maximum (7200).
+    let ok = lab.register(&mut a, "reg-a", &[cline(A_CONTACT, "")]);
+    assert_eq!(contacts(&ok), [format!("<{}>;expires=3600", a.contact())]);
+    let ok = lab.register(
+        &mut b,
+        "reg-b",
+        &[cline(B_CONTACT, ""), "Expires: 100000".into()],
+    );
+    assert_eq!(contacts(&ok), [format!("<{}>;expires=7200", b.contact())]);
+    let ok = lab.register(
+        &mut b,
+        "reg-b",
+        &[cline(B_CONTACT, ""), "Expires: 120".into()],
+    );
+    assert_eq!(contacts(&ok), [format!("<{}>;expires=120", b.contact())]);
+
+    // 50 s later a query (no Contact) lists the remaining 70 s.
+    lab.advance(50);
+    let ok = lab.register(&mut b, "reg-b", &[]);
+    assert_eq!(contacts(&ok), [format!("<{}>;expires=70", b.contact())]);
+
+    // Past the expiry the binding is gone: a MESSAGE to bob finds no one (480).
+    lab.advance(71);
+    assert!(lab.server.bindings(lab.now, "bob").is_empty());
+    let msg = a.request(
+        "MESSAGE",
+        "sip:bob@example.test",
+        "<sip:bob@example.test>",
+        "m1",
+        &[],
+    );
+    let challenge = lab.answer(&a.target.clone(), &msg, 407);
+    let msg = a.with_credentials(&msg, &challenge);
+    lab.answer(&a.target.clone(), &msg, 480);
+    assert_eq!(lab.server.bindings(lab.now, "alice")[0].expires, 3600 - 121);
+}
+
+#[test]
+fn several_contacts_removal_and_wildcard() {
+    let mut lab = Lab::new(ServerConfig::demo());
+    let mut a = alice();
+    let second = "sip:alice@192.0.2.11:5072;transport=tcp";
+    let ok = lab.register(
+        &mut a,
+        "reg-a",
+        &[
+            cline(A_CONTACT, ";q=0.5"),
+            format!("Contact: <{second}>;expires=900"),
+            "Expires: 300".into(),
+        ],
+    );
+    assert_eq!(
+        contacts(&ok),
+        [
+            format!("<{}>;expires=300;q=0.5", a.contact()),
+            format!("<{second}>;expires=900")
+        ]
+    );
+    // Another Call-ID (another device) adds a third binding; all are listed.
+    let ok = lab.register(
+        &mut a,
+        "reg-other",
+        &["Contact: <sip:alice@192.0.2.12>".into()],
+    );
+    assert_eq!(contacts(&ok).len(), 3);
+    // expires=0 removes one binding; the URI matches by RFC 3261 §19.1.4 equivalence.
+    let ok = lab.register(
+        &mut a,
+        "reg-a",
+        &["Contact: <sip:alice@192.0.2.11:5072;transport=TCP>;expires=0".into()],
+    );
+    assert_eq!(contacts(&ok).len(), 2);
+    assert!(!contacts(&ok).iter().any(|c| c.contains("192.0.2.11")));
+    // `*` needs Expires: 0 and no other Contact (§10.3 step 6).
+    register_status(
+        &mut lab,
+        &mut a,
+        "reg-a",
+        &["Contact: *".into(), "Expires: 300".into()],
+        400,
+    );
+    register_status(
+        &mut lab,
+        &mut a,
+        "reg-a",
+        &[
+            "Contact: *".into(),
+            cline(A_CONTACT, ""),
+            "Expires: 0".into(),
+        ],
+        400,
+    );
+    let ok = register_status(
+        &mut lab,
+        &mut a,
+        "reg-a",
+        &["Contact: *".into(), "Expires: 0".into()],
+        200,
+    );
+    assert!(contacts(&ok).is_empty());
+    assert!(lab.server.bindings(lab.now, "alice").is_empty());
+}
+
+#[test]
+fn too_many_contacts_are_refused_whole() {
+    let mut cfg = ServerConfig::demo();
+    cfg.max_contacts = 2;
+    let mut lab = Lab::new(cfg);
+    let mut a = alice();
+    let three: Vec<String> = (1..=3)
+        .map(|i| format!("Contact: <sip:alice@192.0.2.{i}>"))
+        .collect();
+    register_status(&mut lab, &mut a, "reg-a", &three, 403);
+    assert!(lab.server.bindings(lab.now, "alice").is_empty());
+    lab.register(&mut a, "reg-a", &three[..2]);
+    assert_eq!(lab.server.bindings(lab.now, "alice").len(), 2);
+}
+
+#[test]
+fn call_id_and_cseq_ordering() {
+    let mut lab = Lab::new(ServerConfig::demo());
+    let mut a = alice();
+    lab.register(
+        &mut a,
+        "reg-a",
+        &[cline(A_CONTACT, ""), "Expires: 300".into()],
+    );
+    // The same Call-ID with a CSeq not above the binding's: the update fails, nothing changes.
+    a.cseq = 0;
+    let rsp = register_status(
+        &mut lab,
+        &mut a,
+        "reg-a",
+        &[cline(A_CONTACT, ""), "Expires: 0".into()],
+        500,
+    );
+    assert_eq!(rsp.reason(), Some("CSeq Out Of Order"));
+    assert_eq!(lab.server.bindings(lab.now, "alice").len(), 1);
+    // `*` is subject to the same rule.
+    a.cseq = 0;
+    register_status(
+        &mut lab,
+        &mut a,
+        "reg-a",
+        &["Contact: *".into(), "Expires: 0".into()],
+        500,
+    );
+    assert_eq!(lab.server.bindings(lab.now, "alice").len(), 1);
+    // Another Call-ID may change it whatever its CSeq.
+    a.cseq = 0;
+    let ok = register_status(
+        &mut lab,
+        &mut a,
+        "reg-b",
+        &[cline(A_CONTACT, ""), "Expires: 120".into()],
+        200,
+    );
+    assert_eq!(contacts(&ok), [format!("<{}>;expires=120", a.contact())]);
+}
+
+#[test]
+fn stale_nonce_is_retried_without_asking_the_user() {
+    let mut lab = Lab::new(ServerConfig::demo());
+    let mut a = alice();
+    let reg = a.register("reg-a", &[cline(A_CONTACT, "")]);
+    let challenge = lab.answer(&a.target.clone(), &reg, 401);
+    // The client answers after the nonce lifetime (300 s): right credentials, stale nonce.
+    lab.advance(301);
+    let reg = a.with_credentials(&reg, &challenge);
+    let stale = lab.answer(&a.target.clone(), &reg, 401);
+    assert!(stale.www_authenticate().next().unwrap().unwrap().stale());
+    // The digest client retries on stale=true (it would refuse a plain second 401).
+    let reg = a.with_credentials(&reg, &stale);
+    lab.answer(&a.target.clone(), &reg, 200);
+}
+
+#[test]
+fn wrong_password_gets_a_new_challenge_not_stale() {
+    let mut lab = Lab::new(ServerConfig::demo());
+    let mut a = Ua::new("alice", "not-alicepw", "192.0.2.1:5070");
+    let reg = a.register("reg-a", &[cline(A_CONTACT, "")]);
+    let challenge = lab.answer(&a.target.clone(), &reg, 401);
+    let reg = a.with_credentials(&reg, &challenge);
+    let again = lab.answer(&a.target.clone(), &reg, 401);
+    assert!(!again.www_authenticate().next().unwrap().unwrap().stale());
+    assert!(matches!(
+        a.digest.authorize(&reg, &again),
+        Err(sip_txn::Error::CredentialsRejected(realm)) if realm == "example.test"
+    ));
+    assert!(lab.server.bindings(lab.now, "alice").is_empty());
+    // An unknown user is challenged the same way (nothing tells it apart).
+    let mut eve = Ua::new("eve", "x", "192.0.2.66:5060");
+    let reg = eve.register("reg-e", &[cline("sip:eve@192.0.2.66:5060", "")]);
+    let challenge = lab.answer(&eve.target.clone(), &reg, 401);
+    let reg = eve.with_credentials(&reg, &challenge);
+    lab.answer(&eve.target.clone(), &reg, 401);
+}
+
+#[test]
+fn sha256_challenges_when_configured() {
+    let mut cfg = ServerConfig::demo();
+    cfg.algorithms = vec![
+        sip_txn::digest::Algorithm::Sha256,
+        sip_txn::digest::Algorithm::Md5,
+    ];
+    let mut lab = Lab::new(cfg);
+    let mut a = alice();
+    let reg = a.register("reg-a", &[cline(A_CONTACT, "")]);
+    let challenge = lab.answer(&a.target.clone(), &reg, 401);
+    let algs: Vec<_> = challenge
+        .www_authenticate()
+        .map(|c| c.unwrap().algorithm().unwrap().into_owned())
+        .collect();
+    assert_eq!(algs, ["SHA-256", "MD5"]);
+    let reg = a.with_credentials(&reg, &challenge);
+    assert!(
+        reg.header_str(HeaderName::Authorization)
+            .unwrap()
+            .contains("algorithm=SHA-256")
+    );
+    lab.answer(&a.target.clone(), &reg, 200);
+}
+
+#[test]
+fn registering_someone_else_is_forbidden() {
+    let mut lab = Lab::new(ServerConfig::demo());
+    let mut a = alice();
+    let reg = a.request(
+        "REGISTER",
+        "sip:example.test",
+        "<sip:bob@example.test>",
+        "reg-x",
+        &[cline(A_CONTACT, "")],
+    );
+    let challenge = lab.answer(&a.target.clone(), &reg, 401);
+    let reg = a.with_credentials(&reg, &challenge);
+    lab.answer(&a.target.clone(), &reg, 403);
+    assert!(lab.server.bindings(lab.now, "bob").is_empty());
+}
+
+/// alice and bob registered.
+fn both_registered() -> (Lab, Ua, Ua) {
+    let mut lab = Lab::new(ServerConfig::demo());
+    let mut a = alice();
+    let mut b = bob();
+    lab.register(&mut a, "reg-a", &[cline(A_CONTACT, "")]);
+    lab.register(&mut b, "reg-b", &[cline(B_CONTACT, "")]);
+    (lab, a, b)
+}
+
+fn record_routes(m: &Message) -> Vec<String> {
+    m.list(HeaderName::RecordRoute)
+        .map(|h| h.value_str().unwrap().to_owned())
+        .collect()
+}
+
+fn respond(request: &Message, code: u16, tag: &str, extra: &[String]) -> Message {
+    let mut b = MessageBuilder::response_to(request, code, "OK", Some(tag)).unwrap();
+    for line in extra {
+        let (n, v) = line.split_once(": ").unwrap();
+        b = b.header(n, v).unwrap();
+    }
+    Message::parse(b.build()).unwrap()
+}
+
+#[test]
+fn message_relayed_after_407_and_its_200_comes_back() {
+    let (mut lab, mut a, b) = both_registered();
+    let mut msg = a.request(
+        "MESSAGE",
+        "sip:bob@example.test",
+        "<sip:bob@example.test>",
+        "im-1",
+        &[],
+    );
+    msg = Message::parse(
+        MessageBuilder::request(Method::Message, "sip:bob@example.test")
+            .header("Via", msg.header_str(HeaderName::Via).unwrap())
+            .and_then(|m| m.header("Max-Forwards", "70"))
+            .and_then(|m| m.header("From", msg.header_str(HeaderName::From).unwrap()))
+            .and_then(|m| m.header("To", "<sip:bob@example.test>"))
+            .and_then(|m| m.header("Call-ID", "im-1"))
+            .and_then(|m| m.header("CSeq", msg.header_str(HeaderName::CSeq).unwrap()))
+            .and_then(|m| m.body("text/plain", "hello bob"))
+            .unwrap()
+            .build(),
+    )
+    .unwrap();
+    let challenge = lab.answer(&a.target.clone(), &msg, 407);
+    let pa = challenge.proxy_authenticate().next().unwrap().unwrap();
+    assert_eq!(pa.realm().as_deref(), Some("example.test"));
+
+    let retry = a.with_credentials(&msg, &challenge);
+    let (fwd, to) = lab.one(&a.target.clone(), &retry);
+    assert_eq!(to, b.target);
+    assert_eq!(fwd.request_uri(), Some(b.contact().as_str()));
+    assert_eq!(fwd.max_forwards().unwrap().unwrap(), 69);
+    let vias: Vec<_> = fwd.vias().map(|v| v.unwrap()).collect();
+    assert_eq!(vias.len(), 2);
+    assert_eq!(vias[0].host.to_string(), "192.0.2.5");
+    assert!(vias[0].has_rfc3261_branch());
+    assert_eq!(vias[1].branch(), retry.top_via().unwrap().branch());
+    assert_eq!(record_routes(&fwd), [format!("<sip:{SERVER};lr>")]);
+    assert_eq!(fwd.body(), b"hello bob");
+    assert_eq!(fwd.header_str(HeaderName::ContentType), Some("text/plain"));
+    fwd.validate().unwrap();
+
+    // A retransmission is forwarded again, identically (§16.11).
+    let (again, _) = lab.one(&a.target.clone(), &retry);
+    assert_eq!(again.as_bytes(), fwd.as_bytes());
+
+    // bob's 200 goes back to alice without the proxy's Via.
+    let ok = respond(&fwd, 200, "bobtag", &[]);
+    let (back, to) = lab.one(&b.target.clone(), &ok);
+    assert_eq!(to, a.target);
+    assert_eq!(back.status(), Some(200));
+    assert_eq!(back.vias().count(), 1);
+    assert_eq!(
+        back.top_via().unwrap().branch(),
+        retry.top_via().unwrap().branch()
+    );
+}
+
+#[test]
+fn spoofed_from_is_forbidden() {
+    let (mut lab, mut a, _b) = both_registered();
+    // alice authenticates but claims to be bob.
+    let msg = a.request(
+        "MESSAGE",
+        "sip:bob@example.test",
+        "<sip:bob@example.test>",
+        "im-x",
+        &[],
+    );
+    let spoofed = Message::parse(Bytes::from(
+        String::from_utf8_lossy(msg.as_bytes())
+            .replace("<sip:alice@example.test>", "<sip:bob@example.test>"),
+    ))
+    .unwrap();
+    let challenge = lab.answer(&a.target.clone(), &spoofed, 407);
+    let retry = a.with_credentials(&spoofed, &challenge);
+    lab.answer(&a.target.clone(), &retry, 403);
+}
+
+#[test]
+fn subscribe_relayed_and_notify_routed_back_by_record_route() {
+    let (mut lab, mut a, mut b) = both_registered();
+    let sub = a.request(
+        "SUBSCRIBE",
+        "sip:bob@example.test",
+        "<sip:bob@example.test>",
+        "sub-1",
+        &[
+            "Event: presence".into(),
+            "Expires: 600".into(),
+            cline(A_CONTACT, ""),
+        ],
+    );
+    let (fwd, to) = lab.authorized(&mut a, &sub);
+    assert_eq!((fwd.method(), &to), (Some(Method::Subscribe), &b.target));
+    let rr = record_routes(&fwd);
+    assert_eq!(rr, [format!("<sip:{SERVER};lr>")]);
+
+    // bob accepts: the 200 carries the Record-Route back to alice (her route set).
+    let ok = respond(
+        &fwd,
+        200,
+        "bobtag",
+        &["Expires: 600".into(), cline(B_CONTACT, "")],
+    );
+    let (back, to) = lab.one(&b.target.clone(), &ok);
+    assert_eq!((back.status(), &to), (Some(200), &a.target));
+    assert_eq!(record_routes(&back), rr);
+
+    // bob's NOTIFY in the dialog: Request-URI alice's contact, Route the proxy. No challenge
+    // (in-dialog), the Route is popped, nothing is record-routed again.
+    let notify = b.request(
+        "NOTIFY",
+        &a.contact(),
+        "<sip:alice@example.test>;tag=alicetag",
+        "sub-1",
+        &[
+            format!("Route: {}", rr[0]),
+            "Event: presence".into(),
+            "Subscription-State: active;expires=600".into(),
+        ],
+    );
+    let (fwd_notify, to) = lab.one(&b.target.clone(), &notify);
+    assert_eq!(to, a.target);
+    assert_eq!(fwd_notify.method(), Some(Method::Notify));
+    assert_eq!(fwd_notify.request_uri(), Some(a.contact().as_str()));
+    assert_eq!(fwd_notify.routes().count(), 0);
+    assert!(record_routes(&fwd_notify).is_empty());
+    let (back, to) = lab.one(&a.target.clone(), &respond(&fwd_notify, 200, "x", &[]));
+    assert_eq!((back.status(), &to), (Some(200), &b.target));
+
+    // alice un-SUBSCRIBEs in the dialog, through the proxy too.
+    let unsub = a.request(
+        "SUBSCRIBE",
+        &b.contact(),
+        "<sip:bob@example.test>;tag=bobtag",
+        "sub-1",
+        &[
+            format!("Route: {}", rr[0]),
+            "Event: presence".into(),
+            "Expires: 0".into(),
+        ],
+    );
+    let (fwd_unsub, to) = lab.one(&a.target.clone(), &unsub);
+    assert_eq!(to, b.target);
+    assert_eq!(fwd_unsub.expires().unwrap().unwrap(), 0);
+
+    // An in-dialog request that does not route through us is not ours to relay.
+    let stray = b.request(
+        "NOTIFY",
+        &a.contact(),
+        "<sip:alice@example.test>;tag=alicetag",
+        "sub-1",
+        &[],
+    );
+    lab.answer(&b.target.clone(), &stray, 404);
+}
+
+#[test]
+fn unknown_user_404_unregistered_480() {
+    let mut lab = Lab::new(ServerConfig::demo().user("carol", "carolpw"));
+    let mut a = alice();
+    lab.register(&mut a, "reg-a", &[cline(A_CONTACT, "")]);
+    let to_dave = a.request(
+        "MESSAGE",
+        "sip:dave@example.test",
+        "<sip:dave@example.test>",
+        "m1",
+        &[],
+    );
+    let (rsp, _) = lab.authorized(&mut a, &to_dave);
+    assert_eq!(rsp.status(), Some(404));
+    let to_carol = a.request(
+        "OPTIONS",
+        "sip:carol@example.test",
+        "<sip:carol@example.test>",
+        "m2",
+        &[],
+    );
+    let (rsp, _) = lab.authorized(&mut a, &to_carol);
+    assert_eq!(rsp.status(), Some(480));
+}
+
+#[test]
+fn max_forwards_publish_require_and_scheme() {
+    let (mut lab, mut a, _b) = both_registered();
+    let mut msg = a.request(
+        "MESSAGE",
+        "sip:bob@example.test",
+        "<sip:bob@example.test>",
+        "m1",
+        &[],
+    );
+    msg = Message::parse(Bytes::from(
+        String::from_utf8_lossy(msg.as_bytes()).replace("Max-Forwards: 70", "Max-Forwards: 0"),
+    ))
+    .unwrap();
+    lab.answer(&a.target.clone(), &msg, 483);
+    let publish = a.request(
+        "PUBLISH",
+        "sip:alice@example.test",
+        "<sip:alice@example.test>",
+        "p1",
+        &["Event: presence".into()],
+    );
+    lab.answer(&a.target.clone(), &publish, 501);
+    let pr = a.request(
+        "MESSAGE",
+        "sip:bob@example.test",
+        "<sip:bob@example.test>",
+        "m2",
+        &["Proxy-Require: foo, bar".into()],
+    );
+    let rsp = lab.answer(&a.target.clone(), &pr, 420);
+    assert_eq!(rsp.header_str(HeaderName::Unsupported), Some("foo, bar"));
+    let tel = a.request("MESSAGE", "tel:+15551234", "<tel:+15551234>", "m3", &[]);
+    lab.answer(&a.target.clone(), &tel, 416);
+    // OPTIONS to the server itself is answered, unauthenticated (keep-alive pings).
+    let ping = a.request(
+        "OPTIONS",
+        &format!("sip:{SERVER}"),
+        &format!("<sip:{SERVER}>"),
+        "o1",
+        &[],
+    );
+    let rsp = lab.answer(&a.target.clone(), &ping, 200);
+    assert!(
+        rsp.header_str(HeaderName::Allow)
+            .unwrap()
+            .contains("REGISTER")
+    );
+}
+
+#[test]
+fn invite_cancel_and_ack_take_the_invites_path() {
+    let (mut lab, mut a, b) = both_registered();
+    let invite = a.request(
+        "INVITE",
+        "sip:bob@example.test",
+        "<sip:bob@example.test>",
+        "call-1",
+        &[cline(A_CONTACT, "")],
+    );
+    // The 407 to an INVITE is a server INVITE transaction: a 100 Trying first, then the 407.
+    let out = lab.send(&a.target.clone(), &invite);
+    let statuses: Vec<_> = out
+        .iter()
+        .map(|t| Message::parse(t.payload.clone()).unwrap().status())
+        .collect();
+    assert_eq!(statuses, [Some(100), Some(407)]);
+    let challenge = Message::parse(out[1].payload.clone()).unwrap();
+    // Its ACK (same branch, §17.1.1.3) is absorbed by that transaction: nothing is sent.
+    let ack = Message::parse(Bytes::from(
+        String::from_utf8_lossy(invite.as_bytes())
+            .replacen("INVITE sip:", "ACK sip:", 1)
+            .replace("CSeq: 1 INVITE", "CSeq: 1 ACK")
+            .replace(
+                "To: <sip:bob@example.test>",
+                &format!(
+                    "To: <sip:bob@example.test>;tag={}",
+                    challenge.to_header().unwrap().tag().unwrap()
+                ),
+            ),
+    ))
+    .unwrap();
+    assert!(lab.send(&a.target.clone(), &ack).is_empty());
+
+    let retry = a.with_credentials(&invite, &challenge);
+    let (fwd, to) = lab.one(&a.target.clone(), &retry);
+    assert_eq!(to, b.target);
+    let branch = fwd.top_via().unwrap().branch().unwrap().to_owned();
+    // CANCEL: not challenged, forwarded with the INVITE's branch so bob's INVITE transaction
+    // matches it (§9.2).
+    let cancel = Message::parse(Bytes::from(
+        String::from_utf8_lossy(retry.as_bytes())
+            .replacen("INVITE sip:", "CANCEL sip:", 1)
+            .replace(" INVITE\r\n", " CANCEL\r\n"),
+    ))
+    .unwrap();
+    let (fwd_cancel, to) = lab.one(&a.target.clone(), &cancel);
+    assert_eq!(to, b.target);
+    assert_eq!(fwd_cancel.method(), Some(Method::Cancel));
+    assert_eq!(
+        fwd_cancel.top_via().unwrap().branch(),
+        Some(branch.as_str())
+    );
+    // bob's 487 goes back; alice's ACK for it follows the INVITE's path, same branch again.
+    let (back, _) = lab.one(&b.target.clone(), &respond(&fwd, 487, "bobtag", &[]));
+    assert_eq!(back.status(), Some(487));
+    let ack = Message::parse(Bytes::from(
+        String::from_utf8_lossy(retry.as_bytes())
+            .replacen("INVITE sip:", "ACK sip:", 1)
+            .replace(" INVITE\r\n", " ACK\r\n")
+            .replace(
+                "To: <sip:bob@example.test>",
+                "To: <sip:bob@example.test>;tag=bobtag",
+            ),
+    ))
+    .unwrap();
+    let (fwd_ack, to) = lab.one(&a.target.clone(), &ack);
+    assert_eq!(to, b.target);
+    assert_eq!(fwd_ack.top_via().unwrap().branch(), Some(branch.as_str()));
+}
+
+#[test]
+fn responses_not_for_us_and_garbage_are_dropped() {
+    let (mut lab, _a, b) = both_registered();
+    let stray = Message::parse_slice(
+        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.77;branch=z9hG4bKx\r\nFrom: <sip:a@h>;tag=1\r\n\
+          To: <sip:b@h>;tag=2\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n",
+    )
+    .unwrap();
+    assert!(lab.send(&b.target.clone(), &stray).is_empty());
+    // A request without From cannot even be answered: dropped, nothing panics.
+    let bare = Message::parse_slice(b"MESSAGE sip:bob@example.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKq\r\n\r\n").unwrap();
+    assert!(lab.send(&b.target.clone(), &bare).is_empty());
+}

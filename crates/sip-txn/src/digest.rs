@@ -631,12 +631,11 @@ impl<'a> DigestCredentials<'a> {
                 end,
             )))
         };
-        if let Some(v) = c.raw_param("userhash") {
-            if c.param("userhash")
+        if let Some(v) = c.raw_param("userhash")
+            && c.param("userhash")
                 .is_some_and(|u| u.eq_ignore_ascii_case("true"))
-            {
-                return Err(invalid("userhash is not supported", v));
-            }
+        {
+            return Err(invalid("userhash is not supported", v));
         }
         let algorithm = match c.raw_param("algorithm") {
             None => Algorithm::Md5,

@@ -23,6 +23,7 @@ pub use winfo::{WatcherInfo, WatcherInfoState};
 pub use xml::XmlLimits;
 // Subscriptions.
 pub mod local;
+pub mod notifier;
 mod request;
 pub mod subscriber;
 pub use request::{Backoff, Failure, OutgoingRequest, RequestHandle};

@@ -1,0 +1,459 @@
+//! Being watched: every path of the notifier on a simulated clock, the test playing watchers
+//! with `testkit::WatcherPeer`.
+
+use std::time::{Duration, Instant};
+
+use presence::notifier::{BlockedMode, DisableReason, Notifier, NotifierConfig, NotifierEvent};
+use presence::testkit::{WatcherPeer, epoch, identity};
+use presence::winfo::{WatcherEvent, WatcherStatus};
+use presence::{LocalPresence, OutgoingRequest, Status, WatcherDecision, WatcherInfo, parse_body};
+use sip_parse::{HeaderName, Message};
+
+const ALICE: &str = "sip:alice@example.com";
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn notifier(blocked: BlockedMode) -> Notifier {
+    let mut n = Notifier::new(
+        identity("alice"),
+        NotifierConfig {
+            blocked,
+            ..NotifierConfig::default()
+        },
+    );
+    n.set_presence(epoch(), LocalPresence::new(Status::Online, Some("hi")));
+    n
+}
+
+fn watcher(name: &str) -> WatcherPeer {
+    WatcherPeer::new(&format!("sip:{name}@example.com"), ALICE, name)
+}
+
+fn notifies(core: &mut Notifier) -> Vec<OutgoingRequest> {
+    std::iter::from_fn(|| core.poll_request()).collect()
+}
+
+fn one_notify(core: &mut Notifier) -> OutgoingRequest {
+    let mut all = notifies(core);
+    assert_eq!(all.len(), 1, "{all:?}");
+    all.remove(0)
+}
+
+fn sub_state(m: &Message) -> &str {
+    m.header_str(HeaderName::SubscriptionState)
+        .unwrap_or_default()
+}
+
+fn status_in(m: &Message) -> Status {
+    let ct = m.header_str(HeaderName::ContentType).unwrap_or_default();
+    parse_body(ct, m.body()).unwrap().status
+}
+
+/// `w` subscribes with `decision`; returns the 200's first NOTIFY after answering it 200.
+fn subscribe(
+    core: &mut Notifier,
+    w: &mut WatcherPeer,
+    now: Instant,
+    decision: WatcherDecision,
+) -> Message {
+    let sub = w.subscribe("presence", None, 600);
+    let rsp = core.handle_request(now, &sub, |_, _| decision).unwrap();
+    assert_eq!(rsp.status(), Some(200));
+    w.response(&rsp);
+    let n = one_notify(core);
+    let ok = w.answer(&n.message, 200);
+    core.handle_response(now, n.handle, &ok);
+    n.message
+}
+
+fn events(core: &mut Notifier) -> Vec<NotifierEvent> {
+    std::iter::from_fn(|| core.poll_event()).collect()
+}
+
+#[test]
+fn allowed_watcher_gets_active_notify_in_the_format_it_accepts() {
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    let mut bob = watcher("bob");
+    let sub = bob.subscribe("presence", None, 600);
+    let rsp = core
+        .handle_request(t0, &sub, |uri, _| {
+            assert_eq!(uri, "sip:bob@example.com");
+            WatcherDecision::Allow
+        })
+        .unwrap();
+    assert_eq!(rsp.status(), Some(200)); // never 202 (RFC 6665 §8.3.1)
+    assert_eq!(rsp.header_str(HeaderName::Expires), Some("600"));
+    assert!(rsp.to_header().unwrap().tag().is_some());
+    bob.response(&rsp);
+    let n = one_notify(&mut core).message;
+    bob.answer(&n, 200); // checks the NOTIFY is in the dialog
+    assert_eq!(sub_state(&n), "active;expires=600");
+    assert_eq!(n.header_str(HeaderName::Event), Some("presence"));
+    assert_eq!(
+        n.header_str(HeaderName::ContentType),
+        Some("application/pidf+xml")
+    );
+    assert_eq!(status_in(&n), Status::Online);
+    // An RTC peer accepting XPIDF only gets XPIDF.
+    let mut carol = watcher("carol");
+    let sub = carol.subscribe("presence", Some("application/xpidf+xml"), 600);
+    core.handle_request(t0, &sub, |_, _| WatcherDecision::Allow)
+        .unwrap();
+    let n = one_notify(&mut core).message;
+    assert_eq!(
+        n.header_str(HeaderName::ContentType),
+        Some("application/xpidf+xml")
+    );
+    assert_eq!(status_in(&n), Status::Online);
+    let ev = events(&mut core);
+    assert!(ev.contains(&NotifierEvent::Watcher {
+        id: match &ev[0] {
+            NotifierEvent::Watcher { id, .. } => *id,
+            other => panic!("{other:?}"),
+        },
+        watcher: "sip:bob@example.com".into(),
+        status: WatcherStatus::Active,
+        event: WatcherEvent::Approved,
+    }));
+}
+
+#[test]
+fn offered_watcher_is_pending_until_the_application_decides() {
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    let mut bob = watcher("bob");
+    let first = subscribe(&mut core, &mut bob, t0, WatcherDecision::Offer);
+    assert_eq!(sub_state(&first), "pending;expires=600");
+    assert!(first.body().is_empty());
+    assert!(matches!(
+        &events(&mut core)[..],
+        [NotifierEvent::Offered { watcher, .. }, NotifierEvent::Watcher { status: WatcherStatus::Pending, .. }]
+            if &**watcher == "sip:bob@example.com"
+    ));
+    core.decide(t0 + secs(5), "sip:bob@example.com", WatcherDecision::Allow);
+    let n = one_notify(&mut core).message;
+    assert_eq!(sub_state(&n), "active;expires=595");
+    assert_eq!(status_in(&n), Status::Online);
+}
+
+#[test]
+fn blocked_watcher_sees_offline() {
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    let mut eve = watcher("eve");
+    let n = subscribe(&mut core, &mut eve, t0, WatcherDecision::Block);
+    assert_eq!(sub_state(&n), "active;expires=600");
+    assert_eq!(status_in(&n), Status::Offline);
+    // Our status changes: a blocked watcher is not told.
+    core.set_presence(t0, LocalPresence::new(Status::Busy, None));
+    assert!(notifies(&mut core).is_empty());
+}
+
+#[test]
+fn blocked_watcher_is_rejected_when_so_configured() {
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::Reject);
+    let mut eve = watcher("eve");
+    let sub = eve.subscribe("presence", None, 600);
+    let rsp = core
+        .handle_request(t0, &sub, |_, _| WatcherDecision::Block)
+        .unwrap();
+    assert_eq!(rsp.status(), Some(403));
+    assert!(core.is_empty());
+    // A watcher allowed first and blocked later gets terminated;reason=rejected.
+    let mut bob = watcher("bob");
+    subscribe(&mut core, &mut bob, t0, WatcherDecision::Allow);
+    core.decide(t0, "sip:bob@example.com", WatcherDecision::Block);
+    let n = one_notify(&mut core);
+    assert_eq!(sub_state(&n.message), "terminated;reason=rejected");
+    assert!(n.message.body().is_empty());
+    core.handle_response(t0, n.handle, &bob.answer(&n.message, 200));
+    assert!(core.is_empty());
+}
+
+#[test]
+fn every_allowed_watcher_is_notified_on_status_change() {
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    let mut allowed = [watcher("a1"), watcher("a2"), watcher("a3")];
+    for w in &mut allowed {
+        subscribe(&mut core, w, t0, WatcherDecision::Allow);
+    }
+    subscribe(
+        &mut core,
+        &mut watcher("blocked"),
+        t0,
+        WatcherDecision::Block,
+    );
+    subscribe(
+        &mut core,
+        &mut watcher("offered"),
+        t0,
+        WatcherDecision::Offer,
+    );
+    core.set_presence(t0 + secs(1), LocalPresence::new(Status::OnThePhone, None));
+    let sent = notifies(&mut core);
+    assert_eq!(sent.len(), 3);
+    for n in &sent {
+        assert_eq!(status_in(&n.message), Status::OnThePhone);
+        assert_eq!(sub_state(&n.message), "active;expires=599");
+    }
+    // Setting the same presence again sends nothing.
+    core.set_presence(t0 + secs(2), LocalPresence::new(Status::OnThePhone, None));
+    assert!(notifies(&mut core).is_empty());
+}
+
+#[test]
+fn changes_while_a_notify_is_in_flight_are_coalesced() {
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    let mut bob = watcher("bob");
+    subscribe(&mut core, &mut bob, t0, WatcherDecision::Allow);
+    core.set_presence(t0, LocalPresence::new(Status::Away, None));
+    let first = one_notify(&mut core);
+    core.set_presence(t0, LocalPresence::new(Status::Busy, None));
+    core.set_presence(t0, LocalPresence::new(Status::OutToLunch, None));
+    assert!(
+        notifies(&mut core).is_empty(),
+        "one NOTIFY in flight at a time"
+    );
+    core.handle_response(t0, first.handle, &bob.answer(&first.message, 200));
+    let latest = one_notify(&mut core).message;
+    assert_eq!(status_in(&latest), Status::OutToLunch);
+}
+
+#[test]
+fn watcher_refresh_extends_the_subscription() {
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    let mut bob = watcher("bob");
+    subscribe(&mut core, &mut bob, t0, WatcherDecision::Allow);
+    assert_eq!(core.poll_timeout(), Some(t0 + secs(600)));
+    let t1 = t0 + secs(300);
+    let refresh = bob.subscribe("presence", None, 600);
+    let rsp = core
+        .handle_request(t1, &refresh, |_, _| panic!("a refresh asks no policy"))
+        .unwrap();
+    assert_eq!(rsp.status(), Some(200));
+    assert_eq!(rsp.header_str(HeaderName::Expires), Some("600"));
+    // RFC 6665 §4.2.1.2: a NOTIFY follows every accepted refresh.
+    let n = one_notify(&mut core).message;
+    assert_eq!(sub_state(&n), "active;expires=600");
+    assert_eq!(core.poll_timeout(), Some(t1 + secs(600)));
+}
+
+#[test]
+fn watcher_expires_gets_terminated_notify() {
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    let mut bob = watcher("bob");
+    subscribe(&mut core, &mut bob, t0, WatcherDecision::Allow);
+    events(&mut core);
+    core.handle_timeout(t0 + secs(599));
+    assert!(notifies(&mut core).is_empty());
+    core.handle_timeout(t0 + secs(600));
+    let n = one_notify(&mut core);
+    assert_eq!(sub_state(&n.message), "terminated;reason=timeout");
+    assert!(matches!(
+        &events(&mut core)[..],
+        [NotifierEvent::Watcher {
+            status: WatcherStatus::Terminated,
+            event: WatcherEvent::Timeout,
+            ..
+        }]
+    ));
+    core.handle_response(t0 + secs(600), n.handle, &bob.answer(&n.message, 200));
+    assert!(core.is_empty());
+    assert_eq!(core.poll_timeout(), None);
+    // A refresh of the ended subscription gets 481.
+    let late = bob.subscribe("presence", None, 600);
+    let rsp = core
+        .handle_request(t0 + secs(601), &late, |_, _| WatcherDecision::Allow)
+        .unwrap();
+    assert_eq!(rsp.status(), Some(481));
+}
+
+#[test]
+fn unsubscribe_gets_terminated_notify() {
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    let mut bob = watcher("bob");
+    subscribe(&mut core, &mut bob, t0, WatcherDecision::Allow);
+    let un = bob.subscribe("presence", None, 0);
+    let rsp = core
+        .handle_request(t0, &un, |_, _| WatcherDecision::Allow)
+        .unwrap();
+    assert_eq!(rsp.status(), Some(200));
+    assert_eq!(rsp.header_str(HeaderName::Expires), Some("0"));
+    let n = one_notify(&mut core);
+    assert_eq!(sub_state(&n.message), "terminated;reason=timeout");
+    core.handle_response(t0, n.handle, &bob.answer(&n.message, 200));
+    assert!(core.is_empty());
+}
+
+#[test]
+fn disabling_sends_a_final_notify_to_every_watcher() {
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    let mut ws = [watcher("a"), watcher("b"), watcher("c")];
+    for w in &mut ws {
+        subscribe(&mut core, w, t0, WatcherDecision::Allow);
+    }
+    core.disable(t0, DisableReason::NoResource);
+    let finals = notifies(&mut core);
+    assert_eq!(finals.len(), 3);
+    for n in &finals {
+        assert_eq!(sub_state(&n.message), "terminated;reason=noresource");
+    }
+    // While disabled, new watchers are turned away.
+    let sub = watcher("d").subscribe("presence", None, 600);
+    let rsp = core
+        .handle_request(t0, &sub, |_, _| WatcherDecision::Allow)
+        .unwrap();
+    assert_eq!(rsp.status(), Some(480));
+    // A final NOTIFY that is never answered still removes its subscription.
+    for n in finals {
+        core.handle_failure(t0 + secs(32), n.handle);
+    }
+    assert!(core.is_empty());
+    core.enable();
+    let sub = watcher("d").subscribe("presence", None, 600);
+    let rsp = core
+        .handle_request(t0, &sub, |_, _| WatcherDecision::Allow)
+        .unwrap();
+    assert_eq!(rsp.status(), Some(200));
+}
+
+#[test]
+fn deactivated_disable_reason() {
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    subscribe(&mut core, &mut watcher("a"), t0, WatcherDecision::Allow);
+    core.disable(t0, DisableReason::Deactivated);
+    assert_eq!(
+        sub_state(&one_notify(&mut core).message),
+        "terminated;reason=deactivated"
+    );
+}
+
+#[test]
+fn failed_notify_removes_the_subscription() {
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    let mut bob = watcher("bob");
+    subscribe(&mut core, &mut bob, t0, WatcherDecision::Allow);
+    events(&mut core);
+    core.set_presence(t0, LocalPresence::new(Status::Away, None));
+    let n = one_notify(&mut core);
+    let rsp = presence::testkit::respond(&n.message, 481, None, &[]);
+    core.handle_response(t0, n.handle, &rsp);
+    assert!(core.is_empty());
+    assert_eq!(core.poll_timeout(), None);
+    assert!(matches!(
+        &events(&mut core)[..],
+        [NotifierEvent::Watcher {
+            status: WatcherStatus::Terminated,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn winfo_subscription_served() {
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    subscribe(&mut core, &mut watcher("bob"), t0, WatcherDecision::Allow);
+    // Only the presentity itself may watch its watchers (RFC 3857 §5.1).
+    let mut stranger = watcher("mallory");
+    let sub = stranger.subscribe("presence.winfo", None, 600);
+    let rsp = core
+        .handle_request(t0, &sub, |_, _| WatcherDecision::Allow)
+        .unwrap();
+    assert_eq!(rsp.status(), Some(403));
+    let mut me = WatcherPeer::new(ALICE, ALICE, "me");
+    let sub = me.subscribe("presence.winfo", Some("application/watcherinfo+xml"), 600);
+    let rsp = core
+        .handle_request(t0, &sub, |_, _| panic!("winfo asks no policy"))
+        .unwrap();
+    assert_eq!(rsp.status(), Some(200));
+    me.response(&rsp);
+    let n = one_notify(&mut core);
+    assert_eq!(
+        n.message.header_str(HeaderName::Event),
+        Some("presence.winfo")
+    );
+    let doc = WatcherInfo::parse(n.message.body()).unwrap();
+    assert_eq!(doc.version, 0);
+    assert_eq!(doc.lists[0].resource, ALICE);
+    assert_eq!(doc.lists[0].package, "presence");
+    let uris: Vec<_> = doc.lists[0]
+        .watchers
+        .iter()
+        .map(|w| w.uri.as_str())
+        .collect();
+    assert_eq!(uris, ["sip:bob@example.com"]);
+    core.handle_response(t0, n.handle, &me.answer(&n.message, 200));
+    // A new watcher waiting for a decision: a full document, next version, both listed.
+    let sub = watcher("carol").subscribe("presence", None, 600);
+    core.handle_request(t0, &sub, |_, _| WatcherDecision::Offer)
+        .unwrap();
+    let sent = notifies(&mut core);
+    assert_eq!(
+        sent.len(),
+        2,
+        "carol's pending NOTIFY and the watcherinfo one"
+    );
+    let n = sent
+        .into_iter()
+        .find(|n| n.message.header_str(HeaderName::Event) == Some("presence.winfo"))
+        .expect("winfo NOTIFY");
+    let doc = WatcherInfo::parse(n.message.body()).unwrap();
+    assert_eq!(doc.version, 1);
+    assert_eq!(doc.state, presence::winfo::DocState::Full);
+    let carol = doc.lists[0]
+        .watchers
+        .iter()
+        .find(|w| w.uri == "sip:carol@example.com")
+        .unwrap();
+    assert_eq!(
+        (carol.status, carol.event),
+        (WatcherStatus::Pending, WatcherEvent::Subscribe)
+    );
+}
+
+#[test]
+fn bad_subscribes_get_the_right_errors() {
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    let allow = |_: &str, _: Option<&str>| WatcherDecision::Allow;
+    let code =
+        |core: &mut Notifier, m: &Message| core.handle_request(t0, m, allow).unwrap().status();
+    let mut w = watcher("w");
+    assert_eq!(
+        code(&mut core, &w.subscribe("dialog", None, 600)),
+        Some(489)
+    );
+    let rsp = core
+        .handle_request(t0, &w.subscribe("presence", None, 10), allow)
+        .unwrap();
+    assert_eq!(rsp.status(), Some(423));
+    assert_eq!(rsp.header_str(HeaderName::MinExpires), Some("60"));
+    assert_eq!(
+        code(&mut core, &w.subscribe("presence", Some("text/plain"), 600)),
+        Some(406)
+    );
+    // Too long is cut down, not refused.
+    let rsp = core
+        .handle_request(t0, &w.subscribe("presence", None, 999_999), allow)
+        .unwrap();
+    assert_eq!(rsp.header_str(HeaderName::Expires), Some("3600"));
+    assert!(
+        core.handle_request(t0, &w.subscribe("presence", None, 600), |_, _| {
+            WatcherDecision::Reject
+        })
+        .is_ok()
+    );
+}

@@ -1,0 +1,69 @@
+//! `parse-profile PARSER [PASSES] [DIR]`: repeats one full parse of a corpus, for instruction
+//! counting with callgrind, which gives the same count on a loaded machine as on an idle one.
+//!
+//! PARSER is `sip-parse` or `rsip` (the messages both parse to the same fields, as
+//! `parse-compare` compares them), or `sip-parse/all` (every message sip-parse parses). PASSES
+//! defaults to 300, DIR to `benches/corpus`. Only the repeated passes are worth counting:
+//!
+//! ```sh
+//! cargo build --release -p benches --bin parse-profile
+//! valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out \
+//!     --toggle-collect='parse_profile::measured*' target/release/parse-profile sip-parse
+//! callgrind_annotate --inclusive=yes /tmp/cg.out | head -60
+//! ```
+//!
+//! With `--toggle-collect` the total is the instructions of PASSES × messages full parses; the
+//! ratio of the `rsip` total to the `sip-parse` total is the speed ratio without timing noise.
+
+use std::error::Error;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use benches::{Rsip, Sample, SipParse, corpus, full_pass};
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let parser = args.next().unwrap_or_default();
+    let passes = args.next().map_or(Ok(300), |p| p.parse::<u32>());
+    let dir = args.next().map_or_else(corpus::default_dir, PathBuf::from);
+    let Ok(passes) = passes else {
+        eprintln!("usage: parse-profile sip-parse|rsip|sip-parse/all [PASSES] [DIR]");
+        return ExitCode::from(2);
+    };
+    match run(&parser, passes, dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("parse-profile: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(parser: &str, passes: u32, dir: PathBuf) -> Result<(), Box<dyn Error>> {
+    let all = corpus::load_dir(&dir)?;
+    let (samples, pass): (Vec<Sample>, fn(&[Sample])) = match parser {
+        "sip-parse" => (corpus::compare(&all)?.included, full_pass::<SipParse>),
+        "rsip" => (corpus::compare(&all)?.included, full_pass::<Rsip>),
+        "sip-parse/all" => (corpus::parsed_by::<SipParse>(&all), full_pass::<SipParse>),
+        _ => return Err(format!("unknown parser {parser:?}").into()),
+    };
+    if samples.is_empty() {
+        return Err(format!("no message in {} to parse", dir.display()).into());
+    }
+    measured(&samples, pass, passes);
+    println!(
+        "{parser}: {passes} passes over {} messages = {} full parses",
+        samples.len(),
+        u64::from(passes) * samples.len() as u64
+    );
+    Ok(())
+}
+
+/// The counted part: `passes` full parses of every sample.
+#[inline(never)]
+fn measured(samples: &[Sample], pass: fn(&[Sample]), passes: u32) {
+    for _ in 0..passes {
+        pass(black_box(samples));
+    }
+}

@@ -248,7 +248,6 @@ impl HeaderName {
             Some(c) => c.to_ascii_lowercase(),
             None => return Self::Other,
         };
-        let is = |lower: &[u8]| name.eq_ignore_ascii_case(lower);
         match (name.len(), first) {
             (1, b'a') => Self::AcceptContact,
             (1, b'b') => Self::ReferredBy,
@@ -271,392 +270,392 @@ impl HeaderName {
             (1, b'x') => Self::SessionExpires,
             (1, b'y') => Self::Identity,
             (2, b't') => {
-                if is(b"to") {
+                if is(name, b"to") {
                     Self::To
                 } else {
                     Self::Other
                 }
             }
             (3, b'v') => {
-                if is(b"via") {
+                if is(name, b"via") {
                     Self::Via
                 } else {
                     Self::Other
                 }
             }
             (4, b'c') => {
-                if is(b"cseq") {
+                if is(name, b"cseq") {
                     Self::CSeq
                 } else {
                     Self::Other
                 }
             }
             (4, b'd') => {
-                if is(b"date") {
+                if is(name, b"date") {
                     Self::Date
                 } else {
                     Self::Other
                 }
             }
             (4, b'f') => {
-                if is(b"from") {
+                if is(name, b"from") {
                     Self::From
                 } else {
                     Self::Other
                 }
             }
             (4, b'p') => {
-                if is(b"path") {
+                if is(name, b"path") {
                     Self::Path
                 } else {
                     Self::Other
                 }
             }
             (4, b'r') => {
-                if is(b"rack") {
+                if is(name, b"rack") {
                     Self::RAck
-                } else if is(b"rseq") {
+                } else if is(name, b"rseq") {
                     Self::RSeq
                 } else {
                     Self::Other
                 }
             }
             (5, b'a') => {
-                if is(b"allow") {
+                if is(name, b"allow") {
                     Self::Allow
                 } else {
                     Self::Other
                 }
             }
             (5, b'e') => {
-                if is(b"event") {
+                if is(name, b"event") {
                     Self::Event
                 } else {
                     Self::Other
                 }
             }
             (5, b'r') => {
-                if is(b"route") {
+                if is(name, b"route") {
                     Self::Route
                 } else {
                     Self::Other
                 }
             }
             (6, b'a') => {
-                if is(b"accept") {
+                if is(name, b"accept") {
                     Self::Accept
                 } else {
                     Self::Other
                 }
             }
             (6, b's') => {
-                if is(b"server") {
+                if is(name, b"server") {
                     Self::Server
                 } else {
                     Self::Other
                 }
             }
             (7, b'c') => {
-                if is(b"call-id") {
+                if is(name, b"call-id") {
                     Self::CallId
-                } else if is(b"contact") {
+                } else if is(name, b"contact") {
                     Self::Contact
                 } else {
                     Self::Other
                 }
             }
             (7, b'e') => {
-                if is(b"expires") {
+                if is(name, b"expires") {
                     Self::Expires
                 } else {
                     Self::Other
                 }
             }
             (7, b'p') => {
-                if is(b"privacy") {
+                if is(name, b"privacy") {
                     Self::Privacy
                 } else {
                     Self::Other
                 }
             }
             (7, b'r') => {
-                if is(b"require") {
+                if is(name, b"require") {
                     Self::Require
                 } else {
                     Self::Other
                 }
             }
             (7, b's') => {
-                if is(b"subject") {
+                if is(name, b"subject") {
                     Self::Subject
                 } else {
                     Self::Other
                 }
             }
             (7, b'w') => {
-                if is(b"warning") {
+                if is(name, b"warning") {
                     Self::Warning
                 } else {
                     Self::Other
                 }
             }
             (8, b'i') => {
-                if is(b"identity") {
+                if is(name, b"identity") {
                     Self::Identity
                 } else {
                     Self::Other
                 }
             }
             (8, b'p') => {
-                if is(b"priority") {
+                if is(name, b"priority") {
                     Self::Priority
                 } else {
                     Self::Other
                 }
             }
             (8, b'r') => {
-                if is(b"refer-to") {
+                if is(name, b"refer-to") {
                     Self::ReferTo
-                } else if is(b"reply-to") {
+                } else if is(name, b"reply-to") {
                     Self::ReplyTo
                 } else {
                     Self::Other
                 }
             }
             (8, b's') => {
-                if is(b"sip-etag") {
+                if is(name, b"sip-etag") {
                     Self::SipEtag
                 } else {
                     Self::Other
                 }
             }
             (9, b'c') => {
-                if is(b"call-info") {
+                if is(name, b"call-info") {
                     Self::CallInfo
                 } else {
                     Self::Other
                 }
             }
             (9, b's') => {
-                if is(b"supported") {
+                if is(name, b"supported") {
                     Self::Supported
                 } else {
                     Self::Other
                 }
             }
             (9, b't') => {
-                if is(b"timestamp") {
+                if is(name, b"timestamp") {
                     Self::Timestamp
                 } else {
                     Self::Other
                 }
             }
             (10, b'a') => {
-                if is(b"alert-info") {
+                if is(name, b"alert-info") {
                     Self::AlertInfo
                 } else {
                     Self::Other
                 }
             }
             (10, b'e') => {
-                if is(b"error-info") {
+                if is(name, b"error-info") {
                     Self::ErrorInfo
                 } else {
                     Self::Other
                 }
             }
             (10, b'u') => {
-                if is(b"user-agent") {
+                if is(name, b"user-agent") {
                     Self::UserAgent
                 } else {
                     Self::Other
                 }
             }
             (11, b'i') => {
-                if is(b"in-reply-to") {
+                if is(name, b"in-reply-to") {
                     Self::InReplyTo
                 } else {
                     Self::Other
                 }
             }
             (11, b'm') => {
-                if is(b"min-expires") {
+                if is(name, b"min-expires") {
                     Self::MinExpires
                 } else {
                     Self::Other
                 }
             }
             (11, b'r') => {
-                if is(b"referred-by") {
+                if is(name, b"referred-by") {
                     Self::ReferredBy
-                } else if is(b"retry-after") {
+                } else if is(name, b"retry-after") {
                     Self::RetryAfter
                 } else {
                     Self::Other
                 }
             }
             (11, b'u') => {
-                if is(b"unsupported") {
+                if is(name, b"unsupported") {
                     Self::Unsupported
                 } else {
                     Self::Other
                 }
             }
             (12, b'a') => {
-                if is(b"allow-events") {
+                if is(name, b"allow-events") {
                     Self::AllowEvents
                 } else {
                     Self::Other
                 }
             }
             (12, b'c') => {
-                if is(b"content-type") {
+                if is(name, b"content-type") {
                     Self::ContentType
                 } else {
                     Self::Other
                 }
             }
             (12, b'm') => {
-                if is(b"max-forwards") {
+                if is(name, b"max-forwards") {
                     Self::MaxForwards
-                } else if is(b"mime-version") {
+                } else if is(name, b"mime-version") {
                     Self::MimeVersion
                 } else {
                     Self::Other
                 }
             }
             (12, b'o') => {
-                if is(b"organization") {
+                if is(name, b"organization") {
                     Self::Organization
                 } else {
                     Self::Other
                 }
             }
             (12, b'r') => {
-                if is(b"record-route") {
+                if is(name, b"record-route") {
                     Self::RecordRoute
                 } else {
                     Self::Other
                 }
             }
             (12, b's') => {
-                if is(b"sip-if-match") {
+                if is(name, b"sip-if-match") {
                     Self::SipIfMatch
                 } else {
                     Self::Other
                 }
             }
             (13, b'a') => {
-                if is(b"authorization") {
+                if is(name, b"authorization") {
                     Self::Authorization
                 } else {
                     Self::Other
                 }
             }
             (13, b'i') => {
-                if is(b"identity-info") {
+                if is(name, b"identity-info") {
                     Self::IdentityInfo
                 } else {
                     Self::Other
                 }
             }
             (13, b'p') => {
-                if is(b"proxy-require") {
+                if is(name, b"proxy-require") {
                     Self::ProxyRequire
                 } else {
                     Self::Other
                 }
             }
             (14, b'a') => {
-                if is(b"accept-contact") {
+                if is(name, b"accept-contact") {
                     Self::AcceptContact
                 } else {
                     Self::Other
                 }
             }
             (14, b'c') => {
-                if is(b"content-length") {
+                if is(name, b"content-length") {
                     Self::ContentLength
                 } else {
                     Self::Other
                 }
             }
             (14, b'r') => {
-                if is(b"reject-contact") {
+                if is(name, b"reject-contact") {
                     Self::RejectContact
                 } else {
                     Self::Other
                 }
             }
             (15, b'a') => {
-                if is(b"accept-encoding") {
+                if is(name, b"accept-encoding") {
                     Self::AcceptEncoding
-                } else if is(b"accept-language") {
+                } else if is(name, b"accept-language") {
                     Self::AcceptLanguage
                 } else {
                     Self::Other
                 }
             }
             (15, b's') => {
-                if is(b"session-expires") {
+                if is(name, b"session-expires") {
                     Self::SessionExpires
                 } else {
                     Self::Other
                 }
             }
             (16, b'c') => {
-                if is(b"content-encoding") {
+                if is(name, b"content-encoding") {
                     Self::ContentEncoding
-                } else if is(b"content-language") {
+                } else if is(name, b"content-language") {
                     Self::ContentLanguage
                 } else {
                     Self::Other
                 }
             }
             (16, b'w') => {
-                if is(b"www-authenticate") {
+                if is(name, b"www-authenticate") {
                     Self::WwwAuthenticate
                 } else {
                     Self::Other
                 }
             }
             (18, b'p') => {
-                if is(b"proxy-authenticate") {
+                if is(name, b"proxy-authenticate") {
                     Self::ProxyAuthenticate
                 } else {
                     Self::Other
                 }
             }
             (18, b's') => {
-                if is(b"subscription-state") {
+                if is(name, b"subscription-state") {
                     Self::SubscriptionState
                 } else {
                     Self::Other
                 }
             }
             (19, b'a') => {
-                if is(b"authentication-info") {
+                if is(name, b"authentication-info") {
                     Self::AuthenticationInfo
                 } else {
                     Self::Other
                 }
             }
             (19, b'c') => {
-                if is(b"content-disposition") {
+                if is(name, b"content-disposition") {
                     Self::ContentDisposition
                 } else {
                     Self::Other
                 }
             }
             (19, b'p') => {
-                if is(b"proxy-authorization") {
+                if is(name, b"proxy-authorization") {
                     Self::ProxyAuthorization
                 } else {
                     Self::Other
                 }
             }
             (19, b'r') => {
-                if is(b"request-disposition") {
+                if is(name, b"request-disposition") {
                     Self::RequestDisposition
                 } else {
                     Self::Other
@@ -664,6 +663,51 @@ impl HeaderName {
             }
             _ => Self::Other,
         }
+    }
+}
+
+/// Whether `name` is `lower` (lowercase letters and `-`) in any letter case.
+///
+/// The length is fixed, so the comparison compiles to a few word loads (the last one
+/// overlapping): a letter matches either case once its 0x20 bit is set; a `-` is compared
+/// exactly (0x0D | 0x20 would be `-` as well).
+#[inline(always)]
+fn is<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
+    let Ok(name) = <&[u8; N]>::try_from(name) else {
+        return false;
+    };
+    let width = match N {
+        8.. => 8,
+        4.. => 4,
+        2.. => 2,
+        _ => 1,
+    };
+    let mut diff = 0;
+    let mut at = 0;
+    loop {
+        let at_end = at.min(N - width);
+        let fold = lower[at_end..at_end + width]
+            .iter()
+            .rev()
+            .fold(0u64, |m, &l| m << 8 | if l == b'-' { 0 } else { 0x20 });
+        diff |= (word(name, at_end, width) | fold) ^ word(lower, at_end, width);
+        if at_end == N - width {
+            return diff == 0;
+        }
+        at += width;
+    }
+}
+
+/// `width` (1, 2, 4 or 8) bytes of `b` from `at`, little-endian.
+#[inline(always)]
+fn word(b: &[u8], at: usize, width: usize) -> u64 {
+    let b = &b[at..at + width];
+    match *b {
+        [a] => u64::from(a),
+        [a0, a1] => u64::from(u16::from_le_bytes([a0, a1])),
+        [a0, a1, a2, a3] => u64::from(u32::from_le_bytes([a0, a1, a2, a3])),
+        [a0, a1, a2, a3, a4, a5, a6, a7] => u64::from_le_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
+        _ => u64::MAX,
     }
 }
 
@@ -713,6 +757,10 @@ mod tests {
             "q",
             "Content-Lengths",
             "MaX-fOrWaRdS-",
+            // 0x0D | 0x20 is '-': a control character must not pass for the hyphen.
+            "Call\rID",
+            "Max\rForwards",
+            "Via\0",
         ] {
             assert_eq!(
                 HeaderName::from_bytes(n.as_bytes()),

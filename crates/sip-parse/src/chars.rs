@@ -83,7 +83,15 @@ pub(crate) fn is(c: u8, mask: u8) -> bool {
 /// Length of the longest prefix of `s` whose bytes all belong to `mask`.
 #[inline]
 pub(crate) fn span(s: &[u8], mask: u8) -> usize {
-    s.iter().position(|&c| !is(c, mask)).unwrap_or(s.len())
+    // A plain counted loop: this is the hot loop of header-name and parameter scanning.
+    let mut n = 0;
+    while let Some(&c) = s.get(n) {
+        if !is(c, mask) {
+            break;
+        }
+        n += 1;
+    }
+    n
 }
 
 #[cfg(test)]

@@ -27,14 +27,23 @@ impl Span {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RawHeader {
-    pub(crate) name: Option<HeaderName>,
+    pub(crate) name: HeaderName,
     pub(crate) name_span: Span,
     pub(crate) value: Span,
 }
 
-#[derive(Debug, Clone, Copy)]
+impl RawHeader {
+    /// A placeholder for unused slots: all its bytes are zero, so an array of them is a memset.
+    const UNUSED: Self = Self {
+        name: HeaderName::Accept,
+        name_span: Span { start: 0, end: 0 },
+        value: Span { start: 0, end: 0 },
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StartLine {
     Request { method: Span, uri: Span },
     Response { code: u16, reason: Span },
@@ -126,8 +135,7 @@ impl From<ParseError> for HeadError {
     }
 }
 
-/// Headers live on the stack while parsing and are copied once into an exactly sized `Vec`, so
-/// a typical message costs one heap allocation.
+/// How many fields [`Fields`] holds on the stack before it moves them to the heap.
 const STACK_HEADERS: usize = 48;
 
 impl Message {
@@ -317,7 +325,7 @@ impl Message {
 
     fn header_at(&self, h: &RawHeader) -> Header<'_> {
         Header {
-            name: h.name.unwrap_or(HeaderName::Other),
+            name: h.name,
             raw_name: self.text(h.name_span),
             value: self.text(h.value),
             offset: h.value.start as usize,
@@ -328,7 +336,7 @@ impl Message {
     pub fn headers_named(&self, name: HeaderName) -> impl Iterator<Item = Header<'_>> + '_ {
         self.headers
             .iter()
-            .filter(move |h| h.name == Some(name))
+            .filter(move |h| h.name == name)
             .map(|h| self.header_at(h))
     }
 
@@ -449,15 +457,26 @@ fn frame_stream(buf: &Bytes, skip: usize, cfg: &ParseConfig) -> Result<Streamed,
 /// Parses the start line and header section of `buf`.
 fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
     let (line, mut pos) = next_line(buf, 0, cfg)?;
-    let start = parse_start_line(&buf[..line])?;
+    let line = &buf[..line];
+    let start = match plain_start_line(line) {
+        Some(start) => start,
+        None => parse_start_line(line)?,
+    };
 
-    let mut stack = [RawHeader::default(); STACK_HEADERS];
-    let mut count = 0;
-    let mut spill: Vec<RawHeader> = Vec::new();
+    let mut fields = Fields::new();
+    // The field read last stays open until a line that is not a continuation arrives.
     let mut last: Option<RawHeader> = None;
     let mut content_length: Option<usize> = None;
 
     loop {
+        if let Some((field, next)) = plain_field(buf, pos, cfg) {
+            if let Some(h) = last.replace(field) {
+                content_length = check_content_length(buf, &h, content_length)?;
+                fields.push(h, cfg, pos)?;
+            }
+            pos = next;
+            continue;
+        }
         let (end, next) = next_line(buf, pos, cfg)?;
         let line = &buf[pos..end];
         match line.first() {
@@ -470,19 +489,19 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
                 let Some(h) = last.as_mut() else {
                     return Err(ParseError::expected("header field name", pos).into());
                 };
-                let text = trim_ws(line);
-                if !text.is_empty() {
-                    let text_start = pos + (text.as_ptr() as usize - line.as_ptr() as usize);
+                let (from, to) = trim_ws(line);
+                if from < to {
                     if h.value.start == h.value.end {
-                        h.value.start = text_start as u32;
+                        h.value.start = (pos + from) as u32;
                     }
-                    h.value.end = (text_start + text.len()) as u32;
+                    h.value.end = (pos + to) as u32;
                 }
             }
             Some(_) => {
+                // The previous field is complete: check it before this line's errors.
                 if let Some(h) = last.take() {
                     content_length = check_content_length(buf, &h, content_length)?;
-                    push(&mut stack, &mut count, &mut spill, h, cfg, pos)?;
+                    fields.push(h, cfg, pos)?;
                 }
                 last = Some(parse_header_line(line, pos)?);
             }
@@ -491,46 +510,99 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
     }
     if let Some(h) = last.take() {
         content_length = check_content_length(buf, &h, content_length)?;
-        push(&mut stack, &mut count, &mut spill, h, cfg, pos)?;
+        fields.push(h, cfg, pos)?;
     }
-    let headers = if spill.is_empty() {
-        stack[..count].to_vec()
-    } else {
-        spill
-    };
     Ok(Head {
         start,
-        headers,
+        headers: fields.finish(),
         len: pos,
         content_length,
     })
 }
 
-fn push(
-    stack: &mut [RawHeader; STACK_HEADERS],
-    count: &mut usize,
-    spill: &mut Vec<RawHeader>,
-    h: RawHeader,
-    cfg: &ParseConfig,
-    pos: usize,
-) -> Result<(), ParseError> {
-    if *count >= cfg.max_headers {
-        return Err(ParseError::new(ErrorKind::Limit("header count"), pos));
+/// The common field line in one pass: `name: value CRLF`, the colon right after the name.
+/// `None` for anything else (an empty or folded line, white space before the colon, a missing
+/// CR, no line end yet, an error), which [`parse_head`] then reads line by line the careful
+/// way, so errors and their offsets do not depend on this shortcut.
+#[inline(never)]
+fn plain_field(buf: &[u8], pos: usize, cfg: &ParseConfig) -> Option<(RawHeader, usize)> {
+    let line = buf.get(pos..)?;
+    let n = chars::span(line, TOKEN);
+    if n == 0 || line.get(n) != Some(&b':') {
+        return None;
     }
-    if *count < STACK_HEADERS {
-        stack[*count] = h;
-    } else {
-        if spill.is_empty() {
-            spill.reserve(STACK_HEADERS * 2);
-            spill.extend_from_slice(stack);
+    let mut value = n + 1;
+    while matches!(line.get(value), Some(b' ' | b'\t')) {
+        value += 1;
+    }
+    // The same window as `next_line`: the line may be `max_line_length` long plus its CRLF.
+    let window = line.len().min(cfg.max_line_length.saturating_add(2));
+    let lf = value + memchr(b'\n', line.get(value..window)?)?;
+    // `lf > value > n >= 1`, so the CR is at `value` or later when there is one.
+    let cr = lf - 1;
+    if line.get(cr) != Some(&b'\r') || cr < value {
+        return None;
+    }
+    let mut end = cr;
+    while end > value && matches!(line.get(end - 1), Some(b' ' | b'\t')) {
+        end -= 1;
+    }
+    let field = RawHeader {
+        name: HeaderName::from_bytes(line.get(..n)?),
+        name_span: Span::new(pos, pos + n),
+        value: Span::new(pos + value, pos + end),
+    };
+    Some((field, pos + lf + 1))
+}
+
+/// The header fields while parsing: on the stack, moved once into an exactly sized `Vec`, so a
+/// typical message costs one heap allocation.
+struct Fields {
+    stack: [RawHeader; STACK_HEADERS],
+    count: usize,
+    spill: Vec<RawHeader>,
+}
+
+impl Fields {
+    fn new() -> Self {
+        Self {
+            stack: [RawHeader::UNUSED; STACK_HEADERS],
+            count: 0,
+            spill: Vec::new(),
         }
-        spill.push(h);
     }
-    *count += 1;
-    Ok(())
+
+    /// Adds `h`; `pos` is where the error points if there are too many fields.
+    #[inline]
+    fn push(&mut self, h: RawHeader, cfg: &ParseConfig, pos: usize) -> Result<(), ParseError> {
+        if self.count >= cfg.max_headers {
+            return Err(ParseError::new(ErrorKind::Limit("header count"), pos));
+        }
+        if let Some(slot) = self.stack.get_mut(self.count) {
+            *slot = h;
+        } else {
+            if self.spill.is_empty() {
+                self.spill.reserve(STACK_HEADERS * 2);
+                self.spill.extend_from_slice(&self.stack);
+            }
+            self.spill.push(h);
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// The fields, in an exactly sized `Vec` unless they outgrew the stack.
+    fn finish(&mut self) -> Vec<RawHeader> {
+        if self.spill.is_empty() {
+            self.stack[..self.count].to_vec()
+        } else {
+            std::mem::take(&mut self.spill)
+        }
+    }
 }
 
 /// Finds the line starting at `pos`: returns the offset of its CR and of the next line.
+#[inline]
 fn next_line(buf: &[u8], pos: usize, cfg: &ParseConfig) -> Result<(usize, usize), HeadError> {
     let rest = &buf[pos..];
     let window = &rest[..rest.len().min(cfg.max_line_length + 2)];
@@ -544,16 +616,19 @@ fn next_line(buf: &[u8], pos: usize, cfg: &ParseConfig) -> Result<(usize, usize)
     }
 }
 
-fn trim_ws(s: &[u8]) -> &[u8] {
-    let start = s
-        .iter()
-        .position(|&c| c != b' ' && c != b'\t')
-        .unwrap_or(s.len());
-    let end = s
-        .iter()
-        .rposition(|&c| c != b' ' && c != b'\t')
-        .map_or(start, |e| e + 1);
-    &s[start..end]
+/// The part of `s` without leading and trailing SP/HT, as `(start, end)` offsets.
+#[inline]
+fn trim_ws(s: &[u8]) -> (usize, usize) {
+    let is_ws = |c: &u8| matches!(c, b' ' | b'\t');
+    let mut start = 0;
+    while s.get(start).is_some_and(is_ws) {
+        start += 1;
+    }
+    let mut end = s.len();
+    while end > start && s.get(end - 1).is_some_and(is_ws) {
+        end -= 1;
+    }
+    (start, end)
 }
 
 /// `field-name HCOLON field-value` on one physical line starting at `pos`.
@@ -573,12 +648,12 @@ fn parse_header_line(line: &[u8], pos: usize) -> Result<RawHeader, ParseError> {
             pos + colon,
         ));
     }
-    let value = trim_ws(&line[colon + 1..]);
-    let vstart = pos + (value.as_ptr() as usize - line.as_ptr() as usize);
+    let value = colon + 1;
+    let (from, to) = trim_ws(line.get(value..).unwrap_or_default());
     Ok(RawHeader {
-        name: Some(HeaderName::from_bytes(&line[..n])),
+        name: HeaderName::from_bytes(&line[..n]),
         name_span: Span::new(pos, pos + n),
-        value: Span::new(vstart, vstart + value.len()),
+        value: Span::new(pos + value + from, pos + value + to),
     })
 }
 
@@ -589,7 +664,7 @@ fn check_content_length(
     h: &RawHeader,
     seen: Option<usize>,
 ) -> Result<Option<usize>, ParseError> {
-    if h.name != Some(HeaderName::ContentLength) {
+    if h.name != HeaderName::ContentLength {
         return Ok(seen);
     }
     let v = &buf[h.value.range()];
@@ -633,6 +708,63 @@ fn parse_version(v: &[u8], at: usize) -> Result<(), ParseError> {
         ));
     }
     Ok(())
+}
+
+/// The usual start line in one pass: `SIP/2.0 NNN reason` with an ASCII reason, or `METHOD
+/// uri SIP/2.0` with an ASCII URI. `None` sends the line to [`parse_start_line`], which accepts
+/// these lines too (and a few more) and says what is wrong with the others.
+fn plain_start_line(line: &[u8]) -> Option<StartLine> {
+    let is_version =
+        |v: &[u8]| v.len() == 7 && v[..4].eq_ignore_ascii_case(b"SIP/") && v[4..] == *b"2.0";
+    if let Some((version, rest)) = line.split_at_checked(7)
+        && is_version(version)
+    {
+        let [b' ', a, b, c, ref reason @ ..] = *rest else {
+            return None;
+        };
+        let code = [a, b, c].iter().try_fold(0u16, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u16::from(d - b'0'))
+        })?;
+        let reason = match reason {
+            [] => line.len(),
+            [b' ', text @ ..]
+                if text
+                    .iter()
+                    .all(|&c| (b' '..=b'~').contains(&c) || c == b'\t') =>
+            {
+                12
+            }
+            _ => return None,
+        };
+        return (100..=699).contains(&code).then_some(StartLine::Response {
+            code,
+            reason: Span::new(reason, line.len()),
+        });
+    }
+    let m = chars::span(line, TOKEN);
+    if m == 0 || line.get(m) != Some(&b' ') {
+        return None;
+    }
+    let uri_start = m + 1;
+    let mut uri_end = uri_start;
+    loop {
+        match *line.get(uri_end)? {
+            b' ' => break,
+            b'!'..=b'~' => uri_end += 1,
+            _ => return None,
+        }
+    }
+    let uri = &line[uri_start..uri_end];
+    let scheme = uri
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))?;
+    if scheme == 0 || !uri[0].is_ascii_alphabetic() || uri[scheme] != b':' {
+        return None;
+    }
+    is_version(&line[uri_end + 1..]).then_some(StartLine::Request {
+        method: Span::new(0, m),
+        uri: Span::new(uri_start, uri_end),
+    })
 }
 
 fn parse_start_line(line: &[u8]) -> Result<StartLine, ParseError> {
@@ -862,6 +994,58 @@ mod tests {
         };
         let e = Message::parse_slice_with(b"OPTIONS sip:a SIP/2.0\r\n\r\n", &cfg).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Limit("message size"));
+    }
+
+    /// The one-pass start-line reader agrees with the careful one wherever it answers.
+    #[test]
+    fn plain_start_line_agrees_with_parse_start_line() {
+        use proptest::prelude::*;
+        let lines = prop_oneof![
+            proptest::string::bytes_regex("(?s-u)(SIP|sip|SIp|SIP/2)/(2\\.0|[0-9.]{1,4}) [0-9]{1,4}( .{0,12})?")
+                .unwrap(),
+            proptest::string::bytes_regex(
+                "(?s-u)[A-Za-z!%~-]{0,8} ?[a-zA-Z0-9+.:-]{0,6}:?[!-~\\x80-\\xff]{0,8} ?(SIP|sIp|HTTP)/(2\\.0|[0-9.]{1,4}) ?"
+            )
+            .unwrap(),
+            proptest::collection::vec(any::<u8>(), 0..32),
+        ];
+        proptest!(|(line in lines)| {
+            if let Some(fast) = plain_start_line(&line) {
+                prop_assert_eq!(Some(fast), parse_start_line(&line).ok());
+            }
+        });
+        assert!(plain_start_line(b"INVITE sip:a@b SIP/2.0").is_some());
+        assert!(plain_start_line(b"SIP/2.0 180 Ringing").is_some());
+        assert!(plain_start_line(b"SIP/2.0 180").is_some());
+    }
+
+    /// The one-pass field reader agrees with reading the line and then parsing it, under any
+    /// line-length limit.
+    #[test]
+    fn plain_field_agrees_with_line_by_line_parsing() {
+        use proptest::prelude::*;
+        let bufs = prop_oneof![
+            proptest::string::bytes_regex(
+                "(?s-u)[A-Za-z!%~-]{0,8}[ \\t:]{0,3}[ \\t]{0,2}[!-~\\x80]{0,8}[ \\t]{0,2}\\r?\\n?[ \\tX]?.{0,2}"
+            )
+            .unwrap(),
+            proptest::collection::vec(any::<u8>(), 0..24),
+        ];
+        proptest!(|(buf in bufs, max_line_length in 0usize..24)| {
+            let cfg = ParseConfig { max_line_length, ..ParseConfig::default() };
+            if let Some((field, next)) = plain_field(&buf, 0, &cfg) {
+                let (end, careful_next) = next_line(&buf, 0, &cfg).map_err(|_| {
+                    TestCaseError::fail("plain_field read a line next_line refuses")
+                })?;
+                prop_assert_eq!(next, careful_next);
+                prop_assert_eq!(Ok(field), parse_header_line(&buf[..end], 0));
+            }
+        });
+        let cfg = ParseConfig::default();
+        assert!(plain_field(b"Via: x \r\n", 0, &cfg).is_some());
+        assert!(plain_field(b"Via : x\r\n", 0, &cfg).is_none());
+        assert!(plain_field(b"Via: x\n", 0, &cfg).is_none());
+        assert!(plain_field(b"Via: x", 0, &cfg).is_none());
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! ```text
 //! cargo rtc lint benches/corpus/*.sip
 //! ```
+//!
+//! [`server`] holds an embedded registrar/proxy with digest authentication
+//! ([`server::EmbeddedServer`], sans-IO core [`server::RegistrarProxy`]) that `cargo rtc demo`
+//! and the fast tests run clients against on loopback; real deployments use a real server.
 
 mod auth;
 mod client;

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rtc_client::server::{BindingInfo, RegistrarProxy, ServerConfig};
+use rtc_client::server::{BindingInfo, EmbeddedServer, RegistrarProxy, ServerConfig};
 use sip_parse::{HeaderName, Message, MessageBuilder, Method, Target, TransportKind};
+use sip_transport::{Events, Transport, TransportConfig, TransportEvent};
 use sip_txn::Transmit;
 use sip_txn::digest::{Credentials, DigestClient};
 
@@ -36,6 +37,16 @@ impl Ua {
         }
     }
 
+    fn via(&self) -> String {
+        let (t, addr, user, n) = (
+            self.target.transport,
+            self.target.addr,
+            self.user,
+            self.branch,
+        );
+        format!("SIP/2.0/{t} {addr};rport;branch=z9hG4bK{user}{n}")
+    }
+
     fn contact(&self) -> String {
         format!("sip:{}@{}", self.user, self.target.addr)
     }
@@ -52,13 +63,7 @@ impl Ua {
         self.cseq += 1;
         self.branch += 1;
         let mut b = MessageBuilder::request(Method::from_token(method), ruri)
-            .header(
-                "Via",
-                &format!(
-                    "SIP/2.0/UDP {};branch=z9hG4bK{}{}",
-                    self.target.addr, self.user, self.branch
-                ),
-            )
+            .header("Via", &self.via())
             .unwrap()
             .header("Max-Forwards", "70")
             .unwrap()
@@ -93,15 +98,7 @@ impl Ua {
         for h in request.headers() {
             let v = h.value_str().unwrap();
             b = match h.name {
-                HeaderName::Via => b
-                    .header(
-                        "Via",
-                        &format!(
-                            "SIP/2.0/UDP {};branch=z9hG4bK{}{}",
-                            self.target.addr, self.user, self.branch
-                        ),
-                    )
-                    .unwrap(),
+                HeaderName::Via => b.header("Via", &self.via()).unwrap(),
                 HeaderName::CSeq => b
                     .header("CSeq", &format!("{} {}", self.cseq, method.as_str()))
                     .unwrap(),
@@ -904,4 +901,218 @@ fn responses_not_for_us_and_garbage_are_dropped() {
     // A request without From cannot even be answered: dropped, nothing panics.
     let bare = Message::parse_slice(b"MESSAGE sip:bob@example.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKq\r\n\r\n").unwrap();
     assert!(lab.send(&b.target.clone(), &bare).is_empty());
+}
+
+// ---- Over real loopback sockets ----
+
+/// The next message a UA's transport delivers. The timeout only keeps a broken build from
+/// hanging; nothing here depends on timing.
+async fn next_message(events: &mut Events) -> sip_transport::Incoming {
+    let wait = async {
+        loop {
+            match events.recv().await {
+                Some(TransportEvent::Message(m)) => return m,
+                Some(_) => {}
+                None => panic!("transport closed"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .expect("a message from the server")
+}
+
+/// Sends `request` to the server and returns the response.
+async fn exchange(t: &Transport, ev: &mut Events, server: &Target, request: &Message) -> Message {
+    t.send(server, request.bytes().clone()).await.unwrap();
+    next_message(ev).await.message
+}
+
+async fn loopback_register(
+    ua: &mut Ua,
+    t: &Transport,
+    ev: &mut Events,
+    server: &Target,
+    contact: &str,
+) {
+    let reg = ua.register(
+        &format!("reg-{}", ua.user),
+        &[cline(contact, ""), "Expires: 300".into()],
+    );
+    let challenge = exchange(t, ev, server, &reg).await;
+    assert_eq!(challenge.status(), Some(401));
+    let reg = ua.with_credentials(&reg, &challenge);
+    let ok = exchange(t, ev, server, &reg).await;
+    assert_eq!(
+        ok.status(),
+        Some(200),
+        "{}",
+        String::from_utf8_lossy(ok.as_bytes())
+    );
+}
+
+#[tokio::test]
+async fn loopback_udp_and_tcp_users_exchange_a_message() {
+    let server = EmbeddedServer::start_loopback(ServerConfig::demo())
+        .await
+        .unwrap();
+    let port = server.local_addr(TransportKind::Udp).unwrap();
+    let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let (at, mut aev) = Transport::bind(TransportConfig {
+        udp: vec![loopback],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (bt, mut bev) = Transport::bind(TransportConfig {
+        udp: vec![loopback],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+
+    // alice over UDP, bob over TCP with a Contact nobody listens on: the server must reuse the
+    // connection bob registered on.
+    let mut a = Ua::new(
+        "alice",
+        "alicepw",
+        &at.local_addr(TransportKind::Udp).unwrap().to_string(),
+    );
+    let mut b = Ua::new("bob", "bobpw", "127.0.0.1:9");
+    b.target = Target::tcp("127.0.0.1:9".parse().unwrap());
+    let a_contact = a.contact();
+    loopback_register(&mut a, &at, &mut aev, &Target::udp(port), &a_contact).await;
+    loopback_register(
+        &mut b,
+        &bt,
+        &mut bev,
+        &Target::tcp(port),
+        "sip:bob@127.0.0.1:9;transport=tcp",
+    )
+    .await;
+    assert_eq!(server.bindings("alice")[0].contact, a_contact);
+    assert_eq!(
+        server.bindings("bob")[0].contact,
+        "sip:bob@127.0.0.1:9;transport=tcp"
+    );
+
+    let msg = Message::parse(
+        MessageBuilder::request(Method::Message, "sip:bob@example.test")
+            .header("Via", &a.via())
+            .and_then(|m| m.header("Max-Forwards", "70"))
+            .and_then(|m| m.header("From", "<sip:alice@example.test>;tag=lo1"))
+            .and_then(|m| m.header("To", "<sip:bob@example.test>"))
+            .and_then(|m| m.header("Call-ID", "im-loopback"))
+            .and_then(|m| m.header("CSeq", "1 MESSAGE"))
+            .and_then(|m| m.body("text/plain", "hello over loopback"))
+            .unwrap()
+            .build(),
+    )
+    .unwrap();
+    let challenge = exchange(&at, &mut aev, &Target::udp(port), &msg).await;
+    assert_eq!(challenge.status(), Some(407));
+    let msg = a.with_credentials(&msg, &challenge);
+    at.send(&Target::udp(port), msg.bytes().clone())
+        .await
+        .unwrap();
+
+    let incoming = next_message(&mut bev).await;
+    assert_eq!(incoming.transport, TransportKind::Tcp);
+    assert_eq!(incoming.message.method(), Some(Method::Message));
+    assert_eq!(incoming.message.body(), b"hello over loopback");
+    assert_eq!(
+        incoming.message.request_uri(),
+        Some("sip:bob@127.0.0.1:9;transport=tcp")
+    );
+    let ok = MessageBuilder::response_to(&incoming.message, 200, "OK", Some("bobtag"))
+        .unwrap()
+        .build();
+    bt.send(&incoming.reply_target(), ok).await.unwrap();
+
+    let back = next_message(&mut aev).await.message;
+    assert_eq!(back.status(), Some(200));
+    assert_eq!(back.call_id().unwrap(), "im-loopback");
+    assert_eq!(back.vias().count(), 1);
+    server.shutdown();
+}
+
+// ---- sipp, if installed ----
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn sipp_registers_through_digest_over_udp_and_tcp() {
+    if std::process::Command::new("sipp")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: sipp is not installed (apt-get install sip-tester)");
+        return;
+    }
+    let scenario =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/sipp/register.xml");
+    let server = EmbeddedServer::start_loopback(ServerConfig::demo())
+        .await
+        .unwrap();
+    let addr = server.local_addr(TransportKind::Udp).unwrap();
+    for transport in ["u1", "t1"] {
+        let local_port = free_udp_port();
+        let args: Vec<String> = [
+            &addr.to_string(),
+            "-t",
+            transport,
+            "-sf",
+            &scenario.to_string_lossy(),
+            "-s",
+            "alice",
+            "-au",
+            "alice",
+            "-ap",
+            "alicepw",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &local_port.to_string(),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "15s",
+            "-timeout_error",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("sipp")
+                .args(&args)
+                .current_dir(std::env::temp_dir())
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "sipp {transport} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bound = server.bindings("alice");
+        assert!(
+            bound
+                .iter()
+                .any(|b| b.contact.contains(&format!(":{local_port}"))
+                    && b.expires <= 300
+                    && b.expires > 0),
+            "{transport}: {bound:?}"
+        );
+    }
 }

@@ -177,10 +177,8 @@ impl BuddyList {
         let i = self.index.remove(&key)?;
         let removed = self.buddies.swap_remove(i);
         // The last buddy moved into slot i: point its key there.
-        if let Some(moved) = self.buddies.get(i) {
-            if let Ok(moved_key) = aor_key(&moved.uri, "buddy") {
-                self.index.insert(moved_key, i);
-            }
+        if let Some(Ok(moved_key)) = self.buddies.get(i).map(|m| aor_key(&m.uri, "buddy")) {
+            self.index.insert(moved_key, i);
         }
         Some(removed)
     }

@@ -403,14 +403,15 @@ impl Presence {
 
 /// An unknown element: skipped, unless it says it must be understood (RFC 3863 §4.3.1).
 fn extension(doc: &Document<'_>, el: &Element) -> Result<()> {
-    if let Some(attr) = el.attr_ns(NS, "mustUnderstand") {
-        if matches!(xml::trim_xml(&attr.value), "true" | "1") {
-            return Err(doc.invalid(
-                "extension marked mustUnderstand",
-                &format!("{{{}}}{}", el.ns, el.name),
-                el.at,
-            ));
-        }
+    let must = el
+        .attr_ns(NS, "mustUnderstand")
+        .is_some_and(|a| matches!(xml::trim_xml(&a.value), "true" | "1"));
+    if must {
+        return Err(doc.invalid(
+            "extension marked mustUnderstand",
+            &format!("{{{}}}{}", el.ns, el.name),
+            el.at,
+        ));
     }
     Ok(())
 }

@@ -16,6 +16,7 @@
 use std::borrow::Cow;
 
 use quick_xml::XmlVersion;
+use quick_xml::events::attributes::AttrError;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
@@ -431,7 +432,19 @@ impl<'a> Builder<'a, '_> {
         let ns = ns.map_err(|prefix| self.error(format!("undeclared prefix {prefix:?}"), at))?;
         let mut attrs = Vec::new();
         for attr in start.attributes() {
-            let attr = attr.map_err(|e| self.error(e.to_string(), at))?;
+            let attr = attr.map_err(|e| {
+                // AttrError positions count from the byte after `<`.
+                let (AttrError::ExpectedEq(p)
+                | AttrError::ExpectedValue(p)
+                | AttrError::UnquotedValue(p)
+                | AttrError::ExpectedQuote(p, _)
+                | AttrError::Duplicated(p, _)) = e;
+                let message = e.to_string();
+                let message = message
+                    .split_once(": ")
+                    .map_or(message.as_str(), |(_, m)| m);
+                self.error(message, at + 1 + p)
+            })?;
             if attr.key.as_namespace_binding().is_some() {
                 continue;
             }

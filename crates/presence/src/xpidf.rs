@@ -316,11 +316,15 @@ impl Xpidf {
         })
     }
 
-    /// The note of the address [`Xpidf::status`] reads, if any and not empty.
+    /// The note of the address [`Xpidf::status`] reads, else the first note of any address
+    /// (an offline presentity may still leave a note); empty notes count as none.
     pub fn note(&self) -> Option<&str> {
-        self.best_open()
-            .and_then(|a| a.note.as_deref())
-            .filter(|n| !n.is_empty())
+        self.best_open().and_then(nonempty_note).or_else(|| {
+            self.atoms
+                .iter()
+                .flat_map(|atom| &atom.addresses)
+                .find_map(nonempty_note)
+        })
     }
 
     fn best_open(&self) -> Option<&Address> {
@@ -336,6 +340,10 @@ impl Xpidf {
         }
         best.map(|(a, _)| a)
     }
+}
+
+fn nonempty_note(a: &Address) -> Option<&str> {
+    a.note.as_deref().filter(|n| !n.is_empty())
 }
 
 /// A priority as a number; `0,8` (decimal comma, as some servers write) reads as 0.8.

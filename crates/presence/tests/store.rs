@@ -1,0 +1,367 @@
+//! The presence store on disk: round trips, atomic replacement, corrupt and foreign files
+//! kept byte for byte and reported with line and column, interrupted saves, merge and
+//! replace imports, and lists of 10,000 entries.
+
+use std::path::PathBuf;
+
+use presence::{
+    Buddy, BuddyList, Error, Group, ImportMode, LocalPresence, OfferMode, PresenceData,
+    PrivacyMode, Scope, Status, Store, SubscriptionType, Watcher, WatcherDecision, WatcherList,
+    WatcherState,
+};
+use proptest::prelude::*;
+
+/// A fresh directory for one test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("presence-store-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn store(&self) -> Store {
+        Store::file(self.0.join("presence.xml"))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn sample() -> PresenceData {
+    let mut data = PresenceData {
+        local: LocalPresence::new(Status::BeRightBack, Some("coffee")),
+        ..PresenceData::default()
+    };
+    data.buddies.add_group(Group::new("Team"));
+    let mut bob = Buddy::new("sip:bob@example.com", "Bob").unwrap();
+    bob.groups.push("Team".into());
+    data.buddies.add(bob).unwrap();
+    data.watchers
+        .add(Watcher::new(
+            "sip:boss@example.com",
+            WatcherState::Allowed,
+            Scope::User,
+        ))
+        .unwrap();
+    data
+}
+
+#[test]
+fn missing_file_loads_as_empty_and_save_then_load_round_trips() {
+    let dir = TempDir::new("round-trip");
+    let store = dir.store();
+    assert_eq!(store.load().unwrap(), PresenceData::default());
+    store.save(&sample()).unwrap();
+    assert_eq!(store.load().unwrap(), sample());
+    assert!(
+        !store.temp_path().exists(),
+        "the temporary file is renamed away"
+    );
+}
+
+#[test]
+fn corrupt_file_is_reported_with_position_and_left_byte_identical() {
+    let dir = TempDir::new("corrupt");
+    let store = dir.store();
+    let corrupt = b"<?xml version=\"1.0\"?>\n<presence-store xmlns=\"urn:x-rtc-sip:presence-store\" version=\"1\">\n  <buddy uri=\"sip:bob@example.com\"\n</presence-store>\n";
+    std::fs::write(store.path(), corrupt).unwrap();
+    let err = store.load().unwrap_err();
+    assert!(matches!(err, Error::StoreCorrupt { .. }), "{err}");
+    let at = err.position().expect("a position");
+    assert_eq!(at.line, 4, "{err}");
+    assert!(err.to_string().contains("presence.xml"), "{err}");
+    // Saving over it is refused too: nothing stored is lost.
+    let err = store.save(&sample()).unwrap_err();
+    assert!(matches!(err, Error::StoreCorrupt { .. }), "{err}");
+    let mut data = sample();
+    assert!(store.import_into(&mut data, ImportMode::Merge).is_err());
+    assert_eq!(data, sample(), "a failed import changes nothing");
+    assert_eq!(std::fs::read(store.path()).unwrap(), corrupt);
+}
+
+#[test]
+fn foreign_and_newer_files_are_refused_and_kept() {
+    let dir = TempDir::new("foreign");
+    let store = dir.store();
+    let foreign = b"<?xml version=\"1.0\"?>\n<provision key=\"k\" name=\"n\"/>\n";
+    std::fs::write(store.path(), foreign).unwrap();
+    let err = store.load().unwrap_err();
+    assert_eq!(
+        err.position().map(|p| (p.line, p.column)),
+        Some((2, 1)),
+        "{err}"
+    );
+    assert!(store.save(&sample()).is_err());
+    assert_eq!(std::fs::read(store.path()).unwrap(), foreign);
+
+    let newer = b"<presence-store xmlns=\"urn:x-rtc-sip:presence-store\" version=\"7\"><hologram/></presence-store>";
+    std::fs::write(store.path(), newer).unwrap();
+    let err = store.load().unwrap_err();
+    let Error::StoreCorrupt { source, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        matches!(
+            **source,
+            Error::StoreVersion {
+                found: 7,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(store.save(&sample()).is_err());
+    assert_eq!(std::fs::read(store.path()).unwrap(), newer);
+}
+
+#[test]
+fn a_crash_before_the_rename_never_loses_the_old_file() {
+    let dir = TempDir::new("crash");
+    let store = dir.store();
+    store.save(&sample()).unwrap();
+    // A save interrupted after writing part of the temporary file, before the rename.
+    std::fs::write(
+        store.temp_path(),
+        b"<presence-store xmlns=\"urn:x-rtc-sip:presence-sto",
+    )
+    .unwrap();
+    assert_eq!(store.load().unwrap(), sample());
+    // The next save replaces the leftover and succeeds.
+    let mut next = sample();
+    next.local.status = Status::Online;
+    store.save(&next).unwrap();
+    assert_eq!(store.load().unwrap(), next);
+    assert!(!store.temp_path().exists());
+}
+
+#[test]
+fn import_replaces_or_merges() {
+    let dir = TempDir::new("import");
+    let store = dir.store();
+    store.save(&sample()).unwrap();
+
+    let mut mine = PresenceData {
+        local: LocalPresence::new(Status::Busy, None),
+        ..PresenceData::default()
+    };
+    mine.watchers.privacy = PrivacyMode::AllowListOnly;
+    mine.buddies
+        .add(Buddy::new("sip:carol@example.com", "Carol").unwrap())
+        .unwrap();
+    mine.buddies
+        .add(Buddy::new("sip:BOB@example.com", "Upper Bob").unwrap())
+        .unwrap();
+
+    let mut merged = mine.clone();
+    store.import_into(&mut merged, ImportMode::Merge).unwrap();
+    assert_eq!(merged.local.status, Status::Busy);
+    assert_eq!(merged.watchers.privacy, PrivacyMode::AllowListOnly);
+    assert_eq!(
+        merged.buddies.len(),
+        3,
+        "user parts are case-sensitive: BOB and bob differ"
+    );
+    assert!(merged.buddies.group("Team").is_some());
+    assert_eq!(
+        merged.watchers.policy("sip:boss@example.com").unwrap(),
+        WatcherDecision::Allow
+    );
+
+    let mut replaced = mine;
+    store
+        .import_into(&mut replaced, ImportMode::Replace)
+        .unwrap();
+    assert_eq!(replaced, sample());
+}
+
+#[test]
+fn ten_thousand_buddies_and_watchers_round_trip_and_look_up_by_hash() {
+    let dir = TempDir::new("scale");
+    let store = dir.store();
+    let mut data = PresenceData::default();
+    for i in 0..10_000 {
+        let mut b =
+            Buddy::new(&format!("sip:buddy{i}@example.com"), &format!("Buddy {i}")).unwrap();
+        b.groups.push(format!("g{}", i % 10).into());
+        data.buddies.add(b).unwrap();
+        let state = if i % 2 == 0 {
+            WatcherState::Allowed
+        } else {
+            WatcherState::Blocked
+        };
+        data.watchers
+            .add(Watcher::new(
+                &format!("sip:watcher{i}@example.org"),
+                state,
+                Scope::User,
+            ))
+            .unwrap();
+    }
+    store.save(&data).unwrap();
+    let loaded = store.load().unwrap();
+    assert_eq!(loaded.buddies.len(), 10_000);
+    assert_eq!(loaded.watchers.len(), 10_000);
+    assert_eq!(loaded, data);
+    assert_eq!(
+        loaded
+            .buddies
+            .get("sip:buddy9999@EXAMPLE.com")
+            .map(|b| &*b.name),
+        Some("Buddy 9999")
+    );
+    assert_eq!(
+        loaded
+            .watchers
+            .policy("sip:watcher4242@example.org")
+            .unwrap(),
+        WatcherDecision::Allow
+    );
+    assert_eq!(
+        loaded
+            .watchers
+            .policy("sip:watcher4243@example.org")
+            .unwrap(),
+        WatcherDecision::Block
+    );
+}
+
+// Arbitrary lists.
+
+fn text() -> impl Strategy<Value = String> {
+    "[ -~\u{a0}-\u{2fff}\t\n\r]{0,10}"
+}
+
+fn sip_uri() -> impl Strategy<Value = String> {
+    (
+        "[a-zA-Z0-9._~-]{1,8}",
+        "[a-z]([a-z0-9-]{0,5}[a-z0-9])?(\\.[a-z]{2,3})?",
+        proptest::option::of(1u16..),
+    )
+        .prop_map(|(user, host, port)| match port {
+            Some(p) => format!("sip:{user}@{host}:{p}"),
+            None => format!("sip:{user}@{host}"),
+        })
+}
+
+fn buddies() -> impl Strategy<Value = BuddyList> {
+    let group = (text(), text()).prop_map(|(name, data)| Group {
+        name: name.into(),
+        data: data.into(),
+    });
+    let buddy = (
+        sip_uri(),
+        text(),
+        text(),
+        proptest::collection::vec(text(), 0..3),
+        proptest::sample::select(SubscriptionType::ALL.to_vec()),
+    )
+        .prop_map(|(uri, name, data, groups, subscription)| Buddy {
+            uri: uri.into(),
+            name: name.into(),
+            data: data.into(),
+            persistent: true,
+            groups: groups.into_iter().map(Into::into).collect(),
+            subscription,
+        });
+    (
+        proptest::collection::vec(group, 0..4),
+        proptest::collection::vec(buddy, 0..20),
+    )
+        .prop_map(|(groups, buddies)| {
+            let mut list = BuddyList::default();
+            for g in groups {
+                list.add_group(g);
+            }
+            for b in buddies {
+                list.add(b).unwrap();
+            }
+            list
+        })
+}
+
+fn watchers() -> impl Strategy<Value = WatcherList> {
+    let watcher = (
+        sip_uri(),
+        text(),
+        proptest::sample::select(WatcherState::ALL.to_vec()),
+        proptest::sample::select(Scope::ALL.to_vec()),
+    )
+        .prop_map(|(uri, name, state, scope)| Watcher {
+            uri: uri.into(),
+            name: name.into(),
+            state,
+            persistent: true,
+            scope,
+        });
+    (
+        proptest::collection::vec(watcher, 0..20),
+        prop_oneof![
+            Just(PrivacyMode::BlockList),
+            Just(PrivacyMode::AllowListOnly)
+        ],
+        prop_oneof![Just(OfferMode::Offer), Just(OfferMode::AutoAdd)],
+    )
+        .prop_map(|(entries, privacy, offer)| {
+            let mut list = WatcherList::default();
+            list.privacy = privacy;
+            list.offer = offer;
+            for w in entries {
+                list.add(w).unwrap();
+            }
+            list
+        })
+}
+
+fn presence_data() -> impl Strategy<Value = PresenceData> {
+    (
+        proptest::sample::select(Status::ALL.to_vec()),
+        proptest::option::of("[ -~\u{a0}-\u{2fff}\t\n\r]{1,20}"),
+        buddies(),
+        watchers(),
+    )
+        .prop_map(|(status, note, buddies, watchers)| PresenceData {
+            local: LocalPresence::new(status, note.as_deref()),
+            buddies,
+            watchers,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn store_document_round_trips(data in presence_data()) {
+        let xml = data.to_xml();
+        prop_assert_eq!(PresenceData::from_xml(xml.as_bytes()).unwrap(), data);
+    }
+
+    #[test]
+    fn merging_a_store_into_itself_changes_nothing(data in presence_data()) {
+        let mut merged = data.clone();
+        merged.import(data.clone(), ImportMode::Merge).unwrap();
+        prop_assert_eq!(merged, data);
+    }
+
+    #[test]
+    fn corrupted_store_bytes_never_panic_and_errors_have_positions(
+        data in presence_data(),
+        cut in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let mut xml = data.to_xml().into_bytes();
+        let i = cut.index(xml.len());
+        xml[i] = byte;
+        match PresenceData::from_xml(&xml) {
+            Ok(_) => {}
+            Err(e) => prop_assert!(e.position().is_some() || matches!(e, Error::InvalidUri { .. }), "{}", e),
+        }
+    }
+}

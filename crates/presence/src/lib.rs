@@ -24,6 +24,7 @@ pub use xml::XmlLimits;
 // Subscriptions.
 pub mod local;
 pub mod notifier;
+pub mod publisher;
 mod request;
 pub mod subscriber;
 pub use request::{Backoff, Failure, OutgoingRequest, RequestHandle};

@@ -329,6 +329,12 @@ mod tests {
     }
 
     #[test]
+    fn a_buddy_stays_small() {
+        // The 2 KiB-per-buddy budget includes its subscription state: keep the entry compact.
+        assert!(std::mem::size_of::<Buddy>() <= 80, "{}", std::mem::size_of::<Buddy>());
+    }
+
+    #[test]
     fn remove_keeps_the_index_right() {
         let mut list = BuddyList::default();
         for i in 0..5 {

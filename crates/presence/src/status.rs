@@ -202,7 +202,7 @@ impl MediaKind {
     }
 
     /// The format to NOTIFY a watcher in, from its `Accept` header values: PIDF when accepted
-    /// or when nothing is said (RFC 3856 §6.6: PIDF is the default), else XPIDF when
+    /// or when nothing is said (RFC 3856 §6.5: PIDF is the default), else XPIDF when
     /// accepted; `None` when neither is.
     ///
     /// ```

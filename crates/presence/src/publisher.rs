@@ -228,7 +228,7 @@ impl Publisher {
 
     /// The PUBLISH `handle` got no response (timeout or transport error).
     pub fn handle_failure(&mut self, now: Instant, handle: RequestHandle) {
-        if let Some((h, kind)) = self.in_flight
+        if let Some((h, _)) = self.in_flight
             && h == handle
         {
             self.in_flight = None;

@@ -9,7 +9,11 @@ use sip_txn::TimerConfig;
 use sip_txn::driver::{Driver, DriverConfig};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::engine::{Command, Engine};
+use std::path::Path;
+
+use presence::{Buddy, ImportMode, OfferMode, PrivacyMode, Status, Store, Watcher, WatcherState};
+
+use crate::engine::{Command, Engine, PresenceCommand};
 use crate::{Error, Event, Result};
 
 /// How a [`Client`] runs.
@@ -177,15 +181,130 @@ impl Client {
             .await
     }
 
+    /// Enables presence (`EnablePresence(TRUE)`) with buddies, watchers, policies and the local
+    /// status loaded from `store` (a missing file starts empty; a corrupt one is an error and
+    /// is left untouched). Works before or after registering: enabled before, the user appears
+    /// offline to watchers until they set a status, while still seeing their buddies.
+    pub async fn enable_presence(&self, store: Store) -> Result<()> {
+        self.presence(|reply| PresenceCommand::Enable { store, reply })
+            .await
+    }
+
+    /// Disables presence (`EnablePresence(FALSE)`): exports to the store first, then ends
+    /// every subscription (final NOTIFYs to watchers, unsubscribes from buddies) and clears the
+    /// lists. If the export fails, nothing is cleared.
+    pub async fn disable_presence(&self) -> Result<()> {
+        self.presence(|reply| PresenceCommand::Disable { reply })
+            .await
+    }
+
+    /// Writes the presence data to `path` (atomically).
+    pub async fn export(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref().to_owned();
+        self.presence(|reply| PresenceCommand::Export { path, reply })
+            .await
+    }
+
+    /// Reads presence data from `path`, replacing or merging with what is there.
+    pub async fn import(&self, path: impl AsRef<Path>, mode: ImportMode) -> Result<()> {
+        let path = path.as_ref().to_owned();
+        self.presence(|reply| PresenceCommand::Import { path, mode, reply })
+            .await
+    }
+
+    /// Adds a buddy and starts watching it (`AddBuddy`).
+    pub async fn add_buddy(&self, uri: &str, name: &str) -> Result<()> {
+        let (uri, name) = (uri.to_owned(), name.to_owned());
+        self.presence(|reply| PresenceCommand::AddBuddy { uri, name, reply })
+            .await
+    }
+
+    /// Stops watching a buddy and removes it (`RemoveBuddy`).
+    pub async fn remove_buddy(&self, uri: &str) -> Result<()> {
+        let uri = uri.to_owned();
+        self.presence(|reply| PresenceCommand::RemoveBuddy { uri, reply })
+            .await
+    }
+
+    /// The buddy list (`EnumerateBuddies`).
+    pub async fn buddies(&self) -> Result<Vec<Buddy>> {
+        self.presence(|reply| PresenceCommand::Buddies { reply })
+            .await
+    }
+
+    /// The watcher list (`EnumerateWatchers`).
+    pub async fn watchers(&self) -> Result<Vec<Watcher>> {
+        self.presence(|reply| PresenceCommand::Watchers { reply })
+            .await
+    }
+
+    /// Lets `uri` see our presence, now and from now on.
+    pub async fn allow_watcher(&self, uri: &str) -> Result<()> {
+        self.set_watcher(uri, WatcherState::Allowed).await
+    }
+
+    /// Blocks `uri`: it sees us offline from now on.
+    pub async fn block_watcher(&self, uri: &str) -> Result<()> {
+        self.set_watcher(uri, WatcherState::Blocked).await
+    }
+
+    async fn set_watcher(&self, uri: &str, state: WatcherState) -> Result<()> {
+        let uri = uri.to_owned();
+        self.presence(|reply| PresenceCommand::SetWatcher { uri, state, reply })
+            .await
+    }
+
+    /// Removes the watcher entry of `uri` (`RemoveWatcher`); its next subscription is offered
+    /// again.
+    pub async fn remove_watcher(&self, uri: &str) -> Result<()> {
+        let uri = uri.to_owned();
+        self.presence(|reply| PresenceCommand::RemoveWatcher { uri, reply })
+            .await
+    }
+
+    /// Sets our status and note (`SetLocalPresenceInfo`): every allowed watcher is notified,
+    /// and the presence server, if there is one, gets a PUBLISH.
+    pub async fn set_local_presence(&self, status: Status, note: Option<&str>) -> Result<()> {
+        let note = note.map(str::to_owned);
+        self.presence(|reply| PresenceCommand::SetLocal {
+            status,
+            note,
+            reply,
+        })
+        .await
+    }
+
+    /// Sets the privacy mode (block list, or allow list only) and what happens to watchers not
+    /// in the list (offered to the application, or added automatically).
+    pub async fn set_watcher_modes(
+        &self,
+        privacy: Option<PrivacyMode>,
+        offer: Option<OfferMode>,
+    ) -> Result<()> {
+        self.presence(|reply| PresenceCommand::SetModes {
+            privacy,
+            offer,
+            reply,
+        })
+        .await
+    }
+
     /// Stops the client: every profile logs off, then the transports close.
     pub async fn shutdown(&self) -> Result<()> {
         self.call(|reply| Command::Shutdown { reply }).await
     }
 
-    async fn call(
+    async fn presence<T>(
         &self,
-        command: impl FnOnce(oneshot::Sender<Result<()>>) -> Command,
-    ) -> Result<()> {
+        command: impl FnOnce(oneshot::Sender<Result<T>>) -> PresenceCommand,
+    ) -> Result<T> {
+        self.call(|reply| Command::Presence(command(reply))).await
+    }
+
+    async fn call<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T>>) -> Command,
+    ) -> Result<T> {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(command(reply))

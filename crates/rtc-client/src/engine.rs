@@ -1,9 +1,10 @@
-//! The client's one task: it owns the sans-IO cores (registrations, and later presence), feeds
+//! The client's one task: it owns the sans-IO cores (registrations and the presence agent), feeds
 //! them what arrives — commands, requests, transaction outcomes, the timer — and carries out
 //! what they ask, in the shape of str0m's single loop.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -15,6 +16,13 @@ use sip_txn::driver::{Driver, DriverError, IncomingRequest, IncomingRequests, Re
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
+use presence::local::LocalIdentity;
+use presence::{
+    Buddy, ImportMode, LocalPresence, OfferMode, PresenceData, PrivacyMode, RequestHandle, Scope,
+    Status, Store, Watcher, WatcherDecision, WatcherState,
+};
+
+use crate::agent::{Agent, Core, shown};
 use crate::registration::{Failure, RequestId};
 use crate::{
     ClientConfig, Error, Event, Local, Registration, RegistrationConfig, RegistrationState, Result,
@@ -47,6 +55,71 @@ pub(crate) enum Command {
     Shutdown {
         reply: oneshot::Sender<Result<()>>,
     },
+    Presence(PresenceCommand),
+}
+
+/// A presence request from a [`Client`](crate::Client) handle.
+#[derive(Debug)]
+pub(crate) enum PresenceCommand {
+    Enable {
+        store: Store,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Disable {
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Export {
+        path: PathBuf,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Import {
+        path: PathBuf,
+        mode: ImportMode,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    AddBuddy {
+        uri: String,
+        name: String,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    RemoveBuddy {
+        uri: String,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Buddies {
+        reply: oneshot::Sender<Result<Vec<Buddy>>>,
+    },
+    Watchers {
+        reply: oneshot::Sender<Result<Vec<Watcher>>>,
+    },
+    SetWatcher {
+        uri: String,
+        state: WatcherState,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    RemoveWatcher {
+        uri: String,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    SetLocal {
+        status: Status,
+        note: Option<String>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    SetModes {
+        privacy: Option<PrivacyMode>,
+        offer: Option<OfferMode>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+/// Presence data while presence is enabled.
+#[derive(Debug)]
+struct PresenceState {
+    store: Store,
+    data: PresenceData,
+    /// Enabled before any registration: watchers see offline until the user sets a status.
+    appear_offline: bool,
 }
 
 /// Who waits for the outcome of a client transaction.
@@ -54,6 +127,7 @@ pub(crate) enum Command {
 enum Owner {
     Registration { profile: String, id: RequestId },
     Message { reply: oneshot::Sender<Result<()>> },
+    Presence { core: Core, handle: RequestHandle },
 }
 
 /// A client transaction in flight.
@@ -116,6 +190,9 @@ pub(crate) struct Engine {
     invites: HashMap<u64, PendingInvite>,
     dns: Dns,
     shutdown: Option<oneshot::Sender<Result<()>>>,
+    presence: Option<PresenceState>,
+    agent: Option<Agent>,
+    pending_events: VecDeque<Event>,
 }
 
 impl Engine {
@@ -145,6 +222,9 @@ impl Engine {
             invites: HashMap::new(),
             dns,
             shutdown: None,
+            presence: None,
+            agent: None,
+            pending_events: VecDeque::new(),
         }
     }
 
@@ -191,6 +271,7 @@ impl Engine {
         self.profiles
             .values()
             .filter_map(|p| p.registration.poll_timeout())
+            .chain(self.agent.as_ref().and_then(Agent::poll_timeout))
             .min()
     }
 
@@ -200,6 +281,9 @@ impl Engine {
             if let Err(e) = p.registration.handle_timeout(now) {
                 warn!("registration timer: {e}");
             }
+        }
+        if let Some(agent) = &mut self.agent {
+            agent.handle_timeout(now);
         }
     }
 
@@ -215,6 +299,11 @@ impl Engine {
             }
             Command::DisableProfile { key, reply } => match self.profiles.get_mut(&key) {
                 Some(p) => {
+                    if let (Some(agent), Some(presence)) = (&mut self.agent, &self.presence)
+                        && agent.profile == key
+                    {
+                        agent.shut(Self::now(), &presence.data);
+                    }
                     p.logging_off.push(reply);
                     if let Err(e) = p.registration.unregister() {
                         warn!("unregister {key}: {e}");
@@ -239,6 +328,7 @@ impl Engine {
                 let _ = reply.send(r);
             }
             Command::Shutdown { reply } => self.begin_shutdown(Some(reply)),
+            Command::Presence(c) => self.handle_presence(c),
         }
     }
 
@@ -249,6 +339,9 @@ impl Engine {
             // Nobody waits; still log off before stopping.
             let (tx, _rx) = oneshot::channel();
             self.shutdown = Some(tx);
+        }
+        if let (Some(agent), Some(presence)) = (&mut self.agent, &self.presence) {
+            agent.shut(Self::now(), &presence.data);
         }
         for (key, p) in &mut self.profiles {
             if let Err(e) = p.registration.unregister() {
@@ -315,6 +408,241 @@ impl Engine {
                 logging_off: Vec::new(),
             },
         );
+        self.start_agent()?;
+        Ok(())
+    }
+
+    /// Starts the presence agent once presence is enabled and a profile registers for it.
+    fn start_agent(&mut self) -> Result<()> {
+        let (None, Some(presence)) = (&self.agent, &self.presence) else {
+            return Ok(());
+        };
+        let Some((key, p)) = self
+            .profiles
+            .iter()
+            .find(|(_, p)| p.flags.contains(RegisterFlags::PRESENCE))
+        else {
+            return Ok(());
+        };
+        let kind = p
+            .outbound
+            .first()
+            .map_or(TransportKind::Udp, |t| t.transport);
+        let identity = LocalIdentity::new(
+            &p.aor,
+            &p.local.contact(kind)?,
+            kind,
+            p.local.sent_by(kind)?,
+        )?;
+        let identity = match &p.display_name {
+            Some(n) => identity.with_display_name(n),
+            None => identity,
+        };
+        let mut agent = Agent::new(
+            key.clone(),
+            identity,
+            &presence.data,
+            shown(&presence.data, presence.appear_offline),
+            Self::now(),
+        )?;
+        if p.registration.state() == RegistrationState::Registered {
+            agent.registered(Self::now());
+        }
+        self.agent = Some(agent);
+        Ok(())
+    }
+
+    fn handle_presence(&mut self, command: PresenceCommand) {
+        let now = Self::now();
+        match command {
+            PresenceCommand::Enable { store, reply } => {
+                let _ = reply.send(self.enable_presence(store));
+            }
+            PresenceCommand::Disable { reply } => {
+                let _ = reply.send(self.disable_presence(now));
+            }
+            PresenceCommand::Export { path, reply } => {
+                let r = self
+                    .presence_mut()
+                    .and_then(|p| Ok(Store::file(path).save(&p.data)?));
+                let _ = reply.send(r);
+            }
+            PresenceCommand::Import { path, mode, reply } => {
+                let r = self.import(now, path, mode);
+                let _ = reply.send(r);
+            }
+            PresenceCommand::AddBuddy { uri, name, reply } => {
+                let r = self.add_buddy(now, &uri, &name);
+                let _ = reply.send(r);
+            }
+            PresenceCommand::RemoveBuddy { uri, reply } => {
+                let r = self.presence_mut().map(|p| p.data.buddies.remove(&uri));
+                if let (Ok(Some(_)), Some(agent)) = (&r, &mut self.agent) {
+                    let _ = agent.unwatch(now, &uri);
+                }
+                let _ = reply.send(r.and_then(|b| b.map(drop).ok_or(Error::UnknownBuddy(uri))));
+            }
+            PresenceCommand::Buddies { reply } => {
+                let r = self
+                    .presence_mut()
+                    .map(|p| p.data.buddies.iter().cloned().collect());
+                let _ = reply.send(r);
+            }
+            PresenceCommand::Watchers { reply } => {
+                let r = self
+                    .presence_mut()
+                    .map(|p| p.data.watchers.iter().cloned().collect());
+                let _ = reply.send(r);
+            }
+            PresenceCommand::SetWatcher { uri, state, reply } => {
+                let r = self.set_watcher(now, &uri, state);
+                let _ = reply.send(r);
+            }
+            PresenceCommand::RemoveWatcher { uri, reply } => {
+                let r = self.presence_mut().and_then(|p| {
+                    p.data
+                        .watchers
+                        .remove(&uri, Scope::User)
+                        .map(drop)
+                        .ok_or(Error::UnknownWatcher(uri))
+                });
+                let _ = reply.send(r);
+            }
+            PresenceCommand::SetLocal {
+                status,
+                note,
+                reply,
+            } => {
+                // A status set before registering is kept but not shown: the user appears
+                // offline until they set one while registered.
+                let registered = self
+                    .profiles
+                    .values()
+                    .any(|p| p.registration.state() == RegistrationState::Registered);
+                let r = self.presence_mut().map(|p| {
+                    p.data.local = LocalPresence::new(status, note.as_deref());
+                    p.appear_offline &= !registered;
+                    shown(&p.data, p.appear_offline)
+                });
+                if let (Ok(local), Some(agent)) = (&r, &mut self.agent) {
+                    agent.show(now, local.clone());
+                }
+                let _ = reply.send(r.map(drop));
+            }
+            PresenceCommand::SetModes {
+                privacy,
+                offer,
+                reply,
+            } => {
+                let r = self.presence_mut().map(|p| {
+                    if let Some(m) = privacy {
+                        p.data.watchers.privacy = m;
+                    }
+                    if let Some(m) = offer {
+                        p.data.watchers.offer = m;
+                    }
+                });
+                let _ = reply.send(r);
+            }
+        }
+    }
+
+    fn presence_mut(&mut self) -> Result<&mut PresenceState> {
+        self.presence.as_mut().ok_or(Error::PresenceDisabled)
+    }
+
+    /// Loads the store (a missing file is an empty list) and starts the agent if a profile is
+    /// there for it. Enabled before any registration, the user appears offline.
+    fn enable_presence(&mut self, store: Store) -> Result<()> {
+        if self.presence.is_some() {
+            return Err(Error::PresenceEnabled);
+        }
+        let data = match store.load() {
+            Ok(d) => d,
+            Err(presence::Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                PresenceData::default()
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let appear_offline = !self
+            .profiles
+            .values()
+            .any(|p| p.registration.state() == RegistrationState::Registered);
+        self.presence = Some(PresenceState {
+            store,
+            data,
+            appear_offline,
+        });
+        self.start_agent()
+    }
+
+    /// Exports to the store first, then ends every subscription and clears the lists.
+    fn disable_presence(&mut self, now: Instant) -> Result<()> {
+        let presence = self.presence.take().ok_or(Error::PresenceDisabled)?;
+        let saved = presence.store.save(&presence.data);
+        if let Some(mut agent) = self.agent.take() {
+            agent.shut(now, &presence.data);
+            let mut out = Vec::new();
+            agent.poll_requests(&mut out);
+            self.send_presence(&agent.profile.clone(), out);
+        }
+        if let Err(e) = saved {
+            // Nothing is lost: keep presence enabled with its data.
+            let error = Error::from(e);
+            self.presence = Some(presence);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    fn import(&mut self, now: Instant, path: PathBuf, mode: ImportMode) -> Result<()> {
+        let p = self.presence_mut()?;
+        Store::file(path).import_into(&mut p.data, mode)?;
+        let buddies: Vec<(String, presence::SubscriptionType)> = p
+            .data
+            .buddies
+            .iter()
+            .map(|b| (b.uri.to_string(), b.subscription))
+            .collect();
+        if let Some(agent) = &mut self.agent {
+            for (uri, kind) in buddies {
+                agent.watch(now, &uri, kind)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add_buddy(&mut self, now: Instant, uri: &str, name: &str) -> Result<()> {
+        let p = self.presence_mut()?;
+        let buddy = Buddy::new(uri, name)?;
+        let kind = buddy.subscription;
+        p.data.buddies.add(buddy)?;
+        if let Some(agent) = &mut self.agent {
+            agent.watch(now, uri, kind)?;
+        }
+        Ok(())
+    }
+
+    /// Allows or blocks `uri`: its own entry in the list, and its subscriptions now.
+    fn set_watcher(&mut self, now: Instant, uri: &str, state: WatcherState) -> Result<()> {
+        let p = self.presence_mut()?;
+        match p.data.watchers.get_mut(uri, Scope::User) {
+            Some(w) => w.state = state,
+            None => {
+                p.data.watchers.add(Watcher::new(uri, state, Scope::User))?;
+            }
+        }
+        let decision = match state {
+            WatcherState::Allowed => WatcherDecision::Allow,
+            WatcherState::Blocked => WatcherDecision::Block,
+            WatcherState::Denied => WatcherDecision::Reject,
+            _ => WatcherDecision::Offer,
+        };
+        if let Some(agent) = &mut self.agent {
+            agent.decide(now, uri, decision);
+        }
         Ok(())
     }
 
@@ -484,6 +812,26 @@ impl Engine {
                     warn!("registration of {profile}: {e}");
                 }
             }
+            Owner::Presence { core, handle } => {
+                if let Ok(response) = &done.outcome
+                    && matches!(response.status(), Some(401 | 407))
+                    && let Some(request) = self.resubmission(&out, response)
+                {
+                    self.send(
+                        out.profile,
+                        Owner::Presence { core, handle },
+                        request,
+                        out.target,
+                    );
+                    return;
+                }
+                if let Some(agent) = &mut self.agent {
+                    match &done.outcome {
+                        Ok(response) => agent.handle_response(now, core, handle, response),
+                        Err(_) => agent.handle_failure(now, core, handle),
+                    }
+                }
+            }
             Owner::Message { reply } => match done.outcome {
                 Ok(response) if matches!(response.status(), Some(401 | 407)) => {
                     let again = self.profiles.get_mut(&out.profile).map(|p| {
@@ -521,8 +869,62 @@ impl Engine {
         }
     }
 
+    /// The challenged request again with credentials, if the profile has some that fit.
+    fn resubmission(&mut self, out: &Outstanding, response: &Message) -> Option<Message> {
+        let p = self.profiles.get_mut(&out.profile)?;
+        let via = p.local.via(out.target.transport).ok()?;
+        match crate::auth::resubmit(&mut p.digest, &out.request, response, &via) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                warn!("{}: {e}", out.request.method().map_or("?", |m| m.as_str()));
+                None
+            }
+        }
+    }
+
+    /// Sends presence requests: out of dialog through the profile's outbound proxy; in dialog
+    /// to the first Route or the remote target.
+    fn send_presence(&mut self, profile: &str, out: Vec<(Core, presence::OutgoingRequest)>) {
+        let outbound = self
+            .profiles
+            .get(profile)
+            .and_then(|p| p.outbound.first().cloned());
+        for (core, r) in out {
+            let in_dialog = r.message.to_header().is_ok_and(|t| t.tag().is_some());
+            let hop = if in_dialog {
+                next_hop(&r.message)
+            } else {
+                None
+            };
+            let Some(target) = hop.or_else(|| outbound.clone()) else {
+                warn!("no next hop for {:?}", r.message.method());
+                continue;
+            };
+            self.send(
+                profile.to_owned(),
+                Owner::Presence {
+                    core,
+                    handle: r.handle,
+                },
+                r.message,
+                target,
+            );
+        }
+    }
+
     /// Carries out what the cores asked for, and passes their events on.
     fn drain(&mut self) {
+        if let Some(agent) = &mut self.agent {
+            let mut out = Vec::new();
+            agent.poll_requests(&mut out);
+            agent.poll_events(&mut self.pending_events);
+            let profile = agent.profile.clone();
+            self.send_presence(&profile, out);
+        }
+        while let Some(e) = self.pending_events.pop_front() {
+            let _ = self.events.send(e);
+        }
+        let now = Self::now();
         let mut sends = Vec::new();
         let mut finished = Vec::new();
         for (key, p) in &mut self.profiles {
@@ -537,6 +939,11 @@ impl Engine {
                         | RegistrationState::Rejected
                         | RegistrationState::LoggedOff
                 );
+                if e.state == RegistrationState::Registered
+                    && let Some(agent) = self.agent.as_mut().filter(|a| a.profile == *key)
+                {
+                    agent.registered(now);
+                }
                 if settled && !p.logging_off.is_empty() {
                     for reply in p.logging_off.drain(..) {
                         let _ = reply.send(Ok(()));
@@ -553,6 +960,9 @@ impl Engine {
         }
         for key in finished {
             self.profiles.remove(&key);
+            if self.agent.as_ref().is_some_and(|a| a.profile == key) {
+                self.agent = None;
+            }
         }
         if self.shutdown.is_some() {
             self.profiles.retain(|_, p| {
@@ -608,11 +1018,39 @@ impl Engine {
             }
             // A BYE for an accepted invitation: signalling only, nothing to tear down.
             Method::Bye => txn.reply(200, "OK").await.map_err(Error::from),
+            Method::Subscribe if flags.contains(RegisterFlags::PRESENCE) => {
+                let now = Self::now();
+                match (&mut self.agent, &mut self.presence) {
+                    (Some(agent), Some(p)) => {
+                        match agent.subscribe_request(now, request, &mut p.data) {
+                            Ok(response) => txn.respond(response).await.map_err(Error::from),
+                            Err(e) => Err(e),
+                        }
+                    }
+                    // Registered for presence but presence not enabled: nobody to watch yet.
+                    _ => txn
+                        .reply(480, "Temporarily Unavailable")
+                        .await
+                        .map_err(Error::from),
+                }
+            }
             // RFC 6665 §4.2.1: an event package we do not serve.
             Method::Subscribe => txn.reply(489, "Bad Event").await.map_err(Error::from),
-            Method::Message | Method::Invite | Method::Notify => {
-                self.method_not_allowed(&incoming, flags).await
+            Method::Notify => {
+                let now = Self::now();
+                match &mut self.agent {
+                    Some(agent) => match agent.notify_request(now, request) {
+                        Ok(response) => txn.respond(response).await.map_err(Error::from),
+                        Err(e) => Err(e),
+                    },
+                    // RFC 6665 §4.1.3: no such subscription.
+                    None => txn
+                        .reply(481, "Subscription Does Not Exist")
+                        .await
+                        .map_err(Error::from),
+                }
             }
+            Method::Message | Method::Invite => self.method_not_allowed(&incoming, flags).await,
             // RFC 3261 §8.2.1: a method we do not implement.
             _ => self.method_not_allowed(&incoming, flags).await,
         };
@@ -738,4 +1176,28 @@ fn decline_all_media(offer: &[u8]) -> Option<Bytes> {
         answer.push_str(&format!("m={media} 0 {proto} {fmt}\r\n"));
     }
     Some(Bytes::from(answer))
+}
+
+/// Where an in-dialog request goes (RFC 3261 §12.2.1.1, §8.1.2): its first Route, else its
+/// Request-URI, when that names an IP address (a domain name needs RFC 3263 lookup, done by
+/// sending through the outbound proxy instead).
+fn next_hop(request: &Message) -> Option<Target> {
+    let route = request.routes().next().and_then(|r| r.ok());
+    let uri = match &route {
+        Some(r) => r.uri().ok()?,
+        None => sip_parse::Uri::parse(request.request_uri()?).ok()?,
+    };
+    let sip = uri.as_sip()?;
+    let transport = match sip.param("transport") {
+        Some(Some(t)) => TransportKind::from_token(t)?,
+        _ if sip.secure => TransportKind::Tls,
+        _ => TransportKind::Udp,
+    };
+    let ip: std::net::IpAddr = match sip.host {
+        sip_parse::Host::Ipv4(a) => a.into(),
+        sip_parse::Host::Ipv6(a) => a.into(),
+        sip_parse::Host::Domain(_) => return None,
+    };
+    let port = sip.port.unwrap_or(transport.default_port());
+    Some(Target::new(transport, SocketAddr::new(ip, port)))
 }

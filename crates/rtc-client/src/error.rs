@@ -12,6 +12,21 @@ pub enum Error {
     /// There is no server to send to (an empty target list).
     #[error("no server to send to")]
     NoTarget,
+    /// Presence is not enabled.
+    #[error("presence is not enabled")]
+    PresenceDisabled,
+    /// Presence is already enabled.
+    #[error("presence is already enabled")]
+    PresenceEnabled,
+    /// No buddy has this URI.
+    #[error("no buddy {0}")]
+    UnknownBuddy(String),
+    /// No watcher entry of its own has this URI.
+    #[error("no watcher {0}")]
+    UnknownWatcher(String),
+    /// Presence documents, lists or the store.
+    #[error(transparent)]
+    Presence(#[from] presence::Error),
     /// The client's task has stopped.
     #[error("the client has stopped")]
     Stopped,

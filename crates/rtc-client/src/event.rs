@@ -1,5 +1,7 @@
 //! What the client tells the application, on [`Events`](crate::Events).
 
+use presence::{Status, WatcherState};
+
 use crate::RegistrationState;
 
 /// Something that happened, in the order it happened.
@@ -16,6 +18,34 @@ pub enum Event {
         status: Option<u16>,
         /// Why, in words.
         reason: String,
+    },
+    /// A buddy's presence changed (a NOTIFY with a new status or note).
+    Buddy {
+        /// The buddy's URI.
+        uri: String,
+        /// Its status.
+        status: Status,
+        /// Its note, if any.
+        note: Option<String>,
+    },
+    /// The subscription to a buddy's presence changed state (subscribing, pending, active,
+    /// retrying, stopped), in words.
+    BuddySubscription {
+        /// The buddy's URI.
+        uri: String,
+        /// The new state.
+        state: String,
+    },
+    /// A watcher subscribed and waits for the application's decision: allow or block it with
+    /// [`Client::allow_watcher`](crate::Client::allow_watcher) /
+    /// [`Client::block_watcher`](crate::Client::block_watcher).
+    Watcher {
+        /// The watcher's URI.
+        uri: String,
+        /// Its display name, if it gave one.
+        name: Option<String>,
+        /// Its state in the watcher list (`Offering`).
+        state: WatcherState,
     },
     /// An instant message arrived (RFC 3428).
     Message {

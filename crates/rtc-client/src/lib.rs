@@ -12,6 +12,7 @@
 //! ([`server::EmbeddedServer`], sans-IO core [`server::RegistrarProxy`]) that `cargo rtc demo`
 //! and the fast tests run clients against on loopback; real deployments use a real server.
 
+mod agent;
 mod auth;
 mod client;
 mod engine;
@@ -26,5 +27,8 @@ pub use client::{Client, ClientBuilder, ClientConfig, Events};
 pub use error::{Error, Result};
 pub use event::Event;
 pub use local::Local;
+pub use presence::{
+    Buddy, ImportMode, OfferMode, PrivacyMode, Status, Store, Watcher, WatcherState,
+};
 pub use provisioning::{Profile, RegisterFlags};
 pub use registration::{Registration, RegistrationConfig, RegistrationEvent, RegistrationState};

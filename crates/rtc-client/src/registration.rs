@@ -220,6 +220,11 @@ impl Registration {
         self.state
     }
 
+    /// Whether a REGISTER is waiting for its final outcome.
+    pub fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// Replaces the target list (after a new RFC 3263 lookup); the next REGISTER uses its first.
     pub fn set_targets(&mut self, targets: Vec<Target>) {
         self.targets = targets;

@@ -154,3 +154,39 @@ pub(crate) async fn expect_state(events: &mut Events, state: RegistrationState) 
     )
     .await
 }
+
+/// A fresh directory for presence stores, removed on drop.
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("rtc-client-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub(crate) fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Waits for a buddy event about `uri` with `status`.
+pub(crate) async fn expect_buddy(
+    events: &mut Events,
+    uri: &str,
+    status: rtc_client::Status,
+) -> Event {
+    expect(
+        events,
+        &format!("{uri} {status:?}"),
+        |e| matches!(e, Event::Buddy { uri: u, status: s, .. } if u == uri && *s == status),
+    )
+    .await
+}

@@ -181,9 +181,15 @@ impl<'a> Document<'a> {
                 at: Position::of_offset(text, offset),
             });
         }
+        let mut reader = NsReader::from_str(text);
+        let config = reader.config_mut();
+        // Well-formedness checks quick-xml can make for us: `--` inside comments and
+        // end tags that match their start tags (XML 1.0 §2.5, §3).
+        config.check_comments = true;
+        config.check_end_names = true;
         let root = Builder {
             text,
-            reader: NsReader::from_str(text),
+            reader,
             limits,
             doctype,
         }
@@ -311,8 +317,7 @@ impl<'a> Builder<'a, '_> {
                 }
             };
             match event {
-                Event::Start(start) | Event::Empty(start) if root.is_some() => {
-                    let _ = start;
+                Event::Start(_) | Event::Empty(_) if root.is_some() => {
                     return Err(self.error("a second document element", at));
                 }
                 Event::Start(start) => {
@@ -658,6 +663,7 @@ mod tests {
         assert!(matches!(parse(""), Err(Error::Xml { .. })));
         assert!(matches!(parse("<a>\u{1}</a>"), Err(Error::Xml { .. })));
         assert!(matches!(parse("<p:a/>"), Err(Error::Xml { .. })));
+        assert!(matches!(parse("<a><!-- x -- y --></a>"), Err(Error::Xml { .. })));
         let err = Document::parse(b"<a>\xff</a>", &XmlLimits::default(), DoctypePolicy::Refuse)
             .unwrap_err();
         assert_eq!(err.to_string(), "1:4: malformed XML: invalid UTF-8");

@@ -331,7 +331,11 @@ mod tests {
     #[test]
     fn a_buddy_stays_small() {
         // The 2 KiB-per-buddy budget includes its subscription state: keep the entry compact.
-        assert!(std::mem::size_of::<Buddy>() <= 80, "{}", std::mem::size_of::<Buddy>());
+        assert!(
+            std::mem::size_of::<Buddy>() <= 80,
+            "{}",
+            std::mem::size_of::<Buddy>()
+        );
     }
 
     #[test]

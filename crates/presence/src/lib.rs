@@ -18,7 +18,9 @@ pub use buddy::{Buddy, BuddyList, Group, SubscriptionType};
 pub use error::Position;
 pub use status::{LocalPresence, MediaKind, RemotePresence, Status, UnknownStatus, parse_body};
 pub use store::{ImportMode, PresenceData, Store};
-pub use watcher::{OfferMode, PrivacyMode, Scope, Watcher, WatcherDecision, WatcherList, WatcherState};
+pub use watcher::{
+    OfferMode, PrivacyMode, Scope, Watcher, WatcherDecision, WatcherList, WatcherState,
+};
 pub use winfo::{WatcherInfo, WatcherInfoState};
 pub use xml::XmlLimits;
 // Subscriptions.

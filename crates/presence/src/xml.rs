@@ -663,7 +663,10 @@ mod tests {
         assert!(matches!(parse(""), Err(Error::Xml { .. })));
         assert!(matches!(parse("<a>\u{1}</a>"), Err(Error::Xml { .. })));
         assert!(matches!(parse("<p:a/>"), Err(Error::Xml { .. })));
-        assert!(matches!(parse("<a><!-- x -- y --></a>"), Err(Error::Xml { .. })));
+        assert!(matches!(
+            parse("<a><!-- x -- y --></a>"),
+            Err(Error::Xml { .. })
+        ));
         let err = Document::parse(b"<a>\xff</a>", &XmlLimits::default(), DoctypePolicy::Refuse)
             .unwrap_err();
         assert_eq!(err.to_string(), "1:4: malformed XML: invalid UTF-8");

@@ -223,11 +223,29 @@ fn bracketed(i: In<'_>) -> Res<'_, &str> {
     let Some((b'<', inner)) = i.split_first() else {
         return expected(i, "'<'");
     };
-    let Some(close) = memchr::memchr(b'>', inner) else {
-        return expected(&inner[inner.len()..], "'>'");
+    // One pass finds the '>' and checks the URI on the way; anything unusual takes the two-step
+    // path below, whose errors (a missing '>' before a bad character) stay as they are.
+    let close = match uri_scheme(inner) {
+        Some(scheme) => match inner[scheme..]
+            .iter()
+            .position(|&c| URI_STOP[usize::from(c)] != 0)
+        {
+            Some(n) if inner[scheme + n] == b'>' => Some(scheme + n),
+            _ => None,
+        },
+        None => None,
+    };
+    let close = match close {
+        Some(close) => close,
+        None => {
+            let Some(close) = memchr::memchr(b'>', inner) else {
+                return expected(&inner[inner.len()..], "'>'");
+            };
+            check_uri_text(&inner[..close])?;
+            close
+        }
     };
     let uri = &inner[..close];
-    check_uri_text(uri)?;
     let (rest, ()) = sws(&inner[close + 1..])?;
     Ok((rest, utf8(uri)?))
 }
@@ -250,26 +268,48 @@ fn addr_spec(i: In<'_>) -> Res<'_, &str> {
     Ok((&i[n..], utf8(uri)?))
 }
 
-/// `scheme ":" …` with no white space, control characters, `<` or `"`, in one pass.
+/// `scheme ":" …` with no white space, control characters, `<` or `"`.
 fn check_uri_text(uri: In<'_>) -> Res<'_, ()> {
-    let mut scheme = true;
-    for (n, &c) in uri.iter().enumerate() {
-        match c {
-            b':' if scheme && n > 0 => scheme = false,
-            c if scheme
-                && (c.is_ascii_alphabetic()
-                    || (n > 0 && (c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.')))) => {}
-            _ if scheme => return expected(uri, "URI"),
-            0..=b' ' | 0x7f | b'<' | b'"' => return expected(&uri[n..], "URI character"),
-            _ => {}
-        }
-    }
-    if scheme {
-        expected(uri, "URI")
-    } else {
-        Ok((uri, ()))
+    let Some(scheme) = uri_scheme(uri) else {
+        return expected(uri, "URI");
+    };
+    match uri[scheme..]
+        .iter()
+        .position(|&c| URI_STOP[usize::from(c)] & NOT_IN_URI != 0)
+    {
+        Some(n) => expected(&uri[scheme + n..], "URI character"),
+        None => Ok((uri, ())),
     }
 }
+
+/// The length of `scheme ":"` at the start of `uri` (RFC 3986 §3.1: `ALPHA *( ALPHA / DIGIT /
+/// "+" / "-" / "." )`), if there is one.
+fn uri_scheme(uri: &[u8]) -> Option<usize> {
+    let n = uri
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))?;
+    (n > 0 && uri[0].is_ascii_alphabetic() && uri[n] == b':').then_some(n + 1)
+}
+
+/// [`URI_STOP`] bit of the bytes a URI may not contain here: white space, controls, `<`, `"`.
+const NOT_IN_URI: u8 = 1;
+/// [`URI_STOP`] bit of `>`, which ends a bracketed URI.
+const URI_END: u8 = 2;
+
+/// The bytes a URI scan stops at, as a table: this scan runs over every URI of From, To and
+/// Contact.
+static URI_STOP: [u8; 256] = {
+    let mut t = [0; 256];
+    let mut c = 0;
+    while c < 256 {
+        if c <= 0x20 || c == 0x7f || c == b'<' as usize || c == b'"' as usize {
+            t[c] = NOT_IN_URI;
+        }
+        c += 1;
+    }
+    t[b'>' as usize] = URI_END;
+    t
+};
 
 #[cfg(test)]
 mod tests {
@@ -339,6 +379,11 @@ mod tests {
             ("Bell, Alexander <sip:a.g.bell@example.com>;tag=43", 0), // §3.1.2.15
             ("sip:user@example.com?Route=%3Csip:sip.example.com%3E", 20), // §3.1.2.13
             ("<sip:a@b", 8),
+            // A bad character before '>' is reported there; without any '>', the '>' is.
+            ("<sip:a b>", 6),
+            ("<sip:a\"b>", 6),
+            ("<sip:a b", 8),
+            ("<1sip:a>", 1),
             ("<sip:a@b>;tag", 9),
             ("<sip:a@b> junk", 10),
         ] {

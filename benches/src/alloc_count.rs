@@ -6,18 +6,29 @@
 //! and read [`allocations`] before and after the code under test.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
 
 /// [`System`] plus a counter of `alloc`, `alloc_zeroed` and `realloc` calls (a `realloc` may move
-/// the block, so it counts as an allocation).
+/// the block, so it counts as an allocation), and of the bytes allocated and not yet freed.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CountingAlloc;
 
 /// Allocations made so far by every thread, when [`CountingAlloc`] is the global allocator.
 pub fn allocations() -> u64 {
     ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+/// Bytes allocated and not yet freed, by every thread, when [`CountingAlloc`] is the global
+/// allocator (requested sizes, without the allocator's own overhead).
+pub fn live_bytes() -> i64 {
+    LIVE_BYTES.load(Ordering::Relaxed)
+}
+
+fn size(bytes: usize) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
 #[allow(
@@ -29,23 +40,27 @@ pub fn allocations() -> u64 {
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(size(layout.size()), Ordering::Relaxed);
         // SAFETY: the caller upholds `alloc`'s contract (non-zero size), passed on as is.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(size(layout.size()), Ordering::Relaxed);
         // SAFETY: as for `alloc`.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(size(layout.size()), Ordering::Relaxed);
         // SAFETY: `ptr` was returned by this allocator, i.e. by `System`, with this `layout`.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(size(new_size) - size(layout.size()), Ordering::Relaxed);
         // SAFETY: `ptr` and `layout` come from `System` as above; the caller guarantees
         // `new_size` is valid for `layout.align()`.
         unsafe { System.realloc(ptr, layout, new_size) }

@@ -2,13 +2,14 @@
 //! notifier (answering watchers) and publisher (to a presence server), tied to the buddy and
 //! watcher lists and to the events the application sees.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use presence::local::LocalIdentity;
 use presence::notifier::{DisableReason, Notifier, NotifierConfig, NotifierEvent};
 use presence::publisher::{Publisher, PublisherConfig, PublisherEvent};
-use presence::subscriber::{Subscriber, SubscriberConfig, SubscriberEvent};
+use presence::subscriber::{Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionState};
 use presence::{
     Failure, LocalPresence, MediaKind, OutgoingRequest, PresenceData, RequestHandle, Status,
     SubscriptionType, WatcherDecision, WatcherState,
@@ -39,6 +40,8 @@ pub(crate) struct Agent {
     publish_refused: bool,
     /// Registered yet: PUBLISH waits for the registration.
     registered: bool,
+    /// The subscription state last reported per buddy, to report changes only.
+    reported: HashMap<Arc<str>, String>,
 }
 
 impl Agent {
@@ -58,6 +61,7 @@ impl Agent {
             publisher: Publisher::new(local, PublisherConfig::default()),
             publish_refused: false,
             registered: false,
+            reported: HashMap::new(),
         };
         agent.notifier.set_presence(now, shown);
         for buddy in data.buddies.iter() {
@@ -214,10 +218,14 @@ impl Agent {
                 }),
                 SubscriberEvent::State { buddy, state, .. } => {
                     debug!("subscription to {buddy}: {state:?}");
-                    events.push_back(Event::BuddySubscription {
-                        uri: buddy.to_string(),
-                        state: format!("{state:?}"),
-                    });
+                    let words = describe(&state);
+                    if self.reported.get(&buddy) != Some(&words) {
+                        self.reported.insert(buddy.clone(), words.clone());
+                        events.push_back(Event::BuddySubscription {
+                            uri: buddy.to_string(),
+                            state: words,
+                        });
+                    }
                 }
                 SubscriberEvent::Error { buddy, error, .. } => {
                     debug!("subscription to {buddy}: {error}");
@@ -258,5 +266,16 @@ pub(crate) fn shown(data: &PresenceData, appear_offline: bool) -> LocalPresence 
         LocalPresence::new(Status::Offline, None)
     } else {
         data.local.clone()
+    }
+}
+
+/// A subscription state in words, without its instants.
+fn describe(state: &SubscriptionState) -> String {
+    match state {
+        SubscriptionState::Subscribing => "subscribing".into(),
+        SubscriptionState::Pending { .. } => "pending".into(),
+        SubscriptionState::Active { .. } => "active".into(),
+        SubscriptionState::Retrying { cause, .. } => format!("retrying ({cause:?})"),
+        SubscriptionState::Stopped(cause) => format!("stopped ({cause:?})"),
     }
 }

@@ -1,11 +1,34 @@
 //! # rtc-client
 //!
-//! The facade of the workspace: an RTC-style SIP presence and instant-messaging client.
-//! For now this crate carries the `rtc` command-line tool (feature `cli`); the client facade
-//! arrives with its issue.
+//! An RTC-style SIP presence and instant-messaging client, the facade of the workspace: what
+//! the Microsoft RTC Client API offered, on tokio. A [`Client`] creates profiles from
+//! provisioning XML, registers them ([`Registration`]: digest, refresh, 423, failover, backoff,
+//! the RTC registration states), enables presence (before or after registering) with buddy and
+//! watcher lists kept in a [`Store`], exchanges instant messages and typing indications, and
+//! reports everything as [`Event`]s in order. One task drives the sans-IO cores (this crate's
+//! registration, the `presence` crate's subscriber, notifier and publisher) over the `sip-txn`
+//! driver; the feature `cli` adds the `rtc` tool (`rtc demo`, `rtc lint`, `rtc profile check`).
 //!
-//! ```text
-//! cargo rtc lint benches/corpus/*.sip
+//! ```no_run
+//! use rtc_client::{Client, Event, RegisterFlags, Status, Store};
+//!
+//! # async fn login(profile_xml: &str) -> rtc_client::Result<()> {
+//! let (client, mut events) = Client::builder().start().await?;       // IRTCClient::Initialize
+//! let profile = client.create_profile(profile_xml)?;                  // CreateProfile
+//! client.enable_profile(&profile, RegisterFlags::ALL).await?;         // EnableProfile
+//! client.enable_presence(Store::file("presence.xml")).await?;         // EnablePresence(TRUE)
+//! client.set_local_presence(Status::Online, None).await?;
+//! client.add_buddy("sip:bob@example.com", "Bob").await?;
+//! while let Some(event) = events.recv().await {
+//!     match event {
+//!         Event::Registration { state, .. } => println!("registration: {state}"),
+//!         Event::Buddy { uri, status, .. } => println!("{uri} is {status}"),
+//!         Event::Watcher { uri, .. } => client.allow_watcher(&uri).await?,
+//!         Event::Message { from, text, .. } => println!("{from}: {text}"),
+//!         _ => {}
+//!     }
+//! }
+//! # Ok(()) }
 //! ```
 //!
 //! [`server`] holds an embedded registrar/proxy with digest authentication

@@ -1,5 +1,6 @@
 //! `rtc`: the command-line face of the workspace.
 
+mod demo;
 mod lint;
 mod profile;
 
@@ -17,6 +18,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole RTC flow on loopback, no set-up: an embedded registrar/proxy and two clients
+    /// that register, watch and allow each other, change status, exchange messages, export
+    /// presence and log off.
+    Demo,
     /// Parse each file as one SIP datagram and validate it; one line per file.
     Lint {
         /// SIP message files.
@@ -33,6 +38,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let all_ok = match cli.command {
+        Command::Demo => demo::run(),
         Command::Lint { files } => lint::run(&files),
         Command::Profile { command } => profile::run(command),
     };

@@ -58,11 +58,9 @@ fn request(from: &Driver, method: Method<'_>, kind: TransportKind, to: SocketAdd
 }
 
 async fn next_request(incoming: &mut IncomingRequests) -> sip_txn::driver::IncomingRequest {
-    loop {
-        match incoming.recv().await.expect("driver running") {
-            Received::Request(r) => return r,
-            other => panic!("expected a request, got {other:?}"),
-        }
+    match incoming.recv().await.expect("driver running") {
+        Received::Request(r) => r,
+        other => panic!("expected a request, got {other:?}"),
     }
 }
 

@@ -245,11 +245,12 @@ impl Driver {
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// # use sip_transport::{Transport, TransportConfig, TransportKind};
     /// # use sip_txn::driver::{Driver, DriverConfig};
-    /// let cfg = TransportConfig { udp: vec!["127.0.0.1:5999".parse()?], ..Default::default() };
+    /// let cfg = TransportConfig { udp: vec!["127.0.0.1:0".parse()?], ..Default::default() };
     /// let (t, e) = Transport::bind(cfg).await?;
     /// let (driver, _) = Driver::start(t, e, DriverConfig::default())?;
     /// let via = driver.via(TransportKind::Udp)?;
-    /// assert!(via.starts_with("SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bK"));
+    /// let port = driver.transport().local_addr(TransportKind::Udp).unwrap().port();
+    /// assert!(via.starts_with(&format!("SIP/2.0/UDP 127.0.0.1:{port};rport;branch=z9hG4bK")));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```

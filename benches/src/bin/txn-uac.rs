@@ -1,0 +1,159 @@
+//! `txn-uac HOST:PORT [--seconds S] [--window W] [--threads N]`: non-INVITE (OPTIONS)
+//! transactions per second from the sip-txn driver over loopback UDP, keeping W transactions
+//! outstanding for S seconds; the peer is meant to be sipp's `interop/sipp/options-uas.xml`.
+//!
+//! Prints one line, `txn-uac ok=N failed=N seconds=S rate=R window=W threads=N`, and exits 1 if
+//! any transaction failed (timeout or transport error) or got a non-200 final response.
+//! `benches/txn-vs-sipp.sh` runs it beside sipp's own UAC.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use sip_parse::{Message, MessageBuilder, Method};
+use sip_transport::{Target, Transport, TransportConfig, TransportKind};
+use sip_txn::driver::{Driver, DriverConfig};
+
+struct Args {
+    target: SocketAddr,
+    seconds: f64,
+    window: usize,
+    threads: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    let mut out = Args {
+        target: args
+            .next()
+            .ok_or("usage: txn-uac HOST:PORT [--seconds S] [--window W] [--threads N]")?
+            .parse()
+            .map_err(|e| format!("target: {e}"))?,
+        seconds: 10.0,
+        window: 200,
+        threads: 1,
+    };
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
+        match flag.as_str() {
+            "--seconds" => out.seconds = value.parse().map_err(|e| bad(&e))?,
+            "--window" => out.window = value.parse().map_err(|e| bad(&e))?,
+            "--threads" => out.threads = value.parse().map_err(|e| bad(&e))?,
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    Ok(out)
+}
+
+fn options(
+    driver: &Driver,
+    to: SocketAddr,
+    n: u64,
+) -> Result<Message, Box<dyn std::error::Error + Send + Sync>> {
+    let wire = MessageBuilder::request(Method::Options, &format!("sip:service@{to}"))
+        .header("Via", &driver.via(TransportKind::Udp)?)?
+        .header("Max-Forwards", "70")?
+        .header("From", &format!("<sip:bench@{to}>;tag=b{n}"))?
+        .header("To", &format!("<sip:service@{to}>"))?
+        .header("Call-ID", &format!("{n}-txn-uac"))?
+        .header("CSeq", "1 OPTIONS")?
+        .build();
+    Ok(Message::parse(wire)?)
+}
+
+async fn run(args: &Args) -> Result<(u64, u64, Duration), Box<dyn std::error::Error>> {
+    let (transport, events) = Transport::bind(TransportConfig {
+        udp: vec!["127.0.0.1:0".parse()?],
+        ..Default::default()
+    })
+    .await?;
+    let (driver, _incoming) = Driver::start(transport, events, DriverConfig::default())?;
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let stop = start + Duration::from_secs_f64(args.seconds);
+    let mut workers = Vec::new();
+    for _ in 0..args.window {
+        let (driver, ok, failed, next) = (driver.clone(), ok.clone(), failed.clone(), next.clone());
+        let to = args.target;
+        workers.push(tokio::spawn(async move {
+            while Instant::now() < stop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                let outcome = match options(&driver, to, n) {
+                    Ok(req) => match driver.request(req, Target::udp(to)).await {
+                        Ok(txn) => txn.await.map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    },
+                    Err(e) => Err(e.to_string()),
+                };
+                match outcome {
+                    Ok(rsp) if rsp.status() == Some(200) => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    other => {
+                        if failed.fetch_add(1, Ordering::Relaxed) < 5 {
+                            eprintln!("# transaction {n} failed: {other:?}");
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.await?;
+    }
+    let elapsed = start.elapsed();
+    driver.shutdown().await;
+    Ok((
+        ok.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+        elapsed,
+    ))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()
+    };
+    let result = runtime
+        .map_err(|e| e.into())
+        .and_then(|rt| rt.block_on(run(&args)));
+    match result {
+        Ok((ok, failed, elapsed)) => {
+            let secs = elapsed.as_secs_f64();
+            println!(
+                "txn-uac ok={ok} failed={failed} seconds={secs:.2} rate={:.0} window={} threads={}",
+                ok as f64 / secs,
+                args.window,
+                args.threads
+            );
+            if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("txn-uac: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

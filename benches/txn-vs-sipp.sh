@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Non-INVITE transactions per second over loopback UDP against one sipp UAS
+# (interop/sipp/options-uas.xml): first sipp's own UAC (options-uac.xml) at a fixed rate, then
+# the sip-txn driver (bin txn-uac) keeping WINDOW transactions outstanding, each for SECONDS.
+# Prints one line per client and the ratio; exits 1 if either had a failed transaction.
+# usage: benches/txn-vs-sipp.sh [SECONDS=10] [SIPP_RATE=16000] [WINDOW=200] [THREADS=1]
+#   SIPP_RATE 16000 is the highest rate sipp's UAC sustained here without failures
+#   (../shared/interop/README.md: 15,787/s; 20,000/s fails).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+secs=${1:-10}; rate=${2:-16000}; window=${3:-200}; threads=${4:-1}
+uas_port=${UAS_PORT:-5390}; uac_port=${UAC_PORT:-5391}
+cargo build --release -q -p benches --bin txn-uac || exit 1
+work=$(mktemp -d /tmp/txn-vs-sipp.XXXXXX)
+col() { awk -F';' -v c="$2" 'NR==1{for(i=1;i<=NF;i++) if($i==c) k=i} END{print $k}' "$1"; }
+now() { date +%s.%N; }
+
+sipp -sf interop/sipp/options-uas.xml -i 127.0.0.1 -p "$uas_port" -nostdin \
+    -timeout $(( 4 * secs + 60 ))s -max_recv_loops 10000 >"$work/uas.out" 2>&1 &
+spid=$!
+trap 'kill $spid 2>/dev/null; wait $spid 2>/dev/null; rm -rf "$work"' EXIT
+sleep 0.5
+echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
+
+t0=$(now)
+sipp 127.0.0.1:"$uas_port" -sf interop/sipp/options-uac.xml -i 127.0.0.1 -p "$uac_port" \
+    -r "$rate" -m $(( rate * secs )) -l $(( rate * 2 )) -nostdin -timeout $(( secs + 20 ))s \
+    -max_recv_loops 10000 -max_sched_loops 10000 -trace_stat -stf "$work/uac.csv" -fd 1 \
+    >"$work/uac.out" 2>&1
+sipp_rc=$?
+t1=$(now)
+ok=$(col "$work/uac.csv" 'SuccessfulCall(C)'); failed=$(col "$work/uac.csv" 'FailedCall(C)')
+re=$(col "$work/uac.csv" 'Retransmissions(C)')
+sipp_rate=$(echo "$ok / ($t1 - $t0)" | bc -l)
+printf 'sipp-uac ok=%s failed=%s retrans=%s seconds=%.2f rate=%.0f target=%s exit=%s\n' \
+    "$ok" "$failed" "$re" "$(echo "$t1 - $t0" | bc -l)" "$sipp_rate" "$rate" "$sipp_rc"
+sleep 2
+
+line=$("${CARGO_TARGET_DIR:-target}"/release/txn-uac 127.0.0.1:"$uas_port" --seconds "$secs" --window "$window" --threads "$threads")
+ours_rc=$?
+echo "$line"
+ours_rate=${line##*rate=}; ours_rate=${ours_rate%% *}
+printf 'ratio txn-uac/sipp-uac = %.2f\n' "$(echo "$ours_rate / $sipp_rate" | bc -l)"
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$sipp_rc" = 0 ] && [ "$failed" = 0 ] && [ "$ours_rc" = 0 ]

@@ -63,10 +63,8 @@ async fn run(
     let mut regs = Vec::with_capacity(users);
     for i in 1..=users {
         let user = format!("u{i:04}");
-        let mut config = RegistrationConfig::new(
-            format!("sip:{user}@example.test"),
-            "sip:example.test",
-        );
+        let mut config =
+            RegistrationConfig::new(format!("sip:{user}@example.test"), "sip:example.test");
         config.credentials = Some(Credentials::new(user.clone(), format!("pw-{user}")));
         config.expires = 300;
         let local = Local::new(user).with(TransportKind::Udp, &sent_by);
@@ -89,18 +87,31 @@ async fn run(
             in_flight += 1;
             flush(&mut regs[user], user, &driver, &done_tx);
         }
-        let Some(done) = done_rx.recv().await else { break };
+        let Some(done) = done_rx.recv().await else {
+            break;
+        };
         #[allow(clippy::disallowed_methods)]
         let now = Instant::now();
         let reg = &mut regs[done.user];
         match done.outcome {
             Ok(response) => reg.handle_response(now, done.id, &response)?,
-            Err(DriverError::Timeout { .. }) => reg.handle_failure(now, done.id, Failure::Timeout)?,
+            Err(DriverError::Timeout { .. }) => {
+                reg.handle_failure(now, done.id, Failure::Timeout)?
+            }
             Err(_) => reg.handle_failure(now, done.id, Failure::Transport)?,
         }
         while let Some(e) = reg.poll_event() {
-            if matches!(e.state, RegistrationState::Rejected | RegistrationState::Error) {
-                eprintln!("u{:04}: {} {:?} {}", done.user + 1, e.state, e.status, e.reason);
+            if matches!(
+                e.state,
+                RegistrationState::Rejected | RegistrationState::Error
+            ) {
+                eprintln!(
+                    "u{:04}: {} {:?} {}",
+                    done.user + 1,
+                    e.state,
+                    e.status,
+                    e.reason
+                );
                 failed += 1;
                 in_flight -= 1;
             }
@@ -132,12 +143,7 @@ async fn run(
 }
 
 /// Sends what the core asked for; each outcome comes back on `done`.
-fn flush(
-    reg: &mut Registration,
-    user: usize,
-    driver: &Driver,
-    done: &mpsc::UnboundedSender<Done>,
-) {
+fn flush(reg: &mut Registration, user: usize, driver: &Driver, done: &mpsc::UnboundedSender<Done>) {
     while let Some(out) = reg.poll_request() {
         let (driver, done) = (driver.clone(), done.clone());
         tokio::spawn(async move {

@@ -54,24 +54,28 @@ impl User {
             match tokio::time::timeout_at(deadline, self.seen.recv()).await {
                 Ok(Some(e)) if want(&e) => return Ok(e),
                 Ok(Some(_)) => {}
-                Ok(None) => return Err(format!("{}: client stopped before {what}", self.name).into()),
+                Ok(None) => {
+                    return Err(format!("{}: client stopped before {what}", self.name).into());
+                }
                 Err(_) => return Err(format!("{}: no {what} within 10 s", self.name).into()),
             }
         }
     }
 
     async fn wait_state(&mut self, state: RegistrationState) -> Result<(), Failed> {
-        self.wait(&format!("registration state {state}"), |e| {
-            matches!(e, Event::Registration { state: s, .. } if *s == state)
-        })
+        self.wait(
+            &format!("registration state {state}"),
+            |e| matches!(e, Event::Registration { state: s, .. } if *s == state),
+        )
         .await
         .map(drop)
     }
 
     async fn wait_buddy(&mut self, uri: &str, status: Status) -> Result<(), Failed> {
-        self.wait(&format!("{uri} {status}"), |e| {
-            matches!(e, Event::Buddy { uri: u, status: s, .. } if u == uri && *s == status)
-        })
+        self.wait(
+            &format!("{uri} {status}"),
+            |e| matches!(e, Event::Buddy { uri: u, status: s, .. } if u == uri && *s == status),
+        )
         .await
         .map(drop)
     }
@@ -97,7 +101,14 @@ async fn print_events(name: &str, mut events: Events, seen: mpsc::UnboundedSende
             Event::Watcher { uri, state, .. } => format!("watcher {uri}: {state:?}"),
             Event::Message { from, text, .. } => format!("message from {from}: {text}"),
             Event::Typing { from, active } => {
-                format!("{from} {}", if *active { "is typing…" } else { "stopped typing" })
+                format!(
+                    "{from} {}",
+                    if *active {
+                        "is typing…"
+                    } else {
+                        "stopped typing"
+                    }
+                )
             }
             other => format!("{other:?}"),
         };
@@ -147,7 +158,9 @@ async fn demo() -> Result<PathBuf, Failed> {
         .local_addr(TransportKind::Udp)
         .ok_or("the embedded server has no UDP listener")?
         .port();
-    println!("embedded registrar/proxy for example.test on 127.0.0.1:{port} (UDP and TCP), digest auth");
+    println!(
+        "embedded registrar/proxy for example.test on 127.0.0.1:{port} (UDP and TCP), digest auth"
+    );
     let dir = std::env::temp_dir().join(format!("rtc-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
 
@@ -169,32 +182,50 @@ async fn demo() -> Result<PathBuf, Failed> {
 
     println!("-- alice adds bob as a buddy; bob is asked and allows alice");
     alice.client.add_buddy(&bob.uri, "Bob").await?;
-    bob.wait("alice offered as a watcher", |e| matches!(e, Event::Watcher { .. }))
-        .await?;
+    bob.wait("alice offered as a watcher", |e| {
+        matches!(e, Event::Watcher { .. })
+    })
+    .await?;
     bob.client.allow_watcher(&alice.uri).await?;
     alice.wait_buddy(&bob.uri, Status::Online).await?;
 
     println!("-- bob adds alice; alice allows bob");
     bob.client.add_buddy(&alice.uri, "Alice").await?;
     alice
-        .wait("bob offered as a watcher", |e| matches!(e, Event::Watcher { .. }))
+        .wait("bob offered as a watcher", |e| {
+            matches!(e, Event::Watcher { .. })
+        })
         .await?;
     alice.client.allow_watcher(&bob.uri).await?;
     bob.wait_buddy(&alice.uri, Status::Online).await?;
 
     println!("-- status changes");
-    alice.client.set_local_presence(Status::Away, Some("getting coffee")).await?;
+    alice
+        .client
+        .set_local_presence(Status::Away, Some("getting coffee"))
+        .await?;
     bob.wait_buddy(&alice.uri, Status::Away).await?;
-    bob.client.set_local_presence(Status::Busy, Some("in a meeting")).await?;
+    bob.client
+        .set_local_presence(Status::Busy, Some("in a meeting"))
+        .await?;
     alice.wait_buddy(&bob.uri, Status::Busy).await?;
 
     println!("-- instant messages");
     alice.client.set_typing(&bob.uri, true).await?;
-    bob.wait("alice typing", |e| matches!(e, Event::Typing { .. })).await?;
-    alice.client.send_message(&bob.uri, "Hello Bob, lunch later?").await?;
-    bob.wait("alice's message", |e| matches!(e, Event::Message { .. })).await?;
-    bob.client.send_message(&alice.uri, "Sure, at noon.").await?;
-    alice.wait("bob's message", |e| matches!(e, Event::Message { .. })).await?;
+    bob.wait("alice typing", |e| matches!(e, Event::Typing { .. }))
+        .await?;
+    alice
+        .client
+        .send_message(&bob.uri, "Hello Bob, lunch later?")
+        .await?;
+    bob.wait("alice's message", |e| matches!(e, Event::Message { .. }))
+        .await?;
+    bob.client
+        .send_message(&alice.uri, "Sure, at noon.")
+        .await?;
+    alice
+        .wait("bob's message", |e| matches!(e, Event::Message { .. }))
+        .await?;
 
     println!("-- export presence.xml, then log off");
     for user in [&mut alice, &mut bob] {

@@ -173,6 +173,10 @@ async fn our_uac_against_sipp_uas(kind: TransportKind) {
             sipp_transport(kind).into(),
             "-m".into(),
             CALLS.to_string(),
+            // Each "call" lingers 500 ms after its 200, so sipp does not exit (and close the
+            // connection, discarding what its kernel has not yet sent) right after the last 200.
+            "-d".into(),
+            "500".into(),
         ],
     );
     wait_listening(kind, port).await;

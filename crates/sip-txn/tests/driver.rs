@@ -316,6 +316,40 @@ async fn a_connection_closed_by_the_peer_fails_the_transaction_at_once() {
 }
 
 #[tokio::test]
+async fn a_lost_connection_is_reported_to_the_transaction_user() {
+    let (client, mut incoming) = driver().await;
+    // The peer answers our request, then hangs up: no transaction is waiting on the
+    // connection any more, yet a registration over it must hear that it is gone.
+    let listener = TcpListener::bind(LOOPBACK).await.unwrap();
+    let to = listener.local_addr().unwrap();
+    let txn = client
+        .request(
+            request(&client, Method::Options, TransportKind::Tcp, to),
+            Target::tcp(to),
+        )
+        .await
+        .unwrap();
+    let (mut conn, _) = listener.accept().await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = conn.read(&mut buf).await.unwrap();
+    let req = Message::parse_slice(&buf[..n]).unwrap();
+    let response = MessageBuilder::response_to(&req, 200, "OK", Some("t"))
+        .unwrap()
+        .build();
+    conn.write_all(&response).await.unwrap();
+    assert_eq!(txn.await.unwrap().status(), Some(200));
+    drop(conn);
+    match incoming.recv().await {
+        Some(Received::ConnectionLost { target, reason }) => {
+            assert_eq!(target, Target::tcp(to));
+            assert!(reason.contains("closed by peer"), "{reason}");
+        }
+        other => panic!("expected the lost connection, got {other:?}"),
+    }
+    client.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_refused_connection_fails_the_transaction_at_once() {
     let (client, _) = driver().await;
     // A port nobody listens on: bind, note it, close.

@@ -18,7 +18,9 @@
 //! answer through; responses go back where RFC 3261 §18.2.2 and RFC 3581 say (the same
 //! connection for streams). CANCEL is answered by the driver (§9.2) and reported by
 //! [`ServerTransaction::cancelled`]; ACKs for 2xx come up as [`Received::Ack`]. A stream
-//! connection that breaks fails the transactions on it at once, without waiting for timer B/F.
+//! connection that breaks fails the transactions on it at once, without waiting for timer B/F,
+//! and is reported as [`Received::ConnectionLost`] so that state kept with that peer (a
+//! registration) can be renewed over a new connection.
 //!
 //! ```
 //! use sip_parse::{Message, MessageBuilder, Method};
@@ -34,8 +36,11 @@
 //! let (t, events) = Transport::bind(loopback.clone()).await?;
 //! let (server, mut incoming) = Driver::start(t, events, DriverConfig::default())?;
 //! tokio::spawn(async move {
-//!     while let Some(Received::Request(req)) = incoming.recv().await {
-//!         let _ = req.transaction.reply(200, "OK").await;
+//!     while let Some(received) = incoming.recv().await {
+//!         // ACKs for 2xx and lost connections arrive here too.
+//!         if let Received::Request(req) = received {
+//!             let _ = req.transaction.reply(200, "OK").await;
+//!         }
 //!     }
 //! });
 //!

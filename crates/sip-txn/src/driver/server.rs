@@ -26,6 +26,16 @@ pub enum Received {
         /// Where it came from.
         source: Source,
     },
+    /// A stream connection to `target` ended by failure (reset, closed by the peer, framing
+    /// error, unanswered keep-alive). Transactions on it have already failed; a transaction
+    /// user that keeps state with that peer (a registration, a subscription) should recover it
+    /// over a new connection (RFC 5626 §4.4.1).
+    ConnectionLost {
+        /// The transport and the peer's address.
+        target: Target,
+        /// Why it ended.
+        reason: String,
+    },
 }
 
 /// Where a request came from.

@@ -300,6 +300,10 @@ impl Task {
                 }
                 // RFC 3261 §17.1.4/§17.2.4 via §18.4: fail at once what waited on it.
                 let reason = format!("{id} {reason}");
+                let _ = self.incoming.try_send(Received::ConnectionLost {
+                    target: Target::new(transport, remote),
+                    reason: reason.clone(),
+                });
                 let keys: Vec<TransactionKey> = self
                     .by_remote
                     .get(&peer)

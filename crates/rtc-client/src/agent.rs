@@ -95,13 +95,23 @@ impl Agent {
         }
     }
 
-    /// The registration completed: publish what watchers see.
-    pub(crate) fn registered(&mut self, now: Instant) {
-        if !self.registered {
-            self.registered = true;
-            let shown = self.notifier.presence().clone();
-            self.show(now, shown);
+    /// The registration completed: publish what watchers see. Registered again after losing
+    /// the registration (a broken connection, a restarted server), refresh every subscription
+    /// and the publication at once: a server that forgot them answers 481 or 412 and they are
+    /// made afresh (RFC 6665 §4.1.2.2, RFC 3903 §6), instead of waiting for their refresh.
+    pub(crate) fn registered(&mut self, now: Instant, data: &PresenceData) {
+        let again = self.registered;
+        self.registered = true;
+        if again {
+            for buddy in data.buddies.iter() {
+                if let Some(id) = self.subscriber.id_of(&buddy.uri) {
+                    // A SUBSCRIBE already in flight answers for itself.
+                    let _ = self.subscriber.refresh(now, id);
+                }
+            }
         }
+        let shown = self.notifier.presence().clone();
+        self.show(now, shown);
     }
 
     /// Applies a decision about `uri` to its subscriptions.

@@ -245,6 +245,9 @@ impl Engine {
                 },
                 received = self.incoming.recv() => match received {
                     Some(Received::Request(r)) => self.handle_request(r).await,
+                    Some(Received::ConnectionLost { target, reason }) => {
+                        self.connection_lost(&target, &reason);
+                    }
                     Some(_) => {}
                     None => break,
                 },
@@ -329,6 +332,22 @@ impl Engine {
             }
             Command::Shutdown { reply } => self.begin_shutdown(Some(reply)),
             Command::Presence(c) => self.handle_presence(c),
+        }
+    }
+
+    /// A stream connection broke: a registration that went over it registers again at once
+    /// over a new connection (RFC 5626 §4.4.1), and once registered its subscriptions and
+    /// publication are refreshed (see [`Agent::registered`]).
+    fn connection_lost(&mut self, target: &Target, reason: &str) {
+        for (key, p) in &mut self.profiles {
+            let over_it =
+                p.registration.target() == Some(target) || p.outbound.first() == Some(target);
+            if over_it {
+                debug!("{key}: connection to {} lost: {reason}", target.addr);
+                if let Err(e) = p.registration.connection_lost() {
+                    warn!("re-register {key}: {e}");
+                }
+            }
         }
     }
 
@@ -446,7 +465,7 @@ impl Engine {
             Self::now(),
         )?;
         if p.registration.state() == RegistrationState::Registered {
-            agent.registered(Self::now());
+            agent.registered(Self::now(), &presence.data);
         }
         self.agent = Some(agent);
         Ok(())
@@ -914,6 +933,16 @@ impl Engine {
 
     /// Carries out what the cores asked for, and passes their events on.
     fn drain(&mut self) {
+        // Registrations first: a registration that completes gives the agent work (publish,
+        // refresh after a lost registration) that must leave in this same turn.
+        self.drain_registrations();
+        self.drain_agent();
+        while let Some(e) = self.pending_events.pop_front() {
+            let _ = self.events.send(e);
+        }
+    }
+
+    fn drain_agent(&mut self) {
         if let Some(agent) = &mut self.agent {
             let mut out = Vec::new();
             agent.poll_requests(&mut out);
@@ -921,9 +950,9 @@ impl Engine {
             let profile = agent.profile.clone();
             self.send_presence(&profile, out);
         }
-        while let Some(e) = self.pending_events.pop_front() {
-            let _ = self.events.send(e);
-        }
+    }
+
+    fn drain_registrations(&mut self) {
         let now = Self::now();
         let mut sends = Vec::new();
         let mut finished = Vec::new();
@@ -941,8 +970,9 @@ impl Engine {
                 );
                 if e.state == RegistrationState::Registered
                     && let Some(agent) = self.agent.as_mut().filter(|a| a.profile == *key)
+                    && let Some(presence) = &self.presence
                 {
-                    agent.registered(now);
+                    agent.registered(now, &presence.data);
                 }
                 if settled && !p.logging_off.is_empty() {
                     for reply in p.logging_off.drain(..) {
@@ -959,10 +989,12 @@ impl Engine {
             }
         }
         for key in finished {
-            self.profiles.remove(&key);
             if self.agent.as_ref().is_some_and(|a| a.profile == key) {
+                // Its last requests (final NOTIFYs, unsubscribes) still leave.
+                self.drain_agent();
                 self.agent = None;
             }
+            self.profiles.remove(&key);
         }
         if self.shutdown.is_some() {
             self.profiles.retain(|_, p| {

@@ -220,6 +220,11 @@ impl Registration {
         self.state
     }
 
+    /// The registrar target REGISTERs go to now.
+    pub fn target(&self) -> Option<&Target> {
+        self.targets.get(self.target)
+    }
+
     /// Whether a REGISTER is waiting for its final outcome.
     pub fn is_pending(&self) -> bool {
         self.pending.is_some()

@@ -14,6 +14,7 @@ pub(crate) struct Kamailio {
     pub(crate) dir: PathBuf,
     pub(crate) port: u16,
     pub(crate) tls_port: u16,
+    args: Vec<String>,
 }
 
 fn interop() -> PathBuf {
@@ -43,13 +44,23 @@ impl Kamailio {
         }
         let dir = std::env::temp_dir().join(format!("rtc-client-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let (port, tls_port) = (free_port(), free_port());
+        let kam = Kamailio {
+            dir,
+            port: free_port(),
+            tls_port: free_port(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        };
+        kam.run_start();
+        Some(kam)
+    }
+
+    fn run_start(&self) {
         let mut cmd = Command::new(interop().join("start.sh"));
-        cmd.arg(&dir)
-            .arg(port.to_string())
-            .arg(tls_port.to_string());
-        if !args.is_empty() {
-            cmd.arg("--").args(args);
+        cmd.arg(&self.dir)
+            .arg(self.port.to_string())
+            .arg(self.tls_port.to_string());
+        if !self.args.is_empty() {
+            cmd.arg("--").args(&self.args);
         }
         let out = cmd.output().expect("run interop/kamailio/start.sh");
         assert!(
@@ -58,11 +69,19 @@ impl Kamailio {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        Some(Kamailio {
-            dir,
-            port,
-            tls_port,
-        })
+    }
+
+    /// Stops Kamailio and starts it again on the same ports: every registration, subscription
+    /// and publication it held (all in memory) is gone, and every connection to it broken.
+    pub(crate) fn restart(&self) {
+        let out = Command::new(interop().join("stop.sh"))
+            .arg(&self.dir)
+            .output()
+            .expect("run interop/kamailio/stop.sh");
+        assert!(out.status.success(), "stop.sh failed: {out:?}");
+        let log = self.dir.join("kamailio.log");
+        let _ = std::fs::rename(&log, self.dir.join("kamailio-before-restart.log"));
+        self.run_start();
     }
 
     /// The CA that signed the server certificate.

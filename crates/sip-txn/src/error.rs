@@ -54,6 +54,10 @@ pub enum Error {
     /// sent: they are wrong. Retrying would loop.
     #[error("credentials for realm {0:?} were rejected")]
     CredentialsRejected(String),
+    /// 2³² transactions are live at once, more than the table can name (and than any memory
+    /// holds): the request is refused.
+    #[error("too many live transactions")]
+    TooManyTransactions,
     /// The operating system's random source failed (branches, tags, cnonces).
     #[error("random source failed")]
     Random,

@@ -13,6 +13,7 @@ use crate::client_non_invite::{self, ClientNonInvite};
 use crate::matching::{client_key, response_key, server_key};
 use crate::server_invite::{AckOutcome, ServerInvite};
 use crate::server_non_invite::ServerNonInvite;
+use crate::slab::Slab;
 use crate::transaction::{Core, Ctx, Kind, Queues, Step, TimerEntry, Transaction};
 use crate::{
     ClientKey, Error, Event, Result, ServerKey, Target, TerminationReason, TimerConfig,
@@ -31,17 +32,33 @@ use crate::{
 /// [`poll_timeout`](Self::poll_timeout) (arm one timer for it; when it fires, call
 /// `handle_timeout`). Outputs queue up until polled.
 ///
-/// Transactions are found by a hash lookup (the §17.1.3/§17.2.3 key) and timers sit in one
-/// binary heap, so 100,000 concurrent transactions cost a few hundred bytes each
-/// ([`state_size`](Self::state_size)) beside the messages they hold.
+/// Transactions live in a slab whose ids carry a generation, so a key or timer of a transaction
+/// that ended is recognised in O(1); a message finds its transaction by one hash lookup (the
+/// §17.1.3/§17.2.3 key), and timers sit in one binary heap whose cancelled entries are purged
+/// once they outnumber the live ones. 100,000 concurrent transactions cost a few hundred bytes
+/// each ([`state_size`](Self::state_size)) beside the messages they hold, and the table never
+/// holds more slots than the peak number of live transactions.
 #[derive(Debug)]
 pub struct TransactionLayer {
     config: TimerConfig,
-    txns: HashMap<u64, Transaction>,
+    txns: Slab<Transaction>,
     client_index: HashMap<Box<str>, u64>,
     server_index: HashMap<Box<str>, u64>,
     q: Queues,
-    next_id: u64,
+}
+
+/// Sizes of a layer's internal tables ([`TransactionLayer::footprint`]); not a stable API.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Footprint {
+    /// Live transactions.
+    pub live: usize,
+    /// Slots of the transaction table, vacant or not (at most the peak of `live`).
+    pub table_slots: usize,
+    /// Entries the two match indexes have room for.
+    pub index_capacity: usize,
+    /// Timer-heap entries, armed or cancelled (at most `4 * live + 1024` after each input).
+    pub timer_entries: usize,
 }
 
 impl Default for TransactionLayer {
@@ -55,11 +72,10 @@ impl TransactionLayer {
     pub fn new(config: TimerConfig) -> Self {
         Self {
             config,
-            txns: HashMap::new(),
+            txns: Slab::default(),
             client_index: HashMap::new(),
             server_index: HashMap::new(),
             q: Queues::default(),
-            next_id: 0,
         }
     }
 
@@ -75,32 +91,49 @@ impl TransactionLayer {
 
     /// Whether no transaction is alive.
     pub fn is_empty(&self) -> bool {
-        self.txns.is_empty()
+        self.txns.len() == 0
     }
 
     /// The request of a live transaction (sent by a client transaction, received by a server one).
     pub fn request(&self, key: impl Into<TransactionKey>) -> Option<&Message> {
         let key = key.into();
         self.txns
-            .get(&key.id())
+            .get(key.id())
             .filter(|t| t.key(key.id()) == key)
             .map(|t| &t.core.request)
     }
 
-    /// Bytes of state one transaction costs beyond the messages it holds: its table entry, its
+    /// Bytes of state one transaction costs beyond the messages it holds: its table slot, its
     /// match-index entry (with a typical 40-byte key), two timer-heap entries, and the
     /// retransmission buffer handle. The request's parsed index is the message's, not counted.
     pub fn state_size() -> usize {
         const TYPICAL_KEY: usize = 40;
-        size_of::<(u64, Transaction)>() - size_of::<Message>()
+        Slab::<Transaction>::slot_size() - size_of::<Message>()
             + size_of::<(Box<str>, u64)>()
             + TYPICAL_KEY
             + 2 * size_of::<TimerEntry>()
     }
 
-    fn alloc_id(&mut self) -> u64 {
-        self.next_id = self.next_id.wrapping_add(1);
-        self.next_id
+    /// The sizes of the layer's internal tables, for tests and benchmarks (not a stable API).
+    #[doc(hidden)]
+    pub fn footprint(&self) -> Footprint {
+        Footprint {
+            live: self.txns.len(),
+            table_slots: self.txns.slots(),
+            index_capacity: self.client_index.capacity() + self.server_index.capacity(),
+            timer_entries: self.q.timers.len(),
+        }
+    }
+
+    /// The id the next transaction stored will have.
+    fn alloc_id(&self) -> Result<u64> {
+        self.txns.next_id().ok_or(Error::TooManyTransactions)
+    }
+
+    /// Stores a transaction under the id [`alloc_id`](Self::alloc_id) gave.
+    fn store(&mut self, id: u64, txn: Transaction) {
+        let stored = self.txns.insert(txn);
+        debug_assert_eq!(stored, Some(id), "ids are handed out in order");
     }
 
     /// Starts a client transaction for `request` towards `target` (§17.1). The request must
@@ -128,7 +161,7 @@ impl TransactionLayer {
         if self.client_index.contains_key(&key) {
             return Err(Error::DuplicateTransaction);
         }
-        let id = self.alloc_id();
+        let id = self.alloc_id()?;
         let wire = request.bytes().clone();
         let mut core = Core::new(request, wire, target, key.clone());
         let mut ctx = Ctx {
@@ -142,7 +175,7 @@ impl TransactionLayer {
         } else {
             Kind::ClientNonInvite(ClientNonInvite::start(&mut core, &mut ctx))
         };
-        self.txns.insert(id, Transaction { kind, core });
+        self.store(id, Transaction { kind, core });
         self.client_index.insert(key, id);
         self.handle_timeout(now);
         Ok(ClientKey(id))
@@ -152,7 +185,7 @@ impl TransactionLayer {
     /// its own, returned. Before any provisional response the CANCEL waits for one (§9.1); if a
     /// final response comes first, the CANCEL ends unsent with [`TerminationReason::Normal`].
     pub fn cancel(&mut self, now: Instant, invite: ClientKey) -> Result<ClientKey> {
-        let (wire, target, calling) = match self.txns.get(&invite.0) {
+        let (wire, target, calling) = match self.txns.get(invite.0) {
             Some(Transaction {
                 kind: Kind::ClientInvite(ci),
                 core,
@@ -178,13 +211,13 @@ impl TransactionLayer {
         if self.client_index.contains_key(&key) {
             return Err(Error::DuplicateTransaction);
         }
-        let id = self.alloc_id();
+        let id = self.alloc_id()?;
         let mut core = Core::new(cancel, wire, target, key.clone());
         let kind = if calling {
             if let Some(Transaction {
                 kind: Kind::ClientInvite(ci),
                 ..
-            }) = self.txns.get_mut(&invite.0)
+            }) = self.txns.get_mut(invite.0)
             {
                 ci.held_cancel = Some(id);
             }
@@ -198,7 +231,7 @@ impl TransactionLayer {
             };
             ClientNonInvite::start(&mut core, &mut ctx)
         };
-        self.txns.insert(
+        self.store(
             id,
             Transaction {
                 kind: Kind::ClientNonInvite(kind),
@@ -217,7 +250,7 @@ impl TransactionLayer {
         let code = response
             .status()
             .ok_or(Error::WrongMessageKind("response"))?;
-        let Some(txn) = self.txns.get_mut(&key.0) else {
+        let Some(txn) = self.txns.get_mut(key.0) else {
             return Err(Error::UnknownTransaction);
         };
         let wire = response.bytes().clone();
@@ -259,7 +292,7 @@ impl TransactionLayer {
             tracing::debug!("stray response dropped (§18.1.2)");
             return Ok(());
         };
-        let Some(txn) = self.txns.get_mut(&id) else {
+        let Some(txn) = self.txns.get_mut(id) else {
             return Ok(());
         };
         let mut ctx = Ctx {
@@ -280,7 +313,7 @@ impl TransactionLayer {
         let Some(Transaction {
             kind: Kind::ClientInvite(ci),
             ..
-        }) = self.txns.get_mut(&invite)
+        }) = self.txns.get_mut(invite)
         else {
             return;
         };
@@ -298,7 +331,7 @@ impl TransactionLayer {
         if let Some(Transaction {
             kind: Kind::ClientNonInvite(cn),
             core,
-        }) = self.txns.get_mut(&cancel)
+        }) = self.txns.get_mut(cancel)
             && cn.state == client_non_invite::State::Held
         {
             let mut ctx = Ctx {
@@ -324,7 +357,7 @@ impl TransactionLayer {
         let key = server_key(&msg, method.as_str())?;
         if let Some(&id) = self.server_index.get(&key)
             && self.same_rfc2543_txn(id, &msg, &key, false)
-            && let Some(txn) = self.txns.get_mut(&id)
+            && let Some(txn) = self.txns.get_mut(id)
         {
             let mut ctx = Ctx {
                 now,
@@ -335,7 +368,7 @@ impl TransactionLayer {
             txn.on_request_retransmission(&mut ctx);
             return Ok(());
         }
-        let id = self.alloc_id();
+        let id = self.alloc_id()?;
         let mut core = Core::new(
             msg.clone(),
             bytes::Bytes::new(),
@@ -354,7 +387,7 @@ impl TransactionLayer {
         } else {
             Kind::ServerNonInvite(ServerNonInvite::start())
         };
-        self.txns.insert(id, Transaction { kind, core });
+        self.store(id, Transaction { kind, core });
         if let Entry::Vacant(v) = self.server_index.entry(key) {
             v.insert(id);
         }
@@ -374,7 +407,7 @@ impl TransactionLayer {
         let invite_key = server_key(&msg, Method::Invite.as_str())?;
         let invite = self.server_index.get(&invite_key).copied().filter(|id| {
             matches!(
-                self.txns.get(id),
+                self.txns.get(*id),
                 Some(Transaction {
                     kind: Kind::ServerInvite(_),
                     ..
@@ -414,7 +447,7 @@ impl TransactionLayer {
             && let Some(Transaction {
                 kind: Kind::ServerInvite(t),
                 core,
-            }) = self.txns.get_mut(&id)
+            }) = self.txns.get_mut(id)
         {
             let mut ctx = Ctx {
                 now,
@@ -442,7 +475,7 @@ impl TransactionLayer {
         if !key.starts_with('R') {
             return true;
         }
-        let Some(txn) = self.txns.get(&id) else {
+        let Some(txn) = self.txns.get(id) else {
             return false;
         };
         let tag = msg.to_header().ok().and_then(|t| t.tag());
@@ -467,7 +500,7 @@ impl TransactionLayer {
         let key = key.into();
         if self
             .txns
-            .get(&key.id())
+            .get(key.id())
             .is_some_and(|t| t.key(key.id()) == key)
         {
             self.finish(key.id(), TerminationReason::TransportError);
@@ -482,7 +515,7 @@ impl TransactionLayer {
                 break;
             }
             self.q.timers.pop();
-            let Some(txn) = self.txns.get_mut(&id) else {
+            let Some(txn) = self.txns.get_mut(id) else {
                 continue;
             };
             if !txn.core.is_armed(timer, at) {
@@ -500,14 +533,17 @@ impl TransactionLayer {
         self.compact_timers();
     }
 
-    /// Heap entries of cancelled timers wait until their deadline (up to 64·T1) to be dropped;
-    /// when they outnumber live timers, drop them all at once (amortized O(1) per entry).
+    /// Heap entries of cancelled timers (and of ended transactions) wait until their deadline
+    /// (up to 64·T1) to be dropped; when they outnumber live timers, drop them all at once. Each
+    /// check is a slab index and a generation compare, and a purge leaves at most two entries
+    /// per live transaction, so the next one waits for at least as many pushes or terminations
+    /// as it visits: amortized O(1) per entry, and the heap stays within `4 * live + 1024`.
     fn compact_timers(&mut self) {
         // Each transaction has at most two armed timers.
         if self.q.timers.len() > 4 * self.txns.len() + 1024 {
             let txns = &self.txns;
             self.q.timers.retain(|Reverse((at, id, timer))| {
-                txns.get(id).is_some_and(|t| t.core.is_armed(*timer, *at))
+                txns.get(*id).is_some_and(|t| t.core.is_armed(*timer, *at))
             });
         }
     }
@@ -520,7 +556,7 @@ impl TransactionLayer {
 
     /// Removes a transaction and reports it.
     fn finish(&mut self, id: u64, reason: TerminationReason) {
-        let Some(txn) = self.txns.remove(&id) else {
+        let Some(txn) = self.txns.remove(id) else {
             return;
         };
         let index = if txn.is_client() {
@@ -559,7 +595,7 @@ impl TransactionLayer {
         while let Some(&Reverse((at, id, timer))) = self.q.timers.peek() {
             if self
                 .txns
-                .get(&id)
+                .get(id)
                 .is_some_and(|t| t.core.is_armed(timer, at))
             {
                 return Some(at);
@@ -692,5 +728,108 @@ Content-Length: 0
         assert!(l.is_empty());
         assert!(l.q.timers.len() <= 1025, "{}", l.q.timers.len());
         assert_eq!(l.poll_timeout(), None);
+    }
+
+    fn ok(req: &Message) -> Message {
+        Message::parse(
+            MessageBuilder::response_to(req, 200, "OK", Some("t"))
+                .unwrap()
+                .build(),
+        )
+        .unwrap()
+    }
+
+    fn drain(l: &mut TransactionLayer) -> Vec<Event> {
+        while l.poll_transmit().is_some() {}
+        std::iter::from_fn(|| l.poll_event()).collect()
+    }
+
+    /// 100,000 transactions in waves of 1,000: 500 UDP clients, each answered and ended by
+    /// timer K (5 s) while its timer-F entry (32 s) stays in the heap, and 500 TCP servers, each
+    /// ended by its final response. Stale heap entries soon outnumber the live transactions;
+    /// every table must stay proportional to the live transactions, not to all that ever lived.
+    #[test]
+    fn waves_of_terminations_keep_every_table_bounded() {
+        const WAVE: usize = 1_000;
+        let mut l = TransactionLayer::default();
+        let tcp = Target::tcp(([192, 0, 2, 9], 5060).into());
+        let mut t = now();
+        // A wave's clients live until timer K; one server at a time lives between its request
+        // and its response.
+        let peak = WAVE / 2 + 1;
+        let mut ended = 0;
+        let mut count_ended = |l: &mut TransactionLayer| {
+            ended += drain(l)
+                .iter()
+                .filter(|e| matches!(e, Event::Terminated { .. }))
+                .count();
+        };
+        for wave in 0..100 {
+            for i in 0..WAVE / 2 {
+                let req = options(&format!("z9hG4bK{wave}c{i}"));
+                l.send_request(t, req.clone(), target()).unwrap();
+                l.handle_message(t, target(), ok(&req)).unwrap();
+                count_ended(&mut l);
+                let req = options(&format!("z9hG4bK{wave}s{i}"));
+                l.handle_message(t, tcp.clone(), req.clone()).unwrap();
+                let key = match l.poll_event() {
+                    Some(Event::Request { key, .. }) => key,
+                    other => panic!("{other:?}"),
+                };
+                l.send_response(t, key, ok(&req)).unwrap();
+                count_ended(&mut l);
+                let f = l.footprint();
+                assert!(f.table_slots <= peak, "{f:?}");
+                assert!(f.timer_entries <= 4 * f.live + 1024, "{f:?}");
+            }
+            // 6 s per wave: timer K ends this wave's clients, their timer F entries linger.
+            t += std::time::Duration::from_secs(6);
+            l.handle_timeout(t);
+            count_ended(&mut l);
+            let f = l.footprint();
+            assert_eq!(f.live, 0);
+            assert!(f.timer_entries <= 1024, "{f:?}");
+            assert!(f.index_capacity <= 4 * WAVE, "{f:?}");
+        }
+        assert_eq!((ended, l.len(), l.poll_timeout()), (100 * WAVE, 0, None));
+        assert!(l.footprint().table_slots <= peak);
+    }
+
+    /// A slot is reused at once, so a key kept past its transaction's end must not reach the
+    /// transaction now in that slot.
+    #[test]
+    fn a_key_of_an_ended_transaction_never_reaches_its_successor() {
+        let mut l = TransactionLayer::default();
+        let t = now();
+        let tcp = Target::tcp(([192, 0, 2, 9], 5060).into());
+        let first = options("z9hG4bKold");
+        l.handle_message(t, tcp.clone(), first.clone()).unwrap();
+        let Some(Event::Request { key: old, .. }) = l.poll_event() else {
+            panic!("no request")
+        };
+        // Over TCP timer J is zero: the final response ends it.
+        l.send_response(t, old, ok(&first)).unwrap();
+        drain(&mut l);
+        assert!(l.is_empty());
+        let second = options("z9hG4bKnew");
+        l.handle_message(t, tcp.clone(), second.clone()).unwrap();
+        let Some(Event::Request { key: new, .. }) = l.poll_event() else {
+            panic!("no request")
+        };
+        assert_ne!(old, new);
+        assert_eq!(l.footprint().table_slots, 1, "the slot was reused");
+        assert!(l.request(old).is_none());
+        assert_eq!(
+            l.send_response(t, old, ok(&second)),
+            Err(Error::UnknownTransaction)
+        );
+        l.handle_transport_error(t, old);
+        assert!(l.poll_event().is_none());
+        assert_eq!(l.len(), 1);
+        assert_eq!(
+            l.request(new)
+                .and_then(|r| r.top_via().ok()?.branch().map(str::to_owned)),
+            Some("z9hG4bKnew".to_owned())
+        );
     }
 }

@@ -98,6 +98,7 @@ mod layer;
 mod matching;
 mod server_invite;
 mod server_non_invite;
+mod slab;
 mod target;
 mod timer;
 mod transaction;
@@ -105,6 +106,8 @@ mod transaction;
 pub use error::{Error, Result};
 pub use event::{Event, TerminationReason};
 pub use key::{ClientKey, ServerKey, TransactionKey, new_branch, new_tag};
+#[doc(hidden)]
+pub use layer::Footprint;
 pub use layer::TransactionLayer;
 pub use sip_parse::{Target, TransportKind};
 pub use target::Transmit;

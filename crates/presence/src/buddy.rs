@@ -3,7 +3,10 @@
 //! A buddy is identified by its address of record: [`BuddyList`] indexes buddies by a key
 //! built from the parsed URI (scheme, user with `%HH` escapes decoded, host in lower case,
 //! port; parameters and headers ignored), so `sip:Bob@Example.COM;transport=tcp` and
-//! `sip:Bob@example.com` are the same buddy. Every lookup is one hash probe.
+//! `sip:Bob@example.com` are the same buddy. Groups are indexed by name. Every lookup, add and
+//! remove of a buddy or a group is one hash probe (plus, for a group, a step in an ordered
+//! map that keeps groups in the order added), so building a list of n entries is O(n log n)
+//! at worst, whatever the input.
 //!
 //! ```
 //! use presence::{Buddy, BuddyList, Group, SubscriptionType};
@@ -20,7 +23,7 @@
 //! # Ok::<(), presence::Error>(())
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sip_parse::{Host, Uri};
 
@@ -122,7 +125,12 @@ impl Group {
 pub struct BuddyList {
     buddies: Vec<Buddy>,
     index: HashMap<Box<str>, usize>,
-    groups: Vec<Group>,
+    /// Groups by a sequence number given when first added: iteration in the order added,
+    /// removal without shifting the others.
+    groups: BTreeMap<u64, Group>,
+    /// Group name → its key in `groups`.
+    group_index: HashMap<Box<str>, u64>,
+    next_group: u64,
 }
 
 impl PartialEq for BuddyList {
@@ -133,7 +141,10 @@ impl PartialEq for BuddyList {
             && self.index.iter().all(|(key, &i)| {
                 other.index.get(key).and_then(|&j| other.buddies.get(j)) == self.buddies.get(i)
             })
-            && self.groups.iter().all(|g| other.group(&g.name) == Some(g))
+            && self
+                .groups
+                .values()
+                .all(|g| other.group(&g.name) == Some(g))
     }
 }
 
@@ -183,7 +194,9 @@ impl BuddyList {
         Some(removed)
     }
 
-    /// Every buddy (order unspecified).
+    /// Every buddy: in the order added, a replaced buddy keeping its place and a removed
+    /// one's place taken by the last buddy (so the order, and the store written from it,
+    /// depends only on the calls made).
     pub fn iter(&self) -> impl Iterator<Item = &Buddy> {
         self.buddies.iter()
     }
@@ -203,34 +216,53 @@ impl BuddyList {
         *self = BuddyList::default();
     }
 
-    /// Adds a group, or replaces the one with the same name (returned).
+    /// Adds a group, or replaces the one with the same name (returned; the group keeps its
+    /// place in the order).
     pub fn add_group(&mut self, group: Group) -> Option<Group> {
-        match self.groups.iter_mut().find(|g| g.name == group.name) {
-            Some(slot) => Some(std::mem::replace(slot, group)),
-            None => {
-                self.groups.push(group);
-                None
-            }
+        if let Some(slot) = self
+            .group_index
+            .get(&group.name)
+            .and_then(|seq| self.groups.get_mut(seq))
+        {
+            return Some(std::mem::replace(slot, group));
         }
+        let seq = self.next_group;
+        self.next_group += 1;
+        self.group_index.insert(group.name.clone(), seq);
+        self.groups.insert(seq, group);
+        None
     }
 
     /// The group called `name`.
     pub fn group(&self, name: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| &*g.name == name)
+        self.group_index
+            .get(name)
+            .and_then(|seq| self.groups.get(seq))
     }
 
     /// Every group, in the order added.
     pub fn groups(&self) -> impl Iterator<Item = &Group> {
-        self.groups.iter()
+        self.groups.values()
     }
 
-    /// Removes the group called `name` and every buddy's membership in it.
+    /// Number of groups.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Removes the group called `name` and every buddy's membership in it (one pass over
+    /// the buddies).
     pub fn remove_group(&mut self, name: &str) -> Option<Group> {
-        let i = self.groups.iter().position(|g| &*g.name == name)?;
+        let seq = self.group_index.remove(name)?;
         for b in &mut self.buddies {
             b.groups.retain(|g| &**g != name);
         }
-        Some(self.groups.remove(i))
+        self.groups.remove(&seq)
+    }
+
+    /// Takes the list apart: its groups in the order added and its buddies.
+    pub(crate) fn into_parts(self) -> (impl Iterator<Item = Group>, Vec<Buddy>) {
+        (self.groups.into_values(), self.buddies)
     }
 
     /// The buddies in group `name`.
@@ -352,6 +384,34 @@ mod tests {
             assert_eq!(list.get(&uri).map(|b| &*b.uri), Some(uri.as_str()));
         }
         assert_eq!(list.len(), 4);
+    }
+
+    #[test]
+    fn groups_keep_the_order_added_through_replace_and_remove() {
+        let mut list = BuddyList::default();
+        for name in ["a", "b", "c", "d"] {
+            assert!(list.add_group(Group::new(name)).is_none());
+        }
+        let mut bob = Buddy::new("sip:bob@example.com", "Bob").unwrap();
+        bob.groups = vec!["b".into(), "c".into()];
+        list.add(bob).unwrap();
+        let old = list.add_group(Group {
+            name: "b".into(),
+            data: "new".into(),
+        });
+        assert_eq!(old, Some(Group::new("b")));
+        assert_eq!(list.remove_group("c"), Some(Group::new("c")));
+        assert_eq!(list.remove_group("c"), None);
+        assert!(list.add_group(Group::new("c")).is_none());
+        let names: Vec<&str> = list.groups().map(|g| &*g.name).collect();
+        assert_eq!(names, ["a", "b", "d", "c"]);
+        assert_eq!(list.group_count(), 4);
+        assert_eq!(list.group("b").map(|g| &*g.data), Some("new"));
+        // Removing the group removed the membership; re-adding it does not restore it.
+        let bob = list.get("sip:bob@example.com").unwrap();
+        assert_eq!(bob.groups, ["b".into()] as [Box<str>; 1]);
+        assert_eq!(list.in_group("c").count(), 0);
+        assert_eq!(list.in_group("b").count(), 1);
     }
 
     #[test]

@@ -188,14 +188,16 @@ impl PresenceData {
         match mode {
             ImportMode::Replace => *self = imported,
             ImportMode::Merge => {
-                for g in imported.buddies.groups() {
-                    self.buddies.add_group(g.clone());
+                // Each add is one hash probe: merging n entries into m is O(n + m).
+                let (groups, buddies) = imported.buddies.into_parts();
+                for g in groups {
+                    self.buddies.add_group(g);
                 }
-                for b in imported.buddies.iter() {
-                    self.buddies.add(b.clone())?;
+                for b in buddies {
+                    self.buddies.add(b)?;
                 }
-                for w in imported.watchers.iter() {
-                    self.watchers.add(w.clone())?;
+                for w in imported.watchers.into_entries() {
+                    self.watchers.add(w)?;
                 }
             }
         }

@@ -379,7 +379,8 @@ impl WatcherList {
         Ok(decision)
     }
 
-    /// Every entry (order unspecified).
+    /// Every entry: in the order added, a replaced entry keeping its place and a removed
+    /// one's place taken by the last entry.
     pub fn iter(&self) -> impl Iterator<Item = &Watcher> {
         self.entries.iter()
     }
@@ -392,6 +393,11 @@ impl WatcherList {
     /// Whether there is no entry.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Takes the entries out, in the list's order.
+    pub(crate) fn into_entries(self) -> Vec<Watcher> {
+        self.entries
     }
 
     /// Removes every entry; the modes stay.

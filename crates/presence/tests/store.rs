@@ -233,6 +233,177 @@ fn ten_thousand_buddies_and_watchers_round_trip_and_look_up_by_hash() {
     );
 }
 
+/// Merge semantics at scale, checked entry by entry: 10,000 buddies, 10,000 watchers and
+/// 10,000 groups imported into as many, half of them the same entries (buddies matched by
+/// address of record, whatever the host's case; groups by name). Every add is a hash probe, so
+/// this stays linear; a linear search per entry would do 10^8 comparisons per list here.
+#[test]
+fn merging_twenty_thousand_entries_into_twenty_thousand_is_exact_and_ordered() {
+    const N: usize = 10_000;
+    const OVERLAP: usize = N / 2;
+    let dir = TempDir::new("merge-scale");
+    let store = dir.store();
+
+    let mut mine = PresenceData {
+        local: LocalPresence::new(Status::Busy, Some("mine")),
+        ..PresenceData::default()
+    };
+    mine.watchers.privacy = PrivacyMode::AllowListOnly;
+    let mut theirs = PresenceData {
+        local: LocalPresence::new(Status::Online, None),
+        ..PresenceData::default()
+    };
+    theirs.watchers.offer = OfferMode::AutoAdd;
+    let entries = |data: &mut PresenceData, range: std::ops::Range<usize>, tag: &str| {
+        for i in range {
+            data.buddies.add_group(Group {
+                name: format!("g{i}").into(),
+                data: tag.into(),
+            });
+            let host = if tag == "theirs" {
+                "EXAMPLE.com"
+            } else {
+                "example.com"
+            };
+            let mut b = Buddy::new(&format!("sip:buddy{i}@{host}"), &format!("{tag} {i}")).unwrap();
+            b.groups.push(format!("g{i}").into());
+            data.buddies.add(b).unwrap();
+            let state = if tag == "theirs" {
+                WatcherState::Blocked
+            } else {
+                WatcherState::Allowed
+            };
+            data.watchers
+                .add(Watcher::new(
+                    &format!("sip:watcher{i}@example.org"),
+                    state,
+                    Scope::User,
+                ))
+                .unwrap();
+        }
+    };
+    entries(&mut mine, 0..N, "mine");
+    entries(&mut theirs, OVERLAP..OVERLAP + N, "theirs");
+    store.save(&theirs).unwrap();
+
+    let mut merged = mine.clone();
+    store.import_into(&mut merged, ImportMode::Merge).unwrap();
+
+    // Ours: status, note and modes.
+    assert_eq!(merged.local, mine.local);
+    assert_eq!(merged.watchers.privacy, PrivacyMode::AllowListOnly);
+    assert_eq!(merged.watchers.offer, OfferMode::Offer);
+    // Entries: the union, the imported one winning where both have it, in a fixed order:
+    // ours first (replaced in place), then the new ones in the file's order.
+    let total = OVERLAP + N;
+    assert_eq!(merged.buddies.len(), total);
+    assert_eq!(merged.buddies.group_count(), total);
+    assert_eq!(merged.watchers.len(), total);
+    let tag = |i: usize| if i < OVERLAP { "mine" } else { "theirs" };
+    let groups: Vec<(String, String)> = merged
+        .buddies
+        .groups()
+        .map(|g| (g.name.to_string(), g.data.to_string()))
+        .collect();
+    let expected: Vec<(String, String)> = (0..total)
+        .map(|i| (format!("g{i}"), tag(i).to_owned()))
+        .collect();
+    assert!(groups == expected, "groups differ from the expected merge");
+    let buddies: Vec<(String, String)> = merged
+        .buddies
+        .iter()
+        .map(|b| (b.uri.to_string(), b.name.to_string()))
+        .collect();
+    let expected: Vec<(String, String)> = (0..total)
+        .map(|i| {
+            let host = if i < OVERLAP {
+                "example.com"
+            } else {
+                "EXAMPLE.com"
+            };
+            (format!("sip:buddy{i}@{host}"), format!("{} {i}", tag(i)))
+        })
+        .collect();
+    assert!(
+        buddies == expected,
+        "buddies differ from the expected merge"
+    );
+    let watchers: Vec<(String, WatcherState)> = merged
+        .watchers
+        .iter()
+        .map(|w| (w.uri.to_string(), w.state))
+        .collect();
+    let expected: Vec<(String, WatcherState)> = (0..total)
+        .map(|i| {
+            let state = if i < OVERLAP {
+                WatcherState::Allowed
+            } else {
+                WatcherState::Blocked
+            };
+            (format!("sip:watcher{i}@example.org"), state)
+        })
+        .collect();
+    assert!(
+        watchers == expected,
+        "watchers differ from the expected merge"
+    );
+    assert_eq!(
+        merged
+            .buddies
+            .get("sip:buddy7345@example.com")
+            .map(|b| &*b.name),
+        Some("theirs 7345")
+    );
+    assert_eq!(
+        merged
+            .watchers
+            .policy("sip:watcher4999@example.org")
+            .unwrap(),
+        WatcherDecision::Allow
+    );
+    assert_eq!(
+        merged
+            .watchers
+            .policy("sip:watcher5000@example.org")
+            .unwrap(),
+        WatcherDecision::Block
+    );
+
+    // The same merge in memory gives the same document, byte for byte, and merging the
+    // same entries once more changes nothing.
+    let theirs = store.load().unwrap();
+    let mut again = mine;
+    again.import(theirs.clone(), ImportMode::Merge).unwrap();
+    assert!(
+        again.to_xml() == merged.to_xml(),
+        "merge output is not deterministic"
+    );
+    again.import(theirs, ImportMode::Merge).unwrap();
+    assert_eq!(again, merged);
+}
+
+/// A store of 100,000 groups (a hostile or absurd file) loads in one linear pass: a linear
+/// search per group would be 5 × 10^9 comparisons, minutes in a test run.
+#[test]
+fn a_store_with_100_000_groups_loads() {
+    const N: usize = 100_000;
+    let mut doc =
+        String::from("<presence-store xmlns='urn:x-rtc-sip:presence-store' version='1'>\n");
+    for i in 0..N {
+        doc.push_str(&format!("<group name='g{i}'/>\n"));
+    }
+    // A repeated name replaces the first, in place.
+    doc.push_str("<group name='g7'><data>again</data></group>\n</presence-store>\n");
+    let data = PresenceData::from_xml(doc.as_bytes()).unwrap();
+    assert_eq!(data.buddies.group_count(), N);
+    assert_eq!(data.buddies.group("g7").map(|g| &*g.data), Some("again"));
+    assert_eq!(
+        data.buddies.groups().nth(N - 1).map(|g| &*g.name),
+        Some("g99999")
+    );
+    assert_eq!(data.buddies.groups().nth(7).map(|g| &*g.name), Some("g7"));
+}
+
 // Arbitrary lists.
 
 fn text() -> impl Strategy<Value = String> {

@@ -14,6 +14,8 @@ use sip_parse::TransportKind;
 use sip_transport::TransportConfig;
 use tokio::sync::mpsc;
 
+use crate::output::describe;
+
 type Failed = Box<dyn std::error::Error>;
 
 /// One demo user: its client, and the events it has printed, to wait on.
@@ -83,35 +85,7 @@ impl User {
 
 async fn print_events(name: &str, mut events: Events, seen: mpsc::UnboundedSender<Event>) {
     while let Some(e) = events.recv().await {
-        let line = match &e {
-            Event::Registration {
-                state,
-                status,
-                reason,
-                ..
-            } => match status {
-                Some(code) => format!("registration: {state} ({code} {reason})"),
-                None => format!("registration: {state}"),
-            },
-            Event::Buddy { uri, status, note } => match note {
-                Some(n) => format!("buddy {uri} is {status}: {n}"),
-                None => format!("buddy {uri} is {status}"),
-            },
-            Event::BuddySubscription { uri, state } => format!("watching {uri}: {state}"),
-            Event::Watcher { uri, state, .. } => format!("watcher {uri}: {state:?}"),
-            Event::Message { from, text, .. } => format!("message from {from}: {text}"),
-            Event::Typing { from, active } => {
-                format!(
-                    "{from} {}",
-                    if *active {
-                        "is typing…"
-                    } else {
-                        "stopped typing"
-                    }
-                )
-            }
-            other => format!("{other:?}"),
-        };
+        let line = describe(&e);
         println!("[{name:>5}] {line}");
         let _ = seen.send(e);
     }
@@ -130,15 +104,8 @@ fn profile(user: &str, port: u16) -> String {
 }
 
 pub(crate) fn run() -> bool {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("rtc demo: {e}");
-            return false;
-        }
+    let Some(runtime) = crate::runtime("demo") else {
+        return false;
     };
     match runtime.block_on(demo()) {
         Ok(dir) => {

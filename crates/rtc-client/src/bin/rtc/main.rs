@@ -2,6 +2,8 @@
 
 mod demo;
 mod lint;
+mod login;
+mod output;
 mod profile;
 
 use std::process::ExitCode;
@@ -22,6 +24,10 @@ enum Command {
     /// that register, watch and allow each other, change status, exchange messages, export
     /// presence and log off.
     Demo,
+    /// Log in with a provisioning profile and stay: events are printed as they happen, one
+    /// line each, and commands are read from stdin, one a line (`help` lists them; `quit` or
+    /// end of input logs off and saves presence to the store).
+    Login(login::Login),
     /// Parse each file as one SIP datagram and validate it; one line per file.
     Lint {
         /// SIP message files.
@@ -39,6 +45,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let all_ok = match cli.command {
         Command::Demo => demo::run(),
+        Command::Login(args) => login::run(args),
         Command::Lint { files } => lint::run(&files),
         Command::Profile { command } => profile::run(command),
     };
@@ -46,5 +53,20 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// A single-threaded tokio runtime for subcommand `what`; `None`, with the reason printed, when
+/// it cannot be built.
+fn runtime(what: &str) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("rtc {what}: {e}");
+            None
+        }
     }
 }

@@ -5,7 +5,9 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use provisioning::Limits;
+use provisioning::{Limits, Profile};
+
+use crate::output::one_line;
 
 /// `rtc profile` subcommands.
 #[derive(Subcommand)]
@@ -45,18 +47,8 @@ fn check_all(files: &[PathBuf]) -> bool {
 
 /// Checks one file: `(ok, "ok\t…" | "error\t…")`.
 fn check(path: &Path, limits: &Limits) -> (bool, String) {
-    let bytes = match read_capped(path, limits.max_size) {
-        Ok(bytes) => bytes,
-        // Not a place in the document: 0:0.
-        Err(e) => {
-            return (
-                false,
-                format!("error\t0:0: cannot read: {}", one_line(&e.to_string())),
-            );
-        }
-    };
-    match provisioning::parse_bytes_with_limits(&bytes, limits) {
-        Ok(profile) => (
+    match load(path, limits) {
+        Ok((profile, _)) => (
             true,
             format!(
                 "ok\tkey={} servers={}",
@@ -64,11 +56,25 @@ fn check(path: &Path, limits: &Limits) -> (bool, String) {
                 profile.servers.len()
             ),
         ),
-        Err(e) => (
-            false,
-            format!("error\t{}: {}", e.position(), one_line(&e.message())),
-        ),
+        Err(e) => (false, format!("error\t{e}")),
     }
+}
+
+/// Reads and validates the profile at `path`: the profile and its text (byte order mark
+/// removed), or `LINE:COL: MESSAGE` on one line (`0:0` when the file cannot be read, which is
+/// not a place in the document).
+pub(crate) fn load(path: &Path, limits: &Limits) -> Result<(Profile, String), String> {
+    let bytes = read_capped(path, limits.max_size)
+        .map_err(|e| format!("0:0: cannot read: {}", one_line(&e.to_string())))?;
+    let profile = provisioning::parse_bytes_with_limits(&bytes, limits)
+        .map_err(|e| format!("{}: {}", e.position(), one_line(&e.message())))?;
+    // The parser accepted it, so it is UTF-8 with or without a byte order mark.
+    let text = String::from_utf8(bytes).map_err(|e| format!("0:0: {e}"))?;
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    };
+    Ok((profile, text))
 }
 
 /// Reads at most `max + 1` bytes: enough for the parser to say "too large" without reading a
@@ -78,12 +84,4 @@ fn read_capped(path: &Path, max: usize) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     File::open(path)?.take(cap).read_to_end(&mut bytes)?;
     Ok(bytes)
-}
-
-/// Keeps each report on one line with tab-separated fields.
-fn one_line(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('\t', "\\t")
-        .replace('\n', "\\n")
-        .replace('\r', "\\r")
 }

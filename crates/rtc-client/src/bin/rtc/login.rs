@@ -1,0 +1,580 @@
+//! `rtc login`: one user on a real server, driven line by line from stdin.
+//!
+//! Every line on stdout starts with a fixed word, so scripts can follow it:
+//!
+//! - `login KEY URI`: the profile was accepted and the client started;
+//! - `event …`: something happened (registration states, buddies, watchers, messages, typing,
+//!   invitations), one line each, as it happens;
+//! - `ok VERB …`: a command succeeded; `entry buddy|watcher …` lines come before `ok buddies` /
+//!   `ok watchers`; `usage: …` answers `help`;
+//! - `saved FILE`: presence exported at logout; `bye`: the last line.
+//!
+//! On stderr, `error VERB: WHY` says a command failed and `usage: …` that a line was not
+//! understood; both leave the session running.
+//!
+//! `quit` or the end of stdin logs off: presence is disabled (which exports it to the store)
+//! and the profile deregistered, each wait bounded, and the exit status is 0 when both worked.
+
+use std::future::Future;
+use std::io::{self, BufRead, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use provisioning::Limits;
+use rtc_client::{
+    Client, ClientConfig, Event, Events, Profile, RegisterFlags, RegistrationState, Status, Store,
+};
+use sip_transport::{TlsConfig, TransportConfig};
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, timeout_at};
+
+use crate::output::{describe, one_line};
+
+/// `rtc login` options.
+#[derive(Args)]
+pub(crate) struct Login {
+    /// Provisioning profile (XML) naming the server and the account.
+    #[arg(long, value_name = "FILE")]
+    profile: PathBuf,
+    /// Presence store: buddies, watchers and status, loaded at login and saved at logout.
+    #[arg(long, value_name = "FILE", default_value = "presence.xml")]
+    store: PathBuf,
+    /// What to accept from others, comma-separated: `invite`, `message`, `presence`, or `all`.
+    #[arg(long, value_name = "LIST", default_value = "all", value_parser = parse_flags)]
+    flags: RegisterFlags,
+    /// Status set once registered (`online`, `away`, `busy`, `offline` to appear offline, …).
+    #[arg(long, value_name = "STATUS", default_value = "online", value_parser = parse_status)]
+    status: Status,
+    /// Local address for UDP and TCP; default all interfaces, ports chosen by the system.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// A CA certificate (PEM) to trust for TLS servers, besides the webpki roots.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+}
+
+fn parse_flags(list: &str) -> Result<RegisterFlags, String> {
+    let mut flags = RegisterFlags::empty();
+    for name in list.split(',').map(str::trim) {
+        flags |= match name {
+            "all" => RegisterFlags::ALL,
+            "invite" => RegisterFlags::INVITE_SESSIONS,
+            "message" => RegisterFlags::MESSAGE_SESSIONS,
+            "presence" => RegisterFlags::PRESENCE,
+            _ => {
+                return Err(format!(
+                    "{name:?}: expected invite, message, presence or all"
+                ));
+            }
+        };
+    }
+    Ok(flags)
+}
+
+fn parse_status(token: &str) -> Result<Status, String> {
+    token.parse().map_err(|_| {
+        let known: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        format!("{token:?}: expected one of {}", known.join(", "))
+    })
+}
+
+/// How long logging off may take in all. A server that answers takes milliseconds; one that
+/// is gone would hold an unanswered REGISTER for 64·T1 (RFC 3261 §17.1.2.2), which a user who
+/// typed `quit` should not have to sit through.
+const LOGOFF_WAIT: Duration = Duration::from_secs(10);
+
+/// Longest command line accepted; longer ones are skipped, not buffered.
+const MAX_LINE: usize = 64 * 1024;
+
+const HELP: &[&str] = &[
+    "status STATUS [NOTE…]   set our status (online, away, busy, idle, be-right-back, on-the-phone, out-to-lunch, offline)",
+    "add URI [NAME…]         add a buddy and watch it",
+    "remove URI              remove a buddy",
+    "allow URI               let a watcher see our presence",
+    "block URI               make a watcher see us offline",
+    "buddies | watchers      list them",
+    "msg URI TEXT…           send an instant message",
+    "accept ID | decline ID  answer an invitation",
+    "help | quit",
+];
+
+/// Runs `rtc login`; true when the session ended with a clean logoff.
+pub(crate) fn run(args: Login) -> bool {
+    let Some(runtime) = crate::runtime("login") else {
+        return false;
+    };
+    match runtime.block_on(login(args)) {
+        Ok(clean) => clean,
+        Err(e) => {
+            eprintln!("error login: {e}");
+            false
+        }
+    }
+}
+
+/// Writes one line to stdout; a closed stdout (the script went away) is not worth a panic.
+fn say(line: &str) {
+    let _ = writeln!(io::stdout().lock(), "{line}");
+}
+
+async fn login(args: Login) -> Result<bool, String> {
+    let (_, xml) = crate::profile::load(&args.profile, &Limits::default())
+        .map_err(|e| format!("{}: {e}", one_line(&args.profile.display().to_string())))?;
+    let (client, events) = Client::builder()
+        .config(client_config(&args)?)
+        .start()
+        .await
+        .map_err(|e| e.to_string())?;
+    let profile = match client.create_profile(&xml) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = client.shutdown().await;
+            return Err(e.to_string());
+        }
+    };
+    let (states, mut state) = watch::channel(None);
+    let printer = tokio::spawn(print_events(events, states));
+    let session = Session {
+        client,
+        profile,
+        store: args.store,
+    };
+    say(&format!(
+        "login {} {}",
+        one_line(&session.profile.key),
+        one_line(&session.profile.user.uri.to_string())
+    ));
+    let started = session.start(args.flags).await;
+    let mut clean = match started {
+        Ok(()) => session.serve(&mut state, args.status).await,
+        Err(e) => {
+            eprintln!("error login: {e}");
+            false
+        }
+    };
+    let deadline = Instant::now() + LOGOFF_WAIT;
+    clean &= session.logoff(&mut state, deadline).await;
+    // Every event printed before the last line.
+    clean &= within(deadline, "events did not end", async {
+        printer.await.map_err(|e| e.to_string())
+    })
+    .await;
+    say("bye");
+    Ok(clean)
+}
+
+fn client_config(args: &Login) -> Result<ClientConfig, String> {
+    let mut config = ClientConfig::default();
+    if let Some(addr) = args.listen {
+        config.transport = TransportConfig {
+            udp: vec![addr],
+            tcp: vec![addr],
+            ..config.transport
+        };
+    }
+    if let Some(ca) = &args.ca {
+        let tls = TlsConfig::new()
+            .add_ca_file(ca)
+            .map_err(|e| format!("{}: {e}", one_line(&ca.display().to_string())))?;
+        config.transport.tls_client = Some(tls);
+    }
+    Ok(config)
+}
+
+/// Prints every event and publishes the latest registration state; ends when the client stops.
+async fn print_events(mut events: Events, states: watch::Sender<Option<RegistrationState>>) {
+    while let Some(e) = events.recv().await {
+        say(&format!("event {}", describe(&e)));
+        if let Event::Registration { state, .. } = e {
+            states.send_replace(Some(state));
+        }
+    }
+}
+
+/// The logged-in user.
+struct Session {
+    client: Client,
+    profile: Profile,
+    store: PathBuf,
+}
+
+impl Session {
+    /// `EnablePresence`, then `EnableProfile`: presence first, so that watchers who subscribe
+    /// as soon as we register are answered from the store's lists.
+    async fn start(&self, flags: RegisterFlags) -> rtc_client::Result<()> {
+        self.client
+            .enable_presence(Store::file(&self.store))
+            .await?;
+        self.client.enable_profile(&self.profile, flags).await
+    }
+
+    /// Runs commands until `quit`, the end of stdin, or a rejected registration; true unless
+    /// the registrar rejected us or the client stopped.
+    async fn serve(
+        &self,
+        state: &mut watch::Receiver<Option<RegistrationState>>,
+        status: Status,
+    ) -> bool {
+        let mut lines = stdin_lines();
+        // The status to set once registered: `--status`, or the last one the user set before.
+        let mut initial = Some((status, None::<String>));
+        loop {
+            tokio::select! {
+                line = lines.recv() => match line {
+                    None => return true,
+                    Some(None) => eprintln!("error input: line longer than {MAX_LINE} bytes, ignored"),
+                    Some(Some(line)) => match parse(&line) {
+                        Ok(None) => {}
+                        Ok(Some(Command::Quit)) => return true,
+                        Ok(Some(command)) => {
+                            if let (Command::Status(s, note), Some(_)) = (&command, &initial) {
+                                initial = Some((*s, note.map(str::to_owned)));
+                            }
+                            self.execute(command).await;
+                        }
+                        Err(usage) => eprintln!("usage: {usage}"),
+                    },
+                },
+                changed = state.changed() => {
+                    if changed.is_err() {
+                        eprintln!("error login: the client stopped");
+                        return false;
+                    }
+                    let now = *state.borrow_and_update();
+                    match now {
+                        // Set once registered: a status set before would leave us looking
+                        // offline to watchers.
+                        Some(RegistrationState::Registered) => {
+                            if let Some((s, note)) = initial.take() {
+                                self.execute(Command::Status(s, note.as_deref())).await;
+                            }
+                        }
+                        Some(RegistrationState::Rejected) => {
+                            eprintln!("error login: the registrar rejected us");
+                            return false;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn execute(&self, command: Command<'_>) {
+        let c = &self.client;
+        let (verb, result) = match command {
+            Command::Status(status, note) => (
+                format!("status {status}"),
+                c.set_local_presence(status, note).await,
+            ),
+            Command::Add(uri, name) => (format!("add {uri}"), c.add_buddy(uri, name).await),
+            Command::Remove(uri) => (format!("remove {uri}"), c.remove_buddy(uri).await),
+            Command::Allow(uri) => (format!("allow {uri}"), c.allow_watcher(uri).await),
+            Command::Block(uri) => (format!("block {uri}"), c.block_watcher(uri).await),
+            Command::Msg(uri, text) => (format!("msg {uri}"), c.send_message(uri, text).await),
+            Command::Answer(id, accept) => (
+                format!("{} {id}", if accept { "accept" } else { "decline" }),
+                c.answer_invite(id, accept).await,
+            ),
+            Command::Buddies => {
+                let listed = c.buddies().await.map(|list| {
+                    for b in &list {
+                        say(&format!(
+                            "entry buddy {} {}",
+                            one_line(&b.uri),
+                            one_line(&b.name)
+                        ));
+                    }
+                    list.len()
+                });
+                counted("buddies", listed)
+            }
+            Command::Watchers => {
+                let listed = c.watchers().await.map(|list| {
+                    for w in &list {
+                        let (uri, state) = (one_line(&w.uri), w.state.as_str());
+                        say(&format!("entry watcher {uri} {state}"));
+                    }
+                    list.len()
+                });
+                counted("watchers", listed)
+            }
+            Command::Help => {
+                for line in HELP {
+                    say(&format!("usage: {line}"));
+                }
+                return;
+            }
+            Command::Quit => return,
+        };
+        match result {
+            Ok(()) => say(&format!("ok {}", one_line(&verb))),
+            Err(e) => eprintln!("error {}: {}", one_line(&verb), one_line(&e.to_string())),
+        }
+    }
+
+    /// `EnablePresence(FALSE)` (which saves the store), then `DisableProfile`, waiting for the
+    /// registrar to have dropped our binding, then stops the client; true when all of it
+    /// worked before `deadline`.
+    async fn logoff(
+        &self,
+        state: &mut watch::Receiver<Option<RegistrationState>>,
+        deadline: Instant,
+    ) -> bool {
+        let c = &self.client;
+        let saved = within(deadline, "presence not saved", async {
+            c.disable_presence().await.map_err(|e| e.to_string())
+        })
+        .await;
+        if saved {
+            say(&format!("saved {}", display(&self.store)));
+        }
+        let unregistered = within(deadline, "not unregistered", async {
+            c.disable_profile(&self.profile)
+                .await
+                .map_err(|e| e.to_string())?;
+            // RFC 3261 §10.2.2: the 200 to our expires=0 REGISTER ends the binding; the engine
+            // reports it as `not registered` (or `logged off`/`rejected` if it went otherwise).
+            state
+                .wait_for(|s| {
+                    matches!(
+                        s,
+                        Some(
+                            RegistrationState::NotRegistered
+                                | RegistrationState::LoggedOff
+                                | RegistrationState::Rejected
+                        )
+                    )
+                })
+                .await
+                .map(drop)
+                .map_err(|_| "the client stopped".to_owned())
+        })
+        .await;
+        let stopped = within(deadline, "the client did not stop", async {
+            c.shutdown().await.map_err(|e| e.to_string())
+        })
+        .await;
+        saved && unregistered && stopped
+    }
+}
+
+/// Runs one logoff step until `deadline`; false, with `error logout: WHAT: WHY` printed, when
+/// it failed or ran out of time.
+async fn within(
+    deadline: Instant,
+    what: &str,
+    step: impl Future<Output = Result<(), String>>,
+) -> bool {
+    let why = match timeout_at(deadline, step).await {
+        Ok(Ok(())) => return true,
+        Ok(Err(e)) => e,
+        Err(_) => format!("no end within {LOGOFF_WAIT:?}"),
+    };
+    eprintln!("error logout: {what}: {}", one_line(&why));
+    false
+}
+
+fn display(path: &Path) -> String {
+    one_line(&path.display().to_string())
+}
+
+/// A listing's verb and result, its count in the `ok` line.
+fn counted(verb: &str, listed: rtc_client::Result<usize>) -> (String, rtc_client::Result<()>) {
+    match listed {
+        Ok(n) => (format!("{verb} {n}"), Ok(())),
+        Err(e) => (verb.to_owned(), Err(e)),
+    }
+}
+
+/// One command line.
+#[derive(Debug, PartialEq)]
+enum Command<'a> {
+    Status(Status, Option<&'a str>),
+    Add(&'a str, &'a str),
+    Remove(&'a str),
+    Allow(&'a str),
+    Block(&'a str),
+    Msg(&'a str, &'a str),
+    Answer(u64, bool),
+    Buddies,
+    Watchers,
+    Help,
+    Quit,
+}
+
+/// Parses one line: `Ok(None)` for a blank line or a `#` comment, `Err(usage)` when it is not
+/// a command.
+fn parse(line: &str) -> Result<Option<Command<'_>>, String> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(None);
+    }
+    let (verb, rest) = split_word(line);
+    let only_uri = || match split_word(rest) {
+        (uri, "") if !uri.is_empty() => Ok(uri),
+        _ => Err(format!("{verb} URI")),
+    };
+    let command = match verb {
+        "status" => {
+            let (token, note) = split_word(rest);
+            let status = parse_status(token).map_err(|e| format!("status STATUS [NOTE…]: {e}"))?;
+            Command::Status(status, (!note.is_empty()).then_some(note))
+        }
+        "add" => match split_word(rest) {
+            ("", _) => return Err("add URI [NAME…]".to_owned()),
+            (uri, name) => Command::Add(uri, name),
+        },
+        "remove" => Command::Remove(only_uri()?),
+        "allow" => Command::Allow(only_uri()?),
+        "block" => Command::Block(only_uri()?),
+        "msg" => match split_word(rest) {
+            (uri, text) if !uri.is_empty() && !text.is_empty() => Command::Msg(uri, text),
+            _ => return Err("msg URI TEXT…".to_owned()),
+        },
+        "accept" | "decline" => match rest.parse() {
+            Ok(id) => Command::Answer(id, verb == "accept"),
+            Err(_) => return Err(format!("{verb} ID")),
+        },
+        "buddies" | "watchers" if !rest.is_empty() => return Err(verb.to_owned()),
+        "buddies" => Command::Buddies,
+        "watchers" => Command::Watchers,
+        "help" => Command::Help,
+        "quit" | "exit" => Command::Quit,
+        _ => {
+            return Err(format!(
+                "unknown command {:?}; try help (status, add, remove, allow, block, buddies, watchers, msg, accept, decline, quit)",
+                one_line(verb)
+            ));
+        }
+    };
+    Ok(Some(command))
+}
+
+/// The first word of `s` and the rest, both trimmed.
+fn split_word(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    match s.split_once(char::is_whitespace) {
+        Some((word, rest)) => (word, rest.trim()),
+        None => (s, ""),
+    }
+}
+
+/// Lines from stdin, read on a thread of their own (stdin has no portable non-blocking read):
+/// `Some(line)`, or `None` for a line longer than [`MAX_LINE`], which is skipped without being
+/// kept. The channel is bounded, so a fast writer waits for us instead of filling memory.
+fn stdin_lines() -> mpsc::Receiver<Option<String>> {
+    let (tx, rx) = mpsc::channel(8);
+    std::thread::spawn(move || {
+        let mut input = io::stdin().lock();
+        while let Some(line) = read_line(&mut input) {
+            if tx.blocking_send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The next line of `input` (see [`stdin_lines`]); `None` at the end or on a read error.
+fn read_line(input: &mut impl BufRead) -> Option<Option<String>> {
+    let mut buf = Vec::new();
+    let cap = MAX_LINE as u64 + 1;
+    match Read::take(&mut *input, cap).read_until(b'\n', &mut buf) {
+        Ok(0) | Err(_) => return None,
+        Ok(_) => {}
+    }
+    if buf.len() as u64 == cap && buf.last() != Some(&b'\n') {
+        // Too long: drop the rest of it, a bounded piece at a time.
+        loop {
+            buf.clear();
+            match Read::take(&mut *input, cap).read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) if buf.last() == Some(&b'\n') => break,
+                Ok(_) => {}
+            }
+        }
+        return Some(None);
+    }
+    let line = String::from_utf8_lossy(&buf);
+    Some(Some(line.trim_end_matches(['\n', '\r']).to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse() {
+        assert_eq!(
+            parse("  status away  getting coffee ").unwrap(),
+            Some(Command::Status(Status::Away, Some("getting coffee")))
+        );
+        assert_eq!(
+            parse("status busy").unwrap(),
+            Some(Command::Status(Status::Busy, None))
+        );
+        assert_eq!(
+            parse("add sip:b@x Bob B.").unwrap(),
+            Some(Command::Add("sip:b@x", "Bob B."))
+        );
+        assert_eq!(
+            parse("add sip:b@x").unwrap(),
+            Some(Command::Add("sip:b@x", ""))
+        );
+        assert_eq!(
+            parse("msg sip:b@x hello   there").unwrap(),
+            Some(Command::Msg("sip:b@x", "hello   there"))
+        );
+        assert_eq!(parse("decline 7").unwrap(), Some(Command::Answer(7, false)));
+        assert_eq!(parse("").unwrap(), None);
+        assert_eq!(parse("# comment").unwrap(), None);
+        assert_eq!(parse("quit").unwrap(), Some(Command::Quit));
+    }
+
+    #[test]
+    fn bad_commands_give_usage() {
+        for bad in [
+            "status dancing",
+            "status",
+            "add",
+            "remove",
+            "remove a b",
+            "msg sip:b@x",
+            "accept x",
+            "buddies now",
+            "frobnicate \u{1b}[2J",
+        ] {
+            let usage = parse(bad).unwrap_err();
+            assert!(!usage.contains('\u{1b}'), "{usage}");
+        }
+    }
+
+    #[test]
+    fn flags_parse() {
+        assert_eq!(parse_flags("all"), Ok(RegisterFlags::ALL));
+        assert_eq!(
+            parse_flags("message, presence"),
+            Ok(RegisterFlags::MESSAGE_SESSIONS | RegisterFlags::PRESENCE)
+        );
+        assert!(parse_flags("video").is_err());
+    }
+
+    #[test]
+    fn long_lines_are_skipped_without_being_kept() {
+        let mut data = vec![b'x'; 3 * MAX_LINE + 5];
+        data.extend_from_slice(b"\nquit\r\nlast");
+        let mut input = &data[..];
+        assert_eq!(read_line(&mut input), Some(None));
+        assert_eq!(read_line(&mut input), Some(Some("quit".to_owned())));
+        assert_eq!(read_line(&mut input), Some(Some("last".to_owned())));
+        assert_eq!(read_line(&mut input), None);
+        // Exactly the limit, newline included, is still a line.
+        let mut exact = vec![b'y'; MAX_LINE];
+        exact.push(b'\n');
+        let mut input = &exact[..];
+        assert_eq!(read_line(&mut input), Some(Some("y".repeat(MAX_LINE))));
+    }
+}

@@ -1,0 +1,91 @@
+//! What the subcommands print: events as one line each, and text from files or peers made safe
+//! for one line.
+
+use std::fmt::Write;
+
+use rtc_client::Event;
+
+/// One line describing `event`, as `rtc demo` and `rtc login` print it. Text that came from a
+/// peer (URIs, notes, messages) passes through [`one_line`].
+pub(crate) fn describe(event: &Event) -> String {
+    match event {
+        Event::Registration {
+            state,
+            status,
+            reason,
+            ..
+        } => match status {
+            Some(code) => format!("registration: {state} ({code} {})", one_line(reason)),
+            None => format!("registration: {state}"),
+        },
+        Event::Buddy { uri, status, note } => match note {
+            Some(n) => format!("buddy {} is {status}: {}", one_line(uri), one_line(n)),
+            None => format!("buddy {} is {status}", one_line(uri)),
+        },
+        Event::BuddySubscription { uri, state } => {
+            format!("watching {}: {}", one_line(uri), one_line(state))
+        }
+        Event::Watcher { uri, state, .. } => format!("watcher {}: {state:?}", one_line(uri)),
+        Event::Message { from, text, .. } => {
+            format!("message from {}: {}", one_line(from), one_line(text))
+        }
+        Event::Typing { from, active } => format!(
+            "{} {}",
+            one_line(from),
+            if *active {
+                "is typing…"
+            } else {
+                "stopped typing"
+            }
+        ),
+        Event::Invite { id, from } => format!("invite {id} from {}", one_line(from)),
+        Event::InviteCancelled { id } => format!("invite {id} cancelled"),
+        // `Event` may grow; Debug escapes its strings, so this stays on one line.
+        other => format!("{other:?}"),
+    }
+}
+
+/// Keeps `s` on one line with tab-separated fields intact: backslash, tab, CR and LF become
+/// `\\`, `\t`, `\r`, `\n`, and every other control character `\u{…}`, so a hostile peer or
+/// file can neither forge lines nor send terminal escapes.
+pub(crate) fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_escapes_what_could_break_a_line() {
+        assert_eq!(one_line("a\tb\nc\r\\d"), "a\\tb\\nc\\r\\\\d");
+        assert_eq!(one_line("\u{1b}[2J\u{85}é…"), "\\u{1b}[2J\\u{85}é…");
+    }
+
+    #[test]
+    fn a_message_with_newlines_is_one_line() {
+        let line = describe(&Event::Message {
+            from: "sip:eve@example.test".into(),
+            name: None,
+            content_type: "text/plain".into(),
+            text: "hi\nregistration: logged off".into(),
+        });
+        assert_eq!(
+            line,
+            "message from sip:eve@example.test: hi\\nregistration: logged off"
+        );
+    }
+}

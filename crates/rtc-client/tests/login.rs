@@ -1,0 +1,296 @@
+//! `rtc login` against the embedded registrar/proxy: the built binary is driven through its
+//! stdin and judged by its stdout, with a second client in this process on the other side.
+#![cfg(feature = "cli")]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use common::*;
+use rtc_client::server::{EmbeddedServer, ServerConfig};
+use rtc_client::{Event, RegisterFlags, RegistrationState, Status, Store};
+use sip_parse::TransportKind;
+use tokio::sync::mpsc;
+
+const ALICE: &str = "sip:alice@example.test";
+const BOB: &str = "sip:bob@example.test";
+
+/// Every wait on the child is bounded by this, so a broken build fails instead of hanging.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A running `rtc login`, killed on drop. Its stdout lines, and its stderr lines prefixed
+/// `stderr `, arrive on one channel; everything seen is kept for failure messages.
+struct Rtc {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::UnboundedReceiver<String>,
+    seen: Vec<String>,
+}
+
+impl Rtc {
+    fn login(profile: &Path, store: &Path) -> Rtc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rtc"))
+            .arg("login")
+            .arg("--profile")
+            .arg(profile)
+            .arg("--store")
+            .arg(store)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run rtc login");
+        let (tx, lines) = mpsc::unbounded_channel();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        forward(stdout, "", tx.clone());
+        forward(stderr, "stderr ", tx);
+        Rtc {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("write to rtc login");
+        stdin.flush().unwrap();
+    }
+
+    /// Waits for the line `want`, skipping others.
+    async fn expect(&mut self, want: &str) {
+        self.expect_where(want, |l| l == want).await;
+    }
+
+    /// Waits for a line `matches` accepts, skipping others; returns it.
+    async fn expect_where(&mut self, what: &str, matches: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(line)) => {
+                    self.seen.push(line.clone());
+                    if matches(&line) {
+                        return line;
+                    }
+                }
+                Ok(None) => panic!("rtc login ended before {what:?}:\n{}", self.seen.join("\n")),
+                Err(_) => panic!("no {what:?} from rtc login:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// Waits (bounded) for the process to exit, reading the rest of its output.
+    async fn exit(&mut self) -> ExitStatus {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                while let Ok(Some(line)) =
+                    tokio::time::timeout(Duration::from_secs(5), self.lines.recv()).await
+                {
+                    self.seen.push(line);
+                }
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "rtc login did not exit:\n{}",
+                self.seen.join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn output(&self) -> String {
+        self.seen.join("\n")
+    }
+}
+
+impl Drop for Rtc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn forward(
+    from: impl std::io::Read + Send + 'static,
+    prefix: &'static str,
+    to: mpsc::UnboundedSender<String>,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines() {
+            let Ok(line) = line else { return };
+            if to.send(format!("{prefix}{line}")).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+async fn embedded_server() -> (EmbeddedServer, u16) {
+    let server = EmbeddedServer::start_loopback(ServerConfig::demo())
+        .await
+        .unwrap();
+    let port = server.local_addr(TransportKind::Udp).unwrap().port();
+    (server, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_watch_message_status_and_quit() {
+    let (_server, port) = embedded_server().await;
+    let dir = TempDir::new("login-flow");
+    let profile = dir.path("alice.xml");
+    std::fs::write(&profile, profile_xml("alice", port, "udp")).unwrap();
+    let store = dir.path("alice-presence.xml");
+    let mut rtc = Rtc::login(&profile, &store);
+    rtc.expect("login alice-udp sip:alice@example.test").await;
+    rtc.expect("event registration: registered (200 OK)").await;
+    rtc.expect("ok status online").await;
+
+    // bob, in this process, watches alice: she is asked, allows him, and he sees her.
+    let (bob, mut bob_events) = client(None).await;
+    let bob_profile = bob
+        .create_profile(&profile_xml("bob", port, "udp"))
+        .unwrap();
+    bob.enable_presence(Store::file(dir.path("bob.xml")))
+        .await
+        .unwrap();
+    bob.enable_profile(&bob_profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    expect_state(&mut bob_events, RegistrationState::Registered).await;
+    bob.add_buddy(ALICE, "Alice").await.unwrap();
+    rtc.expect("event watcher sip:bob@example.test: Offering")
+        .await;
+    rtc.send("allow sip:bob@example.test");
+    rtc.expect("ok allow sip:bob@example.test").await;
+    expect_buddy(&mut bob_events, ALICE, Status::Online).await;
+
+    // A status change with a note reaches the watcher.
+    rtc.send("status away getting coffee");
+    rtc.expect("ok status away").await;
+    match expect_buddy(&mut bob_events, ALICE, Status::Away).await {
+        Event::Buddy { note, .. } => assert_eq!(note.as_deref(), Some("getting coffee")),
+        e => unreachable!("{e:?}"),
+    }
+
+    // Messages both ways; a newline in a message cannot start a line of its own.
+    bob.send_message(ALICE, "Hello Alice\nregistration: logged off")
+        .await
+        .unwrap();
+    rtc.expect("event message from sip:bob@example.test: Hello Alice\\nregistration: logged off")
+        .await;
+    rtc.send("msg sip:bob@example.test Hi Bob, lunch?");
+    rtc.expect("ok msg sip:bob@example.test").await;
+    match expect(&mut bob_events, "alice's message", |e| {
+        matches!(e, Event::Message { .. })
+    })
+    .await
+    {
+        Event::Message { from, text, .. } => {
+            assert_eq!((from.as_str(), text.as_str()), (ALICE, "Hi Bob, lunch?"));
+        }
+        e => unreachable!("{e:?}"),
+    }
+
+    // A line that is not a command is answered on stderr and the session goes on.
+    rtc.send("dance sip:bob@example.test");
+    rtc.expect_where("a usage line", |l| {
+        l.starts_with("stderr usage: unknown command \"dance\"")
+    })
+    .await;
+    rtc.send("remove sip:nobody@example.test");
+    rtc.expect_where("an error line", |l| {
+        l.starts_with("stderr error remove sip:nobody@example.test: ")
+    })
+    .await;
+    rtc.send("watchers");
+    rtc.expect("entry watcher sip:bob@example.test allowed")
+        .await;
+    rtc.expect("ok watchers 1").await;
+
+    // quit: presence saved, binding removed, last line, exit 0.
+    rtc.send("quit");
+    rtc.expect(&format!("saved {}", store.display())).await;
+    rtc.expect("event registration: not registered (200 OK)")
+        .await;
+    rtc.expect("bye").await;
+    let status = rtc.exit().await;
+    assert!(status.success(), "{status}\n{}", rtc.output());
+    let saved = std::fs::read_to_string(&store).expect("the store was written");
+    assert!(saved.contains(BOB), "{saved}");
+    bob.disable_profile(&bob_profile).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_of_input_logs_off_and_keeps_the_store() {
+    let (_server, port) = embedded_server().await;
+    let dir = TempDir::new("login-eof");
+    let profile = dir.path("bob.xml");
+    std::fs::write(&profile, profile_xml("bob", port, "udp")).unwrap();
+    let store = dir.path("bob-presence.xml");
+    let mut rtc = Rtc::login(&profile, &store);
+    rtc.expect("event registration: registered (200 OK)").await;
+    rtc.send("add sip:alice@example.test Alice");
+    rtc.expect("ok add sip:alice@example.test").await;
+    rtc.stdin = None; // end of input
+    rtc.expect("event registration: not registered (200 OK)")
+        .await;
+    rtc.expect("bye").await;
+    let status = rtc.exit().await;
+    assert!(status.success(), "{status}\n{}", rtc.output());
+    let saved = std::fs::read_to_string(&store).expect("the store was written");
+    assert!(saved.contains(ALICE), "{saved}");
+
+    // The next login starts from the store.
+    let mut rtc = Rtc::login(&profile, &store);
+    rtc.expect("event registration: registered (200 OK)").await;
+    rtc.send("buddies");
+    rtc.expect("entry buddy sip:alice@example.test Alice").await;
+    rtc.expect("ok buddies 1").await;
+    rtc.send("quit");
+    let status = rtc.exit().await;
+    assert!(status.success(), "{status}\n{}", rtc.output());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_rejected_and_fails() {
+    let (_server, port) = embedded_server().await;
+    let dir = TempDir::new("login-rejected");
+    let profile = dir.path("alice.xml");
+    let xml = profile_xml("alice", port, "udp").replace("alicepw", "wrong");
+    std::fs::write(&profile, xml).unwrap();
+    let mut rtc = Rtc::login(&profile, &dir.path("store.xml"));
+    // stdin stays open: the rejection alone ends the session.
+    rtc.expect_where("rejected", |l| {
+        l.starts_with("event registration: rejected (")
+    })
+    .await;
+    rtc.expect("stderr error login: the registrar rejected us")
+        .await;
+    rtc.expect("bye").await;
+    let status = rtc.exit().await;
+    assert!(!status.success(), "{}", rtc.output());
+}
+
+#[tokio::test]
+async fn invalid_profile_is_refused_with_its_place() {
+    let bad = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../provisioning/tests/profiles/invalid/basic-auth-over-udp.xml");
+    let dir = TempDir::new("login-invalid");
+    let mut rtc = Rtc::login(&bad, &dir.path("store.xml"));
+    rtc.expect(&format!(
+        "stderr error login: {}: 4:55: basic auth requires protocol TLS",
+        bad.display()
+    ))
+    .await;
+    let status = rtc.exit().await;
+    assert!(!status.success(), "{}", rtc.output());
+    assert!(!dir.path("store.xml").exists());
+}

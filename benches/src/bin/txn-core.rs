@@ -5,6 +5,9 @@
 //! beyond its request: resident memory grown while the N requests (already parsed) move into
 //! the layer, divided by N, beside `TransactionLayer::state_size()`.
 //!
+//! Also prints the layer's table sizes (`footprint()`) once each batch has ended: the table keeps
+//! N slots for reuse, the timer heap only what timers are due later.
+//!
 //! Exits 1 if any transaction ends otherwise than expected.
 
 use std::process::ExitCode;
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
     let t = Instant::now();
     now = run_timers(&mut layer, &mut tally);
     let k = t.elapsed();
+    let after_k = layer.footprint();
     let completed_ok = tally.responses == n && tally.normal == n && layer.is_empty();
 
     // 2. N more, never answered: retransmitted by timer E until timer F.
@@ -148,6 +152,7 @@ fn main() -> ExitCode {
     }
     run_timers(&mut layer, &mut tally2);
     let timeout = t.elapsed();
+    let after_f = layer.footprint();
     let timed_out_ok = tally2.timeout == n && layer.is_empty();
 
     println!("txn-core transactions={n} concurrent={live}");
@@ -172,6 +177,14 @@ fn main() -> ExitCode {
         grown as f64 / n as f64,
         grown / 1024,
         TransactionLayer::state_size()
+    );
+    println!(
+        "tables after timer K: {} slots, {} timer entries, index room {}; after timer F: {} slots, {} timer entries",
+        after_k.table_slots,
+        after_k.timer_entries,
+        after_k.index_capacity,
+        after_f.table_slots,
+        after_f.timer_entries
     );
     if completed_ok && timed_out_ok {
         ExitCode::SUCCESS

@@ -67,9 +67,36 @@ fn rfc4480_example_parses_to_what_it_describes() {
     assert_eq!(ids, ["bs35r9", "ty4658", "eg92n8"]);
     assert!(doc.tuples.iter().all(|t| t.basic == Some(Basic::Open)));
     assert_eq!(
+        doc.tuples[0].contact,
+        Some(Contact {
+            uri: "im:someone@mobile.example.net".to_owned(),
+            priority: Priority::from_thousandths(800),
+        })
+    );
+    assert_eq!(
+        doc.tuples[0]
+            .notes
+            .iter()
+            .map(|n| (n.lang.as_deref(), n.text.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (Some("en"), "Don't Disturb Please!"),
+            (Some("fr"), "Ne derangez pas, s'il vous plait")
+        ]
+    );
+    assert_eq!(
+        doc.tuples[0].timestamp.as_deref(),
+        Some("2005-10-27T16:49:29Z")
+    );
+    assert_eq!(
         doc.tuples[1].contact.as_ref().map(|c| c.uri.as_str()),
         Some("mailto:secretary@example.com")
     );
+    assert_eq!(
+        doc.tuples[2].contact.as_ref().map(|c| c.uri.as_str()),
+        Some("mailto:someone@example.com")
+    );
+    assert_eq!(doc.notes, [Note::new("I'll be in Tokyo next week")]);
     assert_eq!(
         doc.devices,
         [Device {

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 use presence::notifier::{BlockedMode, DisableReason, Notifier, NotifierConfig, NotifierEvent};
 use presence::testkit::{WatcherPeer, epoch, identity};
 use presence::winfo::{WatcherEvent, WatcherStatus};
-use presence::{LocalPresence, OutgoingRequest, Status, WatcherDecision, WatcherInfo, parse_body};
+use presence::{
+    LocalPresence, OfferMode, OutgoingRequest, PrivacyMode, Scope, Status, Watcher,
+    WatcherDecision, WatcherInfo, WatcherList, WatcherState, parse_body,
+};
 use sip_parse::{HeaderName, Message};
 
 const ALICE: &str = "sip:alice@example.com";
@@ -450,10 +453,114 @@ fn bad_subscribes_get_the_right_errors() {
         .handle_request(t0, &w.subscribe("presence", None, 999_999), allow)
         .unwrap();
     assert_eq!(rsp.header_str(HeaderName::Expires), Some("3600"));
-    assert!(
-        core.handle_request(t0, &w.subscribe("presence", None, 600), |_, _| {
-            WatcherDecision::Reject
-        })
-        .is_ok()
+    // A denied watcher is refused whatever the blocked mode, and nothing is kept.
+    let rsp = core
+        .handle_request(
+            t0,
+            &watcher("denied").subscribe("presence", None, 600),
+            |_, _| WatcherDecision::Reject,
+        )
+        .unwrap();
+    assert_eq!(rsp.status(), Some(403));
+    assert!(rsp.to_header().unwrap().tag().is_none());
+}
+
+/// The policy is the watcher list's (`WatcherList::admit`, as the facade wires it): each new
+/// watcher is decided by its best entry or the modes, and recorded; the application answers
+/// an offer in the list and in the core.
+#[test]
+fn watcher_list_policy_decides_and_records_new_watchers() {
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    let mut list = WatcherList::default();
+    for (uri, state, scope) in [
+        ("sip:example.com", WatcherState::Blocked, Scope::Domain),
+        ("sip:boss@example.com", WatcherState::Allowed, Scope::User),
+        ("sip:eve@example.com", WatcherState::Denied, Scope::User),
+    ] {
+        list.add(Watcher::new(uri, state, scope)).unwrap();
+    }
+    let admit = |core: &mut Notifier, list: &mut WatcherList, uri: &str| {
+        let mut peer = WatcherPeer::new(uri, ALICE, uri.split(['@', ':']).nth(1).unwrap());
+        let sub = peer.subscribe("presence", None, 600);
+        let rsp = core
+            .handle_request(t0, &sub, |uri, name| {
+                list.admit(uri, name.unwrap_or("")).unwrap()
+            })
+            .unwrap();
+        peer.response(&rsp);
+        let sent = notifies(core);
+        for n in &sent {
+            core.handle_response(t0, n.handle, &peer.answer(&n.message, 200));
+        }
+        (rsp.status(), sent.into_iter().next().map(|n| n.message))
+    };
+    // The user's own entry beats its domain's.
+    let (code, n) = admit(&mut core, &mut list, "sip:boss@example.com");
+    assert_eq!(code, Some(200));
+    let n = n.unwrap();
+    assert_eq!(
+        (sub_state(&n), status_in(&n)),
+        ("active;expires=600", Status::Online)
     );
+    // Blocked by its domain: sees us offline, and gets an entry of its own.
+    let (code, n) = admit(&mut core, &mut list, "sip:intern@example.com");
+    assert_eq!(code, Some(200));
+    assert_eq!(status_in(&n.unwrap()), Status::Offline);
+    let intern = list.lookup("sip:intern@example.com").unwrap();
+    assert_eq!(
+        (intern.scope, intern.state),
+        (Scope::User, WatcherState::Blocked)
+    );
+    // Denied: refused.
+    assert_eq!(
+        admit(&mut core, &mut list, "sip:eve@example.com"),
+        (Some(403), None)
+    );
+    // Nobody decided yet: offered, pending, recorded as offering.
+    let (code, n) = admit(&mut core, &mut list, "sip:carol@elsewhere.org");
+    assert_eq!(code, Some(200));
+    assert_eq!(sub_state(&n.unwrap()), "pending;expires=600");
+    assert_eq!(
+        list.lookup("sip:carol@elsewhere.org").map(|w| w.state),
+        Some(WatcherState::Offering)
+    );
+    assert!(events(&mut core).iter().any(|e| matches!(
+        e,
+        presence::notifier::NotifierEvent::Offered { watcher, .. }
+            if &**watcher == "sip:carol@elsewhere.org"
+    )));
+    // The application allows carol: the list keeps it, the core sends our presence.
+    list.get_mut("sip:carol@elsewhere.org", Scope::User)
+        .unwrap()
+        .state = WatcherState::Allowed;
+    core.decide(t0, "sip:carol@elsewhere.org", WatcherDecision::Allow);
+    let n = one_notify(&mut core);
+    assert_eq!(status_in(&n.message), Status::Online);
+    core.handle_response(
+        t0,
+        n.handle,
+        &presence::testkit::respond(&n.message, 200, None, &[]),
+    );
+    // Allow list only, added automatically: a stranger is blocked and recorded so.
+    list.privacy = PrivacyMode::AllowListOnly;
+    list.offer = OfferMode::AutoAdd;
+    let (code, n) = admit(&mut core, &mut list, "sip:dave@elsewhere.org");
+    assert_eq!(code, Some(200));
+    assert_eq!(status_in(&n.unwrap()), Status::Offline);
+    assert_eq!(
+        list.lookup("sip:dave@elsewhere.org").map(|w| w.state),
+        Some(WatcherState::Blocked)
+    );
+    // Our status changes: only the allowed watchers (boss and carol) hear of it.
+    core.set_presence(t0, LocalPresence::new(Status::Busy, None));
+    let sent = notifies(&mut core);
+    let mut to: Vec<String> = sent
+        .iter()
+        .map(|n| n.message.to_header().unwrap().uri_str().to_owned())
+        .collect();
+    to.sort();
+    assert_eq!(to, ["sip:boss@example.com", "sip:carol@elsewhere.org"]);
+    assert!(sent.iter().all(|n| status_in(&n.message) == Status::Busy));
+    assert_eq!(list.len(), 6);
 }

@@ -272,25 +272,31 @@ fn terminated_deactivated_resubscribes_at_once() {
 }
 
 #[test]
-fn probation_waits_retry_after() {
-    let t0 = epoch();
-    let mut core = core();
-    let (_, mut peer) = established(&mut core, t0);
-    let n = peer.notify("terminated;reason=probation;retry-after=90", None);
-    core.handle_request(t0, &n).unwrap();
-    assert!(core.poll_request().is_none());
-    assert_eq!(
-        states(&mut core),
-        [SubscriptionState::Retrying {
-            at: t0 + secs(90),
-            cause: RetryCause::Terminated(TerminatedReason::Probation)
-        }]
-    );
-    assert_eq!(core.poll_timeout(), Some(t0 + secs(90)));
-    core.handle_timeout(t0 + secs(89));
-    assert!(core.poll_request().is_none());
-    core.handle_timeout(t0 + secs(90));
-    assert_eq!(request(&mut core).message.to_header().unwrap().tag(), None);
+fn probation_and_giveup_wait_retry_after() {
+    for (reason, expected) in [
+        ("probation", TerminatedReason::Probation),
+        ("giveup", TerminatedReason::Giveup),
+    ] {
+        let t0 = epoch();
+        let mut core = core();
+        let (_, mut peer) = established(&mut core, t0);
+        let n = peer.notify(&format!("terminated;reason={reason};retry-after=90"), None);
+        core.handle_request(t0, &n).unwrap();
+        assert!(core.poll_request().is_none(), "{reason}");
+        assert_eq!(
+            states(&mut core),
+            [SubscriptionState::Retrying {
+                at: t0 + secs(90),
+                cause: RetryCause::Terminated(expected)
+            }]
+        );
+        assert_eq!(core.poll_timeout(), Some(t0 + secs(90)));
+        core.handle_timeout(t0 + secs(89));
+        assert!(core.poll_request().is_none(), "{reason}");
+        core.handle_timeout(t0 + secs(90));
+        // A new subscription: no To tag.
+        assert_eq!(request(&mut core).message.to_header().unwrap().tag(), None);
+    }
 }
 
 #[test]

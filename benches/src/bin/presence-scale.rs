@@ -1,7 +1,9 @@
 //! Presence at scale: 10,000 buddies and 10,000 watchers.
 //!
-//! 1. The store: export (`PresenceData::to_xml`) and import (`PresenceData::from_xml`) of
-//!    10,000 buddies and 10,000 watchers, and an atomic `Store::save` + `Store::load`.
+//! 1. The store: export (`PresenceData::to_xml`), reading (`PresenceData::from_xml`) and
+//!    importing (`PresenceData::import`: replace, and merge of another 10,000 of each, half of
+//!    them the same addresses) of 10,000 buddies and 10,000 watchers, and an atomic
+//!    `Store::save` + `Store::load`.
 //! 2. The sans-IO subscriber core: 10,000 `subscribe` calls, each SUBSCRIBE answered 200, then
 //!    each buddy's first NOTIFY (PIDF) absorbed. Only the core's calls are timed; the
 //!    presence-server double's work (building the 200s and NOTIFYs) is not. Memory is the
@@ -43,35 +45,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // 1. Store export and import.
-    let mut data = PresenceData::default();
-    data.buddies.add_group(Group::new("friends"));
-    for i in 0..n {
-        let mut b = Buddy::new(&format!("sip:buddy{i}@example.com"), &format!("Buddy {i}"))?;
-        b.groups.push("friends".into());
-        data.buddies.add(b)?;
-        let mut w = Watcher::new(
-            &format!("sip:watcher{i}@example.org"),
-            if i % 3 == 0 {
-                WatcherState::Blocked
-            } else {
-                WatcherState::Allowed
-            },
-            Scope::User,
-        );
-        w.name = format!("Watcher {i}").into();
-        data.watchers.add(w)?;
-    }
+    let data = store_data(0..n)?;
     let mut xml = String::new();
     let export = clock.time(|| xml = data.to_xml());
+    let mut read = Ok(PresenceData::default());
+    let read_time = clock.time(|| read = PresenceData::from_xml(xml.as_bytes()));
+    let read = read?;
     let mut imported = PresenceData::default();
     let mut result = Ok(());
-    let import = clock.time(|| {
-        result = PresenceData::from_xml(xml.as_bytes())
-            .and_then(|d| imported.import(d, ImportMode::Replace));
-    });
+    let replace = clock.time(|| result = imported.import(read, ImportMode::Replace));
     result?;
     assert_eq!(imported.buddies.len(), n);
     assert_eq!(imported.watchers.len(), n);
+    // Merge N entries of each kind into the N there, half of them the same addresses.
+    let other = store_data(n / 2..n / 2 + n)?;
+    let mut result = Ok(());
+    let merge = clock.time(|| result = imported.import(other, ImportMode::Merge));
+    result?;
+    assert_eq!(imported.buddies.len(), n + n / 2);
+    assert_eq!(imported.watchers.len(), n + n / 2);
     let dir = std::env::temp_dir().join(format!("presence-scale-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let store = Store::file(dir.join("presence.xml"));
@@ -85,9 +77,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::remove_dir_all(&dir)?;
     println!("store.document_bytes {}", xml.len());
     println!("store.export_us_per_entry {:.2}", per(export, 2 * n));
-    println!("store.import_us_per_entry {:.2}", per(import, 2 * n));
+    println!("store.read_us_per_entry {:.2}", per(read_time, 2 * n));
+    println!(
+        "store.import_replace_us_per_entry {:.3}",
+        per(replace, 2 * n)
+    );
+    println!("store.import_merge_us_per_entry {:.2}", per(merge, 2 * n));
     println!("store.export_ms {:.1}", export.as_secs_f64() * 1e3);
-    println!("store.import_ms {:.1}", import.as_secs_f64() * 1e3);
+    println!("store.read_ms {:.1}", read_time.as_secs_f64() * 1e3);
+    println!("store.import_merge_ms {:.1}", merge.as_secs_f64() * 1e3);
     println!("store.save_ms_wall {:.1}", save.as_secs_f64() * 1e3);
     println!("store.load_ms_wall {:.1}", load.as_secs_f64() * 1e3);
     drop((data, imported, loaded, xml));
@@ -157,4 +155,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     drop(core);
     Ok(())
+}
+
+/// Buddies `buddy{i}@example.com` (each in group `g{i % 100}`) and watchers
+/// `watcher{i}@example.org` (a third of them blocked) for every `i` in `range`.
+fn store_data(range: std::ops::Range<usize>) -> Result<PresenceData, presence::Error> {
+    let mut data = PresenceData::default();
+    for i in range {
+        let group = format!("g{}", i % 100);
+        data.buddies.add_group(Group::new(&group));
+        let mut b = Buddy::new(&format!("sip:buddy{i}@example.com"), &format!("Buddy {i}"))?;
+        b.groups.push(group.into());
+        data.buddies.add(b)?;
+        let mut w = Watcher::new(
+            &format!("sip:watcher{i}@example.org"),
+            if i % 3 == 0 {
+                WatcherState::Blocked
+            } else {
+                WatcherState::Allowed
+            },
+            Scope::User,
+        );
+        w.name = format!("Watcher {i}").into();
+        data.watchers.add(w)?;
+    }
+    Ok(data)
 }

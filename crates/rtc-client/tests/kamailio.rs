@@ -11,11 +11,7 @@ async fn register_message_logoff(protocol: &str) {
     let Some(kam) = Kamailio::start(&format!("im-{protocol}"), &[]) else {
         return;
     };
-    let port = if protocol == "tls" {
-        kam.tls_port
-    } else {
-        kam.port
-    };
+    let port = kam.port_for(protocol);
     let (alice, mut alice_events) = client(Some(&kam.ca())).await;
     let (bob, mut bob_events) = client(Some(&kam.ca())).await;
     let alice_profile = alice

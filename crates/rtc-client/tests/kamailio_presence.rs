@@ -7,9 +7,7 @@
 mod common;
 
 use common::*;
-use rtc_client::{
-    Client, Event, Events, Profile, RegisterFlags, RegistrationState, Status, Store, WatcherState,
-};
+use rtc_client::{Client, Event, Events, Profile, RegistrationState, Status, Store, WatcherState};
 
 const ALICE: &str = "sip:alice@example.test";
 const BOB: &str = "sip:bob@example.test";
@@ -22,20 +20,8 @@ async fn online(
     user: &str,
     protocol: &str,
 ) -> (Client, Events, Profile) {
-    let (client, mut events) = client(Some(&kam.ca())).await;
-    let port = if protocol == "tls" {
-        kam.tls_port
-    } else {
-        kam.port
-    };
-    let profile = client
-        .create_profile(&profile_xml(user, port, protocol))
-        .unwrap();
-    client
-        .enable_profile(&profile, RegisterFlags::ALL)
-        .await
-        .unwrap();
-    expect_state(&mut events, RegistrationState::Registered).await;
+    let port = kam.port_for(protocol);
+    let (client, events, profile) = registered(user, port, protocol, Some(&kam.ca())).await;
     client
         .enable_presence(Store::file(dir.path(&format!("{user}.xml"))))
         .await

@@ -6,26 +6,11 @@ mod common;
 
 use common::*;
 use rtc_client::server::{EmbeddedServer, ServerConfig};
-use rtc_client::{
-    Client, Event, Events, RegisterFlags, RegistrationState, Status, Store, WatcherState,
-};
+use rtc_client::{Event, RegisterFlags, RegistrationState, Status, Store, WatcherState};
 use sip_parse::TransportKind;
 
 const ALICE: &str = "sip:alice@example.test";
 const BOB: &str = "sip:bob@example.test";
-
-async fn registered(user: &str, port: u16) -> (Client, Events, rtc_client::Profile) {
-    let (client, mut events) = client(None).await;
-    let profile = client
-        .create_profile(&profile_xml(user, port, "udp"))
-        .unwrap();
-    client
-        .enable_profile(&profile, RegisterFlags::ALL)
-        .await
-        .unwrap();
-    expect_state(&mut events, RegistrationState::Registered).await;
-    (client, events, profile)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_allow_block_and_export() {
@@ -34,8 +19,8 @@ async fn watch_allow_block_and_export() {
         .unwrap();
     let port = server.local_addr(TransportKind::Udp).unwrap().port();
     let dir = TempDir::new("presence-watch");
-    let (alice, mut alice_events, alice_profile) = registered("alice", port).await;
-    let (bob, mut bob_events, bob_profile) = registered("bob", port).await;
+    let (alice, mut alice_events, alice_profile) = registered("alice", port, "udp", None).await;
+    let (bob, mut bob_events, bob_profile) = registered("bob", port, "udp", None).await;
     alice
         .enable_presence(Store::file(dir.path("alice.xml")))
         .await
@@ -103,7 +88,7 @@ async fn enabled_before_registering_appears_offline_but_sees_buddies() {
         .unwrap();
     let port = server.local_addr(TransportKind::Udp).unwrap().port();
     let dir = TempDir::new("presence-early");
-    let (alice, mut alice_events, _alice_profile) = registered("alice", port).await;
+    let (alice, mut alice_events, _alice_profile) = registered("alice", port, "udp", None).await;
     alice
         .enable_presence(Store::file(dir.path("alice.xml")))
         .await

@@ -285,15 +285,21 @@ async fn udp_response_without_rport_goes_to_the_sent_by_port() {
     server.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_connection_closed_by_the_peer_fails_the_transaction_at_once() {
-    let (client, _) = driver().await;
-    // A "server" that reads the request and hangs up without answering.
+/// An OPTIONS from `client` over TCP to a bare socket: the transaction, the peer's end of the
+/// connection, the request as the peer read it, and the peer's address.
+async fn options_to_raw_tcp_peer(
+    client: &Driver,
+) -> (
+    sip_txn::driver::ClientTransaction,
+    tokio::net::TcpStream,
+    Message,
+    SocketAddr,
+) {
     let listener = TcpListener::bind(LOOPBACK).await.unwrap();
     let to = listener.local_addr().unwrap();
     let txn = client
         .request(
-            request(&client, Method::Options, TransportKind::Tcp, to),
+            request(client, Method::Options, TransportKind::Tcp, to),
             Target::tcp(to),
         )
         .await
@@ -301,7 +307,16 @@ async fn a_connection_closed_by_the_peer_fails_the_transaction_at_once() {
     let (mut conn, _) = listener.accept().await.unwrap();
     let mut buf = vec![0u8; 4096];
     let n = conn.read(&mut buf).await.unwrap();
-    assert!(buf[..n].starts_with(b"OPTIONS "));
+    let req = Message::parse_slice(&buf[..n]).unwrap();
+    assert_eq!(req.method(), Some(Method::Options));
+    (txn, conn, req, to)
+}
+
+#[tokio::test]
+async fn a_connection_closed_by_the_peer_fails_the_transaction_at_once() {
+    let (client, _) = driver().await;
+    // A "server" that reads the request and hangs up without answering.
+    let (txn, mut conn, _, to) = options_to_raw_tcp_peer(&client).await;
     conn.shutdown().await.unwrap();
     drop(conn);
     // Not a timeout after 64*T1 = 32 s: the transport's close ends it (§17.1.4).
@@ -320,19 +335,7 @@ async fn a_lost_connection_is_reported_to_the_transaction_user() {
     let (client, mut incoming) = driver().await;
     // The peer answers our request, then hangs up: no transaction is waiting on the
     // connection any more, yet a registration over it must hear that it is gone.
-    let listener = TcpListener::bind(LOOPBACK).await.unwrap();
-    let to = listener.local_addr().unwrap();
-    let txn = client
-        .request(
-            request(&client, Method::Options, TransportKind::Tcp, to),
-            Target::tcp(to),
-        )
-        .await
-        .unwrap();
-    let (mut conn, _) = listener.accept().await.unwrap();
-    let mut buf = vec![0u8; 4096];
-    let n = conn.read(&mut buf).await.unwrap();
-    let req = Message::parse_slice(&buf[..n]).unwrap();
+    let (txn, mut conn, req, to) = options_to_raw_tcp_peer(&client).await;
     let response = MessageBuilder::response_to(&req, 200, "OK", Some("t"))
         .unwrap()
         .build();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use rtc_client::{Client, ClientConfig, Event, Events, RegistrationState};
+use rtc_client::{Client, ClientConfig, Event, Events, Profile, RegisterFlags, RegistrationState};
 use sip_transport::{TlsConfig, TransportConfig};
 
 /// A Kamailio (registrar, digest auth, presence server) on loopback, stopped on drop.
@@ -84,6 +84,15 @@ impl Kamailio {
         self.run_start();
     }
 
+    /// The port that takes `protocol` ("udp", "tcp" or "tls").
+    pub(crate) fn port_for(&self, protocol: &str) -> u16 {
+        if protocol == "tls" {
+            self.tls_port
+        } else {
+            self.port
+        }
+    }
+
     /// The CA that signed the server certificate.
     pub(crate) fn ca(&self) -> PathBuf {
         self.dir.join("ca.pem")
@@ -143,6 +152,25 @@ pub(crate) async fn client(ca: Option<&Path>) -> (Client, Events) {
         .start()
         .await
         .unwrap()
+}
+
+/// A client registered as `user` with the server at `127.0.0.1:port` over `protocol`.
+pub(crate) async fn registered(
+    user: &str,
+    port: u16,
+    protocol: &str,
+    ca: Option<&Path>,
+) -> (Client, Events, Profile) {
+    let (client, mut events) = client(ca).await;
+    let profile = client
+        .create_profile(&profile_xml(user, port, protocol))
+        .unwrap();
+    client
+        .enable_profile(&profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    expect_state(&mut events, RegistrationState::Registered).await;
+    (client, events, profile)
 }
 
 /// Waits (at most 20 s) for an event matching `want`, returning it; earlier events are

@@ -12,7 +12,7 @@
 //! On stderr, `error VERB: WHY` says a command failed and `usage: …` that a line was not
 //! understood; both leave the session running.
 //!
-//! `quit` or the end of stdin logs off: presence is disabled (which exports it to the store)
+//! `quit`, the end of stdin or Ctrl-C logs off: presence is disabled (which exports it to the store)
 //! and the profile deregistered, each wait bounded, and the exit status is 0 when both worked.
 
 use std::future::Future;
@@ -210,8 +210,8 @@ impl Session {
         self.client.enable_profile(&self.profile, flags).await
     }
 
-    /// Runs commands until `quit`, the end of stdin, or a rejected registration; true unless
-    /// the registrar rejected us or the client stopped.
+    /// Runs commands until `quit`, the end of stdin, Ctrl-C, or a rejected registration; true
+    /// unless the registrar rejected us or the client stopped.
     async fn serve(
         &self,
         state: &mut watch::Receiver<Option<RegistrationState>>,
@@ -220,8 +220,18 @@ impl Session {
         let mut lines = stdin_lines();
         // The status to set once registered: `--status`, or the last one the user set before.
         let mut initial = Some((status, None::<String>));
+        // One listener for the whole session, so a Ctrl-C during a command is not lost.
+        let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+        let mut interruptible = true;
         loop {
             tokio::select! {
+                caught = &mut interrupt, if interruptible => match caught {
+                    Ok(()) => return true,
+                    Err(e) => {
+                        eprintln!("error login: Ctrl-C cannot be caught, use quit: {e}");
+                        interruptible = false;
+                    }
+                },
                 line = lines.recv() => match line {
                     None => return true,
                     Some(None) => eprintln!("error input: line longer than {MAX_LINE} bytes, ignored"),

@@ -14,7 +14,8 @@
 //! </presence-store>
 //! ```
 //!
-//! Only persistent buddies and watchers are written. [`Store::save`] writes atomically:
+//! Only persistent buddies and watchers are written (an entry read with `persistent="false"`
+//! is kept in memory and not written back). [`Store::save`] writes atomically:
 //! a temporary file in the same directory, flushed to disk, renamed over the store, then
 //! the directory flushed, so a crash leaves either the old file or the new one. A file that
 //! is not a store this release reads (corrupt, foreign, or of a newer version) is reported
@@ -437,6 +438,29 @@ mod tests {
         let back = PresenceData::from_xml(d.to_xml().as_bytes()).unwrap();
         assert!(back.buddies.get("sip:temp@example.com").is_none());
         assert_eq!(back.buddies.len(), 1);
+    }
+
+    #[test]
+    fn entries_marked_not_persistent_are_read_but_not_written_back() {
+        let doc = format!(
+            "<presence-store xmlns='{NS}' version='1'>\
+             <buddy uri='sip:temp@example.com' persistent='false'/>\
+             <buddy uri='sip:kept@example.com' persistent='1'/>\
+             <watcher uri='sip:w@example.com' state='allowed' persistent='0'/>\
+             </presence-store>"
+        );
+        let data = PresenceData::from_xml(doc.as_bytes()).unwrap();
+        assert_eq!(
+            data.buddies
+                .get("sip:temp@example.com")
+                .map(|b| b.persistent),
+            Some(false)
+        );
+        assert_eq!(data.watchers.len(), 1);
+        let back = PresenceData::from_xml(data.to_xml().as_bytes()).unwrap();
+        assert!(back.buddies.get("sip:temp@example.com").is_none());
+        assert!(back.buddies.get("sip:kept@example.com").is_some());
+        assert!(back.watchers.is_empty());
     }
 
     #[test]

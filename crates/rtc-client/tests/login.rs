@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use rtc_client::server::{EmbeddedServer, ServerConfig};
-use rtc_client::{Event, RegisterFlags, RegistrationState, Status, Store};
+use rtc_client::{Event, Status, Store};
 use sip_parse::TransportKind;
 use tokio::sync::mpsc;
 
@@ -159,17 +159,11 @@ async fn login_watch_message_status_and_quit() {
     rtc.expect("ok status online").await;
 
     // bob, in this process, watches alice: she is asked, allows him, and he sees her.
-    let (bob, mut bob_events) = client(None).await;
-    let bob_profile = bob
-        .create_profile(&profile_xml("bob", port, "udp"))
-        .unwrap();
+    let (bob, mut bob_events, bob_profile) =
+        registered(&profile_xml("bob", port, "udp"), None).await;
     bob.enable_presence(Store::file(dir.path("bob.xml")))
         .await
         .unwrap();
-    bob.enable_profile(&bob_profile, RegisterFlags::ALL)
-        .await
-        .unwrap();
-    expect_state(&mut bob_events, RegistrationState::Registered).await;
     bob.add_buddy(ALICE, "Alice").await.unwrap();
     rtc.expect("event watcher sip:bob@example.test: Offering")
         .await;
@@ -347,14 +341,8 @@ async fn kamailio_over_tls() {
     );
     rtc.expect("event registration: registered (200 OK)").await;
 
-    let (bob, mut bob_events) = client(Some(&ca)).await;
-    let bob_profile = bob
-        .create_profile(&profile_xml("bob", kam.tls_port, "tls"))
-        .unwrap();
-    bob.enable_profile(&bob_profile, RegisterFlags::ALL)
-        .await
-        .unwrap();
-    expect_state(&mut bob_events, RegistrationState::Registered).await;
+    let (bob, mut bob_events, bob_profile) =
+        registered(&profile_xml("bob", kam.tls_port, "tls"), Some(&ca)).await;
     bob.send_message(ALICE, "through Kamailio").await.unwrap();
     rtc.expect("event message from sip:bob@example.test: through Kamailio")
         .await;

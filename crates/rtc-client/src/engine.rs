@@ -339,9 +339,11 @@ impl Engine {
     /// over a new connection (RFC 5626 §4.4.1), and once registered its subscriptions and
     /// publication are refreshed (see [`Agent::registered`]).
     fn connection_lost(&mut self, target: &Target, reason: &str) {
+        // The same peer, whatever name a TLS target verifies: the transport knows addresses.
+        let same = |t: &Target| t.transport == target.transport && t.addr == target.addr;
         for (key, p) in &mut self.profiles {
             let over_it =
-                p.registration.target() == Some(target) || p.outbound.first() == Some(target);
+                p.registration.target().is_some_and(same) || p.outbound.first().is_some_and(same);
             if over_it {
                 debug!("{key}: connection to {} lost: {reason}", target.addr);
                 if let Err(e) = p.registration.connection_lost() {

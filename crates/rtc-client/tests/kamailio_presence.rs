@@ -13,15 +13,19 @@ const ALICE: &str = "sip:alice@example.test";
 const BOB: &str = "sip:bob@example.test";
 const CAROL: &str = "sip:carol@example.test";
 
-/// A client registered as `user` over `protocol`, with presence stored in `dir`.
+/// A client registered as `user` over `protocol`, with presence stored in `dir`. Over TLS the
+/// server is named `localhost`, so that its certificate is verified against a name.
 async fn online(
     kam: &Kamailio,
     dir: &TempDir,
     user: &str,
     protocol: &str,
 ) -> (Client, Events, Profile) {
-    let port = kam.port_for(protocol);
-    let (client, events, profile) = registered(user, port, protocol, Some(&kam.ca())).await;
+    let mut xml = profile_xml(user, kam.port_for(protocol), protocol);
+    if protocol == "tls" {
+        xml = xml.replace("127.0.0.1:", "localhost:");
+    }
+    let (client, events, profile) = registered(&xml, Some(&kam.ca())).await;
     client
         .enable_presence(Store::file(dir.path(&format!("{user}.xml"))))
         .await

@@ -19,8 +19,10 @@ async fn watch_allow_block_and_export() {
         .unwrap();
     let port = server.local_addr(TransportKind::Udp).unwrap().port();
     let dir = TempDir::new("presence-watch");
-    let (alice, mut alice_events, alice_profile) = registered("alice", port, "udp", None).await;
-    let (bob, mut bob_events, bob_profile) = registered("bob", port, "udp", None).await;
+    let (alice, mut alice_events, alice_profile) =
+        registered(&profile_xml("alice", port, "udp"), None).await;
+    let (bob, mut bob_events, bob_profile) =
+        registered(&profile_xml("bob", port, "udp"), None).await;
     alice
         .enable_presence(Store::file(dir.path("alice.xml")))
         .await
@@ -88,7 +90,8 @@ async fn enabled_before_registering_appears_offline_but_sees_buddies() {
         .unwrap();
     let port = server.local_addr(TransportKind::Udp).unwrap().port();
     let dir = TempDir::new("presence-early");
-    let (alice, mut alice_events, _alice_profile) = registered("alice", port, "udp", None).await;
+    let (alice, mut alice_events, _alice_profile) =
+        registered(&profile_xml("alice", port, "udp"), None).await;
     alice
         .enable_presence(Store::file(dir.path("alice.xml")))
         .await

@@ -154,17 +154,10 @@ pub(crate) async fn client(ca: Option<&Path>) -> (Client, Events) {
         .unwrap()
 }
 
-/// A client registered as `user` with the server at `127.0.0.1:port` over `protocol`.
-pub(crate) async fn registered(
-    user: &str,
-    port: u16,
-    protocol: &str,
-    ca: Option<&Path>,
-) -> (Client, Events, Profile) {
+/// A client registered with the profile `xml`, trusting `ca` for TLS.
+pub(crate) async fn registered(xml: &str, ca: Option<&Path>) -> (Client, Events, Profile) {
     let (client, mut events) = client(ca).await;
-    let profile = client
-        .create_profile(&profile_xml(user, port, protocol))
-        .unwrap();
+    let profile = client.create_profile(xml).unwrap();
     client
         .enable_profile(&profile, RegisterFlags::ALL)
         .await

@@ -308,6 +308,34 @@ async fn wrong_password_is_rejected_and_fails() {
 }
 
 #[tokio::test]
+async fn corrupt_store_is_refused_and_left_alone() {
+    let dir = TempDir::new("login-corrupt");
+    let profile = dir.path("alice.xml");
+    // Nothing listens there: the store is read before any REGISTER leaves.
+    std::fs::write(&profile, profile_xml("alice", free_port(), "udp")).unwrap();
+    let store = dir.path("store.xml");
+    std::fs::write(&store, "<presence-store><buddy").unwrap();
+    let mut rtc = Rtc::login(&profile, &store);
+    let status = rtc.exit().await;
+    assert!(!status.success(), "{}", rtc.output());
+    let refused = format!("stderr error login: store {}: ", store.display());
+    assert!(
+        rtc.seen.iter().any(|l| l.starts_with(&refused)),
+        "{}",
+        rtc.output()
+    );
+    assert!(
+        !rtc.seen.iter().any(|l| l.starts_with("saved ")),
+        "{}",
+        rtc.output()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&store).unwrap(),
+        "<presence-store><buddy"
+    );
+}
+
+#[tokio::test]
 async fn invalid_profile_is_refused_with_its_place() {
     let bad = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../provisioning/tests/profiles/invalid/basic-auth-over-udp.xml");

@@ -146,16 +146,16 @@ async fn login(args: Login) -> Result<bool, String> {
         one_line(&session.profile.key),
         one_line(&session.profile.user.uri.to_string())
     ));
-    let started = session.start(args.flags).await;
+    let (enabled, started) = session.start(args.flags).await;
     let mut clean = match started {
         Ok(()) => session.serve(&mut state, args.status).await,
         Err(e) => {
-            eprintln!("error login: {e}");
+            eprintln!("error login: {}", one_line(&e));
             false
         }
     };
     let deadline = Instant::now() + LOGOFF_WAIT;
-    clean &= session.logoff(&mut state, deadline).await;
+    clean &= session.logoff(enabled, &mut state, deadline).await;
     // Every event printed before the last line.
     clean &= within(deadline, "events did not end", async {
         printer.await.map_err(|e| e.to_string())
@@ -193,6 +193,13 @@ async fn print_events(mut events: Events, states: watch::Sender<Option<Registrat
     }
 }
 
+/// What a session enabled.
+#[derive(Debug, Clone, Copy, Default)]
+struct Enabled {
+    presence: bool,
+    profile: bool,
+}
+
 /// The logged-in user.
 struct Session {
     client: Client,
@@ -202,12 +209,21 @@ struct Session {
 
 impl Session {
     /// `EnablePresence`, then `EnableProfile`: presence first, so that watchers who subscribe
-    /// as soon as we register are answered from the store's lists.
-    async fn start(&self, flags: RegisterFlags) -> rtc_client::Result<()> {
-        self.client
-            .enable_presence(Store::file(&self.store))
-            .await?;
-        self.client.enable_profile(&self.profile, flags).await
+    /// as soon as we register are answered from the store's lists. Says how far it got, so
+    /// that logging off undoes only that.
+    async fn start(&self, flags: RegisterFlags) -> (Enabled, Result<(), String>) {
+        let mut enabled = Enabled::default();
+        let store = Store::file(&self.store);
+        if let Err(e) = self.client.enable_presence(store).await {
+            // A corrupt store is left untouched: nothing is saved over it at logoff.
+            return (enabled, Err(format!("store {}: {e}", display(&self.store))));
+        }
+        enabled.presence = true;
+        if let Err(e) = self.client.enable_profile(&self.profile, flags).await {
+            return (enabled, Err(e.to_string()));
+        }
+        enabled.profile = true;
+        (enabled, Ok(()))
     }
 
     /// Runs commands until `quit`, the end of stdin, Ctrl-C, or a rejected registration; true
@@ -326,43 +342,47 @@ impl Session {
     }
 
     /// `EnablePresence(FALSE)` (which saves the store), then `DisableProfile`, waiting for the
-    /// registrar to have dropped our binding, then stops the client; true when all of it
-    /// worked before `deadline`.
+    /// registrar to have dropped our binding, then stops the client; each only if `enabled`
+    /// says it was started. True when all of it worked before `deadline`.
     async fn logoff(
         &self,
+        enabled: Enabled,
         state: &mut watch::Receiver<Option<RegistrationState>>,
         deadline: Instant,
     ) -> bool {
         let c = &self.client;
-        let saved = within(deadline, "presence not saved", async {
-            c.disable_presence().await.map_err(|e| e.to_string())
-        })
-        .await;
-        if saved {
+        let saved = !enabled.presence
+            || within(deadline, "presence not saved", async {
+                c.disable_presence().await.map_err(|e| e.to_string())
+            })
+            .await;
+        if enabled.presence && saved {
             say(&format!("saved {}", display(&self.store)));
         }
-        let unregistered = within(deadline, "not unregistered", async {
-            c.disable_profile(&self.profile)
-                .await
-                .map_err(|e| e.to_string())?;
-            // RFC 3261 §10.2.2: the 200 to our expires=0 REGISTER ends the binding; the engine
-            // reports it as `not registered` (or `logged off`/`rejected` if it went otherwise).
-            state
-                .wait_for(|s| {
-                    matches!(
-                        s,
-                        Some(
-                            RegistrationState::NotRegistered
-                                | RegistrationState::LoggedOff
-                                | RegistrationState::Rejected
+        let unregistered = !enabled.profile
+            || within(deadline, "not unregistered", async {
+                c.disable_profile(&self.profile)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                // RFC 3261 §10.2.2: the 200 to our expires=0 REGISTER ends the binding; the
+                // engine reports it as `not registered` (or `logged off`/`rejected` if it went
+                // otherwise).
+                state
+                    .wait_for(|s| {
+                        matches!(
+                            s,
+                            Some(
+                                RegistrationState::NotRegistered
+                                    | RegistrationState::LoggedOff
+                                    | RegistrationState::Rejected
+                            )
                         )
-                    )
-                })
-                .await
-                .map(drop)
-                .map_err(|_| "the client stopped".to_owned())
-        })
-        .await;
+                    })
+                    .await
+                    .map(drop)
+                    .map_err(|_| "the client stopped".to_owned())
+            })
+            .await;
         let stopped = within(deadline, "the client did not stop", async {
             c.shutdown().await.map_err(|e| e.to_string())
         })

@@ -25,8 +25,8 @@ enum Command {
     /// presence and log off.
     Demo,
     /// Log in with a provisioning profile and stay: events are printed as they happen, one
-    /// line each, and commands are read from stdin, one a line (`help` lists them; `quit` or
-    /// end of input logs off and saves presence to the store).
+    /// line each, and commands are read from stdin, one a line (`help` lists them; `quit`, end
+    /// of input or Ctrl-C logs off and saves presence to the store).
     Login(login::Login),
     /// Parse each file as one SIP datagram and validate it; one line per file.
     Lint {

@@ -156,13 +156,19 @@ pub(crate) fn token(i: In<'_>) -> Res<'_, &str> {
 
 /// `quoted-string`: returns the text between the quotes, escapes still in place.
 pub(crate) fn quoted(i: In<'_>) -> Res<'_, &str> {
+    let (rest, n) = quoted_len(i)?;
+    Ok((rest, utf8(&i[1..n - 1])?))
+}
+
+/// `quoted-string`, checked but not converted to text: returns its length, quotes included.
+pub(crate) fn quoted_len(i: In<'_>) -> Res<'_, usize> {
     let Some((b'"', body)) = i.split_first() else {
         return expected(i, "'\"'");
     };
     let mut n = 0;
     while let Some(&c) = body.get(n) {
         match c {
-            b'"' => return Ok((&body[n + 1..], utf8(&body[..n])?)),
+            b'"' => return Ok((&body[n + 1..], n + 2)),
             // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
             b'\\' => match body.get(n + 1) {
                 Some(b'\n' | b'\r') | None => return expected(&body[n..], "escaped character"),
@@ -246,10 +252,7 @@ pub(crate) fn gen_value(i: In<'_>) -> Res<'_, In<'_>> {
         let n = i.len() - rest.len();
         return Ok((rest, &i[..n]));
     }
-    let n = i
-        .iter()
-        .position(|&c| !(chars::is(c, TOKEN) || matches!(c, b'[' | b']' | b':')))
-        .unwrap_or(i.len());
+    let n = i.iter().position(|&c| !is_gen_value(c)).unwrap_or(i.len());
     if n == 0 {
         return expected(i, "parameter value");
     }
@@ -286,24 +289,109 @@ pub(crate) fn header_params<'a>(
     Ok((rest, Params(&start[..end])))
 }
 
+/// A cursor over a header value already checked to be UTF-8, for the fast paths of the views:
+/// the usual shape of a value (no white space between tokens, no folding) is read in one pass,
+/// and its text is cut from the checked value without a UTF-8 check per piece. Every method
+/// returns `None` for anything unusual; the caller then runs the full grammar on the value, so
+/// results and error offsets never depend on the shortcut.
+pub(crate) struct Plain<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Plain<'a> {
+    /// A cursor at the start of `value`, if it is UTF-8.
+    pub(crate) fn new(value: &'a [u8]) -> Option<Self> {
+        Some(Self {
+            text: std::str::from_utf8(value).ok()?,
+            pos: 0,
+        })
+    }
+
+    /// The bytes from the cursor on.
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        self.text.as_bytes().get(self.pos..).unwrap_or_default()
+    }
+
+    /// The next byte.
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    /// Steps over `c` if it comes next.
+    pub(crate) fn eat(&mut self, c: u8) -> bool {
+        let next = self.peek() == Some(c);
+        self.pos += usize::from(next);
+        next
+    }
+
+    /// The text of the next `n` bytes, stepping over them.
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a str> {
+        let piece = self.text.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(piece)
+    }
+
+    /// The longest non-empty run of bytes in character class `mask`.
+    pub(crate) fn many1(&mut self, mask: u8) -> Option<&'a str> {
+        match chars::span(self.rest(), mask) {
+            0 => None,
+            n => self.take(n),
+        }
+    }
+
+    /// Whether the value ends here (or, in a list, its first element does).
+    pub(crate) fn at_end(&self, list: bool) -> bool {
+        match self.peek() {
+            None => true,
+            Some(c) => list && c == b',',
+        }
+    }
+
+    /// `*( ";" token [ "=" gen-value ] )` without white space, calling `each` with every name
+    /// and raw value (a quoted string keeps its quotes), as [`header_params`] does.
+    pub(crate) fn params(
+        &mut self,
+        mut each: impl FnMut(&'a str, Option<&'a str>) -> Option<()>,
+    ) -> Option<Params<'a>> {
+        let start = self.pos;
+        while self.eat(b';') {
+            let name = self.many1(TOKEN)?;
+            let value = if !self.eat(b'=') {
+                None
+            } else if self.peek() == Some(b'"') {
+                let (rest, _) = quoted_len(self.rest()).ok()?;
+                let n = self.rest().len() - rest.len();
+                Some(self.take(n)?)
+            } else {
+                let rest = self.rest();
+                match rest
+                    .iter()
+                    .position(|&c| !is_gen_value(c))
+                    .unwrap_or(rest.len())
+                {
+                    0 => return None,
+                    n => Some(self.take(n)?),
+                }
+            };
+            each(name, value)?;
+        }
+        let raw = self.text.as_bytes().get(start..self.pos)?;
+        Some(Params(raw))
+    }
+}
+
+/// A byte of an unquoted `gen-value`: token, host (`[`, `]`, `:` for IPv6 references).
+fn is_gen_value(c: u8) -> bool {
+    chars::is(c, TOKEN) || matches!(c, b'[' | b']' | b':')
+}
+
 /// A failure of a parameter's value (`at` is where the parameter starts).
 pub(crate) fn bad_param<'a>(at: In<'a>, what: &'static str) -> nom::Err<Fail<'a>> {
     nom::Err::Error(Fail {
         at,
         kind: ErrorKind::Invalid(what),
     })
-}
-
-/// A parameter value that must be a token, not a quoted string (`tag`, `branch`).
-pub(crate) fn token_param<'a>(
-    value: Option<&'a [u8]>,
-    at: In<'a>,
-    what: &'static str,
-) -> Result<&'a str, nom::Err<Fail<'a>>> {
-    match value {
-        Some(v) if v.first() != Some(&b'"') => str_param(value, at, what),
-        _ => Err(bad_param(at, what)),
-    }
 }
 
 /// A parameter value kept as text; `None` (no value) is an error.

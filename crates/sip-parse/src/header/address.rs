@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use crate::chars::{self, TOKEN};
 use crate::grammar::{
-    self, In, Params, Res, bad_param, expected, fail, quoted, seconds_param, sws, token_param, utf8,
+    self, In, Params, Plain, Res, bad_param, expected, fail, number, quoted, sws, utf8,
 };
 use crate::{ErrorKind, ParseError, Uri};
 
@@ -52,7 +52,10 @@ pub enum Contact<'a> {
 impl<'a> NameAddr<'a> {
     /// Parses a `From`/`To`/`Route` style value.
     pub fn parse(value: &'a [u8]) -> Result<Self, ParseError> {
-        grammar::complete(value, |i| name_addr(i, false))
+        match plain_name_addr(value, false) {
+            Some(a) => Ok(a),
+            None => grammar::complete(value, |i| name_addr(i, false)),
+        }
     }
 
     /// The display name with quotes and escapes removed.
@@ -102,7 +105,10 @@ impl<'a> NameAddr<'a> {
 impl<'a> Contact<'a> {
     /// Parses one Contact entry.
     pub fn parse(value: &'a [u8]) -> Result<Self, ParseError> {
-        grammar::complete(value, contact)
+        match plain_name_addr(value, true) {
+            Some(a) => Ok(Contact::Address(a)),
+            None => grammar::complete(value, contact),
+        }
     }
 
     /// The address, unless this is the wildcard.
@@ -159,25 +165,69 @@ pub(crate) fn name_addr(i: In<'_>, contact: bool) -> Res<'_, NameAddr<'_>> {
         params: Params::default(),
     };
     let (i, params) = grammar::header_params(i, |name, value, at| {
-        let bad = |what| bad_param(at, what);
-        if name.eq_ignore_ascii_case(b"tag") {
-            a.tag = Some(token_param(value, at, "tag must be a token")?);
-        } else if contact && name.eq_ignore_ascii_case(b"expires") {
-            a.expires = Some(seconds_param(
-                value,
-                at,
-                "expires is not delta-seconds below 2**32",
-            )?);
-        } else if contact && name.eq_ignore_ascii_case(b"q") {
-            let q = value
-                .and_then(|v| std::str::from_utf8(v).ok())
-                .and_then(qvalue);
-            a.q = Some(q.ok_or(bad("q is not a qvalue (0 to 1)"))?);
-        }
-        Ok(())
+        // Values are tokens or quoted strings, which the grammar has checked to be UTF-8.
+        let value = value.map(utf8).transpose()?;
+        address_param(&mut a, contact, name, value).map_err(|what| bad_param(at, what))
     })?;
     a.params = params;
     Ok((i, a))
+}
+
+/// Records one header parameter of an address (`expires` and `q` only for a Contact), or says
+/// what is wrong with it.
+fn address_param<'a>(
+    a: &mut NameAddr<'a>,
+    contact: bool,
+    name: &[u8],
+    value: Option<&'a str>,
+) -> Result<(), &'static str> {
+    if name.eq_ignore_ascii_case(b"tag") {
+        let tag = value.filter(|t| !t.starts_with('"'));
+        a.tag = Some(tag.ok_or("tag must be a token")?);
+    } else if contact && name.eq_ignore_ascii_case(b"expires") {
+        const WHAT: &str = "expires is not delta-seconds below 2**32";
+        a.expires = Some(match value.map(|v| number::<u32>(WHAT)(v.as_bytes())) {
+            Some(Ok(([], n))) => n,
+            _ => return Err(WHAT),
+        });
+    } else if contact && name.eq_ignore_ascii_case(b"q") {
+        a.q = Some(value.and_then(qvalue).ok_or("q is not a qvalue (0 to 1)")?);
+    }
+    Ok(())
+}
+
+/// The usual address, `["quoted" SP] <URI> *(;param)` with no other white space, in one pass
+/// ([`Plain`]). `None` for anything else, which [`name_addr`] then parses and reports on.
+fn plain_name_addr(value: &[u8], contact: bool) -> Option<NameAddr<'_>> {
+    let mut p = Plain::new(value)?;
+    let display = match p.peek()? {
+        b'"' => {
+            let (_, n) = grammar::quoted_len(p.rest()).ok()?;
+            let quoted = p.take(n)?;
+            p.eat(b' ');
+            Some(Display::Quoted(quoted.get(1..n - 1)?))
+        }
+        b'<' => None,
+        _ => return None,
+    };
+    if !p.eat(b'<') {
+        return None;
+    }
+    let close = plain_close(p.rest())?;
+    let uri = p.take(close)?;
+    p.eat(b'>');
+    let mut a = NameAddr {
+        display,
+        uri,
+        angle: true,
+        tag: None,
+        expires: None,
+        q: None,
+        params: Params::default(),
+    };
+    a.params =
+        p.params(|name, value| address_param(&mut a, contact, name.as_bytes(), value).ok())?;
+    p.at_end(false).then_some(a)
 }
 
 /// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`, in thousandths.
@@ -225,17 +275,7 @@ fn bracketed(i: In<'_>) -> Res<'_, &str> {
     };
     // One pass finds the '>' and checks the URI on the way; anything unusual takes the two-step
     // path below, whose errors (a missing '>' before a bad character) stay as they are.
-    let close = match uri_scheme(inner) {
-        Some(scheme) => match inner[scheme..]
-            .iter()
-            .position(|&c| URI_STOP[usize::from(c)] != 0)
-        {
-            Some(n) if inner[scheme + n] == b'>' => Some(scheme + n),
-            _ => None,
-        },
-        None => None,
-    };
-    let close = match close {
+    let close = match plain_close(inner) {
         Some(close) => close,
         None => {
             let Some(close) = memchr::memchr(b'>', inner) else {
@@ -248,6 +288,16 @@ fn bracketed(i: In<'_>) -> Res<'_, &str> {
     let uri = &inner[..close];
     let (rest, ()) = sws(&inner[close + 1..])?;
     Ok((rest, utf8(uri)?))
+}
+
+/// Where the usual bracketed URI (`inner` follows the `<`) ends: the offset of its `>`, found
+/// while checking its characters in one table-driven pass. `None` for anything unusual.
+fn plain_close(inner: &[u8]) -> Option<usize> {
+    let scheme = uri_scheme(inner)?;
+    let n = inner[scheme..]
+        .iter()
+        .position(|&c| URI_STOP[usize::from(c)] != 0)?;
+    (inner[scheme + n] == b'>').then_some(scheme + n)
 }
 
 /// `addr-spec` outside brackets: it ends at `;`, `,` or white space, so it may not contain
@@ -314,6 +364,76 @@ static URI_STOP: [u8; 256] = {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_pass_agrees_with_the_grammar() {
+        let displays = [
+            "",
+            "\"Alice\" ",
+            "\"Alice\"",
+            "\"A \\\"q\\\"\" ",
+            "\"x\"  ",
+            "Bob ",
+            "\"open ",
+            "\"\" ",
+            "\"a\\\u{e9}\" ",
+        ];
+        let uris = [
+            "<sip:a@b.example>",
+            "<sip:a@b.example;transport=tcp>",
+            "<sips:[2001:db8::1]:5061>",
+            "<sip:a b@c>",
+            "<x>",
+            "<sip:a@b",
+            "sip:a@b",
+            "<tel:+1-555>",
+            "<sip:a@b?h=v>",
+            "<>",
+            "<sip:a@b> ",
+            "<1sip:a>",
+        ];
+        let params = [
+            "",
+            ";tag=abc",
+            ";tag",
+            ";tag=\"q\"",
+            ";expires=3600",
+            ";expires=4294967296",
+            ";expires",
+            ";q=0.7",
+            ";q=1.5",
+            ";q",
+            ";+sip.instance=\"<urn:uuid:1>\"",
+            ";lr",
+            "; tag=x",
+            ";tag=x;TAG=y",
+            ";a=[::1]",
+            ";tag=",
+            ";q=1.000;Expires=0",
+        ];
+        let tails: [&[u8]; 6] = [b"", b" ", b",", "\u{e9}".as_bytes(), b"\xff", b" ;x=y"];
+        let mut taken = 0;
+        for display in displays {
+            for uri in uris {
+                for param in params {
+                    for tail in tails {
+                        let mut value = format!("{display}{uri}{param}").into_bytes();
+                        value.extend_from_slice(tail);
+                        for contact in [false, true] {
+                            let Some(fast) = plain_name_addr(&value, contact) else {
+                                continue;
+                            };
+                            taken += 1;
+                            let slow = grammar::complete(&value, |i| name_addr(i, contact));
+                            assert_eq!(Ok(fast), slow, "{}", String::from_utf8_lossy(&value));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(taken > 500, "{taken}");
+        assert!(plain_name_addr(b"\"A\" <sip:a@b>;tag=1", false).is_some());
+    }
 
     fn na(s: &str) -> NameAddr<'_> {
         NameAddr::parse(s.as_bytes()).unwrap_or_else(|e| panic!("{s}: {e}"))

@@ -1,7 +1,8 @@
 //! `Via` (RFC 3261 §20.42, RFC 3581 `rport`).
 
+use crate::chars::{HOST, TOKEN};
 use crate::grammar::{
-    self, Fail, In, Params, Res, bad_param, lws, number, sep, str_param, sws, token, token_param,
+    self, Fail, In, Params, Plain, Res, bad_param, lws, number, sep, sws, token, utf8,
 };
 use crate::{Host, ParseError};
 
@@ -50,12 +51,18 @@ pub const MAGIC_COOKIE: &str = "z9hG4bK";
 impl<'a> Via<'a> {
     /// Parses one via-parm (not a comma-separated list).
     pub fn parse(value: &'a [u8]) -> Result<Self, ParseError> {
-        grammar::complete(value, via)
+        match plain_via(value, false) {
+            Some(v) => Ok(v),
+            None => grammar::complete(value, via),
+        }
     }
 
     /// Parses the first via-parm of a Via header value (which may list several).
     pub fn parse_first(value: &'a [u8]) -> Result<Self, ParseError> {
-        grammar::first_element(value, via)
+        match plain_via(value, true) {
+            Some(v) => Ok(v),
+            None => grammar::first_element(value, via),
+        }
     }
 
     /// The branch parameter.
@@ -93,6 +100,79 @@ pub(crate) fn opt_port(i: In<'_>) -> Res<'_, Option<u16>> {
     }
 }
 
+/// Records one Via parameter, or says what is wrong with it.
+fn via_param<'a>(v: &mut Via<'a>, name: &[u8], value: Option<&'a str>) -> Result<(), &'static str> {
+    if name.eq_ignore_ascii_case(b"branch") {
+        let branch = value.filter(|b| !b.starts_with('"'));
+        v.branch = Some(branch.ok_or("branch must be a token")?);
+    } else if name.eq_ignore_ascii_case(b"received") {
+        let ip = value.ok_or("received needs an address")?;
+        // An IPv4 or IPv6 address, as `IpAddr::from_str` reads it.
+        if crate::uri::ipv4(ip.as_bytes()).is_none() && ip.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err("received is not an IP address");
+        }
+        v.received = Some(ip);
+    } else if name.eq_ignore_ascii_case(b"rport") {
+        v.rport = Some(match value {
+            Some(p) => match number::<u16>("")(p.as_bytes()) {
+                Ok(([], port)) => Some(port),
+                _ => return Err("rport is not a port"),
+            },
+            None => None,
+        });
+    } else if name.eq_ignore_ascii_case(b"maddr") {
+        v.maddr = Some(value.ok_or("maddr needs a host")?);
+    } else if name.eq_ignore_ascii_case(b"ttl") {
+        v.ttl = match value.map(|t| number::<u8>("")(t.as_bytes())) {
+            Some(Ok(([], ttl))) if value.is_some_and(|t| t.len() <= 3) => Some(ttl),
+            _ => return Err("ttl is not 0-255"),
+        };
+    }
+    Ok(())
+}
+
+/// The usual via-parm, `SIP/2.0/UDP host[:port]*(;param)` with no white space inside, in one
+/// pass ([`Plain`]). `None` for anything else, which [`via`] then parses and reports on.
+fn plain_via(value: &[u8], list: bool) -> Option<Via<'_>> {
+    let mut p = Plain::new(value)?;
+    let protocol = p.many1(TOKEN)?;
+    p.eat(b'/').then_some(())?;
+    let version = p.many1(TOKEN)?;
+    p.eat(b'/').then_some(())?;
+    let transport = p.many1(TOKEN)?;
+    p.eat(b' ').then_some(())?;
+    let host = if p.peek() == Some(b'[') {
+        let (host, n) = crate::uri::parse_host(p.rest(), 0).ok()?;
+        p.take(n)?;
+        host
+    } else {
+        crate::uri::host_from_text(p.many1(HOST)?)?
+    };
+    let port = match p.eat(b':') {
+        true => {
+            let (rest, port) = number::<u16>("")(p.rest()).ok()?;
+            p.take(p.rest().len() - rest.len())?;
+            Some(port)
+        }
+        false => None,
+    };
+    let mut v = Via {
+        protocol,
+        version,
+        transport,
+        host,
+        port,
+        branch: None,
+        received: None,
+        rport: None,
+        maddr: None,
+        ttl: None,
+        params: Params::default(),
+    };
+    v.params = p.params(|name, value| via_param(&mut v, name.as_bytes(), value).ok())?;
+    p.at_end(list).then_some(v)
+}
+
 fn via(i: In<'_>) -> Res<'_, Via<'_>> {
     let (i, protocol) = token(i)?;
     let (i, ()) = sep(b'/', "'/'")(i)?;
@@ -116,31 +196,9 @@ fn via(i: In<'_>) -> Res<'_, Via<'_>> {
         params: Params::default(),
     };
     let (i, params) = grammar::header_params(i, |name, value, at| {
-        let bad = |what| bad_param(at, what);
-        if name.eq_ignore_ascii_case(b"branch") {
-            v.branch = Some(token_param(value, at, "branch must be a token")?);
-        } else if name.eq_ignore_ascii_case(b"received") {
-            let ip = str_param(value, at, "received needs an address")?;
-            ip.parse::<std::net::IpAddr>()
-                .map_err(|_| bad("received is not an IP address"))?;
-            v.received = Some(ip);
-        } else if name.eq_ignore_ascii_case(b"rport") {
-            v.rport = Some(match value {
-                Some(p) => match number::<u16>("rport is not a port")(p) {
-                    Ok(([], port)) => Some(port),
-                    _ => return Err(bad("rport is not a port")),
-                },
-                None => None,
-            });
-        } else if name.eq_ignore_ascii_case(b"maddr") {
-            v.maddr = Some(str_param(value, at, "maddr needs a host")?);
-        } else if name.eq_ignore_ascii_case(b"ttl") {
-            v.ttl = match value.map(number::<u8>("ttl is not 0-255")) {
-                Some(Ok(([], ttl))) if value.is_some_and(|t| t.len() <= 3) => Some(ttl),
-                _ => return Err(bad("ttl is not 0-255")),
-            };
-        }
-        Ok(())
+        // Values are tokens or quoted strings, which the grammar has checked to be UTF-8.
+        let value = value.map(utf8).transpose()?;
+        via_param(&mut v, name, value).map_err(|what| bad_param(at, what))
     })?;
     v.params = params;
     let (i, ()) = sws(i)?;
@@ -150,6 +208,94 @@ fn via(i: In<'_>) -> Res<'_, Via<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_pass_agrees_with_the_grammar() {
+        let heads = [
+            "SIP/2.0/UDP ",
+            "sip/2.0/tls ",
+            "SIP /2.0/UDP ",
+            "SIP/2.0/UDP  ",
+            "SIP/2.0/UDP\t",
+            "SIP/2.0 /UDP ",
+            "SIP/2.0/ UDP ",
+            "SIP/2.0/UDP",
+        ];
+        let hosts = [
+            "192.0.2.1",
+            "host.example.com",
+            "[2001:db8::1]",
+            "256.1.1.1",
+            "01.2.3.4",
+            "-bad.com",
+            "a",
+            "1.2.3",
+            "h_x",
+            "",
+            "[::1",
+            "x.-y",
+        ];
+        let ports = ["", ":5060", ":65535", ":65536", ":", ": 5060", ":0", " :1"];
+        let params = [
+            "",
+            ";branch=z9hG4bK776",
+            ";branch",
+            ";branch=\"q\"",
+            ";received=192.0.2.4",
+            ";received=2001:db8::1",
+            ";received=nothost",
+            ";rport",
+            ";rport=5060",
+            ";rport=70000",
+            ";ttl=16",
+            ";ttl=256",
+            ";ttl=0016",
+            ";maddr=224.2.0.1",
+            ";maddr=\"x y\"",
+            ";x=\"q",
+            "; branch=x",
+            ";branch = x",
+            ";;",
+            ";a=[::1]",
+            ";a=",
+            ";RPORT=1;Branch=y",
+        ];
+        let tails: [&[u8]; 7] = [
+            b"",
+            b",SIP/2.0/UDP h",
+            b" ",
+            b" ;x",
+            b" , x",
+            "\u{e9}".as_bytes(),
+            b"\xff",
+        ];
+        let mut taken = 0;
+        for head in heads {
+            for host in hosts {
+                for port in ports {
+                    for param in params {
+                        for tail in tails {
+                            let mut value = format!("{head}{host}{port}{param}").into_bytes();
+                            value.extend_from_slice(tail);
+                            for list in [false, true] {
+                                let Some(fast) = plain_via(&value, list) else {
+                                    continue;
+                                };
+                                taken += 1;
+                                let slow = match list {
+                                    true => grammar::first_element(&value, via),
+                                    false => grammar::complete(&value, via),
+                                };
+                                assert_eq!(Ok(fast), slow, "{}", String::from_utf8_lossy(&value));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(taken > 1000, "{taken}");
+        assert!(plain_via(b"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1;rport", false).is_some());
+    }
 
     #[test]
     fn folded_torture_via() {

@@ -191,12 +191,29 @@ pub struct Person {
     pub id: String,
     /// RPID activities (RFC 4480 §3.2), in document order; empty when absent.
     pub activities: Vec<Activity>,
+    /// `rpid:note` elements inside `rpid:activities` (RFC 4480 §3.2), about the activities.
+    pub activity_notes: Vec<Note>,
+    /// The `from` attribute of `rpid:activities` (RFC 4480 §2), as written (`xs:dateTime`).
+    pub activities_from: Option<String>,
+    /// The `until` attribute of `rpid:activities` (RFC 4480 §2), as written.
+    pub activities_until: Option<String>,
     /// RPID `user-input` (RFC 4480 §3.14).
     pub user_input: Option<UserInput>,
     /// `dm:note` elements.
     pub notes: Vec<Note>,
     /// `dm:timestamp`, as written.
     pub timestamp: Option<String>,
+}
+
+impl Person {
+    /// Whether there is anything to write in an `rpid:activities` element. (A valid one
+    /// holds at least one activity: use [`Activity::Unknown`] for notes alone.)
+    fn has_activities(&self) -> bool {
+        !self.activities.is_empty()
+            || !self.activity_notes.is_empty()
+            || self.activities_from.is_some()
+            || self.activities_until.is_some()
+    }
 }
 
 /// A `dm:device` (RFC 4479 §3.3), read for its user-input.
@@ -335,7 +352,7 @@ impl Presence {
             || self
                 .persons
                 .iter()
-                .any(|p| !p.activities.is_empty() || p.user_input.is_some())
+                .any(|p| p.has_activities() || p.user_input.is_some())
             || self.devices.iter().any(|d| d.user_input.is_some());
         if rpid {
             xml::push_attribute(&mut out, "xmlns:rpid", NS_RPID);
@@ -490,16 +507,19 @@ fn person(doc: &Document<'_>, el: &Element) -> Result<Person> {
     for child in &el.children {
         match (&*child.ns, &*child.name) {
             (NS_RPID, "activities") => {
+                let time = |name| child.attr(name).map(|a| xml::trim_xml(&a.value).to_owned());
+                p.activities_from = time("from");
+                p.activities_until = time("until");
                 for a in &child.children {
                     if &*a.ns != NS_RPID {
                         continue;
                     }
-                    if &*a.name == "other" {
-                        p.activities.push(Activity::Other(a.text.clone()));
-                    } else if let Some(activity) = Activity::from_token(&a.name) {
-                        p.activities.push(activity);
+                    match &*a.name {
+                        "other" => p.activities.push(Activity::Other(a.text.clone())),
+                        "note" => p.activity_notes.push(note(a)),
+                        // Tokens this stack does not know are skipped.
+                        token => p.activities.extend(Activity::from_token(token)),
                     }
-                    // rpid:note and unknown tokens inside activities are skipped.
                 }
             }
             (NS_RPID, "user-input") => p.user_input = Some(user_input(doc, child)?),
@@ -612,8 +632,19 @@ fn write_person(out: &mut String, p: &Person) {
     out.push_str("<dm:person");
     xml::push_attribute(out, "id", &p.id);
     out.push_str(">\n");
-    if !p.activities.is_empty() {
-        out.push_str("<rpid:activities>");
+    if p.has_activities() {
+        out.push_str("<rpid:activities");
+        if let Some(from) = &p.activities_from {
+            xml::push_attribute(out, "from", from);
+        }
+        if let Some(until) = &p.activities_until {
+            xml::push_attribute(out, "until", until);
+        }
+        out.push('>');
+        // RFC 4480 §3.2 schema: the notes come before the activities.
+        for n in &p.activity_notes {
+            write_note(out, "rpid:note", n);
+        }
         for a in &p.activities {
             match a {
                 Activity::Other(text) => xml::push_text_element(out, "rpid:other", text),

@@ -113,6 +113,17 @@ fn rfc4480_example_parses_to_what_it_describes() {
     let person = &doc.persons[0];
     assert_eq!(person.id, "p1");
     assert_eq!(person.activities, [Activity::Away]);
+    assert_eq!(person.activity_notes, [Note::new("Far away")]);
+    assert_eq!(
+        (
+            person.activities_from.as_deref(),
+            person.activities_until.as_deref()
+        ),
+        (
+            Some("2005-05-30T12:00:00+05:00"),
+            Some("2005-05-30T17:00:00+05:00")
+        )
+    );
     assert_eq!(person.notes, [Note::new("Scoring 120")]);
     assert_eq!(
         person.timestamp.as_deref(),
@@ -387,17 +398,25 @@ fn person() -> impl Strategy<Value = Person> {
     (
         token(),
         proptest::collection::vec(activity(), 0..4),
+        proptest::collection::vec(note(), 0..2),
+        proptest::option::of(token()),
+        proptest::option::of(token()),
         proptest::option::of(user_input()),
         proptest::collection::vec(note(), 0..3),
         proptest::option::of(token()),
     )
-        .prop_map(|(id, activities, user_input, notes, timestamp)| Person {
-            id,
-            activities,
-            user_input,
-            notes,
-            timestamp,
-        })
+        .prop_map(
+            |(id, activities, activity_notes, from, until, user_input, notes, timestamp)| Person {
+                id,
+                activities,
+                activity_notes,
+                activities_from: from,
+                activities_until: until,
+                user_input,
+                notes,
+                timestamp,
+            },
+        )
 }
 
 fn device() -> impl Strategy<Value = Device> {

@@ -68,6 +68,9 @@ pub enum BlockedMode {
     Reject,
 }
 
+/// The `Retry-After` (seconds) of the 503 to a SUBSCRIBE when the notifier is full.
+const FULL_RETRY_AFTER: &str = "60";
+
 /// Settings of a [`Notifier`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifierConfig {
@@ -79,6 +82,11 @@ pub struct NotifierConfig {
     pub default_expires: u32,
     /// What blocked watchers get.
     pub blocked: BlockedMode,
+    /// Most subscriptions (presence and watcherinfo) held at once: a new SUBSCRIBE beyond it
+    /// is answered 503 with `Retry-After`, before the policy is asked, so a flood of
+    /// SUBSCRIBEs from ever new addresses cannot grow the core (or the watcher list) without
+    /// bound.
+    pub max_subscriptions: usize,
 }
 
 impl Default for NotifierConfig {
@@ -88,6 +96,7 @@ impl Default for NotifierConfig {
             max_expires: 3600,
             default_expires: 3600,
             blocked: BlockedMode::SeeOffline,
+            max_subscriptions: 20_000,
         }
     }
 }
@@ -387,6 +396,14 @@ impl Notifier {
         }
         if !self.enabled {
             return reply(480, "Temporarily Unavailable", &[]);
+        }
+        if self.subs.len() >= self.config.max_subscriptions {
+            // Overloaded (RFC 3261 §21.5.4): come back later.
+            return reply(
+                503,
+                "Service Unavailable",
+                &[("Retry-After", FULL_RETRY_AFTER)],
+            );
         }
         let accept: Vec<&str> = subscribe
             .headers_named(HeaderName::Accept)

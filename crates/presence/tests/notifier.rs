@@ -564,3 +564,43 @@ fn watcher_list_policy_decides_and_records_new_watchers() {
     assert!(sent.iter().all(|n| status_in(&n.message) == Status::Busy));
     assert_eq!(list.len(), 6);
 }
+
+#[test]
+fn a_full_notifier_refuses_new_watchers_with_503_but_serves_the_ones_it_has() {
+    let t0 = epoch();
+    let mut core = Notifier::new(
+        identity("alice"),
+        NotifierConfig {
+            max_subscriptions: 2,
+            ..NotifierConfig::default()
+        },
+    );
+    let mut a = watcher("a");
+    let mut b = watcher("b");
+    subscribe(&mut core, &mut a, t0, WatcherDecision::Allow);
+    subscribe(&mut core, &mut b, t0, WatcherDecision::Allow);
+    let sub = watcher("c").subscribe("presence", None, 600);
+    let rsp = core
+        .handle_request(t0, &sub, |_, _| panic!("a full notifier asks no policy"))
+        .unwrap();
+    assert_eq!(rsp.status(), Some(503));
+    assert_eq!(rsp.header_str(HeaderName::RetryAfter), Some("60"));
+    assert_eq!(core.len(), 2);
+    // Refreshes of the subscriptions held still work.
+    let refresh = a.subscribe("presence", None, 600);
+    let rsp = core
+        .handle_request(t0, &refresh, |_, _| WatcherDecision::Allow)
+        .unwrap();
+    assert_eq!(rsp.status(), Some(200));
+    let n = one_notify(&mut core);
+    core.handle_response(t0, n.handle, &a.answer(&n.message, 200));
+    // Once one ends, there is room again.
+    let un = b.subscribe("presence", None, 0);
+    core.handle_request(t0, &un, |_, _| WatcherDecision::Allow)
+        .unwrap();
+    let n = one_notify(&mut core);
+    core.handle_response(t0, n.handle, &b.answer(&n.message, 200));
+    assert_eq!(core.len(), 1);
+    subscribe(&mut core, &mut watcher("c"), t0, WatcherDecision::Allow);
+    assert_eq!(core.len(), 2);
+}

@@ -84,8 +84,7 @@ pub struct NotifierConfig {
     pub blocked: BlockedMode,
     /// Most subscriptions (presence and watcherinfo) held at once: a new SUBSCRIBE beyond it
     /// is answered 503 with `Retry-After`, before the policy is asked, so a flood of
-    /// SUBSCRIBEs from ever new addresses cannot grow the core (or the watcher list) without
-    /// bound.
+    /// SUBSCRIBEs cannot grow the core without bound.
     pub max_subscriptions: usize,
 }
 

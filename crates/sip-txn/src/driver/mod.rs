@@ -137,6 +137,8 @@ struct Inner {
     commands: mpsc::UnboundedSender<Command>,
     transport: Transport,
     config: DriverConfig,
+    /// [`Driver::sent_by`] of each kind that has one, made once: listeners do not move.
+    sent_by: Vec<(TransportKind, String)>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -151,10 +153,15 @@ impl Driver {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| DriverError::NoRuntime)?;
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let (incoming, incoming_rx) = mpsc::channel(config.incoming_queue.max(1));
+        let sent_by = [TransportKind::Udp, TransportKind::Tcp, TransportKind::Tls]
+            .into_iter()
+            .filter_map(|kind| Some((kind, sent_by(&transport, &config, kind).ok()?)))
+            .collect();
         let inner = Arc::new(Inner {
             commands,
             transport: transport.clone(),
             config: config.clone(),
+            sent_by,
             task: Mutex::new(None),
         });
         let task = Task::new(
@@ -230,16 +237,9 @@ impl Driver {
     /// The Via sent-by for `kind`: the configured host or the listener's IP, and the
     /// listener's port (RFC 3261 §18.1.1: where responses are sent if the connection is gone).
     pub fn sent_by(&self, kind: TransportKind) -> Result<String, DriverError> {
-        let addr = self
-            .inner
-            .transport
-            .local_addr(kind)
-            .ok_or(DriverError::NotListening(kind))?;
-        match &self.inner.config.sent_by_host {
-            Some(host) => Ok(format!("{host}:{}", addr.port())),
-            None if addr.ip().is_unspecified() => Err(DriverError::UnspecifiedAddress(kind)),
-            // SocketAddr's Display brackets IPv6, as the Via grammar wants.
-            None => Ok(addr.to_string()),
+        match self.inner.sent_by.iter().find(|(k, _)| *k == kind) {
+            Some((_, s)) => Ok(s.clone()),
+            None => sent_by(&self.inner.transport, &self.inner.config, kind),
         }
     }
 
@@ -260,11 +260,27 @@ impl Driver {
     /// # }).unwrap();
     /// ```
     pub fn via(&self, kind: TransportKind) -> Result<String, DriverError> {
-        Ok(format!(
-            "SIP/2.0/{kind} {};rport;branch={}",
-            self.sent_by(kind)?,
-            crate::new_branch()?
-        ))
+        let made;
+        let sent_by = match self.inner.sent_by.iter().find(|(k, _)| *k == kind) {
+            Some((_, s)) => s.as_str(),
+            None => {
+                made = sent_by(&self.inner.transport, &self.inner.config, kind)?;
+                made.as_str()
+            }
+        };
+        let branch = crate::new_branch()?;
+        let mut via = String::with_capacity(32 + sent_by.len() + branch.len());
+        for part in [
+            "SIP/2.0/",
+            kind.as_str(),
+            " ",
+            sent_by,
+            ";rport;branch=",
+            &branch,
+        ] {
+            via.push_str(part);
+        }
+        Ok(via)
     }
 
     /// A Contact URI reaching this driver over `kind` (RFC 3261 §8.1.1.8), with an optional
@@ -305,6 +321,24 @@ impl Driver {
         if let Some(handle) = handle {
             let _ = handle.await;
         }
+    }
+}
+
+/// The Via sent-by for `kind`: the configured host or the listener's IP, and the listener's
+/// port (RFC 3261 §18.1.1: where responses are sent if the connection is gone).
+fn sent_by(
+    transport: &Transport,
+    config: &DriverConfig,
+    kind: TransportKind,
+) -> Result<String, DriverError> {
+    let addr = transport
+        .local_addr(kind)
+        .ok_or(DriverError::NotListening(kind))?;
+    match &config.sent_by_host {
+        Some(host) => Ok(format!("{host}:{}", addr.port())),
+        None if addr.ip().is_unspecified() => Err(DriverError::UnspecifiedAddress(kind)),
+        // SocketAddr's Display brackets IPv6, as the Via grammar wants.
+        None => Ok(addr.to_string()),
     }
 }
 

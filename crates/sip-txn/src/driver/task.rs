@@ -1,6 +1,7 @@
 //! The one task that shuttles between the sans-IO layer, the transport and the clock.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Weak;
 use std::time::{Duration, Instant};
@@ -91,10 +92,10 @@ pub(crate) struct Task {
     pub(crate) driver: Weak<Inner>,
     reports: mpsc::UnboundedReceiver<SendFailed>,
     reports_tx: mpsc::UnboundedSender<SendFailed>,
-    clients: HashMap<ClientKey, ClientRecord>,
-    servers: HashMap<ServerKey, ServerRecord>,
+    clients: IdMap<ClientKey, ClientRecord>,
+    servers: IdMap<ServerKey, ServerRecord>,
     /// Live transactions per peer, to fail them when the transport to it fails.
-    by_remote: HashMap<Remote, HashSet<TransactionKey>>,
+    by_remote: HashMap<Remote, IdSet<TransactionKey>>,
     /// The connection the transport uses for each stream peer (the newest).
     connections: HashMap<Remote, ConnectionId>,
     /// One ordered sender task per stream peer, so a slow connect never stalls this task.
@@ -127,8 +128,8 @@ impl Task {
             driver,
             reports,
             reports_tx,
-            clients: HashMap::new(),
-            servers: HashMap::new(),
+            clients: IdMap::default(),
+            servers: IdMap::default(),
             by_remote: HashMap::new(),
             connections: HashMap::new(),
             senders: HashMap::new(),
@@ -607,6 +608,39 @@ impl Task {
         }
     }
 }
+
+/// Hashes the layer's transaction keys, which no peer chooses (so no defence against chosen
+/// collisions is needed): a multiply per word instead of SipHash, mixing the id's low bits (the
+/// slot) into the high ones that hashbrown's tag byte reads.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_isize(&mut self, n: isize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+type IdSet<K> = HashSet<K, BuildHasherDefault<IdHasher>>;
 
 /// A placeholder that matches no live peer.
 fn unreachable_target() -> Target {

@@ -48,20 +48,38 @@ fn parse_args() -> Result<Args, String> {
     Ok(out)
 }
 
-fn options(
-    driver: &Driver,
-    to: SocketAddr,
-    n: u64,
-) -> Result<Message, Box<dyn std::error::Error + Send + Sync>> {
-    let wire = MessageBuilder::request(Method::Options, &format!("sip:service@{to}"))
-        .header("Via", &driver.via(TransportKind::Udp)?)?
-        .header("Max-Forwards", "70")?
-        .header("From", &format!("<sip:bench@{to}>;tag=b{n}"))?
-        .header("To", &format!("<sip:service@{to}>"))?
-        .header("Call-ID", &format!("{n}-txn-uac"))?
-        .header("CSeq", "1 OPTIONS")?
-        .build();
-    Ok(Message::parse(wire)?)
+/// What every request of a run shares, formatted once (as sipp fills its template): the
+/// per-request work is then the driver's, not the harness's.
+struct Template {
+    uri: String,
+    from: String,
+    to: String,
+}
+
+impl Template {
+    fn new(to: SocketAddr) -> Self {
+        Self {
+            uri: format!("sip:service@{to}"),
+            from: format!("<sip:bench@{to}>;tag=b"),
+            to: format!("<sip:service@{to}>"),
+        }
+    }
+
+    fn options(
+        &self,
+        driver: &Driver,
+        n: u64,
+    ) -> Result<Message, Box<dyn std::error::Error + Send + Sync>> {
+        let wire = MessageBuilder::request(Method::Options, &self.uri)
+            .header("Via", &driver.via(TransportKind::Udp)?)?
+            .header("Max-Forwards", "70")?
+            .header("From", &format!("{}{n}", self.from))?
+            .header("To", &self.to)?
+            .header("Call-ID", &format!("{n}-txn-uac"))?
+            .header("CSeq", "1 OPTIONS")?
+            .build();
+        Ok(Message::parse(wire)?)
+    }
 }
 
 async fn run(args: &Args) -> Result<(u64, u64, Duration), Box<dyn std::error::Error>> {
@@ -77,13 +95,15 @@ async fn run(args: &Args) -> Result<(u64, u64, Duration), Box<dyn std::error::Er
     let start = Instant::now();
     let stop = start + Duration::from_secs_f64(args.seconds);
     let mut workers = Vec::new();
+    let template = Arc::new(Template::new(args.target));
     for _ in 0..args.window {
         let (driver, ok, failed, next) = (driver.clone(), ok.clone(), failed.clone(), next.clone());
         let to = args.target;
+        let template = template.clone();
         workers.push(tokio::spawn(async move {
             while Instant::now() < stop {
                 let n = next.fetch_add(1, Ordering::Relaxed);
-                let outcome = match options(&driver, to, n) {
+                let outcome = match template.options(&driver, n) {
                     Ok(req) => match driver.request(req, Target::udp(to)).await {
                         Ok(txn) => txn.await.map_err(|e| e.to_string()),
                         Err(e) => Err(e.to_string()),

@@ -7,7 +7,8 @@
 //! watcher lists kept in a [`Store`], exchanges instant messages and typing indications, and
 //! reports everything as [`Event`]s in order. One task drives the sans-IO cores (this crate's
 //! registration, the `presence` crate's subscriber, notifier and publisher) over the `sip-txn`
-//! driver; the feature `cli` adds the `rtc` tool (`rtc demo`, `rtc lint`, `rtc profile check`).
+//! driver; the feature `cli` adds the `rtc` tool (`rtc demo`, `rtc login`, `rtc lint`,
+//! `rtc profile check`).
 //!
 //! ```no_run
 //! use rtc_client::{Client, Event, RegisterFlags, Status, Store};

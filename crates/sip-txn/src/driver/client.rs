@@ -4,9 +4,9 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 
 use sip_parse::{Message, Target};
-use tokio::sync::{mpsc, oneshot};
 
 use super::task::Command;
+use super::updates::{self, UpdateReceiver};
 use super::{Driver, DriverError};
 use crate::ClientKey;
 
@@ -47,7 +47,7 @@ pub struct ClientTransaction {
     key: ClientKey,
     target: Target,
     driver: Driver,
-    updates: mpsc::UnboundedReceiver<Update>,
+    updates: UpdateReceiver,
     done: Option<Result<Message, DriverError>>,
 }
 
@@ -56,7 +56,7 @@ impl ClientTransaction {
         key: ClientKey,
         target: Target,
         driver: Driver,
-        updates: mpsc::UnboundedReceiver<Update>,
+        updates: UpdateReceiver,
     ) -> Self {
         Self {
             key,
@@ -96,6 +96,12 @@ impl ClientTransaction {
     /// The final response (≥ 200), or why there is none. Provisional responses not yet read are
     /// skipped.
     pub async fn final_response(&mut self) -> Result<Message, DriverError> {
+        self.wait_final().await;
+        self.done.clone().unwrap_or(Err(DriverError::Shutdown))
+    }
+
+    /// Reads updates until the final response (or the end) is in `done`.
+    async fn wait_final(&mut self) {
         while self.done.is_none() {
             match self.updates.recv().await {
                 Some(Update::Final(r)) => self.done = Some(r),
@@ -103,21 +109,18 @@ impl ClientTransaction {
                 None => self.done = Some(Err(DriverError::Shutdown)),
             }
         }
-        self.done.clone().unwrap_or(Err(DriverError::Shutdown))
     }
 
     /// Cancels this INVITE (RFC 3261 §9.1): returns the CANCEL's own transaction. The INVITE
     /// then usually ends with 487 Request Terminated. Before any provisional response, the CANCEL
     /// waits for one; if a final response comes first, the CANCEL ends unsent.
     pub async fn cancel(&self) -> Result<ClientTransaction, DriverError> {
-        let (updates, rx) = mpsc::unbounded_channel();
-        let (reply, key) = oneshot::channel();
+        let (updates, mut rx) = updates::channel();
         self.driver.command(Command::Cancel {
             invite: self.key,
             updates,
-            reply,
         })?;
-        let key = key.await.map_err(|_| DriverError::Shutdown)??;
+        let key = rx.started().await?;
         Ok(ClientTransaction::new(
             key,
             self.target.clone(),
@@ -132,6 +135,10 @@ impl IntoFuture for ClientTransaction {
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
 
     fn into_future(mut self) -> Self::IntoFuture {
-        Box::pin(async move { self.final_response().await })
+        // Consumed: the response moves out instead of being cloned.
+        Box::pin(async move {
+            self.wait_final().await;
+            self.done.take().unwrap_or(Err(DriverError::Shutdown))
+        })
     }
 }

@@ -71,13 +71,14 @@ mod client;
 mod error;
 mod server;
 mod task;
+mod updates;
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use sip_parse::{Message, Target, TransportKind};
 use sip_transport::{Events, Transport};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use client::ClientTransaction;
@@ -204,15 +205,13 @@ impl Driver {
         request: Message,
         target: Target,
     ) -> Result<ClientTransaction, DriverError> {
-        let (updates, rx) = mpsc::unbounded_channel();
-        let (reply, key) = oneshot::channel();
+        let (updates, mut rx) = updates::channel();
         self.command(Command::Request {
             request,
             target: target.clone(),
             updates,
-            reply,
         })?;
-        let key = key.await.map_err(|_| DriverError::Shutdown)??;
+        let key = rx.started().await?;
         Ok(ClientTransaction::new(key, target, self.clone(), rx))
     }
 

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::client::{MAX_OTHER_RESPONSES, Update};
 use super::server::{IncomingRequest, Received, ServerTransaction, Source};
+use super::updates::UpdateSender;
 use super::{Driver, DriverError, Inner};
 use crate::{
     ClientKey, Event, ServerKey, TerminationReason, TransactionKey, TransactionLayer, Transmit,
@@ -24,13 +25,11 @@ pub(crate) enum Command {
     Request {
         request: Message,
         target: Target,
-        updates: mpsc::UnboundedSender<Update>,
-        reply: oneshot::Sender<Result<ClientKey, DriverError>>,
+        updates: UpdateSender,
     },
     Cancel {
         invite: ClientKey,
-        updates: mpsc::UnboundedSender<Update>,
-        reply: oneshot::Sender<Result<ClientKey, DriverError>>,
+        updates: UpdateSender,
     },
     Respond {
         key: ServerKey,
@@ -61,7 +60,7 @@ fn remote(t: &Target) -> Remote {
 #[derive(Debug)]
 struct ClientRecord {
     /// `None` once nothing more will be passed up.
-    updates: Option<mpsc::UnboundedSender<Update>>,
+    updates: Option<UpdateSender>,
     target: Target,
     is_invite: bool,
     final_delivered: bool,
@@ -173,7 +172,7 @@ impl Task {
     fn close(&mut self) {
         for (_, rec) in self.clients.drain() {
             if let (Some(tx), false) = (&rec.updates, rec.final_delivered) {
-                let _ = tx.send(Update::Final(Err(DriverError::Shutdown)));
+                tx.send(Update::Final(Err(DriverError::Shutdown)));
             }
         }
         self.servers.clear();
@@ -188,28 +187,28 @@ impl Task {
                 request,
                 target,
                 updates,
-                reply,
             } => {
                 let is_invite = request.method() == Some(Method::Invite);
-                let r = self.layer.send_request(now, request, target.clone());
-                let r = r.inspect(|&key| self.add_client(key, target, is_invite, updates));
-                let _ = reply.send(r.map_err(DriverError::from));
+                match self.layer.send_request(now, request, target.clone()) {
+                    Ok(key) => {
+                        updates.start(Ok(key));
+                        self.add_client(key, target, is_invite, updates);
+                    }
+                    Err(e) => updates.start(Err(e.into())),
+                }
             }
-            Command::Cancel {
-                invite,
-                updates,
-                reply,
-            } => {
-                let r = self.layer.cancel(now, invite).inspect(|&key| {
+            Command::Cancel { invite, updates } => match self.layer.cancel(now, invite) {
+                Ok(key) => {
                     // The CANCEL goes where its INVITE went (§9.1).
                     let target = self
                         .clients
                         .get(&invite)
                         .map_or_else(unreachable_target, |r| r.target.clone());
+                    updates.start(Ok(key));
                     self.add_client(key, target, false, updates);
-                });
-                let _ = reply.send(r.map_err(DriverError::from));
-            }
+                }
+                Err(e) => updates.start(Err(e.into())),
+            },
             Command::Respond {
                 key,
                 response,
@@ -233,7 +232,7 @@ impl Task {
         key: ClientKey,
         target: Target,
         is_invite: bool,
-        updates: mpsc::UnboundedSender<Update>,
+        updates: UpdateSender,
     ) {
         self.by_remote
             .entry(remote(&target))
@@ -467,7 +466,7 @@ impl Task {
         let code = response.status().unwrap_or(0);
         if code >= 200 && !rec.final_delivered {
             rec.final_delivered = true;
-            let _ = tx.send(Update::Final(Ok(response)));
+            tx.send(Update::Final(Ok(response)));
             // Only an INVITE's 2xx can be followed by more (RFC 6026 §8.4).
             if !(rec.is_invite && (200..300).contains(&code)) {
                 rec.updates = None;
@@ -484,7 +483,7 @@ impl Task {
         } else {
             Update::Provisional(response)
         };
-        let _ = tx.send(update);
+        tx.send(update);
     }
 
     fn on_request(&mut self, key: ServerKey, request: Message, reply_to: Target) {
@@ -588,7 +587,7 @@ impl Task {
                             "the INVITE got its final response before the CANCEL was sent",
                         )),
                     };
-                    let _ = tx.send(Update::Final(Err(err)));
+                    tx.send(Update::Final(Err(err)));
                 }
                 rec.target
             }

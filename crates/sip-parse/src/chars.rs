@@ -83,7 +83,7 @@ pub(crate) fn is(c: u8, mask: u8) -> bool {
 /// Length of the longest prefix of `s` whose bytes all belong to `mask`.
 #[inline]
 pub(crate) fn span(s: &[u8], mask: u8) -> usize {
-    // A plain counted loop: this is the hot loop of header-name and parameter scanning.
+    // A plain counted loop: this is the hot loop of token and parameter scanning.
     let mut n = 0;
     while let Some(&c) = s.get(n) {
         if !is(c, mask) {
@@ -92,6 +92,24 @@ pub(crate) fn span(s: &[u8], mask: u8) -> usize {
         n += 1;
     }
     n
+}
+
+/// [`span`] four bytes a step while all of them belong, then one at a time: for the longer runs
+/// (header names, Call-IDs), where it saves a third of the work; on short tokens it costs more.
+#[inline]
+pub(crate) fn span_long(s: &[u8], mask: u8) -> usize {
+    let mut n = 0;
+    while let Some(&[a, b, c, d]) = s.get(n..n + 4) {
+        let all = TABLE[usize::from(a)]
+            & TABLE[usize::from(b)]
+            & TABLE[usize::from(c)]
+            & TABLE[usize::from(d)];
+        if all & mask != mask {
+            break;
+        }
+        n += 4;
+    }
+    n + span(&s[n..], mask)
 }
 
 #[cfg(test)]
@@ -113,5 +131,22 @@ mod tests {
         assert!(is(b'?', HNV) && !is(b'&', HNV) && !is(b'=', HNV));
         assert!(is(b'-', HOST) && !is(b'_', HOST));
         assert_eq!(span(b"abc def", TOKEN), 3);
+        for s in [
+            "",
+            "a",
+            "ab:",
+            "abcd",
+            "abcde",
+            "abcdefgh",
+            "abcdefgh:",
+            "ab cdefgh",
+            "abcdefg h",
+        ] {
+            assert_eq!(
+                span_long(s.as_bytes(), TOKEN),
+                span(s.as_bytes(), TOKEN),
+                "{s:?}"
+            );
+        }
     }
 }

@@ -278,7 +278,10 @@ impl Message {
     /// The method of a request; `None` for a response.
     pub fn method(&self) -> Option<Method<'_>> {
         match self.start {
-            StartLine::Request { method, .. } => Some(Method::from_token(self.str(method))),
+            StartLine::Request { method, .. } => Some(
+                Method::known(self.text(method))
+                    .unwrap_or_else(|| Method::Extension(self.str(method))),
+            ),
             StartLine::Response { .. } => None,
         }
     }
@@ -527,7 +530,7 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
 #[inline(never)]
 fn plain_field(buf: &[u8], pos: usize, cfg: &ParseConfig) -> Option<(RawHeader, usize)> {
     let line = buf.get(pos..)?;
-    let n = chars::span(line, TOKEN);
+    let n = chars::span_long(line, TOKEN);
     if n == 0 || line.get(n) != Some(&b':') {
         return None;
     }

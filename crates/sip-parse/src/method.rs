@@ -47,23 +47,28 @@ pub enum Method<'a> {
 impl<'a> Method<'a> {
     /// The method named by `token` (no syntax check: use on validated text).
     pub fn from_token(token: &'a str) -> Self {
-        match token {
-            "ACK" => Self::Ack,
-            "BYE" => Self::Bye,
-            "CANCEL" => Self::Cancel,
-            "INFO" => Self::Info,
-            "INVITE" => Self::Invite,
-            "MESSAGE" => Self::Message,
-            "NOTIFY" => Self::Notify,
-            "OPTIONS" => Self::Options,
-            "PRACK" => Self::Prack,
-            "PUBLISH" => Self::Publish,
-            "REFER" => Self::Refer,
-            "REGISTER" => Self::Register,
-            "SUBSCRIBE" => Self::Subscribe,
-            "UPDATE" => Self::Update,
-            other => Self::Extension(other),
-        }
+        Method::known(token.as_bytes()).unwrap_or(Self::Extension(token))
+    }
+
+    /// The method `token` names, unless it is an extension: bytes need no UTF-8 check for this.
+    pub(crate) fn known(token: &[u8]) -> Option<Method<'static>> {
+        Some(match token {
+            b"ACK" => Method::Ack,
+            b"BYE" => Method::Bye,
+            b"CANCEL" => Method::Cancel,
+            b"INFO" => Method::Info,
+            b"INVITE" => Method::Invite,
+            b"MESSAGE" => Method::Message,
+            b"NOTIFY" => Method::Notify,
+            b"OPTIONS" => Method::Options,
+            b"PRACK" => Method::Prack,
+            b"PUBLISH" => Method::Publish,
+            b"REFER" => Method::Refer,
+            b"REGISTER" => Method::Register,
+            b"SUBSCRIBE" => Method::Subscribe,
+            b"UPDATE" => Method::Update,
+            _ => return None,
+        })
     }
 
     /// The method's text.

@@ -27,14 +27,12 @@ impl<'a> CSeq<'a> {
         grammar::complete(value, |i| {
             let (i, seq) = number::<u32>("CSeq number exceeds 2**32-1")(i)?;
             let (i, ()) = lws(i)?;
-            let (i, m) = token(i)?;
-            Ok((
-                i,
-                CSeq {
-                    seq,
-                    method: Method::from_token(m),
-                },
-            ))
+            let (i, m) = grammar::many1(chars::TOKEN, "token")(i)?;
+            let method = match Method::known(m) {
+                Some(known) => known,
+                None => Method::Extension(utf8(m)?),
+            };
+            Ok((i, CSeq { seq, method }))
         })
     }
 }
@@ -49,7 +47,11 @@ impl<'a> CSeq<'a> {
 pub fn call_id(value: &[u8]) -> Result<&str, ParseError> {
     grammar::complete(value, |i| {
         let start = i;
-        let (mut i, _) = grammar::many1(chars::WORD, "Call-ID word")(i)?;
+        let n = chars::span_long(i, chars::WORD);
+        if n == 0 {
+            return grammar::expected(i, "Call-ID word");
+        }
+        let mut i = &i[n..];
         if let Some((b'@', rest)) = i.split_first() {
             i = grammar::many1(chars::WORD, "Call-ID word after '@'")(rest)?.0;
         }

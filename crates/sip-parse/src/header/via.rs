@@ -107,10 +107,8 @@ fn via_param<'a>(v: &mut Via<'a>, name: &[u8], value: Option<&'a str>) -> Result
         v.branch = Some(branch.ok_or("branch must be a token")?);
     } else if name.eq_ignore_ascii_case(b"received") {
         let ip = value.ok_or("received needs an address")?;
-        // An IPv4 or IPv6 address, as `IpAddr::from_str` reads it.
-        if crate::uri::ipv4(ip.as_bytes()).is_none() && ip.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err("received is not an IP address");
-        }
+        ip.parse::<std::net::IpAddr>()
+            .map_err(|_| "received is not an IP address")?;
         v.received = Some(ip);
     } else if name.eq_ignore_ascii_case(b"rport") {
         v.rport = Some(match value {

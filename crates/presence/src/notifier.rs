@@ -18,8 +18,10 @@
 //! * A NOTIFY answered with a non-2xx or not at all removes the subscription (RFC 6665
 //!   §4.2.2).
 //! * Watcherinfo subscriptions are allowed only from our own address-of-record (the default
-//!   policy of RFC 3857 §5.1), and every NOTIFY carries a **full** document (RFC 3858 §4.2
-//!   lets a notifier always send full state); versions count up per subscription from 0.
+//!   policy of RFC 3857 §5.1). The NOTIFY after each SUBSCRIBE (initial or refresh) carries a
+//!   **full** document; later ones a **partial** document (RFC 3858 §4.2) with only the
+//!   watchers that changed since the last NOTIFY, so a change costs the same whatever the
+//!   number of watchers. Versions count up per subscription from 0.
 //!
 //! ```
 //! use presence::notifier::{Notifier, NotifierConfig};
@@ -39,11 +41,11 @@
 //! # Ok::<(), presence::Error>(())
 //! ```
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sip_parse::{HeaderName, Message, Method};
+use sip_parse::{HeaderName, Message, Method, ParseConfig};
 use sip_txn::dialog::{Dialog, DialogId};
 
 use crate::local::LocalIdentity;
@@ -67,6 +69,10 @@ pub enum BlockedMode {
     /// existed (RFC 6665 §4.2.2).
     Reject,
 }
+
+/// Largest NOTIFY the notifier builds (a full watcherinfo document of 20,000 watchers is
+/// about 5 MB).
+const MAX_OWN_NOTIFY: usize = 16 * 1024 * 1024;
 
 /// The `Retry-After` (seconds) of the 503 to a SUBSCRIBE when the notifier is full.
 const FULL_RETRY_AFTER: &str = "60";
@@ -181,6 +187,10 @@ struct WatcherSub {
     final_sent: bool,
     /// The next watcherinfo version (RFC 3858 §4.4), for winfo subscriptions.
     winfo_version: u32,
+    /// For winfo subscriptions: the next document is full (after a SUBSCRIBE) …
+    winfo_full: bool,
+    /// … else partial, with the watchers that changed since the last one was built.
+    winfo_changes: BTreeMap<WatcherId, winfo::Watcher>,
 }
 
 /// The sans-IO core answering watchers (module docs above).
@@ -191,8 +201,13 @@ pub struct Notifier {
     presence: LocalPresence,
     enabled: bool,
     next_id: u64,
-    subs: HashMap<WatcherId, WatcherSub>,
+    /// Ordered by id (the order they came in), so NOTIFYs to many go out in a fixed order.
+    subs: BTreeMap<WatcherId, WatcherSub>,
     by_dialog: HashMap<DialogId, WatcherId>,
+    /// Presence subscriptions by watcher URI, for [`Notifier::decide`].
+    by_uri: HashMap<Arc<str>, BTreeSet<WatcherId>>,
+    /// The watcherinfo subscriptions, told of every presence subscription change.
+    winfo_subs: BTreeSet<WatcherId>,
     requests: HashMap<RequestHandle, WatcherId>,
     handles: Handles,
     deadlines: Deadlines<WatcherId>,
@@ -210,8 +225,10 @@ impl Notifier {
             presence: LocalPresence::default(),
             enabled: true,
             next_id: 0,
-            subs: HashMap::new(),
+            subs: BTreeMap::new(),
             by_dialog: HashMap::new(),
+            by_uri: HashMap::new(),
+            winfo_subs: BTreeSet::new(),
             requests: HashMap::new(),
             handles: Handles::default(),
             deadlines: Deadlines::default(),
@@ -229,7 +246,11 @@ impl Notifier {
         let ids: Vec<WatcherId> = self
             .subs
             .iter()
-            .filter(|(_, s)| s.authorization == Authorization::Allowed && s.ending.is_none())
+            .filter(|(_, s)| {
+                s.authorization == Authorization::Allowed
+                    && matches!(s.package, Package::Presence(_))
+                    && s.ending.is_none()
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
@@ -247,14 +268,12 @@ impl Notifier {
     /// per [`BlockedMode`], rejected ones a final `terminated;reason=rejected`.
     pub fn decide(&mut self, now: Instant, watcher: &str, decision: WatcherDecision) {
         let ids: Vec<WatcherId> = self
-            .subs
-            .iter()
-            .filter(|(_, s)| {
-                &*s.uri == watcher
-                    && matches!(s.package, Package::Presence(_))
-                    && s.ending.is_none()
-            })
-            .map(|(id, _)| *id)
+            .by_uri
+            .get(watcher)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|id| self.subs.get(id).is_some_and(|s| s.ending.is_none()))
             .collect();
         for id in ids {
             let authorization = match (decision, self.config.blocked) {
@@ -460,6 +479,14 @@ impl Notifier {
         self.by_dialog.insert(dialog.id().clone(), id);
         let uri: Arc<str> = from.uri_str().into();
         let display_name = from.display_name().map(|n| n.into());
+        match package {
+            Package::Winfo => {
+                self.winfo_subs.insert(id);
+            }
+            Package::Presence(_) => {
+                self.by_uri.entry(uri.clone()).or_default().insert(id);
+            }
+        }
         self.subs.insert(
             id,
             WatcherSub {
@@ -476,6 +503,8 @@ impl Notifier {
                 ending: None,
                 final_sent: false,
                 winfo_version: 0,
+                winfo_full: false,
+                winfo_changes: BTreeMap::new(),
             },
         );
         if authorization == Authorization::Pending {
@@ -537,6 +566,11 @@ impl Notifier {
             return;
         }
         s.expires_at = now + Duration::from_secs(expires.into());
+        if s.package == Package::Winfo {
+            // Full state after every SUBSCRIBE, initial or refresh.
+            s.winfo_full = true;
+            s.winfo_changes.clear();
+        }
         let at = Some(s.expires_at);
         self.deadlines.set(id, &mut s.deadline, at);
         self.notify(now, id);
@@ -617,25 +651,41 @@ impl Notifier {
         if let Some((content_type, body)) = body {
             b = b.body(content_type, body)?;
         }
-        Ok(Message::parse(b.try_build()?)?)
+        // Our own message: a full watcherinfo document of many watchers may pass the 64 KiB
+        // that bounds what we read from others (it then needs a stream transport).
+        let own = ParseConfig {
+            max_message_size: MAX_OWN_NOTIFY,
+            ..ParseConfig::default()
+        };
+        Ok(Message::parse_with(b.try_build()?, &own)?)
     }
 
     /// The body of the next NOTIFY: our presence (or offline for blocked watchers) in the
-    /// format the watcher accepts, none while pending or after a rejection, or the full
-    /// watcherinfo document.
+    /// format the watcher accepts, none while pending or after a rejection, or a watcherinfo
+    /// document (full or partial).
     fn body_of(&mut self, now: Instant, id: WatcherId) -> Option<(&'static str, bytes::Bytes)> {
-        let s = self.subs.get(&id)?;
+        let s = self.subs.get_mut(&id)?;
+        if s.package == Package::Winfo {
+            let version = s.winfo_version;
+            s.winfo_version = version.wrapping_add(1);
+            let full = std::mem::replace(&mut s.winfo_full, false);
+            let changes = std::mem::take(&mut s.winfo_changes);
+            let doc = if full {
+                self.watcherinfo(now, version)
+            } else {
+                WatcherInfo {
+                    version,
+                    state: DocState::Partial,
+                    lists: vec![self.watcher_list(changes.into_values().collect())],
+                }
+            };
+            return Some((winfo::CONTENT_TYPE, doc.to_xml().into()));
+        }
         let aor = self.local.aor();
         match (s.package, s.authorization, s.ending) {
-            (Package::Winfo, _, _) => {
-                let version = s.winfo_version;
-                let doc = self.watcherinfo(now, version);
-                if let Some(s) = self.subs.get_mut(&id) {
-                    s.winfo_version = version.wrapping_add(1);
-                }
-                Some((winfo::CONTENT_TYPE, doc.to_xml().into()))
-            }
-            (_, _, Some(WatcherEvent::Rejected)) | (_, Authorization::Pending, _) => None,
+            (Package::Winfo, ..)
+            | (_, _, Some(WatcherEvent::Rejected))
+            | (_, Authorization::Pending, _) => None,
             (Package::Presence(kind), Authorization::Allowed, _) => {
                 Some(self.presence.to_body(aor, kind))
             }
@@ -645,38 +695,28 @@ impl Notifier {
         }
     }
 
-    /// The full watcherinfo document: every presence subscription (RFC 3858 §3).
+    /// The full watcherinfo document: every presence subscription (RFC 3858 §3), in the
+    /// order they came in.
     fn watcherinfo(&self, now: Instant, version: u32) -> WatcherInfo {
-        let mut watchers: Vec<(WatcherId, winfo::Watcher)> = self
+        let watchers = self
             .subs
             .iter()
             .filter(|(_, s)| matches!(s.package, Package::Presence(_)))
-            .map(|(id, s)| {
-                let (status, event) = winfo_status(s);
-                let w = winfo::Watcher {
-                    id: id.0.to_string(),
-                    uri: s.uri.to_string(),
-                    status,
-                    event,
-                    display_name: s.display_name.as_deref().map(str::to_owned),
-                    lang: None,
-                    expiration: Some(secs_u32(s.expires_at.saturating_duration_since(now))),
-                    duration_subscribed: Some(secs_u32(
-                        now.saturating_duration_since(s.subscribed_at),
-                    )),
-                };
-                (*id, w)
-            })
+            .map(|(id, s)| winfo_entry(now, *id, s))
             .collect();
-        watchers.sort_by_key(|(id, _)| *id);
         WatcherInfo {
             version,
             state: DocState::Full,
-            lists: vec![winfo::WatcherList {
-                resource: self.local.aor().to_owned(),
-                package: "presence".to_owned(),
-                watchers: watchers.into_iter().map(|(_, w)| w).collect(),
-            }],
+            lists: vec![self.watcher_list(watchers)],
+        }
+    }
+
+    /// The one watcher list we serve: our presence.
+    fn watcher_list(&self, watchers: Vec<winfo::Watcher>) -> winfo::WatcherList {
+        winfo::WatcherList {
+            resource: self.local.aor().to_owned(),
+            package: "presence".to_owned(),
+            watchers,
         }
     }
 
@@ -702,6 +742,13 @@ impl Notifier {
         };
         self.deadlines.set(id, &mut s.deadline, None);
         self.by_dialog.remove(s.dialog.id());
+        self.winfo_subs.remove(&id);
+        if let Some(ids) = self.by_uri.get_mut(&s.uri) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.by_uri.remove(&s.uri);
+            }
+        }
         if let Some(h) = s.in_flight {
             self.requests.remove(&h);
         }
@@ -709,14 +756,15 @@ impl Notifier {
             && !s.final_sent
         {
             // Removed without a final NOTIFY (it failed): say so once.
-            let event = s.ending.unwrap_or(WatcherEvent::Deactivated);
+            let event = *s.ending.get_or_insert(WatcherEvent::Deactivated);
+            let entry = winfo_entry(now, id, &s);
             self.events.push_back(NotifierEvent::Watcher {
                 id,
                 watcher: s.uri,
                 status: WatcherStatus::Terminated,
                 event,
             });
-            self.winfo_changed(now);
+            self.winfo_changed(now, id, entry);
         }
     }
 
@@ -729,28 +777,57 @@ impl Notifier {
             return;
         }
         let (status, event) = winfo_status(s);
+        let entry = winfo_entry(now, id, s);
         self.events.push_back(NotifierEvent::Watcher {
             id,
             watcher: s.uri.clone(),
             status,
             event,
         });
-        self.winfo_changed(now);
+        self.winfo_changed(now, id, entry);
     }
 
-    fn winfo_changed(&mut self, now: Instant) {
-        let ids: Vec<WatcherId> = self
-            .subs
-            .iter()
-            .filter(|(_, s)| s.package == Package::Winfo && s.ending.is_none())
-            .map(|(id, _)| *id)
-            .collect();
-        if ids.is_empty() {
+    /// Tells every watcherinfo subscriber (not every subscription: this runs on each change)
+    /// that presence subscription `changed` is now `entry`.
+    fn winfo_changed(&mut self, now: Instant, changed: WatcherId, entry: winfo::Watcher) {
+        if self.winfo_subs.is_empty() {
             return;
         }
+        let presence_subs = self.subs.len() - self.winfo_subs.len();
+        let ids: Vec<WatcherId> = self.winfo_subs.iter().copied().collect();
         for id in ids {
+            let Some(s) = self.subs.get_mut(&id) else {
+                continue;
+            };
+            if s.ending.is_some() {
+                continue;
+            }
+            if !s.winfo_full {
+                s.winfo_changes.insert(changed, entry.clone());
+                // More changes than watchers (ended ones pile up while a NOTIFY is out): full
+                // state is smaller, and keeps this bounded.
+                if s.winfo_changes.len() > presence_subs.max(1) {
+                    s.winfo_full = true;
+                    s.winfo_changes.clear();
+                }
+            }
             self.notify(now, id);
         }
+    }
+}
+
+/// How watcherinfo describes presence subscription `id`.
+fn winfo_entry(now: Instant, id: WatcherId, s: &WatcherSub) -> winfo::Watcher {
+    let (status, event) = winfo_status(s);
+    winfo::Watcher {
+        id: id.0.to_string(),
+        uri: s.uri.to_string(),
+        status,
+        event,
+        display_name: s.display_name.as_deref().map(str::to_owned),
+        lang: None,
+        expiration: Some(secs_u32(s.expires_at.saturating_duration_since(now))),
+        duration_subscribed: Some(secs_u32(now.saturating_duration_since(s.subscribed_at))),
     }
 }
 

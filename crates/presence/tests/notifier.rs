@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use presence::WatcherInfoState;
 use presence::notifier::{BlockedMode, DisableReason, Notifier, NotifierConfig, NotifierEvent};
 use presence::testkit::{WatcherPeer, epoch, identity};
 use presence::winfo::{WatcherEvent, WatcherStatus};
@@ -368,7 +369,8 @@ fn failed_notify_removes_the_subscription() {
 fn winfo_subscription_served() {
     let t0 = epoch();
     let mut core = notifier(BlockedMode::SeeOffline);
-    subscribe(&mut core, &mut watcher("bob"), t0, WatcherDecision::Allow);
+    let mut bob = watcher("bob");
+    subscribe(&mut core, &mut bob, t0, WatcherDecision::Allow);
     // Only the presentity itself may watch its watchers (RFC 3857 §5.1).
     let mut stranger = watcher("mallory");
     let sub = stranger.subscribe("presence.winfo", None, 600);
@@ -399,7 +401,7 @@ fn winfo_subscription_served() {
         .collect();
     assert_eq!(uris, ["sip:bob@example.com"]);
     core.handle_response(t0, n.handle, &me.answer(&n.message, 200));
-    // A new watcher waiting for a decision: a full document, next version, both listed.
+    // A new watcher waiting for a decision: a partial document, next version, with carol only.
     let sub = watcher("carol").subscribe("presence", None, 600);
     core.handle_request(t0, &sub, |_, _| WatcherDecision::Offer)
         .unwrap();
@@ -415,16 +417,66 @@ fn winfo_subscription_served() {
         .expect("winfo NOTIFY");
     let doc = WatcherInfo::parse(n.message.body()).unwrap();
     assert_eq!(doc.version, 1);
-    assert_eq!(doc.state, presence::winfo::DocState::Full);
-    let carol = doc.lists[0]
-        .watchers
-        .iter()
-        .find(|w| w.uri == "sip:carol@example.com")
-        .unwrap();
+    assert_eq!(doc.state, presence::winfo::DocState::Partial);
+    assert_eq!(doc.lists[0].watchers.len(), 1);
+    let carol = &doc.lists[0].watchers[0];
+    assert_eq!(carol.uri, "sip:carol@example.com");
     assert_eq!(
         (carol.status, carol.event),
         (WatcherStatus::Pending, WatcherEvent::Subscribe)
     );
+    core.handle_response(t0, n.handle, &me.answer(&n.message, 200));
+    // Bob unsubscribes: a partial document with bob terminated.
+    let un = bob.subscribe("presence", None, 0);
+    core.handle_request(t0, &un, |_, _| WatcherDecision::Allow)
+        .unwrap();
+    let sent = notifies(&mut core);
+    let n = sent
+        .iter()
+        .find(|n| n.message.header_str(HeaderName::Event) == Some("presence.winfo"))
+        .expect("winfo NOTIFY");
+    let doc = WatcherInfo::parse(n.message.body()).unwrap();
+    assert_eq!(
+        (doc.version, doc.state),
+        (2, presence::winfo::DocState::Partial)
+    );
+    let gone = &doc.lists[0].watchers[..];
+    assert_eq!(gone.len(), 1);
+    assert_eq!(
+        (gone[0].uri.as_str(), gone[0].status, gone[0].event),
+        (
+            "sip:bob@example.com",
+            WatcherStatus::Terminated,
+            WatcherEvent::Timeout
+        )
+    );
+    for n in &sent {
+        let answer = if n.message.header_str(HeaderName::Event) == Some("presence.winfo") {
+            me.answer(&n.message, 200)
+        } else {
+            bob.answer(&n.message, 200)
+        };
+        core.handle_response(t0, n.handle, &answer);
+    }
+    // A refresh brings full state again: carol only.
+    let refresh = me.subscribe("presence.winfo", None, 600);
+    let rsp = core
+        .handle_request(t0 + secs(10), &refresh, |_, _| {
+            panic!("a refresh asks no policy")
+        })
+        .unwrap();
+    assert_eq!(rsp.status(), Some(200));
+    let doc = WatcherInfo::parse(one_notify(&mut core).message.body()).unwrap();
+    assert_eq!(
+        (doc.version, doc.state),
+        (3, presence::winfo::DocState::Full)
+    );
+    let uris: Vec<_> = doc.lists[0]
+        .watchers
+        .iter()
+        .map(|w| w.uri.as_str())
+        .collect();
+    assert_eq!(uris, ["sip:carol@example.com"]);
 }
 
 #[test]
@@ -603,4 +655,115 @@ fn a_full_notifier_refuses_new_watchers_with_503_but_serves_the_ones_it_has() {
     assert_eq!(core.len(), 1);
     subscribe(&mut core, &mut watcher("c"), t0, WatcherDecision::Allow);
     assert_eq!(core.len(), 2);
+}
+
+/// A thousand watchers, one of them with two dialogs, and our own watcherinfo subscription
+/// left unanswered meanwhile: every change costs the core one lookup (by URI, or the set of
+/// watcherinfo subscriptions), NOTIFYs to many go out in subscription order, and watcherinfo
+/// changes coalesce into one full document.
+#[test]
+fn a_thousand_watchers_are_decided_by_uri_and_notified_in_order() {
+    const N: usize = 1_000;
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    let mut me = WatcherPeer::new(ALICE, ALICE, "me");
+    let rsp = core
+        .handle_request(t0, &me.subscribe("presence.winfo", None, 600), |_, _| {
+            panic!("winfo asks no policy")
+        })
+        .unwrap();
+    me.response(&rsp);
+    let winfo = one_notify(&mut core);
+    assert_eq!(WatcherInfo::parse(winfo.message.body()).unwrap().version, 0);
+    let uri = |i: usize| format!("sip:w{i}@example.com");
+    let mut peers: Vec<WatcherPeer> = (0..N).map(|i| watcher(&format!("w{i}"))).collect();
+    peers.push(WatcherPeer::new(&uri(7), ALICE, "w7-again"));
+    for w in &mut peers {
+        let rsp = core
+            .handle_request(t0, &w.subscribe("presence", None, 600), |_, _| {
+                WatcherDecision::Offer
+            })
+            .unwrap();
+        assert_eq!(rsp.status(), Some(200));
+        w.response(&rsp);
+        // The pending NOTIFY only: the watcherinfo one is still in flight.
+        let n = one_notify(&mut core);
+        assert_eq!(sub_state(&n.message), "pending;expires=600");
+        core.handle_response(t0, n.handle, &w.answer(&n.message, 200));
+    }
+    assert_eq!(core.len(), N + 2);
+    // Even watchers allowed, odd ones blocked; w7's decision reaches both its dialogs.
+    for i in 0..N {
+        let decision = if i % 2 == 0 {
+            WatcherDecision::Allow
+        } else {
+            WatcherDecision::Block
+        };
+        core.decide(t0 + secs(1), &uri(i), decision);
+        let sent = notifies(&mut core);
+        assert_eq!(sent.len(), if i == 7 { 2 } else { 1 }, "w{i}");
+        let expected = if i % 2 == 0 {
+            Status::Online
+        } else {
+            Status::Offline
+        };
+        for n in sent {
+            assert_eq!(status_in(&n.message), expected, "w{i}");
+            let peer = if n.message.call_id().ok() == Some("w7-again@192.0.2.7") {
+                N
+            } else {
+                i
+            };
+            let ok = peers[peer].answer(&n.message, 200);
+            core.handle_response(t0 + secs(1), n.handle, &ok);
+        }
+    }
+    // Our status changes: the allowed watchers hear of it, in the order they subscribed.
+    core.set_presence(t0 + secs(2), LocalPresence::new(Status::Away, None));
+    let sent = notifies(&mut core);
+    let to: Vec<String> = sent
+        .iter()
+        .map(|n| n.message.to_header().unwrap().uri_str().to_owned())
+        .collect();
+    let expected: Vec<String> = (0..N).step_by(2).map(uri).collect();
+    assert!(to == expected, "NOTIFYs out of subscription order");
+    assert!(sent.iter().all(|n| status_in(&n.message) == Status::Away));
+    // The watcherinfo NOTIFY answered: one partial document with everything that changed
+    // meanwhile (each watcher once, as it is now), bigger than the 64 KiB we accept from
+    // others but ours to send.
+    core.handle_response(t0 + secs(2), winfo.handle, &me.answer(&winfo.message, 200));
+    let n = one_notify(&mut core);
+    assert!(
+        n.message.body().len() > 65_535,
+        "{}",
+        n.message.body().len()
+    );
+    let doc =
+        WatcherInfo::parse_with_limits(n.message.body(), &presence::XmlLimits::store()).unwrap();
+    assert_eq!(
+        (doc.version, doc.state),
+        (1, presence::winfo::DocState::Partial)
+    );
+    let mut seen = WatcherInfoState::default();
+    seen.apply(WatcherInfo::parse(winfo.message.body()).unwrap())
+        .unwrap();
+    seen.apply(doc.clone()).unwrap();
+    assert_eq!(seen.watchers().count(), N + 1);
+    let listed: Vec<&str> = doc.lists[0]
+        .watchers
+        .iter()
+        .map(|w| w.uri.as_str())
+        .collect();
+    let mut expected: Vec<String> = (0..N).map(uri).collect();
+    expected.push(uri(7));
+    assert!(
+        listed == expected,
+        "watcherinfo lists the watchers in order"
+    );
+    assert!(
+        doc.lists[0]
+            .watchers
+            .iter()
+            .all(|w| w.status == WatcherStatus::Active)
+    );
 }

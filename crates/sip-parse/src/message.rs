@@ -527,7 +527,7 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
 /// `None` for anything else (an empty or folded line, white space before the colon, a missing
 /// CR, no line end yet, an error), which [`parse_head`] then reads line by line the careful
 /// way, so errors and their offsets do not depend on this shortcut.
-#[inline(never)]
+#[inline(always)]
 fn plain_field(buf: &[u8], pos: usize, cfg: &ParseConfig) -> Option<(RawHeader, usize)> {
     let line = buf.get(pos..)?;
     let n = chars::span_long(line, TOKEN);
@@ -551,7 +551,7 @@ fn plain_field(buf: &[u8], pos: usize, cfg: &ParseConfig) -> Option<(RawHeader, 
         end -= 1;
     }
     let field = RawHeader {
-        name: HeaderName::from_bytes(line.get(..n)?),
+        name: HeaderName::lookup(line.get(..n)?),
         name_span: Span::new(pos, pos + n),
         value: Span::new(pos + value, pos + end),
     };

@@ -793,7 +793,7 @@ impl Notifier {
         if self.winfo_subs.is_empty() {
             return;
         }
-        let presence_subs = self.subs.len() - self.winfo_subs.len();
+        let presence_subs = self.subs.len().saturating_sub(self.winfo_subs.len());
         let ids: Vec<WatcherId> = self.winfo_subs.iter().copied().collect();
         for id in ids {
             let Some(s) = self.subs.get_mut(&id) else {

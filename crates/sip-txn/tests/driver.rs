@@ -442,3 +442,42 @@ async fn via_and_contact_name_our_listeners() {
     );
     d.shutdown().await;
 }
+
+/// The sent-by is made once at start: over TCP too, from `sent_by_host` when set, and an
+/// unspecified listener without one is still refused.
+#[tokio::test]
+async fn via_sent_by_comes_from_the_host_or_refuses_an_unspecified_address() {
+    let (d, _) = driver().await;
+    let tcp = addr(&d, TransportKind::Tcp);
+    let via = d.via(TransportKind::Tcp).unwrap();
+    assert!(
+        via.starts_with(&format!("SIP/2.0/TCP {tcp};rport;branch=z9hG4bK")),
+        "{via}"
+    );
+    assert_eq!(d.sent_by(TransportKind::Tcp).unwrap(), tcp.to_string());
+    d.shutdown().await;
+
+    let cfg = || TransportConfig {
+        udp: vec!["0.0.0.0:0".parse().unwrap()],
+        ..Default::default()
+    };
+    let (t, events) = Transport::bind(cfg()).await.unwrap();
+    let (d, _) = Driver::start(t, events, DriverConfig::default()).unwrap();
+    assert_eq!(
+        d.via(TransportKind::Udp).unwrap_err(),
+        DriverError::UnspecifiedAddress(TransportKind::Udp)
+    );
+    d.shutdown().await;
+
+    let (t, events) = Transport::bind(cfg()).await.unwrap();
+    let config = DriverConfig {
+        sent_by_host: Some("pc33.example.com".into()),
+        ..Default::default()
+    };
+    let (d, _) = Driver::start(t, events, config).unwrap();
+    let port = addr(&d, TransportKind::Udp).port();
+    assert!(d.via(TransportKind::Udp).unwrap().starts_with(&format!(
+        "SIP/2.0/UDP pc33.example.com:{port};rport;branch=z9hG4bK"
+    )));
+    d.shutdown().await;
+}

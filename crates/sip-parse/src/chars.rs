@@ -32,7 +32,8 @@ pub(crate) const HOST: u8 = 64;
 /// Characters allowed in a generic URI (RFC 3986 reserved + unreserved + `%`).
 pub(crate) const URIC: u8 = 128;
 
-const fn class(c: u8) -> u8 {
+/// The classes `c` belongs to (a bit per class), computed at compile time.
+pub(crate) const fn class(c: u8) -> u8 {
     let unreserved = is_alnum(c) || contains(b"-_.!~*'()", c);
     let mut k = 0;
     if is_alnum(c) || contains(b"-.!%*_+`'~", c) {

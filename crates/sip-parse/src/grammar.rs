@@ -383,8 +383,19 @@ impl<'a> Plain<'a> {
 
 /// A byte of an unquoted `gen-value`: token, host (`[`, `]`, `:` for IPv6 references).
 fn is_gen_value(c: u8) -> bool {
-    chars::is(c, TOKEN) || matches!(c, b'[' | b']' | b':')
+    GEN_VALUE[usize::from(c)]
 }
+
+/// [`is_gen_value`] as a table: the scan runs over every branch and tag value.
+static GEN_VALUE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = chars::class(c as u8) & TOKEN != 0 || matches!(c as u8, b'[' | b']' | b':');
+        c += 1;
+    }
+    t
+};
 
 /// A failure of a parameter's value (`at` is where the parameter starts).
 pub(crate) fn bad_param<'a>(at: In<'a>, what: &'static str) -> nom::Err<Fail<'a>> {

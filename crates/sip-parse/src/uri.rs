@@ -149,14 +149,17 @@ impl<'a> SipUri<'a> {
         let (user, password, host_at) = match memchr::memchr(b'@', b) {
             Some(at) => {
                 let info = &s[..at];
-                let (user, password) = match info.find(':') {
-                    Some(c) => (&info[..c], Some(&info[c + 1..])),
+                // The user ends at the first byte outside its class; ':' is outside it, so this
+                // finds the password's ':' and the first bad user character in one scan.
+                let u = chars::span(info.as_bytes(), USER);
+                let (user, password) = match info.as_bytes().get(u) {
                     None => (info, None),
+                    Some(b':') => (&info[..u], Some(&info[u + 1..])),
+                    Some(_) => return Err(ParseError::expected("user character", u)),
                 };
                 if user.is_empty() {
                     return Err(ParseError::expected("user", 0));
                 }
-                check_class(user, USER, "user character", 0)?;
                 if let Some(p) = password {
                     check_class(p, PASSWORD, "password character", user.len() + 1)?;
                 }
@@ -164,7 +167,7 @@ impl<'a> SipUri<'a> {
             }
             None => (None, None, 0),
         };
-        let (host, mut pos) = parse_host(b, host_at)?;
+        let (host, mut pos) = parse_host_str(s, host_at)?;
         let mut port = None;
         if b.get(pos) == Some(&b':') {
             let digits = b[pos + 1..]
@@ -330,10 +333,24 @@ pub(crate) fn parse_host(b: &[u8], at: usize) -> Result<(Host<'_>, usize), Parse
     }
     let n = chars::span(&b[at..], HOST);
     let text = std::str::from_utf8(&b[at..at + n]).map_err(|_| ParseError::expected("host", at))?;
-    Ok((
-        host_from_text(text).ok_or(ParseError::expected("host", at))?,
-        at + n,
-    ))
+    named_host(text, at)
+}
+
+/// [`parse_host`] over text: the host is cut from `s` without a second UTF-8 check.
+fn parse_host_str(s: &str, at: usize) -> Result<(Host<'_>, usize), ParseError> {
+    let b = s.as_bytes();
+    if b.get(at) == Some(&b'[') {
+        return parse_host(b, at);
+    }
+    let n = chars::span(b.get(at..).unwrap_or_default(), HOST);
+    let text = s.get(at..at + n).ok_or(ParseError::expected("host", at))?;
+    named_host(text, at)
+}
+
+/// The host name or IPv4 address `text` found at `at`, and where it ends.
+fn named_host(text: &str, at: usize) -> Result<(Host<'_>, usize), ParseError> {
+    let host = host_from_text(text).ok_or(ParseError::expected("host", at))?;
+    Ok((host, at + text.len()))
 }
 
 /// A host name or IPv4 address (RFC 3261 §25.1 `hostname` / `IPv4address`).
@@ -342,8 +359,15 @@ pub(crate) fn host_from_text(text: &str) -> Option<Host<'_>> {
     if b.is_empty() {
         return None;
     }
+    // An address is tried first: it is the usual host of a Via or Contact, and a text that
+    // parses as one is all digits and dots. Only a failure needs the longer check.
+    if b[0].is_ascii_digit()
+        && let Ok(ip) = text.parse()
+    {
+        return Some(Host::Ipv4(ip));
+    }
     if b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
-        return text.parse().ok().map(Host::Ipv4);
+        return None;
     }
     // hostname = *( domainlabel "." ) toplabel [ "." ]: labels are non-empty and do not start or
     // end with '-'; the top label starts with a letter.
@@ -590,6 +614,26 @@ mod tests {
             &*percent_decode(u.param("n%61me").unwrap().unwrap()),
             b"value%41"
         );
+    }
+
+    #[test]
+    fn user_and_password_errors() {
+        for (uri, kind, at) in [
+            ("sip:@h", "user", 4),
+            ("sip::pw@h", "user", 4),
+            ("sip:a b@h", "user character", 5),
+            ("sip:<a@h", "user character", 4),
+            ("sip:al<ice:pw@h", "user character", 6),
+            ("sip:alice:p:w@h", "password character", 11),
+            ("sip:alice:p<w@h", "password character", 11),
+        ] {
+            let e = Uri::parse(uri).map(|_| ()).unwrap_err();
+            assert_eq!(e, ParseError::expected(kind, at), "{uri}");
+        }
+        let u = sip("sip:alice:secret@h");
+        assert_eq!((u.user, u.password), (Some("alice"), Some("secret")));
+        let u = sip("sip:alice:@h");
+        assert_eq!((u.user, u.password), (Some("alice"), Some("")));
     }
 
     #[test]

@@ -16,11 +16,18 @@ use presence::{Buddy, ImportMode, OfferMode, PrivacyMode, Status, Store, Watcher
 use crate::engine::{Command, Engine, PresenceCommand};
 use crate::{Error, Event, Result};
 
+/// How often a connection we opened (to the registrar, above all) is pinged with CRLF CRLF
+/// (RFC 5626 §3.5.1). A server closes a connection it hears nothing on (Kamailio and OpenSIPS
+/// after 120 s by default), which would cut the server's way to us and, noticed here, force a
+/// re-registration; a ping well inside that keeps the flow up, and a ping left unanswered
+/// reports a dead flow without waiting for the next REGISTER (§4.4.1).
+const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(50);
+
 /// How a [`Client`] runs.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Listeners and TLS settings. The default listens on UDP and TCP at `0.0.0.0`, ports
-    /// chosen by the system.
+    /// chosen by the system, and pings the connections it opens every 50 s.
     pub transport: TransportConfig,
     /// The host this client names in Via and Contact; `None`: the listener's address, or for a
     /// wildcard listener the local address that routes to the first server.
@@ -41,6 +48,7 @@ impl Default for ClientConfig {
             transport: TransportConfig {
                 udp: vec!["0.0.0.0:0".parse().expect("literal address")],
                 tcp: vec!["0.0.0.0:0".parse().expect("literal address")],
+                keepalive_interval: Some(KEEPALIVE),
                 ..TransportConfig::default()
             },
             sent_by_host: None,

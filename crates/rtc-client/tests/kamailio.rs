@@ -5,6 +5,9 @@
 mod common;
 
 use common::*;
+use std::process::Command;
+use std::time::Duration;
+
 use rtc_client::{Event, RegisterFlags, RegistrationState};
 
 async fn register_message_logoff(protocol: &str) {
@@ -110,5 +113,57 @@ async fn wrong_password_is_rejected() {
     match expect_state(&mut events, RegistrationState::Rejected).await {
         Event::Registration { status, .. } => assert_eq!(status, Some(401)),
         e => unreachable!("{e:?}"),
+    }
+}
+
+/// Registers alice over TCP with a Kamailio that closes connections idle for 3 s, pinging every
+/// `keepalive`, and returns the registration events of the next 15 s (Kamailio's timer closes
+/// such a connection 10-12 s after its last message here).
+async fn idle_tcp_flow(name: &str, keepalive: Option<Duration>) -> Vec<RegistrationState> {
+    let Some(kam) = Kamailio::start(name, &["-A", "WITH_SHORT_TCP_LIFETIME"]) else {
+        return Vec::new();
+    };
+    let (alice, mut events) =
+        client_with(None, |c| c.transport.keepalive_interval = keepalive).await;
+    let profile = alice
+        .create_profile(&profile_xml("alice", kam.port, "tcp"))
+        .unwrap();
+    alice
+        .enable_profile(&profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    expect_state(&mut events, RegistrationState::Registered).await;
+    let mut seen = Vec::new();
+    let until = tokio::time::Instant::now() + Duration::from_secs(15);
+    while let Ok(Some(e)) = tokio::time::timeout_at(until, events.recv()).await {
+        if let Event::Registration { state, .. } = e {
+            seen.push(state);
+        }
+    }
+    alice.shutdown().await.unwrap();
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalives_hold_the_registration_flow_open() {
+    // CRLF pings (RFC 5626 §3.5.1) keep the server from closing our connection: the
+    // registration stays as it is.
+    let seen = idle_tcp_flow("keepalive-on", Some(Duration::from_secs(1))).await;
+    assert_eq!(seen, []);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_the_server_closes_is_registered_again() {
+    // Without pings the server closes the idle connection, which can no longer carry requests
+    // to us: the client registers again over a new one.
+    let seen = idle_tcp_flow("keepalive-off", None).await;
+    if Command::new("kamailio").arg("-v").output().is_ok() {
+        assert!(
+            seen.starts_with(&[
+                RegistrationState::Registering,
+                RegistrationState::Registered
+            ]),
+            "{seen:?}"
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use rtc_client::{Client, ClientConfig, Event, Events, Profile, RegisterFlags, RegistrationState};
-use sip_transport::{TlsConfig, TransportConfig};
+use sip_transport::TlsConfig;
 
 /// A Kamailio (registrar, digest auth, presence server) on loopback, stopped on drop.
 pub(crate) struct Kamailio {
@@ -134,24 +134,24 @@ pub(crate) fn profile_xml(user: &str, port: u16, protocol: &str) -> String {
     )
 }
 
-/// A client on loopback UDP and TCP that trusts `ca` for TLS.
+/// A client with the default configuration on loopback UDP and TCP, trusting `ca` for TLS.
 pub(crate) async fn client(ca: Option<&Path>) -> (Client, Events) {
-    let mut transport = TransportConfig {
-        udp: vec!["127.0.0.1:0".parse().unwrap()],
-        tcp: vec!["127.0.0.1:0".parse().unwrap()],
-        ..TransportConfig::default()
-    };
+    client_with(ca, |_| {}).await
+}
+
+/// [`client`], with `tweak` applied to its configuration.
+pub(crate) async fn client_with(
+    ca: Option<&Path>,
+    tweak: impl FnOnce(&mut ClientConfig),
+) -> (Client, Events) {
+    let mut config = ClientConfig::default();
+    config.transport.udp = vec!["127.0.0.1:0".parse().unwrap()];
+    config.transport.tcp = vec!["127.0.0.1:0".parse().unwrap()];
     if let Some(ca) = ca {
-        transport.tls_client = Some(TlsConfig::new().add_ca_file(ca).unwrap());
+        config.transport.tls_client = Some(TlsConfig::new().add_ca_file(ca).unwrap());
     }
-    Client::builder()
-        .config(ClientConfig {
-            transport,
-            ..ClientConfig::default()
-        })
-        .start()
-        .await
-        .unwrap()
+    tweak(&mut config);
+    Client::builder().config(config).start().await.unwrap()
 }
 
 /// A client registered with the profile `xml`, trusting `ca` for TLS.

@@ -58,7 +58,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
     conns: Mutex<Conns>,
     next_id: AtomicU64,
-    udp: Vec<Arc<UdpSocket>>,
+    /// UDP sockets with their local addresses, read once at bind (not a system call per send).
+    udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
     tls_connector: Option<TlsConnector>,
     /// One lock per remote being connected to, so concurrent sends share one new connection.
     connecting: Mutex<HashMap<RemoteKey, Arc<tokio::sync::Mutex<()>>>>,
@@ -175,8 +176,9 @@ impl Transport {
                 addr,
                 source,
             })?;
-            local.push((TransportKind::Udp, s.local_addr().unwrap_or(addr)));
-            udp_sockets.push(Arc::new(s));
+            let bound = s.local_addr().unwrap_or(addr);
+            local.push((TransportKind::Udp, bound));
+            udp_sockets.push((bound, Arc::new(s)));
         }
         let mut tcp_listeners = Vec::new();
         for &addr in &cfg.tcp {
@@ -214,7 +216,7 @@ impl Transport {
             connecting: Mutex::new(HashMap::new()),
             local,
         });
-        for s in &shared.udp {
+        for (_, s) in &shared.udp {
             tokio::spawn(udp::receive_loop(shared.clone(), s.clone()));
         }
         for l in tcp_listeners {
@@ -323,13 +325,15 @@ impl Transport {
         let udp = &self.shared.udp;
         let same = udp
             .iter()
-            .find(|s| s.local_addr().is_ok_and(|l| l.is_ipv4() == addr.is_ipv4()));
+            .find(|(l, _)| l.is_ipv4() == addr.is_ipv4())
+            .map(|(_, s)| s);
         let (socket, to) = match (same, addr) {
             (Some(s), _) => (s, addr),
             (None, SocketAddr::V4(v4)) => {
                 let dual = udp
                     .iter()
-                    .find(|s| s.local_addr().is_ok_and(|l| l.ip().is_unspecified()))
+                    .find(|(l, _)| l.ip().is_unspecified())
+                    .map(|(_, s)| s)
                     .ok_or(Error::TransportDisabled(TransportKind::Udp))?;
                 let mapped = SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port());
                 (dual, mapped)

@@ -252,7 +252,7 @@ pub(crate) fn gen_value(i: In<'_>) -> Res<'_, In<'_>> {
         let n = i.len() - rest.len();
         return Ok((rest, &i[..n]));
     }
-    let n = i.iter().position(|&c| !is_gen_value(c)).unwrap_or(i.len());
+    let n = chars::run_until(i, &GEN_VALUE_END);
     if n == 0 {
         return expected(i, "parameter value");
     }
@@ -364,12 +364,7 @@ impl<'a> Plain<'a> {
                 let n = self.rest().len() - rest.len();
                 Some(self.take(n)?)
             } else {
-                let rest = self.rest();
-                match rest
-                    .iter()
-                    .position(|&c| !is_gen_value(c))
-                    .unwrap_or(rest.len())
-                {
+                match chars::run_until(self.rest(), &GEN_VALUE_END) {
                     0 => return None,
                     n => Some(self.take(n)?),
                 }
@@ -381,17 +376,17 @@ impl<'a> Plain<'a> {
     }
 }
 
-/// A byte of an unquoted `gen-value`: token, host (`[`, `]`, `:` for IPv6 references).
-fn is_gen_value(c: u8) -> bool {
-    GEN_VALUE[usize::from(c)]
-}
-
-/// [`is_gen_value`] as a table: the scan runs over every branch and tag value.
-static GEN_VALUE: [bool; 256] = {
-    let mut t = [false; 256];
+/// The bytes an unquoted `gen-value` stops at (everything but token characters and `[`, `]`,
+/// `:` for IPv6 references), as a table for [`chars::run_until`]: the scan runs over every
+/// branch and tag value.
+static GEN_VALUE_END: [u8; 256] = {
+    let mut t = [0; 256];
     let mut c = 0;
     while c < 256 {
-        t[c] = chars::class(c as u8) & TOKEN != 0 || matches!(c as u8, b'[' | b']' | b':');
+        let token = chars::class(c as u8) & TOKEN != 0;
+        if !(token || matches!(c as u8, b'[' | b']' | b':')) {
+            t[c] = 1;
+        }
         c += 1;
     }
     t

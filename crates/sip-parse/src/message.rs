@@ -713,6 +713,17 @@ fn parse_version(v: &[u8], at: usize) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// The bytes other than visible ASCII (`!`..=`~`), where a plain Request-URI ends.
+static NOT_VISIBLE: [u8; 256] = {
+    let mut t = [1; 256];
+    let mut c = b'!';
+    while c <= b'~' {
+        t[c as usize] = 0;
+        c += 1;
+    }
+    t
+};
+
 /// The usual start line in one pass: `SIP/2.0 NNN reason` with an ASCII reason, or `METHOD
 /// uri SIP/2.0` with an ASCII URI. `None` sends the line to [`parse_start_line`], which accepts
 /// these lines too (and a few more) and says what is wrong with the others.
@@ -749,13 +760,9 @@ fn plain_start_line(line: &[u8]) -> Option<StartLine> {
         return None;
     }
     let uri_start = m + 1;
-    let mut uri_end = uri_start;
-    loop {
-        match *line.get(uri_end)? {
-            b' ' => break,
-            b'!'..=b'~' => uri_end += 1,
-            _ => return None,
-        }
+    let uri_end = uri_start + chars::run_until(line.get(uri_start..)?, &NOT_VISIBLE);
+    if line.get(uri_end) != Some(&b' ') {
+        return None;
     }
     let uri = &line[uri_start..uri_end];
     let scheme = uri

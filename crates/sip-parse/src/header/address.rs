@@ -294,10 +294,8 @@ fn bracketed(i: In<'_>) -> Res<'_, &str> {
 /// while checking its characters in one table-driven pass. `None` for anything unusual.
 fn plain_close(inner: &[u8]) -> Option<usize> {
     let scheme = uri_scheme(inner)?;
-    let n = inner[scheme..]
-        .iter()
-        .position(|&c| URI_STOP[usize::from(c)] != 0)?;
-    (inner[scheme + n] == b'>').then_some(scheme + n)
+    let n = scheme + chars::run_until(&inner[scheme..], &URI_STOP);
+    (inner.get(n) == Some(&b'>')).then_some(n)
 }
 
 /// `addr-spec` outside brackets: it ends at `;`, `,` or white space, so it may not contain

@@ -1,5 +1,7 @@
 //! Watching buddies: one SUBSCRIBE dialog per buddy for the `presence` event (RFC 6665,
-//! RFC 3856), refreshed before it expires and re-established when the notifier ends it.
+//! RFC 3856), refreshed before it expires and re-established when the notifier ends it; or
+//! one-shot fetches of a buddy's state ([`Subscriber::fetch`], RFC 6665 §4.4.3), which hold no
+//! subscription.
 //!
 //! [`Subscriber`] is a sans-IO core holding any number of subscriptions (keyed maps, no scan
 //! per message). It sits above the transaction layer:
@@ -160,6 +162,14 @@ pub enum StopCause {
     Refused(u16),
     /// [`Subscriber::unsubscribe`] finished; the subscription is gone.
     Unsubscribed,
+    /// A fetch ([`Subscriber::fetch`]) got its NOTIFY; the document it carried, if any, was
+    /// reported as [`SubscriberEvent::Presence`] (when it said something new).
+    Fetched,
+    /// A fetch got no NOTIFY: its SUBSCRIBE failed ([`RetryCause::Failed`]; a 401 or 407
+    /// too, when the caller could not answer the challenge), a 2xx came without a NOTIFY
+    /// within Timer N ([`RetryCause::NoNotify`]), or it could not be built
+    /// ([`RetryCause::LocalError`]). A fetch is never retried: the next fetch is the retry.
+    FetchFailed(RetryCause),
 }
 
 /// Where a subscription stands, as last reported in [`SubscriberEvent::State`].
@@ -248,6 +258,8 @@ enum Phase {
 #[derive(Debug)]
 struct Subscription {
     buddy: Arc<str>,
+    /// A one-shot fetch (Expires: 0), not a standing subscription.
+    fetch: bool,
     phase: Phase,
     dialog: Option<Dialog>,
     /// The Call-ID of the current attempt, the key in `by_call_id`.
@@ -313,10 +325,51 @@ impl Subscriber {
 
     /// Starts watching `buddy` (a SIP URI): a SUBSCRIBE goes out at once. Subscribing to a buddy
     /// already watched returns its id and changes nothing.
+    ///
+    /// Subscribing to a buddy that has an idle fetch entry turns it into a subscription; while
+    /// its fetch is in flight, that is refused.
     pub fn subscribe(&mut self, now: Instant, buddy: &str) -> Result<SubscriptionId> {
-        if let Some(id) = self.by_buddy.get(buddy) {
-            return Ok(*id);
+        let Some(id) = self.by_buddy.get(buddy).copied() else {
+            return self.insert(now, buddy, false);
+        };
+        if let Some(sub) = self.subs.get_mut(&id).filter(|s| s.fetch) {
+            if !matches!(sub.phase, Phase::Stopped) {
+                return Err(Error::InvalidState("a fetch is in flight"));
+            }
+            sub.fetch = false;
+            sub.failures = 0;
+            sub.expires = self.config.expires;
+            self.send_initial(now, id);
         }
+        Ok(id)
+    }
+
+    /// Fetches `buddy`'s presence once, holding no subscription (RFC 6665 §4.4.3, RFC 3265
+    /// §3.3.6): a SUBSCRIBE with Expires: 0, answered by one NOTIFY (`terminated`) with the
+    /// current state, reported as [`SubscriberEvent::Presence`] like any other; the fetch then
+    /// ends in [`StopCause::Fetched`] (or [`StopCause::FetchFailed`], or
+    /// [`StopCause::Terminated`] if the notifier rejects us) with no unsubscribe, since there is
+    /// nothing to end. A NOTIFY may overtake the 2xx; after a 2xx, the NOTIFY is awaited Timer N.
+    ///
+    /// The idle entry stays, so that fetching the buddy again (this call, or
+    /// [`Subscriber::refresh`]) reports only what changed; [`Subscriber::unsubscribe`] forgets
+    /// it at once. Fetching a buddy that has a standing subscription, or whose fetch is in
+    /// flight, returns its id and sends nothing.
+    pub fn fetch(&mut self, now: Instant, buddy: &str) -> Result<SubscriptionId> {
+        let Some(id) = self.by_buddy.get(buddy).copied() else {
+            return self.insert(now, buddy, true);
+        };
+        if let Some(sub) = self.subs.get_mut(&id)
+            && sub.fetch
+            && matches!(sub.phase, Phase::Stopped)
+        {
+            self.send_initial(now, id);
+        }
+        Ok(id)
+    }
+
+    /// A new entry for `buddy`, whose first SUBSCRIBE goes out at once.
+    fn insert(&mut self, now: Instant, buddy: &str, fetch: bool) -> Result<SubscriptionId> {
         if let Err(source) = Uri::parse(buddy) {
             return Err(Error::InvalidUri {
                 what: "buddy",
@@ -332,6 +385,7 @@ impl Subscriber {
             id,
             Subscription {
                 buddy,
+                fetch,
                 phase: Phase::Waiting,
                 dialog: None,
                 call_id: None,
@@ -351,12 +405,17 @@ impl Subscriber {
 
     /// Stops watching: SUBSCRIBE with Expires: 0 in the dialog, then the final NOTIFY is
     /// accepted (RFC 6665 §4.1.2.3). Ends with [`StopCause::Unsubscribed`]; the id is then
-    /// unknown.
+    /// unknown. A fetch holds no subscription: it is forgotten at once, and its NOTIFY, if
+    /// one still comes, is answered 481.
     pub fn unsubscribe(&mut self, now: Instant, id: SubscriptionId) -> Result<()> {
         let sub = self
             .subs
             .get_mut(&id)
             .ok_or(Error::UnknownSubscription(id.0))?;
+        if sub.fetch {
+            self.finish_unsubscribe(id);
+            return Ok(());
+        }
         match sub.phase {
             Phase::Waiting | Phase::Stopped => self.finish_unsubscribe(id),
             Phase::Established => self.send_in_dialog(now, id, 0),
@@ -368,12 +427,20 @@ impl Subscriber {
     }
 
     /// Refreshes now: an in-dialog SUBSCRIBE if the dialog stands, a new SUBSCRIBE if the
-    /// subscription waits to retry or was stopped. Refused while a request is in flight.
+    /// subscription waits to retry or was stopped; a fetch is made again. Refused while a
+    /// request is in flight (or a fetch waits for its NOTIFY).
     pub fn refresh(&mut self, now: Instant, id: SubscriptionId) -> Result<()> {
         let sub = self
             .subs
             .get_mut(&id)
             .ok_or(Error::UnknownSubscription(id.0))?;
+        if sub.fetch {
+            if !matches!(sub.phase, Phase::Stopped) {
+                return Err(Error::InvalidState("a fetch is in flight"));
+            }
+            self.send_initial(now, id);
+            return Ok(());
+        }
         match sub.phase {
             Phase::Established => {
                 let expires = sub.expires;
@@ -435,6 +502,10 @@ impl Subscriber {
             };
             sub.deadline = None;
             match sub.phase {
+                Phase::Established if sub.fetch => {
+                    // RFC 6665 §4.1.2.4 holds for a fetch too: no NOTIFY within Timer N.
+                    self.stop(id, StopCause::FetchFailed(RetryCause::NoNotify));
+                }
                 Phase::Waiting => self.send_initial(now, id),
                 Phase::Established if sub.expires_at.is_some_and(|e| e <= now) => {
                     self.restart(now, id, RetryCause::Expired, Duration::ZERO);
@@ -571,6 +642,7 @@ impl Subscriber {
             _ => return reply(400, "Bad Subscription-State"),
         };
         let response = reply(200, "OK")?;
+        let fetch = sub.fetch;
         if !notify.body().is_empty() {
             let content_type = notify
                 .header_str(HeaderName::ContentType)
@@ -594,6 +666,22 @@ impl Subscriber {
                         .push_back(SubscriberEvent::Error { id, buddy, error });
                 }
             }
+        }
+        if fetch {
+            // RFC 6665 §4.4.3: the one NOTIFY of a fetch carries the state and ends it
+            // (`terminated;reason=timeout`). Were it `active` or `pending`, the notifier's
+            // subscription ends by itself: it was granted at most 0 s.
+            let cause = match (state, TerminatedReason::parse(reason)) {
+                (
+                    SubState::Terminated,
+                    r @ (TerminatedReason::Rejected
+                    | TerminatedReason::NoResource
+                    | TerminatedReason::Invariant),
+                ) => StopCause::Terminated(r),
+                _ => StopCause::Fetched,
+            };
+            self.stop(id, cause);
+            return Ok(response);
         }
         match state {
             SubState::Terminated => {
@@ -643,6 +731,12 @@ impl Subscriber {
             return;
         };
         sub.phase = Phase::Established;
+        if sub.fetch {
+            // RFC 6665 §4.4.3: the NOTIFY with the state follows; Timer N at most.
+            let at = now + self.config.timer_n;
+            self.deadlines.set(id, &mut sub.deadline, Some(at));
+            return;
+        }
         // RFC 6665 §4.1.2.1: the 2xx's Expires is the duration granted (it may be shorter).
         let granted = match response.expires() {
             Some(Ok(e)) => e,
@@ -715,6 +809,11 @@ impl Subscriber {
         let Some(sub) = self.subs.get_mut(&id) else {
             return;
         };
+        if sub.fetch {
+            let cause = RetryCause::Failed(Failure::Status(code));
+            self.stop(id, StopCause::FetchFailed(cause));
+            return;
+        }
         if sub.unsubscribe_wanted {
             self.finish_unsubscribe(id);
             return;
@@ -815,6 +914,10 @@ impl Subscriber {
         let Some(sub) = self.subs.get_mut(&id) else {
             return;
         };
+        if sub.fetch {
+            self.stop(id, StopCause::FetchFailed(RetryCause::Failed(failure)));
+            return;
+        }
         if sub.unsubscribe_wanted {
             self.finish_unsubscribe(id);
             return;
@@ -939,6 +1042,7 @@ impl Subscriber {
         let sub = self.subs.get(&id).ok_or(Error::UnknownSubscription(id.0))?;
         let call_id = self.local.new_call_id()?;
         let tag = sip_txn::new_tag()?;
+        let expires = if sub.fetch { 0 } else { sub.expires };
         let b = MessageBuilder::request(Method::Subscribe, &sub.buddy)
             .header("Via", &self.local.via()?)?
             .header("Max-Forwards", "70")?
@@ -946,7 +1050,7 @@ impl Subscriber {
             .header("From", &self.local.header_from(&tag))?
             .header("Call-ID", &call_id)?
             .header("CSeq", "1 SUBSCRIBE")?;
-        let message = finish_subscribe(&self.local, b, sub.expires)?;
+        let message = finish_subscribe(&self.local, b, expires)?;
         Ok((call_id.into(), message))
     }
 
@@ -993,6 +1097,10 @@ impl Subscriber {
         let Some(sub) = self.subs.get_mut(&id) else {
             return;
         };
+        if sub.fetch {
+            self.stop(id, StopCause::FetchFailed(RetryCause::LocalError));
+            return;
+        }
         if sub.unsubscribe_wanted || matches!(sub.phase, Phase::Unsubscribing { .. }) {
             self.finish_unsubscribe(id);
             return;

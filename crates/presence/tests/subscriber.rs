@@ -645,3 +645,218 @@ fn many_buddies_in_one_core() {
         }
     }
 }
+
+// --- one-shot fetches (RFC 6665 §4.4.3) ---
+
+fn stopped(cause: StopCause) -> SubscriptionState {
+    SubscriptionState::Stopped(cause)
+}
+
+fn presences(ev: &[SubscriberEvent]) -> Vec<(Status, Option<String>)> {
+    ev.iter()
+        .filter_map(|e| match e {
+            SubscriberEvent::Presence { presence, .. } => {
+                Some((presence.status, presence.note.as_deref().map(String::from)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn last_state(ev: &[SubscriberEvent]) -> Option<&SubscriptionState> {
+    ev.iter().rev().find_map(|e| match e {
+        SubscriberEvent::State { state, .. } => Some(state),
+        _ => None,
+    })
+}
+
+/// Fetches Bob: the SUBSCRIBE (checked to ask for 0 s) and the notifier's end of it.
+fn fetch(core: &mut Subscriber, now: Instant) -> (SubscriptionId, OutgoingRequest, NotifierPeer) {
+    let id = core.fetch(now, BOB).unwrap();
+    let sub = request(core);
+    assert_eq!(header(&sub.message, HeaderName::Expires), "0");
+    assert_eq!(header(&sub.message, HeaderName::Event), "presence");
+    assert_eq!(sub.message.to_header().unwrap().tag(), None);
+    let peer = NotifierPeer::new(&sub.message, "srv");
+    (id, sub, peer)
+}
+
+#[test]
+fn fetch_reports_the_one_notify_and_holds_no_subscription() {
+    let t0 = epoch();
+    let mut core = core();
+    let (id, sub, mut peer) = fetch(&mut core, t0);
+    assert_eq!(core.state(id), Some(&SubscriptionState::Subscribing));
+    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(0)));
+    // Waiting for the NOTIFY, Timer N at most; no refresh is planned.
+    assert_eq!(core.poll_timeout(), Some(t0 + secs(32)));
+    let n = peer.notify(
+        "terminated;reason=timeout",
+        pidf(Status::Busy, Some("busy")),
+    );
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(200));
+    let ev = events(&mut core);
+    assert_eq!(presences(&ev), [(Status::Busy, Some("busy".into()))]);
+    assert_eq!(last_state(&ev), Some(&stopped(StopCause::Fetched)));
+    // Ended without an unsubscribe, nothing planned, nothing re-subscribed.
+    assert!(core.poll_request().is_none());
+    assert_eq!(core.poll_timeout(), None);
+    // A NOTIFY in that dialog now matches nothing.
+    let stray = peer.notify("terminated;reason=timeout", None);
+    assert_eq!(core.handle_request(t0, &stray).unwrap().status(), Some(481));
+
+    // The next fetch is a new SUBSCRIBE (new Call-ID); an unchanged state is not reported
+    // again, a changed one is.
+    let t1 = t0 + secs(300);
+    let (again, sub2, mut peer2) = fetch(&mut core, t1);
+    assert_eq!(again, id);
+    assert_ne!(sub2.message.call_id().ok(), sub.message.call_id().ok());
+    let n = peer2.notify(
+        "terminated;reason=timeout",
+        pidf(Status::Busy, Some("busy")),
+    );
+    core.handle_request(t1, &n).unwrap();
+    core.handle_response(t1, sub2.handle, &peer2.answer(&sub2.message, 200, Some(0)));
+    let ev = events(&mut core);
+    assert_eq!(presences(&ev), []);
+    assert_eq!(last_state(&ev), Some(&stopped(StopCause::Fetched)));
+    let t2 = t1 + secs(300);
+    core.refresh(t2, id).unwrap(); // refreshing a fetch fetches again
+    let sub3 = request(&mut core);
+    assert_eq!(header(&sub3.message, HeaderName::Expires), "0");
+    let mut peer3 = NotifierPeer::new(&sub3.message, "srv3");
+    let n = peer3.notify("terminated;reason=timeout", pidf(Status::Away, None));
+    core.handle_request(t2, &n).unwrap();
+    assert_eq!(presences(&events(&mut core)), [(Status::Away, None)]);
+    assert_eq!(core.len(), 1);
+}
+
+#[test]
+fn fetch_notify_before_the_2xx_ends_it_and_the_2xx_is_ignored() {
+    let t0 = epoch();
+    let mut core = core();
+    let (id, sub, mut peer) = fetch(&mut core, t0);
+    // RFC 6665 §4.1.2.4: the NOTIFY overtakes the 2xx.
+    let n = peer.notify("terminated;reason=timeout", pidf(Status::Online, None));
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(200));
+    let ev = events(&mut core);
+    assert_eq!(presences(&ev), [(Status::Online, None)]);
+    assert_eq!(core.state(id), Some(&stopped(StopCause::Fetched)));
+    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(0)));
+    assert!(events(&mut core).is_empty());
+    assert!(core.poll_request().is_none());
+    assert_eq!(
+        core.poll_timeout(),
+        None,
+        "no Timer N after the fetch ended"
+    );
+}
+
+#[test]
+fn fetch_without_notify_fails_after_timer_n() {
+    let t0 = epoch();
+    let mut core = core();
+    let (id, sub, peer) = fetch(&mut core, t0);
+    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(0)));
+    core.handle_timeout(t0 + secs(31));
+    assert_eq!(core.state(id), Some(&SubscriptionState::Subscribing));
+    core.handle_timeout(t0 + secs(32));
+    assert_eq!(
+        states(&mut core),
+        [stopped(StopCause::FetchFailed(RetryCause::NoNotify))]
+    );
+    // Not retried: the next fetch is the retry.
+    assert!(core.poll_request().is_none());
+    assert_eq!(core.poll_timeout(), None);
+}
+
+#[test]
+fn fetch_failures_are_reported_not_retried() {
+    let t0 = epoch();
+    let mut core = core();
+    // Codes a subscription would retry (503), would stop on (403), and a challenge the
+    // caller could not answer (401): each ends the fetch, reported.
+    for code in [503, 403, 401] {
+        let (id, sub, _) = fetch(&mut core, t0);
+        let rsp = respond(&sub.message, code, Some("x"), &[("Retry-After", "5")]);
+        core.handle_response(t0, sub.handle, &rsp);
+        assert_eq!(
+            core.state(id),
+            Some(&stopped(StopCause::FetchFailed(RetryCause::Failed(
+                Failure::Status(code)
+            ))))
+        );
+        assert!(core.poll_request().is_none(), "{code}");
+        assert_eq!(core.poll_timeout(), None, "{code}");
+    }
+    // No response at all.
+    let (id, sub, _) = fetch(&mut core, t0);
+    core.handle_failure(t0, sub.handle);
+    assert_eq!(
+        core.state(id),
+        Some(&stopped(StopCause::FetchFailed(RetryCause::Failed(
+            Failure::NoResponse
+        ))))
+    );
+    // The notifier refuses us in its NOTIFY.
+    let (id, _, mut peer) = fetch(&mut core, t0);
+    let n = peer.notify("terminated;reason=rejected", None);
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(200));
+    assert_eq!(
+        core.state(id),
+        Some(&stopped(StopCause::Terminated(TerminatedReason::Rejected)))
+    );
+    assert!(core.poll_request().is_none());
+    assert_eq!(core.poll_timeout(), None);
+}
+
+#[test]
+fn fetch_beside_subscriptions() {
+    let t0 = epoch();
+    let mut core = core();
+    // A buddy with a standing subscription already gets its state: fetching sends nothing.
+    let (id, _peer) = established(&mut core, t0);
+    assert_eq!(core.fetch(t0, BOB).unwrap(), id);
+    assert!(core.poll_request().is_none());
+    core.unsubscribe(t0, id).unwrap();
+    request(&mut core);
+
+    // A fetch in flight: fetching again sends nothing, subscribing and refreshing are refused,
+    // unsubscribing forgets it at once (its NOTIFY then gets 481).
+    let mut core = self::core();
+    let (id, sub, mut peer) = fetch(&mut core, t0);
+    assert_eq!(core.fetch(t0, BOB).unwrap(), id);
+    assert!(core.poll_request().is_none());
+    assert!(core.subscribe(t0, BOB).is_err());
+    assert!(core.refresh(t0, id).is_err());
+    core.unsubscribe(t0, id).unwrap();
+    assert!(core.poll_request().is_none(), "nothing to unsubscribe");
+    assert_eq!(
+        last_state(&events(&mut core)),
+        Some(&stopped(StopCause::Unsubscribed))
+    );
+    assert!(core.is_empty());
+    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(0)));
+    let n = peer.notify("terminated;reason=timeout", pidf(Status::Online, None));
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(481));
+    assert!(events(&mut core).is_empty());
+
+    // An idle fetch entry becomes a standing subscription when subscribed to.
+    let (id, _, mut peer) = fetch(&mut core, t0);
+    let n = peer.notify("terminated;reason=timeout", pidf(Status::Online, None));
+    core.handle_request(t0, &n).unwrap();
+    assert_eq!(core.subscribe(t0, BOB).unwrap(), id);
+    let sub = request(&mut core);
+    assert_eq!(header(&sub.message, HeaderName::Expires), "3600");
+    let peer = NotifierPeer::new(&sub.message, "srv");
+    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(3600)));
+    // Now Timer N, then (no NOTIFY) retried like any subscription.
+    core.handle_timeout(t0 + secs(32));
+    assert!(matches!(
+        core.state(id),
+        Some(SubscriptionState::Retrying {
+            cause: RetryCause::NoNotify,
+            ..
+        })
+    ));
+}

@@ -166,7 +166,12 @@ pub(crate) fn quoted_len(i: In<'_>) -> Res<'_, usize> {
         return expected(i, "'\"'");
     };
     let mut n = 0;
-    while let Some(&c) = body.get(n) {
+    loop {
+        // Plain text runs up to the next byte that needs a look.
+        n += chars::run_until(&body[n..], &QUOTED_STOP);
+        let Some(&c) = body.get(n) else {
+            break;
+        };
         match c {
             b'"' => return Ok((&body[n + 1..], n + 2)),
             // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
@@ -186,6 +191,20 @@ pub(crate) fn quoted_len(i: In<'_>) -> Res<'_, usize> {
     }
     expected(&body[n..], "closing '\"'")
 }
+
+/// The bytes of a quoted string [`quoted_len`] looks at: `"`, `\\`, controls (HT and folding
+/// included) and DEL.
+static QUOTED_STOP: [u8; 256] = {
+    let mut t = [0; 256];
+    let mut c = 0;
+    while c < 256 {
+        if c < 0x20 || c == 0x7f || c == b'"' as usize || c == b'\\' as usize {
+            t[c] = 1;
+        }
+        c += 1;
+    }
+    t
+};
 
 /// The text of a quoted string with its `\` escapes removed.
 pub fn unescape(quoted_text: &str) -> Cow<'_, str> {
@@ -213,6 +232,13 @@ pub(crate) fn digits(i: In<'_>) -> Res<'_, u64> {
         return expected(i, "digits");
     }
     let mut v: u64 = 0;
+    if n < 20 {
+        // Up to 19 digits cannot overflow a u64.
+        for &c in &i[..n] {
+            v = v * 10 + u64::from(c - b'0');
+        }
+        return Ok((&i[n..], v));
+    }
     for &c in &i[..n] {
         v = match v
             .checked_mul(10)

@@ -84,10 +84,13 @@ impl<'a> Uri<'a> {
     /// Parses a whole URI. Error offsets count from the start of `s`.
     pub fn parse(s: &'a str) -> Result<Self, ParseError> {
         let b = s.as_bytes();
-        let scheme_len = b
-            .iter()
-            .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))
-            .unwrap_or(b.len());
+        let scheme_len = if b.starts_with(b"sip:") {
+            3
+        } else {
+            b.iter()
+                .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))
+                .unwrap_or(b.len())
+        };
         if scheme_len == 0 || !b[0].is_ascii_alphabetic() || b.get(scheme_len) != Some(&b':') {
             return Err(ParseError::expected("URI scheme", 0));
         }
@@ -362,7 +365,7 @@ pub(crate) fn host_from_text(text: &str) -> Option<Host<'_>> {
     // An address is tried first: it is the usual host of a Via or Contact, and a text that
     // parses as one is all digits and dots. Only a failure needs the longer check.
     if b[0].is_ascii_digit()
-        && let Ok(ip) = text.parse()
+        && let Some(ip) = ipv4(b)
     {
         return Some(Host::Ipv4(ip));
     }
@@ -380,6 +383,41 @@ pub(crate) fn host_from_text(text: &str) -> Option<Host<'_>> {
             .next()
             .is_some_and(|top| top.as_bytes()[0].is_ascii_alphabetic());
     ok.then_some(Host::Domain(text))
+}
+
+/// A dotted-quad IPv4 address as `Ipv4Addr::from_str` reads it (four decimal octets up to
+/// 255, no leading zeros), one octet at a time without a loop per digit.
+pub(crate) fn ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    let digit = |at: usize| {
+        b.get(at)
+            .filter(|c| c.is_ascii_digit())
+            .map(|c| u16::from(c - b'0'))
+    };
+    let mut octets = [0u8; 4];
+    let mut at = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(at) != Some(&b'.') {
+                return None;
+            }
+            at += 1;
+        }
+        let mut v = digit(at)?;
+        at += 1;
+        // A leading 0 is the whole octet.
+        if v != 0
+            && let Some(d) = digit(at)
+        {
+            v = v * 10 + d;
+            at += 1;
+            if let Some(d) = digit(at) {
+                v = v * 10 + d;
+                at += 1;
+            }
+        }
+        *octet = u8::try_from(v).ok()?;
+    }
+    (at == b.len()).then_some(Ipv4Addr::from(octets))
 }
 
 impl<'a> Host<'a> {
@@ -577,6 +615,48 @@ impl fmt::Display for SipUri<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv4_reads_as_std_does() {
+        let mut cases: Vec<String> = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "192.0.2.1",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1..2.3",
+            ".1.2.3",
+            "1.2.3.",
+            "",
+            "1",
+            "1.2.3.4a",
+            "1.2.3.1000",
+            "00.0.0.0",
+            "0.0.0.00",
+            "1.2.3.-4",
+            "+1.2.3.4",
+            "9999.1.1.1",
+            "1.2.3.4 ",
+        ]
+        .map(String::from)
+        .into();
+        let octets = [
+            "0", "1", "9", "10", "25", "99", "100", "199", "249", "255", "256", "300", "07", "000",
+            "1000",
+        ];
+        for a in octets {
+            for b in octets {
+                cases.push(format!("{a}.{b}.1.{a}"));
+                cases.push(format!("1.{a}.{b}.2"));
+            }
+        }
+        for case in &cases {
+            assert_eq!(ipv4(case.as_bytes()), case.parse().ok(), "{case:?}");
+        }
+    }
 
     fn sip(s: &str) -> SipUri<'_> {
         match Uri::parse(s) {

@@ -333,6 +333,9 @@ fn check_uri_text(uri: In<'_>) -> Res<'_, ()> {
 /// The length of `scheme ":"` at the start of `uri` (RFC 3986 §3.1: `ALPHA *( ALPHA / DIGIT /
 /// "+" / "-" / "." )`), if there is one.
 fn uri_scheme(uri: &[u8]) -> Option<usize> {
+    if uri.starts_with(b"sip:") {
+        return Some(4);
+    }
     let n = uri
         .iter()
         .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))?;

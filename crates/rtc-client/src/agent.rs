@@ -1,15 +1,23 @@
 //! The presence agent of one identity: the `presence` crate's subscriber (watching buddies),
 //! notifier (answering watchers) and publisher (to a presence server), tied to the buddy and
 //! watcher lists and to the events the application sees.
+//!
+//! A buddy is watched as its subscription type says (`RTC_BUDDY_SUBSCRIPTION_TYPE`):
+//! `Subscribed`, a standing subscription; `Poll`, a one-shot fetch (SUBSCRIBE with Expires: 0,
+//! RFC 6665 §4.4.3) when added or loaded and then every [`Agent::poll_interval`], never a
+//! standing subscription; `AlwaysOnline` / `AlwaysOffline`, never subscribed, reported once
+//! (when added or loaded) as online / offline.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use presence::local::LocalIdentity;
 use presence::notifier::{DisableReason, Notifier, NotifierConfig, NotifierEvent};
 use presence::publisher::{Publisher, PublisherConfig, PublisherEvent};
-use presence::subscriber::{Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionState};
+use presence::subscriber::{
+    StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionState,
+};
 use presence::{
     Failure, LocalPresence, MediaKind, OutgoingRequest, PresenceData, RequestHandle, Status,
     SubscriptionType, WatcherDecision, WatcherState,
@@ -18,6 +26,10 @@ use sip_parse::Message;
 use tracing::debug;
 
 use crate::{Event, Result};
+
+/// How often `Poll` buddies are fetched by default. RTC clients poll every few minutes; each
+/// poll costs a SUBSCRIBE and a NOTIFY per buddy, so this is no substitute for subscribing.
+pub(crate) const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Which core sent a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +54,17 @@ pub(crate) struct Agent {
     registered: bool,
     /// The subscription state last reported per buddy, to report changes only.
     reported: HashMap<Arc<str>, String>,
+    /// How often `Poll` buddies are fetched again after the fetch when added or loaded
+    /// ([`DEFAULT_POLL_INTERVAL`]; at least a second).
+    pub(crate) poll_interval: Duration,
+    /// `Poll` buddies and when each is fetched next…
+    polls: HashMap<Arc<str>, Instant>,
+    /// …the same, in time order.
+    poll_queue: BTreeSet<(Instant, Arc<str>)>,
+    /// `AlwaysOnline` / `AlwaysOffline` buddies, already reported.
+    fixed: HashSet<Arc<str>>,
+    /// Events of the agent's own (the fixed buddies), passed on before the cores' events.
+    events: VecDeque<Event>,
 }
 
 impl Agent {
@@ -62,6 +85,11 @@ impl Agent {
             publish_refused: false,
             registered: false,
             reported: HashMap::new(),
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            polls: HashMap::new(),
+            poll_queue: BTreeSet::new(),
+            fixed: HashSet::new(),
+            events: VecDeque::new(),
         };
         agent.notifier.set_presence(now, shown);
         for buddy in data.buddies.iter() {
@@ -70,16 +98,51 @@ impl Agent {
         Ok(agent)
     }
 
-    /// Starts watching `uri` if its subscription type asks for NOTIFYs.
+    /// Starts watching `uri` as its subscription type says (module docs). Watching a buddy
+    /// already watched changes nothing.
     pub(crate) fn watch(&mut self, now: Instant, uri: &str, kind: SubscriptionType) -> Result<()> {
-        if matches!(kind, SubscriptionType::Subscribed | SubscriptionType::Poll) {
-            self.subscriber.subscribe(now, uri)?;
+        match kind {
+            SubscriptionType::Subscribed => {
+                self.subscriber.subscribe(now, uri)?;
+            }
+            SubscriptionType::Poll if !self.polls.contains_key(uri) => {
+                self.subscriber.fetch(now, uri)?;
+                self.schedule_poll(uri.into(), now);
+            }
+            SubscriptionType::Poll => {}
+            SubscriptionType::AlwaysOnline | SubscriptionType::AlwaysOffline => {
+                if self.fixed.insert(uri.into()) {
+                    let status = match kind {
+                        SubscriptionType::AlwaysOnline => Status::Online,
+                        _ => Status::Offline,
+                    };
+                    self.events.push_back(Event::Buddy {
+                        uri: uri.to_owned(),
+                        status,
+                        note: None,
+                    });
+                }
+            }
         }
         Ok(())
     }
 
-    /// Stops watching `uri` (SUBSCRIBE with Expires: 0).
+    /// The next fetch of the poll buddy `uri`, an interval after `now`.
+    fn schedule_poll(&mut self, uri: Arc<str>, now: Instant) {
+        let at = now + self.poll_interval.max(Duration::from_secs(1));
+        if let Some(old) = self.polls.insert(uri.clone(), at) {
+            self.poll_queue.remove(&(old, uri.clone()));
+        }
+        self.poll_queue.insert((at, uri));
+    }
+
+    /// Stops watching `uri`: SUBSCRIBE with Expires: 0 for a subscription; a poll buddy is no
+    /// longer polled (a fetch in flight is forgotten).
     pub(crate) fn unwatch(&mut self, now: Instant, uri: &str) -> Result<()> {
+        self.fixed.remove(uri);
+        if let Some((uri, at)) = self.polls.remove_entry(uri) {
+            self.poll_queue.remove(&(at, uri));
+        }
         if let Some(id) = self.subscriber.id_of(uri) {
             self.subscriber.unsubscribe(now, id)?;
         }
@@ -178,6 +241,14 @@ impl Agent {
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        while let Some((_, uri)) = self.poll_queue.first().filter(|(at, _)| *at <= now) {
+            let uri = uri.clone();
+            // A fetch still in flight (or a standing subscription) sends nothing.
+            if let Err(e) = self.subscriber.fetch(now, &uri) {
+                debug!("poll of {uri}: {e}");
+            }
+            self.schedule_poll(uri, now);
+        }
         self.subscriber.handle_timeout(now);
         self.notifier.handle_timeout(now);
         if !self.publish_refused {
@@ -193,6 +264,7 @@ impl Agent {
             self.subscriber.poll_timeout(),
             self.notifier.poll_timeout(),
             publisher,
+            self.poll_queue.first().map(|(at, _)| *at),
         ]
         .into_iter()
         .flatten()
@@ -217,6 +289,7 @@ impl Agent {
 
     /// What happened, as application events; watcher offers update `data`.
     pub(crate) fn poll_events(&mut self, events: &mut VecDeque<Event>) {
+        events.append(&mut self.events);
         while let Some(e) = self.subscriber.poll_event() {
             match e {
                 SubscriberEvent::Presence {
@@ -228,6 +301,10 @@ impl Agent {
                 }),
                 SubscriberEvent::State { buddy, state, .. } => {
                     debug!("subscription to {buddy}: {state:?}");
+                    if state == SubscriptionState::Subscribing && self.polls.contains_key(&buddy) {
+                        // Every poll starts so: only its outcome is worth reporting.
+                        continue;
+                    }
                     let words = describe(&state);
                     if self.reported.get(&buddy) != Some(&words) {
                         self.reported.insert(buddy.clone(), words.clone());
@@ -286,6 +363,138 @@ fn describe(state: &SubscriptionState) -> String {
         SubscriptionState::Pending { .. } => "pending".into(),
         SubscriptionState::Active { .. } => "active".into(),
         SubscriptionState::Retrying { cause, .. } => format!("retrying ({cause:?})"),
+        SubscriptionState::Stopped(StopCause::Fetched) => "polled".into(),
+        SubscriptionState::Stopped(StopCause::FetchFailed(cause)) => {
+            format!("poll failed ({cause:?})")
+        }
         SubscriptionState::Stopped(cause) => format!("stopped ({cause:?})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use presence::Buddy;
+    use sip_parse::{HeaderName, TransportKind};
+
+    const BOB: &str = "sip:bob@example.com";
+    const CAROL: &str = "sip:carol@example.com";
+
+    fn agent(now: Instant, buddies: &[(&str, SubscriptionType)]) -> Agent {
+        let local = LocalIdentity::new(
+            "sip:alice@example.com",
+            "sip:alice@192.0.2.1",
+            TransportKind::Udp,
+            "192.0.2.1:5060",
+        )
+        .unwrap();
+        let mut data = PresenceData::default();
+        for (uri, kind) in buddies {
+            let mut b = Buddy::new(uri, "").unwrap();
+            b.subscription = *kind;
+            data.buddies.add(b).unwrap();
+        }
+        let shown = LocalPresence::new(Status::Online, None);
+        Agent::new("p".into(), local, &data, shown, now).unwrap()
+    }
+
+    /// The subscriber's requests: (handle, Request-URI, Expires).
+    fn subscribes(agent: &mut Agent) -> Vec<(RequestHandle, String, String)> {
+        let mut out = Vec::new();
+        agent.poll_requests(&mut out);
+        out.into_iter()
+            .filter(|(core, _)| *core == Core::Subscriber)
+            .map(|(_, r)| {
+                let m = &r.message;
+                let expires = m.header_str(HeaderName::Expires).unwrap_or_default();
+                let uri = m.request_uri().unwrap_or_default();
+                (r.handle, uri.to_owned(), expires.to_owned())
+            })
+            .collect()
+    }
+
+    fn events(agent: &mut Agent) -> Vec<Event> {
+        let mut events = VecDeque::new();
+        agent.poll_events(&mut events);
+        events.into()
+    }
+
+    #[test]
+    fn poll_buddies_are_fetched_every_interval() {
+        let t0 = Instant::now();
+        let mut agent = agent(t0, &[(BOB, SubscriptionType::Poll)]);
+        let first = subscribes(&mut agent);
+        assert!(
+            matches!(&first[..], [(_, uri, e)] if uri == BOB && e == "0"),
+            "{first:?}"
+        );
+        let interval = DEFAULT_POLL_INTERVAL;
+        assert_eq!(agent.poll_timeout(), Some(t0 + interval));
+        // The fetch goes unanswered: reported, and not retried before the next poll.
+        agent.handle_failure(t0 + Duration::from_secs(32), Core::Subscriber, first[0].0);
+        assert_eq!(
+            events(&mut agent),
+            [Event::BuddySubscription {
+                uri: BOB.into(),
+                state: "poll failed (Failed(NoResponse))".into()
+            }]
+        );
+        assert_eq!(agent.poll_timeout(), Some(t0 + interval));
+        agent.handle_timeout(t0 + interval - Duration::from_secs(1));
+        assert!(subscribes(&mut agent).is_empty());
+        agent.handle_timeout(t0 + interval);
+        let second = subscribes(&mut agent);
+        assert!(
+            matches!(&second[..], [(_, uri, e)] if uri == BOB && e == "0"),
+            "{second:?}"
+        );
+        assert_eq!(agent.poll_timeout(), Some(t0 + interval * 2));
+        // Still in flight at the next poll: nothing more is sent, the poll after is planned.
+        agent.handle_timeout(t0 + interval * 2);
+        assert!(subscribes(&mut agent).is_empty());
+        assert_eq!(agent.poll_timeout(), Some(t0 + interval * 3));
+        // Watching it again (an import) changes nothing; unwatching ends the polls.
+        agent.watch(t0, BOB, SubscriptionType::Poll).unwrap();
+        assert!(subscribes(&mut agent).is_empty());
+        agent.unwatch(t0 + interval * 2, BOB).unwrap();
+        assert!(subscribes(&mut agent).is_empty(), "no subscription to end");
+        assert_eq!(agent.poll_timeout(), None);
+    }
+
+    #[test]
+    fn fixed_buddies_are_reported_once_and_never_subscribed() {
+        let t0 = Instant::now();
+        let mut agent = agent(
+            t0,
+            &[
+                (BOB, SubscriptionType::AlwaysOffline),
+                (CAROL, SubscriptionType::AlwaysOnline),
+            ],
+        );
+        let reported = |uri: &str, status| Event::Buddy {
+            uri: uri.into(),
+            status,
+            note: None,
+        };
+        assert_eq!(
+            events(&mut agent),
+            [
+                reported(BOB, Status::Offline),
+                reported(CAROL, Status::Online)
+            ]
+        );
+        assert!(subscribes(&mut agent).is_empty());
+        assert_eq!(agent.poll_timeout(), None);
+        agent
+            .watch(t0, CAROL, SubscriptionType::AlwaysOnline)
+            .unwrap();
+        assert!(events(&mut agent).is_empty(), "once");
+        // Removed and added again: reported again.
+        agent.unwatch(t0, CAROL).unwrap();
+        agent
+            .watch(t0, CAROL, SubscriptionType::AlwaysOnline)
+            .unwrap();
+        assert_eq!(events(&mut agent), [reported(CAROL, Status::Online)]);
+        assert!(subscribes(&mut agent).is_empty());
     }
 }

@@ -1,6 +1,6 @@
 //! Presence end to end between two clients through the embedded registrar/proxy: watchers
 //! offered, allowed and blocked, status changes seen, export, and presence enabled before
-//! registering (appear offline, still see buddies).
+//! registering (appear offline, still see buddies), buddies polled or always online/offline.
 
 mod common;
 
@@ -131,4 +131,98 @@ async fn enabled_before_registering_appears_offline_but_sees_buddies() {
         .await
         .unwrap();
     expect_buddy(&mut alice_events, BOB, Status::OnThePhone).await;
+}
+
+/// Every event up to and including the first that matches `want` (at most 20 s).
+async fn until(events: &mut rtc_client::Events, want: impl Fn(&Event) -> bool) -> Vec<Event> {
+    let mut seen = Vec::new();
+    while !seen.last().is_some_and(&want) {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(20), events.recv()).await;
+        match next {
+            Ok(Some(e)) => seen.push(e),
+            _ => panic!("the awaited event did not come; saw {seen:#?}"),
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_and_always_online_buddies_hold_no_subscription() {
+    const CAROL: &str = "sip:carol@example.test"; // never registered: a SUBSCRIBE would fail
+    const DAVE: &str = "sip:dave@example.test";
+    let server = EmbeddedServer::start_loopback(ServerConfig::demo())
+        .await
+        .unwrap();
+    let port = server.local_addr(TransportKind::Udp).unwrap().port();
+    let dir = TempDir::new("presence-poll");
+    let (bob, _bob_events, _) = registered(&profile_xml("bob", port, "udp"), None).await;
+    bob.enable_presence(Store::file(dir.path("bob.xml")))
+        .await
+        .unwrap();
+    bob.set_local_presence(Status::Busy, Some("in a meeting"))
+        .await
+        .unwrap();
+    bob.allow_watcher(ALICE).await.unwrap();
+
+    // alice's stored list: bob polled, carol always online, dave always offline.
+    std::fs::write(
+        dir.path("alice.xml"),
+        format!(
+            r#"<presence-store xmlns="urn:x-rtc-sip:presence-store" version="1">
+<local status="online"/>
+<buddy uri="{BOB}" name="Bob" subscription="poll"/>
+<buddy uri="{CAROL}" name="Carol" subscription="always-online"/>
+<buddy uri="{DAVE}" name="Dave" subscription="always-offline"/>
+</presence-store>"#
+        ),
+    )
+    .unwrap();
+    let (alice, mut alice_events, _) = registered(&profile_xml("alice", port, "udp"), None).await;
+    alice
+        .enable_presence(Store::file(dir.path("alice.xml")))
+        .await
+        .unwrap();
+    let buddy = |e: &Event, who: &str| matches!(e, Event::Buddy { uri, .. } if uri == who);
+    let mut seen = until(&mut alice_events, |e| buddy(e, BOB)).await;
+    assert!(
+        seen.contains(&Event::Buddy {
+            uri: BOB.into(),
+            status: Status::Busy,
+            note: Some("in a meeting".into())
+        }),
+        "{seen:#?}"
+    );
+
+    // No standing subscription: bob's next change does not reach alice before a message bob
+    // sends after it (a NOTIFY would have gone out first).
+    bob.set_local_presence(Status::Away, None).await.unwrap();
+    bob.send_message(ALICE, "after the change").await.unwrap();
+    seen.extend(until(&mut alice_events, |e| matches!(e, Event::Message { .. })).await);
+    let carol = Event::Buddy {
+        uri: CAROL.into(),
+        status: Status::Online,
+        note: None,
+    };
+    let dave = Event::Buddy {
+        uri: DAVE.into(),
+        status: Status::Offline,
+        note: None,
+    };
+    assert_eq!(seen.iter().filter(|e| **e == carol).count(), 1, "{seen:#?}");
+    assert_eq!(seen.iter().filter(|e| **e == dave).count(), 1, "{seen:#?}");
+    assert_eq!(
+        seen.iter().filter(|e| buddy(e, BOB)).count(),
+        1,
+        "{seen:#?}"
+    );
+    // The poll reported how it went; carol and dave were never subscribed to, and so never
+    // refused, which a SUBSCRIBE to carol (not registered) would have been.
+    let subscriptions: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::BuddySubscription { uri, state } => Some((uri.as_str(), state.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(subscriptions, [(BOB, "polled")], "{seen:#?}");
 }

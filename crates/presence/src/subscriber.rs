@@ -469,7 +469,7 @@ impl Subscriber {
         self.by_buddy.get(buddy).copied()
     }
 
-    /// How many subscriptions the core holds.
+    /// How many subscriptions the core holds, fetch entries included.
     pub fn len(&self) -> usize {
         self.subs.len()
     }

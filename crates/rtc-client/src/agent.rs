@@ -73,6 +73,7 @@ impl Agent {
         local: LocalIdentity,
         data: &PresenceData,
         shown: LocalPresence,
+        poll_interval: Duration,
         now: Instant,
     ) -> Result<Self> {
         let aor = local.aor().to_owned();
@@ -85,7 +86,7 @@ impl Agent {
             publish_refused: false,
             registered: false,
             reported: HashMap::new(),
-            poll_interval: DEFAULT_POLL_INTERVAL,
+            poll_interval,
             polls: HashMap::new(),
             poll_queue: BTreeSet::new(),
             fixed: HashSet::new(),
@@ -162,15 +163,23 @@ impl Agent {
     /// the registration (a broken connection, a restarted server), refresh every subscription
     /// and the publication at once: a server that forgot them answers 481 or 412 and they are
     /// made afresh (RFC 6665 §4.1.2.2, RFC 3903 §6), instead of waiting for their refresh.
+    /// Poll buddies are fetched as soon as the registration stands, whatever a fetch made
+    /// before it found.
     pub(crate) fn registered(&mut self, now: Instant, data: &PresenceData) {
-        let again = self.registered;
-        self.registered = true;
-        if again {
-            for buddy in data.buddies.iter() {
-                if let Some(id) = self.subscriber.id_of(&buddy.uri) {
-                    // A SUBSCRIBE already in flight answers for itself.
-                    let _ = self.subscriber.refresh(now, id);
+        let again = std::mem::replace(&mut self.registered, true);
+        for buddy in data.buddies.iter() {
+            match buddy.subscription {
+                SubscriptionType::Subscribed if again => {
+                    if let Some(id) = self.subscriber.id_of(&buddy.uri) {
+                        // A SUBSCRIBE already in flight answers for itself.
+                        let _ = self.subscriber.refresh(now, id);
+                    }
                 }
+                // A fetch still out answers for itself (`fetch` then sends nothing).
+                SubscriptionType::Poll if self.subscriber.fetch(now, &buddy.uri).is_ok() => {
+                    self.schedule_poll(buddy.uri.as_ref().into(), now);
+                }
+                _ => {}
             }
         }
         let shown = self.notifier.presence().clone();
@@ -395,7 +404,7 @@ mod tests {
             data.buddies.add(b).unwrap();
         }
         let shown = LocalPresence::new(Status::Online, None);
-        Agent::new("p".into(), local, &data, shown, now).unwrap()
+        Agent::new("p".into(), local, &data, shown, DEFAULT_POLL_INTERVAL, now).unwrap()
     }
 
     /// The subscriber's requests: (handle, Request-URI, Expires).

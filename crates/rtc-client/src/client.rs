@@ -40,6 +40,9 @@ pub struct ClientConfig {
     pub register_expires: u32,
     /// Fixed DNS answers instead of the system resolver (tests, closed networks).
     pub dns: Option<StaticDns>,
+    /// How often a buddy of subscription type `Poll` is fetched (a SUBSCRIBE with Expires: 0,
+    /// RFC 6665 §4.4.3) instead of being subscribed to. Default 5 minutes, at least a second.
+    pub poll_interval: std::time::Duration,
 }
 
 impl Default for ClientConfig {
@@ -56,6 +59,7 @@ impl Default for ClientConfig {
             user_agent: concat!("rtc-client/", env!("CARGO_PKG_VERSION")).to_owned(),
             register_expires: 3600,
             dns: None,
+            poll_interval: crate::agent::DEFAULT_POLL_INTERVAL,
         }
     }
 }

@@ -464,6 +464,7 @@ impl Engine {
             identity,
             &presence.data,
             shown(&presence.data, presence.appear_offline),
+            self.config.poll_interval,
             Self::now(),
         )?;
         if p.registration.state() == RegistrationState::Registered {

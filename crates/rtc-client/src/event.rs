@@ -19,7 +19,8 @@ pub enum Event {
         /// Why, in words.
         reason: String,
     },
-    /// A buddy's presence changed (a NOTIFY with a new status or note).
+    /// A buddy's presence changed: a NOTIFY (or, for a `Poll` buddy, a fetch) with a new
+    /// status or note, or a buddy of type `AlwaysOnline` / `AlwaysOffline` added or loaded.
     Buddy {
         /// The buddy's URI.
         uri: String,

@@ -7,6 +7,8 @@ mod common;
 use common::*;
 use rtc_client::server::{EmbeddedServer, ServerConfig};
 use rtc_client::{Event, RegisterFlags, RegistrationState, Status, Store, WatcherState};
+use std::time::Duration;
+
 use sip_parse::TransportKind;
 
 const ALICE: &str = "sip:alice@example.test";
@@ -225,4 +227,52 @@ async fn poll_and_always_online_buddies_hold_no_subscription() {
         })
         .collect();
     assert_eq!(subscriptions, [(BOB, "polled")], "{seen:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_buddy_is_fetched_again_every_poll_interval() {
+    let server = EmbeddedServer::start_loopback(ServerConfig::demo())
+        .await
+        .unwrap();
+    let port = server.local_addr(TransportKind::Udp).unwrap().port();
+    let dir = TempDir::new("presence-repoll");
+    let (bob, _bob_events, _) = registered(&profile_xml("bob", port, "udp"), None).await;
+    bob.enable_presence(Store::file(dir.path("bob.xml")))
+        .await
+        .unwrap();
+    bob.set_local_presence(Status::Busy, None).await.unwrap();
+    bob.allow_watcher(ALICE).await.unwrap();
+
+    let (alice, mut alice_events) =
+        client_with(None, |c| c.poll_interval = Duration::from_secs(1)).await;
+    let profile = alice
+        .create_profile(&profile_xml("alice", port, "udp"))
+        .unwrap();
+    alice
+        .enable_profile(&profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    expect_state(&mut alice_events, RegistrationState::Registered).await;
+    std::fs::write(
+        dir.path("alice.xml"),
+        format!(
+            r#"<presence-store xmlns="urn:x-rtc-sip:presence-store" version="1">
+<buddy uri="{BOB}" name="Bob" subscription="poll"/>
+</presence-store>"#
+        ),
+    )
+    .unwrap();
+    alice
+        .enable_presence(Store::file(dir.path("alice.xml")))
+        .await
+        .unwrap();
+    expect_buddy(&mut alice_events, BOB, Status::Busy).await;
+    // No NOTIFY brings this; the next fetch, a second later, does.
+    bob.set_local_presence(Status::Away, Some("back soon"))
+        .await
+        .unwrap();
+    match expect_buddy(&mut alice_events, BOB, Status::Away).await {
+        Event::Buddy { note, .. } => assert_eq!(note.as_deref(), Some("back soon")),
+        e => unreachable!("{e:?}"),
+    }
 }

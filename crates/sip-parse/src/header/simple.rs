@@ -24,6 +24,14 @@ pub struct CSeq<'a> {
 impl<'a> CSeq<'a> {
     /// Parses a CSeq value.
     pub fn parse(value: &'a [u8]) -> Result<Self, ParseError> {
+        // The usual `digits SP METHOD` with a known method is read directly; anything else
+        // (white space around, folding, an extension method, an error) by the grammar.
+        if let Some((rest, seq)) = number::<u32>("")(value).ok()
+            && let [b' ', method @ ..] = rest
+            && let Some(method) = Method::known(method)
+        {
+            return Ok(CSeq { seq, method });
+        }
         grammar::complete(value, |i| {
             let (i, seq) = number::<u32>("CSeq number exceeds 2**32-1")(i)?;
             let (i, ()) = lws(i)?;
@@ -45,6 +53,20 @@ impl<'a> CSeq<'a> {
 /// # Ok::<(), sip_parse::ParseError>(())
 /// ```
 pub fn call_id(value: &[u8]) -> Result<&str, ParseError> {
+    // The usual Call-ID is the whole value, as it comes from the message: checked in one
+    // pass here; anything else (surrounding white space, an error) goes to the grammar.
+    let n = chars::span_long(value, chars::WORD);
+    let end = match value.get(n) {
+        Some(b'@') if n > 0 => n + 1 + chars::span_long(&value[n + 1..], chars::WORD),
+        _ => n,
+    };
+    if n > 0
+        && end == value.len()
+        && value[end - 1] != b'@'
+        && let Ok(text) = std::str::from_utf8(value)
+    {
+        return Ok(text);
+    }
     grammar::complete(value, |i| {
         let start = i;
         let n = chars::span_long(i, chars::WORD);
@@ -330,6 +352,62 @@ fn date(i: In<'_>) -> Res<'_, Date> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_reads_agree_with_the_grammar() {
+        fn slow_cseq(v: &[u8]) -> Result<(u32, Method<'_>), ParseError> {
+            grammar::complete(v, |i| {
+                let (i, seq) = number::<u32>("CSeq number exceeds 2**32-1")(i)?;
+                let (i, ()) = lws(i)?;
+                let (i, m) = token(i)?;
+                Ok((i, (seq, Method::from_token(m))))
+            })
+        }
+        for v in [
+            "1 INVITE",
+            "0009 ACK",
+            "4294967295 BYE",
+            "4294967296 BYE",
+            "1  INVITE",
+            "1 INVITE ",
+            "1 FOO",
+            "1 invite",
+            "INVITE",
+            "1",
+            "1 ",
+            " 1 INVITE",
+            "1\tINVITE",
+            "1 INVITE x",
+        ] {
+            let fast = CSeq::parse(v.as_bytes()).map(|c| (c.seq, c.method));
+            assert_eq!(fast, slow_cseq(v.as_bytes()), "{v:?}");
+        }
+        for v in [
+            "a84b4c76e66710",
+            "f81d4fae-7dec@foo.bar.com",
+            "a@",
+            "@b",
+            "a@b@c",
+            "a b",
+            "a@b c",
+            " a",
+            "a ",
+            "",
+            "<x>@[y]",
+            "a\u{e9}",
+            "a@\u{e9}",
+        ] {
+            let slow = grammar::complete(v.as_bytes(), |i| {
+                let start = i;
+                let (mut i, _) = grammar::many1(chars::WORD, "Call-ID word")(i)?;
+                if let Some((b'@', rest)) = i.split_first() {
+                    i = grammar::many1(chars::WORD, "Call-ID word after '@'")(rest)?.0;
+                }
+                Ok((i, utf8(&start[..start.len() - i.len()])?))
+            });
+            assert_eq!(call_id(v.as_bytes()), slow, "{v:?}");
+        }
+    }
 
     #[test]
     fn cseq_and_call_id() {

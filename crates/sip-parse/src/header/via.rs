@@ -133,9 +133,15 @@ fn via_param<'a>(v: &mut Via<'a>, name: &[u8], value: Option<&'a str>) -> Result
 /// pass ([`Plain`]). `None` for anything else, which [`via`] then parses and reports on.
 fn plain_via(value: &[u8], list: bool) -> Option<Via<'_>> {
     let mut p = Plain::new(value)?;
-    let protocol = p.many1(TOKEN)?;
-    p.eat(b'/').then_some(())?;
-    let version = p.many1(TOKEN)?;
+    let (protocol, version) = if value.starts_with(b"SIP/2.0/") {
+        let (protocol, version) = (p.take(3)?, p.take(4)?);
+        (protocol, version.get(1..)?)
+    } else {
+        let protocol = p.many1(TOKEN)?;
+        p.eat(b'/').then_some(())?;
+        let version = p.many1(TOKEN)?;
+        (protocol, version)
+    };
     p.eat(b'/').then_some(())?;
     let transport = p.many1(TOKEN)?;
     p.eat(b' ').then_some(())?;

@@ -673,13 +673,14 @@ impl HeaderName {
     }
 }
 
-/// Whether `name` is `lower` (lowercase letters and `-`) in any letter case.
+/// Whether `name` is `lower` (lowercase letters and `-`) in any letter case (header names, and
+/// the parameter names the views look for).
 ///
 /// The length is fixed, so the comparison compiles to a few word loads (the last one
 /// overlapping): a letter matches either case once its 0x20 bit is set; a `-` is compared
 /// exactly (0x0D | 0x20 would be `-` as well).
 #[inline(always)]
-fn is<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
+pub(crate) fn is<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
     let Ok(name) = <&[u8; N]>::try_from(name) else {
         return false;
     };

@@ -7,6 +7,7 @@ use crate::chars::{self, TOKEN};
 use crate::grammar::{
     self, In, Params, Plain, Res, bad_param, expected, fail, number, quoted, sws, utf8,
 };
+use crate::header_name::is;
 use crate::{ErrorKind, ParseError, Uri};
 
 /// An address with optional display name and header parameters: the value of From, To, a Contact
@@ -181,16 +182,16 @@ fn address_param<'a>(
     name: &[u8],
     value: Option<&'a str>,
 ) -> Result<(), &'static str> {
-    if name.eq_ignore_ascii_case(b"tag") {
+    if is(name, b"tag") {
         let tag = value.filter(|t| !t.starts_with('"'));
         a.tag = Some(tag.ok_or("tag must be a token")?);
-    } else if contact && name.eq_ignore_ascii_case(b"expires") {
+    } else if contact && is(name, b"expires") {
         const WHAT: &str = "expires is not delta-seconds below 2**32";
         a.expires = Some(match value.map(|v| number::<u32>(WHAT)(v.as_bytes())) {
             Some(Ok(([], n))) => n,
             _ => return Err(WHAT),
         });
-    } else if contact && name.eq_ignore_ascii_case(b"q") {
+    } else if contact && is(name, b"q") {
         a.q = Some(value.and_then(qvalue).ok_or("q is not a qvalue (0 to 1)")?);
     }
     Ok(())

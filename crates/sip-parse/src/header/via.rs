@@ -4,6 +4,7 @@ use crate::chars::{HOST, TOKEN};
 use crate::grammar::{
     self, Fail, In, Params, Plain, Res, bad_param, lws, number, sep, sws, token, utf8,
 };
+use crate::header_name::is;
 use crate::{Host, ParseError};
 
 /// One `via-parm` of a Via header.
@@ -102,15 +103,15 @@ pub(crate) fn opt_port(i: In<'_>) -> Res<'_, Option<u16>> {
 
 /// Records one Via parameter, or says what is wrong with it.
 fn via_param<'a>(v: &mut Via<'a>, name: &[u8], value: Option<&'a str>) -> Result<(), &'static str> {
-    if name.eq_ignore_ascii_case(b"branch") {
+    if is(name, b"branch") {
         let branch = value.filter(|b| !b.starts_with('"'));
         v.branch = Some(branch.ok_or("branch must be a token")?);
-    } else if name.eq_ignore_ascii_case(b"received") {
+    } else if is(name, b"received") {
         let ip = value.ok_or("received needs an address")?;
         ip.parse::<std::net::IpAddr>()
             .map_err(|_| "received is not an IP address")?;
         v.received = Some(ip);
-    } else if name.eq_ignore_ascii_case(b"rport") {
+    } else if is(name, b"rport") {
         v.rport = Some(match value {
             Some(p) => match number::<u16>("")(p.as_bytes()) {
                 Ok(([], port)) => Some(port),
@@ -118,9 +119,9 @@ fn via_param<'a>(v: &mut Via<'a>, name: &[u8], value: Option<&'a str>) -> Result
             },
             None => None,
         });
-    } else if name.eq_ignore_ascii_case(b"maddr") {
+    } else if is(name, b"maddr") {
         v.maddr = Some(value.ok_or("maddr needs a host")?);
-    } else if name.eq_ignore_ascii_case(b"ttl") {
+    } else if is(name, b"ttl") {
         v.ttl = match value.map(|t| number::<u8>("")(t.as_bytes())) {
             Some(Ok(([], ttl))) if value.is_some_and(|t| t.len() <= 3) => Some(ttl),
             _ => return Err("ttl is not 0-255"),

@@ -47,10 +47,13 @@ fn elements<'a>(header: Header<'a>) -> impl Iterator<Item = Header<'a>> {
 
 impl Message {
     fn required(&self, name: HeaderName) -> Result<Header<'_>, ParseError> {
-        self.header(name).ok_or(ParseError::new(
-            ErrorKind::MissingHeader(name),
-            self.as_bytes().len() - self.body().len(),
-        ))
+        // The error (and the body offset it needs) only when the header is missing.
+        self.header(name).ok_or_else(|| {
+            ParseError::new(
+                ErrorKind::MissingHeader(name),
+                self.as_bytes().len() - self.body().len(),
+            )
+        })
     }
 
     /// Every element of every `name` header, split at commas (outside quotes and `<>`).

@@ -41,18 +41,17 @@ async fn log_off(clients: Vec<(Client, Events, Profile)>) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn presence_server_relays_published_status_to_watchers() {
-    let Some(kam) = Kamailio::start("presence-server", &[]) else {
+async fn presence_server_relays_published_status(protocol: &str) {
+    let Some(kam) = Kamailio::start(&format!("presence-server-{protocol}"), &[]) else {
         return;
     };
-    let dir = TempDir::new("kam-presence-server");
-    let (bob, bob_events, bob_profile) = online(&kam, &dir, "bob", "udp").await;
+    let dir = TempDir::new(&format!("kam-presence-server-{protocol}"));
+    let (bob, bob_events, bob_profile) = online(&kam, &dir, "bob", protocol).await;
     // bob PUBLISHes (407 answered with credentials); Kamailio keeps the document.
     bob.set_local_presence(Status::Away, Some("at lunch"))
         .await
         .unwrap();
-    let (alice, mut alice_events, alice_profile) = online(&kam, &dir, "alice", "udp").await;
+    let (alice, mut alice_events, alice_profile) = online(&kam, &dir, "alice", protocol).await;
     alice.add_buddy(BOB, "Bob").await.unwrap();
     // Kamailio answers the SUBSCRIBE itself and NOTIFYs what bob published.
     match expect_buddy(&mut alice_events, BOB, Status::Away).await {
@@ -73,20 +72,20 @@ async fn presence_server_relays_published_status_to_watchers() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn peer_to_peer_through_the_proxy_allows_and_blocks_watchers() {
+async fn peer_to_peer_allows_and_blocks_watchers(protocol: &str) {
     // No presence server: Kamailio record-routes SUBSCRIBE to bob's registered contact and
     // answers PUBLISH 501, so bob's client is its own presence agent (as in the RTC article).
-    let Some(kam) = Kamailio::start("presence-p2p", &["-A", "WITH_P2P"]) else {
+    let Some(kam) = Kamailio::start(&format!("presence-p2p-{protocol}"), &["-A", "WITH_P2P"])
+    else {
         return;
     };
-    let dir = TempDir::new("kam-presence-p2p");
-    let (bob, mut bob_events, bob_profile) = online(&kam, &dir, "bob", "udp").await;
+    let dir = TempDir::new(&format!("kam-presence-p2p-{protocol}"));
+    let (bob, mut bob_events, bob_profile) = online(&kam, &dir, "bob", protocol).await;
     bob.set_local_presence(Status::Online, Some("at my desk"))
         .await
         .unwrap();
-    let (alice, mut alice_events, alice_profile) = online(&kam, &dir, "alice", "udp").await;
-    let (carol, mut carol_events, carol_profile) = online(&kam, &dir, "carol", "udp").await;
+    let (alice, mut alice_events, alice_profile) = online(&kam, &dir, "alice", protocol).await;
+    let (carol, mut carol_events, carol_profile) = online(&kam, &dir, "carol", protocol).await;
 
     alice.add_buddy(BOB, "Bob").await.unwrap();
     let offered = expect(
@@ -141,6 +140,36 @@ async fn peer_to_peer_through_the_proxy_allows_and_blocks_watchers() {
         (carol, carol_events, carol_profile),
     ])
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_server_over_udp() {
+    presence_server_relays_published_status("udp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_server_over_tcp() {
+    presence_server_relays_published_status("tcp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_server_over_tls() {
+    presence_server_relays_published_status("tls").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_to_peer_over_udp() {
+    peer_to_peer_allows_and_blocks_watchers("udp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_to_peer_over_tcp() {
+    peer_to_peer_allows_and_blocks_watchers("tcp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_to_peer_over_tls() {
+    peer_to_peer_allows_and_blocks_watchers("tls").await;
 }
 
 /// Kamailio restarts in the middle: its registrations, subscriptions and publications (all in

@@ -10,9 +10,7 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use common::*;
-use rtc_client::server::{EmbeddedServer, ServerConfig};
 use rtc_client::{Event, Status, Store};
-use sip_parse::TransportKind;
 use tokio::sync::mpsc;
 
 const ALICE: &str = "sip:alice@example.test";
@@ -136,14 +134,6 @@ fn forward(
             }
         }
     });
-}
-
-async fn embedded_server() -> (EmbeddedServer, u16) {
-    let server = EmbeddedServer::start_loopback(ServerConfig::demo())
-        .await
-        .unwrap();
-    let port = server.local_addr(TransportKind::Udp).unwrap().port();
-    (server, port)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

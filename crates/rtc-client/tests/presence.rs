@@ -5,21 +5,15 @@
 mod common;
 
 use common::*;
-use rtc_client::server::{EmbeddedServer, ServerConfig};
 use rtc_client::{Event, RegisterFlags, RegistrationState, Status, Store, WatcherState};
 use std::time::Duration;
-
-use sip_parse::TransportKind;
 
 const ALICE: &str = "sip:alice@example.test";
 const BOB: &str = "sip:bob@example.test";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_allow_block_and_export() {
-    let server = EmbeddedServer::start_loopback(ServerConfig::demo())
-        .await
-        .unwrap();
-    let port = server.local_addr(TransportKind::Udp).unwrap().port();
+    let (_server, port) = embedded_server().await;
     let dir = TempDir::new("presence-watch");
     let (alice, mut alice_events, alice_profile) =
         registered(&profile_xml("alice", port, "udp"), None).await;
@@ -87,10 +81,7 @@ async fn watch_allow_block_and_export() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enabled_before_registering_appears_offline_but_sees_buddies() {
-    let server = EmbeddedServer::start_loopback(ServerConfig::demo())
-        .await
-        .unwrap();
-    let port = server.local_addr(TransportKind::Udp).unwrap().port();
+    let (_server, port) = embedded_server().await;
     let dir = TempDir::new("presence-early");
     let (alice, mut alice_events, _alice_profile) =
         registered(&profile_xml("alice", port, "udp"), None).await;
@@ -152,19 +143,10 @@ async fn until(events: &mut rtc_client::Events, want: impl Fn(&Event) -> bool) -
 async fn poll_and_always_online_buddies_hold_no_subscription() {
     const CAROL: &str = "sip:carol@example.test"; // never registered: a SUBSCRIBE would fail
     const DAVE: &str = "sip:dave@example.test";
-    let server = EmbeddedServer::start_loopback(ServerConfig::demo())
-        .await
-        .unwrap();
-    let port = server.local_addr(TransportKind::Udp).unwrap().port();
+    let (_server, port) = embedded_server().await;
     let dir = TempDir::new("presence-poll");
-    let (bob, _bob_events, _) = registered(&profile_xml("bob", port, "udp"), None).await;
-    bob.enable_presence(Store::file(dir.path("bob.xml")))
-        .await
-        .unwrap();
-    bob.set_local_presence(Status::Busy, Some("in a meeting"))
-        .await
-        .unwrap();
-    bob.allow_watcher(ALICE).await.unwrap();
+    let (bob, _bob_events, _) =
+        presenting("bob", port, &dir, Status::Busy, Some("in a meeting"), ALICE).await;
 
     // alice's stored list: bob polled, carol always online, dave always offline.
     std::fs::write(
@@ -231,17 +213,9 @@ async fn poll_and_always_online_buddies_hold_no_subscription() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poll_buddy_is_fetched_again_every_poll_interval() {
-    let server = EmbeddedServer::start_loopback(ServerConfig::demo())
-        .await
-        .unwrap();
-    let port = server.local_addr(TransportKind::Udp).unwrap().port();
+    let (_server, port) = embedded_server().await;
     let dir = TempDir::new("presence-repoll");
-    let (bob, _bob_events, _) = registered(&profile_xml("bob", port, "udp"), None).await;
-    bob.enable_presence(Store::file(dir.path("bob.xml")))
-        .await
-        .unwrap();
-    bob.set_local_presence(Status::Busy, None).await.unwrap();
-    bob.allow_watcher(ALICE).await.unwrap();
+    let (bob, _bob_events, _) = presenting("bob", port, &dir, Status::Busy, None, ALICE).await;
 
     let (alice, mut alice_events) =
         client_with(None, |c| c.poll_interval = Duration::from_secs(1)).await;

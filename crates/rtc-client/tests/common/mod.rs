@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use rtc_client::server::{EmbeddedServer, ServerConfig};
 use rtc_client::{Client, ClientConfig, Event, Events, Profile, RegisterFlags, RegistrationState};
+use sip_parse::TransportKind;
 use sip_transport::TlsConfig;
 
 /// A Kamailio (registrar, digest auth, presence server) on loopback, stopped on drop.
@@ -132,6 +134,35 @@ pub(crate) fn profile_xml(user: &str, port: u16, protocol: &str) -> String {
   </sipsrv>
 </provision>"#
     )
+}
+
+/// The embedded registrar/proxy with the demo accounts on loopback, and its UDP port.
+pub(crate) async fn embedded_server() -> (EmbeddedServer, u16) {
+    let server = EmbeddedServer::start_loopback(ServerConfig::demo())
+        .await
+        .unwrap();
+    let port = server.local_addr(TransportKind::Udp).unwrap().port();
+    (server, port)
+}
+
+/// A registered client with presence enabled (stored in `dir`), showing `status` and `note`
+/// and allowing `watcher`.
+pub(crate) async fn presenting(
+    user: &str,
+    port: u16,
+    dir: &TempDir,
+    status: rtc_client::Status,
+    note: Option<&str>,
+    watcher: &str,
+) -> (Client, Events, Profile) {
+    let (client, events, profile) = registered(&profile_xml(user, port, "udp"), None).await;
+    client
+        .enable_presence(rtc_client::Store::file(dir.path(&format!("{user}.xml"))))
+        .await
+        .unwrap();
+    client.set_local_presence(status, note).await.unwrap();
+    client.allow_watcher(watcher).await.unwrap();
+    (client, events, profile)
 }
 
 /// A client with the default configuration on loopback UDP and TCP, trusting `ca` for TLS.

@@ -161,21 +161,34 @@ fn plain_via(value: &[u8], list: bool) -> Option<Via<'_>> {
         }
         false => None,
     };
-    let mut v = Via {
-        protocol,
-        version,
-        transport,
-        host,
-        port,
-        branch: None,
-        received: None,
-        rport: None,
-        maddr: None,
-        ttl: None,
-        params: Params::default(),
-    };
+    let mut v = Via::bare(protocol, version, transport, host, port);
     v.params = p.params(|name, value| via_param(&mut v, name.as_bytes(), value).ok())?;
     p.at_end(list).then_some(v)
+}
+
+impl<'a> Via<'a> {
+    /// A Via with its sent-protocol and sent-by, before its parameters are read.
+    fn bare(
+        protocol: &'a str,
+        version: &'a str,
+        transport: &'a str,
+        host: Host<'a>,
+        port: Option<u16>,
+    ) -> Self {
+        Via {
+            protocol,
+            version,
+            transport,
+            host,
+            port,
+            branch: None,
+            received: None,
+            rport: None,
+            maddr: None,
+            ttl: None,
+            params: Params::default(),
+        }
+    }
 }
 
 fn via(i: In<'_>) -> Res<'_, Via<'_>> {
@@ -187,19 +200,7 @@ fn via(i: In<'_>) -> Res<'_, Via<'_>> {
     let (i, ()) = lws(i)?;
     let (i, host) = host(i)?;
     let (i, port) = opt_port(i)?;
-    let mut v = Via {
-        protocol,
-        version,
-        transport,
-        host,
-        port,
-        branch: None,
-        received: None,
-        rport: None,
-        maddr: None,
-        ttl: None,
-        params: Params::default(),
-    };
+    let mut v = Via::bare(protocol, version, transport, host, port);
     let (i, params) = grammar::header_params(i, |name, value, at| {
         // Values are tokens or quoted strings, which the grammar has checked to be UTF-8.
         let value = value.map(utf8).transpose()?;

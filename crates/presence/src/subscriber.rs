@@ -260,6 +260,9 @@ struct Subscription {
     buddy: Arc<str>,
     /// A one-shot fetch (Expires: 0), not a standing subscription.
     fetch: bool,
+    /// For a fetch entry made by [`Subscriber::poll`]: fetch again this long after each fetch
+    /// ends.
+    every: Option<Duration>,
     phase: Phase,
     dialog: Option<Dialog>,
     /// The Call-ID of the current attempt, the key in `by_call_id`.
@@ -337,6 +340,7 @@ impl Subscriber {
                 return Err(Error::InvalidState("a fetch is in flight"));
             }
             sub.fetch = false;
+            sub.every = None;
             sub.failures = 0;
             sub.expires = self.config.expires;
             self.send_initial(now, id);
@@ -368,6 +372,17 @@ impl Subscriber {
         Ok(id)
     }
 
+    /// Polls `buddy`: [`fetch`](Self::fetch)es it now and again `every` after each fetch ends,
+    /// however it ended, until [`Subscriber::unsubscribe`]. A buddy with a standing
+    /// subscription is left as it is.
+    pub fn poll(&mut self, now: Instant, buddy: &str, every: Duration) -> Result<SubscriptionId> {
+        let id = self.fetch(now, buddy)?;
+        if let Some(sub) = self.subs.get_mut(&id).filter(|s| s.fetch) {
+            sub.every = Some(every.max(Duration::from_secs(1)));
+        }
+        Ok(id)
+    }
+
     /// A new entry for `buddy`, whose first SUBSCRIBE goes out at once.
     fn insert(&mut self, now: Instant, buddy: &str, fetch: bool) -> Result<SubscriptionId> {
         if let Err(source) = Uri::parse(buddy) {
@@ -386,6 +401,7 @@ impl Subscriber {
             Subscription {
                 buddy,
                 fetch,
+                every: None,
                 phase: Phase::Waiting,
                 dialog: None,
                 call_id: None,
@@ -504,8 +520,10 @@ impl Subscriber {
             match sub.phase {
                 Phase::Established if sub.fetch => {
                     // RFC 6665 §4.1.2.4 holds for a fetch too: no NOTIFY within Timer N.
-                    self.stop(id, StopCause::FetchFailed(RetryCause::NoNotify));
+                    self.fetch_ended(now, id, StopCause::FetchFailed(RetryCause::NoNotify));
                 }
+                // A polled entry's next fetch.
+                Phase::Stopped if sub.fetch => self.send_initial(now, id),
                 Phase::Waiting => self.send_initial(now, id),
                 Phase::Established if sub.expires_at.is_some_and(|e| e <= now) => {
                     self.restart(now, id, RetryCause::Expired, Duration::ZERO);
@@ -680,7 +698,7 @@ impl Subscriber {
                 ) => StopCause::Terminated(r),
                 _ => StopCause::Fetched,
             };
-            self.stop(id, cause);
+            self.fetch_ended(now, id, cause);
             return Ok(response);
         }
         match state {
@@ -811,7 +829,7 @@ impl Subscriber {
         };
         if sub.fetch {
             let cause = RetryCause::Failed(Failure::Status(code));
-            self.stop(id, StopCause::FetchFailed(cause));
+            self.fetch_ended(now, id, StopCause::FetchFailed(cause));
             return;
         }
         if sub.unsubscribe_wanted {
@@ -915,7 +933,8 @@ impl Subscriber {
             return;
         };
         if sub.fetch {
-            self.stop(id, StopCause::FetchFailed(RetryCause::Failed(failure)));
+            let cause = StopCause::FetchFailed(RetryCause::Failed(failure));
+            self.fetch_ended(now, id, cause);
             return;
         }
         if sub.unsubscribe_wanted {
@@ -950,6 +969,16 @@ impl Subscriber {
             self.deadlines.set(id, &mut sub.deadline, None);
         }
         self.report(id, SubscriptionState::Stopped(cause));
+    }
+
+    /// A fetch ended: reported, and a polled entry's next fetch scheduled.
+    fn fetch_ended(&mut self, now: Instant, id: SubscriptionId, cause: StopCause) {
+        self.stop(id, cause);
+        if let Some(sub) = self.subs.get_mut(&id)
+            && let Some(every) = sub.every
+        {
+            self.deadlines.set(id, &mut sub.deadline, Some(now + every));
+        }
     }
 
     fn finish_unsubscribe(&mut self, id: SubscriptionId) {
@@ -1098,7 +1127,7 @@ impl Subscriber {
             return;
         };
         if sub.fetch {
-            self.stop(id, StopCause::FetchFailed(RetryCause::LocalError));
+            self.fetch_ended(now, id, StopCause::FetchFailed(RetryCause::LocalError));
             return;
         }
         if sub.unsubscribe_wanted || matches!(sub.phase, Phase::Unsubscribing { .. }) {

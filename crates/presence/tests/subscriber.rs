@@ -732,6 +732,41 @@ fn fetch_reports_the_one_notify_and_holds_no_subscription() {
 }
 
 #[test]
+fn poll_fetches_again_an_interval_after_each_fetch_ends() {
+    let t0 = epoch();
+    let mut core = core();
+    let id = core.poll(t0, BOB, secs(60)).unwrap();
+    let sub = request(&mut core);
+    assert_eq!(header(&sub.message, HeaderName::Expires), "0");
+    let mut peer = NotifierPeer::new(&sub.message, "srv");
+    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(0)));
+    let t1 = t0 + secs(2);
+    let n = peer.notify("terminated;reason=timeout", pidf(Status::Busy, None));
+    core.handle_request(t1, &n).unwrap();
+    assert_eq!(presences(&events(&mut core)), [(Status::Busy, None)]);
+    // The next fetch is due 60 s after this one ended, not after it started.
+    assert_eq!(core.poll_timeout(), Some(t1 + secs(60)));
+    core.handle_timeout(t1 + secs(59));
+    assert!(core.poll_request().is_none());
+    core.handle_timeout(t1 + secs(60));
+    let again = request(&mut core);
+    assert_eq!(header(&again.message, HeaderName::Expires), "0");
+    // A failed fetch is not retried sooner: the schedule goes on from its end.
+    let t2 = t1 + secs(61);
+    core.handle_failure(t2, again.handle);
+    assert!(matches!(
+        core.state(id),
+        Some(SubscriptionState::Stopped(StopCause::FetchFailed(_)))
+    ));
+    assert_eq!(core.poll_timeout(), Some(t2 + secs(60)));
+    // Unsubscribing ends the polling.
+    core.unsubscribe(t2, id).unwrap();
+    assert_eq!(core.poll_timeout(), None);
+    core.handle_timeout(t2 + secs(600));
+    assert!(core.poll_request().is_none());
+}
+
+#[test]
 fn fetch_notify_before_the_2xx_ends_it_and_the_2xx_is_ignored() {
     let t0 = epoch();
     let mut core = core();

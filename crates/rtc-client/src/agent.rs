@@ -4,11 +4,11 @@
 //!
 //! A buddy is watched as its subscription type says (`RTC_BUDDY_SUBSCRIPTION_TYPE`):
 //! `Subscribed`, a standing subscription; `Poll`, a one-shot fetch (SUBSCRIBE with Expires: 0,
-//! RFC 6665 §4.4.3) when added or loaded and then every [`Agent::poll_interval`], never a
-//! standing subscription; `AlwaysOnline` / `AlwaysOffline`, never subscribed, reported once
+//! RFC 6665 §4.4.3) when added or loaded and again [`Agent::poll_interval`] after each fetch
+//! ends, never a standing subscription; `AlwaysOnline` / `AlwaysOffline`, never subscribed, reported once
 //! (when added or loaded) as online / offline.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,10 +57,8 @@ pub(crate) struct Agent {
     /// How often `Poll` buddies are fetched again after the fetch when added or loaded
     /// ([`DEFAULT_POLL_INTERVAL`]; at least a second).
     pub(crate) poll_interval: Duration,
-    /// `Poll` buddies and when each is fetched next…
-    polls: HashMap<Arc<str>, Instant>,
-    /// …the same, in time order.
-    poll_queue: BTreeSet<(Instant, Arc<str>)>,
+    /// `Poll` buddies (the subscriber core schedules their fetches).
+    polled: HashSet<Arc<str>>,
     /// `AlwaysOnline` / `AlwaysOffline` buddies, already reported.
     fixed: HashSet<Arc<str>>,
     /// Events of the agent's own (the fixed buddies), passed on before the cores' events.
@@ -87,8 +85,7 @@ impl Agent {
             registered: false,
             reported: HashMap::new(),
             poll_interval,
-            polls: HashMap::new(),
-            poll_queue: BTreeSet::new(),
+            polled: HashSet::new(),
             fixed: HashSet::new(),
             events: VecDeque::new(),
         };
@@ -106,9 +103,9 @@ impl Agent {
             SubscriptionType::Subscribed => {
                 self.subscriber.subscribe(now, uri)?;
             }
-            SubscriptionType::Poll if !self.polls.contains_key(uri) => {
-                self.subscriber.fetch(now, uri)?;
-                self.schedule_poll(uri.into(), now);
+            SubscriptionType::Poll if !self.polled.contains(uri) => {
+                self.subscriber.poll(now, uri, self.poll_interval)?;
+                self.polled.insert(uri.into());
             }
             SubscriptionType::Poll => {}
             SubscriptionType::AlwaysOnline | SubscriptionType::AlwaysOffline => {
@@ -128,22 +125,11 @@ impl Agent {
         Ok(())
     }
 
-    /// The next fetch of the poll buddy `uri`, an interval after `now`.
-    fn schedule_poll(&mut self, uri: Arc<str>, now: Instant) {
-        let at = now + self.poll_interval.max(Duration::from_secs(1));
-        if let Some(old) = self.polls.insert(uri.clone(), at) {
-            self.poll_queue.remove(&(old, uri.clone()));
-        }
-        self.poll_queue.insert((at, uri));
-    }
-
     /// Stops watching `uri`: SUBSCRIBE with Expires: 0 for a subscription; a poll buddy is no
     /// longer polled (a fetch in flight is forgotten).
     pub(crate) fn unwatch(&mut self, now: Instant, uri: &str) -> Result<()> {
         self.fixed.remove(uri);
-        if let Some((uri, at)) = self.polls.remove_entry(uri) {
-            self.poll_queue.remove(&(at, uri));
-        }
+        self.polled.remove(uri);
         if let Some(id) = self.subscriber.id_of(uri) {
             self.subscriber.unsubscribe(now, id)?;
         }
@@ -175,9 +161,10 @@ impl Agent {
                         let _ = self.subscriber.refresh(now, id);
                     }
                 }
-                // A fetch still out answers for itself (`fetch` then sends nothing).
-                SubscriptionType::Poll if self.subscriber.fetch(now, &buddy.uri).is_ok() => {
-                    self.schedule_poll(buddy.uri.as_ref().into(), now);
+                // A fetch still out answers for itself (`fetch` then sends nothing); the
+                // core's schedule goes on from the fetch's end.
+                SubscriptionType::Poll => {
+                    let _ = self.subscriber.fetch(now, &buddy.uri);
                 }
                 _ => {}
             }
@@ -250,14 +237,6 @@ impl Agent {
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        while let Some((_, uri)) = self.poll_queue.first().filter(|(at, _)| *at <= now) {
-            let uri = uri.clone();
-            // A fetch still in flight (or a standing subscription) sends nothing.
-            if let Err(e) = self.subscriber.fetch(now, &uri) {
-                debug!("poll of {uri}: {e}");
-            }
-            self.schedule_poll(uri, now);
-        }
         self.subscriber.handle_timeout(now);
         self.notifier.handle_timeout(now);
         if !self.publish_refused {
@@ -273,7 +252,6 @@ impl Agent {
             self.subscriber.poll_timeout(),
             self.notifier.poll_timeout(),
             publisher,
-            self.poll_queue.first().map(|(at, _)| *at),
         ]
         .into_iter()
         .flatten()
@@ -310,7 +288,7 @@ impl Agent {
                 }),
                 SubscriberEvent::State { buddy, state, .. } => {
                     debug!("subscription to {buddy}: {state:?}");
-                    if state == SubscriptionState::Subscribing && self.polls.contains_key(&buddy) {
+                    if state == SubscriptionState::Subscribing && self.polled.contains(&buddy) {
                         // Every poll starts so: only its outcome is worth reporting.
                         continue;
                     }
@@ -429,7 +407,7 @@ mod tests {
     }
 
     #[test]
-    fn poll_buddies_are_fetched_every_interval() {
+    fn poll_buddies_are_fetched_an_interval_after_each_fetch() {
         let t0 = Instant::now();
         let mut agent = agent(t0, &[(BOB, SubscriptionType::Poll)]);
         let first = subscribes(&mut agent);
@@ -437,10 +415,12 @@ mod tests {
             matches!(&first[..], [(_, uri, e)] if uri == BOB && e == "0"),
             "{first:?}"
         );
+        // In flight: the transaction's own timeout ends it; no poll is planned meanwhile.
+        assert_eq!(agent.poll_timeout(), None);
         let interval = DEFAULT_POLL_INTERVAL;
-        assert_eq!(agent.poll_timeout(), Some(t0 + interval));
         // The fetch goes unanswered: reported, and not retried before the next poll.
-        agent.handle_failure(t0 + Duration::from_secs(32), Core::Subscriber, first[0].0);
+        let t1 = t0 + Duration::from_secs(32);
+        agent.handle_failure(t1, Core::Subscriber, first[0].0);
         assert_eq!(
             events(&mut agent),
             [Event::BuddySubscription {
@@ -448,25 +428,21 @@ mod tests {
                 state: "poll failed (Failed(NoResponse))".into()
             }]
         );
-        assert_eq!(agent.poll_timeout(), Some(t0 + interval));
-        agent.handle_timeout(t0 + interval - Duration::from_secs(1));
+        assert_eq!(agent.poll_timeout(), Some(t1 + interval));
+        agent.handle_timeout(t1 + interval - Duration::from_secs(1));
         assert!(subscribes(&mut agent).is_empty());
-        agent.handle_timeout(t0 + interval);
+        agent.handle_timeout(t1 + interval);
         let second = subscribes(&mut agent);
         assert!(
             matches!(&second[..], [(_, uri, e)] if uri == BOB && e == "0"),
             "{second:?}"
         );
-        assert_eq!(agent.poll_timeout(), Some(t0 + interval * 2));
-        // Still in flight at the next poll: nothing more is sent, the poll after is planned.
-        agent.handle_timeout(t0 + interval * 2);
-        assert!(subscribes(&mut agent).is_empty());
-        assert_eq!(agent.poll_timeout(), Some(t0 + interval * 3));
         // Watching it again (an import) changes nothing; unwatching ends the polls.
-        agent.watch(t0, BOB, SubscriptionType::Poll).unwrap();
+        agent.watch(t1, BOB, SubscriptionType::Poll).unwrap();
         assert!(subscribes(&mut agent).is_empty());
-        agent.unwatch(t0 + interval * 2, BOB).unwrap();
+        agent.unwatch(t1 + interval, BOB).unwrap();
         assert!(subscribes(&mut agent).is_empty(), "no subscription to end");
+        agent.handle_failure(t1 + interval * 2, Core::Subscriber, second[0].0);
         assert_eq!(agent.poll_timeout(), None);
     }
 

@@ -73,6 +73,7 @@ mod server;
 mod task;
 mod updates;
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
@@ -236,9 +237,14 @@ impl Driver {
     /// The Via sent-by for `kind`: the configured host or the listener's IP, and the
     /// listener's port (RFC 3261 §18.1.1: where responses are sent if the connection is gone).
     pub fn sent_by(&self, kind: TransportKind) -> Result<String, DriverError> {
+        self.cached_sent_by(kind).map(Cow::into_owned)
+    }
+
+    /// [`sent_by`](Self::sent_by) as made at start; made again only to say why there is none.
+    fn cached_sent_by(&self, kind: TransportKind) -> Result<Cow<'_, str>, DriverError> {
         match self.inner.sent_by.iter().find(|(k, _)| *k == kind) {
-            Some((_, s)) => Ok(s.clone()),
-            None => sent_by(&self.inner.transport, &self.inner.config, kind),
+            Some((_, s)) => Ok(Cow::Borrowed(s)),
+            None => sent_by(&self.inner.transport, &self.inner.config, kind).map(Cow::Owned),
         }
     }
 
@@ -259,21 +265,14 @@ impl Driver {
     /// # }).unwrap();
     /// ```
     pub fn via(&self, kind: TransportKind) -> Result<String, DriverError> {
-        let made;
-        let sent_by = match self.inner.sent_by.iter().find(|(k, _)| *k == kind) {
-            Some((_, s)) => s.as_str(),
-            None => {
-                made = sent_by(&self.inner.transport, &self.inner.config, kind)?;
-                made.as_str()
-            }
-        };
+        let sent_by = self.cached_sent_by(kind)?;
         let branch = crate::new_branch()?;
         let mut via = String::with_capacity(32 + sent_by.len() + branch.len());
         for part in [
             "SIP/2.0/",
             kind.as_str(),
             " ",
-            sent_by,
+            &sent_by,
             ";rport;branch=",
             &branch,
         ] {

@@ -300,10 +300,15 @@ impl Task {
                 }
                 // RFC 3261 §17.1.4/§17.2.4 via §18.4: fail at once what waited on it.
                 let reason = format!("{id} {reason}");
-                let _ = self.incoming.try_send(Received::ConnectionLost {
+                let lost = Received::ConnectionLost {
                     target: Target::new(transport, remote),
                     reason: reason.clone(),
-                });
+                };
+                if self.incoming.try_send(lost).is_err() {
+                    // The user is not reading: its state with the peer recovers at its own
+                    // next refresh instead.
+                    tracing::warn!(%remote, "incoming queue full or closed: connection loss not reported");
+                }
                 let keys: Vec<TransactionKey> = self
                     .by_remote
                     .get(&peer)

@@ -113,6 +113,24 @@ pub(crate) fn span_long(s: &[u8], mask: u8) -> usize {
     n + span(&s[n..], mask)
 }
 
+/// A byte table for [`run_until`], built at compile time: 1 for each byte `c` where `$stop`
+/// holds, 0 elsewhere.
+macro_rules! stop_table {
+    (|$c:ident| $stop:expr) => {{
+        let mut table = [0u8; 256];
+        let mut i = 0;
+        while i < 256 {
+            let $c = i as u8;
+            if $stop {
+                table[i] = 1;
+            }
+            i += 1;
+        }
+        table
+    }};
+}
+pub(crate) use stop_table;
+
 /// Length of the longest prefix of `s` whose bytes `stop` maps to 0, four bytes a step: for
 /// the long runs of URIs and parameter values.
 #[inline]

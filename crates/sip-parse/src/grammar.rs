@@ -194,17 +194,8 @@ pub(crate) fn quoted_len(i: In<'_>) -> Res<'_, usize> {
 
 /// The bytes of a quoted string [`quoted_len`] looks at: `"`, `\\`, controls (HT and folding
 /// included) and DEL.
-static QUOTED_STOP: [u8; 256] = {
-    let mut t = [0; 256];
-    let mut c = 0;
-    while c < 256 {
-        if c < 0x20 || c == 0x7f || c == b'"' as usize || c == b'\\' as usize {
-            t[c] = 1;
-        }
-        c += 1;
-    }
-    t
-};
+static QUOTED_STOP: [u8; 256] =
+    chars::stop_table!(|c| c < 0x20 || matches!(c, 0x7f | b'"' | b'\\'));
 
 /// The text of a quoted string with its `\` escapes removed.
 pub fn unescape(quoted_text: &str) -> Cow<'_, str> {
@@ -405,18 +396,8 @@ impl<'a> Plain<'a> {
 /// The bytes an unquoted `gen-value` stops at (everything but token characters and `[`, `]`,
 /// `:` for IPv6 references), as a table for [`chars::run_until`]: the scan runs over every
 /// branch and tag value.
-static GEN_VALUE_END: [u8; 256] = {
-    let mut t = [0; 256];
-    let mut c = 0;
-    while c < 256 {
-        let token = chars::class(c as u8) & TOKEN != 0;
-        if !(token || matches!(c as u8, b'[' | b']' | b':')) {
-            t[c] = 1;
-        }
-        c += 1;
-    }
-    t
-};
+static GEN_VALUE_END: [u8; 256] =
+    chars::stop_table!(|c| !(chars::class(c) & TOKEN != 0 || matches!(c, b'[' | b']' | b':')));
 
 /// A failure of a parameter's value (`at` is where the parameter starts).
 pub(crate) fn bad_param<'a>(at: In<'a>, what: &'static str) -> nom::Err<Fail<'a>> {

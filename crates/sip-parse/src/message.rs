@@ -714,15 +714,7 @@ fn parse_version(v: &[u8], at: usize) -> Result<(), ParseError> {
 }
 
 /// The bytes other than visible ASCII (`!`..=`~`), where a plain Request-URI ends.
-static NOT_VISIBLE: [u8; 256] = {
-    let mut t = [1; 256];
-    let mut c = b'!';
-    while c <= b'~' {
-        t[c as usize] = 0;
-        c += 1;
-    }
-    t
-};
+static NOT_VISIBLE: [u8; 256] = chars::stop_table!(|c| !matches!(c, b'!'..=b'~'));
 
 /// The usual start line in one pass: `SIP/2.0 NNN reason` with an ASCII reason, or `METHOD
 /// uri SIP/2.0` with an ASCII URI. `None` sends the line to [`parse_start_line`], which accepts

@@ -351,14 +351,8 @@ const URI_END: u8 = 2;
 /// The bytes a URI scan stops at, as a table: this scan runs over every URI of From, To and
 /// Contact.
 static URI_STOP: [u8; 256] = {
-    let mut t = [0; 256];
-    let mut c = 0;
-    while c < 256 {
-        if c <= 0x20 || c == 0x7f || c == b'<' as usize || c == b'"' as usize {
-            t[c] = NOT_IN_URI;
-        }
-        c += 1;
-    }
+    const _: () = assert!(NOT_IN_URI == 1, "stop_table! marks with 1");
+    let mut t = chars::stop_table!(|c| c <= 0x20 || matches!(c, 0x7f | b'<' | b'"'));
     t[b'>' as usize] = URI_END;
     t
 };

@@ -62,8 +62,13 @@ kamailio -f "$dir/kamailio.cfg" -c "$@" >"$dir/check.log" 2>&1 || { cat "$dir/ch
 kamailio -f "$dir/kamailio.cfg" -DD -E -w "$dir" "$@" >"$dir/kamailio.log" 2>&1 &
 pid=$!
 echo "$pid" > "$dir/kamailio.pid"
+# Ready when Kamailio itself listens on every port it was given: a port another process holds
+# (taken between the caller's choice and this start) makes Kamailio exit, and must not pass
+# for ready because someone else listens there.
+ours() { ss -Hlnp "$1" "sport = :$2" | grep -q '"kamailio"'; }
+tls_ready() { case " $* " in *" WITHOUT_TLS "*) true;; *) ours -t "$tlsport";; esac; }
 for _ in $(seq 1 50); do   # up to 10 s
-  if ss -Hltn "sport = :$port" | grep -q . && ss -Hlun "sport = :$port" | grep -q .; then
+  if ours -t "$port" && ours -u "$port" && tls_ready "$@" && kill -0 "$pid" 2>/dev/null; then
     echo "$pid"; exit 0
   fi
   kill -0 "$pid" 2>/dev/null || { echo "kamailio exited" >&2; tail -20 "$dir/kamailio.log" >&2; exit 1; }

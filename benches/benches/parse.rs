@@ -2,11 +2,12 @@
 //! sip-parse and rsip, and the memchr floor, in one run.
 //!
 //! Group `parse` holds the messages both parsers fully parse to the same fields; group
-//! `parse-all` holds every message sip-parse parses (rsip rejects some of the corpus).
+//! `parse-all` holds every message sip-parse parses (rsip rejects some of the corpus); group
+//! `split` times the header split alone, sip-parse's beside httparse's (`benches::split`).
 
 use std::hint::black_box;
 
-use benches::{FullParse, Rsip, Sample, SipParse, corpus, floor_pass, full_pass};
+use benches::{FullParse, Rsip, Sample, SipParse, corpus, floor_pass, full_pass, split};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn parse(c: &mut Criterion) {
@@ -37,6 +38,18 @@ fn parse(c: &mut Criterion) {
         b.iter(|| full_pass::<SipParse>(black_box(&ours)))
     });
     group.bench_function("floor", |b| b.iter(|| floor_pass(black_box(&ours))));
+    group.finish();
+
+    let (split_sip, split_http) = split::compare(&all).unwrap_or_else(|err| panic!("{err}"));
+    let mut group = c.benchmark_group("split");
+    group.throughput(throughput(&split_sip));
+    group.bench_function(SipParse::NAME, |b| {
+        b.iter(|| split::sip_parse_pass(black_box(&split_sip)))
+    });
+    group.bench_function("httparse", |b| {
+        b.iter(|| split::httparse_pass(black_box(&split_http)))
+    });
+    group.bench_function("floor", |b| b.iter(|| floor_pass(black_box(&split_sip))));
     group.finish();
 }
 

@@ -1,6 +1,6 @@
 //! Shared pieces of the parser benchmarks: the corpus loader, one *full parse* per parser, the
-//! memchr floor, the cross-check that both parsers extracted the same fields, and a counting
-//! global allocator.
+//! memchr floor, the cross-check that both parsers extracted the same fields, the header split
+//! alone beside httparse's (a lower bound for any parser), and a counting global allocator.
 //!
 //! A full parse is the parse plus the typed views a proxy or transaction layer reads on every
 //! message (top-Via branch, From/To tags, Call-ID, CSeq, first Contact URI, body length), so a
@@ -11,6 +11,7 @@ pub mod alloc_count;
 pub mod clock;
 pub mod corpus;
 pub mod full_parse;
+pub mod split;
 
 pub use corpus::{Comparison, Excluded, Mismatch, Sample};
 pub use full_parse::{Failure, Fields, FullParse, Rsip, SipParse, Summary};

@@ -1,6 +1,7 @@
 //! `parse-compare DIR`: times a full parse of every `.sip` file in DIR with sip-parse and rsip
 //! beside a memchr floor, counts heap allocations, and checks both parsers extracted the same
-//! fields.
+//! fields. A second group times the header split alone, sip-parse's beside httparse's (see
+//! `benches::split`), over the same floor.
 //!
 //! Prints one line per parser, `NAME ns_per_msg MB_per_s ratio_to_floor` (median round), followed
 //! by allocations per message for the full parse and for the typed views alone, then the fastest
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use benches::alloc_count::{CountingAlloc, allocations};
 use benches::clock::Clock;
-use benches::{FullParse, Rsip, Sample, SipParse, corpus, floor_pass, full_pass};
+use benches::{FullParse, Rsip, Sample, SipParse, corpus, floor_pass, full_pass, split};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -44,8 +45,8 @@ struct Row<'a> {
     name: &'static str,
     samples: &'a [Sample],
     pass: fn(&[Sample]),
-    /// Allocations per message: (full parse, typed views alone).
-    allocs: (f64, f64),
+    /// Allocations per message: (the pass, typed views alone where the pass has views).
+    allocs: (f64, Option<f64>),
     /// Passes per round, set by calibration.
     passes: u32,
     /// Nanoseconds per message, one per round.
@@ -58,7 +59,7 @@ impl<'a> Row<'a> {
             name: "floor",
             samples,
             pass: floor_pass,
-            allocs: (0.0, 0.0),
+            allocs: (0.0, None),
             passes: 1,
             ns_per_msg: Vec::new(),
         }
@@ -68,7 +69,20 @@ impl<'a> Row<'a> {
         Row {
             name: P::NAME,
             pass: full_pass::<P>,
-            allocs: (full_allocs::<P>(samples), view_allocs::<P>(samples)),
+            allocs: (
+                pass_allocs(full_pass::<P>, samples),
+                Some(view_allocs::<P>(samples)),
+            ),
+            ..Row::floor(samples)
+        }
+    }
+
+    /// A row of the split group: `pass` splits each sample without typed views.
+    fn split(name: &'static str, samples: &'a [Sample], pass: fn(&[Sample])) -> Self {
+        Row {
+            name,
+            pass,
+            allocs: (pass_allocs(pass, samples), None),
             ..Row::floor(samples)
         }
     }
@@ -174,6 +188,25 @@ fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
         });
     }
 
+    // The split alone, ours beside httparse's, over the messages both split alike.
+    let (split_sip, split_http) = split::compare(&all)?;
+    if !split_sip.is_empty() {
+        groups.push(Group {
+            heading: Some(format!(
+                "# header split only, no typed views, {} messages ({} bytes; httparse reads them \
+                 with the version written HTTP/1.1, one byte more each); split check passed:",
+                split_sip.len(),
+                total_bytes(&split_sip)
+            )),
+            suffix: "/split",
+            rows: vec![
+                Row::split(SipParse::NAME, &split_sip, split::sip_parse_pass),
+                Row::split("httparse", &split_http, split::httparse_pass),
+                Row::floor(&split_sip),
+            ],
+        });
+    }
+
     for row in groups.iter_mut().flat_map(|g| &mut g.rows) {
         row.calibrate(clock);
     }
@@ -185,7 +218,7 @@ fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
     }
 
     println!(
-        "{:<13} {:>10} {:>9} {:>14} {:>14} {:>19} {:>14} {:>18}",
+        "{:<15} {:>10} {:>9} {:>14} {:>14} {:>19} {:>14} {:>18}",
         "NAME",
         "ns_per_msg",
         "MB_per_s",
@@ -205,13 +238,13 @@ fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
             let ns = row.median_ns();
             let bytes_per_msg = total_bytes(row.samples) as f64 / row.samples.len() as f64;
             println!(
-                "{:<13} {:>10.1} {:>9.1} {:>14.2} {:>14.2} {:>19.2} {:>14.1} {:>18.2}",
+                "{:<15} {:>10.1} {:>9.1} {:>14.2} {:>14.2} {:>19} {:>14.1} {:>18.2}",
                 format!("{}{}", row.name, group.suffix),
                 ns,
                 bytes_per_msg / ns * 1e3,
                 ns / floor_ns,
                 row.allocs.0,
-                row.allocs.1,
+                row.allocs.1.map_or("-".to_owned(), |n| format!("{n:.2}")),
                 row.min_ns(),
                 row.min_ns() / floor_min_ns,
             );
@@ -224,11 +257,11 @@ fn total_bytes(samples: &[Sample]) -> usize {
     samples.iter().map(|s| s.bytes.len()).sum()
 }
 
-/// Heap allocations per message of a full parse (after one warm-up pass).
-fn full_allocs<P: FullParse>(samples: &[Sample]) -> f64 {
-    full_pass::<P>(samples);
+/// Heap allocations per message of one pass (after one warm-up pass).
+fn pass_allocs(pass: fn(&[Sample]), samples: &[Sample]) -> f64 {
+    pass(samples);
     let before = allocations();
-    full_pass::<P>(samples);
+    pass(samples);
     per_msg(allocations() - before, samples)
 }
 

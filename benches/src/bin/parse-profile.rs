@@ -2,7 +2,8 @@
 //! counting with callgrind, which gives the same count on a loaded machine as on an idle one.
 //!
 //! PARSER is `sip-parse` or `rsip` (the messages both parse to the same fields, as
-//! `parse-compare` compares them), or `sip-parse/all` (every message sip-parse parses). PASSES
+//! `parse-compare` compares them), `sip-parse/all` (every message sip-parse parses), or
+//! `sip-parse/split` and `httparse/split` (the header split alone, see `benches::split`). PASSES
 //! defaults to 300, DIR to `benches/corpus`. Only the repeated passes are worth counting:
 //!
 //! ```sh
@@ -20,7 +21,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use benches::{Rsip, Sample, SipParse, corpus, full_pass};
+use benches::{Rsip, Sample, SipParse, corpus, full_pass, split};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -28,7 +29,10 @@ fn main() -> ExitCode {
     let passes = args.next().map_or(Ok(300), |p| p.parse::<u32>());
     let dir = args.next().map_or_else(corpus::default_dir, PathBuf::from);
     let Ok(passes) = passes else {
-        eprintln!("usage: parse-profile sip-parse|rsip|sip-parse/all [PASSES] [DIR]");
+        eprintln!(
+            "usage: parse-profile sip-parse|rsip|sip-parse/all|sip-parse/split|httparse/split \
+             [PASSES] [DIR]"
+        );
         return ExitCode::from(2);
     };
     match run(&parser, passes, dir) {
@@ -46,6 +50,8 @@ fn run(parser: &str, passes: u32, dir: PathBuf) -> Result<(), Box<dyn Error>> {
         "sip-parse" => (corpus::compare(&all)?.included, full_pass::<SipParse>),
         "rsip" => (corpus::compare(&all)?.included, full_pass::<Rsip>),
         "sip-parse/all" => (corpus::parsed_by::<SipParse>(&all), full_pass::<SipParse>),
+        "sip-parse/split" => (split::compare(&all)?.0, split::sip_parse_pass),
+        "httparse/split" => (split::compare(&all)?.1, split::httparse_pass),
         _ => return Err(format!("unknown parser {parser:?}").into()),
     };
     if samples.is_empty() {
@@ -53,7 +59,7 @@ fn run(parser: &str, passes: u32, dir: PathBuf) -> Result<(), Box<dyn Error>> {
     }
     measured(&samples, pass, passes);
     println!(
-        "{parser}: {passes} passes over {} messages = {} full parses",
+        "{parser}: {passes} passes over {} messages = {} parses",
         samples.len(),
         u64::from(passes) * samples.len() as u64
     );

@@ -1038,14 +1038,6 @@ async fn loopback_udp_and_tcp_users_exchange_a_message() {
 
 // ---- sipp, if installed ----
 
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn sipp_registers_through_digest_over_udp_and_tcp() {
     if std::process::Command::new("sipp")
@@ -1063,7 +1055,7 @@ async fn sipp_registers_through_digest_over_udp_and_tcp() {
         .unwrap();
     let addr = server.local_addr(TransportKind::Udp).unwrap();
     for transport in ["u1", "t1"] {
-        let local_port = free_udp_port();
+        let local_port = sip_transport::testkit::free_port();
         let args: Vec<String> = [
             &addr.to_string(),
             "-t",

@@ -26,6 +26,8 @@
 //!   ([`Transport::stats`]).
 //! * **Server location.** [`resolve::locate`] turns a SIP URI into an ordered list of
 //!   [`Target`]s by RFC 3263 (NAPTR, SRV, A/AAAA), with a pluggable [`resolve::DnsLookup`].
+//! * With the `testkit` feature, the `testkit` module picks loopback ports for a real SIP peer
+//!   that a test starts (Kamailio, sipp), outside the range port-0 binds take.
 //!
 //! ```
 //! use sip_transport::{Target, Transport, TransportConfig, TransportEvent, TransportKind};
@@ -87,6 +89,8 @@ mod handle;
 pub mod resolve;
 mod stream;
 mod target;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod tls;
 mod udp;
 mod via_stamp;

@@ -14,6 +14,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
+use sip_transport::testkit::free_port;
 use sip_transport::{Error, Target, TlsConfig, TransportConfig, TransportEvent, TransportKind};
 
 /// The Kamailio process, killed by its PID when the test ends however it ends.
@@ -36,17 +37,6 @@ impl Drop for Kamailio {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    // A port free for both TCP and UDP right now.
-    loop {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! `interop/sipp/`. Without sipp on PATH each test prints "skipped: sipp not found" and passes;
 //! `.ci/run` installs it.
 
-use std::net::{SocketAddr, TcpListener as StdTcpListener, UdpSocket as StdUdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sip_parse::{Message, MessageBuilder, Method};
+use sip_transport::testkit::free_port;
 use sip_transport::{Transport, TransportConfig};
 use sip_txn::driver::{Driver, DriverConfig, Received};
 use sip_txn::{Target, TransportKind};
@@ -32,17 +33,6 @@ fn sipp_found() -> bool {
         println!("skipped: sipp not found (apt-get install sip-tester)");
     }
     found
-}
-
-/// A loopback port free for both UDP and TCP right now.
-fn free_port() -> u16 {
-    loop {
-        let udp = StdUdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if StdTcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
 }
 
 fn sipp_transport(kind: TransportKind) -> &'static str {

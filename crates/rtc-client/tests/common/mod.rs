@@ -10,6 +10,7 @@ use rtc_client::server::{EmbeddedServer, ServerConfig};
 use rtc_client::{Client, ClientConfig, Event, Events, Profile, RegisterFlags, RegistrationState};
 use sip_parse::TransportKind;
 use sip_transport::TlsConfig;
+pub(crate) use sip_transport::testkit::free_port;
 
 /// A Kamailio (registrar, digest auth, presence server) on loopback, stopped on drop.
 pub(crate) struct Kamailio {
@@ -21,32 +22,6 @@ pub(crate) struct Kamailio {
 
 fn interop() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/kamailio")
-}
-
-/// A port free for both TCP and UDP right now, below the system's ephemeral range (32768 and
-/// up here), so that no socket bound to port 0 meanwhile (a client, another test) takes it
-/// before the server that is given it binds it. Each call moves on through 20000-31999 from a
-/// start that differs per process.
-pub(crate) fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    const FIRST: u32 = 20_000;
-    const SPAN: u32 = 12_000;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let start = std::process::id().wrapping_mul(7_919) % SPAN;
-    loop {
-        let step = NEXT.fetch_add(1, Ordering::Relaxed);
-        assert!(
-            step < 4 * SPAN,
-            "no free port in {FIRST}-{}",
-            FIRST + SPAN - 1
-        );
-        let port = u16::try_from(FIRST + (start + step) % SPAN).expect("below 32000");
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
-            && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
-        {
-            return port;
-        }
-    }
 }
 
 impl Kamailio {

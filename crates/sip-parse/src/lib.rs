@@ -54,6 +54,9 @@ mod chars;
 mod config;
 mod error;
 mod framer;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod grammar;
 mod header;
 mod header_name;

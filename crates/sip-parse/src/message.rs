@@ -902,6 +902,28 @@ fn check_request_uri(uri: &[u8], at: usize) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// Panics unless [`plain_start_line`], wherever it answers, reads `line` as
+/// [`parse_start_line`] does. For unit tests and fuzzing.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn assert_plain_start_line_agrees(line: &[u8]) {
+    if let Some(fast) = plain_start_line(line) {
+        assert_eq!(Ok(fast), parse_start_line(line), "{line:?}");
+    }
+}
+
+/// Panics unless [`plain_field`], wherever it answers, reads the field at the start of `buf`
+/// as [`next_line`] then [`parse_header_line`] do under `cfg`. For unit tests and fuzzing.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn assert_plain_field_agrees(buf: &[u8], cfg: &ParseConfig) {
+    if let Some((field, next)) = plain_field(buf, 0, cfg) {
+        let Ok((end, careful_next)) = next_line(buf, 0, cfg) else {
+            panic!("plain_field read a line next_line refuses: {buf:?}");
+        };
+        assert_eq!(next, careful_next, "{buf:?}");
+        assert_eq!(Ok(field), parse_header_line(&buf[..end], 0), "{buf:?}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1048,11 +1070,7 @@ mod tests {
             .unwrap(),
             proptest::collection::vec(any::<u8>(), 0..32),
         ];
-        proptest!(|(line in lines)| {
-            if let Some(fast) = plain_start_line(&line) {
-                prop_assert_eq!(Some(fast), parse_start_line(&line).ok());
-            }
-        });
+        proptest!(|(line in lines)| assert_plain_start_line_agrees(&line));
         assert!(plain_start_line(b"INVITE sip:a@b SIP/2.0").is_some());
         assert!(plain_start_line(b"SIP/2.0 180 Ringing").is_some());
         assert!(plain_start_line(b"SIP/2.0 180").is_some());
@@ -1072,13 +1090,7 @@ mod tests {
         ];
         proptest!(|(buf in bufs, max_line_length in 0usize..24)| {
             let cfg = ParseConfig { max_line_length, ..ParseConfig::default() };
-            if let Some((field, next)) = plain_field(&buf, 0, &cfg) {
-                let (end, careful_next) = next_line(&buf, 0, &cfg).map_err(|_| {
-                    TestCaseError::fail("plain_field read a line next_line refuses")
-                })?;
-                prop_assert_eq!(next, careful_next);
-                prop_assert_eq!(Ok(field), parse_header_line(&buf[..end], 0));
-            }
+            assert_plain_field_agrees(&buf, &cfg);
         });
         let cfg = ParseConfig::default();
         assert!(plain_field(b"Via: x \r\n", 0, &cfg).is_some());

@@ -677,8 +677,10 @@ impl HeaderName {
 /// the parameter names the views look for).
 ///
 /// The length is fixed, so the comparison compiles to a few word loads (the last one
-/// overlapping): a letter matches either case once its 0x20 bit is set; a `-` is compared
-/// exactly (0x0D | 0x20 would be `-` as well).
+/// overlapping): a letter matches either case once its 0x20 bit is set; every other byte is
+/// compared exactly (0x0D | 0x20 would be `-`). So a match proves `name` is made of the
+/// letters and punctuation of `lower`, which the message parser relies on to skip the token
+/// check of known header names.
 #[inline(always)]
 pub(crate) fn is<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
     let Ok(name) = <&[u8; N]>::try_from(name) else {
@@ -697,7 +699,7 @@ pub(crate) fn is<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
         let fold = lower[at_end..at_end + width]
             .iter()
             .rev()
-            .fold(0u64, |m, &l| m << 8 | if l == b'-' { 0 } else { 0x20 });
+            .fold(0u64, |m, &l| m << 8 | if l.is_ascii_lowercase() { 0x20 } else { 0 });
         diff |= (word(name, at_end, width) | fold) ^ word(lower, at_end, width);
         if at_end == N - width {
             return diff == 0;
@@ -780,6 +782,26 @@ mod tests {
             HeaderName::from_bytes(b"MaX-fOrWaRdS"),
             HeaderName::MaxForwards
         );
+    }
+
+    /// The message parser takes a known name's match as proof that its bytes are token
+    /// characters: no byte outside the token set, anywhere in any name, may still match.
+    #[test]
+    fn a_known_name_matches_token_characters_only() {
+        let token = |c: u8| c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c);
+        for name in ALL {
+            let text = name.as_str().as_bytes();
+            for forms in [Some(text), name.compact().map(str::as_bytes)] {
+                let Some(form) = forms else { continue };
+                for at in 0..form.len() {
+                    for c in (0..=255u8).filter(|&c| !token(c)) {
+                        let mut bad = form.to_vec();
+                        bad[at] = c;
+                        assert_eq!(HeaderName::from_bytes(&bad), HeaderName::Other, "{bad:?}");
+                    }
+                }
+            }
+        }
     }
 
     const ALL: &[HeaderName] = &[

@@ -645,7 +645,7 @@ impl Fields {
 #[inline]
 fn next_line(buf: &[u8], pos: usize, cfg: &ParseConfig) -> Result<(usize, usize), HeadError> {
     let rest = &buf[pos..];
-    let window = &rest[..rest.len().min(cfg.max_line_length + 2)];
+    let window = &rest[..rest.len().min(cfg.max_line_length.saturating_add(2))];
     match memchr(b'\n', window) {
         Some(n) if n > 0 && rest[n - 1] == b'\r' => Ok((pos + n - 1, pos + n + 1)),
         Some(n) => Err(ParseError::expected("CRLF", pos + n).into()),
@@ -1055,6 +1055,13 @@ mod tests {
         };
         let e = Message::parse_slice_with(b"OPTIONS sip:a SIP/2.0\r\n\r\n", &cfg).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Limit("message size"));
+        // No limit at all: the line window must not overflow.
+        let cfg = ParseConfig {
+            max_line_length: usize::MAX,
+            ..Default::default()
+        };
+        let m = Message::parse_slice_with(long.as_bytes(), &cfg).unwrap();
+        assert_eq!(m.header_count(), 1);
     }
 
     /// The one-pass start-line reader agrees with the careful one wherever it answers.

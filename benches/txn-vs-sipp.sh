@@ -46,7 +46,7 @@ if [ "$sipp_rc" = 0 ] && [ "$failed" = 0 ]; then
 else
     # A failed call holds sipp's run open until its -timeout, so ok / wall time would make sipp
     # look slower than it is: no ratio from such a run.
-    echo "ratio txn-uac/sipp-uac: none, sipp failed $failed calls at $rate/s (exit $sipp_rc); lower SIPP_RATE to its clean rate"
+    echo "ratio txn-uac/sipp-uac: none, sipp's run was not clean (failed calls: ${failed:-unknown}, exit $sipp_rc) at $rate/s; lower SIPP_RATE to its clean rate"
 fi
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$sipp_rc" = 0 ] && [ "$failed" = 0 ] && [ "$ours_rc" = 0 ]

@@ -1,6 +1,7 @@
 //! Shared pieces of the parser benchmarks: the corpus loader, one *full parse* per parser, the
 //! memchr floor, the cross-check that both parsers extracted the same fields, the header split
-//! alone beside httparse's (a lower bound for any parser), and a counting global allocator.
+//! alone beside httparse's (a reference for what splitting costs), and a counting global
+//! allocator.
 //!
 //! A full parse is the parse plus the typed views a proxy or transaction layer reads on every
 //! message (top-Via branch, From/To tags, Call-ID, CSeq, first Contact URI, body length), so a

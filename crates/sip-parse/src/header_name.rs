@@ -699,7 +699,9 @@ pub(crate) fn is<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
         let fold = lower[at_end..at_end + width]
             .iter()
             .rev()
-            .fold(0u64, |m, &l| m << 8 | if l.is_ascii_lowercase() { 0x20 } else { 0 });
+            .fold(0u64, |m, &l| {
+                m << 8 | if l.is_ascii_lowercase() { 0x20 } else { 0 }
+            });
         diff |= (word(name, at_end, width) | fold) ^ word(lower, at_end, width);
         if at_end == N - width {
             return diff == 0;

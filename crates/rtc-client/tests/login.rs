@@ -5,11 +5,12 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use common::*;
+use rtc_client::server::EmbeddedServer;
 use rtc_client::{Event, Status, Store};
 use tokio::sync::mpsc;
 
@@ -112,6 +113,31 @@ impl Rtc {
     fn output(&self) -> String {
         self.seen.join("\n")
     }
+
+    /// Waits for the process to exit and checks that it succeeded.
+    async fn exit_ok(&mut self) {
+        let status = self.exit().await;
+        assert!(status.success(), "{status}\n{}", self.output());
+    }
+
+    /// Waits for the process to exit and checks that it failed.
+    async fn exit_failed(&mut self) {
+        let status = self.exit().await;
+        assert!(!status.success(), "{}", self.output());
+    }
+
+    /// Waits for the end of a session: binding removed, the last line, exit 0.
+    async fn expect_logged_off(&mut self) {
+        self.expect("event registration: not registered (200 OK)")
+            .await;
+        self.expect("bye").await;
+        self.exit_ok().await;
+    }
+
+    /// Whether any line seen so far starts with `prefix`.
+    fn saw_line_starting(&self, prefix: &str) -> bool {
+        self.seen.iter().any(|l| l.starts_with(prefix))
+    }
 }
 
 impl Drop for Rtc {
@@ -119,6 +145,44 @@ impl Drop for Rtc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// An embedded server, and `user`'s profile for it (UDP) in a fresh directory beside the path
+/// of a presence store not yet written.
+struct Embedded {
+    _server: EmbeddedServer,
+    port: u16,
+    dir: TempDir,
+    profile: PathBuf,
+    store: PathBuf,
+}
+
+impl Embedded {
+    async fn start(name: &str, user: &str) -> Embedded {
+        let (_server, port) = embedded_server().await;
+        let dir = TempDir::new(name);
+        let profile = dir.path(&format!("{user}.xml"));
+        std::fs::write(&profile, profile_xml(user, port, "udp")).unwrap();
+        let store = dir.path(&format!("{user}-presence.xml"));
+        Embedded {
+            _server,
+            port,
+            dir,
+            profile,
+            store,
+        }
+    }
+
+    /// `rtc login` with this profile and store.
+    fn login(&self) -> Rtc {
+        Rtc::login(&self.profile, &self.store)
+    }
+}
+
+/// The presence store at `path` was written and names `uri`.
+fn assert_stored(path: &Path, uri: &str) {
+    let saved = std::fs::read_to_string(path).expect("the store was written");
+    assert!(saved.contains(uri), "{saved}");
 }
 
 fn forward(
@@ -138,12 +202,9 @@ fn forward(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_watch_message_status_and_quit() {
-    let (_server, port) = embedded_server().await;
-    let dir = TempDir::new("login-flow");
-    let profile = dir.path("alice.xml");
-    std::fs::write(&profile, profile_xml("alice", port, "udp")).unwrap();
-    let store = dir.path("alice-presence.xml");
-    let mut rtc = Rtc::login(&profile, &store);
+    let env = Embedded::start("login-flow", "alice").await;
+    let (port, store) = (env.port, &env.store);
+    let mut rtc = env.login();
     rtc.expect("login alice-udp sip:alice@example.test").await;
     rtc.expect("event registration: registered (200 OK)").await;
     rtc.expect("ok status online").await;
@@ -151,7 +212,7 @@ async fn login_watch_message_status_and_quit() {
     // bob, in this process, watches alice: she is asked, allows him, and he sees her.
     let (bob, mut bob_events, bob_profile) =
         registered(&profile_xml("bob", port, "udp"), None).await;
-    bob.enable_presence(Store::file(dir.path("bob.xml")))
+    bob.enable_presence(Store::file(env.dir.path("bob.xml")))
         .await
         .unwrap();
     bob.add_buddy(ALICE, "Alice").await.unwrap();
@@ -207,56 +268,37 @@ async fn login_watch_message_status_and_quit() {
     // quit: presence saved, binding removed, last line, exit 0.
     rtc.send("quit");
     rtc.expect(&format!("saved {}", store.display())).await;
-    rtc.expect("event registration: not registered (200 OK)")
-        .await;
-    rtc.expect("bye").await;
-    let status = rtc.exit().await;
-    assert!(status.success(), "{status}\n{}", rtc.output());
-    let saved = std::fs::read_to_string(&store).expect("the store was written");
-    assert!(saved.contains(BOB), "{saved}");
+    rtc.expect_logged_off().await;
+    assert_stored(store, BOB);
     bob.disable_profile(&bob_profile).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn end_of_input_logs_off_and_keeps_the_store() {
-    let (_server, port) = embedded_server().await;
-    let dir = TempDir::new("login-eof");
-    let profile = dir.path("bob.xml");
-    std::fs::write(&profile, profile_xml("bob", port, "udp")).unwrap();
-    let store = dir.path("bob-presence.xml");
-    let mut rtc = Rtc::login(&profile, &store);
+    let env = Embedded::start("login-eof", "bob").await;
+    let mut rtc = env.login();
     rtc.expect("event registration: registered (200 OK)").await;
     rtc.send("add sip:alice@example.test Alice");
     rtc.expect("ok add sip:alice@example.test").await;
     rtc.stdin = None; // end of input
-    rtc.expect("event registration: not registered (200 OK)")
-        .await;
-    rtc.expect("bye").await;
-    let status = rtc.exit().await;
-    assert!(status.success(), "{status}\n{}", rtc.output());
-    let saved = std::fs::read_to_string(&store).expect("the store was written");
-    assert!(saved.contains(ALICE), "{saved}");
+    rtc.expect_logged_off().await;
+    assert_stored(&env.store, ALICE);
 
     // The next login starts from the store.
-    let mut rtc = Rtc::login(&profile, &store);
+    let mut rtc = env.login();
     rtc.expect("event registration: registered (200 OK)").await;
     rtc.send("buddies");
     rtc.expect("entry buddy sip:alice@example.test Alice").await;
     rtc.expect("ok buddies 1").await;
     rtc.send("quit");
-    let status = rtc.exit().await;
-    assert!(status.success(), "{status}\n{}", rtc.output());
+    rtc.exit_ok().await;
 }
 
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_logs_off() {
-    let (_server, port) = embedded_server().await;
-    let dir = TempDir::new("login-interrupt");
-    let profile = dir.path("alice.xml");
-    std::fs::write(&profile, profile_xml("alice", port, "udp")).unwrap();
-    let store = dir.path("alice-presence.xml");
-    let mut rtc = Rtc::login(&profile, &store);
+    let env = Embedded::start("login-interrupt", "alice").await;
+    let mut rtc = env.login();
     rtc.expect("event registration: registered (200 OK)").await;
     rtc.expect("ok status online").await;
     let kill = Command::new("kill")
@@ -264,12 +306,8 @@ async fn ctrl_c_logs_off() {
         .status()
         .expect("run kill");
     assert!(kill.success());
-    rtc.expect(&format!("saved {}", store.display())).await;
-    rtc.expect("event registration: not registered (200 OK)")
-        .await;
-    rtc.expect("bye").await;
-    let status = rtc.exit().await;
-    assert!(status.success(), "{status}\n{}", rtc.output());
+    rtc.expect(&format!("saved {}", env.store.display())).await;
+    rtc.expect_logged_off().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,8 +319,7 @@ async fn wrong_password_is_rejected_and_fails() {
     std::fs::write(&profile, xml).unwrap();
     let mut rtc = Rtc::login(&profile, &dir.path("store.xml"));
     // stdin stays open: the rejection alone ends the session.
-    let status = rtc.exit().await;
-    assert!(!status.success(), "{}", rtc.output());
+    rtc.exit_failed().await;
     // stdout and stderr are two pipes: their lines are checked, not their order.
     for want in [
         "event registration: rejected (",
@@ -290,7 +327,7 @@ async fn wrong_password_is_rejected_and_fails() {
         "bye",
     ] {
         assert!(
-            rtc.seen.iter().any(|l| l.starts_with(want)),
+            rtc.saw_line_starting(want),
             "no {want:?} in\n{}",
             rtc.output()
         );
@@ -306,19 +343,10 @@ async fn corrupt_store_is_refused_and_left_alone() {
     let store = dir.path("store.xml");
     std::fs::write(&store, "<presence-store><buddy").unwrap();
     let mut rtc = Rtc::login(&profile, &store);
-    let status = rtc.exit().await;
-    assert!(!status.success(), "{}", rtc.output());
+    rtc.exit_failed().await;
     let refused = format!("stderr error login: store {}: ", store.display());
-    assert!(
-        rtc.seen.iter().any(|l| l.starts_with(&refused)),
-        "{}",
-        rtc.output()
-    );
-    assert!(
-        !rtc.seen.iter().any(|l| l.starts_with("saved ")),
-        "{}",
-        rtc.output()
-    );
+    assert!(rtc.saw_line_starting(&refused), "{}", rtc.output());
+    assert!(!rtc.saw_line_starting("saved "), "{}", rtc.output());
     assert_eq!(
         std::fs::read_to_string(&store).unwrap(),
         "<presence-store><buddy"
@@ -336,8 +364,7 @@ async fn invalid_profile_is_refused_with_its_place() {
         bad.display()
     ))
     .await;
-    let status = rtc.exit().await;
-    assert!(!status.success(), "{}", rtc.output());
+    rtc.exit_failed().await;
     assert!(!dir.path("store.xml").exists());
 }
 

@@ -69,28 +69,61 @@ fn states(reg: &mut Registration) -> Vec<(RegistrationState, Option<u16>)> {
         .collect()
 }
 
+/// The simulated clock's start and a registration with both targets.
+fn setup() -> (Instant, Registration) {
+    (start(), registration(targets()))
+}
+
+/// Asks `reg` to register; returns the REGISTER it sends.
+fn send_register(reg: &mut Registration) -> OutgoingRequest {
+    reg.register().unwrap();
+    reg.poll_request().unwrap()
+}
+
+/// The registrar answers `req` at `now` with `code` and `headers`.
+fn answer(
+    reg: &mut Registration,
+    now: Instant,
+    req: &OutgoingRequest,
+    code: u16,
+    headers: &[(&str, &str)],
+) {
+    reg.handle_response(now, req.id, &respond(req, code, headers))
+        .unwrap();
+}
+
+/// The registrar challenges `req` at `now` with [`CHALLENGE`].
+fn challenge(reg: &mut Registration, now: Instant, req: &OutgoingRequest) {
+    answer(reg, now, req, 401, &[("WWW-Authenticate", CHALLENGE)]);
+}
+
+/// The registrar accepts `req` at `now`, granting our binding `expires` seconds.
+fn accept(reg: &mut Registration, now: Instant, req: &OutgoingRequest, expires: u32) {
+    reg.handle_response(now, req.id, &ok_with(req, expires))
+        .unwrap();
+}
+
+/// Runs the clock to the next timer (the refresh of a registered binding); returns when it
+/// fired and the REGISTER it sent.
+fn refresh_due(reg: &mut Registration) -> (Instant, OutgoingRequest) {
+    let due = reg.poll_timeout().unwrap();
+    reg.handle_timeout(due).unwrap();
+    (due, reg.poll_request().unwrap())
+}
+
 /// Registers through a 401 challenge; returns the authorized REGISTER that got the 200.
 fn register(reg: &mut Registration, now: Instant, expires: u32) -> OutgoingRequest {
-    reg.register().unwrap();
-    let first = reg.poll_request().unwrap();
-    reg.handle_response(
-        now,
-        first.id,
-        &respond(&first, 401, &[("WWW-Authenticate", CHALLENGE)]),
-    )
-    .unwrap();
+    let first = send_register(reg);
+    challenge(reg, now, &first);
     let second = reg.poll_request().unwrap();
-    reg.handle_response(now, second.id, &ok_with(&second, expires))
-        .unwrap();
+    accept(reg, now, &second, expires);
     second
 }
 
 #[test]
 fn digest_challenge_then_registered() {
-    let now = start();
-    let mut reg = registration(targets());
-    reg.register().unwrap();
-    let first = reg.poll_request().unwrap();
+    let (now, mut reg) = setup();
+    let first = send_register(&mut reg);
     assert_eq!(first.target, targets()[0]);
     let r = &first.request;
     assert_eq!(r.request_uri(), Some("sip:example.test"));
@@ -99,12 +132,7 @@ fn digest_challenge_then_registered() {
     assert!(header(r, "Authorization").is_none());
     assert!(our_contact(&first).starts_with("sip:alice@192.0.2.1:5070"));
 
-    reg.handle_response(
-        now,
-        first.id,
-        &respond(&first, 401, &[("WWW-Authenticate", CHALLENGE)]),
-    )
-    .unwrap();
+    challenge(&mut reg, now, &first);
     let second = reg.poll_request().unwrap();
     let auth = header(&second.request, "Authorization").expect("credentials");
     assert!(auth.contains(r#"username="alice""#) && auth.contains("nc=00000001"));
@@ -122,8 +150,7 @@ fn digest_challenge_then_registered() {
         first.request.top_via().unwrap().branch()
     );
 
-    reg.handle_response(now, second.id, &ok_with(&second, 600))
-        .unwrap();
+    accept(&mut reg, now, &second, 600);
     assert_eq!(
         states(&mut reg),
         [
@@ -136,8 +163,7 @@ fn digest_challenge_then_registered() {
 
 #[test]
 fn refresh_at_half_of_what_the_registrar_granted() {
-    let now = start();
-    let mut reg = registration(targets());
+    let (now, mut reg) = setup();
     let done = register(&mut reg, now, 600);
     states(&mut reg);
     // Our binding says 600 although we asked 3600: the contact's expires wins (§10.2.4).
@@ -153,8 +179,7 @@ fn refresh_at_half_of_what_the_registrar_granted() {
         done.request.call_id().unwrap()
     );
     assert!(refresh.request.cseq().unwrap().seq > done.request.cseq().unwrap().seq);
-    reg.handle_response(due, refresh.id, &ok_with(&refresh, 600))
-        .unwrap();
+    accept(&mut reg, due, &refresh, 600);
     // A refresh changes no state.
     assert!(states(&mut reg).is_empty());
     assert_eq!(reg.poll_timeout().unwrap() - due, Duration::from_secs(300));
@@ -162,70 +187,46 @@ fn refresh_at_half_of_what_the_registrar_granted() {
 
 #[test]
 fn long_grants_refresh_ten_minutes_before_expiry() {
-    let now = start();
-    let mut reg = registration(targets());
+    let (now, mut reg) = setup();
     register(&mut reg, now, 3600);
     assert_eq!(reg.poll_timeout().unwrap() - now, Duration::from_secs(3000));
 }
 
 #[test]
 fn expires_header_applies_when_the_contact_has_none() {
-    let now = start();
-    let mut reg = registration(targets());
-    reg.register().unwrap();
-    let req = reg.poll_request().unwrap();
-    let ok = respond(
+    let (now, mut reg) = setup();
+    let req = send_register(&mut reg);
+    let binding = format!("<{}>", our_contact(&req));
+    answer(
+        &mut reg,
+        now,
         &req,
         200,
-        &[
-            ("Contact", &format!("<{}>", our_contact(&req))),
-            ("Expires", "120"),
-        ],
+        &[("Contact", &binding), ("Expires", "120")],
     );
-    reg.handle_response(now, req.id, &ok).unwrap();
     assert_eq!(reg.poll_timeout().unwrap() - now, Duration::from_secs(60));
 }
 
 #[test]
 fn interval_too_brief_asks_again_with_min_expires() {
-    let now = start();
-    let mut reg = registration(targets());
-    reg.register().unwrap();
-    let req = reg.poll_request().unwrap();
-    reg.handle_response(now, req.id, &respond(&req, 423, &[("Min-Expires", "7200")]))
-        .unwrap();
+    let (now, mut reg) = setup();
+    let req = send_register(&mut reg);
+    answer(&mut reg, now, &req, 423, &[("Min-Expires", "7200")]);
     let again = reg.poll_request().unwrap();
     assert_eq!(header(&again.request, "Expires").as_deref(), Some("7200"));
     // A 423 that does not raise the interval is not followed forever.
-    reg.handle_response(
-        now,
-        again.id,
-        &respond(&again, 423, &[("Min-Expires", "7200")]),
-    )
-    .unwrap();
+    answer(&mut reg, now, &again, 423, &[("Min-Expires", "7200")]);
     assert!(reg.poll_request().is_none());
     assert_eq!(reg.state(), RegistrationState::Rejected);
 }
 
 #[test]
 fn wrong_password_is_rejected_without_retrying() {
-    let now = start();
-    let mut reg = registration(targets());
-    reg.register().unwrap();
-    let first = reg.poll_request().unwrap();
-    reg.handle_response(
-        now,
-        first.id,
-        &respond(&first, 401, &[("WWW-Authenticate", CHALLENGE)]),
-    )
-    .unwrap();
+    let (now, mut reg) = setup();
+    let first = send_register(&mut reg);
+    challenge(&mut reg, now, &first);
     let second = reg.poll_request().unwrap();
-    reg.handle_response(
-        now,
-        second.id,
-        &respond(&second, 401, &[("WWW-Authenticate", CHALLENGE)]),
-    )
-    .unwrap();
+    challenge(&mut reg, now, &second);
     assert!(reg.poll_request().is_none());
     assert_eq!(
         states(&mut reg).last(),
@@ -236,46 +237,30 @@ fn wrong_password_is_rejected_without_retrying() {
 
 #[test]
 fn stale_nonce_is_answered_again_without_the_user() {
-    let now = start();
-    let mut reg = registration(targets());
+    let (now, mut reg) = setup();
     register(&mut reg, now, 600);
     states(&mut reg);
-    let due = reg.poll_timeout().unwrap();
-    reg.handle_timeout(due).unwrap();
     // The refresh goes out bare and is challenged; then the server says the nonce is stale.
-    let refresh = reg.poll_request().unwrap();
+    let (due, refresh) = refresh_due(&mut reg);
     assert!(header(&refresh.request, "Authorization").is_none());
-    reg.handle_response(
-        due,
-        refresh.id,
-        &respond(&refresh, 401, &[("WWW-Authenticate", CHALLENGE)]),
-    )
-    .unwrap();
+    challenge(&mut reg, due, &refresh);
     let authed = reg.poll_request().unwrap();
     let stale = CHALLENGE.replace("n1", "n2") + ", stale=true";
-    reg.handle_response(
-        due,
-        authed.id,
-        &respond(&authed, 401, &[("WWW-Authenticate", &stale)]),
-    )
-    .unwrap();
+    answer(&mut reg, due, &authed, 401, &[("WWW-Authenticate", &stale)]);
     let fresh = reg.poll_request().expect("retried with the new nonce");
     assert!(
         header(&fresh.request, "Authorization")
             .unwrap()
             .contains(r#"nonce="n2""#)
     );
-    reg.handle_response(due, fresh.id, &ok_with(&fresh, 600))
-        .unwrap();
+    accept(&mut reg, due, &fresh, 600);
     assert!(states(&mut reg).is_empty(), "still registered throughout");
 }
 
 #[test]
 fn timeouts_fail_over_then_back_off_with_growing_delays() {
-    let now = start();
-    let mut reg = registration(targets());
-    reg.register().unwrap();
-    let a = reg.poll_request().unwrap();
+    let (now, mut reg) = setup();
+    let a = send_register(&mut reg);
     reg.handle_failure(now, a.id, Failure::Timeout).unwrap();
     // The next target at once, with a Via and Contact for its transport.
     let b = reg.poll_request().unwrap();
@@ -302,7 +287,7 @@ fn timeouts_fail_over_then_back_off_with_growing_delays() {
     let t2 = t1 + second_wait;
     reg.handle_timeout(t2).unwrap();
     let e = reg.poll_request().unwrap();
-    reg.handle_response(t2, e.id, &ok_with(&e, 600)).unwrap();
+    accept(&mut reg, t2, &e, 600);
     assert_eq!(
         states(&mut reg),
         [
@@ -320,29 +305,20 @@ fn timeouts_fail_over_then_back_off_with_growing_delays() {
 fn service_unavailable_waits_at_least_retry_after() {
     let now = start();
     let mut reg = registration(vec![targets()[0].clone()]);
-    reg.register().unwrap();
-    let a = reg.poll_request().unwrap();
-    reg.handle_response(now, a.id, &respond(&a, 503, &[("Retry-After", "120")]))
-        .unwrap();
+    let a = send_register(&mut reg);
+    answer(&mut reg, now, &a, 503, &[("Retry-After", "120")]);
     assert_eq!(reg.state(), RegistrationState::Error);
     assert_eq!(reg.poll_timeout().unwrap() - now, Duration::from_secs(120));
 }
 
 #[test]
 fn a_missing_binding_means_logged_off() {
-    let now = start();
-    let mut reg = registration(targets());
+    let (now, mut reg) = setup();
     register(&mut reg, now, 600);
-    let due = reg.poll_timeout().unwrap();
-    reg.handle_timeout(due).unwrap();
-    let refresh = reg.poll_request().unwrap();
+    let (due, refresh) = refresh_due(&mut reg);
     // Someone removed our binding: the 200 lists only another contact.
-    let ok = respond(
-        &refresh,
-        200,
-        &[("Contact", "<sip:other@192.0.2.77>;expires=99")],
-    );
-    reg.handle_response(due, refresh.id, &ok).unwrap();
+    let other = ("Contact", "<sip:other@192.0.2.77>;expires=99");
+    answer(&mut reg, due, &refresh, 200, &[other]);
     assert_eq!(
         states(&mut reg).last(),
         Some(&(RegistrationState::LoggedOff, Some(200)))
@@ -352,24 +328,17 @@ fn a_missing_binding_means_logged_off() {
 
 #[test]
 fn unregister_removes_the_binding() {
-    let now = start();
-    let mut reg = registration(targets());
+    let (now, mut reg) = setup();
     register(&mut reg, now, 600);
     states(&mut reg);
     reg.unregister().unwrap();
     let bye = reg.poll_request().unwrap();
     assert_eq!(header(&bye.request, "Expires").as_deref(), Some("0"));
     // The registrar challenges the removal too.
-    reg.handle_response(
-        now,
-        bye.id,
-        &respond(&bye, 401, &[("WWW-Authenticate", CHALLENGE)]),
-    )
-    .unwrap();
+    challenge(&mut reg, now, &bye);
     let authed = reg.poll_request().unwrap();
     assert_eq!(header(&authed.request, "Expires").as_deref(), Some("0"));
-    reg.handle_response(now, authed.id, &respond(&authed, 200, &[]))
-        .unwrap();
+    answer(&mut reg, now, &authed, 200, &[]);
     assert_eq!(
         states(&mut reg),
         [
@@ -382,8 +351,7 @@ fn unregister_removes_the_binding() {
 
 #[test]
 fn a_lost_connection_registers_again_at_once() {
-    let now = start();
-    let mut reg = registration(targets());
+    let (now, mut reg) = setup();
     let done = register(&mut reg, now, 600);
     states(&mut reg);
     reg.connection_lost().unwrap();
@@ -394,17 +362,13 @@ fn a_lost_connection_registers_again_at_once() {
 
 #[test]
 fn forbidden_is_rejected_and_late_answers_are_ignored() {
-    let now = start();
-    let mut reg = registration(targets());
-    reg.register().unwrap();
-    let a = reg.poll_request().unwrap();
+    let (now, mut reg) = setup();
+    let a = send_register(&mut reg);
     // Asked again before the first answer: the first REGISTER's outcome no longer counts.
-    reg.register().unwrap();
-    let b = reg.poll_request().unwrap();
-    reg.handle_response(now, a.id, &ok_with(&a, 600)).unwrap();
+    let b = send_register(&mut reg);
+    accept(&mut reg, now, &a, 600);
     assert_eq!(reg.state(), RegistrationState::Registering);
-    reg.handle_response(now, b.id, &respond(&b, 403, &[]))
-        .unwrap();
+    answer(&mut reg, now, &b, 403, &[]);
     assert_eq!(reg.state(), RegistrationState::Rejected);
     assert_eq!(reg.poll_timeout(), None);
 }

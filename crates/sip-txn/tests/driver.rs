@@ -2,52 +2,29 @@
 //!
 //! Nothing here sleeps: every step awaits a real network event.
 
+mod common;
+
 use std::net::SocketAddr;
 
+use common::{LOOPBACK, driver, request_builder};
 use sip_parse::{Message, MessageBuilder, Method};
 use sip_transport::{Transport, TransportConfig};
-use sip_txn::driver::{Driver, DriverConfig, DriverError, IncomingRequests, Received};
+use sip_txn::driver::{
+    ClientTransaction, Driver, DriverConfig, DriverError, IncomingRequests, Received,
+};
 use sip_txn::{Target, TransportKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
-
-const LOOPBACK: &str = "127.0.0.1:0";
-
-async fn driver() -> (Driver, IncomingRequests) {
-    let cfg = TransportConfig {
-        udp: vec![LOOPBACK.parse().unwrap()],
-        tcp: vec![LOOPBACK.parse().unwrap()],
-        ..Default::default()
-    };
-    let (t, events) = Transport::bind(cfg).await.unwrap();
-    Driver::start(t, events, DriverConfig::default()).unwrap()
-}
 
 fn addr(d: &Driver, kind: TransportKind) -> SocketAddr {
     d.transport().local_addr(kind).unwrap()
 }
 
+/// A `method` request from alice at `from` to bob at `to`, over `kind`, with a Contact.
 fn request(from: &Driver, method: Method<'_>, kind: TransportKind, to: SocketAddr) -> Message {
-    let wire = MessageBuilder::request(method, &format!("sip:bob@{to}"))
-        .header("Via", &from.via(kind).unwrap())
-        .unwrap()
-        .header("Max-Forwards", "70")
-        .unwrap()
-        .header(
-            "From",
-            &format!(
-                "<{}>;tag={}",
-                from.contact_uri(kind, Some("alice")).unwrap(),
-                sip_txn::new_tag().unwrap()
-            ),
-        )
-        .unwrap()
-        .header("To", &format!("<sip:bob@{to}>"))
-        .unwrap()
-        .header("Call-ID", &sip_txn::new_tag().unwrap())
-        .unwrap()
-        .header("CSeq", &format!("1 {method}"))
-        .unwrap()
+    let call_id = sip_txn::new_tag().unwrap();
+    let to_uri = format!("sip:bob@{to}");
+    let wire = request_builder(from, method, kind, "alice", &to_uri, &call_id)
         .header(
             "Contact",
             &format!("<{}>", from.contact_uri(kind, Some("alice")).unwrap()),
@@ -55,6 +32,17 @@ fn request(from: &Driver, method: Method<'_>, kind: TransportKind, to: SocketAdd
         .unwrap()
         .build();
     Message::parse(wire).unwrap()
+}
+
+/// Sends [`request`] in a new client transaction.
+async fn send(
+    from: &Driver,
+    method: Method<'_>,
+    kind: TransportKind,
+    to: SocketAddr,
+) -> Result<ClientTransaction, DriverError> {
+    from.request(request(from, method, kind, to), Target::new(kind, to))
+        .await
 }
 
 async fn next_request(incoming: &mut IncomingRequests) -> sip_txn::driver::IncomingRequest {
@@ -68,13 +56,7 @@ async fn request_and_final_response(kind: TransportKind) {
     let (server, mut incoming) = driver().await;
     let (client, _) = driver().await;
     let to = addr(&server, kind);
-    let txn = client
-        .request(
-            request(&client, Method::Options, kind, to),
-            Target::new(kind, to),
-        )
-        .await
-        .unwrap();
+    let txn = send(&client, Method::Options, kind, to).await.unwrap();
     let req = next_request(&mut incoming).await;
     assert_eq!(req.request.method(), Some(Method::Options));
     assert_eq!(req.source.target.transport, kind);
@@ -175,13 +157,7 @@ async fn cancel_is_answered_and_the_invite_ends_487() {
     let (client, _) = driver().await;
     let kind = TransportKind::Udp;
     let to = addr(&server, kind);
-    let mut txn = client
-        .request(
-            request(&client, Method::Invite, kind, to),
-            Target::new(kind, to),
-        )
-        .await
-        .unwrap();
+    let mut txn = send(&client, Method::Invite, kind, to).await.unwrap();
     let mut req = next_request(&mut incoming).await;
     // Wait for 100 Trying, so the CANCEL goes out at once (§9.1).
     assert_eq!(txn.next_response().await.unwrap().status(), Some(100));
@@ -206,11 +182,7 @@ async fn a_server_transaction_dropped_unanswered_is_answered_500() {
     let (server, mut incoming) = driver().await;
     let (client, _) = driver().await;
     let to = addr(&server, TransportKind::Udp);
-    let txn = client
-        .request(
-            request(&client, Method::Message, TransportKind::Udp, to),
-            Target::udp(to),
-        )
+    let txn = send(&client, Method::Message, TransportKind::Udp, to)
         .await
         .unwrap();
     drop(next_request(&mut incoming).await);
@@ -290,18 +262,14 @@ async fn udp_response_without_rport_goes_to_the_sent_by_port() {
 async fn options_to_raw_tcp_peer(
     client: &Driver,
 ) -> (
-    sip_txn::driver::ClientTransaction,
+    ClientTransaction,
     tokio::net::TcpStream,
     Message,
     SocketAddr,
 ) {
     let listener = TcpListener::bind(LOOPBACK).await.unwrap();
     let to = listener.local_addr().unwrap();
-    let txn = client
-        .request(
-            request(client, Method::Options, TransportKind::Tcp, to),
-            Target::tcp(to),
-        )
+    let txn = send(client, Method::Options, TransportKind::Tcp, to)
         .await
         .unwrap();
     let (mut conn, _) = listener.accept().await.unwrap();
@@ -361,11 +329,7 @@ async fn a_refused_connection_fails_the_transaction_at_once() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let txn = client
-        .request(
-            request(&client, Method::Options, TransportKind::Tcp, to),
-            Target::tcp(to),
-        )
+    let txn = send(&client, Method::Options, TransportKind::Tcp, to)
         .await
         .unwrap();
     match txn.await {
@@ -381,23 +345,14 @@ async fn shutdown_fails_pending_requests_and_later_calls() {
     // A UDP peer that never answers.
     let silent = UdpSocket::bind(LOOPBACK).await.unwrap();
     let to = silent.local_addr().unwrap();
-    let txn = client
-        .request(
-            request(&client, Method::Options, TransportKind::Udp, to),
-            Target::udp(to),
-        )
+    let txn = send(&client, Method::Options, TransportKind::Udp, to)
         .await
         .unwrap();
     let mut buf = vec![0u8; 4096];
     silent.recv_from(&mut buf).await.unwrap();
     client.shutdown().await;
     assert_eq!(txn.await.unwrap_err(), DriverError::Shutdown);
-    let again = client
-        .request(
-            request(&client, Method::Options, TransportKind::Udp, to),
-            Target::udp(to),
-        )
-        .await;
+    let again = send(&client, Method::Options, TransportKind::Udp, to).await;
     assert_eq!(again.unwrap_err(), DriverError::Shutdown);
 }
 

@@ -3,6 +3,8 @@
 //! `interop/sipp/`. Without sipp on PATH each test prints "skipped: sipp not found" and passes;
 //! `.ci/run` installs it.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -10,10 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use sip_parse::{Message, MessageBuilder, Method};
+use common::{driver, request_builder};
+use sip_parse::{Message, Method};
 use sip_transport::testkit::free_port;
-use sip_transport::{Transport, TransportConfig};
-use sip_txn::driver::{Driver, DriverConfig, Received};
+use sip_txn::driver::{Driver, Received};
 use sip_txn::{Target, TransportKind};
 use tokio::process::{Child, Command};
 
@@ -81,6 +83,14 @@ fn stat(dir: &Path, column: &str) -> u64 {
     last[i].trim().parse().unwrap()
 }
 
+/// Waits for sipp (`role`) to exit; it succeeded, and every one of its calls did.
+async fn expect_clean_run(child: Child, role: &str, dir: &Path) {
+    let (status, err) = finish(child).await;
+    assert!(status.success(), "sipp {role} failed: {status} {err}");
+    assert_eq!(stat(dir, "SuccessfulCall(C)"), CALLS as u64);
+    assert_eq!(stat(dir, "FailedCall(C)"), 0);
+}
+
 async fn finish(mut child: Child) -> (ExitStatus, String) {
     let status = child.wait().await.unwrap();
     let mut err = String::new();
@@ -89,16 +99,6 @@ async fn finish(mut child: Child) -> (ExitStatus, String) {
         let _ = e.read_to_string(&mut err).await;
     }
     (status, err)
-}
-
-async fn driver() -> (Driver, sip_txn::driver::IncomingRequests) {
-    let cfg = TransportConfig {
-        udp: vec!["127.0.0.1:0".parse().unwrap()],
-        tcp: vec!["127.0.0.1:0".parse().unwrap()],
-        ..Default::default()
-    };
-    let (t, events) = Transport::bind(cfg).await.unwrap();
-    Driver::start(t, events, DriverConfig::default()).unwrap()
 }
 
 /// Waits until sipp listens on `port` (it starts asynchronously); UDP needs no wait, since a
@@ -119,28 +119,11 @@ async fn wait_listening(kind: TransportKind, port: u16) {
     panic!("sipp never listened on TCP port {port}");
 }
 
+/// The `n`th OPTIONS of a run, from `d` to sipp's service at `to`.
 fn options(d: &Driver, kind: TransportKind, to: SocketAddr, n: usize) -> Message {
-    let wire = MessageBuilder::request(Method::Options, &format!("sip:service@{to}"))
-        .header("Via", &d.via(kind).unwrap())
-        .unwrap()
-        .header("Max-Forwards", "70")
-        .unwrap()
-        .header(
-            "From",
-            &format!(
-                "<{}>;tag={}",
-                d.contact_uri(kind, Some("rust")).unwrap(),
-                sip_txn::new_tag().unwrap()
-            ),
-        )
-        .unwrap()
-        .header("To", &format!("<sip:service@{to}>"))
-        .unwrap()
-        .header("Call-ID", &format!("{n}-{}", sip_txn::new_tag().unwrap()))
-        .unwrap()
-        .header("CSeq", "1 OPTIONS")
-        .unwrap()
-        .build();
+    let call_id = format!("{n}-{}", sip_txn::new_tag().unwrap());
+    let to_uri = format!("sip:service@{to}");
+    let wire = request_builder(d, Method::Options, kind, "rust", &to_uri, &call_id).build();
     Message::parse(wire).unwrap()
 }
 
@@ -185,10 +168,7 @@ async fn our_uac_against_sipp_uas(kind: TransportKind) {
         assert_eq!(rsp.status(), Some(200));
         assert!(rsp.to_header().unwrap().tag().is_some());
     }
-    let (status, err) = finish(uas).await;
-    assert!(status.success(), "sipp UAS failed: {status} {err}");
-    assert_eq!(stat(&dir, "SuccessfulCall(C)"), CALLS as u64);
-    assert_eq!(stat(&dir, "FailedCall(C)"), 0);
+    expect_clean_run(uas, "UAS", &dir).await;
     client.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -240,10 +220,7 @@ async fn sipp_uac_against_our_uas(kind: TransportKind) {
             "200".into(),
         ],
     );
-    let (status, err) = finish(uac).await;
-    assert!(status.success(), "sipp UAC failed: {status} {err}");
-    assert_eq!(stat(&dir, "SuccessfulCall(C)"), CALLS as u64);
-    assert_eq!(stat(&dir, "FailedCall(C)"), 0);
+    expect_clean_run(uac, "UAC", &dir).await;
     // Every call was one transaction of ours (retransmissions, if any, were absorbed).
     assert_eq!(answered.load(Ordering::Relaxed), CALLS);
     server.shutdown().await;

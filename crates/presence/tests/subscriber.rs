@@ -49,17 +49,87 @@ fn pidf(status: Status, note: Option<&str>) -> Option<(&'static str, bytes::Byte
     Some(body(BOB, status, note, MediaKind::Pidf))
 }
 
-/// Subscribes to Bob, the server answers 200 (Expires 3600) and NOTIFYs active/online.
-fn established(core: &mut Subscriber, t0: Instant) -> (SubscriptionId, NotifierPeer) {
+/// The notifier answers `req` at `now` with a 200 granting `expires` seconds.
+fn accept(
+    core: &mut Subscriber,
+    now: Instant,
+    peer: &NotifierPeer,
+    req: &OutgoingRequest,
+    expires: u32,
+) {
+    core.handle_response(
+        now,
+        req.handle,
+        &peer.answer(&req.message, 200, Some(expires)),
+    );
+}
+
+/// The next request, sent in the dialog `peer` holds (the peer checks it belongs there).
+fn in_dialog(core: &mut Subscriber, peer: &mut NotifierPeer) -> OutgoingRequest {
+    let r = request(core);
+    peer.receive(&r.message);
+    r
+}
+
+/// `m` with its text `from` replaced by `to`.
+fn edited(m: &Message, from: &str, to: &str) -> Message {
+    let text = String::from_utf8_lossy(m.as_bytes()).replace(from, to);
+    Message::parse(text.into_bytes().into()).unwrap()
+}
+
+/// An active subscription's state, expiring at `at`.
+fn active_until(at: Instant) -> SubscriptionState {
+    SubscriptionState::Active {
+        expires_at: Some(at),
+    }
+}
+
+/// Nothing is sent and no timer is planned.
+#[track_caller]
+fn assert_idle(core: &mut Subscriber) {
+    assert!(core.poll_request().is_none());
+    assert_eq!(core.poll_timeout(), None);
+}
+
+/// Subscribes to Bob and the server answers the SUBSCRIBE with `code` (and `headers`).
+fn answered(
+    core: &mut Subscriber,
+    t0: Instant,
+    code: u16,
+    headers: &[(&str, &str)],
+) -> SubscriptionId {
     let id = core.subscribe(t0, BOB).unwrap();
     let sub = request(core);
-    let mut peer = NotifierPeer::new(&sub.message, "srv");
-    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(3600)));
+    let rsp = respond(&sub.message, code, Some("x"), headers);
+    core.handle_response(t0, sub.handle, &rsp);
+    id
+}
+
+/// Subscribes to Bob and the server answers 200 (Expires 3600); no NOTIFY yet.
+fn subscribed(core: &mut Subscriber, t0: Instant) -> (SubscriptionId, NotifierPeer) {
+    let id = core.subscribe(t0, BOB).unwrap();
+    let sub = request(core);
+    let peer = NotifierPeer::new(&sub.message, "srv");
+    accept(core, t0, &peer, &sub, 3600);
+    (id, peer)
+}
+
+/// Subscribes to Bob, the server answers 200 (Expires 3600) and NOTIFYs active/online.
+fn established(core: &mut Subscriber, t0: Instant) -> (SubscriptionId, NotifierPeer) {
+    let (id, mut peer) = subscribed(core, t0);
     let n = peer.notify("active;expires=3600", pidf(Status::Online, None));
     let rsp = core.handle_request(t0, &n).unwrap();
     assert_eq!(rsp.status(), Some(200));
     events(core);
     (id, peer)
+}
+
+/// A fresh core at the epoch with Bob [`established`].
+fn watching_bob() -> (Instant, Subscriber, SubscriptionId, NotifierPeer) {
+    let t0 = epoch();
+    let mut core = core();
+    let (id, peer) = established(&mut core, t0);
+    (t0, core, id, peer)
 }
 
 #[test]
@@ -89,10 +159,7 @@ fn subscribe_asks_for_presence_in_pidf_or_xpidf() {
 fn notify_after_2xx_reports_active_and_status() {
     let t0 = epoch();
     let mut core = core();
-    let id = core.subscribe(t0, BOB).unwrap();
-    let sub = request(&mut core);
-    let mut peer = NotifierPeer::new(&sub.message, "srv");
-    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(3600)));
+    let (id, mut peer) = subscribed(&mut core, t0);
     assert_eq!(states(&mut core), []); // still Subscribing until the NOTIFY
     let n = peer.notify("active;expires=3600", pidf(Status::Busy, Some("in a call")));
     let rsp = core.handle_request(t0, &n).unwrap();
@@ -109,12 +176,7 @@ fn notify_after_2xx_reports_active_and_status() {
             assert_eq!(*i, id);
             assert_eq!(presence.status, Status::Busy);
             assert_eq!(presence.note.as_deref(), Some("in a call"));
-            assert_eq!(
-                *state,
-                SubscriptionState::Active {
-                    expires_at: Some(t0 + secs(3600))
-                }
-            );
+            assert_eq!(*state, active_until(t0 + secs(3600)));
         }
         other => panic!("{other:?}"),
     }
@@ -140,59 +202,38 @@ fn notify_after_2xx_reports_active_and_status() {
 
 #[test]
 fn refresh_comes_margin_before_expiry_in_the_dialog() {
-    let t0 = epoch();
-    let mut core = core();
-    let (_, mut peer) = established(&mut core, t0);
+    let (t0, mut core, _, mut peer) = watching_bob();
     // 3600 s granted: refresh 300 s (the margin) before expiry.
     assert_eq!(core.poll_timeout(), Some(t0 + secs(3300)));
     core.handle_timeout(t0 + secs(3299));
     assert!(core.poll_request().is_none());
     core.handle_timeout(t0 + secs(3300));
-    let refresh = request(&mut core);
-    peer.receive(&refresh.message); // same dialog, CSeq advanced (the peer checks)
+    let refresh = in_dialog(&mut core, &mut peer); // same dialog, CSeq advanced (the peer checks)
     assert_eq!(refresh.message.to_header().unwrap().tag(), Some("srv"));
     assert_eq!(header(&refresh.message, HeaderName::Expires), "3600");
     assert_eq!(refresh.message.request_uri(), Some("sip:ps@192.0.2.9"));
     // The 2xx grants 600 s this time: the next refresh is halfway, 300 s later.
     let t1 = t0 + secs(3301);
-    core.handle_response(
-        t1,
-        refresh.handle,
-        &peer.answer(&refresh.message, 200, Some(600)),
-    );
+    accept(&mut core, t1, &peer, &refresh, 600);
     assert_eq!(core.poll_timeout(), Some(t1 + secs(300)));
 }
 
 #[test]
 fn notify_expires_is_authoritative_and_moves_the_refresh() {
-    let t0 = epoch();
-    let mut core = core();
-    let (id, mut peer) = established(&mut core, t0);
+    let (t0, mut core, id, mut peer) = watching_bob();
     let t1 = t0 + secs(10);
     let n = peer.notify("active;expires=120", None);
     core.handle_request(t1, &n).unwrap();
-    assert_eq!(
-        core.state(id),
-        Some(&SubscriptionState::Active {
-            expires_at: Some(t1 + secs(120))
-        })
-    );
+    assert_eq!(core.state(id), Some(&active_until(t1 + secs(120))));
     assert_eq!(core.poll_timeout(), Some(t1 + secs(60)));
 }
 
 #[test]
 fn notify_without_expires_keeps_the_granted_expiry() {
-    let t0 = epoch();
-    let mut core = core();
-    let (id, mut peer) = established(&mut core, t0);
+    let (t0, mut core, id, mut peer) = watching_bob();
     let n = peer.notify("active", pidf(Status::Away, None));
     core.handle_request(t0 + secs(5), &n).unwrap();
-    assert_eq!(
-        core.state(id),
-        Some(&SubscriptionState::Active {
-            expires_at: Some(t0 + secs(3600))
-        })
-    );
+    assert_eq!(core.state(id), Some(&active_until(t0 + secs(3600))));
     assert_eq!(core.poll_timeout(), Some(t0 + secs(3300)));
 }
 
@@ -214,7 +255,7 @@ fn notify_before_2xx() {
     // No refresh can be planned before an expiry is known.
     assert_eq!(core.poll_timeout(), None);
     let t1 = t0 + secs(1);
-    core.handle_response(t1, sub.handle, &peer.answer(&sub.message, 200, Some(1200)));
+    accept(&mut core, t1, &peer, &sub, 1200);
     assert_eq!(
         states(&mut core),
         [SubscriptionState::Pending {
@@ -225,12 +266,7 @@ fn notify_before_2xx() {
     // The dialog made from the NOTIFY carries the refresh.
     let n = peer.notify("active", pidf(Status::Online, None));
     core.handle_request(t1, &n).unwrap();
-    assert_eq!(
-        core.state(id),
-        Some(&SubscriptionState::Active {
-            expires_at: Some(t1 + secs(1200))
-        })
-    );
+    assert_eq!(core.state(id), Some(&active_until(t1 + secs(1200))));
     core.handle_timeout(t1 + secs(900));
     peer.receive(&request(&mut core).message);
 }
@@ -238,9 +274,7 @@ fn notify_before_2xx() {
 #[test]
 fn terminated_deactivated_resubscribes_at_once() {
     for reason in ["deactivated", "timeout"] {
-        let t0 = epoch();
-        let mut core = core();
-        let (id, mut peer) = established(&mut core, t0);
+        let (t0, mut core, id, mut peer) = watching_bob();
         let old = core.poll_request();
         assert!(old.is_none());
         let n = peer.notify(&format!("terminated;reason={reason}"), None);
@@ -277,9 +311,7 @@ fn probation_and_giveup_wait_retry_after() {
         ("probation", TerminatedReason::Probation),
         ("giveup", TerminatedReason::Giveup),
     ] {
-        let t0 = epoch();
-        let mut core = core();
-        let (_, mut peer) = established(&mut core, t0);
+        let (t0, mut core, _, mut peer) = watching_bob();
         let n = peer.notify(&format!("terminated;reason={reason};retry-after=90"), None);
         core.handle_request(t0, &n).unwrap();
         assert!(core.poll_request().is_none(), "{reason}");
@@ -301,9 +333,7 @@ fn probation_and_giveup_wait_retry_after() {
 
 #[test]
 fn giveup_without_retry_after_waits_the_default() {
-    let t0 = epoch();
-    let mut core = core();
-    let (_, mut peer) = established(&mut core, t0);
+    let (t0, mut core, _, mut peer) = watching_bob();
     let n = peer.notify("terminated;reason=giveup", None);
     core.handle_request(t0, &n).unwrap();
     assert_eq!(core.poll_timeout(), Some(t0 + secs(60)));
@@ -317,13 +347,10 @@ fn rejected_stops_and_reports() {
         ("noresource", TerminatedReason::NoResource),
         ("invariant", TerminatedReason::Invariant),
     ] {
-        let t0 = epoch();
-        let mut core = core();
-        let (id, mut peer) = established(&mut core, t0);
+        let (t0, mut core, id, mut peer) = watching_bob();
         let n = peer.notify(&format!("terminated;reason={reason}"), None);
         core.handle_request(t0, &n).unwrap();
-        assert!(core.poll_request().is_none());
-        assert_eq!(core.poll_timeout(), None);
+        assert_idle(&mut core);
         let stopped = SubscriptionState::Stopped(StopCause::Terminated(expected));
         assert_eq!(states(&mut core), std::slice::from_ref(&stopped));
         assert_eq!(core.state(id), Some(&stopped));
@@ -335,9 +362,7 @@ fn rejected_stops_and_reports() {
 
 #[test]
 fn unknown_reason_retries_with_backoff() {
-    let t0 = epoch();
-    let mut core = core();
-    let (_, mut peer) = established(&mut core, t0);
+    let (t0, mut core, _, mut peer) = watching_bob();
     core.handle_request(t0, &peer.notify("terminated", None))
         .unwrap();
     let at = core.poll_timeout().unwrap();
@@ -346,13 +371,10 @@ fn unknown_reason_retries_with_backoff() {
 
 #[test]
 fn refresh_481_starts_new_subscription() {
-    let t0 = epoch();
-    let mut core = core();
-    let (_, mut peer) = established(&mut core, t0);
+    let (t0, mut core, _, mut peer) = watching_bob();
     let t1 = t0 + secs(3300);
     core.handle_timeout(t1);
-    let refresh = request(&mut core);
-    peer.receive(&refresh.message);
+    let refresh = in_dialog(&mut core, &mut peer);
     core.handle_response(
         t1,
         refresh.handle,
@@ -375,13 +397,10 @@ fn refresh_481_starts_new_subscription() {
 
 #[test]
 fn refresh_timeout_retries_before_expiry_then_starts_over() {
-    let t0 = epoch();
-    let mut core = core();
-    let (_, mut peer) = established(&mut core, t0);
+    let (t0, mut core, _, mut peer) = watching_bob();
     let t1 = t0 + secs(3300);
     core.handle_timeout(t1);
-    let refresh = request(&mut core);
-    peer.receive(&refresh.message);
+    let refresh = in_dialog(&mut core, &mut peer);
     let t2 = t1 + secs(32);
     core.handle_failure(t2, refresh.handle);
     assert!(matches!(
@@ -392,8 +411,7 @@ fn refresh_timeout_retries_before_expiry_then_starts_over() {
     let at = core.poll_timeout().unwrap();
     assert!(at >= t2 + secs(15) && at <= t2 + secs(30));
     core.handle_timeout(at);
-    let again = request(&mut core);
-    peer.receive(&again.message);
+    let again = in_dialog(&mut core, &mut peer);
     // It times out too; the backoff now passes the expiry, so the retry waits for it…
     let t3 = t0 + secs(3590);
     core.handle_failure(t3, again.handle);
@@ -409,14 +427,11 @@ fn refresh_timeout_retries_before_expiry_then_starts_over() {
 
 #[test]
 fn unsubscribe_sends_expires_0_and_accepts_final_notify() {
-    let t0 = epoch();
-    let mut core = core();
-    let (id, mut peer) = established(&mut core, t0);
+    let (t0, mut core, id, mut peer) = watching_bob();
     core.unsubscribe(t0, id).unwrap();
-    let un = request(&mut core);
-    peer.receive(&un.message);
+    let un = in_dialog(&mut core, &mut peer);
     assert_eq!(header(&un.message, HeaderName::Expires), "0");
-    core.handle_response(t0, un.handle, &peer.answer(&un.message, 200, Some(0)));
+    accept(&mut core, t0, &peer, &un, 0);
     // Still known until the final NOTIFY.
     assert!(core.state(id).is_some());
     let last = peer.notify("terminated;reason=timeout", pidf(Status::Offline, None));
@@ -431,12 +446,10 @@ fn unsubscribe_sends_expires_0_and_accepts_final_notify() {
 
 #[test]
 fn unsubscribe_without_final_notify_ends_after_timer_n() {
-    let t0 = epoch();
-    let mut core = core();
-    let (id, peer) = established(&mut core, t0);
+    let (t0, mut core, id, peer) = watching_bob();
     core.unsubscribe(t0, id).unwrap();
     let un = request(&mut core);
-    core.handle_response(t0, un.handle, &peer.answer(&un.message, 200, Some(0)));
+    accept(&mut core, t0, &peer, &un, 0);
     assert_eq!(core.poll_timeout(), Some(t0 + secs(32)));
     core.handle_timeout(t0 + secs(32));
     assert_eq!(core.state(id), None);
@@ -451,7 +464,7 @@ fn unsubscribe_while_subscribing_waits_for_the_2xx() {
     core.unsubscribe(t0, id).unwrap();
     assert!(core.poll_request().is_none());
     let peer = NotifierPeer::new(&sub.message, "srv");
-    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(3600)));
+    accept(&mut core, t0, &peer, &sub, 3600);
     let un = request(&mut core).message;
     assert_eq!(header(&un, HeaderName::Expires), "0");
     assert_eq!(un.to_header().unwrap().tag(), Some("srv"));
@@ -459,20 +472,13 @@ fn unsubscribe_while_subscribing_waits_for_the_2xx() {
 
 #[test]
 fn manual_refresh() {
-    let t0 = epoch();
-    let mut core = core();
-    let (id, mut peer) = established(&mut core, t0);
+    let (t0, mut core, id, mut peer) = watching_bob();
     core.refresh(t0 + secs(10), id).unwrap();
-    let r = request(&mut core);
-    peer.receive(&r.message);
+    let r = in_dialog(&mut core, &mut peer);
     assert_eq!(header(&r.message, HeaderName::Expires), "3600");
     // One SUBSCRIBE at a time.
     assert!(core.refresh(t0 + secs(10), id).is_err());
-    core.handle_response(
-        t0 + secs(11),
-        r.handle,
-        &peer.answer(&r.message, 200, Some(3600)),
-    );
+    accept(&mut core, t0 + secs(11), &peer, &r, 3600);
     assert_eq!(core.poll_timeout(), Some(t0 + secs(11 + 3300)));
 }
 
@@ -511,10 +517,7 @@ fn subscribe_timeout_retries_with_backoff() {
 fn subscribe_503_honours_retry_after() {
     let t0 = epoch();
     let mut core = core();
-    core.subscribe(t0, BOB).unwrap();
-    let sub = request(&mut core);
-    let rsp = respond(&sub.message, 503, Some("x"), &[("Retry-After", "120")]);
-    core.handle_response(t0, sub.handle, &rsp);
+    answered(&mut core, t0, 503, &[("Retry-After", "120")]);
     assert_eq!(core.poll_timeout(), Some(t0 + secs(120)));
 }
 
@@ -523,15 +526,12 @@ fn refused_subscribe_stops() {
     for code in [403, 404, 489, 603] {
         let t0 = epoch();
         let mut core = core();
-        let id = core.subscribe(t0, BOB).unwrap();
-        let sub = request(&mut core);
-        core.handle_response(t0, sub.handle, &respond(&sub.message, code, Some("x"), &[]));
+        let id = answered(&mut core, t0, code, &[]);
         assert_eq!(
             core.state(id),
             Some(&SubscriptionState::Stopped(StopCause::Refused(code)))
         );
-        assert_eq!(core.poll_timeout(), None);
-        assert!(core.poll_request().is_none());
+        assert_idle(&mut core);
     }
 }
 
@@ -539,10 +539,7 @@ fn refused_subscribe_stops() {
 fn interval_too_brief_retries_with_min_expires() {
     let t0 = epoch();
     let mut core = core();
-    core.subscribe(t0, BOB).unwrap();
-    let sub = request(&mut core);
-    let rsp = respond(&sub.message, 423, Some("x"), &[("Min-Expires", "7200")]);
-    core.handle_response(t0, sub.handle, &rsp);
+    answered(&mut core, t0, 423, &[("Min-Expires", "7200")]);
     let again = request(&mut core).message;
     assert_eq!(header(&again, HeaderName::Expires), "7200");
 }
@@ -551,10 +548,7 @@ fn interval_too_brief_retries_with_min_expires() {
 fn no_notify_within_timer_n_retries() {
     let t0 = epoch();
     let mut core = core();
-    let id = core.subscribe(t0, BOB).unwrap();
-    let sub = request(&mut core);
-    let peer = NotifierPeer::new(&sub.message, "srv");
-    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(3600)));
+    let (id, _peer) = subscribed(&mut core, t0);
     assert_eq!(core.poll_timeout(), Some(t0 + secs(32)));
     core.handle_timeout(t0 + secs(32));
     assert!(matches!(
@@ -568,18 +562,14 @@ fn no_notify_within_timer_n_retries() {
 
 #[test]
 fn stray_and_broken_notifies_are_answered() {
-    let t0 = epoch();
-    let mut core = core();
-    let (_, mut peer) = established(&mut core, t0);
+    let (t0, mut core, _, mut peer) = watching_bob();
     // Missing Subscription-State: 400.
     let n = peer.notify("active", None);
-    let text = String::from_utf8_lossy(n.as_bytes()).replace("Subscription-State: active\r\n", "");
-    let n = Message::parse(text.into_bytes().into()).unwrap();
+    let n = edited(&n, "Subscription-State: active\r\n", "");
     assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(400));
     // Another event package: 489.
     let n = peer.notify("active", None);
-    let text = String::from_utf8_lossy(n.as_bytes()).replace("Event: presence", "Event: dialog");
-    let n = Message::parse(text.into_bytes().into()).unwrap();
+    let n = edited(&n, "Event: presence", "Event: dialog");
     assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(489));
     // A CSeq lower than the last one: 500 (RFC 3261 §12.2.2).
     let newer = peer.notify("active", None);
@@ -591,8 +581,7 @@ fn stray_and_broken_notifies_are_answered() {
     assert_eq!(core.handle_request(t0, &older).unwrap().status(), Some(500));
     // Not a NOTIFY: 405.
     let sub = peer.notify("active", None);
-    let text = String::from_utf8_lossy(sub.as_bytes()).replace("NOTIFY", "INFO");
-    let info = Message::parse(text.into_bytes().into()).unwrap();
+    let info = edited(&sub, "NOTIFY", "INFO");
     assert_eq!(core.handle_request(t0, &info).unwrap().status(), Some(405));
     // An unreadable body is answered 200 and reported with its position.
     let bad = peer.notify(
@@ -624,7 +613,7 @@ fn many_buddies_in_one_core() {
     assert_eq!(core.len(), 500);
     // Answered in reverse order, each NOTIFY reaches its own subscription.
     for (buddy, sub, peer) in peers.iter_mut().rev() {
-        core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(3600)));
+        accept(&mut core, t0, peer, sub, 3600);
         let n = peer.notify(
             "active",
             Some(body(buddy, Status::Online, Some(buddy), MediaKind::Pidf)),
@@ -687,7 +676,7 @@ fn fetch_reports_the_one_notify_and_holds_no_subscription() {
     let mut core = core();
     let (id, sub, mut peer) = fetch(&mut core, t0);
     assert_eq!(core.state(id), Some(&SubscriptionState::Subscribing));
-    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(0)));
+    accept(&mut core, t0, &peer, &sub, 0);
     // Waiting for the NOTIFY, Timer N at most; no refresh is planned.
     assert_eq!(core.poll_timeout(), Some(t0 + secs(32)));
     let n = peer.notify(
@@ -699,8 +688,7 @@ fn fetch_reports_the_one_notify_and_holds_no_subscription() {
     assert_eq!(presences(&ev), [(Status::Busy, Some("busy".into()))]);
     assert_eq!(last_state(&ev), Some(&stopped(StopCause::Fetched)));
     // Ended without an unsubscribe, nothing planned, nothing re-subscribed.
-    assert!(core.poll_request().is_none());
-    assert_eq!(core.poll_timeout(), None);
+    assert_idle(&mut core);
     // A NOTIFY in that dialog now matches nothing.
     let stray = peer.notify("terminated;reason=timeout", None);
     assert_eq!(core.handle_request(t0, &stray).unwrap().status(), Some(481));
@@ -716,7 +704,7 @@ fn fetch_reports_the_one_notify_and_holds_no_subscription() {
         pidf(Status::Busy, Some("busy")),
     );
     core.handle_request(t1, &n).unwrap();
-    core.handle_response(t1, sub2.handle, &peer2.answer(&sub2.message, 200, Some(0)));
+    accept(&mut core, t1, &peer2, &sub2, 0);
     let ev = events(&mut core);
     assert_eq!(presences(&ev), []);
     assert_eq!(last_state(&ev), Some(&stopped(StopCause::Fetched)));
@@ -739,7 +727,7 @@ fn poll_fetches_again_an_interval_after_each_fetch_ends() {
     let sub = request(&mut core);
     assert_eq!(header(&sub.message, HeaderName::Expires), "0");
     let mut peer = NotifierPeer::new(&sub.message, "srv");
-    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(0)));
+    accept(&mut core, t0, &peer, &sub, 0);
     let t1 = t0 + secs(2);
     let n = peer.notify("terminated;reason=timeout", pidf(Status::Busy, None));
     core.handle_request(t1, &n).unwrap();
@@ -777,7 +765,7 @@ fn fetch_notify_before_the_2xx_ends_it_and_the_2xx_is_ignored() {
     let ev = events(&mut core);
     assert_eq!(presences(&ev), [(Status::Online, None)]);
     assert_eq!(core.state(id), Some(&stopped(StopCause::Fetched)));
-    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(0)));
+    accept(&mut core, t0, &peer, &sub, 0);
     assert!(events(&mut core).is_empty());
     assert!(core.poll_request().is_none());
     assert_eq!(
@@ -792,7 +780,7 @@ fn fetch_without_notify_fails_after_timer_n() {
     let t0 = epoch();
     let mut core = core();
     let (id, sub, peer) = fetch(&mut core, t0);
-    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(0)));
+    accept(&mut core, t0, &peer, &sub, 0);
     core.handle_timeout(t0 + secs(31));
     assert_eq!(core.state(id), Some(&SubscriptionState::Subscribing));
     core.handle_timeout(t0 + secs(32));
@@ -801,8 +789,7 @@ fn fetch_without_notify_fails_after_timer_n() {
         [stopped(StopCause::FetchFailed(RetryCause::NoNotify))]
     );
     // Not retried: the next fetch is the retry.
-    assert!(core.poll_request().is_none());
-    assert_eq!(core.poll_timeout(), None);
+    assert_idle(&mut core);
 }
 
 #[test]
@@ -841,8 +828,7 @@ fn fetch_failures_are_reported_not_retried() {
         core.state(id),
         Some(&stopped(StopCause::Terminated(TerminatedReason::Rejected)))
     );
-    assert!(core.poll_request().is_none());
-    assert_eq!(core.poll_timeout(), None);
+    assert_idle(&mut core);
 }
 
 #[test]
@@ -871,7 +857,7 @@ fn fetch_beside_subscriptions() {
         Some(&stopped(StopCause::Unsubscribed))
     );
     assert!(core.is_empty());
-    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(0)));
+    accept(&mut core, t0, &peer, &sub, 0);
     let n = peer.notify("terminated;reason=timeout", pidf(Status::Online, None));
     assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(481));
     assert!(events(&mut core).is_empty());
@@ -884,7 +870,7 @@ fn fetch_beside_subscriptions() {
     let sub = request(&mut core);
     assert_eq!(header(&sub.message, HeaderName::Expires), "3600");
     let peer = NotifierPeer::new(&sub.message, "srv");
-    core.handle_response(t0, sub.handle, &peer.answer(&sub.message, 200, Some(3600)));
+    accept(&mut core, t0, &peer, &sub, 3600);
     // Now Timer N, then (no NOTIFY) retried like any subscription.
     core.handle_timeout(t0 + secs(32));
     assert!(matches!(

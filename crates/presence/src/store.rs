@@ -328,9 +328,18 @@ impl Store {
     }
 
     /// Imports the file into `data` as `mode` says; errors as [`Store::load`], and `data`
-    /// is unchanged on error.
+    /// is unchanged on error. Unlike [`Store::load`], a missing file is an error
+    /// ([`Error::Io`]): an import names a file the user means to read, and replacing
+    /// everything with the nothing a mistyped path holds would lose what they stored.
     pub fn import_into(&self, data: &mut PresenceData, mode: ImportMode) -> Result<()> {
-        let imported = self.load()?;
+        let Some(bytes) = self.read()? else {
+            return Err(Error::Io {
+                path: self.path.clone(),
+                op: "read",
+                source: std::io::ErrorKind::NotFound.into(),
+            });
+        };
+        let imported = PresenceData::from_xml(&bytes).map_err(|e| self.corrupt(e))?;
         let mut merged = data.clone();
         merged.import(imported, mode)?;
         *data = merged;

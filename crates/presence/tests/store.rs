@@ -175,11 +175,21 @@ fn import_replaces_or_merges() {
         WatcherDecision::Allow
     );
 
-    let mut replaced = mine;
+    let mut replaced = mine.clone();
     store
         .import_into(&mut replaced, ImportMode::Replace)
         .unwrap();
     assert_eq!(replaced, sample());
+
+    // A missing file is no empty import: replacing with it would wipe everything.
+    let missing = Store::file(dir.0.join("not-there.xml"));
+    for mode in [ImportMode::Replace, ImportMode::Merge] {
+        let mut kept = mine.clone();
+        let err = missing.import_into(&mut kept, mode).unwrap_err();
+        assert!(matches!(err, Error::Io { op: "read", .. }), "{err}");
+        assert!(err.to_string().contains("not-there.xml"), "{err}");
+        assert_eq!(kept, mine, "a failed import changes nothing");
+    }
 }
 
 #[test]

@@ -619,21 +619,33 @@ impl Engine {
         Ok(())
     }
 
+    /// Imports presence data, then watches the buddies it holds and stops watching those a
+    /// replacing import dropped. Every buddy is tried; the first failure is returned.
     fn import(&mut self, now: Instant, path: PathBuf, mode: ImportMode) -> Result<()> {
         let p = self.presence_mut()?;
+        let before: Vec<String> = p.data.buddies.iter().map(|b| b.uri.to_string()).collect();
         Store::file(path).import_into(&mut p.data, mode)?;
+        let dropped: Vec<String> = before
+            .into_iter()
+            .filter(|uri| p.data.buddies.get(uri).is_none())
+            .collect();
         let buddies: Vec<(String, presence::SubscriptionType)> = p
             .data
             .buddies
             .iter()
             .map(|b| (b.uri.to_string(), b.subscription))
             .collect();
-        if let Some(agent) = &mut self.agent {
-            for (uri, kind) in buddies {
-                agent.watch(now, &uri, kind)?;
-            }
+        let Some(agent) = &mut self.agent else {
+            return Ok(());
+        };
+        let mut result = Ok(());
+        for uri in dropped {
+            result = result.and(agent.unwatch(now, &uri));
         }
-        Ok(())
+        for (uri, kind) in buddies {
+            result = result.and(agent.watch(now, &uri, kind));
+        }
+        result
     }
 
     fn add_buddy(&mut self, now: Instant, uri: &str, name: &str) -> Result<()> {

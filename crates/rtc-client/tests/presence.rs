@@ -1,11 +1,14 @@
 //! Presence end to end between two clients through the embedded registrar/proxy: watchers
 //! offered, allowed and blocked, status changes seen, export, and presence enabled before
-//! registering (appear offline, still see buddies), buddies polled or always online/offline.
+//! registering (appear offline, still see buddies), buddies polled or always online/offline,
+//! and imports that add or drop buddies.
 
 mod common;
 
 use common::*;
-use rtc_client::{Event, RegisterFlags, RegistrationState, Status, Store, WatcherState};
+use rtc_client::{
+    Event, ImportMode, RegisterFlags, RegistrationState, Status, Store, WatcherState,
+};
 use std::time::Duration;
 
 const ALICE: &str = "sip:alice@example.test";
@@ -74,6 +77,57 @@ async fn watch_allow_block_and_export() {
     let saved = std::fs::read_to_string(dir.path("alice.xml")).unwrap();
     assert!(saved.contains(BOB), "{saved}");
     assert!(alice.buddies().await.is_err(), "presence is off");
+
+    alice.disable_profile(&alice_profile).await.unwrap();
+    bob.disable_profile(&bob_profile).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_watches_what_it_brings_and_stops_watching_what_it_replaces() {
+    let (_server, port) = embedded_server().await;
+    let dir = TempDir::new("presence-import");
+    let (alice, mut alice_events, alice_profile) =
+        registered(&profile_xml("alice", port, "udp"), None).await;
+    let (bob, mut bob_events, bob_profile) =
+        registered(&profile_xml("bob", port, "udp"), None).await;
+    alice
+        .enable_presence(Store::file(dir.path("alice.xml")))
+        .await
+        .unwrap();
+    bob.enable_presence(Store::file(dir.path("bob.xml")))
+        .await
+        .unwrap();
+    bob.set_local_presence(Status::Online, None).await.unwrap();
+    let empty = dir.path("no-buddies.xml");
+    alice.export(&empty).await.unwrap();
+    alice.add_buddy(BOB, "Bob").await.unwrap();
+    let with_bob = dir.path("with-bob.xml");
+    alice.export(&with_bob).await.unwrap();
+    expect(&mut bob_events, "alice offered", |e| {
+        matches!(e, Event::Watcher { .. })
+    })
+    .await;
+    bob.allow_watcher(ALICE).await.unwrap();
+    expect_buddy(&mut alice_events, BOB, Status::Online).await;
+
+    // A replacing import without bob ends the subscription to him.
+    alice.import(&empty, ImportMode::Replace).await.unwrap();
+    assert!(alice.buddies().await.unwrap().is_empty());
+    until(&mut alice_events, |e| {
+        matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state.starts_with("stopped"))
+    })
+    .await;
+
+    // A merging import with bob watches him again; a missing file changes nothing.
+    alice.import(&with_bob, ImportMode::Merge).await.unwrap();
+    expect_buddy(&mut alice_events, BOB, Status::Online).await;
+    assert!(
+        alice
+            .import(dir.path("missing.xml"), ImportMode::Replace)
+            .await
+            .is_err()
+    );
+    assert_eq!(alice.buddies().await.unwrap().len(), 1);
 
     alice.disable_profile(&alice_profile).await.unwrap();
     bob.disable_profile(&bob_profile).await.unwrap();

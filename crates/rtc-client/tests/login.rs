@@ -249,6 +249,25 @@ async fn login_watch_message_status_and_quit() {
         e => unreachable!("{e:?}"),
     }
 
+    // Typing notices (RFC 3994) reach bob.
+    rtc.send("typing sip:bob@example.test on");
+    rtc.expect("ok typing sip:bob@example.test").await;
+    match expect(&mut bob_events, "alice typing", |e| {
+        matches!(e, Event::Typing { .. })
+    })
+    .await
+    {
+        Event::Typing { from, active } => assert_eq!((from.as_str(), active), (ALICE, true)),
+        e => unreachable!("{e:?}"),
+    }
+
+    // An export on demand, to a path with a space in it.
+    let exported = env.dir.path("alice export.xml");
+    rtc.send(&format!("export {}", exported.display()));
+    rtc.expect(&format!("ok export {}", exported.display()))
+        .await;
+    assert_stored(&exported, BOB);
+
     // A line that is not a command is answered on stderr and the session goes on.
     rtc.send("dance sip:bob@example.test");
     rtc.expect_where("a usage line", |l| {
@@ -290,6 +309,28 @@ async fn end_of_input_logs_off_and_keeps_the_store() {
     rtc.send("buddies");
     rtc.expect("entry buddy sip:alice@example.test Alice").await;
     rtc.expect("ok buddies 1").await;
+
+    // Exported, removed, imported back: the buddy returns.
+    let exported = env.dir.path("bob-export.xml");
+    rtc.send(&format!("export {}", exported.display()));
+    rtc.expect(&format!("ok export {}", exported.display()))
+        .await;
+    rtc.send("remove sip:alice@example.test");
+    rtc.expect("ok remove sip:alice@example.test").await;
+    rtc.send("buddies");
+    rtc.expect("ok buddies 0").await;
+    rtc.send(&format!("import merge {}", exported.display()));
+    rtc.expect(&format!("ok import {}", exported.display()))
+        .await;
+    rtc.send("buddies");
+    rtc.expect("entry buddy sip:alice@example.test Alice").await;
+    rtc.expect("ok buddies 1").await;
+    // A file that is not there is an error, and the session goes on.
+    rtc.send("import replace /nonexistent/presence.xml");
+    rtc.expect_where("an import error", |l| {
+        l.starts_with("stderr error import /nonexistent/presence.xml: ")
+    })
+    .await;
     rtc.send("quit");
     rtc.exit_ok().await;
 }

@@ -24,7 +24,8 @@ use std::time::Duration;
 use clap::Args;
 use provisioning::Limits;
 use rtc_client::{
-    Client, ClientConfig, Event, Events, Profile, RegisterFlags, RegistrationState, Status, Store,
+    Client, ClientConfig, Event, Events, ImportMode, Profile, RegisterFlags, RegistrationState,
+    Status, Store,
 };
 use sip_transport::{TlsConfig, TransportConfig};
 use tokio::sync::{mpsc, watch};
@@ -96,6 +97,9 @@ const HELP: &[&str] = &[
     "block URI               make a watcher see us offline",
     "buddies | watchers      list them",
     "msg URI TEXT…           send an instant message",
+    "typing URI on|off       tell URI we are composing a message, or stopped",
+    "export FILE…            write our presence data (buddies, watchers, status) to FILE",
+    "import merge|replace FILE…  read presence data from FILE, added to ours or instead of it",
     "accept ID | decline ID  answer an invitation",
     "help | quit",
 ];
@@ -300,6 +304,9 @@ impl Session {
             Command::Allow(uri) => (format!("allow {uri}"), c.allow_watcher(uri).await),
             Command::Block(uri) => (format!("block {uri}"), c.block_watcher(uri).await),
             Command::Msg(uri, text) => (format!("msg {uri}"), c.send_message(uri, text).await),
+            Command::Typing(uri, on) => (format!("typing {uri}"), c.set_typing(uri, on).await),
+            Command::Export(path) => (format!("export {path}"), c.export(path).await),
+            Command::Import(mode, path) => (format!("import {path}"), c.import(path, mode).await),
             Command::Answer(id, accept) => (
                 format!("{} {id}", if accept { "accept" } else { "decline" }),
                 c.answer_invite(id, accept).await,
@@ -428,6 +435,9 @@ enum Command<'a> {
     Allow(&'a str),
     Block(&'a str),
     Msg(&'a str, &'a str),
+    Typing(&'a str, bool),
+    Export(&'a str),
+    Import(ImportMode, &'a str),
     Answer(u64, bool),
     Buddies,
     Watchers,
@@ -464,6 +474,19 @@ fn parse(line: &str) -> Result<Option<Command<'_>>, String> {
             (uri, text) if !uri.is_empty() && !text.is_empty() => Command::Msg(uri, text),
             _ => return Err("msg URI TEXT…".to_owned()),
         },
+        "typing" => match split_word(rest) {
+            (uri, "on") if !uri.is_empty() => Command::Typing(uri, true),
+            (uri, "off") if !uri.is_empty() => Command::Typing(uri, false),
+            _ => return Err("typing URI on|off".to_owned()),
+        },
+        // A path is the rest of the line, so it may hold spaces.
+        "export" if !rest.is_empty() => Command::Export(rest),
+        "export" => return Err("export FILE…".to_owned()),
+        "import" => match split_word(rest) {
+            ("merge", path) if !path.is_empty() => Command::Import(ImportMode::Merge, path),
+            ("replace", path) if !path.is_empty() => Command::Import(ImportMode::Replace, path),
+            _ => return Err("import merge|replace FILE…".to_owned()),
+        },
         "accept" | "decline" => match rest.parse() {
             Ok(id) => Command::Answer(id, verb == "accept"),
             Err(_) => return Err(format!("{verb} ID")),
@@ -475,7 +498,7 @@ fn parse(line: &str) -> Result<Option<Command<'_>>, String> {
         "quit" | "exit" => Command::Quit,
         _ => {
             return Err(format!(
-                "unknown command {:?}; try help (status, add, remove, allow, block, buddies, watchers, msg, accept, decline, quit)",
+                "unknown command {:?}; try help (status, add, remove, allow, block, buddies, watchers, msg, typing, export, import, accept, decline, quit)",
                 one_line(verb)
             ));
         }
@@ -559,6 +582,26 @@ mod tests {
             Some(Command::Msg("sip:b@x", "hello   there"))
         );
         assert_eq!(parse("decline 7").unwrap(), Some(Command::Answer(7, false)));
+        assert_eq!(
+            parse("typing sip:b@x on").unwrap(),
+            Some(Command::Typing("sip:b@x", true))
+        );
+        assert_eq!(
+            parse("typing sip:b@x off").unwrap(),
+            Some(Command::Typing("sip:b@x", false))
+        );
+        assert_eq!(
+            parse("export  my presence.xml ").unwrap(),
+            Some(Command::Export("my presence.xml"))
+        );
+        assert_eq!(
+            parse("import replace /tmp/a b.xml").unwrap(),
+            Some(Command::Import(ImportMode::Replace, "/tmp/a b.xml"))
+        );
+        assert_eq!(
+            parse("import merge p.xml").unwrap(),
+            Some(Command::Import(ImportMode::Merge, "p.xml"))
+        );
         assert_eq!(parse("").unwrap(), None);
         assert_eq!(parse("# comment").unwrap(), None);
         assert_eq!(parse("quit").unwrap(), Some(Command::Quit));
@@ -575,6 +618,13 @@ mod tests {
             "msg sip:b@x",
             "accept x",
             "buddies now",
+            "typing sip:b@x",
+            "typing sip:b@x maybe",
+            "typing on",
+            "export",
+            "import p.xml",
+            "import merge",
+            "import append p.xml",
             "frobnicate \u{1b}[2J",
         ] {
             let usage = parse(bad).unwrap_err();

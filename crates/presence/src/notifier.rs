@@ -314,6 +314,12 @@ impl Notifier {
         self.enabled = true;
     }
 
+    /// The watchers (their URIs as reported) with a presence subscription, for an application
+    /// that re-applies its policy to all of them, e.g. after importing a watcher list.
+    pub fn watchers(&self) -> impl Iterator<Item = &str> + '_ {
+        self.by_uri.keys().map(|uri| &**uri)
+    }
+
     /// How many subscriptions (presence and watcherinfo) are open or ending.
     pub fn len(&self) -> usize {
         self.subs.len()

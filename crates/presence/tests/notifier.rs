@@ -385,6 +385,8 @@ fn winfo_subscription_served() {
         .unwrap();
     assert_eq!(rsp.status(), Some(200));
     me.response(&rsp);
+    // The presence watchers are listed; a watcherinfo subscriber is none of them.
+    assert_eq!(core.watchers().collect::<Vec<_>>(), ["sip:bob@example.com"]);
     let n = one_notify(&mut core);
     assert_eq!(
         n.message.header_str(HeaderName::Event),

@@ -178,6 +178,11 @@ impl Agent {
         self.notifier.decide(now, uri, decision);
     }
 
+    /// The watchers subscribed to our presence now.
+    pub(crate) fn watchers(&self) -> Vec<String> {
+        self.notifier.watchers().map(str::to_owned).collect()
+    }
+
     /// Logging off or disabling presence: final NOTIFYs, unsubscribes, publication removed.
     pub(crate) fn shut(&mut self, now: Instant, data: &PresenceData) {
         self.notifier.disable(now, DisableReason::Deactivated);

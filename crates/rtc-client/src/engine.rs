@@ -619,9 +619,12 @@ impl Engine {
         Ok(())
     }
 
-    /// Imports presence data, then watches the buddies it holds and stops watching those a
-    /// replacing import dropped. Every buddy is tried; the first failure is returned.
+    /// Imports presence data, then makes it take effect: the buddies it holds are watched and
+    /// those a replacing import dropped no longer are, every watcher subscribed now is decided
+    /// by the imported policy, and our presence as imported is shown. Every buddy is tried;
+    /// the first failure is returned.
     fn import(&mut self, now: Instant, path: PathBuf, mode: ImportMode) -> Result<()> {
+        let watchers = self.agent.as_ref().map(Agent::watchers).unwrap_or_default();
         let p = self.presence_mut()?;
         let before: Vec<String> = p.data.buddies.iter().map(|b| b.uri.to_string()).collect();
         Store::file(path).import_into(&mut p.data, mode)?;
@@ -635,9 +638,21 @@ impl Engine {
             .iter()
             .map(|b| (b.uri.to_string(), b.subscription))
             .collect();
+        let decisions: Vec<(String, WatcherDecision)> = watchers
+            .into_iter()
+            .filter_map(|uri| Some((uri.clone(), p.data.watchers.policy(&uri).ok()?)))
+            .collect();
+        let local = shown(&p.data, p.appear_offline);
         let Some(agent) = &mut self.agent else {
             return Ok(());
         };
+        for (uri, decision) in decisions {
+            agent.decide(now, &uri, decision);
+        }
+        // A merge keeps our status; a replace brings the imported one.
+        if mode == ImportMode::Replace {
+            agent.show(now, local);
+        }
         let mut result = Ok(());
         for uri in dropped {
             result = result.and(agent.unwatch(now, &uri));

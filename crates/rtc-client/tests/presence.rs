@@ -83,7 +83,7 @@ async fn watch_allow_block_and_export() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn import_watches_what_it_brings_and_stops_watching_what_it_replaces() {
+async fn import_takes_effect_on_buddies_watchers_and_status() {
     let (_server, port) = embedded_server().await;
     let dir = TempDir::new("presence-import");
     let (alice, mut alice_events, alice_profile) =
@@ -128,6 +128,17 @@ async fn import_watches_what_it_brings_and_stops_watching_what_it_replaces() {
             .is_err()
     );
     assert_eq!(alice.buddies().await.unwrap().len(), 1);
+
+    // bob's replacing import brings back the status and the allowed watcher it holds, for the
+    // watcher subscribed now too.
+    let bob_before = dir.path("bob-before.xml");
+    bob.export(&bob_before).await.unwrap();
+    bob.set_local_presence(Status::Busy, None).await.unwrap();
+    expect_buddy(&mut alice_events, BOB, Status::Busy).await;
+    bob.block_watcher(ALICE).await.unwrap();
+    expect_buddy(&mut alice_events, BOB, Status::Offline).await;
+    bob.import(&bob_before, ImportMode::Replace).await.unwrap();
+    expect_buddy(&mut alice_events, BOB, Status::Online).await;
 
     alice.disable_profile(&alice_profile).await.unwrap();
     bob.disable_profile(&bob_profile).await.unwrap();

@@ -327,7 +327,9 @@ impl Subscriber {
     }
 
     /// Starts watching `buddy` (a SIP URI): a SUBSCRIBE goes out at once. Subscribing to a buddy
-    /// already watched returns its id and changes nothing.
+    /// already watched returns its id and changes nothing, except that an unsubscribe not yet
+    /// sent is called off. While an unsubscribe is on its way, the old subscription ends on its
+    /// own and a new one (with a new id) starts.
     ///
     /// Subscribing to a buddy that has an idle fetch entry turns it into a subscription; while
     /// its fetch is in flight, that is refused.
@@ -335,6 +337,15 @@ impl Subscriber {
         let Some(id) = self.by_buddy.get(buddy).copied() else {
             return self.insert(now, buddy, false);
         };
+        if let Some(sub) = self.subs.get_mut(&id).filter(|s| !s.fetch) {
+            if matches!(sub.phase, Phase::Unsubscribing { .. }) {
+                // Ending already: it ends on its own; a new subscription takes the buddy.
+                self.by_buddy.remove(buddy);
+                return self.insert(now, buddy, false);
+            }
+            // An unsubscribe not sent yet is called off.
+            sub.unsubscribe_wanted = false;
+        }
         if let Some(sub) = self.subs.get_mut(&id).filter(|s| s.fetch) {
             if !matches!(sub.phase, Phase::Stopped) {
                 return Err(Error::InvalidState("a fetch is in flight"));
@@ -983,7 +994,10 @@ impl Subscriber {
 
     fn finish_unsubscribe(&mut self, id: SubscriptionId) {
         self.stop(id, StopCause::Unsubscribed);
-        if let Some(sub) = self.subs.remove(&id) {
+        if let Some(sub) = self.subs.remove(&id)
+            && self.by_buddy.get(&sub.buddy) == Some(&id)
+        {
+            // Not when a new subscription to the buddy has taken its place.
             self.by_buddy.remove(&sub.buddy);
         }
     }

@@ -470,6 +470,48 @@ fn unsubscribe_while_subscribing_waits_for_the_2xx() {
     assert_eq!(un.to_header().unwrap().tag(), Some("srv"));
 }
 
+/// Watching a buddy again while the unsubscribe is on its way (a buddy removed and added
+/// back, an import right after another) starts a new subscription; the old one still ends.
+#[test]
+fn subscribing_again_while_unsubscribing_starts_a_new_subscription() {
+    let (t0, mut core, old, mut peer) = watching_bob();
+    core.unsubscribe(t0, old).unwrap();
+    let un = in_dialog(&mut core, &mut peer);
+    let new = core.subscribe(t0, BOB).unwrap();
+    assert_ne!(new, old);
+    assert_eq!(core.id_of(BOB), Some(new));
+    let sub = request(&mut core);
+    assert_eq!(header(&sub.message, HeaderName::Expires), "3600");
+    assert_eq!(sub.message.to_header().unwrap().tag(), None, "a new dialog");
+
+    // The old one ends as before, leaving the new one alone.
+    accept(&mut core, t0, &peer, &un, 0);
+    let last = peer.notify("terminated;reason=timeout", pidf(Status::Offline, None));
+    assert_eq!(core.handle_request(t0, &last).unwrap().status(), Some(200));
+    assert_eq!(core.state(old), None);
+    assert_eq!(core.id_of(BOB), Some(new));
+    let mut peer = NotifierPeer::new(&sub.message, "srv2");
+    accept(&mut core, t0, &peer, &sub, 3600);
+    let n = peer.notify("active;expires=3600", pidf(Status::Away, None));
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(200));
+    assert_eq!(core.state(new), Some(&active_until(t0 + secs(3600))));
+}
+
+/// An unsubscribe still waiting for the initial SUBSCRIBE's answer is simply called off.
+#[test]
+fn subscribing_again_before_the_unsubscribe_is_sent_keeps_the_subscription() {
+    let t0 = epoch();
+    let mut core = core();
+    let id = core.subscribe(t0, BOB).unwrap();
+    let sub = request(&mut core);
+    core.unsubscribe(t0, id).unwrap();
+    assert_eq!(core.subscribe(t0, BOB).unwrap(), id);
+    let peer = NotifierPeer::new(&sub.message, "srv");
+    accept(&mut core, t0, &peer, &sub, 3600);
+    assert!(core.poll_request().is_none(), "no unsubscribe");
+    assert!(core.state(id).is_some());
+}
+
 #[test]
 fn manual_refresh() {
     let (t0, mut core, id, mut peer) = watching_bob();

@@ -204,7 +204,7 @@ impl Client {
 
     /// Disables presence (`EnablePresence(FALSE)`): exports to the store first, then ends
     /// every subscription (final NOTIFYs to watchers, unsubscribes from buddies) and clears the
-    /// lists. If the export fails, nothing is cleared.
+    /// lists. If the export fails, nothing else happens: presence stays enabled and working.
     pub async fn disable_presence(&self) -> Result<()> {
         self.presence(|reply| PresenceCommand::Disable { reply })
             .await
@@ -224,7 +224,9 @@ impl Client {
             .await
     }
 
-    /// Adds a buddy and starts watching it (`AddBuddy`).
+    /// Adds a buddy and starts watching it (`AddBuddy`). A buddy with the same address of
+    /// record is already there: [`Error::BuddyExists`](crate::Error::BuddyExists), and the
+    /// entry is left as it was.
     pub async fn add_buddy(&self, uri: &str, name: &str) -> Result<()> {
         let (uri, name) = (uri.to_owned(), name.to_owned());
         self.presence(|reply| PresenceCommand::AddBuddy { uri, name, reply })
@@ -266,8 +268,9 @@ impl Client {
             .await
     }
 
-    /// Removes the watcher entry of `uri` (`RemoveWatcher`); its next subscription is offered
-    /// again.
+    /// Removes the watcher entry of `uri` (`RemoveWatcher`). Its subscriptions, now and
+    /// later, are decided as a new watcher's would be (offered again, with the default modes),
+    /// so an allowed watcher removed stops seeing our presence at once.
     pub async fn remove_watcher(&self, uri: &str) -> Result<()> {
         let uri = uri.to_owned();
         self.presence(|reply| PresenceCommand::RemoveWatcher { uri, reply })

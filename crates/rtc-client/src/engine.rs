@@ -499,8 +499,10 @@ impl Engine {
             }
             PresenceCommand::RemoveBuddy { uri, reply } => {
                 let r = self.presence_mut().map(|p| p.data.buddies.remove(&uri));
-                if let (Ok(Some(_)), Some(agent)) = (&r, &mut self.agent) {
-                    let _ = agent.unwatch(now, &uri);
+                // The list matches by address of record; the subscription is under the URI
+                // the buddy was added with, which may be spelled otherwise.
+                if let (Ok(Some(removed)), Some(agent)) = (&r, &mut self.agent) {
+                    let _ = agent.unwatch(now, &removed.uri);
                 }
                 let _ = reply.send(r.and_then(|b| b.map(drop).ok_or(Error::UnknownBuddy(uri))));
             }
@@ -522,13 +524,16 @@ impl Engine {
             }
             PresenceCommand::RemoveWatcher { uri, reply } => {
                 let r = self.presence_mut().and_then(|p| {
-                    p.data
-                        .watchers
-                        .remove(&uri, Scope::User)
-                        .map(drop)
-                        .ok_or(Error::UnknownWatcher(uri))
+                    let removed = p.data.watchers.remove(&uri, Scope::User);
+                    let removed = removed.ok_or_else(|| Error::UnknownWatcher(uri.clone()))?;
+                    // Its subscriptions now are decided as a new one would be: an allowed
+                    // watcher removed does not go on seeing us.
+                    Ok((removed.uri.to_string(), p.data.watchers.policy(&uri)?))
                 });
-                let _ = reply.send(r);
+                if let (Ok((watcher, decision)), Some(agent)) = (&r, &mut self.agent) {
+                    agent.decide(now, watcher, *decision);
+                }
+                let _ = reply.send(r.map(drop));
             }
             PresenceCommand::SetLocal {
                 status,
@@ -600,21 +605,18 @@ impl Engine {
         self.start_agent()
     }
 
-    /// Exports to the store first, then ends every subscription and clears the lists.
+    /// Exports to the store first, then ends every subscription and clears the lists. If the
+    /// export fails, nothing else happens: presence stays enabled and working, and nothing is
+    /// lost.
     fn disable_presence(&mut self, now: Instant) -> Result<()> {
+        let presence = self.presence.as_ref().ok_or(Error::PresenceDisabled)?;
+        presence.store.save(&presence.data)?;
         let presence = self.presence.take().ok_or(Error::PresenceDisabled)?;
-        let saved = presence.store.save(&presence.data);
         if let Some(mut agent) = self.agent.take() {
             agent.shut(now, &presence.data);
             let mut out = Vec::new();
             agent.poll_requests(&mut out);
             self.send_presence(&agent.profile.clone(), out);
-        }
-        if let Err(e) = saved {
-            // Nothing is lost: keep presence enabled with its data.
-            let error = Error::from(e);
-            self.presence = Some(presence);
-            return Err(error);
         }
         Ok(())
     }
@@ -666,6 +668,10 @@ impl Engine {
     fn add_buddy(&mut self, now: Instant, uri: &str, name: &str) -> Result<()> {
         let p = self.presence_mut()?;
         let buddy = Buddy::new(uri, name)?;
+        if p.data.buddies.get(uri).is_some() {
+            // Replacing would reset its groups, data and subscription type.
+            return Err(Error::BuddyExists(uri.to_owned()));
+        }
         let kind = buddy.subscription;
         p.data.buddies.add(buddy)?;
         if let Some(agent) = &mut self.agent {

@@ -21,6 +21,9 @@ pub enum Error {
     /// No buddy has this URI.
     #[error("no buddy {0}")]
     UnknownBuddy(String),
+    /// A buddy with this address is already on the list (`AddBuddy` allows no duplicate).
+    #[error("{0} is already a buddy")]
+    BuddyExists(String),
     /// No watcher entry of its own has this URI.
     #[error("no watcher {0}")]
     UnknownWatcher(String),

@@ -145,6 +145,74 @@ async fn import_takes_effect_on_buddies_watchers_and_status() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_edits_take_effect_on_live_subscriptions() {
+    let (_server, port) = embedded_server().await;
+    let dir = TempDir::new("presence-edits");
+    let (alice, mut alice_events, alice_profile) =
+        registered(&profile_xml("alice", port, "udp"), None).await;
+    let (bob, mut bob_events, bob_profile) =
+        registered(&profile_xml("bob", port, "udp"), None).await;
+    let alice_dir = dir.path("alice");
+    std::fs::create_dir_all(&alice_dir).unwrap();
+    alice
+        .enable_presence(Store::file(alice_dir.join("alice.xml")))
+        .await
+        .unwrap();
+    bob.enable_presence(Store::file(dir.path("bob.xml")))
+        .await
+        .unwrap();
+    bob.set_local_presence(Status::Online, None).await.unwrap();
+    alice.add_buddy(BOB, "Bob").await.unwrap();
+    let offered = |e: &Event| matches!(e, Event::Watcher { uri, state: WatcherState::Offering, .. } if uri == ALICE);
+    expect(&mut bob_events, "alice offered", offered).await;
+    bob.allow_watcher(ALICE).await.unwrap();
+    expect_buddy(&mut alice_events, BOB, Status::Online).await;
+
+    // AddBuddy allows no duplicate: the entry stays as it was.
+    let again = alice.add_buddy(BOB, "Robert").await;
+    assert!(
+        matches!(again, Err(rtc_client::Error::BuddyExists(_))),
+        "{again:?}"
+    );
+    assert_eq!(&*alice.buddies().await.unwrap()[0].name, "Bob");
+
+    // A watcher removed stops seeing us at once, as a new one would be: offered again.
+    bob.remove_watcher(ALICE).await.unwrap();
+    let seen = until(&mut alice_events, |e| {
+        matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state == "pending")
+    })
+    .await;
+    assert!(!seen.iter().any(|e| matches!(
+        e,
+        Event::Buddy {
+            status: Status::Online,
+            ..
+        }
+    )));
+
+    // The buddy removed under another spelling of its address is no longer watched.
+    alice.remove_buddy("sip:bob@EXAMPLE.TEST").await.unwrap();
+    until(&mut alice_events, |e| {
+        matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state.starts_with("stopped"))
+    })
+    .await;
+
+    // Disabling presence when the store cannot be written changes nothing: presence still
+    // works, and disabling succeeds once the store can be written.
+    std::fs::remove_dir_all(&alice_dir).unwrap();
+    assert!(alice.disable_presence().await.is_err());
+    alice.add_buddy(BOB, "Bob").await.unwrap();
+    expect(&mut bob_events, "alice offered again", offered).await;
+    std::fs::create_dir_all(&alice_dir).unwrap();
+    alice.disable_presence().await.unwrap();
+    let saved = std::fs::read_to_string(alice_dir.join("alice.xml")).unwrap();
+    assert!(saved.contains(BOB), "{saved}");
+
+    alice.disable_profile(&alice_profile).await.unwrap();
+    bob.disable_profile(&bob_profile).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enabled_before_registering_appears_offline_but_sees_buddies() {
     let (_server, port) = embedded_server().await;
     let dir = TempDir::new("presence-early");

@@ -189,9 +189,8 @@ impl Agent {
         for buddy in data.buddies.iter() {
             let _ = self.unwatch(now, &buddy.uri);
         }
-        if self.publisher.etag().is_some() {
-            self.publisher.remove(now);
-        }
+        // Also when the first PUBLISH is still out: its publication is removed once it stands.
+        self.publisher.remove(now);
     }
 
     /// An incoming SUBSCRIBE; `data` decides about new watchers.

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use provisioning::{Profile, RegisterFlags, Role, SipServer};
@@ -125,10 +125,35 @@ struct PresenceState {
 /// Who waits for the outcome of a client transaction.
 #[derive(Debug)]
 enum Owner {
-    Registration { profile: String, id: RequestId },
-    Message { reply: oneshot::Sender<Result<()>> },
-    Presence { core: Core, handle: RequestHandle },
+    Registration {
+        profile: String,
+        id: RequestId,
+    },
+    Message {
+        reply: oneshot::Sender<Result<()>>,
+    },
+    /// `generation` tells the agent that sent it from a retiring one (handles restart at 1 in
+    /// every agent's cores).
+    Presence {
+        generation: u64,
+        core: Core,
+        handle: RequestHandle,
+    },
 }
+
+/// An agent shut down (presence disabled, its profile logging off) that still finishes what it
+/// sent: final NOTIFYs held behind one in flight, unsubscribes and the final NOTIFYs that
+/// answer them, the publication's removal. Its events no longer reach the application.
+struct Retiring {
+    generation: u64,
+    agent: Agent,
+    /// When it is dropped, done or not.
+    until: Instant,
+}
+
+/// How long a retiring agent is kept: 64×T1, the longest a non-INVITE transaction or the
+/// wait for a final NOTIFY (Timer N, RFC 6665 §4.1.2.4) lasts.
+const RETIRE_FOR: Duration = Duration::from_secs(32);
 
 /// A client transaction in flight.
 #[derive(Debug)]
@@ -192,6 +217,9 @@ pub(crate) struct Engine {
     shutdown: Option<oneshot::Sender<Result<()>>>,
     presence: Option<PresenceState>,
     agent: Option<Agent>,
+    /// The generation of `agent`, one more for every agent started.
+    agent_generation: u64,
+    retiring: Vec<Retiring>,
     pending_events: VecDeque<Event>,
 }
 
@@ -224,6 +252,8 @@ impl Engine {
             shutdown: None,
             presence: None,
             agent: None,
+            agent_generation: 0,
+            retiring: Vec::new(),
             pending_events: VecDeque::new(),
         }
     }
@@ -275,6 +305,11 @@ impl Engine {
             .values()
             .filter_map(|p| p.registration.poll_timeout())
             .chain(self.agent.as_ref().and_then(Agent::poll_timeout))
+            .chain(
+                self.retiring
+                    .iter()
+                    .flat_map(|r| r.agent.poll_timeout().into_iter().chain([r.until])),
+            )
             .min()
     }
 
@@ -288,6 +323,10 @@ impl Engine {
         if let Some(agent) = &mut self.agent {
             agent.handle_timeout(now);
         }
+        for r in &mut self.retiring {
+            r.agent.handle_timeout(now);
+        }
+        self.retiring.retain(|r| r.until > now);
     }
 
     async fn handle_command(&mut self, command: Command) {
@@ -302,14 +341,14 @@ impl Engine {
             }
             Command::DisableProfile { key, reply } => match self.profiles.get_mut(&key) {
                 Some(p) => {
-                    if let (Some(agent), Some(presence)) = (&mut self.agent, &self.presence)
-                        && agent.profile == key
-                    {
-                        agent.shut(Self::now(), &presence.data);
-                    }
                     p.logging_off.push(reply);
                     if let Err(e) = p.registration.unregister() {
                         warn!("unregister {key}: {e}");
+                    }
+                    if self.agent.as_ref().is_some_and(|a| a.profile == key) {
+                        // Commands from now on change the lists only; no new SUBSCRIBE or
+                        // PUBLISH goes out under an identity logging off.
+                        self.retire_agent(Self::now());
                     }
                 }
                 None => {
@@ -441,7 +480,7 @@ impl Engine {
         let Some((key, p)) = self
             .profiles
             .iter()
-            .find(|(_, p)| p.flags.contains(RegisterFlags::PRESENCE))
+            .find(|(_, p)| p.flags.contains(RegisterFlags::PRESENCE) && p.logging_off.is_empty())
         else {
             return Ok(());
         };
@@ -471,7 +510,25 @@ impl Engine {
             agent.registered(Self::now(), &presence.data);
         }
         self.agent = Some(agent);
+        self.agent_generation += 1;
         Ok(())
+    }
+
+    /// Shuts the agent down (final NOTIFYs, unsubscribes, publication removed) and keeps it,
+    /// retiring, for [`RETIRE_FOR`], so that what waits for an answer still leaves.
+    fn retire_agent(&mut self, now: Instant) {
+        let Some(mut agent) = self.agent.take() else {
+            return;
+        };
+        if let Some(presence) = &self.presence {
+            agent.shut(now, &presence.data);
+        }
+        self.retiring.push(Retiring {
+            generation: self.agent_generation,
+            agent,
+            until: now + RETIRE_FOR,
+        });
+        self.drain_agent();
     }
 
     fn handle_presence(&mut self, command: PresenceCommand) {
@@ -611,13 +668,8 @@ impl Engine {
     fn disable_presence(&mut self, now: Instant) -> Result<()> {
         let presence = self.presence.as_ref().ok_or(Error::PresenceDisabled)?;
         presence.store.save(&presence.data)?;
-        let presence = self.presence.take().ok_or(Error::PresenceDisabled)?;
-        if let Some(mut agent) = self.agent.take() {
-            agent.shut(now, &presence.data);
-            let mut out = Vec::new();
-            agent.poll_requests(&mut out);
-            self.send_presence(&agent.profile.clone(), out);
-        }
+        self.retire_agent(now);
+        self.presence = None;
         Ok(())
     }
 
@@ -867,20 +919,32 @@ impl Engine {
                     warn!("registration of {profile}: {e}");
                 }
             }
-            Owner::Presence { core, handle } => {
+            Owner::Presence {
+                generation,
+                core,
+                handle,
+            } => {
                 if let Ok(response) = &done.outcome
                     && matches!(response.status(), Some(401 | 407))
                     && let Some(request) = self.resubmission(&out, response)
                 {
-                    self.send(
-                        out.profile,
-                        Owner::Presence { core, handle },
-                        request,
-                        out.target,
-                    );
+                    let owner = Owner::Presence {
+                        generation,
+                        core,
+                        handle,
+                    };
+                    self.send(out.profile, owner, request, out.target);
                     return;
                 }
-                if let Some(agent) = &mut self.agent {
+                let agent = match self.agent.as_mut() {
+                    Some(agent) if generation == self.agent_generation => Some(agent),
+                    _ => self
+                        .retiring
+                        .iter_mut()
+                        .find(|r| r.generation == generation)
+                        .map(|r| &mut r.agent),
+                };
+                if let Some(agent) = agent {
                     match &done.outcome {
                         Ok(response) => agent.handle_response(now, core, handle, response),
                         Err(_) => agent.handle_failure(now, core, handle),
@@ -939,7 +1003,12 @@ impl Engine {
 
     /// Sends presence requests: out of dialog through the profile's outbound proxy; in dialog
     /// to the first Route or the remote target.
-    fn send_presence(&mut self, profile: &str, out: Vec<(Core, presence::OutgoingRequest)>) {
+    fn send_presence(
+        &mut self,
+        generation: u64,
+        profile: &str,
+        out: Vec<(Core, presence::OutgoingRequest)>,
+    ) {
         let outbound = self
             .profiles
             .get(profile)
@@ -958,6 +1027,7 @@ impl Engine {
             self.send(
                 profile.to_owned(),
                 Owner::Presence {
+                    generation,
                     core,
                     handle: r.handle,
                 },
@@ -984,7 +1054,19 @@ impl Engine {
             agent.poll_requests(&mut out);
             agent.poll_events(&mut self.pending_events);
             let profile = agent.profile.clone();
-            self.send_presence(&profile, out);
+            self.send_presence(self.agent_generation, &profile, out);
+        }
+        let mut sends = Vec::new();
+        for r in &mut self.retiring {
+            let mut out = Vec::new();
+            r.agent.poll_requests(&mut out);
+            r.agent.poll_events(&mut VecDeque::new());
+            if !out.is_empty() {
+                sends.push((r.generation, r.agent.profile.clone(), out));
+            }
+        }
+        for (generation, profile, out) in sends {
+            self.send_presence(generation, &profile, out);
         }
     }
 
@@ -1026,11 +1108,13 @@ impl Engine {
         }
         for key in finished {
             if self.agent.as_ref().is_some_and(|a| a.profile == key) {
-                // Its last requests (final NOTIFYs, unsubscribes) still leave.
-                self.drain_agent();
-                self.agent = None;
+                self.retire_agent(now);
             }
             self.profiles.remove(&key);
+            // Another profile registered for presence takes over.
+            if let Err(e) = self.start_agent() {
+                warn!("presence agent: {e}");
+            }
         }
         if self.shutdown.is_some() {
             self.profiles.retain(|_, p| {
@@ -1106,11 +1190,25 @@ impl Engine {
             Method::Subscribe => txn.reply(489, "Bad Event").await.map_err(Error::from),
             Method::Notify => {
                 let now = Self::now();
-                match &mut self.agent {
-                    Some(agent) => match agent.notify_request(now, request) {
-                        Ok(response) => txn.respond(response).await.map_err(Error::from),
-                        Err(e) => Err(e),
-                    },
+                // The agent's subscriptions first, then a retiring agent's (the final NOTIFY
+                // after its unsubscribe).
+                let agents = self
+                    .agent
+                    .iter_mut()
+                    .chain(self.retiring.iter_mut().map(|r| &mut r.agent));
+                let mut answer = None;
+                for agent in agents {
+                    match agent.notify_request(now, request) {
+                        Ok(r) if r.status() == Some(481) => answer = answer.or(Some(Ok(r))),
+                        other => {
+                            answer = Some(other);
+                            break;
+                        }
+                    }
+                }
+                match answer {
+                    Some(Ok(response)) => txn.respond(response).await.map_err(Error::from),
+                    Some(Err(e)) => Err(e),
                     // RFC 6665 §4.1.3: no such subscription.
                     None => txn
                         .reply(481, "Subscription Does Not Exist")

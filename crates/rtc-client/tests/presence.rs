@@ -212,6 +212,55 @@ async fn list_edits_take_effect_on_live_subscriptions() {
     bob.disable_profile(&bob_profile).await.unwrap();
 }
 
+/// Disabling presence right after a change, with a NOTIFY still out to each watcher: the final
+/// NOTIFY that waits behind it still leaves (RFC 6665 §4.2.2), so watchers do not go on seeing
+/// the last status until their subscription would have expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_presence_with_a_notify_in_flight_still_ends_the_watchers_subscriptions() {
+    let (_server, port) = embedded_server().await;
+    let dir = TempDir::new("presence-retire");
+    let (alice, mut alice_events, alice_profile) =
+        registered(&profile_xml("alice", port, "udp"), None).await;
+    let (bob, mut bob_events, bob_profile) =
+        registered(&profile_xml("bob", port, "udp"), None).await;
+    alice
+        .enable_presence(Store::file(dir.path("alice.xml")))
+        .await
+        .unwrap();
+    bob.enable_presence(Store::file(dir.path("bob.xml")))
+        .await
+        .unwrap();
+    bob.set_local_presence(Status::Online, None).await.unwrap();
+    alice.add_buddy(BOB, "Bob").await.unwrap();
+    expect(&mut bob_events, "alice offered", |e| {
+        matches!(e, Event::Watcher { .. })
+    })
+    .await;
+    bob.allow_watcher(ALICE).await.unwrap();
+    expect_buddy(&mut alice_events, BOB, Status::Online).await;
+
+    bob.set_local_presence(Status::Away, None).await.unwrap();
+    bob.disable_presence().await.unwrap();
+    let seen = until(
+        &mut alice_events,
+        |e| matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state != "active"),
+    )
+    .await;
+    assert!(
+        seen.iter().any(|e| matches!(
+            e,
+            Event::Buddy {
+                status: Status::Away,
+                ..
+            }
+        )),
+        "the change before the disable arrived too: {seen:#?}"
+    );
+
+    alice.disable_profile(&alice_profile).await.unwrap();
+    bob.disable_profile(&bob_profile).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enabled_before_registering_appears_offline_but_sees_buddies() {
     let (_server, port) = embedded_server().await;

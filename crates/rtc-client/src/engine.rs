@@ -19,7 +19,7 @@ use tracing::{debug, warn};
 use presence::local::LocalIdentity;
 use presence::{
     Buddy, ImportMode, LocalPresence, OfferMode, PresenceData, PrivacyMode, RequestHandle, Scope,
-    Status, Store, Watcher, WatcherDecision, WatcherState,
+    Status, Store, Watcher, WatcherState,
 };
 
 use crate::agent::{Agent, Core, shown};
@@ -582,15 +582,12 @@ impl Engine {
             PresenceCommand::RemoveWatcher { uri, reply } => {
                 let r = self.presence_mut().and_then(|p| {
                     let removed = p.data.watchers.remove(&uri, Scope::User);
-                    let removed = removed.ok_or_else(|| Error::UnknownWatcher(uri.clone()))?;
-                    // Its subscriptions now are decided as a new one would be: an allowed
-                    // watcher removed does not go on seeing us.
-                    Ok((removed.uri.to_string(), p.data.watchers.policy(&uri)?))
+                    removed.map(drop).ok_or(Error::UnknownWatcher(uri))
                 });
-                if let (Ok((watcher, decision)), Some(agent)) = (&r, &mut self.agent) {
-                    agent.decide(now, watcher, *decision);
-                }
-                let _ = reply.send(r.map(drop));
+                // Its subscriptions now are decided as a new one's would be: an allowed
+                // watcher removed does not go on seeing us.
+                self.apply_watcher_policy(now);
+                let _ = reply.send(r);
             }
             PresenceCommand::SetLocal {
                 status,
@@ -626,6 +623,7 @@ impl Engine {
                         p.data.watchers.offer = m;
                     }
                 });
+                self.apply_watcher_policy(now);
                 let _ = reply.send(r);
             }
         }
@@ -678,7 +676,6 @@ impl Engine {
     /// by the imported policy, and our presence as imported is shown. Every buddy is tried;
     /// the first failure is returned.
     fn import(&mut self, now: Instant, path: PathBuf, mode: ImportMode) -> Result<()> {
-        let watchers = self.agent.as_ref().map(Agent::watchers).unwrap_or_default();
         let p = self.presence_mut()?;
         let before: Vec<String> = p.data.buddies.iter().map(|b| b.uri.to_string()).collect();
         Store::file(path).import_into(&mut p.data, mode)?;
@@ -692,17 +689,11 @@ impl Engine {
             .iter()
             .map(|b| (b.uri.to_string(), b.subscription))
             .collect();
-        let decisions: Vec<(String, WatcherDecision)> = watchers
-            .into_iter()
-            .filter_map(|uri| Some((uri.clone(), p.data.watchers.policy(&uri).ok()?)))
-            .collect();
         let local = shown(&p.data, p.appear_offline);
+        self.apply_watcher_policy(now);
         let Some(agent) = &mut self.agent else {
             return Ok(());
         };
-        for (uri, decision) in decisions {
-            agent.decide(now, &uri, decision);
-        }
         // A merge keeps our status; a replace brings the imported one.
         if mode == ImportMode::Replace {
             agent.show(now, local);
@@ -741,16 +732,22 @@ impl Engine {
                 p.data.watchers.add(Watcher::new(uri, state, Scope::User))?;
             }
         }
-        let decision = match state {
-            WatcherState::Allowed => WatcherDecision::Allow,
-            WatcherState::Blocked => WatcherDecision::Block,
-            WatcherState::Denied => WatcherDecision::Reject,
-            _ => WatcherDecision::Offer,
-        };
-        if let Some(agent) = &mut self.agent {
-            agent.decide(now, uri, decision);
-        }
+        self.apply_watcher_policy(now);
         Ok(())
+    }
+
+    /// Decides every watcher subscribed now by the list as it stands. The list matches by
+    /// address of record (and domain entries), so this reaches a watcher however the
+    /// application spelled its address; a decision unchanged sends nothing.
+    fn apply_watcher_policy(&mut self, now: Instant) {
+        let (Some(agent), Some(p)) = (&mut self.agent, &self.presence) else {
+            return;
+        };
+        for uri in agent.watchers() {
+            if let Ok(decision) = p.data.watchers.policy(&uri) {
+                agent.decide(now, &uri, decision);
+            }
+        }
     }
 
     /// Our sent-by per bound transport: the configured host, the listener's address, or — for

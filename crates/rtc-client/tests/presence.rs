@@ -176,6 +176,12 @@ async fn list_edits_take_effect_on_live_subscriptions() {
     );
     assert_eq!(&*alice.buddies().await.unwrap()[0].name, "Bob");
 
+    // Blocked and allowed again under another spelling of the watcher's address.
+    bob.block_watcher("sip:alice@EXAMPLE.TEST").await.unwrap();
+    expect_buddy(&mut alice_events, BOB, Status::Offline).await;
+    bob.allow_watcher("sip:alice@Example.Test").await.unwrap();
+    expect_buddy(&mut alice_events, BOB, Status::Online).await;
+
     // A watcher removed stops seeing us at once, as a new one would be: offered again.
     bob.remove_watcher(ALICE).await.unwrap();
     let seen = until(&mut alice_events, |e| {

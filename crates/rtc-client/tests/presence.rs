@@ -7,8 +7,10 @@ mod common;
 
 use common::*;
 use rtc_client::{
-    Event, ImportMode, RegisterFlags, RegistrationState, Status, Store, WatcherState,
+    Client, Event, Events, ImportMode, Profile, RegisterFlags, RegistrationState, Status, Store,
+    WatcherState,
 };
+use std::path::PathBuf;
 use std::time::Duration;
 
 const ALICE: &str = "sip:alice@example.test";
@@ -84,43 +86,31 @@ async fn watch_allow_block_and_export() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_takes_effect_on_buddies_watchers_and_status() {
-    let (_server, port) = embedded_server().await;
     let dir = TempDir::new("presence-import");
-    let (alice, mut alice_events, alice_profile) =
-        registered(&profile_xml("alice", port, "udp"), None).await;
-    let (bob, mut bob_events, bob_profile) =
-        registered(&profile_xml("bob", port, "udp"), None).await;
-    alice
-        .enable_presence(Store::file(dir.path("alice.xml")))
-        .await
-        .unwrap();
-    bob.enable_presence(Store::file(dir.path("bob.xml")))
-        .await
-        .unwrap();
-    bob.set_local_presence(Status::Online, None).await.unwrap();
+    let mut pair = Pair::start(&dir, dir.path("alice.xml")).await;
     let empty = dir.path("no-buddies.xml");
-    alice.export(&empty).await.unwrap();
-    alice.add_buddy(BOB, "Bob").await.unwrap();
+    pair.alice.export(&empty).await.unwrap();
+    pair.alice_watches_bob().await;
     let with_bob = dir.path("with-bob.xml");
-    alice.export(&with_bob).await.unwrap();
-    expect(&mut bob_events, "alice offered", |e| {
-        matches!(e, Event::Watcher { .. })
-    })
-    .await;
-    bob.allow_watcher(ALICE).await.unwrap();
-    expect_buddy(&mut alice_events, BOB, Status::Online).await;
+    pair.alice.export(&with_bob).await.unwrap();
+    let Pair {
+        alice,
+        alice_events,
+        bob,
+        ..
+    } = &mut pair;
 
     // A replacing import without bob ends the subscription to him.
     alice.import(&empty, ImportMode::Replace).await.unwrap();
     assert!(alice.buddies().await.unwrap().is_empty());
-    until(&mut alice_events, |e| {
+    until(alice_events, |e| {
         matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state.starts_with("stopped"))
     })
     .await;
 
     // A merging import with bob watches him again; a missing file changes nothing.
     alice.import(&with_bob, ImportMode::Merge).await.unwrap();
-    expect_buddy(&mut alice_events, BOB, Status::Online).await;
+    expect_buddy(alice_events, BOB, Status::Online).await;
     assert!(
         alice
             .import(dir.path("missing.xml"), ImportMode::Replace)
@@ -134,39 +124,28 @@ async fn import_takes_effect_on_buddies_watchers_and_status() {
     let bob_before = dir.path("bob-before.xml");
     bob.export(&bob_before).await.unwrap();
     bob.set_local_presence(Status::Busy, None).await.unwrap();
-    expect_buddy(&mut alice_events, BOB, Status::Busy).await;
+    expect_buddy(alice_events, BOB, Status::Busy).await;
     bob.block_watcher(ALICE).await.unwrap();
-    expect_buddy(&mut alice_events, BOB, Status::Offline).await;
+    expect_buddy(alice_events, BOB, Status::Offline).await;
     bob.import(&bob_before, ImportMode::Replace).await.unwrap();
-    expect_buddy(&mut alice_events, BOB, Status::Online).await;
-
-    alice.disable_profile(&alice_profile).await.unwrap();
-    bob.disable_profile(&bob_profile).await.unwrap();
+    expect_buddy(alice_events, BOB, Status::Online).await;
+    pair.log_off().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_edits_take_effect_on_live_subscriptions() {
-    let (_server, port) = embedded_server().await;
     let dir = TempDir::new("presence-edits");
-    let (alice, mut alice_events, alice_profile) =
-        registered(&profile_xml("alice", port, "udp"), None).await;
-    let (bob, mut bob_events, bob_profile) =
-        registered(&profile_xml("bob", port, "udp"), None).await;
     let alice_dir = dir.path("alice");
     std::fs::create_dir_all(&alice_dir).unwrap();
-    alice
-        .enable_presence(Store::file(alice_dir.join("alice.xml")))
-        .await
-        .unwrap();
-    bob.enable_presence(Store::file(dir.path("bob.xml")))
-        .await
-        .unwrap();
-    bob.set_local_presence(Status::Online, None).await.unwrap();
-    alice.add_buddy(BOB, "Bob").await.unwrap();
-    let offered = |e: &Event| matches!(e, Event::Watcher { uri, state: WatcherState::Offering, .. } if uri == ALICE);
-    expect(&mut bob_events, "alice offered", offered).await;
-    bob.allow_watcher(ALICE).await.unwrap();
-    expect_buddy(&mut alice_events, BOB, Status::Online).await;
+    let mut pair = Pair::start(&dir, alice_dir.join("alice.xml")).await;
+    pair.alice_watches_bob().await;
+    let Pair {
+        alice,
+        alice_events,
+        bob,
+        bob_events,
+        ..
+    } = &mut pair;
 
     // AddBuddy allows no duplicate: the entry stays as it was.
     let again = alice.add_buddy(BOB, "Robert").await;
@@ -178,13 +157,13 @@ async fn list_edits_take_effect_on_live_subscriptions() {
 
     // Blocked and allowed again under another spelling of the watcher's address.
     bob.block_watcher("sip:alice@EXAMPLE.TEST").await.unwrap();
-    expect_buddy(&mut alice_events, BOB, Status::Offline).await;
+    expect_buddy(alice_events, BOB, Status::Offline).await;
     bob.allow_watcher("sip:alice@Example.Test").await.unwrap();
-    expect_buddy(&mut alice_events, BOB, Status::Online).await;
+    expect_buddy(alice_events, BOB, Status::Online).await;
 
     // A watcher removed stops seeing us at once, as a new one would be: offered again.
     bob.remove_watcher(ALICE).await.unwrap();
-    let seen = until(&mut alice_events, |e| {
+    let seen = until(alice_events, |e| {
         matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state == "pending")
     })
     .await;
@@ -198,7 +177,7 @@ async fn list_edits_take_effect_on_live_subscriptions() {
 
     // The buddy removed under another spelling of its address is no longer watched.
     alice.remove_buddy("sip:bob@EXAMPLE.TEST").await.unwrap();
-    until(&mut alice_events, |e| {
+    until(alice_events, |e| {
         matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state.starts_with("stopped"))
     })
     .await;
@@ -208,14 +187,12 @@ async fn list_edits_take_effect_on_live_subscriptions() {
     std::fs::remove_dir_all(&alice_dir).unwrap();
     assert!(alice.disable_presence().await.is_err());
     alice.add_buddy(BOB, "Bob").await.unwrap();
-    expect(&mut bob_events, "alice offered again", offered).await;
+    expect(bob_events, "alice offered again", offered(ALICE)).await;
     std::fs::create_dir_all(&alice_dir).unwrap();
     alice.disable_presence().await.unwrap();
     let saved = std::fs::read_to_string(alice_dir.join("alice.xml")).unwrap();
     assert!(saved.contains(BOB), "{saved}");
-
-    alice.disable_profile(&alice_profile).await.unwrap();
-    bob.disable_profile(&bob_profile).await.unwrap();
+    pair.log_off().await;
 }
 
 /// Disabling presence right after a change, with a NOTIFY still out to each watcher: the final
@@ -223,32 +200,17 @@ async fn list_edits_take_effect_on_live_subscriptions() {
 /// the last status until their subscription would have expired.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabling_presence_with_a_notify_in_flight_still_ends_the_watchers_subscriptions() {
-    let (_server, port) = embedded_server().await;
     let dir = TempDir::new("presence-retire");
-    let (alice, mut alice_events, alice_profile) =
-        registered(&profile_xml("alice", port, "udp"), None).await;
-    let (bob, mut bob_events, bob_profile) =
-        registered(&profile_xml("bob", port, "udp"), None).await;
-    alice
-        .enable_presence(Store::file(dir.path("alice.xml")))
-        .await
-        .unwrap();
-    bob.enable_presence(Store::file(dir.path("bob.xml")))
-        .await
-        .unwrap();
-    bob.set_local_presence(Status::Online, None).await.unwrap();
-    alice.add_buddy(BOB, "Bob").await.unwrap();
-    expect(&mut bob_events, "alice offered", |e| {
-        matches!(e, Event::Watcher { .. })
-    })
-    .await;
-    bob.allow_watcher(ALICE).await.unwrap();
-    expect_buddy(&mut alice_events, BOB, Status::Online).await;
+    let mut pair = Pair::start(&dir, dir.path("alice.xml")).await;
+    pair.alice_watches_bob().await;
 
-    bob.set_local_presence(Status::Away, None).await.unwrap();
-    bob.disable_presence().await.unwrap();
+    pair.bob
+        .set_local_presence(Status::Away, None)
+        .await
+        .unwrap();
+    pair.bob.disable_presence().await.unwrap();
     let seen = until(
-        &mut alice_events,
+        &mut pair.alice_events,
         |e| matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state != "active"),
     )
     .await;
@@ -262,9 +224,67 @@ async fn disabling_presence_with_a_notify_in_flight_still_ends_the_watchers_subs
         )),
         "the change before the disable arrived too: {seen:#?}"
     );
+    pair.log_off().await;
+}
 
-    alice.disable_profile(&alice_profile).await.unwrap();
-    bob.disable_profile(&bob_profile).await.unwrap();
+/// alice and bob registered through one embedded server, with presence enabled (alice's store
+/// at `alice_store`, bob's in `dir`) and bob online.
+struct Pair {
+    _server: rtc_client::server::EmbeddedServer,
+    alice: Client,
+    alice_events: Events,
+    alice_profile: Profile,
+    bob: Client,
+    bob_events: Events,
+    bob_profile: Profile,
+}
+
+impl Pair {
+    async fn start(dir: &TempDir, alice_store: PathBuf) -> Pair {
+        let (_server, port) = embedded_server().await;
+        let (alice, alice_events, alice_profile) =
+            registered(&profile_xml("alice", port, "udp"), None).await;
+        let (bob, bob_events, bob_profile) =
+            registered(&profile_xml("bob", port, "udp"), None).await;
+        alice
+            .enable_presence(Store::file(alice_store))
+            .await
+            .unwrap();
+        bob.enable_presence(Store::file(dir.path("bob.xml")))
+            .await
+            .unwrap();
+        bob.set_local_presence(Status::Online, None).await.unwrap();
+        Pair {
+            _server,
+            alice,
+            alice_events,
+            alice_profile,
+            bob,
+            bob_events,
+            bob_profile,
+        }
+    }
+
+    /// alice adds bob; he is asked about her and allows her; she sees him online.
+    async fn alice_watches_bob(&mut self) {
+        self.alice.add_buddy(BOB, "Bob").await.unwrap();
+        expect(&mut self.bob_events, "alice offered", offered(ALICE)).await;
+        self.bob.allow_watcher(ALICE).await.unwrap();
+        expect_buddy(&mut self.alice_events, BOB, Status::Online).await;
+    }
+
+    async fn log_off(self) {
+        self.alice
+            .disable_profile(&self.alice_profile)
+            .await
+            .unwrap();
+        self.bob.disable_profile(&self.bob_profile).await.unwrap();
+    }
+}
+
+/// `uri` subscribed to our presence and waits for our decision.
+fn offered(uri: &str) -> impl Fn(&Event) -> bool + '_ {
+    move |e| matches!(e, Event::Watcher { uri: u, state: WatcherState::Offering, .. } if u == uri)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -71,6 +71,31 @@ pub(crate) fn first_element<'a, T>(
     run(input, parser, true)
 }
 
+/// Panics unless the one-pass reader `fast`, wherever it answers for either value of its
+/// flag, gives what the grammar (`slow`) gives; returns how many of the two it answered. For
+/// the unit tests and fuzzing of the one-pass readers.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn assert_one_pass_agrees<'a, T: PartialEq + std::fmt::Debug>(
+    value: In<'a>,
+    fast: impl Fn(In<'a>, bool) -> Option<T>,
+    slow: impl Fn(In<'a>, bool) -> Result<T, ParseError>,
+) -> usize {
+    let mut taken = 0;
+    for flag in [false, true] {
+        let Some(fast) = fast(value, flag) else {
+            continue;
+        };
+        taken += 1;
+        assert_eq!(
+            Ok(fast),
+            slow(value, flag),
+            "{}",
+            String::from_utf8_lossy(value)
+        );
+    }
+    taken
+}
+
 fn run<'a, T>(
     input: In<'a>,
     mut parser: impl Parser<In<'a>, Output = T, Error = Fail<'a>>,

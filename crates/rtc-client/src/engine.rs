@@ -679,9 +679,11 @@ impl Engine {
         let p = self.presence_mut()?;
         let before: Vec<String> = p.data.buddies.iter().map(|b| b.uri.to_string()).collect();
         Store::file(path).import_into(&mut p.data, mode)?;
+        // Subscriptions are under the exact URI a buddy was added with: a buddy the import
+        // dropped, or brought back spelled otherwise, is no longer watched under the old one.
         let dropped: Vec<String> = before
             .into_iter()
-            .filter(|uri| p.data.buddies.get(uri).is_none())
+            .filter(|uri| p.data.buddies.get(uri).is_none_or(|b| *b.uri != **uri))
             .collect();
         let buddies: Vec<(String, presence::SubscriptionType)> = p
             .data

@@ -119,6 +119,24 @@ async fn import_takes_effect_on_buddies_watchers_and_status() {
     );
     assert_eq!(alice.buddies().await.unwrap().len(), 1);
 
+    // A merge that spells bob's address otherwise replaces his entry: he is watched under the
+    // new spelling only.
+    let respelled = dir.path("respelled.xml");
+    let text = std::fs::read_to_string(&with_bob).unwrap();
+    std::fs::write(&respelled, text.replace(BOB, "sip:bob@EXAMPLE.TEST")).unwrap();
+    alice.import(&respelled, ImportMode::Merge).await.unwrap();
+    let seen = until(alice_events, |e| {
+        matches!(e, Event::Buddy { uri, status: Status::Online, .. } if uri == "sip:bob@EXAMPLE.TEST")
+    })
+    .await;
+    let stopped_old = |e: &Event| matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state.starts_with("stopped"));
+    if !seen.iter().any(stopped_old) {
+        until(alice_events, stopped_old).await;
+    }
+    assert_eq!(alice.buddies().await.unwrap().len(), 1);
+    alice.import(&with_bob, ImportMode::Merge).await.unwrap();
+    expect_buddy(alice_events, BOB, Status::Online).await;
+
     // bob's replacing import brings back the status and the allowed watcher it holds, for the
     // watcher subscribed now too.
     let bob_before = dir.path("bob-before.xml");

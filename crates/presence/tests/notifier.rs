@@ -72,6 +72,15 @@ fn subscribe(
     n.message
 }
 
+/// The watcher URIs of a watcherinfo document's first list, in order.
+fn watcher_uris(doc: &WatcherInfo) -> Vec<&str> {
+    doc.lists[0]
+        .watchers
+        .iter()
+        .map(|w| w.uri.as_str())
+        .collect()
+}
+
 fn events(core: &mut Notifier) -> Vec<NotifierEvent> {
     std::iter::from_fn(|| core.poll_event()).collect()
 }
@@ -396,11 +405,7 @@ fn winfo_subscription_served() {
     assert_eq!(doc.version, 0);
     assert_eq!(doc.lists[0].resource, ALICE);
     assert_eq!(doc.lists[0].package, "presence");
-    let uris: Vec<_> = doc.lists[0]
-        .watchers
-        .iter()
-        .map(|w| w.uri.as_str())
-        .collect();
+    let uris = watcher_uris(&doc);
     assert_eq!(uris, ["sip:bob@example.com"]);
     core.handle_response(t0, n.handle, &me.answer(&n.message, 200));
     // A new watcher waiting for a decision: a partial document, next version, with carol only.
@@ -473,11 +478,7 @@ fn winfo_subscription_served() {
         (doc.version, doc.state),
         (3, presence::winfo::DocState::Full)
     );
-    let uris: Vec<_> = doc.lists[0]
-        .watchers
-        .iter()
-        .map(|w| w.uri.as_str())
-        .collect();
+    let uris = watcher_uris(&doc);
     assert_eq!(uris, ["sip:carol@example.com"]);
 }
 
@@ -751,11 +752,7 @@ fn a_thousand_watchers_are_decided_by_uri_and_notified_in_order() {
         .unwrap();
     seen.apply(doc.clone()).unwrap();
     assert_eq!(seen.watchers().count(), N + 1);
-    let listed: Vec<&str> = doc.lists[0]
-        .watchers
-        .iter()
-        .map(|w| w.uri.as_str())
-        .collect();
+    let listed = watcher_uris(&doc);
     let mut expected: Vec<String> = (0..N).map(uri).collect();
     expected.push(uri(7));
     assert!(

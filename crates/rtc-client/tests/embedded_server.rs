@@ -1040,12 +1040,7 @@ async fn loopback_udp_and_tcp_users_exchange_a_message() {
 
 #[tokio::test]
 async fn sipp_registers_through_digest_over_udp_and_tcp() {
-    if std::process::Command::new("sipp")
-        .arg("-v")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: sipp is not installed (apt-get install sip-tester)");
+    if !sip_transport::testkit::interop(&["sipp"]) {
         return;
     }
     let scenario =

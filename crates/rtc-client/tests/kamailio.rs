@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 use std::time::Duration;
 
 use rtc_client::{Event, RegisterFlags, RegistrationState};
@@ -118,11 +117,9 @@ async fn wrong_password_is_rejected() {
 
 /// Registers alice over TCP with a Kamailio that closes connections idle for 3 s, pinging every
 /// `keepalive`, and returns the registration events of the next 15 s (Kamailio's timer closes
-/// such a connection 10-12 s after its last message here).
-async fn idle_tcp_flow(name: &str, keepalive: Option<Duration>) -> Vec<RegistrationState> {
-    let Some(kam) = Kamailio::start(name, &["-A", "WITH_SHORT_TCP_LIFETIME"]) else {
-        return Vec::new();
-    };
+/// such a connection 10-12 s after its last message here); `None` where Kamailio is missing.
+async fn idle_tcp_flow(name: &str, keepalive: Option<Duration>) -> Option<Vec<RegistrationState>> {
+    let kam = Kamailio::start(name, &["-A", "WITH_SHORT_TCP_LIFETIME"])?;
     let (alice, mut events) =
         client_with(None, |c| c.transport.keepalive_interval = keepalive).await;
     let profile = alice
@@ -141,14 +138,16 @@ async fn idle_tcp_flow(name: &str, keepalive: Option<Duration>) -> Vec<Registrat
         }
     }
     alice.shutdown().await.unwrap();
-    seen
+    Some(seen)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keepalives_hold_the_registration_flow_open() {
     // CRLF pings (RFC 5626 §3.5.1) keep the server from closing our connection: the
     // registration stays as it is.
-    let seen = idle_tcp_flow("keepalive-on", Some(Duration::from_secs(1))).await;
+    let Some(seen) = idle_tcp_flow("keepalive-on", Some(Duration::from_secs(1))).await else {
+        return;
+    };
     assert_eq!(seen, []);
 }
 
@@ -156,14 +155,14 @@ async fn keepalives_hold_the_registration_flow_open() {
 async fn a_flow_the_server_closes_is_registered_again() {
     // Without pings the server closes the idle connection, which can no longer carry requests
     // to us: the client registers again over a new one.
-    let seen = idle_tcp_flow("keepalive-off", None).await;
-    if Command::new("kamailio").arg("-v").output().is_ok() {
-        assert!(
-            seen.starts_with(&[
-                RegistrationState::Registering,
-                RegistrationState::Registered
-            ]),
-            "{seen:?}"
-        );
-    }
+    let Some(seen) = idle_tcp_flow("keepalive-off", None).await else {
+        return;
+    };
+    assert!(
+        seen.starts_with(&[
+            RegistrationState::Registering,
+            RegistrationState::Registered
+        ]),
+        "{seen:?}"
+    );
 }

@@ -1,5 +1,16 @@
-//! For tests that run a real SIP peer (Kamailio, sipp) beside this stack: ports to hand it.
+//! For tests that run a real SIP peer (Kamailio, sipp, baresip) beside this stack: ports to
+//! hand it, and the gate that decides whether such an interop test runs.
+//!
+//! ```no_run
+//! use sip_transport::testkit;
+//!
+//! // at the top of a test that drives Kamailio and sipp
+//! if !testkit::interop(&["kamailio", "sipp"]) {
+//!     return; // skipped, and said so; under CI=true the test has already failed
+//! }
+//! ```
 
+use std::io::Write;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -40,6 +51,118 @@ pub fn free_port() -> u16 {
             return port;
         }
     }
+}
+
+/// Tools the interop tests drive, with the Debian packages that bring them.
+const TOOLS: &[(&str, &str)] = &[
+    (
+        "kamailio",
+        "kamailio kamailio-presence-modules kamailio-tls-modules",
+    ),
+    ("sipp", "sip-tester"),
+    ("tshark", "tshark"),
+    ("nft", "nftables"),
+    ("ip", "iproute2"),
+    ("baresip", "baresip-core"),
+];
+
+/// Whether an interop test that needs every program in `tools` (by name, e.g. `"kamailio"`) may
+/// run: `true` when each is on `PATH`, after recording the run (see [`ran`]). Otherwise the test
+/// is skipped through [`skip`], naming what is missing and the package that brings it.
+///
+/// # Panics
+///
+/// Under `CI=true`, when a tool is missing: there an interop test that cannot run fails.
+pub fn interop(tools: &[&str]) -> bool {
+    let missing: Vec<String> = tools
+        .iter()
+        .filter(|tool| !on_path(tool))
+        .map(|tool| match TOOLS.iter().find(|(name, _)| name == tool) {
+            Some((_, package)) => format!("{tool} (apt-get install {package})"),
+            None => (*tool).to_owned(),
+        })
+        .collect();
+    if missing.is_empty() {
+        ran();
+        true
+    } else {
+        skip(&format!("not installed: {}", missing.join(", ")));
+        false
+    }
+}
+
+/// Whether `program` is an executable file in a directory of `PATH`.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program)).is_ok_and(|m| m.is_file() && is_executable(&m))
+        })
+    })
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &std::fs::Metadata) -> bool {
+    true
+}
+
+/// Skips the calling interop test because of `why`.
+///
+/// Outside CI it prints `skipped TEST: WHY` straight to the process's stderr, so that
+/// `cargo test` shows it without `--nocapture` (libtest captures only `print!`/`eprint!`).
+///
+/// # Panics
+///
+/// Under `CI=true` (any value but empty, `0` or `false`): a CI run must prove interop, so the
+/// test fails with `why` instead.
+pub fn skip(why: &str) {
+    let test = test_name();
+    assert!(
+        !in_ci(),
+        "{test} cannot run, and CI=true forbids skipping it: {why}"
+    );
+    let _ = writeln!(std::io::stderr().lock(), "skipped {test}: {why}");
+}
+
+/// Records that the calling interop test ran: appends its name as one line to the file that
+/// `RTC_INTEROP_LOG` names, if set, so that a CI run can count them (`.ci/run` does).
+pub fn ran() {
+    let Some(log) = std::env::var_os("RTC_INTEROP_LOG") else {
+        return;
+    };
+    let line = format!("{}\n", test_name());
+    // One write of one short line to an O_APPEND file: lines of parallel tests do not mix.
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        let _ = file.write_all(line.as_bytes());
+    }
+}
+
+/// Whether this process runs under CI (`CI` set to anything but empty, `0` or `false`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// The running test's name (libtest names each test's thread after it), with the test binary.
+fn test_name() -> String {
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|stem| {
+            stem.rsplit_once('-')
+                .map_or(stem.clone(), |(name, _)| name.to_owned())
+        })
+        .unwrap_or_default();
+    let thread = std::thread::current();
+    format!("{binary}::{}", thread.name().unwrap_or("main"))
 }
 
 /// The first port and the number of ports of the range [`free_port`] picks from.
@@ -89,6 +212,24 @@ mod tests {
     #[should_panic(expected = "leaves no port")]
     fn no_room() {
         outside((1_024, 65_535));
+    }
+
+    #[test]
+    fn tools_are_found_on_path_only_when_executable() {
+        assert!(on_path("sh"));
+        assert!(!on_path("no-such-tool-rtc-sip"));
+    }
+
+    #[test]
+    fn a_missing_tool_is_a_skip_outside_ci_and_a_failure_in_it() {
+        let outcome = std::panic::catch_unwind(|| interop(&["no-such-tool-rtc-sip"]));
+        if in_ci() {
+            let err = outcome.expect_err("CI=true: a missing tool fails the test");
+            let msg = err.downcast_ref::<String>().expect("a formatted message");
+            assert!(msg.contains("no-such-tool-rtc-sip"), "{msg}");
+        } else {
+            assert_eq!(outcome.ok(), Some(false));
+        }
     }
 
     #[test]

@@ -49,10 +49,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 /// Starts Kamailio answering OPTIONS with 200 and everything else with 501. Returns it with the
 /// CA PEM that signed its certificate (for `example.test`) and its SIP and TLS addresses.
 async fn start_kamailio() -> Option<(Kamailio, String, SocketAddr, SocketAddr)> {
-    if Command::new("kamailio").arg("-v").output().is_err() {
-        eprintln!(
-            "skipped: kamailio is not installed (apt-get install kamailio kamailio-tls-modules)"
-        );
+    if !sip_transport::testkit::interop(&["kamailio"]) {
         return None;
     }
     let dir = std::env::temp_dir().join(format!("sip-transport-kamailio-{}", std::process::id()));

@@ -4,7 +4,8 @@
 //!
 //! The outer test sets up the namespace and the capture, then runs this test binary again
 //! inside the namespace (`ip netns exec`) with only the inner test selected. Without root, `ip`,
-//! `nft` or `tshark` it prints why it skipped.
+//! `nft` or `tshark` it says why it skipped; under `CI=true` it fails instead (the interop
+//! gate in `sip_transport::testkit`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use sip_parse::{Message, MessageBuilder, Method};
-use sip_transport::{Transport, TransportConfig};
+use sip_transport::{Transport, TransportConfig, testkit};
 use sip_txn::driver::{Driver, DriverConfig, Received};
 use sip_txn::{Target, TimerConfig, TransportKind};
 
@@ -41,21 +42,14 @@ fn run(cmd: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-}
-
-/// Why namespaces cannot be made here, if they cannot.
-fn missing_prerequisite() -> Option<String> {
+/// Whether namespaces can be made here; if not, the interop gate has said why.
+fn prerequisites() -> bool {
     let uid = run(Command::new("id").arg("-u")).unwrap_or_default();
     if uid.trim() != "0" {
-        return Some("not root: network namespaces need CAP_SYS_ADMIN".into());
+        testkit::skip("not root: network namespaces need CAP_SYS_ADMIN");
+        return false;
     }
-    ["ip", "nft", "tshark"]
-        .into_iter()
-        .find(|t| !on_path(t))
-        .map(|t| format!("`{t}` not found (apt-get install iproute2 nftables tshark)"))
+    testkit::interop(&["ip", "nft", "tshark"])
 }
 
 /// Lines of a child's output, read on a thread.
@@ -114,8 +108,7 @@ fn hundred_transactions_complete_through_20_percent_udp_loss_and_decode_cleanly(
     if std::env::var_os(INNER).is_some() {
         return;
     }
-    if let Some(why) = missing_prerequisite() {
-        println!("skipped: {why}");
+    if !prerequisites() {
         return;
     }
     let ns = format!("siptxn-loss-{}", std::process::id());
@@ -124,7 +117,7 @@ fn hundred_transactions_complete_through_20_percent_udp_loss_and_decode_cleanly(
     std::fs::create_dir_all(&dir).unwrap();
     if let Err(e) = run(Command::new(script()).args(["up", &ns, &LOSS_PERCENT.to_string()])) {
         let _ = std::fs::remove_dir_all(&dir);
-        println!("skipped: cannot make a network namespace: {e}");
+        testkit::skip(&format!("cannot make a network namespace: {e}"));
         return;
     }
     let mut lab = Lab {

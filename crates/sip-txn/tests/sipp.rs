@@ -1,6 +1,6 @@
 //! Interop with sipp (Debian package `sip-tester`) over loopback UDP and TCP: our driver as UAC
 //! against a sipp UAS, and a sipp UAC against our driver as UAS, with the scenarios in
-//! `interop/sipp/`. Without sipp on PATH each test prints "skipped: sipp not found" and passes;
+//! `interop/sipp/`. Without sipp on PATH each test says it skipped, and fails under `CI=true`;
 //! `.ci/run` installs it.
 
 mod common;
@@ -28,13 +28,9 @@ fn scenario(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The interop gate: whether sipp is here (under `CI=true` its absence fails the test).
 fn sipp_found() -> bool {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("sipp").is_file()));
-    if !found {
-        println!("skipped: sipp not found (apt-get install sip-tester)");
-    }
-    found
+    sip_transport::testkit::interop(&["sipp"])
 }
 
 fn sipp_transport(kind: TransportKind) -> &'static str {

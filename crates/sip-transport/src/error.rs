@@ -115,6 +115,14 @@ pub enum Error {
         /// The resolver's message.
         reason: String,
     },
+    /// A datagram that looked like STUN is not a well-formed Binding message (RFC 8489).
+    #[error("STUN message, byte {offset}: {what}")]
+    Stun {
+        /// Where in the datagram.
+        offset: usize,
+        /// What was wrong.
+        what: &'static str,
+    },
     /// RFC 3263 location found no address for the destination.
     #[error("no address found for {0}")]
     NotFound(String),

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use sip_parse::{Message, ParseError};
 
+use crate::stun::StunMessage;
 use crate::{ConnectionId, Target, TransportKind};
 
 /// A message that arrived, with where it came from.
@@ -33,6 +34,18 @@ impl Incoming {
             server_name: None,
         }
     }
+}
+
+/// A STUN Binding response that arrived on a UDP socket (requests are answered by the
+/// transport itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StunIncoming {
+    /// The response.
+    pub message: StunMessage,
+    /// Who sent it.
+    pub source: SocketAddr,
+    /// The local socket it arrived at.
+    pub local: SocketAddr,
 }
 
 /// Why a stream connection ended.
@@ -86,6 +99,8 @@ impl fmt::Display for CloseReason {
 pub enum TransportEvent {
     /// A SIP message arrived.
     Message(Incoming),
+    /// A STUN Binding response arrived on UDP: a keep-alive's answer (RFC 5626 §4.4.1).
+    Stun(StunIncoming),
     /// A stream connection was established (accepted, or opened by a send).
     ConnectionOpened {
         /// Its id.

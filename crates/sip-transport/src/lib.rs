@@ -88,6 +88,7 @@ mod event;
 mod handle;
 pub mod resolve;
 mod stream;
+pub mod stun;
 mod target;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -97,7 +98,7 @@ mod via_stamp;
 
 pub use config::TransportConfig;
 pub use error::{Error, Result};
-pub use event::{CloseReason, Incoming, Stats, TransportEvent};
+pub use event::{CloseReason, Incoming, Stats, StunIncoming, TransportEvent};
 pub use handle::{Events, Transport};
 pub use sip_parse::{Target, TransportKind};
 pub use target::ConnectionId;

@@ -1,4 +1,4 @@
-//! The UDP receive loop: one datagram, one message.
+//! The UDP receive loop: one datagram, one message, or one STUN keep-alive (RFC 5626 §4.4.1).
 
 use std::sync::Arc;
 
@@ -7,7 +7,8 @@ use sip_parse::Message;
 use tokio::net::UdpSocket;
 
 use crate::handle::{Shared, bump};
-use crate::{Incoming, TransportEvent, TransportKind, stamp_via};
+use crate::stun::{self, StunMessage};
+use crate::{Incoming, StunIncoming, TransportEvent, TransportKind, stamp_via};
 
 /// Receives until shutdown. Oversized and malformed datagrams are dropped and counted; socket
 /// errors (e.g. ICMP unreachable reported on Linux) are logged and the loop goes on.
@@ -37,10 +38,37 @@ pub(crate) async fn receive_loop(shared: Arc<Shared>, socket: Arc<UdpSocket>) {
             },
             _ = shutdown.changed() => return,
         };
+        let raw_source = source;
         let source = crate::stream::canonical(source);
         let Some(data) = buf.get(..len) else { continue };
         // RFC 5626 §3.5.1 keep-alives on UDP are STUN; a bare CRLF is harmless noise.
         if data.iter().all(|&b| b == b'\r' || b == b'\n') {
+            continue;
+        }
+        if stun::is_stun(data) {
+            match stun::parse(data) {
+                // A STUN server on the SIP port, as RFC 5626 §8.2 asks of an edge proxy.
+                Ok(StunMessage::Request { id }) => {
+                    let reply = stun::binding_success(id, source);
+                    if let Err(e) = socket.send_to(&reply, raw_source).await {
+                        tracing::debug!(%source, error = %e, "STUN response not sent");
+                    }
+                }
+                Ok(message) => {
+                    let event = TransportEvent::Stun(StunIncoming {
+                        message,
+                        source,
+                        local,
+                    });
+                    if shared.events.send(event).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    bump(&shared.counters.datagrams_dropped);
+                    tracing::debug!(%source, error = %e, "dropping malformed STUN datagram");
+                }
+            }
             continue;
         }
         if len > cfg.parse.max_message_size {

@@ -576,3 +576,58 @@ async fn shutdown_reports_closes_and_frees_ports() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn stun_binding_request_is_answered_and_the_response_reported() {
+    use sip_transport::stun::{self, StunMessage, TransactionId};
+    // One transport keeps a UDP flow alive with STUN (RFC 5626 §4.4.1); the other answers on its
+    // SIP port, as an edge proxy does (§8.2).
+    let (server, mut server_events) = bind(udp_cfg(v4())).await;
+    let (client, mut client_events) = bind(udp_cfg(v4())).await;
+    let server_addr = server.local_addr(TransportKind::Udp).unwrap();
+    let client_addr = client.local_addr(TransportKind::Udp).unwrap();
+    let id = TransactionId(*b"keepalive-01");
+    client
+        .send(&Target::udp(server_addr), stun::binding_request(id).into())
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(5), client_events.recv())
+        .await
+        .expect("a STUN response within 5 s")
+        .unwrap();
+    let TransportEvent::Stun(stun) = event else {
+        panic!("not a STUN response: {event:?}");
+    };
+    assert_eq!(
+        stun.message,
+        StunMessage::Success {
+            id,
+            mapped: Some(client_addr)
+        }
+    );
+    assert_eq!(stun.source, server_addr);
+    // The request itself is not reported to the server's user, nor counted as a bad datagram.
+    assert!(server_events.try_recv().is_none());
+    assert_eq!(server.stats().datagrams_dropped, 0);
+
+    // Garbage that looks like STUN is dropped and counted, not reported.
+    let raw = UdpSocket::bind(v4()).await.unwrap();
+    let mut bad = stun::binding_request(id);
+    bad[3] = 8; // claims attributes it does not have
+    raw.send_to(&bad, server_addr).await.unwrap();
+    // A good request after it: once that is answered, the one loop has judged the bad one.
+    raw.send_to(&stun::binding_request(id), server_addr)
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), raw.recv_from(&mut buf))
+        .await
+        .expect("an answer within 5 s")
+        .unwrap();
+    assert!(matches!(
+        stun::parse(&buf[..n]),
+        Ok(StunMessage::Success { .. })
+    ));
+    assert!(server_events.try_recv().is_none());
+    assert_eq!(server.stats().datagrams_dropped, 1);
+}

@@ -36,6 +36,9 @@ pub enum Received {
         /// Why it ended.
         reason: String,
     },
+    /// A STUN Binding response on a UDP socket: the answer to a keep-alive sent with
+    /// [`sip_transport::stun::binding_request`] (RFC 5626 §4.4.1).
+    Stun(sip_transport::StunIncoming),
 }
 
 /// Where a request came from.

@@ -275,12 +275,11 @@ impl Task {
     fn on_transport_event(&mut self, ev: TransportEvent) {
         match ev {
             TransportEvent::Message(incoming) => self.on_message(incoming),
-            TransportEvent::Stun(stun) => {
-                // A keep-alive's answer belongs to whoever keeps the flow (RFC 5626 §4.4.1).
-                if self.incoming.try_send(Received::Stun(stun)).is_err() {
-                    tracing::debug!(source = %stun.source, "incoming queue full or closed: STUN response dropped");
-                }
+            // A keep-alive's answer belongs to whoever keeps the flow (RFC 5626 §4.4.1).
+            TransportEvent::Stun(stun) if self.incoming.try_send(Received::Stun(stun)).is_err() => {
+                tracing::debug!(source = %stun.source, "incoming queue full or closed: STUN response dropped");
             }
+            TransportEvent::Stun(_) => {}
             TransportEvent::ConnectionOpened {
                 id,
                 transport,

@@ -21,10 +21,28 @@ use crate::{Error, Result};
 /// assert_eq!(tls.contact(TransportKind::Tls)?, "sips:bob@pc.example.com:5061");
 /// # Ok::<(), rtc_client::Error>(())
 /// ```
+///
+/// Behind NAT the registrar sees another address than the one we listen on. Once it says which
+/// (`received`/`rport` on the Via of its answer, RFC 3581 §4), the Contact names that public
+/// address while the Via keeps the local one:
+///
+/// ```
+/// use rtc_client::Local;
+/// use sip_parse::TransportKind;
+///
+/// let local = Local::new("alice")
+///     .with(TransportKind::Udp, "10.0.0.5:5060")
+///     .with_public(TransportKind::Udp, "203.0.113.7:40123");
+/// assert_eq!(local.contact(TransportKind::Udp)?, "sip:alice@203.0.113.7:40123");
+/// assert!(local.via(TransportKind::Udp)?.starts_with("SIP/2.0/UDP 10.0.0.5:5060;"));
+/// # Ok::<(), rtc_client::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Local {
     user: String,
     addrs: Vec<(TransportKind, String)>,
+    /// The address a registrar saw us at, per transport, where it differs from `addrs`.
+    public: Vec<(TransportKind, String)>,
 }
 
 impl Local {
@@ -33,6 +51,24 @@ impl Local {
         Self {
             user: user.into(),
             addrs: Vec::new(),
+            public: Vec::new(),
+        }
+    }
+
+    /// Sets (or replaces) the public `host:port` of `transport`, as a registrar reported it:
+    /// the Contact uses it from now on; the Via keeps the local sent-by.
+    pub fn with_public(mut self, transport: TransportKind, addr: impl Display) -> Self {
+        self.public.retain(|(t, _)| *t != transport);
+        self.public.push((transport, addr.to_string()));
+        self
+    }
+
+    /// The `host:port` the Contact names for `transport`: the public address where one is
+    /// known, else the sent-by.
+    pub fn contact_addr(&self, transport: TransportKind) -> Result<&str> {
+        match self.public.iter().find(|(t, _)| *t == transport) {
+            Some((_, a)) => Ok(a),
+            None => self.sent_by(transport),
         }
     }
 
@@ -78,7 +114,7 @@ impl Local {
 
     /// The Contact URI for requests sent over `transport`.
     pub fn contact(&self, transport: TransportKind) -> Result<String> {
-        let addr = self.sent_by(transport)?;
+        let addr = self.contact_addr(transport)?;
         let user = &self.user;
         Ok(match transport {
             TransportKind::Udp => format!("sip:{user}@{addr}"),

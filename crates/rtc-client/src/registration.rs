@@ -1,6 +1,7 @@
 //! Registration (RFC 3261 §10.2) as a sans-IO state machine: REGISTER with digest
 //! authentication, refresh before the granted expiry, 423 Min-Expires, failover across targets,
-//! retry with backoff, and the RTC registration states.
+//! retry with backoff, the RTC registration states, and a Contact that follows the public
+//! address a NAT gave us (RFC 3581, as PJSIP's contact rewrite does).
 //!
 //! The core builds requests and is told their outcome; the caller runs each one in a client
 //! transaction. **After every input, drain [`Registration::poll_request`],
@@ -183,6 +184,12 @@ pub struct Registration {
     /// When to send the next REGISTER (refresh or retry).
     wake: Option<Instant>,
     failures: u32,
+    /// A Contact of ours the registrar still holds and the next REGISTER removes (`expires=0`):
+    /// the private address, once the public one is known.
+    stale: Option<String>,
+    /// Contact rewrites since the last registration that kept its Contact: a bound on NATs
+    /// that map every REGISTER to a new port.
+    rewrites: u8,
     rng: u64,
     out: VecDeque<OutgoingRequest>,
     events: VecDeque<RegistrationEvent>,
@@ -210,6 +217,8 @@ impl Registration {
             next_id: 0,
             wake: None,
             failures: 0,
+            stale: None,
+            rewrites: 0,
             out: VecDeque::new(),
             events: VecDeque::new(),
         })
@@ -223,6 +232,27 @@ impl Registration {
     /// The registrar target REGISTERs go to now.
     pub fn target(&self) -> Option<&Target> {
         self.targets.get(self.target)
+    }
+
+    /// How this registration names itself: after [`Registered`](RegistrationState::Registered)
+    /// over UDP behind NAT, its Contact holds the public address the registrar saw. Requests
+    /// other than REGISTER should use the same Contact, so that they are reachable too.
+    pub fn local(&self) -> &Local {
+        &self.local
+    }
+
+    /// The flow to the registrar failed while registered (a keep-alive went unanswered, a
+    /// connection broke): registering again starts now, reported as `Registering` with
+    /// `reason`, and backs off like any failure if the registrar stays away.
+    pub fn flow_failed(&mut self, reason: &str) -> Result<()> {
+        match self.state {
+            RegistrationState::Registered | RegistrationState::Registering => {
+                self.set_state(RegistrationState::Registering, None, reason);
+                self.target = 0;
+                self.send(false)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Whether a REGISTER is waiting for its final outcome.
@@ -270,13 +300,7 @@ impl Registration {
 
     /// The connection to the registrar broke: register again at once over a new one.
     pub fn connection_lost(&mut self) -> Result<()> {
-        match self.state {
-            RegistrationState::Registered | RegistrationState::Registering => {
-                self.set_state(RegistrationState::Registering, None, "connection lost");
-                self.send(false)
-            }
-            _ => Ok(()),
-        }
+        self.flow_failed("connection lost")
     }
 
     /// The final response to request `id` (provisional responses are ignored).
@@ -375,6 +399,10 @@ impl Registration {
     }
 
     fn registered(&mut self, now: Instant, status: u16, reason: &str, response: &Message) {
+        if self.follow_nat(response) {
+            return;
+        }
+        self.stale = None;
         let Some(granted) = self.granted_expiry(response) else {
             // Our contact is missing from the bindings the registrar lists (§10.2.4).
             self.wake = None;
@@ -396,6 +424,47 @@ impl Registration {
         if self.state != RegistrationState::Registered {
             self.set_state(RegistrationState::Registered, Some(status), reason);
         }
+    }
+
+    /// Behind NAT (RFC 3581 §4): when the 2xx's top Via says the registrar saw our UDP request
+    /// from another address than our Contact names, registers again at once with that public
+    /// address, removing the binding of the old one in the same REGISTER, and reports
+    /// `Registered` only once the registrar holds a reachable Contact. Returns whether it did.
+    /// Streams are reached over the connection we opened (RFC 5923 `alias`), so only UDP.
+    fn follow_nat(&mut self, response: &Message) -> bool {
+        let transport = sip_parse::TransportKind::Udp;
+        if self
+            .current_target()
+            .is_none_or(|t| t.transport != transport)
+        {
+            return false;
+        }
+        let Some(public) = response.top_via().ok().and_then(|via| {
+            let host = via.received?;
+            let port = via.rport.flatten()?;
+            Some(if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            })
+        }) else {
+            return false;
+        };
+        let Ok(current) = self.local.contact_addr(transport) else {
+            return false;
+        };
+        if current.eq_ignore_ascii_case(&public) {
+            self.rewrites = 0;
+            return false;
+        }
+        // A NAT that maps each REGISTER anew would loop: after three, keep what we have.
+        if self.rewrites >= 3 {
+            return false;
+        }
+        self.rewrites += 1;
+        self.stale = self.local.contact(transport).ok();
+        self.local = self.local.clone().with_public(transport, &public);
+        self.send(false).is_ok()
     }
 
     /// Our binding's expiry in a 2xx: its Contact `expires`, else the Expires header, else
@@ -540,7 +609,12 @@ impl Registration {
             .header("To", &format!("{name}<{}>", self.config.aor))?
             .header("Call-ID", &self.call_id)?
             .header("CSeq", &format!("{} REGISTER", self.cseq))?
-            .header("Contact", &format!("<{}>", self.local.contact(transport)?))?
+            .header("Contact", &format!("<{}>", self.local.contact(transport)?))?;
+        if let Some(stale) = &self.stale {
+            // §10.2.2: a Contact with expires=0 removes that binding.
+            b = b.header("Contact", &format!("<{stale}>;expires=0"))?;
+        }
+        let mut b = b
             .header("Expires", &expires.to_string())?
             .header("Allow", &self.config.allow)?;
         if let Some(events) = &self.config.allow_events {

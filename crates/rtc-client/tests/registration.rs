@@ -372,3 +372,115 @@ fn forbidden_is_rejected_and_late_answers_are_ignored() {
     assert_eq!(reg.state(), RegistrationState::Rejected);
     assert_eq!(reg.poll_timeout(), None);
 }
+
+/// `req` as a registrar behind whose NAT it came from `public`: `received` and `rport` on its
+/// top Via (RFC 3581 §4), which a response copies.
+fn seen_from(req: &OutgoingRequest, public: &str) -> OutgoingRequest {
+    let (host, port) = public.rsplit_once(':').unwrap();
+    let text = String::from_utf8(req.request.as_bytes().to_vec()).unwrap();
+    let stamped = text.replacen(";rport", &format!(";received={host};rport={port}"), 1);
+    OutgoingRequest {
+        id: req.id,
+        target: req.target.clone(),
+        request: Message::parse(stamped.into_bytes().into()).unwrap(),
+    }
+}
+
+fn contacts(m: &Message) -> Vec<String> {
+    m.headers()
+        .filter(|h| h.raw_name.eq_ignore_ascii_case(b"Contact"))
+        .map(|h| String::from_utf8_lossy(h.value).into_owned())
+        .collect()
+}
+
+#[test]
+fn behind_nat_the_contact_follows_received_and_rport() {
+    let (now, mut reg) = setup();
+    let first = send_register(&mut reg);
+    assert_eq!(our_contact(&first), "sip:alice@192.0.2.1:5070");
+    states(&mut reg);
+    // The registrar saw us at 203.0.113.7:40123 and bound the private Contact.
+    let seen = seen_from(&first, "203.0.113.7:40123");
+    reg.handle_response(now, first.id, &ok_with(&seen, 600))
+        .unwrap();
+    // Not Registered yet: that binding is unreachable. At once a REGISTER with the public
+    // Contact, removing the private one in the same request.
+    assert_eq!(states(&mut reg), []);
+    let second = reg
+        .poll_request()
+        .expect("a REGISTER with the public Contact");
+    assert_eq!(
+        contacts(&second.request),
+        [
+            "<sip:alice@203.0.113.7:40123>",
+            "<sip:alice@192.0.2.1:5070>;expires=0"
+        ]
+    );
+    // The Via keeps the address we send from.
+    assert!(
+        header(&second.request, "Via")
+            .unwrap()
+            .starts_with("SIP/2.0/UDP 192.0.2.1:5070;")
+    );
+    let seen = seen_from(&second, "203.0.113.7:40123");
+    reg.handle_response(now, second.id, &ok_with(&seen, 600))
+        .unwrap();
+    assert_eq!(
+        states(&mut reg),
+        [(RegistrationState::Registered, Some(200))]
+    );
+    assert_eq!(
+        reg.local().contact(TransportKind::Udp).unwrap(),
+        "sip:alice@203.0.113.7:40123"
+    );
+    // The refresh names only the public Contact.
+    let (_, refresh) = refresh_due(&mut reg);
+    assert_eq!(
+        contacts(&refresh.request),
+        ["<sip:alice@203.0.113.7:40123>"]
+    );
+}
+
+#[test]
+fn a_nat_that_remaps_every_request_is_followed_three_times_only() {
+    let (now, mut reg) = setup();
+    let mut req = send_register(&mut reg);
+    states(&mut reg);
+    for port in 40_001..=40_003 {
+        let seen = seen_from(&req, &format!("203.0.113.7:{port}"));
+        reg.handle_response(now, req.id, &ok_with(&seen, 600))
+            .unwrap();
+        assert_eq!(states(&mut reg), []);
+        req = reg
+            .poll_request()
+            .expect("a REGISTER with the new public Contact");
+        assert_eq!(our_contact(&req), format!("sip:alice@203.0.113.7:{port}"));
+    }
+    let seen = seen_from(&req, "203.0.113.7:40004");
+    reg.handle_response(now, req.id, &ok_with(&seen, 600))
+        .unwrap();
+    assert_eq!(
+        states(&mut reg),
+        [(RegistrationState::Registered, Some(200))]
+    );
+    assert!(reg.poll_request().is_none());
+}
+
+#[test]
+fn without_nat_rport_changes_nothing() {
+    let (now, mut reg) = setup();
+    let req = send_register(&mut reg);
+    states(&mut reg);
+    let seen = seen_from(&req, "192.0.2.1:5070");
+    reg.handle_response(now, req.id, &ok_with(&seen, 600))
+        .unwrap();
+    assert_eq!(
+        states(&mut reg),
+        [(RegistrationState::Registered, Some(200))]
+    );
+    assert!(reg.poll_request().is_none());
+    assert_eq!(
+        reg.local().contact(TransportKind::Udp).unwrap(),
+        "sip:alice@192.0.2.1:5070"
+    );
+}

@@ -43,6 +43,7 @@ mod engine;
 mod error;
 mod event;
 mod im;
+pub mod keepalive;
 mod local;
 pub mod registration;
 pub mod server;

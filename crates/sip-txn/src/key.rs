@@ -124,6 +124,21 @@ pub fn new_tag() -> Result<String> {
     random_hex(8)
 }
 
+/// Fills `buf` with fresh random bytes from the operating system's CSPRNG, for identifiers
+/// beside SIP's own (a STUN transaction id, say). At most 512 bytes per call.
+///
+/// ```
+/// let mut id = [0u8; 12];
+/// sip_txn::random_bytes(&mut id)?;
+/// # Ok::<(), sip_txn::Error>(())
+/// ```
+pub fn random_bytes(buf: &mut [u8]) -> Result<()> {
+    if buf.len() > POOL_SIZE {
+        return Err(Error::Random);
+    }
+    fill_random(buf)
+}
+
 /// A fresh client nonce for digest authentication (RFC 7616 §3.4: at least 64 bits).
 pub(crate) fn new_cnonce() -> Result<String> {
     random_hex(16)

@@ -105,7 +105,7 @@ mod transaction;
 
 pub use error::{Error, Result};
 pub use event::{Event, TerminationReason};
-pub use key::{ClientKey, ServerKey, TransactionKey, new_branch, new_tag};
+pub use key::{ClientKey, ServerKey, TransactionKey, new_branch, new_tag, random_bytes};
 #[doc(hidden)]
 pub use layer::Footprint;
 pub use layer::TransactionLayer;

@@ -43,6 +43,11 @@ pub struct ClientConfig {
     /// How often a buddy of subscription type `Poll` is fetched (a SUBSCRIBE with Expires: 0,
     /// RFC 6665 §4.4.3) instead of being subscribed to. Default 5 minutes, at least a second.
     pub poll_interval: std::time::Duration,
+    /// The keep-alive of a registration over UDP: STUN probes to the registrar that keep a
+    /// NAT's mapping open and notice an outage within seconds (RFC 5626 §4.4.1). Default: every
+    /// 25–29 s, failed after 10 s unanswered. `None` turns it off. (Streams are kept alive by
+    /// [`TransportConfig::keepalive_interval`].)
+    pub udp_keepalive: Option<crate::keepalive::KeepAliveConfig>,
 }
 
 impl Default for ClientConfig {
@@ -60,6 +65,7 @@ impl Default for ClientConfig {
             register_expires: 3600,
             dns: None,
             poll_interval: crate::agent::DEFAULT_POLL_INTERVAL,
+            udp_keepalive: Some(crate::keepalive::KeepAliveConfig::default()),
         }
     }
 }

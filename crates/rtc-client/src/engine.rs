@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use provisioning::{Profile, RegisterFlags, Role, SipServer};
 use sip_parse::{Message, MessageBuilder, Method, Target, TransportKind};
+use sip_transport::StunIncoming;
 use sip_transport::resolve::{Destination, HickoryDns, StaticDns, locate};
 use sip_txn::digest::{Credentials, DigestClient};
 use sip_txn::driver::{Driver, DriverError, IncomingRequest, IncomingRequests, Received};
@@ -23,6 +24,7 @@ use presence::{
 };
 
 use crate::agent::{Agent, Core, shown};
+use crate::keepalive::{KeepAlive, KeepAliveConfig, KeepAliveEvent};
 use crate::registration::{Failure, RequestId};
 use crate::{
     ClientConfig, Error, Event, Local, Registration, RegistrationConfig, RegistrationState, Result,
@@ -186,6 +188,8 @@ struct ProfileState {
     outbound: Vec<Target>,
     /// `disable_profile` callers waiting for the binding to go.
     logging_off: Vec<oneshot::Sender<Result<()>>>,
+    /// The keep-alive of a registration over UDP, while it is registered or recovering.
+    keepalive: Option<KeepAlive>,
 }
 
 /// An incoming INVITE waiting for the application.
@@ -278,6 +282,7 @@ impl Engine {
                     Some(Received::ConnectionLost { target, reason }) => {
                         self.connection_lost(&target, &reason);
                     }
+                    Some(Received::Stun(stun)) => self.handle_stun(&stun),
                     Some(_) => {}
                     None => break,
                 },
@@ -304,6 +309,11 @@ impl Engine {
         self.profiles
             .values()
             .filter_map(|p| p.registration.poll_timeout())
+            .chain(
+                self.profiles
+                    .values()
+                    .filter_map(|p| p.keepalive.as_ref()?.poll_timeout()),
+            )
             .chain(self.agent.as_ref().and_then(Agent::poll_timeout))
             .chain(
                 self.retiring
@@ -318,6 +328,9 @@ impl Engine {
         for p in self.profiles.values_mut() {
             if let Err(e) = p.registration.handle_timeout(now) {
                 warn!("registration timer: {e}");
+            }
+            if let Some(Err(e)) = p.keepalive.as_mut().map(|k| k.handle_timeout(now)) {
+                warn!("keep-alive timer: {e}");
             }
         }
         if let Some(agent) = &mut self.agent {
@@ -466,6 +479,7 @@ impl Engine {
                 digest,
                 outbound,
                 logging_off: Vec::new(),
+                keepalive: None,
             },
         );
         self.start_agent()?;
@@ -1038,8 +1052,10 @@ impl Engine {
 
     /// Carries out what the cores asked for, and passes their events on.
     fn drain(&mut self) {
-        // Registrations first: a registration that completes gives the agent work (publish,
-        // refresh after a lost registration) that must leave in this same turn.
+        // Keep-alives first: what they find out makes registrations send. Registrations next:
+        // a registration that completes gives the agent work (publish, refresh after a lost
+        // registration) that must leave in this same turn.
+        self.drain_keepalives();
         self.drain_registrations();
         self.drain_agent();
         while let Some(e) = self.pending_events.pop_front() {
@@ -1073,12 +1089,19 @@ impl Engine {
         let now = Self::now();
         let mut sends = Vec::new();
         let mut finished = Vec::new();
+        let mut moved = Vec::new();
         for (key, p) in &mut self.profiles {
             while let Some(out) = p.registration.poll_request() {
                 sends.push((key.clone(), out));
             }
             while let Some(e) = p.registration.poll_event() {
                 debug!("{key}: registration {}", e.state);
+                // Behind NAT the Contact may have moved to the public address: the agent then
+                // starts anew with it, below, instead of going on with the old one.
+                let contact_moved = follow_registration(p, e.state, self.config.udp_keepalive, now);
+                if contact_moved {
+                    moved.push(key.clone());
+                }
                 let settled = matches!(
                     e.state,
                     RegistrationState::NotRegistered
@@ -1086,6 +1109,7 @@ impl Engine {
                         | RegistrationState::LoggedOff
                 );
                 if e.state == RegistrationState::Registered
+                    && !contact_moved
                     && let Some(agent) = self.agent.as_mut().filter(|a| a.profile == *key)
                     && let Some(presence) = &self.presence
                 {
@@ -1103,6 +1127,14 @@ impl Engine {
                     status: e.status,
                     reason: e.reason,
                 });
+            }
+        }
+        for key in moved {
+            if self.agent.as_ref().is_some_and(|a| a.profile == key) {
+                self.retire_agent(now);
+                if let Err(e) = self.start_agent() {
+                    warn!("presence agent: {e}");
+                }
             }
         }
         for key in finished {
@@ -1136,6 +1168,53 @@ impl Engine {
                 out.request,
                 out.target,
             );
+        }
+    }
+
+    /// A STUN response: the answer to some profile's keep-alive probe.
+    fn handle_stun(&mut self, stun: &StunIncoming) {
+        let now = Self::now();
+        for p in self.profiles.values_mut() {
+            if let Some(Err(e)) = p.keepalive.as_mut().map(|k| k.handle_stun(now, stun)) {
+                warn!("keep-alive: {e}");
+            }
+        }
+    }
+
+    /// Sends the keep-alives' probes and acts on what they found (RFC 5626 §4.4.1): a registrar
+    /// that stopped answering means registering again (and backing off while it stays away);
+    /// one that answers again, or sees us from a new public address, means registering now.
+    fn drain_keepalives(&mut self) {
+        let transport = self.driver.transport().clone();
+        for (key, p) in &mut self.profiles {
+            let Some(ka) = &mut p.keepalive else {
+                continue;
+            };
+            while let Some((target, datagram)) = ka.poll_transmit() {
+                let transport = transport.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = transport.send(&target, datagram).await {
+                        debug!("keep-alive to {}: {e}", target.addr);
+                    }
+                });
+            }
+            while let Some(found) = ka.poll_event() {
+                debug!("{key}: keep-alive {found:?}");
+                let result = match found {
+                    KeepAliveEvent::Failed => p
+                        .registration
+                        .flow_failed("the registrar stopped answering keep-alives"),
+                    KeepAliveEvent::Recovered | KeepAliveEvent::Mapped(_)
+                        if !p.registration.is_pending() =>
+                    {
+                        p.registration.register()
+                    }
+                    _ => Ok(()),
+                };
+                if let Err(e) = result {
+                    warn!("re-register {key}: {e}");
+                }
+            }
         }
     }
 
@@ -1365,4 +1444,42 @@ fn next_hop(request: &Message) -> Option<Target> {
     };
     let port = sip.port.unwrap_or(transport.default_port());
     Some(Target::new(transport, SocketAddr::new(ip, port)))
+}
+
+/// Keeps a profile's keep-alive and Contact in step with its registration's `state`: a UDP
+/// registration that is registered, or recovering, has a keep-alive to its registrar; once
+/// registered, requests use the Contact the registration settled on (behind NAT, the public
+/// address). Returns whether that Contact moved.
+fn follow_registration(
+    p: &mut ProfileState,
+    state: RegistrationState,
+    config: Option<KeepAliveConfig>,
+    now: Instant,
+) -> bool {
+    match state {
+        RegistrationState::Registered => {
+            let udp = p
+                .registration
+                .target()
+                .filter(|t| t.transport == TransportKind::Udp);
+            p.keepalive = match (udp, config, p.keepalive.take()) {
+                (Some(t), _, Some(k)) if k.target() == t => Some(k),
+                (Some(t), Some(c), _) => KeepAlive::new(t.clone(), c, now)
+                    .inspect_err(|e| warn!("keep-alive: {e}"))
+                    .ok(),
+                _ => None,
+            };
+            let moved = p.local != *p.registration.local();
+            if moved {
+                p.local = p.registration.local().clone();
+            }
+            moved
+        }
+        // Still wanted: it tells when the registrar is back.
+        RegistrationState::Registering | RegistrationState::Error => false,
+        _ => {
+            p.keepalive = None;
+            false
+        }
+    }
 }

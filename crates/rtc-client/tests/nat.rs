@@ -59,3 +59,57 @@ async fn udp_keepalives_notice_a_dead_registrar_and_its_return() {
     assert_eq!(server.bindings("alice").len(), 1);
     alice.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kamailio_outage_over_udp_is_noticed_and_recovered_from() {
+    // Kamailio answers STUN on its SIP port (interop/kamailio: the stun module). Stopped for
+    // 20 s, it is missed within seconds; back, it holds our binding again, so a MESSAGE
+    // reaches us, which before keep-alives would have waited for the 50-minute refresh.
+    let Some(kam) = Kamailio::start("udp-outage", &[]) else {
+        return;
+    };
+    let keepalive = Some(KeepAliveConfig {
+        interval: Duration::from_secs(2),
+        timeout: Duration::from_secs(3),
+    });
+    let (alice, mut alice_events) = client_with(None, |c| c.udp_keepalive = keepalive).await;
+    let profile = alice
+        .create_profile(&profile_xml("alice", kam.port, "udp"))
+        .unwrap();
+    alice
+        .enable_profile(&profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    expect_state(&mut alice_events, RegistrationState::Registered).await;
+    tokio::time::sleep(Duration::from_secs(5)).await; // probes answered
+    kam.stop();
+    expect(&mut alice_events, "the outage noticed", |e| {
+        matches!(e, Event::Registration { state: RegistrationState::Registering, reason, .. }
+            if reason.contains("keep-alive"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    kam.start_again();
+    expect(&mut alice_events, "registered again", |e| {
+        matches!(
+            e,
+            Event::Registration {
+                state: RegistrationState::Registered,
+                ..
+            }
+        )
+    })
+    .await;
+    let (bob, _bob_events, _) = registered(&profile_xml("bob", kam.port, "udp"), None).await;
+    bob.send_message("sip:alice@example.test", "still there?")
+        .await
+        .unwrap();
+    expect(
+        &mut alice_events,
+        "bob's message",
+        |e| matches!(e, Event::Message { text, .. } if text == "still there?"),
+    )
+    .await;
+    bob.shutdown().await.unwrap();
+    alice.shutdown().await.unwrap();
+}

@@ -63,6 +63,12 @@ impl Kamailio {
     /// Stops Kamailio and starts it again on the same ports: every registration, subscription
     /// and publication it held (all in memory) is gone, and every connection to it broken.
     pub(crate) fn restart(&self) {
+        self.stop();
+        self.start_again();
+    }
+
+    /// Stops Kamailio (an outage), keeping its directory for [`start_again`](Self::start_again).
+    pub(crate) fn stop(&self) {
         let out = Command::new(interop().join("stop.sh"))
             .arg(&self.dir)
             .output()
@@ -70,6 +76,10 @@ impl Kamailio {
         assert!(out.status.success(), "stop.sh failed: {out:?}");
         let log = self.dir.join("kamailio.log");
         let _ = std::fs::rename(&log, self.dir.join("kamailio-before-restart.log"));
+    }
+
+    /// Starts a stopped Kamailio again on the same ports, with no memory of the last run.
+    pub(crate) fn start_again(&self) {
         self.run_start();
     }
 

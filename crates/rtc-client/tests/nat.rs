@@ -1,15 +1,22 @@
 //! A client on a bad network: a UDP registration whose registrar goes away and comes back is
-//! noticed by its STUN keep-alives within seconds, not at the next refresh (RFC 5626 §4.4.1).
+//! noticed by its STUN keep-alives within seconds, not at the next refresh (RFC 5626 §4.4.1);
+//! and a client behind a NAT that forgets idle mappings after 30 s stays reachable
+//! (`interop/nat-netns.sh`: the client runs in a namespace behind nftables masquerade, re-run
+//! from this test binary there, Kamailio outside).
 
 mod common;
 
 use std::time::Duration;
 
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
 use common::*;
 use rtc_client::keepalive::KeepAliveConfig;
 use rtc_client::server::{EmbeddedServer, ServerConfig};
-use rtc_client::{Event, RegisterFlags, RegistrationState};
-use sip_transport::TransportConfig;
+use rtc_client::{Client, Event, RegisterFlags, RegistrationState, Status, Store};
+use sip_transport::{TransportConfig, testkit};
 
 /// The embedded registrar on 127.0.0.1:`port`, UDP only.
 async fn registrar(port: u16) -> EmbeddedServer {
@@ -111,5 +118,173 @@ async fn a_kamailio_outage_over_udp_is_noticed_and_recovered_from() {
     )
     .await;
     bob.shutdown().await.unwrap();
+    alice.shutdown().await.unwrap();
+}
+
+/// Set, to Kamailio's port, in the environment of the run inside the NAT.
+const INNER: &str = "RTC_NAT_INNER_PORT";
+/// The "internet" side of `interop/nat-netns.sh`, where Kamailio listens.
+const OUTSIDE: &str = "198.18.77.1";
+/// The router's public address.
+const PUBLIC: &str = "198.18.77.2";
+/// How long the client sits idle behind the NAT: six times its conntrack timeout.
+const IDLE: Duration = Duration::from_secs(180);
+
+fn nat_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/nat-netns.sh")
+}
+
+/// Removes the namespaces on drop.
+struct Nat(String);
+
+impl Drop for Nat {
+    fn drop(&mut self) {
+        let _ = Command::new(nat_script()).args(["down", &self.0]).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_nat_that_forgets_idle_mappings_the_client_stays_reachable() {
+    if std::env::var_os(INNER).is_some() {
+        return;
+    }
+    let uid = Command::new("id").arg("-u").output().map(|o| o.stdout);
+    if !uid.is_ok_and(|u| u.trim_ascii() == b"0") {
+        testkit::skip("not root: network namespaces need CAP_SYS_ADMIN");
+        return;
+    }
+    if !testkit::interop(&["ip", "nft", "kamailio", "kamcmd"]) {
+        return;
+    }
+    let id = format!("rn{}", std::process::id() % 100_000);
+    let up = Command::new(nat_script())
+        .args(["up", &id, "30"])
+        .output()
+        .unwrap();
+    if !up.status.success() {
+        testkit::skip(&format!(
+            "cannot make the NAT namespaces: {}",
+            String::from_utf8_lossy(&up.stderr)
+        ));
+        return;
+    }
+    let _nat = Nat(id.clone());
+    let kam = Kamailio::start_at("nat", OUTSIDE, &[]).expect("kamailio is installed");
+
+    // bob, outside, publishes his status through Kamailio's presence server.
+    let dir = TempDir::new("nat-bob");
+    let (bob, mut bob_events) = client_with(None, |c| {
+        c.transport.udp = vec![format!("{OUTSIDE}:0").parse().unwrap()];
+        c.transport.tcp = vec![];
+    })
+    .await;
+    let bob_profile = bob
+        .create_profile(&profile_xml_at("bob", OUTSIDE, kam.port, "udp"))
+        .unwrap();
+    bob.enable_profile(&bob_profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    expect_state(&mut bob_events, RegistrationState::Registered).await;
+    bob.enable_presence(Store::file(dir.path("bob.xml")))
+        .await
+        .unwrap();
+    bob.set_local_presence(Status::Online, None).await.unwrap();
+
+    // alice, behind the NAT, in this test binary run again inside the client's namespace.
+    let mut inner = Command::new("ip")
+        .args(["netns", "exec", &format!("{id}-lan")])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "inner_alice_behind_the_nat",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(INNER, kam.port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = inner.stdin.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stdout = inner.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("alice: {line}");
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let wait_for = |what: &str| loop {
+        match lines.recv_timeout(Duration::from_secs(60)) {
+            // libtest may put its own `test … ... ` before the line.
+            Ok(line) if line.ends_with(what) => return,
+            Ok(_) => {}
+            Err(e) => panic!("waiting for alice to say {what}: {e}\n{}", kam.log()),
+        }
+    };
+    wait_for("watching");
+    // The registrar holds alice's public address, not the private one.
+    let bindings = kam.rpc("ul.dump");
+    assert!(bindings.contains(PUBLIC), "{bindings}");
+    assert!(!bindings.contains("sip:alice@10.77.0.2"), "{bindings}");
+
+    // Idle for six conntrack timeouts: only keep-alives keep the mapping.
+    tokio::time::sleep(IDLE).await;
+    bob.set_local_presence(Status::Away, Some("back soon"))
+        .await
+        .unwrap();
+    bob.send_message("sip:alice@example.test", "still reachable?")
+        .await
+        .unwrap();
+    wait_for("reached");
+    writeln!(stdin, "quit").unwrap();
+    drop(stdin);
+    let status = inner.wait().unwrap();
+    assert!(status.success(), "alice's run failed: {status}");
+    bob.shutdown().await.unwrap();
+}
+
+/// alice, run only inside the NAT by the test above: registers, watches bob, says `watching`;
+/// then says `reached` once bob's NOTIFY (away) and MESSAGE both arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inner_alice_behind_the_nat() {
+    let Some(port) = std::env::var_os(INNER) else {
+        return;
+    };
+    let port: u16 = port.to_str().unwrap().parse().unwrap();
+    let dir = TempDir::new("nat-alice");
+    // The defaults: keep-alives every 25-29 s, against the router's 30 s.
+    let (alice, mut events) = Client::builder().start().await.unwrap();
+    let profile = alice
+        .create_profile(&profile_xml_at("alice", OUTSIDE, port, "udp"))
+        .unwrap();
+    alice
+        .enable_profile(&profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    expect_state(&mut events, RegistrationState::Registered).await;
+    alice
+        .enable_presence(Store::file(dir.path("alice.xml")))
+        .await
+        .unwrap();
+    alice
+        .add_buddy("sip:bob@example.test", "Bob")
+        .await
+        .unwrap();
+    expect_buddy(&mut events, "sip:bob@example.test", Status::Online).await;
+    println!("watching");
+    let (mut notified, mut messaged) = (false, false);
+    let deadline = tokio::time::Instant::now() + IDLE + Duration::from_secs(60);
+    while !(notified && messaged) {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(Event::Buddy { status, .. })) if status == Status::Away => notified = true,
+            Ok(Some(Event::Message { text, .. })) if text == "still reachable?" => messaged = true,
+            Ok(Some(_)) => {}
+            other => panic!("notified {notified}, messaged {messaged}: {other:?}"),
+        }
+    }
+    println!("reached");
     alice.shutdown().await.unwrap();
 }

@@ -59,6 +59,7 @@ const TOOLS: &[(&str, &str)] = &[
         "kamailio",
         "kamailio kamailio-presence-modules kamailio-tls-modules",
     ),
+    ("kamcmd", "kamailio"),
     ("sipp", "sip-tester"),
     ("tshark", "tshark"),
     ("nft", "nftables"),

@@ -17,6 +17,8 @@ pub(crate) struct Kamailio {
     pub(crate) dir: PathBuf,
     pub(crate) port: u16,
     pub(crate) tls_port: u16,
+    /// The address it listens on (127.0.0.1 unless started with [`Kamailio::start_at`]).
+    pub(crate) ip: String,
     args: Vec<String>,
 }
 
@@ -28,6 +30,11 @@ impl Kamailio {
     /// Starts Kamailio with `args` (e.g. `-A WITH_P2P`); `None` where it is not installed, after
     /// the interop gate said so (under `CI=true` the gate fails the test instead).
     pub(crate) fn start(name: &str, args: &[&str]) -> Option<Kamailio> {
+        Self::start_at(name, "127.0.0.1", args)
+    }
+
+    /// [`start`](Self::start), listening on `ip` (which must be a local address).
+    pub(crate) fn start_at(name: &str, ip: &str, args: &[&str]) -> Option<Kamailio> {
         if !sip_transport::testkit::interop(&["kamailio"]) {
             return None;
         }
@@ -37,6 +44,7 @@ impl Kamailio {
             dir,
             port: free_port(),
             tls_port: free_port(),
+            ip: ip.to_owned(),
             args: args.iter().map(|a| a.to_string()).collect(),
         };
         kam.run_start();
@@ -45,7 +53,8 @@ impl Kamailio {
 
     fn run_start(&self) {
         let mut cmd = Command::new(interop().join("start.sh"));
-        cmd.arg(&self.dir)
+        cmd.env("KAM_IP", &self.ip)
+            .arg(&self.dir)
             .arg(self.port.to_string())
             .arg(self.tls_port.to_string());
         if !self.args.is_empty() {
@@ -97,6 +106,17 @@ impl Kamailio {
         self.dir.join("ca.pem")
     }
 
+    /// What Kamailio's RPC `command` prints (e.g. `ul.dump`), through its control socket.
+    pub(crate) fn rpc(&self, command: &str) -> String {
+        let socket = format!("unix:{}", self.dir.join("kamailio_ctl").display());
+        let out = Command::new("kamcmd")
+            .args(["-s", &socket, command])
+            .output()
+            .expect("run kamcmd");
+        assert!(out.status.success(), "kamcmd {command}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Kamailio's log, for failure messages.
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("kamailio.log")).unwrap_or_default()
@@ -117,6 +137,11 @@ impl Drop for Kamailio {
 /// A provisioning profile for `user` (password `{user}pw`, or `pw-{user}` for u0001…) at
 /// `127.0.0.1:port` over `protocol`.
 pub(crate) fn profile_xml(user: &str, port: u16, protocol: &str) -> String {
+    profile_xml_at(user, "127.0.0.1", port, protocol)
+}
+
+/// [`profile_xml`] for a server at `ip`.
+pub(crate) fn profile_xml_at(user: &str, ip: &str, port: u16, protocol: &str) -> String {
     let password = if user.starts_with('u') && user[1..].bytes().all(|b| b.is_ascii_digit()) {
         format!("pw-{user}")
     } else {
@@ -125,7 +150,7 @@ pub(crate) fn profile_xml(user: &str, port: u16, protocol: &str) -> String {
     format!(
         r#"<provision key="{user}-{protocol}" name="Kamailio">
   <user uri="sip:{user}@example.test" account="{user}" password="{password}" realm="example.test"/>
-  <sipsrv addr="127.0.0.1:{port}" protocol="{protocol}" auth="digest" role="registrar">
+  <sipsrv addr="{ip}:{port}" protocol="{protocol}" auth="digest" role="registrar">
     <session party="first" type="pc2pc"/>
     <session party="first" type="im"/>
   </sipsrv>

@@ -16,11 +16,12 @@ use presence::local::LocalIdentity;
 use presence::notifier::{DisableReason, Notifier, NotifierConfig, NotifierEvent};
 use presence::publisher::{Publisher, PublisherConfig, PublisherEvent};
 use presence::subscriber::{
-    StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionState,
+    RetryCause, StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId,
+    SubscriptionState, TerminatedReason,
 };
 use presence::{
-    Failure, LocalPresence, MediaKind, OutgoingRequest, PresenceData, RequestHandle, Status,
-    SubscriptionType, WatcherDecision, WatcherState,
+    Backoff, Failure, LocalPresence, MediaKind, OutgoingRequest, PresenceData, RequestHandle,
+    Status, SubscriptionType, WatcherDecision, WatcherState,
 };
 use sip_parse::Message;
 use tracing::debug;
@@ -52,8 +53,10 @@ pub(crate) struct Agent {
     publish_refused: bool,
     /// Registered yet: PUBLISH waits for the registration.
     registered: bool,
-    /// The subscription state last reported per buddy, to report changes only.
-    reported: HashMap<Arc<str>, String>,
+    /// The subscription state last reported per subscription, to report changes only. Keyed
+    /// by subscription, not by buddy: a buddy removed and added back has an old subscription
+    /// still ending and a new one starting, whose states must not mask each other.
+    reported: HashMap<SubscriptionId, String>,
     /// How often `Poll` buddies are fetched again after the fetch when added or loaded
     /// ([`DEFAULT_POLL_INTERVAL`]; at least a second).
     pub(crate) poll_interval: Duration,
@@ -71,20 +74,24 @@ impl Agent {
         local: LocalIdentity,
         data: &PresenceData,
         shown: LocalPresence,
-        poll_interval: Duration,
+        timing: &AgentTiming,
         now: Instant,
     ) -> Result<Self> {
         let aor = local.aor().to_owned();
+        let subscriber_config = SubscriberConfig {
+            backoff: timing.subscription_backoff,
+            ..SubscriberConfig::default()
+        };
         let mut agent = Self {
             profile,
             aor,
-            subscriber: Subscriber::new(local.clone(), SubscriberConfig::default()),
+            subscriber: Subscriber::new(local.clone(), subscriber_config),
             notifier: Notifier::new(local.clone(), NotifierConfig::default()),
             publisher: Publisher::new(local, PublisherConfig::default()),
             publish_refused: false,
             registered: false,
             reported: HashMap::new(),
-            poll_interval,
+            poll_interval: timing.poll_interval,
             polled: HashSet::new(),
             fixed: HashSet::new(),
             events: VecDeque::new(),
@@ -282,33 +289,7 @@ impl Agent {
     pub(crate) fn poll_events(&mut self, events: &mut VecDeque<Event>) {
         events.append(&mut self.events);
         while let Some(e) = self.subscriber.poll_event() {
-            match e {
-                SubscriberEvent::Presence {
-                    buddy, presence, ..
-                } => events.push_back(Event::Buddy {
-                    uri: buddy.to_string(),
-                    status: presence.status,
-                    note: presence.note.map(String::from),
-                }),
-                SubscriberEvent::State { buddy, state, .. } => {
-                    debug!("subscription to {buddy}: {state:?}");
-                    if state == SubscriptionState::Subscribing && self.polled.contains(&buddy) {
-                        // Every poll starts so: only its outcome is worth reporting.
-                        continue;
-                    }
-                    let words = describe(&state);
-                    if self.reported.get(&buddy) != Some(&words) {
-                        self.reported.insert(buddy.clone(), words.clone());
-                        events.push_back(Event::BuddySubscription {
-                            uri: buddy.to_string(),
-                            state: words,
-                        });
-                    }
-                }
-                SubscriberEvent::Error { buddy, error, .. } => {
-                    debug!("subscription to {buddy}: {error}");
-                }
-            }
+            self.subscriber_event(e, events);
         }
         while let Some(e) = self.notifier.poll_event() {
             match e {
@@ -338,6 +319,76 @@ impl Agent {
     }
 }
 
+impl Agent {
+    /// One event of the subscriber core, as the application sees it. An event of a
+    /// subscription that a newer one to the same buddy has replaced (the buddy removed and
+    /// added back while the old one was ending) is not the buddy's news: it is dropped.
+    fn subscriber_event(&mut self, e: SubscriberEvent, events: &mut VecDeque<Event>) {
+        let (SubscriberEvent::Presence { id, buddy, .. }
+        | SubscriberEvent::State { id, buddy, .. }
+        | SubscriberEvent::Unknown { id, buddy }
+        | SubscriberEvent::Error { id, buddy, .. }) = &e;
+        let (id, buddy) = (*id, buddy.clone());
+        if self
+            .subscriber
+            .id_of(&buddy)
+            .is_some_and(|current| current != id)
+        {
+            debug!("subscription to {buddy}, replaced: {e:?}");
+            if matches!(e, SubscriberEvent::State { .. }) {
+                self.reported.remove(&id);
+            }
+            return;
+        }
+        match e {
+            SubscriberEvent::Presence { presence, .. } => events.push_back(Event::Buddy {
+                uri: buddy.to_string(),
+                status: presence.status,
+                note: presence.note.map(String::from),
+            }),
+            // RFC 6665 §4.1.3: the subscription ended; what it said no longer holds.
+            SubscriberEvent::Unknown { .. } => events.push_back(Event::Buddy {
+                uri: buddy.to_string(),
+                status: Status::Offline,
+                note: None,
+            }),
+            SubscriberEvent::State { state, .. } => {
+                debug!("subscription to {buddy}: {state:?}");
+                if state == SubscriptionState::Subscribing && self.polled.contains(&buddy) {
+                    // Every poll starts so: only its outcome is worth reporting.
+                    return;
+                }
+                let words = describe(&state);
+                if state == SubscriptionState::Stopped(StopCause::Unsubscribed) {
+                    // The subscription is gone, and its id with it.
+                    self.reported.remove(&id);
+                } else if self.reported.get(&id) == Some(&words) {
+                    return;
+                } else {
+                    self.reported.insert(id, words.clone());
+                }
+                events.push_back(Event::BuddySubscription {
+                    uri: buddy.to_string(),
+                    state: words,
+                });
+            }
+            SubscriberEvent::Error { error, .. } => {
+                debug!("subscription to {buddy}: {error}");
+            }
+        }
+    }
+}
+
+/// How often the agent's cores try again: from [`crate::ClientConfig`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AgentTiming {
+    /// How often `Poll` buddies are fetched ([`DEFAULT_POLL_INTERVAL`]).
+    pub(crate) poll_interval: Duration,
+    /// Waits between attempts to subscribe after failures
+    /// ([`presence::subscriber::RETRY_BACKOFF`]).
+    pub(crate) subscription_backoff: Backoff,
+}
+
 /// What watchers are shown: offline while the user appears offline.
 pub(crate) fn shown(data: &PresenceData, appear_offline: bool) -> LocalPresence {
     if appear_offline {
@@ -347,19 +398,82 @@ pub(crate) fn shown(data: &PresenceData, appear_offline: bool) -> LocalPresence 
     }
 }
 
-/// A subscription state in words, without its instants.
+/// A subscription state in words, without its instants. A subscription that will not be
+/// tried again, whatever the cause, says `refused` (403, 603, `rejected`: the buddy or the
+/// server will not have us watch) or `stopped`.
 fn describe(state: &SubscriptionState) -> String {
     match state {
         SubscriptionState::Subscribing => "subscribing".into(),
         SubscriptionState::Pending { .. } => "pending".into(),
         SubscriptionState::Active { .. } => "active".into(),
-        SubscriptionState::Retrying { cause, .. } => format!("retrying ({cause:?})"),
+        SubscriptionState::Retrying { cause, .. } => format!("retrying later ({})", why(cause)),
         SubscriptionState::Stopped(StopCause::Fetched) => "polled".into(),
         SubscriptionState::Stopped(StopCause::FetchFailed(cause)) => {
-            format!("poll failed ({cause:?})")
+            format!("poll failed ({})", why(cause))
         }
-        SubscriptionState::Stopped(cause) => format!("stopped ({cause:?})"),
+        SubscriptionState::Stopped(StopCause::Unsubscribed) => "stopped".into(),
+        SubscriptionState::Stopped(StopCause::Refused(code)) => {
+            format!("refused ({}), not retried", status_words(*code))
+        }
+        SubscriptionState::Stopped(StopCause::Terminated(TerminatedReason::Rejected)) => {
+            "refused (rejected by the buddy or its server), not retried".into()
+        }
+        SubscriptionState::Stopped(StopCause::Terminated(reason)) => {
+            format!(
+                "stopped (ended by the notifier: {}), not retried",
+                reason_words(reason)
+            )
+        }
     }
+}
+
+/// Why a subscription is down, in words.
+fn why(cause: &RetryCause) -> String {
+    match cause {
+        RetryCause::Terminated(reason) => {
+            format!("ended by the notifier: {}", reason_words(reason))
+        }
+        RetryCause::Failed(Failure::Status(code)) => format!("answered {}", status_words(*code)),
+        RetryCause::Failed(Failure::NoResponse) => "no answer".into(),
+        RetryCause::NoNotify => "no NOTIFY after the SUBSCRIBE was accepted".into(),
+        RetryCause::Expired => "expired before a refresh went through".into(),
+        RetryCause::LocalError => "the SUBSCRIBE could not be built".into(),
+    }
+}
+
+/// A `Subscription-State` reason as it appears on the wire (RFC 6665 §4.1.3).
+fn reason_words(reason: &TerminatedReason) -> String {
+    match reason {
+        TerminatedReason::Deactivated => "deactivated".into(),
+        TerminatedReason::Probation => "probation".into(),
+        TerminatedReason::Rejected => "rejected".into(),
+        TerminatedReason::Timeout => "timeout".into(),
+        TerminatedReason::Giveup => "giveup".into(),
+        TerminatedReason::NoResource => "noresource".into(),
+        TerminatedReason::Invariant => "invariant".into(),
+        TerminatedReason::Other(Some(r)) => r.to_string(),
+        TerminatedReason::Other(None) => "no reason given".into(),
+    }
+}
+
+/// A status code with the reason phrase RFC 3261 §21 (and RFC 6665) gives it, for the codes a
+/// SUBSCRIBE commonly gets.
+fn status_words(code: u16) -> String {
+    let phrase = match code {
+        403 => "Forbidden",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        486 => "Busy Here",
+        489 => "Bad Event",
+        500 => "Server Internal Error",
+        503 => "Service Unavailable",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        _ => return code.to_string(),
+    };
+    format!("{code} {phrase}")
 }
 
 #[cfg(test)]
@@ -386,7 +500,11 @@ mod tests {
             data.buddies.add(b).unwrap();
         }
         let shown = LocalPresence::new(Status::Online, None);
-        Agent::new("p".into(), local, &data, shown, DEFAULT_POLL_INTERVAL, now).unwrap()
+        let timing = AgentTiming {
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            subscription_backoff: presence::subscriber::RETRY_BACKOFF,
+        };
+        Agent::new("p".into(), local, &data, shown, &timing, now).unwrap()
     }
 
     /// The subscriber's requests: (handle, Request-URI, Expires).
@@ -429,7 +547,7 @@ mod tests {
             events(&mut agent),
             [Event::BuddySubscription {
                 uri: BOB.into(),
-                state: "poll failed (Failed(NoResponse))".into()
+                state: "poll failed (no answer)".into()
             }]
         );
         assert_eq!(agent.poll_timeout(), Some(t1 + interval));

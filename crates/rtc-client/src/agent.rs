@@ -480,6 +480,7 @@ fn status_words(code: u16) -> String {
 mod tests {
     use super::*;
     use presence::Buddy;
+    use presence::testkit::{NotifierPeer, body, respond};
     use sip_parse::{HeaderName, TransportKind};
 
     const BOB: &str = "sip:bob@example.com";
@@ -566,6 +567,116 @@ mod tests {
         assert!(subscribes(&mut agent).is_empty(), "no subscription to end");
         agent.handle_failure(t1 + interval * 2, Core::Subscriber, second[0].0);
         assert_eq!(agent.poll_timeout(), None);
+    }
+
+    /// The one SUBSCRIBE the agent sends now, for a standing subscription.
+    fn one_subscribe(agent: &mut Agent) -> OutgoingRequest {
+        let mut out = Vec::new();
+        agent.poll_requests(&mut out);
+        match out.pop() {
+            Some((Core::Subscriber, r)) if out.is_empty() => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// bob's notifier accepts `sub` and NOTIFYs `state` with `status`.
+    fn notified(agent: &mut Agent, now: Instant, sub: &OutgoingRequest, tag: &str) -> NotifierPeer {
+        let peer = NotifierPeer::new(&sub.message, tag);
+        let ok = peer.answer(&sub.message, 200, Some(3600));
+        agent.handle_response(now, Core::Subscriber, sub.handle, &ok);
+        peer
+    }
+
+    fn online() -> Option<(&'static str, bytes::Bytes)> {
+        Some(body(BOB, Status::Online, None, MediaKind::Pidf))
+    }
+
+    fn watching(state: &str) -> Event {
+        Event::BuddySubscription {
+            uri: BOB.into(),
+            state: state.into(),
+        }
+    }
+
+    fn buddy(status: Status) -> Event {
+        Event::Buddy {
+            uri: BOB.into(),
+            status,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn an_ended_subscription_shows_the_buddy_offline_and_says_why_in_words() {
+        let t0 = Instant::now();
+        let mut agent = agent(t0, &[(BOB, SubscriptionType::Subscribed)]);
+        let sub = one_subscribe(&mut agent);
+        let mut peer = notified(&mut agent, t0, &sub, "srv");
+        agent
+            .notify_request(t0, &peer.notify("active", online()))
+            .unwrap();
+        assert_eq!(
+            events(&mut agent),
+            [buddy(Status::Online), watching("active")]
+        );
+        // Ended with no reason: bob's state is unknown (RFC 6665 §4.1.3), retried later.
+        agent
+            .notify_request(t0, &peer.notify("terminated", None))
+            .unwrap();
+        assert_eq!(
+            events(&mut agent),
+            [
+                buddy(Status::Offline),
+                watching("retrying later (ended by the notifier: no reason given)")
+            ]
+        );
+        // The retry is refused for good: said in words.
+        agent.handle_timeout(agent.poll_timeout().unwrap());
+        let sub = one_subscribe(&mut agent);
+        assert_eq!(events(&mut agent), [watching("subscribing")]);
+        let forbidden = respond(&sub.message, 403, Some("x"), &[]);
+        agent.handle_response(t0, Core::Subscriber, sub.handle, &forbidden);
+        assert_eq!(
+            events(&mut agent),
+            [watching("refused (403 Forbidden), not retried")]
+        );
+        assert_eq!(agent.poll_timeout(), None);
+    }
+
+    #[test]
+    fn the_old_subscriptions_late_end_does_not_mask_the_new_one() {
+        let t0 = Instant::now();
+        let mut agent = agent(t0, &[(BOB, SubscriptionType::Subscribed)]);
+        let sub = one_subscribe(&mut agent);
+        let mut old = notified(&mut agent, t0, &sub, "srv");
+        agent
+            .notify_request(t0, &old.notify("active", online()))
+            .unwrap();
+        events(&mut agent);
+        // Removed and added back before the unsubscribe is answered.
+        agent.unwatch(t0, BOB).unwrap();
+        let unsubscribe = one_subscribe(&mut agent);
+        old.receive(&unsubscribe.message);
+        agent.watch(t0, BOB, SubscriptionType::Subscribed).unwrap();
+        let sub = one_subscribe(&mut agent);
+        let mut new = notified(&mut agent, t0, &sub, "srv2");
+        agent
+            .notify_request(t0, &new.notify("active", online()))
+            .unwrap();
+        // The new subscription's `active` is reported although the old one said so last.
+        assert_eq!(
+            events(&mut agent),
+            [buddy(Status::Online), watching("active")]
+        );
+        // The old one ends late: nothing the application sees.
+        let ok = old.answer(&unsubscribe.message, 200, Some(0));
+        agent.handle_response(t0, Core::Subscriber, unsubscribe.handle, &ok);
+        let last = old.notify(
+            "terminated;reason=timeout",
+            Some(body(BOB, Status::Offline, None, MediaKind::Pidf)),
+        );
+        assert_eq!(agent.notify_request(t0, &last).unwrap().status(), Some(200));
+        assert_eq!(events(&mut agent), []);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Watching buddies: one SUBSCRIBE dialog per buddy for the `presence` event (RFC 6665,
-//! RFC 3856), refreshed before it expires and re-established when the notifier ends it; or
+//! RFC 3856), refreshed before it expires and re-established when the notifier ends it or a
+//! SUBSCRIBE fails for now (404, 408, 480, 503, no answer: after a backoff, [`RETRY_BACKOFF`],
+//! or the server's Retry-After), so that a buddy offline at login is seen later; or
 //! one-shot fetches of a buddy's state ([`Subscriber::fetch`], RFC 6665 §4.4.3), which hold no
 //! subscription.
 //!

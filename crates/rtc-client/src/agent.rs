@@ -157,13 +157,22 @@ impl Agent {
     /// and the publication at once: a server that forgot them answers 481 or 412 and they are
     /// made afresh (RFC 6665 §4.1.2.2, RFC 3903 §6), instead of waiting for their refresh.
     /// Poll buddies are fetched as soon as the registration stands, whatever a fetch made
-    /// before it found.
+    /// before it found, and so are subscriptions that failed before it and wait to retry.
     pub(crate) fn registered(&mut self, now: Instant, data: &PresenceData) {
         let again = std::mem::replace(&mut self.registered, true);
         for buddy in data.buddies.iter() {
             match buddy.subscription {
-                SubscriptionType::Subscribed if again => {
-                    if let Some(id) = self.subscriber.id_of(&buddy.uri) {
+                SubscriptionType::Subscribed => {
+                    let Some(id) = self.subscriber.id_of(&buddy.uri) else {
+                        continue;
+                    };
+                    // The first time, only those that failed before we were registered and
+                    // wait for their backoff.
+                    let waiting = matches!(
+                        self.subscriber.state(id),
+                        Some(SubscriptionState::Retrying { .. })
+                    );
+                    if again || waiting {
                         // A SUBSCRIBE already in flight answers for itself.
                         let _ = self.subscriber.refresh(now, id);
                     }
@@ -486,6 +495,16 @@ mod tests {
     const BOB: &str = "sip:bob@example.com";
     const CAROL: &str = "sip:carol@example.com";
 
+    fn data(buddies: &[(&str, SubscriptionType)]) -> PresenceData {
+        let mut data = PresenceData::default();
+        for (uri, kind) in buddies {
+            let mut b = Buddy::new(uri, "").unwrap();
+            b.subscription = *kind;
+            data.buddies.add(b).unwrap();
+        }
+        data
+    }
+
     fn agent(now: Instant, buddies: &[(&str, SubscriptionType)]) -> Agent {
         let local = LocalIdentity::new(
             "sip:alice@example.com",
@@ -494,12 +513,7 @@ mod tests {
             "192.0.2.1:5060",
         )
         .unwrap();
-        let mut data = PresenceData::default();
-        for (uri, kind) in buddies {
-            let mut b = Buddy::new(uri, "").unwrap();
-            b.subscription = *kind;
-            data.buddies.add(b).unwrap();
-        }
+        let data = data(buddies);
         let shown = LocalPresence::new(Status::Online, None);
         let timing = AgentTiming {
             poll_interval: DEFAULT_POLL_INTERVAL,
@@ -573,8 +587,9 @@ mod tests {
     fn one_subscribe(agent: &mut Agent) -> OutgoingRequest {
         let mut out = Vec::new();
         agent.poll_requests(&mut out);
+        out.retain(|(core, _)| *core == Core::Subscriber);
         match out.pop() {
-            Some((Core::Subscriber, r)) if out.is_empty() => r,
+            Some((_, r)) if out.is_empty() => r,
             other => panic!("{other:?}"),
         }
     }
@@ -641,6 +656,35 @@ mod tests {
             [watching("refused (403 Forbidden), not retried")]
         );
         assert_eq!(agent.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_subscription_that_failed_before_registering_is_retried_once_registered() {
+        let t0 = Instant::now();
+        let buddies = [(BOB, SubscriptionType::Subscribed)];
+        let mut agent = agent(t0, &buddies);
+        let sub = one_subscribe(&mut agent);
+        let unavailable = respond(&sub.message, 480, Some("x"), &[]);
+        agent.handle_response(t0, Core::Subscriber, sub.handle, &unavailable);
+        assert_eq!(
+            events(&mut agent),
+            [watching(
+                "retrying later (answered 480 Temporarily Unavailable)"
+            )]
+        );
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(agent.poll_timeout().is_some_and(|at| at > t1));
+        agent.registered(t1, &data(&buddies));
+        let again = one_subscribe(&mut agent);
+        assert_eq!(again.message.request_uri(), Some(BOB));
+        // One already standing is left alone the first time.
+        let mut other = self::agent(t0, &buddies);
+        let sub = one_subscribe(&mut other);
+        let _peer = notified(&mut other, t0, &sub, "srv");
+        other.registered(t1, &data(&buddies));
+        let mut out = Vec::new();
+        other.poll_requests(&mut out);
+        assert!(out.iter().all(|(core, _)| *core != Core::Subscriber));
     }
 
     #[test]

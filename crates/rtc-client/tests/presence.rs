@@ -594,3 +594,72 @@ async fn removed_and_added_back_the_old_subscriptions_end_does_not_mask_the_new_
     );
     pair.log_off().await;
 }
+
+/// A buddy who denies us (403 to the SUBSCRIBE) is reported refused, in words, and not tried
+/// again (a retry would have said `retrying later`); removing him then is reported `stopped`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buddy_who_denies_us_is_reported_refused() {
+    let (_server, port) = embedded_server().await;
+    let dir = TempDir::new("presence-denied");
+    std::fs::write(
+        dir.path("bob.xml"),
+        format!(
+            r#"<presence-store xmlns="urn:x-rtc-sip:presence-store" version="1">
+<local status="online"/>
+<watcher uri="{ALICE}" name="Alice" state="denied"/>
+</presence-store>"#
+        ),
+    )
+    .unwrap();
+    let (bob, _bob_events, _) = registered(&profile_xml("bob", port, "udp"), None).await;
+    bob.enable_presence(Store::file(dir.path("bob.xml")))
+        .await
+        .unwrap();
+    let (alice, mut alice_events) = client_with(None, |c| {
+        c.subscription_backoff = Backoff {
+            base: Duration::from_millis(50),
+            max: Duration::from_millis(100),
+        };
+    })
+    .await;
+    let profile = alice
+        .create_profile(&profile_xml("alice", port, "udp"))
+        .unwrap();
+    alice
+        .enable_profile(&profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    expect_state(&mut alice_events, RegistrationState::Registered).await;
+    alice
+        .enable_presence(Store::file(dir.path("alice.xml")))
+        .await
+        .unwrap();
+    alice.add_buddy(BOB, "Bob").await.unwrap();
+    let seen = until(
+        &mut alice_events,
+        |e| matches!(e, Event::BuddySubscription { uri, .. } if uri == BOB),
+    )
+    .await;
+    assert_eq!(
+        seen.last(),
+        Some(&Event::BuddySubscription {
+            uri: BOB.into(),
+            state: "refused (403 Forbidden), not retried".into()
+        }),
+        "{seen:#?}"
+    );
+    alice.remove_buddy(BOB).await.unwrap();
+    let seen = until(
+        &mut alice_events,
+        |e| matches!(e, Event::BuddySubscription { uri, .. } if uri == BOB),
+    )
+    .await;
+    assert_eq!(
+        seen.last(),
+        Some(&Event::BuddySubscription {
+            uri: BOB.into(),
+            state: "stopped".into()
+        }),
+        "{seen:#?}"
+    );
+}

@@ -1,5 +1,7 @@
 //! Watching buddies: one SUBSCRIBE dialog per buddy for the `presence` event (RFC 6665,
-//! RFC 3856), refreshed before it expires and re-established when the notifier ends it; or
+//! RFC 3856), refreshed before it expires and re-established when the notifier ends it or a
+//! SUBSCRIBE fails for now (404, 408, 480, 503, no answer: after a backoff, [`RETRY_BACKOFF`],
+//! or the server's Retry-After), so that a buddy offline at login is seen later; or
 //! one-shot fetches of a buddy's state ([`Subscriber::fetch`], RFC 6665 §4.4.3), which hold no
 //! subscription.
 //!
@@ -79,11 +81,19 @@ pub struct SubscriberConfig {
     pub refresh_margin: Duration,
     /// How long to wait for the first NOTIFY after a 2xx: Timer N, 64·T1 (RFC 6665 §4.1.2.4).
     pub timer_n: Duration,
-    /// The wait after `probation` or `giveup` without `retry-after` (RFC 6665 §4.1.3).
-    pub default_retry_after: Duration,
-    /// Waits between retries after failures.
+    /// Waits between attempts after failures: a SUBSCRIBE answered 404, 408, 480, 5xx…, or
+    /// none; a subscription ended with `probation`, `giveup` or no reason. [`RETRY_BACKOFF`] by
+    /// default. A Retry-After (header, or `retry-after` parameter) replaces the backoff's wait,
+    /// kept between a second and the backoff's `max`.
     pub backoff: Backoff,
 }
+
+/// The default [`SubscriberConfig::backoff`]: 30 s doubling to an hour, as baresip waits for
+/// a buddy offline at login (30 s, 5 min, 1 h), spread so that watchers do not retry together.
+pub const RETRY_BACKOFF: Backoff = Backoff {
+    base: Duration::from_secs(30),
+    max: Duration::from_secs(3600),
+};
 
 impl Default for SubscriberConfig {
     fn default() -> Self {
@@ -91,8 +101,7 @@ impl Default for SubscriberConfig {
             expires: 3600,
             refresh_margin: Duration::from_secs(300),
             timer_n: Duration::from_secs(32),
-            default_retry_after: Duration::from_secs(60),
-            backoff: Backoff::default(),
+            backoff: RETRY_BACKOFF,
         }
     }
 }
@@ -102,13 +111,13 @@ impl Default for SubscriberConfig {
 pub enum TerminatedReason {
     /// `deactivated`: re-subscribe at once.
     Deactivated,
-    /// `probation`: re-subscribe after retry-after.
+    /// `probation`: re-subscribe after retry-after, or after a backoff.
     Probation,
     /// `rejected`: do not re-subscribe.
     Rejected,
     /// `timeout`: re-subscribe at once.
     Timeout,
-    /// `giveup`: re-subscribe after retry-after.
+    /// `giveup`: re-subscribe after retry-after, or after a backoff.
     Giveup,
     /// `noresource`: do not re-subscribe.
     NoResource,
@@ -158,7 +167,8 @@ pub enum RetryCause {
 pub enum StopCause {
     /// The notifier ended it with `rejected`, `noresource` or `invariant`.
     Terminated(TerminatedReason),
-    /// The initial SUBSCRIBE got a final response that retrying cannot change (403, 404, 489, …).
+    /// The initial SUBSCRIBE got a final response that retrying cannot change (403, 489, 603,
+    /// …).
     Refused(u16),
     /// [`Subscriber::unsubscribe`] finished; the subscription is gone.
     Unsubscribed,
@@ -220,6 +230,17 @@ pub enum SubscriberEvent {
         /// The new state.
         state: SubscriptionState,
     },
+    /// What the subscription told about the buddy is no longer known: it ended and is not
+    /// made again at once (RFC 6665 §4.1.3: the state is then unknown), or it went `pending`.
+    /// Show the buddy as offline until a NOTIFY says otherwise; that NOTIFY is reported as
+    /// [`SubscriberEvent::Presence`] even if it repeats the status last reported. Only sent
+    /// when a status had been reported.
+    Unknown {
+        /// The subscription.
+        id: SubscriptionId,
+        /// The buddy's URI.
+        buddy: Arc<str>,
+    },
     /// Something went wrong that does not end the subscription: a NOTIFY body that cannot be
     /// read (answered 200 all the same, with the error's line and column here), a failed
     /// refresh (retried), a request that could not be built (retried with backoff).
@@ -275,6 +296,9 @@ struct Subscription {
     notified: bool,
     /// Consecutive failures, for the backoff.
     failures: u32,
+    /// When a `deactivated` or `timeout` last made it again at once, to do so at most once a
+    /// backoff base (a notifier ending every new subscription so would have us loop).
+    resubscribed_at: Option<Instant>,
     /// `unsubscribe` was asked while a request was in flight.
     unsubscribe_wanted: bool,
     state: SubscriptionState,
@@ -296,6 +320,9 @@ pub struct Subscriber {
     deadlines: Deadlines<SubscriptionId>,
     out: VecDeque<OutgoingRequest>,
     events: VecDeque<SubscriberEvent>,
+    /// Mixed into the backoff's spread, so that the watchers of many clients that failed
+    /// together (a server restart) do not retry together either.
+    salt: u64,
 }
 
 /// Codes to a refresh that end the subscription (RFC 6665 §4.1.2.2).
@@ -303,9 +330,11 @@ fn refresh_ends_subscription(code: u16) -> bool {
     matches!(code, 404 | 405 | 410 | 416 | 480..=485 | 489 | 501 | 604)
 }
 
-/// Codes to an initial SUBSCRIBE worth retrying later; any other failure is final.
+/// Codes to an initial SUBSCRIBE worth retrying later; any other failure (403, 603, …) is
+/// final. 404 is among them: a server answers it for a user it knows but who has no binding
+/// (Kamailio's registrar lookup), so a buddy offline at login would never be seen.
 fn worth_retrying(code: u16) -> bool {
-    matches!(code, 408 | 480 | 481 | 486 | 491 | 500..=599 | 600)
+    matches!(code, 404 | 408 | 480 | 481 | 486 | 491 | 500..=599 | 600)
 }
 
 impl Subscriber {
@@ -323,6 +352,7 @@ impl Subscriber {
             deadlines: Deadlines::default(),
             out: VecDeque::new(),
             events: VecDeque::new(),
+            salt: random_salt(),
         }
     }
 
@@ -421,6 +451,7 @@ impl Subscriber {
                 deadline: None,
                 notified: false,
                 failures: 0,
+                resubscribed_at: None,
                 unsubscribe_wanted: false,
                 state: SubscriptionState::Subscribing,
                 last: None,
@@ -542,7 +573,8 @@ impl Subscriber {
                 Phase::Established if !sub.notified => {
                     // RFC 6665 §4.1.2.4: no NOTIFY within Timer N: the subscription failed.
                     sub.failures += 1;
-                    let wait = self.config.backoff.delay(sub.failures, id.0);
+                    let wait =
+                        retry_wait(&self.config.backoff, self.salt ^ id.0, sub.failures, None);
                     self.restart(now, id, RetryCause::NoNotify, wait);
                 }
                 Phase::Established => {
@@ -749,6 +781,11 @@ impl Subscriber {
         let state = if active {
             SubscriptionState::Active { expires_at }
         } else {
+            // Not authorized (any more): what it said before no longer holds. A body this
+            // NOTIFY brought (polite blocking) was reported before this.
+            if !matches!(sub.state, SubscriptionState::Pending { .. }) {
+                self.forget_presence(id);
+            }
             SubscriptionState::Pending { expires_at }
         };
         self.report(id, state);
@@ -812,22 +849,33 @@ impl Subscriber {
             self.finish_unsubscribe(id);
             return;
         }
-        let after =
-            |default: Duration| retry_after.map_or(default, |s| Duration::from_secs(s.into()));
+        let retry_after = retry_after.map(|s| Duration::from_secs(s.into()));
+        let salt = self.salt ^ id.0;
+        let backoff = &self.config.backoff;
         let wait = match reason {
-            TerminatedReason::Deactivated | TerminatedReason::Timeout => Duration::ZERO,
-            TerminatedReason::Probation | TerminatedReason::Giveup => {
-                after(self.config.default_retry_after)
+            // RFC 6665 §4.1.3: at once, unless the last immediate retry was just now.
+            TerminatedReason::Deactivated | TerminatedReason::Timeout
+                if retry_after.is_none()
+                    && sub
+                        .resubscribed_at
+                        .is_none_or(|t| now.saturating_duration_since(t) >= backoff.base) =>
+            {
+                sub.resubscribed_at = Some(now);
+                Duration::ZERO
             }
+            // RFC 6665 §4.1.3: `noresource` and `rejected` are not retried; nor is
+            // `invariant` (RFC 6665 §8.2.3, RFC 6446).
             TerminatedReason::Rejected
             | TerminatedReason::NoResource
             | TerminatedReason::Invariant => {
                 self.stop(id, StopCause::Terminated(reason));
                 return;
             }
-            TerminatedReason::Other(_) => {
+            // `probation`, `giveup`: after retry-after, or a backoff; no reason or an unknown
+            // one: "at any time", so after a backoff as well.
+            _ => {
                 sub.failures += 1;
-                after(self.config.backoff.delay(sub.failures, id.0))
+                retry_wait(backoff, salt, sub.failures, retry_after)
             }
         };
         self.restart(now, id, RetryCause::Terminated(reason), wait);
@@ -913,7 +961,12 @@ impl Subscriber {
             return;
         }
         sub.failures += 1;
-        let wait = retry_after.unwrap_or_else(|| self.config.backoff.delay(sub.failures, id.0));
+        let wait = retry_wait(
+            &self.config.backoff,
+            self.salt ^ id.0,
+            sub.failures,
+            retry_after,
+        );
         sub.phase = Phase::Established;
         let at = match sub.expires_at {
             Some(e) if now + wait >= e => e,
@@ -953,13 +1006,23 @@ impl Subscriber {
             return;
         }
         sub.failures += 1;
-        let wait = retry_after.unwrap_or_else(|| self.config.backoff.delay(sub.failures, id.0));
+        let wait = retry_wait(
+            &self.config.backoff,
+            self.salt ^ id.0,
+            sub.failures,
+            retry_after,
+        );
         self.restart(now, id, RetryCause::Failed(failure), wait);
     }
 
     /// Drops the dialog and schedules a new SUBSCRIBE after `wait` (at once if zero).
+    /// What the subscription said is forgotten, unless the new one goes out at once to take
+    /// over a dialog the notifier moved or lost (`deactivated`, `timeout`, a refresh's 481).
     fn restart(&mut self, now: Instant, id: SubscriptionId, cause: RetryCause, wait: Duration) {
         self.drop_dialog(id);
+        if !wait.is_zero() || cause == RetryCause::Expired {
+            self.forget_presence(id);
+        }
         let Some(sub) = self.subs.get_mut(&id) else {
             return;
         };
@@ -975,6 +1038,9 @@ impl Subscriber {
 
     fn stop(&mut self, id: SubscriptionId, cause: StopCause) {
         self.drop_dialog(id);
+        if matches!(cause, StopCause::Terminated(_) | StopCause::Refused(_)) {
+            self.forget_presence(id);
+        }
         if let Some(sub) = self.subs.get_mut(&id) {
             sub.phase = Phase::Stopped;
             self.deadlines.set(id, &mut sub.deadline, None);
@@ -1036,6 +1102,19 @@ impl Subscriber {
             buddy: sub.buddy.clone(),
             state,
         });
+    }
+
+    /// The buddy's presence is unknown from now on (see [`SubscriberEvent::Unknown`]).
+    fn forget_presence(&mut self, id: SubscriptionId) {
+        if let Some(sub) = self.subs.get_mut(&id)
+            && !sub.fetch
+            && sub.last.take().is_some()
+        {
+            self.events.push_back(SubscriberEvent::Unknown {
+                id,
+                buddy: sub.buddy.clone(),
+            });
+        }
     }
 
     fn error(&mut self, id: SubscriptionId, error: Error) {
@@ -1149,7 +1228,7 @@ impl Subscriber {
             return;
         }
         sub.failures += 1;
-        let wait = self.config.backoff.delay(sub.failures, id.0);
+        let wait = retry_wait(&self.config.backoff, self.salt ^ id.0, sub.failures, None);
         self.restart(
             now,
             id,
@@ -1174,6 +1253,33 @@ fn finish_subscribe(local: &LocalIdentity, b: MessageBuilder, expires: u32) -> R
         .header("Accept", ACCEPT)?
         .header("Expires", &expires.to_string())?;
     Ok(Message::parse(b.try_build()?)?)
+}
+
+/// The wait before the next attempt after `failures` consecutive failures: `retry_after` when
+/// the server gave one (RFC 3261 §20.33, RFC 6665 §4.1.3), kept between a second (no busy
+/// loop on `Retry-After: 0`) and the backoff's longest wait (a buddy is looked for at least
+/// that often, whatever a server says); else the backoff's.
+fn retry_wait(
+    backoff: &Backoff,
+    salt: u64,
+    failures: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
+    match retry_after {
+        Some(r) => r.clamp(
+            Duration::from_secs(1),
+            backoff.max.max(Duration::from_secs(1)),
+        ),
+        None => backoff.delay(failures, salt),
+    }
+}
+
+/// A random number for [`Subscriber::salt`], from the same source as tags; 0 if it fails.
+fn random_salt() -> u64 {
+    sip_txn::new_tag()
+        .ok()
+        .and_then(|t| u64::from_str_radix(t.get(..16).unwrap_or(&t), 16).ok())
+        .unwrap_or(0)
 }
 
 /// A Retry-After header's delay (RFC 3261 §20.33), for 5xx and 480/486/600.
@@ -1217,10 +1323,10 @@ mod tests {
 
     #[test]
     fn only_transient_codes_are_retried() {
-        for c in [408, 480, 503, 500, 600] {
+        for c in [404, 408, 480, 503, 500, 600] {
             assert!(worth_retrying(c), "{c}");
         }
-        for c in [400, 403, 404, 489, 603, 604, 401] {
+        for c in [400, 403, 489, 603, 604, 401] {
             assert!(!worth_retrying(c), "{c}");
         }
     }

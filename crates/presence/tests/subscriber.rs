@@ -332,12 +332,15 @@ fn probation_and_giveup_wait_retry_after() {
 }
 
 #[test]
-fn giveup_without_retry_after_waits_the_default() {
-    let (t0, mut core, _, mut peer) = watching_bob();
-    let n = peer.notify("terminated;reason=giveup", None);
-    core.handle_request(t0, &n).unwrap();
-    assert_eq!(core.poll_timeout(), Some(t0 + secs(60)));
-    assert!(core.poll_request().is_none());
+fn probation_and_giveup_without_retry_after_back_off() {
+    for reason in ["probation", "giveup"] {
+        let (t0, mut core, _, mut peer) = watching_bob();
+        let n = peer.notify(&format!("terminated;reason={reason}"), None);
+        core.handle_request(t0, &n).unwrap();
+        let at = core.poll_timeout().unwrap();
+        assert!(at >= t0 + secs(15) && at <= t0 + secs(30), "{reason}");
+        assert!(core.poll_request().is_none());
+    }
 }
 
 #[test]
@@ -565,7 +568,7 @@ fn subscribe_503_honours_retry_after() {
 
 #[test]
 fn refused_subscribe_stops() {
-    for code in [403, 404, 489, 603] {
+    for code in [403, 489, 603, 604] {
         let t0 = epoch();
         let mut core = core();
         let id = answered(&mut core, t0, code, &[]);
@@ -922,4 +925,316 @@ fn fetch_beside_subscriptions() {
             ..
         })
     ));
+}
+
+// --- subscriptions that outlive failures (RFC 6665 §4.1.2.1, §4.1.3) ---
+
+/// The state events of `id` only, and whether an [`SubscriberEvent::Unknown`] was among `ev`.
+fn unknown_reported(ev: &[SubscriberEvent], id: SubscriptionId) -> bool {
+    ev.iter()
+        .any(|e| matches!(e, SubscriberEvent::Unknown { id: i, .. } if *i == id))
+}
+
+/// Answers every SUBSCRIBE with `code` (or lets it time out, `None`) nine times in a row: each
+/// retry waits within [bound/2, bound], the bound doubling from 30 s to an hour.
+#[test]
+fn failed_subscribe_retries_with_jittered_backoff_from_30_s_to_an_hour() {
+    let bounds = [30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600];
+    for code in [Some(404), Some(408), Some(480), Some(503), None] {
+        let t0 = epoch();
+        let mut core = core();
+        let id = core.subscribe(t0, BOB).unwrap();
+        events(&mut core);
+        let mut now = t0;
+        for bound in bounds {
+            let sub = request(&mut core);
+            match code {
+                Some(code) => {
+                    let rsp = respond(&sub.message, code, Some("x"), &[]);
+                    core.handle_response(now, sub.handle, &rsp);
+                }
+                None => core.handle_failure(now, sub.handle),
+            }
+            let failure = code.map_or(Failure::NoResponse, Failure::Status);
+            let at = match &states(&mut core)[..] {
+                [SubscriptionState::Retrying { at, cause }] => {
+                    assert_eq!(*cause, RetryCause::Failed(failure));
+                    *at
+                }
+                other => panic!("{code:?}: {other:?}"),
+            };
+            let bound = secs(bound);
+            assert!(
+                at >= now + bound / 2 && at <= now + bound,
+                "{code:?}: {:?} for a bound of {bound:?}",
+                at - now
+            );
+            assert_eq!(core.poll_timeout(), Some(at));
+            core.handle_timeout(at - Duration::from_millis(1));
+            assert!(core.poll_request().is_none(), "not before its time");
+            core.handle_timeout(at);
+            now = at;
+            assert_eq!(core.state(id), Some(&SubscriptionState::Subscribing));
+            events(&mut core);
+        }
+    }
+}
+
+/// Many buddies failing together (a server restart) do not all retry at one instant.
+#[test]
+fn retries_of_buddies_that_failed_together_are_spread() {
+    let t0 = epoch();
+    let mut core = core();
+    let mut retries = std::collections::BTreeSet::new();
+    for i in 0..50 {
+        core.subscribe(t0, &format!("sip:b{i}@example.com"))
+            .unwrap();
+        let sub = request(&mut core);
+        core.handle_response(t0, sub.handle, &respond(&sub.message, 503, None, &[]));
+        match &states(&mut core)[..] {
+            [SubscriptionState::Retrying { at, .. }] => retries.insert(*at),
+            other => panic!("{other:?}"),
+        };
+    }
+    assert!(
+        retries.len() > 25,
+        "{} instants for 50 buddies",
+        retries.len()
+    );
+    assert!(
+        retries
+            .iter()
+            .all(|at| *at >= t0 + secs(15) && *at <= t0 + secs(30))
+    );
+}
+
+/// A Retry-After header replaces the backoff's wait, within a second and an hour.
+#[test]
+fn retry_after_header_is_honoured_within_bounds() {
+    for (code, retry_after, wait) in [
+        (503, "120", 120),
+        (480, "7", 7),
+        (404, "300", 300),
+        (503, "0", 1),
+        (503, "4294967295", 3600),
+        (500, "not a number", 0),
+    ] {
+        let t0 = epoch();
+        let mut core = core();
+        answered(&mut core, t0, code, &[("Retry-After", retry_after)]);
+        let at = core.poll_timeout().unwrap();
+        if wait == 0 {
+            // Unreadable: the backoff's.
+            assert!(at >= t0 + secs(15) && at <= t0 + secs(30), "{retry_after}");
+        } else {
+            assert_eq!(at, t0 + secs(wait), "{code} {retry_after}");
+        }
+    }
+}
+
+/// `retry-after` on Subscription-State is honoured for every reason that allows a retry, even
+/// one that would retry at once.
+#[test]
+fn retry_after_parameter_is_honoured_for_every_retryable_reason() {
+    for reason in ["deactivated", "probation", "timeout", "giveup", "x-new"] {
+        let (t0, mut core, _, mut peer) = watching_bob();
+        let n = peer.notify(&format!("terminated;reason={reason};retry-after=45"), None);
+        core.handle_request(t0, &n).unwrap();
+        assert!(core.poll_request().is_none(), "{reason}");
+        assert_eq!(core.poll_timeout(), Some(t0 + secs(45)), "{reason}");
+        core.handle_timeout(t0 + secs(45));
+        assert_eq!(request(&mut core).message.to_header().unwrap().tag(), None);
+    }
+}
+
+/// A notifier that ends each new subscription with `deactivated` as soon as it stands is not
+/// answered with a SUBSCRIBE loop: the second immediate retry within 30 s backs off.
+#[test]
+fn deactivated_again_at_once_backs_off() {
+    let (t0, mut core, _, mut peer) = watching_bob();
+    core.handle_request(t0, &peer.notify("terminated;reason=deactivated", None))
+        .unwrap();
+    let again = request(&mut core);
+    let mut peer = NotifierPeer::new(&again.message, "srv2");
+    let t1 = t0 + secs(1);
+    accept(&mut core, t1, &peer, &again, 3600);
+    core.handle_request(t1, &peer.notify("active", None))
+        .unwrap();
+    core.handle_request(t1, &peer.notify("terminated;reason=deactivated", None))
+        .unwrap();
+    assert!(core.poll_request().is_none());
+    let at = core.poll_timeout().unwrap();
+    assert!(at >= t1 + secs(15) && at <= t1 + secs(30), "{:?}", at - t1);
+    // Much later, a `deactivated` is again followed at once.
+    core.handle_timeout(at);
+    let third = request(&mut core);
+    let mut peer = NotifierPeer::new(&third.message, "srv3");
+    let t2 = t0 + secs(600);
+    accept(&mut core, t2, &peer, &third, 3600);
+    core.handle_request(t2, &peer.notify("active", None))
+        .unwrap();
+    core.handle_request(t2, &peer.notify("terminated;reason=deactivated", None))
+        .unwrap();
+    assert!(core.poll_request().is_some(), "at once");
+}
+
+/// 403 and 603 to the SUBSCRIBE, and `rejected` from the notifier, are final: reported, and
+/// nothing is sent or planned again.
+#[test]
+fn refusals_are_final_and_reported() {
+    for code in [403, 603] {
+        let t0 = epoch();
+        let mut core = core();
+        let id = answered(&mut core, t0, code, &[("Retry-After", "10")]);
+        let ev = events(&mut core);
+        assert!(
+            ev.iter().any(|e| matches!(
+                e,
+                SubscriberEvent::State { id: i, state: SubscriptionState::Stopped(StopCause::Refused(c)), .. }
+                    if *i == id && *c == code
+            )),
+            "{code}: {ev:?}"
+        );
+        assert_idle(&mut core);
+    }
+    let (t0, mut core, id, mut peer) = watching_bob();
+    core.handle_request(
+        t0,
+        &peer.notify("terminated;reason=rejected;retry-after=5", None),
+    )
+    .unwrap();
+    let ev = events(&mut core);
+    assert_eq!(
+        last_state(&ev),
+        Some(&stopped(StopCause::Terminated(TerminatedReason::Rejected)))
+    );
+    assert!(unknown_reported(&ev, id), "what bob said no longer holds");
+    assert_idle(&mut core);
+}
+
+/// RFC 6665 §4.1.3: after a subscription ends, the buddy's state is unknown. Ending with no
+/// reason (retried later) or with `noresource` (not retried) forgets the status reported, and
+/// the next NOTIFY's status is reported again even if it is the same.
+#[test]
+fn ending_with_no_reason_or_noresource_makes_the_buddy_unknown() {
+    for state in ["terminated", "terminated;reason=noresource"] {
+        let (t0, mut core, id, mut peer) = watching_bob();
+        core.handle_request(t0, &peer.notify(state, None)).unwrap();
+        let ev = events(&mut core);
+        assert!(unknown_reported(&ev, id), "{state}: {ev:?}");
+        // Unknown comes before the state that explains it.
+        assert!(matches!(ev.first(), Some(SubscriberEvent::Unknown { .. })));
+        if state.contains("noresource") {
+            assert_idle(&mut core);
+            core.refresh(t0 + secs(60), id).unwrap();
+        } else {
+            let at = core.poll_timeout().unwrap();
+            core.handle_timeout(at);
+        }
+        // Bob is online as before: said again.
+        let sub = request(&mut core);
+        let mut peer = NotifierPeer::new(&sub.message, "srv2");
+        accept(&mut core, t0 + secs(60), &peer, &sub, 3600);
+        let n = peer.notify("active", pidf(Status::Online, None));
+        core.handle_request(t0 + secs(60), &n).unwrap();
+        assert_eq!(presences(&events(&mut core)), [(Status::Online, None)]);
+    }
+}
+
+/// `deactivated` moves the subscription and keeps what is shown while the new one is made;
+/// when that fails, the buddy becomes unknown. Going `pending` makes it unknown too.
+#[test]
+fn status_is_kept_only_while_a_new_subscription_is_made_at_once() {
+    let (t0, mut core, id, mut peer) = watching_bob();
+    core.handle_request(t0, &peer.notify("terminated;reason=deactivated", None))
+        .unwrap();
+    assert!(!unknown_reported(&events(&mut core), id));
+    let again = request(&mut core);
+    core.handle_response(t0, again.handle, &respond(&again.message, 480, None, &[]));
+    assert!(unknown_reported(&events(&mut core), id));
+
+    let (t0, mut core, id, mut peer) = watching_bob();
+    core.handle_request(t0, &peer.notify("pending", None))
+        .unwrap();
+    assert!(unknown_reported(&events(&mut core), id));
+    // Unsubscribing is no reason to report bob unknown: he is no longer watched.
+    let (t0, mut core, id, mut peer) = watching_bob();
+    core.unsubscribe(t0, id).unwrap();
+    let un = in_dialog(&mut core, &mut peer);
+    accept(&mut core, t0, &peer, &un, 0);
+    core.handle_request(t0, &peer.notify("terminated;reason=timeout", None))
+        .unwrap();
+    let ev = events(&mut core);
+    assert_eq!(last_state(&ev), Some(&stopped(StopCause::Unsubscribed)));
+    assert!(!unknown_reported(&ev, id));
+}
+
+/// A buddy offline at login (the server answers 480, then 404) is watched again until the
+/// buddy comes online, and then seen.
+#[test]
+fn a_buddy_offline_at_login_is_seen_once_online() {
+    let t0 = epoch();
+    let mut core = core();
+    let id = answered(&mut core, t0, 480, &[]);
+    let at = core.poll_timeout().unwrap();
+    core.handle_timeout(at);
+    let sub = request(&mut core);
+    core.handle_response(at, sub.handle, &respond(&sub.message, 404, None, &[]));
+    let at = core.poll_timeout().unwrap();
+    core.handle_timeout(at);
+    let sub = request(&mut core);
+    let mut peer = NotifierPeer::new(&sub.message, "srv");
+    accept(&mut core, at, &peer, &sub, 3600);
+    core.handle_request(at, &peer.notify("active", pidf(Status::Online, None)))
+        .unwrap();
+    let ev = events(&mut core);
+    assert_eq!(presences(&ev), [(Status::Online, None)]);
+    assert!(matches!(
+        core.state(id),
+        Some(SubscriptionState::Active { .. })
+    ));
+}
+
+/// Removed and added back while the unsubscribe is on its way: every event names the
+/// subscription it belongs to, so the old one's late end is told apart from the new one's
+/// states, and the new one's `active` is reported.
+#[test]
+fn events_of_an_old_and_a_new_subscription_to_one_buddy_are_told_apart() {
+    let (t0, mut core, old, mut peer) = watching_bob();
+    core.unsubscribe(t0, old).unwrap();
+    let un = in_dialog(&mut core, &mut peer);
+    let new = core.subscribe(t0, BOB).unwrap();
+    let sub = request(&mut core);
+    // The new one becomes active first…
+    let mut peer2 = NotifierPeer::new(&sub.message, "srv2");
+    accept(&mut core, t0, &peer2, &sub, 3600);
+    core.handle_request(t0, &peer2.notify("active", pidf(Status::Away, None)))
+        .unwrap();
+    let ev = events(&mut core);
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            SubscriberEvent::State { id, state: SubscriptionState::Active { .. }, .. } if *id == new
+        )),
+        "{ev:?}"
+    );
+    assert!(ev.iter().all(|e| match e {
+        SubscriberEvent::State { id, .. } | SubscriberEvent::Presence { id, .. } => *id == new,
+        _ => false,
+    }));
+    // …then the old one's late end: its events name the old subscription only.
+    accept(&mut core, t0, &peer, &un, 0);
+    core.handle_request(t0, &peer.notify("terminated", pidf(Status::Offline, None)))
+        .unwrap();
+    let ev = events(&mut core);
+    assert_eq!(last_state(&ev), Some(&stopped(StopCause::Unsubscribed)));
+    assert!(ev.iter().all(|e| match e {
+        SubscriberEvent::State { id, .. } | SubscriberEvent::Presence { id, .. } => *id == old,
+        _ => false,
+    }));
+    assert!(matches!(
+        core.state(new),
+        Some(SubscriptionState::Active { .. })
+    ));
+    assert_eq!(core.id_of(BOB), Some(new));
 }

@@ -16,11 +16,12 @@ use presence::local::LocalIdentity;
 use presence::notifier::{DisableReason, Notifier, NotifierConfig, NotifierEvent};
 use presence::publisher::{Publisher, PublisherConfig, PublisherEvent};
 use presence::subscriber::{
-    StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionState,
+    RetryCause, StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId,
+    SubscriptionState, TerminatedReason,
 };
 use presence::{
-    Failure, LocalPresence, MediaKind, OutgoingRequest, PresenceData, RequestHandle, Status,
-    SubscriptionType, WatcherDecision, WatcherState,
+    Backoff, Failure, LocalPresence, MediaKind, OutgoingRequest, PresenceData, RequestHandle,
+    Status, SubscriptionType, WatcherDecision, WatcherState,
 };
 use sip_parse::Message;
 use tracing::debug;
@@ -52,8 +53,10 @@ pub(crate) struct Agent {
     publish_refused: bool,
     /// Registered yet: PUBLISH waits for the registration.
     registered: bool,
-    /// The subscription state last reported per buddy, to report changes only.
-    reported: HashMap<Arc<str>, String>,
+    /// The subscription state last reported per subscription, to report changes only. Keyed
+    /// by subscription, not by buddy: a buddy removed and added back has an old subscription
+    /// still ending and a new one starting, whose states must not mask each other.
+    reported: HashMap<SubscriptionId, String>,
     /// How often `Poll` buddies are fetched again after the fetch when added or loaded
     /// ([`DEFAULT_POLL_INTERVAL`]; at least a second).
     pub(crate) poll_interval: Duration,
@@ -71,20 +74,24 @@ impl Agent {
         local: LocalIdentity,
         data: &PresenceData,
         shown: LocalPresence,
-        poll_interval: Duration,
+        timing: &AgentTiming,
         now: Instant,
     ) -> Result<Self> {
         let aor = local.aor().to_owned();
+        let subscriber_config = SubscriberConfig {
+            backoff: timing.subscription_backoff,
+            ..SubscriberConfig::default()
+        };
         let mut agent = Self {
             profile,
             aor,
-            subscriber: Subscriber::new(local.clone(), SubscriberConfig::default()),
+            subscriber: Subscriber::new(local.clone(), subscriber_config),
             notifier: Notifier::new(local.clone(), NotifierConfig::default()),
             publisher: Publisher::new(local, PublisherConfig::default()),
             publish_refused: false,
             registered: false,
             reported: HashMap::new(),
-            poll_interval,
+            poll_interval: timing.poll_interval,
             polled: HashSet::new(),
             fixed: HashSet::new(),
             events: VecDeque::new(),
@@ -150,13 +157,22 @@ impl Agent {
     /// and the publication at once: a server that forgot them answers 481 or 412 and they are
     /// made afresh (RFC 6665 §4.1.2.2, RFC 3903 §6), instead of waiting for their refresh.
     /// Poll buddies are fetched as soon as the registration stands, whatever a fetch made
-    /// before it found.
+    /// before it found, and so are subscriptions that failed before it and wait to retry.
     pub(crate) fn registered(&mut self, now: Instant, data: &PresenceData) {
         let again = std::mem::replace(&mut self.registered, true);
         for buddy in data.buddies.iter() {
             match buddy.subscription {
-                SubscriptionType::Subscribed if again => {
-                    if let Some(id) = self.subscriber.id_of(&buddy.uri) {
+                SubscriptionType::Subscribed => {
+                    let Some(id) = self.subscriber.id_of(&buddy.uri) else {
+                        continue;
+                    };
+                    // The first time, only those that failed before we were registered and
+                    // wait for their backoff.
+                    let waiting = matches!(
+                        self.subscriber.state(id),
+                        Some(SubscriptionState::Retrying { .. })
+                    );
+                    if again || waiting {
                         // A SUBSCRIBE already in flight answers for itself.
                         let _ = self.subscriber.refresh(now, id);
                     }
@@ -282,33 +298,7 @@ impl Agent {
     pub(crate) fn poll_events(&mut self, events: &mut VecDeque<Event>) {
         events.append(&mut self.events);
         while let Some(e) = self.subscriber.poll_event() {
-            match e {
-                SubscriberEvent::Presence {
-                    buddy, presence, ..
-                } => events.push_back(Event::Buddy {
-                    uri: buddy.to_string(),
-                    status: presence.status,
-                    note: presence.note.map(String::from),
-                }),
-                SubscriberEvent::State { buddy, state, .. } => {
-                    debug!("subscription to {buddy}: {state:?}");
-                    if state == SubscriptionState::Subscribing && self.polled.contains(&buddy) {
-                        // Every poll starts so: only its outcome is worth reporting.
-                        continue;
-                    }
-                    let words = describe(&state);
-                    if self.reported.get(&buddy) != Some(&words) {
-                        self.reported.insert(buddy.clone(), words.clone());
-                        events.push_back(Event::BuddySubscription {
-                            uri: buddy.to_string(),
-                            state: words,
-                        });
-                    }
-                }
-                SubscriberEvent::Error { buddy, error, .. } => {
-                    debug!("subscription to {buddy}: {error}");
-                }
-            }
+            self.subscriber_event(e, events);
         }
         while let Some(e) = self.notifier.poll_event() {
             match e {
@@ -338,6 +328,76 @@ impl Agent {
     }
 }
 
+impl Agent {
+    /// One event of the subscriber core, as the application sees it. An event of a
+    /// subscription that a newer one to the same buddy has replaced (the buddy removed and
+    /// added back while the old one was ending) is not the buddy's news: it is dropped.
+    fn subscriber_event(&mut self, e: SubscriberEvent, events: &mut VecDeque<Event>) {
+        let (SubscriberEvent::Presence { id, buddy, .. }
+        | SubscriberEvent::State { id, buddy, .. }
+        | SubscriberEvent::Unknown { id, buddy }
+        | SubscriberEvent::Error { id, buddy, .. }) = &e;
+        let (id, buddy) = (*id, buddy.clone());
+        if self
+            .subscriber
+            .id_of(&buddy)
+            .is_some_and(|current| current != id)
+        {
+            debug!("subscription to {buddy}, replaced: {e:?}");
+            if matches!(e, SubscriberEvent::State { .. }) {
+                self.reported.remove(&id);
+            }
+            return;
+        }
+        match e {
+            SubscriberEvent::Presence { presence, .. } => events.push_back(Event::Buddy {
+                uri: buddy.to_string(),
+                status: presence.status,
+                note: presence.note.map(String::from),
+            }),
+            // RFC 6665 §4.1.3: the subscription ended; what it said no longer holds.
+            SubscriberEvent::Unknown { .. } => events.push_back(Event::Buddy {
+                uri: buddy.to_string(),
+                status: Status::Offline,
+                note: None,
+            }),
+            SubscriberEvent::State { state, .. } => {
+                debug!("subscription to {buddy}: {state:?}");
+                if state == SubscriptionState::Subscribing && self.polled.contains(&buddy) {
+                    // Every poll starts so: only its outcome is worth reporting.
+                    return;
+                }
+                let words = describe(&state);
+                if state == SubscriptionState::Stopped(StopCause::Unsubscribed) {
+                    // The subscription is gone, and its id with it.
+                    self.reported.remove(&id);
+                } else if self.reported.get(&id) == Some(&words) {
+                    return;
+                } else {
+                    self.reported.insert(id, words.clone());
+                }
+                events.push_back(Event::BuddySubscription {
+                    uri: buddy.to_string(),
+                    state: words,
+                });
+            }
+            SubscriberEvent::Error { error, .. } => {
+                debug!("subscription to {buddy}: {error}");
+            }
+        }
+    }
+}
+
+/// How often the agent's cores try again: from [`crate::ClientConfig`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AgentTiming {
+    /// How often `Poll` buddies are fetched ([`DEFAULT_POLL_INTERVAL`]).
+    pub(crate) poll_interval: Duration,
+    /// Waits between attempts to subscribe after failures
+    /// ([`presence::subscriber::RETRY_BACKOFF`]).
+    pub(crate) subscription_backoff: Backoff,
+}
+
 /// What watchers are shown: offline while the user appears offline.
 pub(crate) fn shown(data: &PresenceData, appear_offline: bool) -> LocalPresence {
     if appear_offline {
@@ -347,29 +407,103 @@ pub(crate) fn shown(data: &PresenceData, appear_offline: bool) -> LocalPresence 
     }
 }
 
-/// A subscription state in words, without its instants.
+/// A subscription state in words, without its instants. A subscription that will not be
+/// tried again, whatever the cause, says `refused` (403, 603, `rejected`: the buddy or the
+/// server will not have us watch) or `stopped`.
 fn describe(state: &SubscriptionState) -> String {
     match state {
         SubscriptionState::Subscribing => "subscribing".into(),
         SubscriptionState::Pending { .. } => "pending".into(),
         SubscriptionState::Active { .. } => "active".into(),
-        SubscriptionState::Retrying { cause, .. } => format!("retrying ({cause:?})"),
+        SubscriptionState::Retrying { cause, .. } => format!("retrying later ({})", why(cause)),
         SubscriptionState::Stopped(StopCause::Fetched) => "polled".into(),
         SubscriptionState::Stopped(StopCause::FetchFailed(cause)) => {
-            format!("poll failed ({cause:?})")
+            format!("poll failed ({})", why(cause))
         }
-        SubscriptionState::Stopped(cause) => format!("stopped ({cause:?})"),
+        SubscriptionState::Stopped(StopCause::Unsubscribed) => "stopped".into(),
+        SubscriptionState::Stopped(StopCause::Refused(code)) => {
+            format!("refused ({}), not retried", status_words(*code))
+        }
+        SubscriptionState::Stopped(StopCause::Terminated(TerminatedReason::Rejected)) => {
+            "refused (rejected by the buddy or its server), not retried".into()
+        }
+        SubscriptionState::Stopped(StopCause::Terminated(reason)) => {
+            format!(
+                "stopped (ended by the notifier: {}), not retried",
+                reason_words(reason)
+            )
+        }
     }
+}
+
+/// Why a subscription is down, in words.
+fn why(cause: &RetryCause) -> String {
+    match cause {
+        RetryCause::Terminated(reason) => {
+            format!("ended by the notifier: {}", reason_words(reason))
+        }
+        RetryCause::Failed(Failure::Status(code)) => format!("answered {}", status_words(*code)),
+        RetryCause::Failed(Failure::NoResponse) => "no answer".into(),
+        RetryCause::NoNotify => "no NOTIFY after the SUBSCRIBE was accepted".into(),
+        RetryCause::Expired => "expired before a refresh went through".into(),
+        RetryCause::LocalError => "the SUBSCRIBE could not be built".into(),
+    }
+}
+
+/// A `Subscription-State` reason as it appears on the wire (RFC 6665 §4.1.3).
+fn reason_words(reason: &TerminatedReason) -> String {
+    match reason {
+        TerminatedReason::Deactivated => "deactivated".into(),
+        TerminatedReason::Probation => "probation".into(),
+        TerminatedReason::Rejected => "rejected".into(),
+        TerminatedReason::Timeout => "timeout".into(),
+        TerminatedReason::Giveup => "giveup".into(),
+        TerminatedReason::NoResource => "noresource".into(),
+        TerminatedReason::Invariant => "invariant".into(),
+        TerminatedReason::Other(Some(r)) => r.to_string(),
+        TerminatedReason::Other(None) => "no reason given".into(),
+    }
+}
+
+/// A status code with the reason phrase RFC 3261 §21 (and RFC 6665) gives it, for the codes a
+/// SUBSCRIBE commonly gets.
+fn status_words(code: u16) -> String {
+    let phrase = match code {
+        403 => "Forbidden",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        486 => "Busy Here",
+        489 => "Bad Event",
+        500 => "Server Internal Error",
+        503 => "Service Unavailable",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        _ => return code.to_string(),
+    };
+    format!("{code} {phrase}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use presence::Buddy;
+    use presence::testkit::{NotifierPeer, body, respond};
     use sip_parse::{HeaderName, TransportKind};
 
     const BOB: &str = "sip:bob@example.com";
     const CAROL: &str = "sip:carol@example.com";
+
+    fn data(buddies: &[(&str, SubscriptionType)]) -> PresenceData {
+        let mut data = PresenceData::default();
+        for (uri, kind) in buddies {
+            let mut b = Buddy::new(uri, "").unwrap();
+            b.subscription = *kind;
+            data.buddies.add(b).unwrap();
+        }
+        data
+    }
 
     fn agent(now: Instant, buddies: &[(&str, SubscriptionType)]) -> Agent {
         let local = LocalIdentity::new(
@@ -379,14 +513,13 @@ mod tests {
             "192.0.2.1:5060",
         )
         .unwrap();
-        let mut data = PresenceData::default();
-        for (uri, kind) in buddies {
-            let mut b = Buddy::new(uri, "").unwrap();
-            b.subscription = *kind;
-            data.buddies.add(b).unwrap();
-        }
+        let data = data(buddies);
         let shown = LocalPresence::new(Status::Online, None);
-        Agent::new("p".into(), local, &data, shown, DEFAULT_POLL_INTERVAL, now).unwrap()
+        let timing = AgentTiming {
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            subscription_backoff: presence::subscriber::RETRY_BACKOFF,
+        };
+        Agent::new("p".into(), local, &data, shown, &timing, now).unwrap()
     }
 
     /// The subscriber's requests: (handle, Request-URI, Expires).
@@ -429,7 +562,7 @@ mod tests {
             events(&mut agent),
             [Event::BuddySubscription {
                 uri: BOB.into(),
-                state: "poll failed (Failed(NoResponse))".into()
+                state: "poll failed (no answer)".into()
             }]
         );
         assert_eq!(agent.poll_timeout(), Some(t1 + interval));
@@ -448,6 +581,146 @@ mod tests {
         assert!(subscribes(&mut agent).is_empty(), "no subscription to end");
         agent.handle_failure(t1 + interval * 2, Core::Subscriber, second[0].0);
         assert_eq!(agent.poll_timeout(), None);
+    }
+
+    /// The one SUBSCRIBE the agent sends now, for a standing subscription.
+    fn one_subscribe(agent: &mut Agent) -> OutgoingRequest {
+        let mut out = Vec::new();
+        agent.poll_requests(&mut out);
+        out.retain(|(core, _)| *core == Core::Subscriber);
+        match out.pop() {
+            Some((_, r)) if out.is_empty() => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// bob's notifier accepts `sub` and NOTIFYs `state` with `status`.
+    fn notified(agent: &mut Agent, now: Instant, sub: &OutgoingRequest, tag: &str) -> NotifierPeer {
+        let peer = NotifierPeer::new(&sub.message, tag);
+        let ok = peer.answer(&sub.message, 200, Some(3600));
+        agent.handle_response(now, Core::Subscriber, sub.handle, &ok);
+        peer
+    }
+
+    fn online() -> Option<(&'static str, bytes::Bytes)> {
+        Some(body(BOB, Status::Online, None, MediaKind::Pidf))
+    }
+
+    fn watching(state: &str) -> Event {
+        Event::BuddySubscription {
+            uri: BOB.into(),
+            state: state.into(),
+        }
+    }
+
+    fn buddy(status: Status) -> Event {
+        Event::Buddy {
+            uri: BOB.into(),
+            status,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn an_ended_subscription_shows_the_buddy_offline_and_says_why_in_words() {
+        let t0 = Instant::now();
+        let mut agent = agent(t0, &[(BOB, SubscriptionType::Subscribed)]);
+        let sub = one_subscribe(&mut agent);
+        let mut peer = notified(&mut agent, t0, &sub, "srv");
+        agent
+            .notify_request(t0, &peer.notify("active", online()))
+            .unwrap();
+        assert_eq!(
+            events(&mut agent),
+            [buddy(Status::Online), watching("active")]
+        );
+        // Ended with no reason: bob's state is unknown (RFC 6665 §4.1.3), retried later.
+        agent
+            .notify_request(t0, &peer.notify("terminated", None))
+            .unwrap();
+        assert_eq!(
+            events(&mut agent),
+            [
+                buddy(Status::Offline),
+                watching("retrying later (ended by the notifier: no reason given)")
+            ]
+        );
+        // The retry is refused for good: said in words.
+        agent.handle_timeout(agent.poll_timeout().unwrap());
+        let sub = one_subscribe(&mut agent);
+        assert_eq!(events(&mut agent), [watching("subscribing")]);
+        let forbidden = respond(&sub.message, 403, Some("x"), &[]);
+        agent.handle_response(t0, Core::Subscriber, sub.handle, &forbidden);
+        assert_eq!(
+            events(&mut agent),
+            [watching("refused (403 Forbidden), not retried")]
+        );
+        assert_eq!(agent.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_subscription_that_failed_before_registering_is_retried_once_registered() {
+        let t0 = Instant::now();
+        let buddies = [(BOB, SubscriptionType::Subscribed)];
+        let mut agent = agent(t0, &buddies);
+        let sub = one_subscribe(&mut agent);
+        let unavailable = respond(&sub.message, 480, Some("x"), &[]);
+        agent.handle_response(t0, Core::Subscriber, sub.handle, &unavailable);
+        assert_eq!(
+            events(&mut agent),
+            [watching(
+                "retrying later (answered 480 Temporarily Unavailable)"
+            )]
+        );
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(agent.poll_timeout().is_some_and(|at| at > t1));
+        agent.registered(t1, &data(&buddies));
+        let again = one_subscribe(&mut agent);
+        assert_eq!(again.message.request_uri(), Some(BOB));
+        // One already standing is left alone the first time.
+        let mut other = self::agent(t0, &buddies);
+        let sub = one_subscribe(&mut other);
+        let _peer = notified(&mut other, t0, &sub, "srv");
+        other.registered(t1, &data(&buddies));
+        let mut out = Vec::new();
+        other.poll_requests(&mut out);
+        assert!(out.iter().all(|(core, _)| *core != Core::Subscriber));
+    }
+
+    #[test]
+    fn the_old_subscriptions_late_end_does_not_mask_the_new_one() {
+        let t0 = Instant::now();
+        let mut agent = agent(t0, &[(BOB, SubscriptionType::Subscribed)]);
+        let sub = one_subscribe(&mut agent);
+        let mut old = notified(&mut agent, t0, &sub, "srv");
+        agent
+            .notify_request(t0, &old.notify("active", online()))
+            .unwrap();
+        events(&mut agent);
+        // Removed and added back before the unsubscribe is answered.
+        agent.unwatch(t0, BOB).unwrap();
+        let unsubscribe = one_subscribe(&mut agent);
+        old.receive(&unsubscribe.message);
+        agent.watch(t0, BOB, SubscriptionType::Subscribed).unwrap();
+        let sub = one_subscribe(&mut agent);
+        let mut new = notified(&mut agent, t0, &sub, "srv2");
+        agent
+            .notify_request(t0, &new.notify("active", online()))
+            .unwrap();
+        // The new subscription's `active` is reported although the old one said so last.
+        assert_eq!(
+            events(&mut agent),
+            [buddy(Status::Online), watching("active")]
+        );
+        // The old one ends late: nothing the application sees.
+        let ok = old.answer(&unsubscribe.message, 200, Some(0));
+        agent.handle_response(t0, Core::Subscriber, unsubscribe.handle, &ok);
+        let last = old.notify(
+            "terminated;reason=timeout",
+            Some(body(BOB, Status::Offline, None, MediaKind::Pidf)),
+        );
+        assert_eq!(agent.notify_request(t0, &last).unwrap().status(), Some(200));
+        assert_eq!(events(&mut agent), []);
     }
 
     #[test]

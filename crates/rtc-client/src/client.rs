@@ -48,6 +48,11 @@ pub struct ClientConfig {
     /// 25–29 s, failed after 10 s unanswered. `None` turns it off. (Streams are kept alive by
     /// [`TransportConfig::keepalive_interval`].)
     pub udp_keepalive: Option<crate::keepalive::KeepAliveConfig>,
+    /// Waits between attempts to subscribe to a buddy after a failure: a SUBSCRIBE answered
+    /// 404, 408, 480, 503… or not at all, a subscription ended with `probation`, `giveup` or no
+    /// reason (RFC 6665 §4.1.3). Default 30 s doubling to an hour, each wait spread over its
+    /// upper half; a Retry-After from the server replaces it.
+    pub subscription_backoff: presence::Backoff,
 }
 
 impl Default for ClientConfig {
@@ -66,6 +71,17 @@ impl Default for ClientConfig {
             dns: None,
             poll_interval: crate::agent::DEFAULT_POLL_INTERVAL,
             udp_keepalive: Some(crate::keepalive::KeepAliveConfig::default()),
+            subscription_backoff: presence::subscriber::RETRY_BACKOFF,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The settings the presence agent takes from here.
+    pub(crate) fn agent_timing(&self) -> crate::agent::AgentTiming {
+        crate::agent::AgentTiming {
+            poll_interval: self.poll_interval,
+            subscription_backoff: self.subscription_backoff,
         }
     }
 }

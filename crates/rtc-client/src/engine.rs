@@ -517,7 +517,7 @@ impl Engine {
             identity,
             &presence.data,
             shown(&presence.data, presence.appear_offline),
-            self.config.poll_interval,
+            &self.config.agent_timing(),
             Self::now(),
         )?;
         if p.registration.state() == RegistrationState::Registered {

@@ -21,6 +21,8 @@ pub enum Event {
     },
     /// A buddy's presence changed: a NOTIFY (or, for a `Poll` buddy, a fetch) with a new
     /// status or note, or a buddy of type `AlwaysOnline` / `AlwaysOffline` added or loaded.
+    /// `Offline` also when the subscription to the buddy ended or failed and the buddy's state
+    /// is unknown (RFC 6665 §4.1.3), until a new subscription brings it.
     Buddy {
         /// The buddy's URI.
         uri: String,
@@ -29,8 +31,12 @@ pub enum Event {
         /// Its note, if any.
         note: Option<String>,
     },
-    /// The subscription to a buddy's presence changed state (subscribing, pending, active,
-    /// retrying, stopped), in words.
+    /// The subscription to a buddy's presence changed state, in words: `subscribing`,
+    /// `pending`, `active`, `retrying later (why)` (tried again by itself, with backoff),
+    /// `refused (why), not retried` (403, 603 or `rejected`: the buddy or the server will not
+    /// have us watch), `stopped (why), not retried`, `stopped` (the buddy was removed),
+    /// `polled`, `poll failed (why)`. Only the buddy's current subscription reports: the end
+    /// of one replaced by a newer one (the buddy removed and added back) is not reported.
     BuddySubscription {
         /// The buddy's URI.
         uri: String,

@@ -53,7 +53,7 @@ pub use error::{Error, Result};
 pub use event::Event;
 pub use local::Local;
 pub use presence::{
-    Buddy, ImportMode, OfferMode, PrivacyMode, Status, Store, Watcher, WatcherState,
+    Backoff, Buddy, ImportMode, OfferMode, PrivacyMode, Status, Store, Watcher, WatcherState,
 };
 pub use provisioning::{Profile, RegisterFlags};
 pub use registration::{Registration, RegistrationConfig, RegistrationEvent, RegistrationState};

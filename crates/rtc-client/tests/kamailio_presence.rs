@@ -7,7 +7,11 @@
 mod common;
 
 use common::*;
-use rtc_client::{Client, Event, Events, Profile, RegistrationState, Status, Store, WatcherState};
+use rtc_client::{
+    Backoff, Client, Event, Events, Profile, RegisterFlags, RegistrationState, Status, Store,
+    WatcherState,
+};
+use std::time::Duration;
 
 const ALICE: &str = "sip:alice@example.test";
 const BOB: &str = "sip:bob@example.test";
@@ -170,6 +174,62 @@ async fn peer_to_peer_over_tcp() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_to_peer_over_tls() {
     peer_to_peer_allows_and_blocks_watchers("tls").await;
+}
+
+/// Peer to peer, bob is not registered when alice adds him: Kamailio finds no contact for him
+/// and refuses the SUBSCRIBE. alice tries again with backoff (short here), and sees bob once
+/// he logs in and allows her.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_to_peer_buddy_offline_at_login_is_seen_once_online() {
+    let Some(kam) = Kamailio::start("presence-p2p-offline-at-login", &["-A", "WITH_P2P"]) else {
+        return;
+    };
+    let dir = TempDir::new("kam-presence-p2p-offline-at-login");
+    let (alice, mut alice_events) = client_with(Some(&kam.ca()), |c| {
+        c.subscription_backoff = Backoff {
+            base: Duration::from_millis(300),
+            max: Duration::from_secs(1),
+        };
+    })
+    .await;
+    let alice_profile = alice
+        .create_profile(&profile_xml("alice", kam.port_for("udp"), "udp"))
+        .unwrap();
+    alice
+        .enable_profile(&alice_profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    expect_state(&mut alice_events, RegistrationState::Registered).await;
+    alice
+        .enable_presence(Store::file(dir.path("alice.xml")))
+        .await
+        .unwrap();
+    alice.add_buddy(BOB, "Bob").await.unwrap();
+    expect(&mut alice_events, "bob's subscription retrying", |e| {
+        matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state.starts_with("retrying later"))
+    })
+    .await;
+
+    let (bob, mut bob_events, bob_profile) = online(&kam, &dir, "bob", "udp").await;
+    bob.set_local_presence(Status::Online, Some("just arrived"))
+        .await
+        .unwrap();
+    expect(
+        &mut bob_events,
+        "alice offered",
+        |e| matches!(e, Event::Watcher { uri, .. } if uri == ALICE),
+    )
+    .await;
+    bob.allow_watcher(ALICE).await.unwrap();
+    match expect_buddy(&mut alice_events, BOB, Status::Online).await {
+        Event::Buddy { note, .. } => assert_eq!(note.as_deref(), Some("just arrived")),
+        e => unreachable!("{e:?}\n{}", kam.log()),
+    }
+    log_off(vec![
+        (alice, alice_events, alice_profile),
+        (bob, bob_events, bob_profile),
+    ])
+    .await;
 }
 
 /// Kamailio restarts in the middle: its registrations, subscriptions and publications (all in

@@ -7,8 +7,8 @@ mod common;
 
 use common::*;
 use rtc_client::{
-    Client, Event, Events, ImportMode, Profile, RegisterFlags, RegistrationState, Status, Store,
-    WatcherState,
+    Backoff, Client, Event, Events, ImportMode, Profile, RegisterFlags, RegistrationState, Status,
+    Store, WatcherState,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -489,4 +489,177 @@ async fn a_poll_buddy_is_fetched_again_every_poll_interval() {
         Event::Buddy { note, .. } => assert_eq!(note.as_deref(), Some("back soon")),
         e => unreachable!("{e:?}"),
     }
+}
+
+/// A buddy offline at login (the server answers the SUBSCRIBE 480 or 404) is watched again
+/// with backoff, and seen once the buddy registers and shows a status. The backoff is short
+/// here; by default it is 30 s doubling to an hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buddy_offline_at_login_is_seen_when_it_comes_online() {
+    let (_server, port) = embedded_server().await;
+    let dir = TempDir::new("presence-offline-at-login");
+    let (alice, mut alice_events) = client_with(None, |c| {
+        c.subscription_backoff = Backoff {
+            base: Duration::from_millis(200),
+            max: Duration::from_millis(800),
+        };
+    })
+    .await;
+    let profile = alice
+        .create_profile(&profile_xml("alice", port, "udp"))
+        .unwrap();
+    alice
+        .enable_profile(&profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    expect_state(&mut alice_events, RegistrationState::Registered).await;
+    alice
+        .enable_presence(Store::file(dir.path("alice.xml")))
+        .await
+        .unwrap();
+    alice.add_buddy(BOB, "Bob").await.unwrap();
+    // bob is not registered: refused for now, in words, and retried.
+    let retrying = expect(&mut alice_events, "bob's subscription retrying", |e| {
+        matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state.starts_with("retrying later"))
+    })
+    .await;
+    let Event::BuddySubscription { state, .. } = &retrying else {
+        unreachable!()
+    };
+    assert!(
+        state.contains("480") || state.contains("404"),
+        "the server's answer is named: {state}"
+    );
+
+    // bob logs in later, online and allowing alice: she sees him.
+    let (_bob, _bob_events, _) =
+        presenting("bob", port, &dir, Status::Online, Some("back"), ALICE).await;
+    match expect_buddy(&mut alice_events, BOB, Status::Online).await {
+        Event::Buddy { note, .. } => assert_eq!(note.as_deref(), Some("back")),
+        e => unreachable!("{e:?}"),
+    }
+}
+
+/// A buddy removed and added back at once: the old subscription still ends, but its end is
+/// not the buddy's news; the new subscription's `active` is reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_and_added_back_the_old_subscriptions_end_does_not_mask_the_new_one() {
+    let dir = TempDir::new("presence-readd");
+    let mut pair = Pair::start(&dir, dir.path("alice.xml")).await;
+    pair.alice_watches_bob().await;
+    until(
+        &mut pair.alice_events,
+        |e| matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state == "active"),
+    )
+    .await;
+
+    pair.alice.remove_buddy(BOB).await.unwrap();
+    pair.alice.add_buddy(BOB, "Bob").await.unwrap();
+    let mut seen = until(
+        &mut pair.alice_events,
+        |e| matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state == "active"),
+    )
+    .await;
+    // A change after the new subscription stands comes after the old one's end.
+    pair.bob
+        .set_local_presence(Status::Away, None)
+        .await
+        .unwrap();
+    seen.extend(
+        until(
+            &mut pair.alice_events,
+            |e| matches!(e, Event::Buddy { uri, status: Status::Away, .. } if uri == BOB),
+        )
+        .await,
+    );
+    let after_active = seen
+        .iter()
+        .skip_while(|e| !matches!(e, Event::BuddySubscription { state, .. } if state == "active"));
+    assert!(
+        !after_active.clone().any(|e| matches!(
+            e,
+            Event::BuddySubscription { state, .. } if state != "active"
+        )),
+        "{seen:#?}"
+    );
+    assert!(
+        !after_active.clone().any(|e| matches!(
+            e,
+            Event::Buddy {
+                status: Status::Offline,
+                ..
+            }
+        )),
+        "{seen:#?}"
+    );
+    pair.log_off().await;
+}
+
+/// A buddy who denies us (403 to the SUBSCRIBE) is reported refused, in words, and not tried
+/// again (a retry would have said `retrying later`); removing him then is reported `stopped`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buddy_who_denies_us_is_reported_refused() {
+    let (_server, port) = embedded_server().await;
+    let dir = TempDir::new("presence-denied");
+    std::fs::write(
+        dir.path("bob.xml"),
+        format!(
+            r#"<presence-store xmlns="urn:x-rtc-sip:presence-store" version="1">
+<local status="online"/>
+<watcher uri="{ALICE}" name="Alice" state="denied"/>
+</presence-store>"#
+        ),
+    )
+    .unwrap();
+    let (bob, _bob_events, _) = registered(&profile_xml("bob", port, "udp"), None).await;
+    bob.enable_presence(Store::file(dir.path("bob.xml")))
+        .await
+        .unwrap();
+    let (alice, mut alice_events) = client_with(None, |c| {
+        c.subscription_backoff = Backoff {
+            base: Duration::from_millis(50),
+            max: Duration::from_millis(100),
+        };
+    })
+    .await;
+    let profile = alice
+        .create_profile(&profile_xml("alice", port, "udp"))
+        .unwrap();
+    alice
+        .enable_profile(&profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    expect_state(&mut alice_events, RegistrationState::Registered).await;
+    alice
+        .enable_presence(Store::file(dir.path("alice.xml")))
+        .await
+        .unwrap();
+    alice.add_buddy(BOB, "Bob").await.unwrap();
+    let seen = until(
+        &mut alice_events,
+        |e| matches!(e, Event::BuddySubscription { uri, .. } if uri == BOB),
+    )
+    .await;
+    assert_eq!(
+        seen.last(),
+        Some(&Event::BuddySubscription {
+            uri: BOB.into(),
+            state: "refused (403 Forbidden), not retried".into()
+        }),
+        "{seen:#?}"
+    );
+    alice.remove_buddy(BOB).await.unwrap();
+    let seen = until(
+        &mut alice_events,
+        |e| matches!(e, Event::BuddySubscription { uri, .. } if uri == BOB),
+    )
+    .await;
+    assert_eq!(
+        seen.last(),
+        Some(&Event::BuddySubscription {
+            uri: BOB.into(),
+            state: "stopped".into()
+        }),
+        "{seen:#?}"
+    );
 }

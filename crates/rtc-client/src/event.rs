@@ -56,7 +56,8 @@ pub enum Event {
         name: Option<String>,
         /// Its Content-Type.
         content_type: String,
-        /// The text (bodies that are not UTF-8 are shown lossily).
+        /// The text, decoded by the charset its Content-Type names (a body that is not in it
+        /// is refused, never shown garbled).
         text: String,
     },
     /// A peer started or stopped composing a message to us (RFC 3994).

@@ -97,7 +97,7 @@ const HELP: &[&str] = &[
     "block URI               make a watcher see us offline",
     "buddies | watchers      list them",
     "msg URI TEXT…           send an instant message",
-    "typing URI on|off       tell URI we are composing a message, or stopped",
+    "typing URI on|off       tell URI we are composing a message (for 15 s unless repeated), or stopped",
     "export FILE…            write our presence data (buddies, watchers, status) to FILE",
     "import merge|replace FILE…  read presence data from FILE, added to ours or instead of it",
     "accept ID | decline ID  answer an invitation",

@@ -353,12 +353,12 @@ fn describe(state: &SubscriptionState) -> String {
         SubscriptionState::Subscribing => "subscribing".into(),
         SubscriptionState::Pending { .. } => "pending".into(),
         SubscriptionState::Active { .. } => "active".into(),
-        SubscriptionState::Retrying { cause, .. } => format!("retrying ({cause:?})"),
+        SubscriptionState::Retrying { cause, .. } => format!("retrying: {cause}"),
         SubscriptionState::Stopped(StopCause::Fetched) => "polled".into(),
         SubscriptionState::Stopped(StopCause::FetchFailed(cause)) => {
-            format!("poll failed ({cause:?})")
+            format!("poll failed: {cause}")
         }
-        SubscriptionState::Stopped(cause) => format!("stopped ({cause:?})"),
+        SubscriptionState::Stopped(cause) => format!("stopped: {cause}"),
     }
 }
 
@@ -429,7 +429,7 @@ mod tests {
             events(&mut agent),
             [Event::BuddySubscription {
                 uri: BOB.into(),
-                state: "poll failed (Failed(NoResponse))".into()
+                state: "poll failed: SUBSCRIBE unanswered".into()
             }]
         );
         assert_eq!(agent.poll_timeout(), Some(t1 + interval));

@@ -45,7 +45,7 @@ pub enum Event {
         uri: String,
         /// Its display name, if it gave one.
         name: Option<String>,
-        /// Its state in the watcher list (`Offering`).
+        /// Its state in the watcher list (`offering`).
         state: WatcherState,
     },
     /// An instant message arrived (RFC 3428).

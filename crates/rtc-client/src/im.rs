@@ -850,6 +850,58 @@ mod tests {
         assert_eq!(m.typing(t0, "sip:b@x", false), None);
     }
 
+    fn incoming(headers: &str, body: &[u8]) -> Message {
+        let mut wire = format!(
+            "MESSAGE sip:bob@example.test SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+             From: \"Alice\" <sip:alice@example.test>;tag=a\r\n\
+             To: <sip:bob@example.test>\r\n\
+             Call-ID: c@192.0.2.1\r\n\
+             CSeq: 1 MESSAGE\r\n\
+             {headers}Content-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        wire.extend_from_slice(body);
+        Message::parse(Bytes::from(wire)).unwrap()
+    }
+
+    #[test]
+    fn a_message_from_a_composing_peer_ends_its_typing_first() {
+        let t0 = Instant::now();
+        let mut m = Messages::default();
+        let mut events = VecDeque::new();
+        let active = composing_document(true);
+        let typing_on = incoming("c: application/im-iscomposing+xml\r\n", active.as_bytes());
+        assert_eq!(m.receive(t0, &typing_on, &mut events), Ok(()));
+        let text = incoming(
+            "Content-Type: text/plain;charset=iso-8859-1\r\n",
+            b"caf\xe9",
+        );
+        assert_eq!(m.receive(t0, &text, &mut events), Ok(()));
+        assert_eq!(
+            Vec::from(events.split_off(0)),
+            [
+                typing("sip:alice@example.test", true),
+                typing("sip:alice@example.test", false),
+                Event::Message {
+                    from: "sip:alice@example.test".into(),
+                    name: Some("Alice".into()),
+                    content_type: "text/plain;charset=iso-8859-1".into(),
+                    text: "café".into(),
+                }
+            ]
+        );
+        assert_eq!(m.poll_timeout(), None);
+        // Refused content changes nothing and shows nothing.
+        let imdn = incoming(
+            "Content-Type: message/imdn+xml\r\nContent-Encoding: deflate\r\n",
+            b"x\x9c",
+        );
+        assert_eq!(m.receive(t0, &imdn, &mut events), Err(Refusal::ENCODING));
+        assert!(events.is_empty());
+    }
+
     #[test]
     fn peers_are_bounded() {
         let t0 = Instant::now();

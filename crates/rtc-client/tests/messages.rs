@@ -1,7 +1,7 @@
-//! Message content end to end through the embedded registrar/proxy (RFC 3428, RFC 3261
-//! §8.2.3): text in another charset arrives as it was written, and what the client cannot take
-//! — another type, a content coding, an IMDN delivery report — is refused on the wire with what
-//! it would take instead, and never shown.
+//! Message content end to end through the embedded registrar/proxy, and through Kamailio
+//! (RFC 3428, RFC 3261 §8.2.3): text in another charset arrives as it was written, and what the
+//! client cannot take — another type, a content coding, an IMDN delivery report — is refused on
+//! the wire with what it would take instead, and never shown.
 
 mod common;
 
@@ -163,5 +163,40 @@ async fn refusals_say_on_the_wire_what_would_be_taken() {
     assert_eq!(exchange(&socket, to, &text).await.status(), Some(200));
     assert_eq!(next_message(&mut bob_events).await.1, "¿qué tal?");
 
+    bob.disable_profile(&bob_profile).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_kamailio_latin1_arrives_and_a_refusal_comes_back() {
+    let Some(kam) = Kamailio::start("im-content", &[]) else {
+        return;
+    };
+    let xml = |user| profile_xml(user, kam.port, "udp");
+    let (alice, _alice_events, alice_profile) = registered(&xml("alice"), None).await;
+    let (bob, mut bob_events, bob_profile) = registered(&xml("bob"), None).await;
+
+    // Kamailio challenges the MESSAGE, then relays it as it is.
+    alice
+        .send_content(
+            BOB,
+            "text/plain;charset=ISO-8859-1",
+            b"na\xefve caf\xe9".to_vec(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("MESSAGE failed: {e}\n{}", kam.log()));
+    assert_eq!(next_message(&mut bob_events).await.1, "naïve café");
+
+    // Bob's 415 travels back through the proxy to alice.
+    match alice.send_content(BOB, "message/imdn+xml", IMDN).await {
+        Err(Error::Refused { status: 415, .. }) => {}
+        other => panic!(
+            "expected 415 through Kamailio, got {other:?}\n{}",
+            kam.log()
+        ),
+    }
+    alice.send_message(BOB, "plain again").await.unwrap();
+    assert_eq!(next_message(&mut bob_events).await.1, "plain again");
+
+    alice.disable_profile(&alice_profile).await.unwrap();
     bob.disable_profile(&bob_profile).await.unwrap();
 }

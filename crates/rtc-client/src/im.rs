@@ -31,9 +31,13 @@ pub(crate) const ACCEPT: &str = "text/plain, application/im-iscomposing+xml";
 /// The content codings this client takes (RFC 3261 §20.2): none.
 pub(crate) const ACCEPT_ENCODING: &str = "identity";
 
-/// How often an active indication is refreshed while the user composes, and the refresh we
-/// announce (RFC 3994 §3.2: 120 s by default, never below 60 s).
+/// How often an active indication is refreshed while the user composes (RFC 3994 §3.2: 120 s
+/// by default, never below 60 s).
 pub(crate) const COMPOSING_REFRESH: Duration = Duration::from_secs(120);
+
+/// The refresh we announce: a little longer than we refresh, so that the peer's active state
+/// does not lapse, for an instant, while the refresh is on its way.
+const ANNOUNCED_REFRESH: Duration = Duration::from_secs(COMPOSING_REFRESH.as_secs() + 10);
 
 /// How long after the user's last sign of composing we tell the peer we are idle
 /// (RFC 3994 §3.2: the idle timeout, 15 s by default).
@@ -269,7 +273,7 @@ fn decode(media: &MediaType<'_>, body: &[u8]) -> std::result::Result<String, Ref
 pub(crate) fn composing_document(active: bool) -> String {
     let state = if active { "active" } else { "idle" };
     let refresh = if active {
-        format!("<refresh>{}</refresh>", COMPOSING_REFRESH.as_secs())
+        format!("<refresh>{}</refresh>", ANNOUNCED_REFRESH.as_secs())
     } else {
         String::new()
     };
@@ -679,7 +683,7 @@ mod tests {
             text("Application/IM-isComposing+XML", doc.as_bytes()),
             Ok(Content::Composing(Composing {
                 active: true,
-                refresh: Some(COMPOSING_REFRESH)
+                refresh: Some(ANNOUNCED_REFRESH)
             }))
         );
         assert_eq!(
@@ -832,6 +836,41 @@ mod tests {
         assert_eq!(out, [("sip:b@x".to_owned(), composing_document(false))]);
         assert_eq!(m.poll_timeout(), None);
         assert!(events.is_empty());
+    }
+
+    #[test]
+    fn a_peer_composing_as_we_do_never_lapses_between_refreshes() {
+        // Our composer and a receiver like us, with 2 s in transit each way.
+        let t0 = Instant::now();
+        let (mut ours, mut theirs) = (Messages::default(), Messages::default());
+        let (mut events, mut out) = (VecDeque::new(), Vec::new());
+        // In time order: what falls due at the receiver before the document arrives, first.
+        let deliver = |doc: &str, sent: Instant, theirs: &mut Messages, events: &mut _| {
+            let arrival = sent + secs(2);
+            if let Some(at) = theirs.poll_timeout().filter(|at| *at <= arrival) {
+                theirs.handle_timeout(at, events, &mut Vec::new());
+            }
+            let c = parse_composing(doc.as_bytes()).unwrap();
+            theirs.remote_composing(arrival, "sip:a@x".into(), c, events);
+        };
+        let first = ours.typing(t0, "sip:b@x", true).unwrap();
+        deliver(&first, t0, &mut theirs, &mut events);
+        // The user keeps typing for ten minutes, a keystroke every 5 s.
+        let mut now = t0;
+        while now < t0 + secs(600) {
+            now += secs(5);
+            assert_eq!(ours.typing(now, "sip:b@x", true), None);
+            if let Some(at) = ours.poll_timeout().filter(|at| *at <= now) {
+                ours.handle_timeout(at, &mut VecDeque::new(), &mut out);
+                for (_, doc) in out.drain(..) {
+                    deliver(&doc, at, &mut theirs, &mut events);
+                }
+            }
+            if let Some(at) = theirs.poll_timeout().filter(|at| *at <= now) {
+                theirs.handle_timeout(at, &mut events, &mut Vec::new());
+            }
+        }
+        assert_eq!(Vec::from(events), [typing("sip:a@x", true)]);
     }
 
     #[test]

@@ -103,3 +103,17 @@ fn the_readme_lists_every_rtc_login_command() {
     }
     assert!(missing.is_empty(), "README.md does not list: {missing:?}");
 }
+
+#[test]
+fn cargo_rtc_shows_build_progress() {
+    // A newcomer's first `cargo rtc demo` compiles for minutes: cargo must say so.
+    let config = std::fs::read_to_string(root().join(".cargo/config.toml")).unwrap();
+    let alias = config
+        .lines()
+        .find(|l| l.trim_start().starts_with("rtc ="))
+        .expect("the rtc alias");
+    assert!(
+        !alias.contains("--quiet") && !alias.contains(" -q "),
+        "{alias}"
+    );
+}

@@ -146,7 +146,7 @@ pub enum Error {
     #[error("not allowed now: {0}")]
     InvalidState(&'static str),
     /// A request failed (reported in events; the core retries where RFC 6665/3903 allow).
-    #[error("request failed: {0:?}")]
+    #[error("request failed: {0}")]
     RequestFailed(crate::Failure),
 }
 

@@ -29,6 +29,7 @@ pub mod notifier;
 pub mod publisher;
 mod request;
 pub mod subscriber;
+mod words;
 pub use request::{Backoff, Failure, OutgoingRequest, RequestHandle};
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -364,6 +364,33 @@ fn is_scheme(s: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
+/// RFC 3261 §25.1 `userinfo` without its `@`: a non-empty `user` (unreserved, escaped or
+/// user-unreserved characters) and an optional `:password`.
+fn is_userinfo(s: &str) -> bool {
+    let (user, password) = s.split_once(':').unwrap_or((s, ""));
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b);
+    let valid = |part: &str, extra: &[u8]| {
+        let bytes = part.as_bytes();
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            if b == b'%' {
+                // escaped = "%" HEXDIG HEXDIG
+                let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+                if !(hex(i + 1) && hex(i + 2)) {
+                    return false;
+                }
+                i += 3;
+            } else if unreserved(b) || extra.contains(&b) {
+                i += 1;
+            } else {
+                return false;
+            }
+        }
+        true
+    };
+    !user.is_empty() && valid(user, b"&=+$,;?/") && valid(password, b"&=+$,")
+}
+
 /// Characters never allowed in a URI, even leniently: whitespace, controls, and the delimiters
 /// that would make it ambiguous in text.
 fn has_forbidden_uri_char(s: &str) -> bool {
@@ -569,12 +596,17 @@ impl UserUri {
         if rest.is_empty() || has_forbidden_uri_char(rest) {
             return None;
         }
-        let before_params = rest.split([';', '?']).next().unwrap_or(rest);
-        let hostport = match before_params.rsplit_once('@') {
-            Some((user, hostport)) if !user.is_empty() => hostport,
+        // RFC 3261 §25.1: `@` appears once, after a userinfo of its own characters; neither
+        // the host nor the parameters may hold one.
+        let after_user = match rest.split_once('@') {
+            Some((userinfo, after)) if is_userinfo(userinfo) => after,
             Some(_) => return None,
-            None => before_params,
+            None => rest,
         };
+        if after_user.contains('@') {
+            return None;
+        }
+        let hostport = after_user.split([';', '?']).next().unwrap_or(after_user);
         ServerAddr::parse_str(hostport)?;
         Some(UserUri {
             scheme,
@@ -754,6 +786,11 @@ mod tests {
             ok("sip:alice@example.com;transport=tls"),
             Some("sip:alice@example.com;transport=tls".into())
         );
+        assert_eq!(
+            ok("sip:j.o%27hara+work:pw$1@example.com"),
+            Some("sip:j.o%27hara+work:pw$1@example.com".into())
+        );
+        assert_eq!(ok("sip:example.com"), Some("sip:example.com".into()));
         for bad in [
             "",
             "tel:+15551234",
@@ -761,6 +798,11 @@ mod tests {
             "sip:",
             "sip:@example.com",
             "a b@c",
+            "sip:alice@@example.test",
+            "sip:alice@example.test@example.org",
+            "sip:al%zzice@example.test",
+            "sip:al[ice@example.test",
+            "sip:alice@example.test;maddr=a@b",
         ] {
             assert_eq!(ok(bad), None, "{bad:?}");
         }

@@ -298,7 +298,7 @@ pub enum Error {
         at: Position,
     },
     /// The user URI has a scheme other than sip: or sips:, or no host.
-    #[error("{at}: invalid user URI {value:?} (expected sip: or sips:)")]
+    #[error("{at}: invalid user URI {value:?} (expected sip:user@host or sips:user@host)")]
     InvalidUserUri {
         /// The value found.
         value: String,

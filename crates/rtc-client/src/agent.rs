@@ -16,8 +16,8 @@ use presence::local::LocalIdentity;
 use presence::notifier::{DisableReason, Notifier, NotifierConfig, NotifierEvent};
 use presence::publisher::{Publisher, PublisherConfig, PublisherEvent};
 use presence::subscriber::{
-    RetryCause, StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId,
-    SubscriptionState, TerminatedReason,
+    StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId, SubscriptionState,
+    TerminatedReason,
 };
 use presence::{
     Backoff, Failure, LocalPresence, MediaKind, OutgoingRequest, PresenceData, RequestHandle,
@@ -415,74 +415,22 @@ fn describe(state: &SubscriptionState) -> String {
         SubscriptionState::Subscribing => "subscribing".into(),
         SubscriptionState::Pending { .. } => "pending".into(),
         SubscriptionState::Active { .. } => "active".into(),
-        SubscriptionState::Retrying { cause, .. } => format!("retrying later ({})", why(cause)),
+        SubscriptionState::Retrying { cause, .. } => format!("retrying later ({cause})"),
         SubscriptionState::Stopped(StopCause::Fetched) => "polled".into(),
         SubscriptionState::Stopped(StopCause::FetchFailed(cause)) => {
-            format!("poll failed ({})", why(cause))
+            format!("poll failed ({cause})")
         }
         SubscriptionState::Stopped(StopCause::Unsubscribed) => "stopped".into(),
         SubscriptionState::Stopped(StopCause::Refused(code)) => {
-            format!("refused ({}), not retried", status_words(*code))
+            format!("refused ({}), not retried", Failure::Status(*code))
         }
         SubscriptionState::Stopped(StopCause::Terminated(TerminatedReason::Rejected)) => {
             "refused (rejected by the buddy or its server), not retried".into()
         }
         SubscriptionState::Stopped(StopCause::Terminated(reason)) => {
-            format!(
-                "stopped (ended by the notifier: {}), not retried",
-                reason_words(reason)
-            )
+            format!("stopped (ended by the notifier: {reason}), not retried")
         }
     }
-}
-
-/// Why a subscription is down, in words.
-fn why(cause: &RetryCause) -> String {
-    match cause {
-        RetryCause::Terminated(reason) => {
-            format!("ended by the notifier: {}", reason_words(reason))
-        }
-        RetryCause::Failed(Failure::Status(code)) => format!("answered {}", status_words(*code)),
-        RetryCause::Failed(Failure::NoResponse) => "no answer".into(),
-        RetryCause::NoNotify => "no NOTIFY after the SUBSCRIBE was accepted".into(),
-        RetryCause::Expired => "expired before a refresh went through".into(),
-        RetryCause::LocalError => "the SUBSCRIBE could not be built".into(),
-    }
-}
-
-/// A `Subscription-State` reason as it appears on the wire (RFC 6665 §4.1.3).
-fn reason_words(reason: &TerminatedReason) -> String {
-    match reason {
-        TerminatedReason::Deactivated => "deactivated".into(),
-        TerminatedReason::Probation => "probation".into(),
-        TerminatedReason::Rejected => "rejected".into(),
-        TerminatedReason::Timeout => "timeout".into(),
-        TerminatedReason::Giveup => "giveup".into(),
-        TerminatedReason::NoResource => "noresource".into(),
-        TerminatedReason::Invariant => "invariant".into(),
-        TerminatedReason::Other(Some(r)) => r.to_string(),
-        TerminatedReason::Other(None) => "no reason given".into(),
-    }
-}
-
-/// A status code with the reason phrase RFC 3261 §21 (and RFC 6665) gives it, for the codes a
-/// SUBSCRIBE commonly gets.
-fn status_words(code: u16) -> String {
-    let phrase = match code {
-        403 => "Forbidden",
-        404 => "Not Found",
-        408 => "Request Timeout",
-        480 => "Temporarily Unavailable",
-        481 => "Call/Transaction Does Not Exist",
-        486 => "Busy Here",
-        489 => "Bad Event",
-        500 => "Server Internal Error",
-        503 => "Service Unavailable",
-        603 => "Decline",
-        604 => "Does Not Exist Anywhere",
-        _ => return code.to_string(),
-    };
-    format!("{code} {phrase}")
 }
 
 #[cfg(test)]
@@ -562,7 +510,7 @@ mod tests {
             events(&mut agent),
             [Event::BuddySubscription {
                 uri: BOB.into(),
-                state: "poll failed (no answer)".into()
+                state: "poll failed (SUBSCRIBE unanswered)".into()
             }]
         );
         assert_eq!(agent.poll_timeout(), Some(t1 + interval));
@@ -653,7 +601,7 @@ mod tests {
         agent.handle_response(t0, Core::Subscriber, sub.handle, &forbidden);
         assert_eq!(
             events(&mut agent),
-            [watching("refused (403 Forbidden), not retried")]
+            [watching("refused (answered 403 Forbidden), not retried")]
         );
         assert_eq!(agent.poll_timeout(), None);
     }
@@ -669,7 +617,7 @@ mod tests {
         assert_eq!(
             events(&mut agent),
             [watching(
-                "retrying later (answered 480 Temporarily Unavailable)"
+                "retrying later (SUBSCRIBE answered 480 Temporarily Unavailable)"
             )]
         );
         let t1 = t0 + Duration::from_secs(1);

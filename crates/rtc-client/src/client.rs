@@ -196,13 +196,43 @@ impl Client {
         .await
     }
 
-    /// Tells `to` that we are (`true`) or stopped (`false`) composing a message (RFC 3994).
-    pub async fn set_typing(&self, to: &str, active: bool) -> Result<()> {
-        let body = crate::im::composing_document(active);
+    /// Sends a message of any type (RFC 3428; `IRTCSession::SendMessage` with its content
+    /// type), e.g. `text/plain;charset=ISO-8859-1` with the text so encoded; returns when the
+    /// recipient accepted it. A recipient that cannot take the type answers 415:
+    /// [`Error::Refused`](crate::Error::Refused).
+    ///
+    /// ```no_run
+    /// # async fn f(client: &rtc_client::Client) -> rtc_client::Result<()> {
+    /// client
+    ///     .send_content("sip:bob@example.com", "text/plain;charset=ISO-8859-1", b"caf\xe9".to_vec())
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_content(
+        &self,
+        to: &str,
+        content_type: &str,
+        body: impl Into<bytes::Bytes>,
+    ) -> Result<()> {
+        let body = body.into();
         self.call(|reply| Command::SendMessage {
             to: to.to_owned(),
-            content_type: crate::im::COMPOSING_TYPE.to_owned(),
-            body: body.into(),
+            content_type: content_type.to_owned(),
+            body,
+            reply,
+        })
+        .await
+    }
+
+    /// Tells `to` that we are (`true`) or stopped (`false`) composing a message (RFC 3994
+    /// §3.2). Call it with `true` at each sign of composing (a keystroke, say): only a change
+    /// of state is sent, and returns when the peer accepted it. While active, the indication is
+    /// refreshed every 120 s; 15 s after the last call with `true`, or when a message is sent
+    /// to `to`, the state is idle (the peer is told, unless a message told it already).
+    pub async fn set_typing(&self, to: &str, active: bool) -> Result<()> {
+        self.call(|reply| Command::SetTyping {
+            to: to.to_owned(),
+            active,
             reply,
         })
         .await

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use provisioning::{Profile, RegisterFlags, Role, SipServer};
-use sip_parse::{Message, MessageBuilder, Method, Target, TransportKind};
+use sip_parse::{Message, Method, Target, TransportKind};
 use sip_transport::StunIncoming;
 use sip_transport::resolve::{Destination, HickoryDns, StaticDns, locate};
 use sip_txn::digest::{Credentials, DigestClient};
@@ -47,6 +47,11 @@ pub(crate) enum Command {
         to: String,
         content_type: String,
         body: Bytes,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    SetTyping {
+        to: String,
+        active: bool,
         reply: oneshot::Sender<Result<()>>,
     },
     AnswerInvite {
@@ -225,6 +230,8 @@ pub(crate) struct Engine {
     agent_generation: u64,
     retiring: Vec<Retiring>,
     pending_events: VecDeque<Event>,
+    /// Composing indications both ways (RFC 3994).
+    messages: im::Messages,
 }
 
 impl Engine {
@@ -259,6 +266,7 @@ impl Engine {
             agent_generation: 0,
             retiring: Vec::new(),
             pending_events: VecDeque::new(),
+            messages: im::Messages::default(),
         }
     }
 
@@ -320,6 +328,7 @@ impl Engine {
                     .iter()
                     .flat_map(|r| r.agent.poll_timeout().into_iter().chain([r.until])),
             )
+            .chain(self.messages.poll_timeout())
             .min()
     }
 
@@ -340,6 +349,16 @@ impl Engine {
             r.agent.handle_timeout(now);
         }
         self.retiring.retain(|r| r.until > now);
+        let mut out = Vec::new();
+        self.messages
+            .handle_timeout(now, &mut self.pending_events, &mut out);
+        for (to, document) in out {
+            // Nobody waits for a refresh or a lapse to idle.
+            let (reply, _) = oneshot::channel();
+            if let Err(e) = self.send_message(&to, im::COMPOSING_TYPE, document.into(), reply) {
+                warn!("composing indication to {to}: {e}");
+            }
+        }
     }
 
     async fn handle_command(&mut self, command: Command) {
@@ -374,8 +393,22 @@ impl Engine {
                 body,
                 reply,
             } => {
+                self.messages.sent(&to);
                 if let Err(e) = self.send_message(&to, &content_type, body, reply) {
                     warn!("MESSAGE to {to}: {e}");
+                }
+            }
+            Command::SetTyping { to, active, reply } => {
+                match self.messages.typing(Self::now(), &to, active) {
+                    Some(document) => {
+                        let body = document.into();
+                        if let Err(e) = self.send_message(&to, im::COMPOSING_TYPE, body, reply) {
+                            warn!("composing indication to {to}: {e}");
+                        }
+                    }
+                    None => {
+                        let _ = reply.send(Ok(()));
+                    }
                 }
             }
             Command::AnswerInvite { id, accept, reply } => {
@@ -843,25 +876,14 @@ impl Engine {
             let _ = reply.send(Err(Error::NoRegistrar));
             return Ok(());
         };
-        let from = match &p.display_name {
-            Some(n) => format!("\"{}\" <{}>", n.replace(['"', '\\'], ""), p.aor),
-            None => format!("<{}>", p.aor),
+        let sender = im::Sender {
+            aor: &p.aor,
+            display_name: p.display_name.as_deref(),
+            via: &p.local.via(target.transport)?,
+            host: p.registration_host(),
+            user_agent: &self.config.user_agent,
         };
-        // RFC 3428 §4: outside any dialog, a fresh Call-ID and From tag per message.
-        let request = MessageBuilder::request(Method::Message, to)
-            .header("Via", &p.local.via(target.transport)?)?
-            .header("Max-Forwards", "70")?
-            .header("From", &format!("{from};tag={}", sip_txn::new_tag()?))?
-            .header("To", &format!("<{to}>"))?
-            .header(
-                "Call-ID",
-                &format!("{}@{}", sip_txn::new_tag()?, p.registration_host()),
-            )?
-            .header("CSeq", "1 MESSAGE")?
-            .header("User-Agent", &self.config.user_agent)?
-            .body(content_type, body)?
-            .try_build()?;
-        let request = Message::parse(request)?;
+        let request = im::request(&sender, to, content_type, body)?;
         let key = key.clone();
         self.send(key, Owner::Message { reply }, request, target);
         Ok(())
@@ -1232,8 +1254,10 @@ impl Engine {
         let result = match method {
             Method::Options => self.answer_options(&incoming, flags).await,
             Method::Message if flags.contains(RegisterFlags::MESSAGE_SESSIONS) => {
-                self.deliver_message(request);
-                txn.reply(200, "OK").await.map_err(Error::from)
+                let verdict = self
+                    .messages
+                    .receive(Self::now(), request, &mut self.pending_events);
+                im::answer(txn, verdict).await
             }
             Method::Invite if flags.contains(RegisterFlags::INVITE_SESSIONS) => {
                 self.next_id += 1;
@@ -1303,40 +1327,14 @@ impl Engine {
         }
     }
 
-    fn deliver_message(&self, request: &Message) {
-        let from = request.from_header().ok();
-        let content_type = request
-            .header_str(sip_parse::HeaderName::ContentType)
-            .unwrap_or("text/plain")
-            .to_owned();
-        let sender = from
-            .as_ref()
-            .map(|f| f.uri_str().to_owned())
-            .unwrap_or_default();
-        if content_type.starts_with(im::COMPOSING_TYPE) {
-            if let Some(active) = im::parse_composing(request.body()) {
-                let _ = self.events.send(Event::Typing {
-                    from: sender,
-                    active,
-                });
-            }
-            return;
-        }
-        let _ = self.events.send(Event::Message {
-            from: sender,
-            name: from.and_then(|f| f.display_name().map(|n| n.into_owned())),
-            content_type,
-            text: String::from_utf8_lossy(request.body()).into_owned(),
-        });
-    }
-
     /// §11.2: the capabilities of this client.
     async fn answer_options(&self, incoming: &IncomingRequest, flags: RegisterFlags) -> Result<()> {
         let txn = &incoming.transaction;
         let mut b = txn
             .response(200, "OK")?
             .header("Allow", &allow_header(flags))?
-            .header("Accept", "text/plain, application/im-iscomposing+xml")?;
+            .header("Accept", im::ACCEPT)?
+            .header("Accept-Encoding", im::ACCEPT_ENCODING)?;
         if flags.contains(RegisterFlags::PRESENCE) {
             b = b.header("Allow-Events", "presence, presence.winfo")?;
         }

@@ -51,7 +51,7 @@ pub enum Event {
         uri: String,
         /// Its display name, if it gave one.
         name: Option<String>,
-        /// Its state in the watcher list (`Offering`).
+        /// Its state in the watcher list (`offering`).
         state: WatcherState,
     },
     /// An instant message arrived (RFC 3428).
@@ -62,7 +62,8 @@ pub enum Event {
         name: Option<String>,
         /// Its Content-Type.
         content_type: String,
-        /// The text (bodies that are not UTF-8 are shown lossily).
+        /// The text, decoded by the charset its Content-Type names (a body that is not in it
+        /// is refused, never shown garbled).
         text: String,
     },
     /// A peer started or stopped composing a message to us (RFC 3994).

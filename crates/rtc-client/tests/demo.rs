@@ -18,7 +18,7 @@ fn demo_runs_the_whole_flow() {
     let steps = [
         "[alice] registration: registered (200 OK)",
         "[  bob] registration: registered (200 OK)",
-        "[  bob] watcher sip:alice@example.test: Offering",
+        "[  bob] watcher sip:alice@example.test: offering",
         "[alice] buddy sip:bob@example.test is online",
         "[  bob] buddy sip:alice@example.test is away: getting coffee",
         "[alice] buddy sip:bob@example.test is busy: in a meeting",

@@ -216,7 +216,7 @@ async fn login_watch_message_status_and_quit() {
         .await
         .unwrap();
     bob.add_buddy(ALICE, "Alice").await.unwrap();
-    rtc.expect("event watcher sip:bob@example.test: Offering")
+    rtc.expect("event watcher sip:bob@example.test: offering")
         .await;
     rtc.send("allow sip:bob@example.test");
     rtc.expect("ok allow sip:bob@example.test").await;
@@ -364,7 +364,7 @@ async fn wrong_password_is_rejected_and_fails() {
     // stdout and stderr are two pipes: their lines are checked, not their order.
     for want in [
         "event registration: rejected (",
-        "stderr error login: the registrar rejected us",
+        "stderr error login: the registrar rejected us: 4",
         "bye",
     ] {
         assert!(
@@ -373,6 +373,28 @@ async fn wrong_password_is_rejected_and_fails() {
             rtc.output()
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_error_without_a_status_says_why() {
+    let dir = TempDir::new("login-unreachable");
+    let profile = dir.path("alice.xml");
+    // Nothing listens there: the TCP connection is refused, no response ever comes.
+    std::fs::write(&profile, profile_xml("alice", free_port(), "tcp")).unwrap();
+    let mut rtc = Rtc::login(&profile, &dir.path("store.xml"));
+    let line = rtc
+        .expect_where("a registration error", |l| {
+            l.starts_with("event registration: error")
+        })
+        .await;
+    assert_eq!(line, "event registration: error (transport error)");
+    rtc.send("quit");
+    rtc.exit().await;
+    assert!(
+        !rtc.output().contains("(registering)"),
+        "a reason that only repeats the state is left out:\n{}",
+        rtc.output()
+    );
 }
 
 #[tokio::test]

@@ -644,7 +644,7 @@ async fn a_buddy_who_denies_us_is_reported_refused() {
         seen.last(),
         Some(&Event::BuddySubscription {
             uri: BOB.into(),
-            state: "refused (403 Forbidden), not retried".into()
+            state: "refused (answered 403 Forbidden), not retried".into()
         }),
         "{seen:#?}"
     );

@@ -67,3 +67,17 @@ fn unreadable_file_is_an_error_line() {
     assert_eq!(lines.len(), 1);
     assert!(lines[0].starts_with(&format!("{}\terror\t0:0: cannot read:", missing.display())));
 }
+
+#[test]
+fn a_user_uri_with_two_at_signs_is_refused_at_its_place() {
+    let bad = fixture("invalid", "user-uri-double-at.xml");
+    let (ok, lines) = rtc(&[&bad]);
+    assert!(!ok);
+    assert_eq!(
+        lines,
+        [format!(
+            "{}\terror\t3:14: invalid user URI \"sip:alice@@example.test\" (expected sip:user@host or sips:user@host)",
+            bad.display()
+        )]
+    );
+}

@@ -97,7 +97,7 @@ const HELP: &[&str] = &[
     "block URI               make a watcher see us offline",
     "buddies | watchers      list them",
     "msg URI TEXT…           send an instant message",
-    "typing URI on|off       tell URI we are composing a message, or stopped",
+    "typing URI on|off       tell URI we are composing a message (for 15 s unless repeated), or stopped",
     "export FILE…            write our presence data (buddies, watchers, status) to FILE",
     "import merge|replace FILE…  read presence data from FILE, added to ours or instead of it",
     "accept ID | decline ID  answer an invitation",
@@ -188,14 +188,27 @@ fn client_config(args: &Login) -> Result<ClientConfig, String> {
 }
 
 /// Prints every event and publishes the latest registration state; ends when the client stops.
-async fn print_events(mut events: Events, states: watch::Sender<Option<RegistrationState>>) {
+async fn print_events(mut events: Events, states: watch::Sender<Latest>) {
     while let Some(e) = events.recv().await {
         say(&format!("event {}", describe(&e)));
-        if let Event::Registration { state, .. } = e {
-            states.send_replace(Some(state));
+        if let Event::Registration {
+            state,
+            status,
+            reason,
+            ..
+        } = e
+        {
+            let why = match status {
+                Some(code) => format!("{code} {reason}"),
+                None => reason,
+            };
+            states.send_replace(Some((state, why)));
         }
     }
 }
+
+/// The latest registration state, and why it came.
+type Latest = Option<(RegistrationState, String)>;
 
 /// What a session enabled.
 #[derive(Debug, Clone, Copy, Default)]
@@ -232,11 +245,7 @@ impl Session {
 
     /// Runs commands until `quit`, the end of stdin, Ctrl-C, or a rejected registration; true
     /// unless the registrar rejected us or the client stopped.
-    async fn serve(
-        &self,
-        state: &mut watch::Receiver<Option<RegistrationState>>,
-        status: Status,
-    ) -> bool {
+    async fn serve(&self, state: &mut watch::Receiver<Latest>, status: Status) -> bool {
         let mut lines = stdin_lines();
         // The status to set once registered: `--status`, or the last one the user set before.
         let mut initial = Some((status, None::<String>));
@@ -272,17 +281,17 @@ impl Session {
                         eprintln!("error login: the client stopped");
                         return false;
                     }
-                    let now = *state.borrow_and_update();
+                    let now = state.borrow_and_update().clone();
                     match now {
                         // Set once registered: a status set before would leave us looking
                         // offline to watchers.
-                        Some(RegistrationState::Registered) => {
+                        Some((RegistrationState::Registered, _)) => {
                             if let Some((s, note)) = initial.take() {
                                 self.execute(Command::Status(s, note.as_deref())).await;
                             }
                         }
-                        Some(RegistrationState::Rejected) => {
-                            eprintln!("error login: the registrar rejected us");
+                        Some((RegistrationState::Rejected, why)) => {
+                            eprintln!("error login: the registrar rejected us: {}", one_line(&why));
                             return false;
                         }
                         _ => {}
@@ -354,7 +363,7 @@ impl Session {
     async fn logoff(
         &self,
         enabled: Enabled,
-        state: &mut watch::Receiver<Option<RegistrationState>>,
+        state: &mut watch::Receiver<Latest>,
         deadline: Instant,
     ) -> bool {
         let c = &self.client;
@@ -378,11 +387,12 @@ impl Session {
                     .wait_for(|s| {
                         matches!(
                             s,
-                            Some(
+                            Some((
                                 RegistrationState::NotRegistered
                                     | RegistrationState::LoggedOff
-                                    | RegistrationState::Rejected
-                            )
+                                    | RegistrationState::Rejected,
+                                _
+                            ))
                         )
                     })
                     .await
@@ -408,7 +418,7 @@ async fn within(
     let why = match timeout_at(deadline, step).await {
         Ok(Ok(())) => return true,
         Ok(Err(e)) => e,
-        Err(_) => format!("no end within {LOGOFF_WAIT:?}"),
+        Err(_) => format!("no end within {} s", LOGOFF_WAIT.as_secs()),
     };
     eprintln!("error logout: {what}: {}", one_line(&why));
     false

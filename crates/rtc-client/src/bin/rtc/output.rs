@@ -16,6 +16,10 @@ pub(crate) fn describe(event: &Event) -> String {
             ..
         } => match status {
             Some(code) => format!("registration: {state} ({code} {})", one_line(reason)),
+            // No response behind it (a timeout, a transport error): the reason still says why.
+            None if !reason.is_empty() && *reason != state.to_string() => {
+                format!("registration: {state} ({})", one_line(reason))
+            }
             None => format!("registration: {state}"),
         },
         Event::Buddy { uri, status, note } => match note {
@@ -25,7 +29,7 @@ pub(crate) fn describe(event: &Event) -> String {
         Event::BuddySubscription { uri, state } => {
             format!("watching {}: {}", one_line(uri), one_line(state))
         }
-        Event::Watcher { uri, state, .. } => format!("watcher {}: {state:?}", one_line(uri)),
+        Event::Watcher { uri, state, .. } => format!("watcher {}: {state}", one_line(uri)),
         Event::Message { from, text, .. } => {
             format!("message from {}: {}", one_line(from), one_line(text))
         }
@@ -40,8 +44,8 @@ pub(crate) fn describe(event: &Event) -> String {
         ),
         Event::Invite { id, from } => format!("invite {id} from {}", one_line(from)),
         Event::InviteCancelled { id } => format!("invite {id} cancelled"),
-        // `Event` may grow; Debug escapes its strings, so this stays on one line.
-        other => format!("{other:?}"),
+        // `Event` may grow; its Rust spelling is no words for a person.
+        _ => "something this version of rtc cannot describe happened".to_owned(),
     }
 }
 
@@ -73,6 +77,35 @@ mod tests {
     fn one_line_escapes_what_could_break_a_line() {
         assert_eq!(one_line("a\tb\nc\r\\d"), "a\\tb\\nc\\r\\\\d");
         assert_eq!(one_line("\u{1b}[2J\u{85}é…"), "\\u{1b}[2J\\u{85}é…");
+    }
+
+    #[test]
+    fn registration_changes_say_why_with_or_without_a_status() {
+        let event = |status, reason: &str| Event::Registration {
+            profile: "p".into(),
+            state: rtc_client::RegistrationState::Error,
+            status,
+            reason: reason.into(),
+        };
+        assert_eq!(
+            describe(&event(None, "no answer from the registrar")),
+            "registration: error (no answer from the registrar)"
+        );
+        assert_eq!(
+            describe(&event(Some(503), "Service Unavailable")),
+            "registration: error (503 Service Unavailable)"
+        );
+        assert_eq!(describe(&event(None, "")), "registration: error");
+    }
+
+    #[test]
+    fn a_watcher_state_is_a_word() {
+        let line = describe(&Event::Watcher {
+            uri: "sip:eve@example.test".into(),
+            name: None,
+            state: rtc_client::WatcherState::Offering,
+        });
+        assert_eq!(line, "watcher sip:eve@example.test: offering");
     }
 
     #[test]

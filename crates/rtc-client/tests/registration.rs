@@ -484,3 +484,47 @@ fn without_nat_rport_changes_nothing() {
         "sip:alice@192.0.2.1:5070"
     );
 }
+
+#[test]
+fn a_registrar_away_for_ten_minutes_is_reached_by_the_backoff_without_a_tight_loop() {
+    // Every REGISTER goes unanswered for 10 minutes (Timer F: 32 s each), then the registrar
+    // is back. The retries back off (2 s doubling, capped at 5 min, RFC 5626 §4.5): few
+    // requests, none sooner than the backoff allows, and the first after the return comes
+    // within the cap.
+    let t0 = start();
+    let mut reg = registration(vec![targets()[0].clone()]);
+    let back = t0 + Duration::from_secs(600);
+    let mut now = t0;
+    let mut req = send_register(&mut reg);
+    let mut sent = vec![now];
+    loop {
+        // Unanswered: the transaction fails 32 s later.
+        now += Duration::from_secs(32);
+        reg.handle_failure(now, req.id, Failure::Timeout).unwrap();
+        assert_eq!(reg.state(), RegistrationState::Error);
+        let wake = reg.poll_timeout().expect("a retry is scheduled");
+        assert!(wake > now, "a retry waits");
+        now = wake;
+        reg.handle_timeout(now).unwrap();
+        req = reg.poll_request().expect("the retry");
+        sent.push(now);
+        if now >= back {
+            break;
+        }
+    }
+    accept(&mut reg, now, &req, 600);
+    assert_eq!(reg.state(), RegistrationState::Registered);
+    // No tight loop: one REGISTER per 32 s at the very most, and far fewer as the waits grow.
+    assert!(sent.len() <= 12, "{} REGISTERs in 10 minutes", sent.len());
+    assert!(
+        sent.windows(2)
+            .all(|w| w[1] - w[0] >= Duration::from_secs(33)),
+        "{sent:?}"
+    );
+    // Reached within the longest wait (5 min) plus one transaction of its return.
+    assert!(
+        now - back <= Duration::from_secs(300 + 32),
+        "{:?}",
+        now - back
+    );
+}

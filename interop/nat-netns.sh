@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # A client behind a home router's NAT, for tests: namespace ID-lan (the client, 10.77.0.2) routes
-# through namespace ID-nat (the router: nftables masquerade with random ports, UDP conntrack
-# entries forgotten after TIMEOUT s idle, as common routers do) to 198.18.77.1 on a veth in the
-# calling namespace (the "internet": run the server there, e.g. KAM_IP=198.18.77.1).
-# Replies from outside reach the client only while the router remembers the mapping.
+# through namespace ID-nat (the router, public address 198.18.NET.2: nftables masquerade with
+# random ports, UDP conntrack entries forgotten after TIMEOUT s idle, as common routers do) to
+# 198.18.NET.1 on a veth in the calling namespace (the "internet": run the server there, e.g.
+# KAM_IP=198.18.NET.1). Replies from outside reach the client only while the router remembers
+# the mapping. Runs at the same time need different IDs and NETs.
 # usage (root):
-#   nat-netns.sh up ID [TIMEOUT=30]   create ID-lan and ID-nat (ID: at most 8 characters)
-#   nat-netns.sh down ID              delete them and the veth pair
+#   nat-netns.sh up ID NET [TIMEOUT=30]   create ID-lan and ID-nat (ID: at most 8 characters,
+#                                         NET: 0-255)
+#   nat-netns.sh down ID                  delete them and the veth pair
 set -eu
 cmd=${1:-}; id=${2:-}
-[ -n "$id" ] && [ ${#id} -le 8 ] || { sed -n '2,9p' "$0"; exit 2; }
+[ -n "$id" ] && [ ${#id} -le 8 ] || { sed -n '2,11p' "$0"; exit 2; }
 lan=$id-lan; nat=$id-nat
 case $cmd in
   up)
-    timeout=${3:-30}
+    net=${3:?NET}; timeout=${4:-30}
     cleanup() { ip netns del "$lan" 2>/dev/null; ip netns del "$nat" 2>/dev/null; ip link del "${id}h" 2>/dev/null; true; }
     trap 'cleanup; echo "nat-netns: could not set up $id" >&2' ERR
     ip netns add "$lan"
@@ -21,12 +23,12 @@ case $cmd in
     # internet <-> router WAN
     ip link add "${id}h" type veth peer name "${id}w"
     ip link set "${id}w" netns "$nat"
-    ip addr add 198.18.77.1/24 dev "${id}h"
+    ip addr add 198.18.$net.1/24 dev "${id}h"
     ip link set "${id}h" up
     # router LAN <-> client
     ip -n "$nat" link add "${id}l" type veth peer name "${id}c"
     ip -n "$nat" link set "${id}c" netns "$lan"
-    ip -n "$nat" addr add 198.18.77.2/24 dev "${id}w"
+    ip -n "$nat" addr add 198.18.$net.2/24 dev "${id}w"
     ip -n "$nat" addr add 10.77.0.1/24 dev "${id}l"
     for l in lo "${id}w" "${id}l"; do ip -n "$nat" link set "$l" up; done
     ip -n "$lan" addr add 10.77.0.2/24 dev "${id}c"
@@ -51,5 +53,5 @@ NFT
     ip netns del "$nat" 2>/dev/null || true
     ip link del "${id}h" 2>/dev/null || true
     ;;
-  *) sed -n '2,9p' "$0"; exit 2;;
+  *) sed -n '2,11p' "$0"; exit 2;;
 esac

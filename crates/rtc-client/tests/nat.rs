@@ -123,10 +123,8 @@ async fn a_kamailio_outage_over_udp_is_noticed_and_recovered_from() {
 
 /// Set, to Kamailio's port, in the environment of the run inside the NAT.
 const INNER: &str = "RTC_NAT_INNER_PORT";
-/// The "internet" side of `interop/nat-netns.sh`, where Kamailio listens.
-const OUTSIDE: &str = "198.18.77.1";
-/// The router's public address.
-const PUBLIC: &str = "198.18.77.2";
+/// Set, to the address Kamailio listens on, in the environment of the run inside the NAT.
+const INNER_SERVER: &str = "RTC_NAT_INNER_SERVER";
 /// How long the client sits idle behind the NAT: six times its conntrack timeout.
 const IDLE: Duration = Duration::from_secs(180);
 
@@ -156,9 +154,12 @@ async fn behind_a_nat_that_forgets_idle_mappings_the_client_stays_reachable() {
     if !testkit::interop(&["ip", "nft", "kamailio", "kamcmd"]) {
         return;
     }
+    // Names and addresses of this run's own, so that runs at the same time do not collide.
     let id = format!("rn{}", std::process::id() % 100_000);
+    let net = std::process::id() % 250;
+    let (outside, public) = (format!("198.18.{net}.1"), format!("198.18.{net}.2"));
     let up = Command::new(nat_script())
-        .args(["up", &id, "30"])
+        .args(["up", &id, &net.to_string(), "30"])
         .output()
         .unwrap();
     if !up.status.success() {
@@ -169,17 +170,17 @@ async fn behind_a_nat_that_forgets_idle_mappings_the_client_stays_reachable() {
         return;
     }
     let _nat = Nat(id.clone());
-    let kam = Kamailio::start_at("nat", OUTSIDE, &[]).expect("kamailio is installed");
+    let kam = Kamailio::start_at("nat", &outside, &[]).expect("kamailio is installed");
 
     // bob, outside, publishes his status through Kamailio's presence server.
     let dir = TempDir::new("nat-bob");
     let (bob, mut bob_events) = client_with(None, |c| {
-        c.transport.udp = vec![format!("{OUTSIDE}:0").parse().unwrap()];
+        c.transport.udp = vec![format!("{outside}:0").parse().unwrap()];
         c.transport.tcp = vec![];
     })
     .await;
     let bob_profile = bob
-        .create_profile(&profile_xml_at("bob", OUTSIDE, kam.port, "udp"))
+        .create_profile(&profile_xml_at("bob", &outside, kam.port, "udp"))
         .unwrap();
     bob.enable_profile(&bob_profile, RegisterFlags::ALL)
         .await
@@ -201,6 +202,7 @@ async fn behind_a_nat_that_forgets_idle_mappings_the_client_stays_reachable() {
             "--test-threads=1",
         ])
         .env(INNER, kam.port.to_string())
+        .env(INNER_SERVER, &outside)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -227,7 +229,7 @@ async fn behind_a_nat_that_forgets_idle_mappings_the_client_stays_reachable() {
     wait_for("watching");
     // The registrar holds alice's public address, not the private one.
     let bindings = kam.rpc("ul.dump");
-    assert!(bindings.contains(PUBLIC), "{bindings}");
+    assert!(bindings.contains(&public), "{bindings}");
     assert!(!bindings.contains("sip:alice@10.77.0.2"), "{bindings}");
 
     // Idle for six conntrack timeouts: only keep-alives keep the mapping.
@@ -254,11 +256,12 @@ async fn inner_alice_behind_the_nat() {
         return;
     };
     let port: u16 = port.to_str().unwrap().parse().unwrap();
+    let server = std::env::var(INNER_SERVER).unwrap();
     let dir = TempDir::new("nat-alice");
     // The defaults: keep-alives every 25-29 s, against the router's 30 s.
     let (alice, mut events) = Client::builder().start().await.unwrap();
     let profile = alice
-        .create_profile(&profile_xml_at("alice", OUTSIDE, port, "udp"))
+        .create_profile(&profile_xml_at("alice", &server, port, "udp"))
         .unwrap();
     alice
         .enable_profile(&profile, RegisterFlags::ALL)

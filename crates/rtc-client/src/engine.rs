@@ -291,6 +291,9 @@ impl Engine {
                         self.connection_lost(&target, &reason);
                     }
                     Some(Received::Stun(stun)) => self.handle_stun(&stun),
+                    Some(Received::Response { token, outcome }) => {
+                        self.handle_done(Done { id: token, outcome }).await;
+                    }
                     Some(_) => {}
                     None => break,
                 },
@@ -909,7 +912,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs `request` in a client transaction; its outcome comes back as a [`Done`].
+    /// Runs `request` in a client transaction; its outcome comes back as a [`Done`], from the
+    /// driver's one ordered queue, so that the responses and requests of a dialog are handled
+    /// in the order they arrived on the wire (a NOTIFY after the 2xx to its SUBSCRIBE).
     fn send(&mut self, profile: String, owner: Owner, request: Message, target: Target) {
         self.next_id += 1;
         let id = self.next_id;
@@ -922,15 +927,12 @@ impl Engine {
                 target: target.clone(),
             },
         );
-        let driver = self.driver.clone();
-        let done = self.done_tx.clone();
-        tokio::spawn(async move {
-            let outcome = match driver.request(request, target).await {
-                Ok(mut txn) => txn.final_response().await,
-                Err(e) => Err(e),
-            };
-            let _ = done.send(Done { id, outcome });
-        });
+        if let Err(e) = self.driver.request_in_order(request, target, id) {
+            let _ = self.done_tx.send(Done {
+                id,
+                outcome: Err(e),
+            });
+        }
     }
 
     async fn handle_done(&mut self, done: Done) {

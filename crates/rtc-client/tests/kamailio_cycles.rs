@@ -1,0 +1,136 @@
+//! Sequencing against a real presence server (RFC 3261 §8.1.3.5, §12.2.1.1, §22.2; RFC 6665
+//! §4.1.2.4): Kamailio challenges every SUBSCRIBE, in dialog too (`-A WITH_INDIALOG_AUTH`), and
+//! refuses with 400 "wrong sequence number" a SUBSCRIBE whose CSeq does not go up in its
+//! dialog. A hundred subscribe/unsubscribe cycles must draw no such 400, and once the watcher
+//! has logged off, no subscription may be left on the server (its subscriptions are written
+//! through to the db_text table `active_watchers`, `-A WITH_SUBS_DB`, read over its RPC).
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use rtc_client::{Client, Event, Events, Profile, RegistrationState, Status, Store};
+
+const BOB: &str = "sip:bob@example.test";
+const CYCLES: usize = 100;
+
+async fn online(kam: &Kamailio, dir: &TempDir, user: &str) -> (Client, Events, Profile) {
+    let (client, events, profile) = registered(&profile_xml(user, kam.port, "udp"), None).await;
+    client
+        .enable_presence(Store::file(dir.path(&format!("{user}.xml"))))
+        .await
+        .unwrap();
+    (client, events, profile)
+}
+
+/// Waits for alice's subscription to bob to reach a state whose words start with `state`.
+async fn subscription(events: &mut Events, state: &str) {
+    expect(events, &format!("subscription {state}"), |e| {
+        matches!(e, Event::BuddySubscription { uri, state: s } if uri == BOB && s.starts_with(state))
+    })
+    .await;
+}
+
+/// The Call-IDs of the subscriptions Kamailio holds.
+fn server_subscriptions(kam: &Kamailio) -> Vec<String> {
+    let ctl = format!("unix:{}", kam.dir.join("kamailio_ctl").display());
+    let out = Command::new("kamcmd")
+        .args(["-s", &ctl, "db_text.query"])
+        .arg("select callid from active_watchers")
+        .output()
+        .expect("kamcmd comes with kamailio");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "kamcmd: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "statement returned 0 rows", or the column header, a line per row and "total rows N / M".
+    text.lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with("statement returned")
+                && !l.starts_with("total rows")
+                && *l != "callid(string)"
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_unsubscribe_cycles_with_in_dialog_challenges() {
+    let Some(kam) = Kamailio::start(
+        "cycles",
+        &[
+            "-A",
+            "WITHOUT_TLS",
+            "-A",
+            "WITH_INDIALOG_AUTH",
+            "-A",
+            "WITH_SUBS_DB",
+        ],
+    ) else {
+        return;
+    };
+    let dir = TempDir::new("kam-cycles");
+    let (bob, bob_events, bob_profile) = online(&kam, &dir, "bob").await;
+    bob.set_local_presence(Status::Away, None).await.unwrap();
+    let (alice, mut alice_events, alice_profile) = online(&kam, &dir, "alice").await;
+
+    for cycle in 0..CYCLES {
+        // SUBSCRIBE (407, again with credentials), 200, NOTIFY active.
+        alice.add_buddy(BOB, "Bob").await.unwrap();
+        subscription(&mut alice_events, "active").await;
+        // SUBSCRIBE Expires: 0 in the dialog (407, again), 200, NOTIFY terminated.
+        alice.remove_buddy(BOB).await.unwrap();
+        subscription(&mut alice_events, "stopped").await;
+        assert!(
+            server_subscriptions(&kam).is_empty(),
+            "cycle {cycle}: the unsubscribe left the subscription on the server\n{}",
+            kam.log()
+        );
+    }
+
+    // One subscription standing at logout: logging off ends it.
+    alice.add_buddy(BOB, "Bob").await.unwrap();
+    subscription(&mut alice_events, "active").await;
+    let standing = server_subscriptions(&kam);
+    assert_eq!(standing.len(), 1, "{standing:?}");
+    alice.disable_profile(&alice_profile).await.unwrap();
+    expect_state(&mut alice_events, RegistrationState::NotRegistered).await;
+    // The unsubscribe may still be on its way when the registration is gone.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !server_subscriptions(&kam).is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left = server_subscriptions(&kam);
+    assert!(
+        left.is_empty(),
+        "left after logout: {left:?}\n{}",
+        kam.log()
+    );
+
+    let log = kam.log();
+    assert!(
+        !log.contains("wrong sequence number"),
+        "a SUBSCRIBE reused a CSeq of its dialog:\n{log}"
+    );
+    // The in-dialog path really ran: every unsubscribe (and the one at logout) was challenged.
+    let challenged = log
+        .lines()
+        .filter(|l| l.contains("in-dialog challenge: SUBSCRIBE"))
+        .count();
+    assert!(
+        challenged > CYCLES,
+        "{challenged} in-dialog challenges\n{log}"
+    );
+
+    alice.shutdown().await.unwrap();
+    let mut bob_events = bob_events;
+    bob.disable_profile(&bob_profile).await.unwrap();
+    expect_state(&mut bob_events, RegistrationState::NotRegistered).await;
+    bob.shutdown().await.unwrap();
+}

@@ -4,6 +4,8 @@
 //! dialog. A hundred subscribe/unsubscribe cycles must draw no such 400, and once the watcher
 //! has logged off, no subscription may be left on the server (its subscriptions are written
 //! through to the db_text table `active_watchers`, `-A WITH_SUBS_DB`, read over its RPC).
+//! Subscriptions are granted 6 s at most (`-A WITH_SHORT_SUBSCRIPTIONS`), so that the last one
+//! is refreshed in its dialog, challenged each time, before the watcher logs off.
 
 mod common;
 
@@ -17,7 +19,7 @@ const BOB: &str = "sip:bob@example.test";
 const CYCLES: usize = 100;
 
 async fn online(kam: &Kamailio, dir: &TempDir, user: &str) -> (Client, Events, Profile) {
-    let (client, events, profile) = registered(&profile_xml(user, kam.port, "udp"), None).await;
+    let (client, events, profile) = registered(&profile_xml(user, kam.port, "tcp"), None).await;
     client
         .enable_presence(Store::file(dir.path(&format!("{user}.xml"))))
         .await
@@ -60,31 +62,54 @@ fn server_subscriptions(kam: &Kamailio) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn subscribe_unsubscribe_cycles_with_in_dialog_challenges() {
-    let Some(kam) = Kamailio::start(
-        "cycles",
-        &[
-            "-A",
-            "WITHOUT_TLS",
-            "-A",
-            "WITH_INDIALOG_AUTH",
-            "-A",
-            "WITH_SUBS_DB",
-        ],
-    ) else {
+/// How many in-dialog SUBSCRIBEs Kamailio has challenged (its cfg logs each).
+fn in_dialog_challenges(kam: &Kamailio) -> usize {
+    kam.log()
+        .lines()
+        .filter(|l| l.contains("in-dialog challenge: SUBSCRIBE"))
+        .count()
+}
+
+/// How Kamailio treats in-dialog SUBSCRIBEs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Challenge {
+    /// Every one is challenged.
+    All,
+    /// Refreshes are; unsubscribes pass as sent (`-A WITH_FREE_UNSUBSCRIBE`).
+    RefreshesOnly,
+}
+
+/// Alice subscribes to bob and unsubscribes `cycles` times, then subscribes, lets the
+/// subscription be refreshed twice and logs off. No SUBSCRIBE may draw 400 "wrong sequence
+/// number"; none of the subscriptions may be left on the server.
+async fn cycles(name: &str, challenge: Challenge, cycles: usize) {
+    let mut args = vec![
+        "-A",
+        "WITHOUT_TLS",
+        "-A",
+        "WITH_INDIALOG_AUTH",
+        "-A",
+        "WITH_SUBS_DB",
+        "-A",
+        "WITH_SHORT_SUBSCRIPTIONS",
+    ];
+    if challenge == Challenge::RefreshesOnly {
+        args.extend(["-A", "WITH_FREE_UNSUBSCRIBE"]);
+    }
+    let Some(kam) = Kamailio::start(name, &args) else {
         return;
     };
-    let dir = TempDir::new("kam-cycles");
-    let (bob, bob_events, bob_profile) = online(&kam, &dir, "bob").await;
+    let dir = TempDir::new(&format!("kam-{name}"));
+    let (bob, mut bob_events, bob_profile) = online(&kam, &dir, "bob").await;
     bob.set_local_presence(Status::Away, None).await.unwrap();
     let (alice, mut alice_events, alice_profile) = online(&kam, &dir, "alice").await;
 
-    for cycle in 0..CYCLES {
+    for cycle in 0..cycles {
         // SUBSCRIBE (407, again with credentials), 200, NOTIFY active.
         alice.add_buddy(BOB, "Bob").await.unwrap();
         subscription(&mut alice_events, "active").await;
-        // SUBSCRIBE Expires: 0 in the dialog (407, again), 200, NOTIFY terminated.
+        // SUBSCRIBE Expires: 0 in the dialog (407 and again, unless free), 200, NOTIFY
+        // terminated.
         alice.remove_buddy(BOB).await.unwrap();
         subscription(&mut alice_events, "stopped").await;
         assert!(
@@ -94,11 +119,24 @@ async fn subscribe_unsubscribe_cycles_with_in_dialog_challenges() {
         );
     }
 
-    // One subscription standing at logout: logging off ends it.
+    // One subscription standing at logout, refreshed twice in its dialog first (granted 6 s:
+    // each refresh 3 s before expiry), each refresh challenged and resubmitted.
     alice.add_buddy(BOB, "Bob").await.unwrap();
     subscription(&mut alice_events, "active").await;
     let standing = server_subscriptions(&kam);
     assert_eq!(standing.len(), 1, "{standing:?}");
+    let before = in_dialog_challenges(&kam);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while in_dialog_challenges(&kam) < before + 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no refresh in the dialog\n{}",
+            kam.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Let the last resubmission be answered.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     alice.disable_profile(&alice_profile).await.unwrap();
     expect_state(&mut alice_events, RegistrationState::NotRegistered).await;
     // The unsubscribe may still be on its way when the registration is gone.
@@ -118,19 +156,33 @@ async fn subscribe_unsubscribe_cycles_with_in_dialog_challenges() {
         !log.contains("wrong sequence number"),
         "a SUBSCRIBE reused a CSeq of its dialog:\n{log}"
     );
-    // The in-dialog path really ran: every unsubscribe (and the one at logout) was challenged.
-    let challenged = log
-        .lines()
-        .filter(|l| l.contains("in-dialog challenge: SUBSCRIBE"))
-        .count();
+    // The in-dialog path really ran.
+    let challenged = in_dialog_challenges(&kam);
+    let least = match challenge {
+        Challenge::All => cycles + 3,
+        Challenge::RefreshesOnly => 2,
+    };
     assert!(
-        challenged > CYCLES,
+        challenged >= least,
         "{challenged} in-dialog challenges\n{log}"
     );
 
     alice.shutdown().await.unwrap();
-    let mut bob_events = bob_events;
     bob.disable_profile(&bob_profile).await.unwrap();
     expect_state(&mut bob_events, RegistrationState::NotRegistered).await;
     bob.shutdown().await.unwrap();
+}
+
+/// RFC 3261 §22.2 in every request of the dialog: each SUBSCRIBE is challenged and sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_unsubscribe_cycles_with_in_dialog_challenges() {
+    cycles("cycles", Challenge::All, CYCLES).await;
+}
+
+/// The unsubscribes reach the presence server with the CSeq the dialog gave them: one above
+/// the resubmitted initial SUBSCRIBE (whether its 2xx or its NOTIFY came first) and above
+/// every resubmitted refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchallenged_unsubscribes_go_above_every_resubmission() {
+    cycles("cycles-free-unsubscribe", Challenge::RefreshesOnly, 20).await;
 }

@@ -140,10 +140,10 @@ impl Dialog {
     /// NOTIFY's To tag must be the SUBSCRIBE's From tag; the NOTIFY is a request received, so
     /// the route set is its Record-Route in order (§12.1.1).
     ///
-    /// A NOTIFY without the Contact RFC 6665 §8.1 asks for still creates the dialog (it
-    /// arrives before the 2xx, which brings the Contact): the remote target is the SUBSCRIBE's
-    /// Request-URI until then. If the SUBSCRIBE was resubmitted with a higher CSeq than
-    /// `subscribe` carries, tell the dialog with [`Dialog::advance_local_seq`].
+    /// A NOTIFY without the Contact every target-refresh request must carry still creates the
+    /// dialog (it came before the 2xx, which brings a Contact): the remote target is the
+    /// SUBSCRIBE's Request-URI until then. If the SUBSCRIBE was resubmitted with a higher CSeq
+    /// than `subscribe` carries, tell the dialog with [`Dialog::advance_local_seq`].
     pub fn from_notify(subscribe: &Message, notify: &Message) -> Result<Self> {
         if notify.method() != Some(Method::Notify) {
             return Err(Error::NoDialog("not a NOTIFY"));

@@ -67,3 +67,47 @@ pub(crate) fn taken(queued: &AtomicUsize, item: &Received) {
         queued.fetch_sub(1, Ordering::AcqRel);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::DriverError;
+    use sip_parse::Target;
+
+    fn lost() -> Received {
+        Received::ConnectionLost {
+            target: Target::udp("192.0.2.1:5060".parse().unwrap()),
+            reason: "test".into(),
+        }
+    }
+
+    fn response(token: u64) -> Received {
+        Received::Response {
+            token,
+            outcome: Err(DriverError::Shutdown),
+        }
+    }
+
+    #[test]
+    fn requests_are_bounded_responses_always_fit_and_order_is_kept() {
+        let (tx, mut rx) = inbox(2);
+        tx.send_response(response(1));
+        assert!(tx.try_send(lost()).is_ok());
+        tx.send_response(response(2));
+        assert!(tx.try_send(lost()).is_ok());
+        assert!(!tx.has_room());
+        assert!(tx.try_send(lost()).is_err(), "full");
+        tx.send_response(response(3));
+        let order: Vec<String> = std::iter::from_fn(|| rx.try_recv())
+            .map(|r| match r {
+                Received::Response { token, .. } => format!("r{token}"),
+                _ => "lost".into(),
+            })
+            .collect();
+        assert_eq!(order, ["r1", "lost", "r2", "lost", "r3"]);
+        // Taken off the queue: room again.
+        assert!(tx.has_room());
+        drop(rx);
+        assert!(!tx.has_room(), "nobody reads");
+    }
+}

@@ -187,3 +187,66 @@ async fn subscribe_unsubscribe_cycles_with_in_dialog_challenges() {
 async fn unchallenged_unsubscribes_go_above_every_resubmission() {
     cycles("cycles-free-unsubscribe", Challenge::RefreshesOnly, 20).await;
 }
+
+/// Peer to peer (`-A WITH_P2P`): bob is his own presence agent, and his NOTIFYs pass
+/// Kamailio's proxy in the dialog, as alice's in-dialog SUBSCRIBEs do; the proxy challenges
+/// every one of them. Each is sent again with the next CSeq of its dialog, so alice takes every
+/// NOTIFY in order (a CSeq lower than the last would get 500 and end the subscription) and
+/// sees each of bob's changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_to_peer_notifies_challenged_in_the_dialog_all_arrive() {
+    let args = [
+        "-A",
+        "WITHOUT_TLS",
+        "-A",
+        "WITH_P2P",
+        "-A",
+        "WITH_INDIALOG_AUTH",
+    ];
+    let Some(kam) = Kamailio::start("cycles-p2p", &args) else {
+        return;
+    };
+    let dir = TempDir::new("kam-cycles-p2p");
+    let (bob, bob_events, bob_profile) = online(&kam, &dir, "bob").await;
+    bob.set_local_presence(Status::Online, None).await.unwrap();
+    bob.allow_watcher("sip:alice@example.test").await.unwrap();
+    let (alice, mut alice_events, alice_profile) = online(&kam, &dir, "alice").await;
+    alice.add_buddy(BOB, "Bob").await.unwrap();
+    expect_buddy(&mut alice_events, BOB, Status::Online).await;
+    let statuses = [
+        Status::Away,
+        Status::Busy,
+        Status::OnThePhone,
+        Status::Online,
+    ];
+    let changes = 12;
+    for (i, status) in statuses.into_iter().cycle().take(changes).enumerate() {
+        let note = format!("change {i}");
+        bob.set_local_presence(status, Some(&note)).await.unwrap();
+        let wanted = |e: &Event| match e {
+            Event::Buddy {
+                uri,
+                status: s,
+                note: n,
+            } => uri == BOB && *s == status && n.as_deref() == Some(note.as_str()),
+            _ => false,
+        };
+        expect(&mut alice_events, &note, wanted).await;
+    }
+    alice.remove_buddy(BOB).await.unwrap();
+    subscription(&mut alice_events, "stopped").await;
+    let log = kam.log();
+    let notifies = log
+        .lines()
+        .filter(|l| l.contains("in-dialog challenge: NOTIFY"))
+        .count();
+    assert!(notifies > changes, "{notifies} NOTIFYs challenged\n{log}");
+    for (client, mut events, profile) in [
+        (alice, alice_events, alice_profile),
+        (bob, bob_events, bob_profile),
+    ] {
+        client.disable_profile(&profile).await.unwrap();
+        expect_state(&mut events, RegistrationState::NotRegistered).await;
+        client.shutdown().await.unwrap();
+    }
+}

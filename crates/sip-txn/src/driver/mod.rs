@@ -9,7 +9,9 @@
 //!   [`contact_uri`](Driver::contact_uri) for requests;
 //! * sends a request in a client transaction: [`Driver::request`] gives a
 //!   [`ClientTransaction`] that yields provisional responses and is `.await`ed for the final one
-//!   (a timeout or a transport failure is a [`DriverError`]);
+//!   (a timeout or a transport failure is a [`DriverError`]); or, with
+//!   [`Driver::request_in_order`], has the final response delivered as
+//!   [`Received::Response`] among the incoming requests, in the order they arrived;
 //! * sends what needs no transaction: [`send_stateless`](Driver::send_stateless) (the ACK for a
 //!   2xx, RFC 3261 §13.2.2.4);
 //! * shuts down cleanly: [`shutdown`](Driver::shutdown).

@@ -368,6 +368,16 @@ impl Notifier {
         }
     }
 
+    /// A new CSeq number for sending the NOTIFY `handle` again with credentials after a 401
+    /// or 407 (RFC 3261 §22.2), from its dialog's local sequence (§12.2.1.1), which this call
+    /// advances: no later NOTIFY of the dialog reuses it. Resend under the same handle;
+    /// `None` when the core no longer waits for `handle` (do not resend then).
+    pub fn next_cseq(&mut self, handle: RequestHandle) -> Option<u32> {
+        let id = self.requests.get(&handle)?;
+        let s = self.subs.get_mut(id)?;
+        (s.in_flight == Some(handle)).then(|| s.dialog.next_local_seq())
+    }
+
     /// The NOTIFY `handle` failed: no response, or a non-2xx. The subscription is removed
     /// (RFC 6665 §4.2.2).
     pub fn handle_failure(&mut self, now: Instant, handle: RequestHandle) {

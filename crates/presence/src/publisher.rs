@@ -226,6 +226,31 @@ impl Publisher {
         }
     }
 
+    /// A new CSeq number for sending the PUBLISH `handle` again with credentials after a 401
+    /// or 407 (RFC 3261 §22.2), from the one sequence of our publication's Call-ID
+    /// (§8.1.1.5), which this call advances: every PUBLISH, resubmissions included, has a
+    /// number of its own (RFC 3903 §4). Resend under the same handle; `None` when `handle` is
+    /// not the PUBLISH in flight (do not resend then).
+    ///
+    /// ```
+    /// use presence::publisher::{Publisher, PublisherConfig};
+    /// use presence::testkit::{epoch, identity};
+    /// let mut core = Publisher::new(identity("alice"), PublisherConfig::default());
+    /// core.publish(epoch(), "application/pidf+xml", bytes::Bytes::from_static(b"<presence/>"));
+    /// let publish = core.poll_request().expect("the PUBLISH");
+    /// assert_eq!(publish.message.cseq()?.seq, 1);
+    /// assert_eq!(core.next_cseq(publish.handle), Some(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn next_cseq(&mut self, handle: RequestHandle) -> Option<u32> {
+        let (h, _) = self.in_flight?;
+        if h != handle {
+            return None;
+        }
+        self.cseq = self.cseq.wrapping_add(1);
+        Some(self.cseq)
+    }
+
     /// The PUBLISH `handle` got no response (timeout or transport error).
     pub fn handle_failure(&mut self, now: Instant, handle: RequestHandle) {
         if let Some((h, _)) = self.in_flight

@@ -264,6 +264,9 @@ enum Phase {
     Subscribing {
         handle: RequestHandle,
         request: Message,
+        /// The last CSeq number used with this Call-ID: `request`'s, or a resubmission's
+        /// ([`Subscriber::next_cseq`]). The dialog's local sequence starts there.
+        cseq: u32,
     },
     /// The dialog stands; the deadline is Timer N (no NOTIFY yet) or the refresh.
     Established,
@@ -324,6 +327,9 @@ pub struct Subscriber {
     /// together (a server restart) do not retry together either.
     salt: u64,
 }
+
+/// The CSeq number of each new SUBSCRIBE outside a dialog (a fresh Call-ID every time).
+const INITIAL_CSEQ: u32 = 1;
 
 /// Codes to a refresh that end the subscription (RFC 6665 §4.1.2.2).
 fn refresh_ends_subscription(code: u16) -> bool {
@@ -601,13 +607,16 @@ impl Subscriber {
         };
         let phase = std::mem::replace(&mut sub.phase, Phase::Waiting);
         match phase {
-            Phase::Subscribing { request, .. } if (200..300).contains(&code) => {
+            Phase::Subscribing { request, cseq, .. } if (200..300).contains(&code) => {
                 let created = match &mut sub.dialog {
                     Some(d) => {
                         d.handle_response(Method::Subscribe, response);
                         Ok(())
                     }
-                    None => Dialog::uac(&request, response).map(|d| sub.dialog = Some(d)),
+                    None => Dialog::uac(&request, response).map(|mut d| {
+                        d.advance_local_seq(cseq);
+                        sub.dialog = Some(d);
+                    }),
                 };
                 if let Err(e) = created {
                     // A 2xx we cannot build a dialog from (no To tag, no Contact).
@@ -633,6 +642,47 @@ impl Subscriber {
             }
             Phase::Unsubscribing { .. } => self.finish_unsubscribe(id),
             other => sub.phase = other,
+        }
+    }
+
+    /// A new CSeq number for sending the request `handle` again with credentials after a 401
+    /// or 407 (RFC 3261 §22.2: "as it would normally when sending an updated request"). The
+    /// number comes from the sequence the request belongs to, which this call advances: the
+    /// dialog's local sequence for a refresh or an unsubscribe (§12.2.1.1), the Call-ID's for
+    /// an initial SUBSCRIBE (§8.1.1.5). So the resubmission never shares its number with a
+    /// later request of the dialog. Resend under the same handle; `None` when the core no
+    /// longer waits for `handle` (do not resend then).
+    ///
+    /// ```
+    /// use presence::subscriber::{Subscriber, SubscriberConfig};
+    /// use presence::testkit::{epoch, identity};
+    /// let mut core = Subscriber::new(identity("alice"), SubscriberConfig::default());
+    /// core.subscribe(epoch(), "sip:bob@example.com")?;
+    /// let subscribe = core.poll_request().expect("the SUBSCRIBE");
+    /// assert_eq!(subscribe.message.cseq()?.seq, 1);
+    /// // Challenged: the resubmission is CSeq 2, a second one 3.
+    /// assert_eq!(core.next_cseq(subscribe.handle), Some(2));
+    /// assert_eq!(core.next_cseq(subscribe.handle), Some(3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn next_cseq(&mut self, handle: RequestHandle) -> Option<u32> {
+        let id = self.requests.get(&handle)?;
+        let sub = self.subs.get_mut(id)?;
+        match &mut sub.phase {
+            // A NOTIFY created the dialog already: the number is the dialog's.
+            Phase::Subscribing { .. } if sub.dialog.is_some() => {
+                sub.dialog.as_mut().map(Dialog::next_local_seq)
+            }
+            Phase::Subscribing { cseq, .. } => {
+                *cseq = cseq.wrapping_add(1);
+                Some(*cseq)
+            }
+            Phase::Refreshing { .. } | Phase::Unsubscribing { handle: Some(_) } => {
+                sub.dialog.as_mut().map(Dialog::next_local_seq)
+            }
+            Phase::Waiting | Phase::Established | Phase::Unsubscribing { .. } | Phase::Stopped => {
+                None
+            }
         }
     }
 
@@ -682,9 +732,13 @@ impl Subscriber {
         };
         let checked = match (&mut sub.dialog, &sub.phase) {
             (Some(d), _) => d.check_request(notify),
-            (None, Phase::Subscribing { request, .. }) => {
-                // RFC 6665 §4.1.2.4: a NOTIFY may overtake the 2xx; it creates the dialog.
-                Dialog::from_notify(request, notify).map(|d| sub.dialog = Some(d))
+            (None, Phase::Subscribing { request, cseq, .. }) => {
+                // RFC 6665 §4.1.2.4: a NOTIFY may overtake the 2xx; it creates the dialog,
+                // whose local sequence goes on from the last SUBSCRIBE sent (§22.2).
+                Dialog::from_notify(request, notify).map(|mut d| {
+                    d.advance_local_seq(*cseq);
+                    sub.dialog = Some(d);
+                })
             }
             (None, _) => Err(sip_txn::Error::DialogMismatch),
         };
@@ -1146,6 +1200,7 @@ impl Subscriber {
                 sub.phase = Phase::Subscribing {
                     handle,
                     request: message.clone(),
+                    cseq: INITIAL_CSEQ,
                 };
                 self.deadlines.set(id, &mut sub.deadline, None);
                 self.out.push_back(OutgoingRequest { handle, message });
@@ -1171,7 +1226,7 @@ impl Subscriber {
             .header("To", &format!("<{}>", sub.buddy))?
             .header("From", &self.local.header_from(&tag))?
             .header("Call-ID", &call_id)?
-            .header("CSeq", "1 SUBSCRIBE")?;
+            .header("CSeq", &format!("{INITIAL_CSEQ} SUBSCRIBE"))?;
         let message = finish_subscribe(&self.local, b, expires)?;
         Ok((call_id.into(), message))
     }

@@ -45,6 +45,24 @@ pub fn respond(
     parse(b)
 }
 
+/// `request` sent again as a client answering a 401/407 does (RFC 3261 §22.2): CSeq number
+/// `cseq` (from the core's `next_cseq`), a new branch, and a stand-in credential. The core keeps
+/// the request's handle.
+pub fn resubmitted(request: &Message, cseq: u32) -> Message {
+    let old = request
+        .cseq()
+        .unwrap_or_else(|e| panic!("testkit resubmission: {e}"));
+    let text = String::from_utf8_lossy(request.as_bytes())
+        .replacen(
+            &format!("CSeq: {} ", old.seq),
+            &format!("Proxy-Authorization: Digest username=\"t\"\r\nCSeq: {cseq} "),
+            1,
+        )
+        .replacen(";branch=z9hG4bK", ";branch=z9hG4bKagain", 1);
+    Message::parse(text.into_bytes().into())
+        .unwrap_or_else(|e| panic!("testkit resubmission does not parse: {e}"))
+}
+
 /// A presence body for `entity` in `kind`: (content type, body).
 pub fn body(
     entity: &str,

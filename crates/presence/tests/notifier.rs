@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use presence::WatcherInfoState;
 use presence::notifier::{BlockedMode, DisableReason, Notifier, NotifierConfig, NotifierEvent};
-use presence::testkit::{WatcherPeer, epoch, identity};
+use presence::testkit::{WatcherPeer, epoch, identity, resubmitted};
 use presence::winfo::{WatcherEvent, WatcherStatus};
 use presence::{
     LocalPresence, OfferMode, OutgoingRequest, PrivacyMode, Scope, Status, Watcher,
@@ -765,4 +765,30 @@ fn a_thousand_watchers_are_decided_by_uri_and_notified_in_order() {
             .iter()
             .all(|w| w.status == WatcherStatus::Active)
     );
+}
+
+#[test]
+fn a_challenged_notify_is_resent_with_the_dialogs_next_cseq() {
+    // A proxy that challenges in-dialog requests (RFC 3261 §22.2): the NOTIFY resent with
+    // credentials takes the next number of the dialog, and the next NOTIFY the one after.
+    let t0 = epoch();
+    let mut core = notifier(BlockedMode::SeeOffline);
+    let mut bob = watcher("bob");
+    let sub = bob.subscribe("presence", None, 600);
+    let rsp = core
+        .handle_request(t0, &sub, |_, _| WatcherDecision::Allow)
+        .unwrap();
+    bob.response(&rsp);
+    let n = one_notify(&mut core);
+    let first = n.message.cseq().unwrap().seq;
+    let cseq = core.next_cseq(n.handle).expect("in flight");
+    assert_eq!(cseq, first + 1);
+    let again = resubmitted(&n.message, cseq);
+    let ok = bob.answer(&again, 200);
+    core.handle_response(t0, n.handle, &ok);
+    assert_eq!(core.next_cseq(n.handle), None, "answered");
+    core.set_presence(t0, LocalPresence::new(Status::Away, None));
+    let next = one_notify(&mut core);
+    assert_eq!(next.message.cseq().unwrap().seq, first + 2);
+    bob.answer(&next.message, 200);
 }

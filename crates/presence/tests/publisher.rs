@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use presence::publisher::{Publisher, PublisherConfig, PublisherEvent};
-use presence::testkit::{epoch, identity, respond};
+use presence::testkit::{epoch, identity, respond, resubmitted};
 use presence::{Failure, LocalPresence, MediaKind, OutgoingRequest, Status};
 use sip_parse::{HeaderName, Message, Method};
 
@@ -214,4 +214,38 @@ fn expired_publication_is_published_afresh() {
     let fresh = one(&mut core);
     assert_eq!(h(&fresh.message, HeaderName::SipIfMatch), None);
     assert!(!fresh.message.body().is_empty());
+}
+
+#[test]
+fn every_publish_has_a_cseq_of_its_own_across_challenges() {
+    // RFC 3903 §4 and RFC 3261 §8.1.1.5, §22.2: initial, modify, refresh and removal, each
+    // challenged once, all with one Call-ID and eight numbers that only go up.
+    let t0 = epoch();
+    let mut core = core();
+    let mut used = Vec::new();
+    let mut call_ids = Vec::new();
+    let mut exchange = |core: &mut Publisher, etag: &str| {
+        let p = one(core);
+        let cseq = core.next_cseq(p.handle).expect("in flight");
+        let again = resubmitted(&p.message, cseq);
+        for m in [&p.message, &again] {
+            used.push(m.cseq().unwrap().seq);
+            call_ids.push(m.call_id().unwrap().to_owned());
+        }
+        core.handle_response(t0, p.handle, &ok(&again, etag, 600));
+        assert_eq!(core.next_cseq(p.handle), None, "answered");
+    };
+    let (ct, body) = doc(Status::Online);
+    core.publish(t0, ct, body);
+    exchange(&mut core, "e1");
+    let (ct, body) = doc(Status::Away);
+    core.publish(t0, ct, body);
+    exchange(&mut core, "e2");
+    core.handle_timeout(t0 + secs(300));
+    exchange(&mut core, "e3");
+    core.remove(t0 + secs(300));
+    exchange(&mut core, "e3");
+    assert_eq!(used, [1, 2, 3, 4, 5, 6, 7, 8]);
+    call_ids.dedup();
+    assert_eq!(call_ids.len(), 1);
 }

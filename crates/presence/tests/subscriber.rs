@@ -7,8 +7,9 @@ use presence::subscriber::{
     RetryCause, StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId,
     SubscriptionState, TerminatedReason,
 };
-use presence::testkit::{NotifierPeer, body, epoch, identity, respond};
+use presence::testkit::{NotifierPeer, body, epoch, identity, respond, resubmitted};
 use presence::{Failure, MediaKind, OutgoingRequest, Status};
+use proptest::strategy::Strategy as _;
 use sip_parse::{HeaderName, Message};
 
 const BOB: &str = "sip:bob@example.com";
@@ -1237,4 +1238,163 @@ fn events_of_an_old_and_a_new_subscription_to_one_buddy_are_told_apart() {
         Some(SubscriptionState::Active { .. })
     ));
     assert_eq!(core.id_of(BOB), Some(new));
+}
+
+// --- CSeq: resubmissions with credentials take their number from the subscription ---
+
+/// The server challenges `req` (407); the core gives the resubmission's number.
+fn challenged(core: &mut Subscriber, req: &OutgoingRequest) -> OutgoingRequest {
+    let cseq = core.next_cseq(req.handle).expect("the core waits for it");
+    OutgoingRequest {
+        handle: req.handle,
+        message: resubmitted(&req.message, cseq),
+    }
+}
+
+fn cseq_of(m: &Message) -> u32 {
+    m.cseq().unwrap().seq
+}
+
+#[test]
+fn a_challenged_initial_subscribe_leaves_the_dialog_above_its_resubmission() {
+    let t0 = epoch();
+    let mut core = core();
+    let id = core.subscribe(t0, BOB).unwrap();
+    let first = request(&mut core);
+    assert_eq!(cseq_of(&first.message), 1);
+    let again = challenged(&mut core, &first);
+    assert_eq!(cseq_of(&again.message), 2);
+    let mut peer = NotifierPeer::new(&again.message, "srv");
+    accept(&mut core, t0, &peer, &again, 3600);
+    let n = peer.notify("active;expires=3600", pidf(Status::Online, None));
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(200));
+    // Refresh, challenged too: 3, then 4; the unsubscribe after it 5.
+    core.refresh(t0, id).unwrap();
+    let refresh = in_dialog(&mut core, &mut peer);
+    assert_eq!(cseq_of(&refresh.message), 3);
+    let again = challenged(&mut core, &refresh);
+    assert_eq!(cseq_of(&again.message), 4);
+    peer.receive(&again.message);
+    accept(&mut core, t0, &peer, &again, 3600);
+    core.unsubscribe(t0, id).unwrap();
+    let un = in_dialog(&mut core, &mut peer);
+    assert_eq!(cseq_of(&un.message), 5);
+    // A handle the core no longer waits for gets no number.
+    assert_eq!(core.next_cseq(first.handle), None);
+}
+
+#[test]
+fn a_notify_before_the_2xx_to_a_resubmitted_subscribe_loses_nothing() {
+    let t0 = epoch();
+    let mut core = core();
+    let id = core.subscribe(t0, BOB).unwrap();
+    let first = request(&mut core);
+    let again = challenged(&mut core, &first);
+    let mut peer = NotifierPeer::new(&again.message, "srv");
+    // RFC 6665 §4.1.2.4: the NOTIFY, with the buddy's state, creates the dialog before the
+    // 2xx; the dialog made from it goes on above the resubmission's CSeq 2.
+    let n = peer.notify("active;expires=3600", pidf(Status::Away, Some("lunch")));
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(200));
+    let seen = events(&mut core);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, SubscriberEvent::Presence { presence, .. }
+            if presence.status == Status::Away && presence.note.as_deref() == Some("lunch"))),
+        "{seen:?}"
+    );
+    assert_eq!(core.state(id), Some(&active_until(t0 + secs(3600))));
+    let t1 = t0 + secs(1);
+    accept(&mut core, t1, &peer, &again, 1200);
+    // Still active, with what the 2xx granted; the status is not reported again.
+    assert_eq!(core.state(id), Some(&active_until(t1 + secs(1200))));
+    assert!(
+        !events(&mut core)
+            .iter()
+            .any(|e| matches!(e, SubscriberEvent::Presence { .. }))
+    );
+    assert_eq!(core.poll_timeout(), Some(t1 + secs(900)));
+    core.unsubscribe(t1, id).unwrap();
+    let un = in_dialog(&mut core, &mut peer);
+    assert_eq!(cseq_of(&un.message), 3);
+}
+
+#[test]
+fn a_notify_without_contact_before_the_2xx_is_accepted() {
+    let t0 = epoch();
+    let mut core = core();
+    let id = core.subscribe(t0, BOB).unwrap();
+    let sub = request(&mut core);
+    let mut peer = NotifierPeer::new(&sub.message, "srv");
+    let n = peer.notify("active;expires=600", pidf(Status::Online, None));
+    let n = edited(&n, "Contact: <sip:ps@192.0.2.9>\r\n", "");
+    assert!(n.contacts().next().is_none());
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(200));
+    accept(&mut core, t0, &peer, &sub, 600);
+    core.unsubscribe(t0, id).unwrap();
+    // The 2xx's Contact is the remote target.
+    let un = in_dialog(&mut core, &mut peer);
+    assert_eq!(un.message.request_uri(), Some("sip:ps@192.0.2.9"));
+}
+
+/// How the server treats one SUBSCRIBE of a cycle.
+#[derive(Debug, Clone, Copy)]
+struct Treatment {
+    /// Challenges before it is accepted.
+    challenges: u8,
+    /// The NOTIFY that follows overtakes the 2xx.
+    notify_first: bool,
+}
+
+proptest::proptest! {
+    /// RFC 3261 §12.2.1.1 and §22.2: however many SUBSCRIBEs of a subscription are
+    /// challenged, and whether each NOTIFY comes before or after the 2xx, every SUBSCRIBE of
+    /// the dialog has a number of its own, above all before it.
+    #[test]
+    fn no_two_subscribes_of_a_dialog_share_a_cseq(
+        treatments in proptest::collection::vec(
+            (0u8..3, proptest::bool::ANY)
+                .prop_map(|(challenges, notify_first)| Treatment { challenges, notify_first }),
+            2..8,
+        ),
+    ) {
+        let t0 = epoch();
+        let mut core = core();
+        let id = core.subscribe(t0, BOB).unwrap();
+        let mut peer: Option<NotifierPeer> = None;
+        let mut used: Vec<u32> = Vec::new();
+        let last = treatments.len() - 1;
+        for (i, t) in treatments.iter().enumerate() {
+            if i == last {
+                core.unsubscribe(t0, id).unwrap();
+            } else if i > 0 {
+                core.refresh(t0, id).unwrap();
+            }
+            let mut req = request(&mut core);
+            for _ in 0..t.challenges {
+                used.push(cseq_of(&req.message));
+                req = challenged(&mut core, &req);
+            }
+            let seq = cseq_of(&req.message);
+            proptest::prop_assert!(used.iter().all(|u| *u < seq), "{seq} after {used:?}");
+            used.push(seq);
+            let p = match &mut peer {
+                Some(p) => {
+                    p.receive(&req.message);
+                    p
+                }
+                None => peer.insert(NotifierPeer::new(&req.message, "srv")),
+            };
+            let state = if i == last { "terminated;reason=timeout" } else { "active;expires=3600" };
+            let n = p.notify(state, pidf(Status::Online, None));
+            let expires = if i == last { 0 } else { 3600 };
+            if t.notify_first {
+                proptest::prop_assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(200));
+                accept(&mut core, t0, p, &req, expires);
+            } else {
+                accept(&mut core, t0, p, &req, expires);
+                proptest::prop_assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(200));
+            }
+        }
+        proptest::prop_assert!(core.is_empty(), "unsubscribed");
+    }
 }

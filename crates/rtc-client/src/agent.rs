@@ -248,6 +248,17 @@ impl Agent {
         }
     }
 
+    /// The CSeq number for resending the request `handle` of `core` with credentials: the
+    /// core allocates it from the request's dialog or Call-ID (RFC 3261 §22.2). `None`: the
+    /// core no longer waits for it.
+    pub(crate) fn next_cseq(&mut self, core: Core, handle: RequestHandle) -> Option<u32> {
+        match core {
+            Core::Subscriber => self.subscriber.next_cseq(handle),
+            Core::Notifier => self.notifier.next_cseq(handle),
+            Core::Publisher => self.publisher.next_cseq(handle),
+        }
+    }
+
     pub(crate) fn handle_failure(&mut self, now: Instant, core: Core, handle: RequestHandle) {
         match core {
             Core::Subscriber => self.subscriber.handle_failure(now, handle),
@@ -669,6 +680,23 @@ mod tests {
         );
         assert_eq!(agent.notify_request(t0, &last).unwrap().status(), Some(200));
         assert_eq!(events(&mut agent), []);
+    }
+
+    #[test]
+    fn resubmissions_take_their_cseq_from_the_core_that_sent_the_request() {
+        let t0 = Instant::now();
+        let mut agent = agent(t0, &[(BOB, SubscriptionType::Subscribed)]);
+        agent.registered(t0, &PresenceData::default());
+        let mut out = Vec::new();
+        agent.poll_requests(&mut out);
+        let seq = |core: Core| out.iter().find(|(c, _)| *c == core).map(|(_, r)| r.handle);
+        let subscribe = seq(Core::Subscriber).expect("the SUBSCRIBE");
+        let publish = seq(Core::Publisher).expect("the PUBLISH");
+        assert_eq!(agent.next_cseq(Core::Subscriber, subscribe), Some(2));
+        assert_eq!(agent.next_cseq(Core::Subscriber, subscribe), Some(3));
+        assert_eq!(agent.next_cseq(Core::Publisher, publish), Some(2));
+        // The notifier sent nothing under that handle.
+        assert_eq!(agent.next_cseq(Core::Notifier, subscribe), None);
     }
 
     #[test]

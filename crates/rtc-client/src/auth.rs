@@ -1,4 +1,11 @@
 //! Resubmitting a challenged request with credentials (RFC 3261 §22.2).
+//!
+//! The CSeq of a resubmission is not this module's to choose: §22.2 asks to "increment the
+//! CSeq header field value as it would normally when sending an updated request", and only
+//! the request's owner knows what that is: a dialog's local sequence (§12.2.1.1), or the
+//! sequence of the Call-ID out of dialog (§8.1.1.5). The owner allocates it (the presence cores'
+//! `next_cseq`, [`Dialog::next_local_seq`](sip_txn::dialog::Dialog::next_local_seq)) and
+//! passes it in, so that no later request of the dialog reuses it.
 
 use sip_parse::{HeaderName, Message, MessageBuilder};
 use sip_txn::digest::DigestClient;
@@ -6,19 +13,20 @@ use sip_txn::digest::DigestClient;
 use crate::{Error, Result};
 
 /// Answers the 401/407 `response` to `request`: the same request with a new top Via (`via`),
-/// CSeq one higher, its old credentials dropped and the new ones added (§22.2: "it MUST
-/// increment the CSeq header field value as it would normally when sending an updated
-/// request"). Fails when the credentials were already refused or none fit the realm.
+/// CSeq number `cseq` from the request's owner (module docs), its old credentials dropped
+/// and the new ones added. Fails when the credentials were already refused or none fit the
+/// realm.
 pub(crate) fn resubmit(
     digest: &mut DigestClient,
     request: &Message,
     response: &Message,
     via: &str,
+    cseq: u32,
 ) -> Result<Message> {
     let auths = digest.authorize(request, response)?;
     let method = request.method().ok_or(Error::NotARequest)?;
     let uri = request.request_uri().ok_or(Error::NotARequest)?;
-    let cseq = request.cseq()?;
+    let method_of_cseq = request.cseq()?.method;
     let mut b = MessageBuilder::request(method, uri).header("Via", via)?;
     let mut content_type = None;
     for h in request.headers() {
@@ -36,10 +44,7 @@ pub(crate) fn resubmit(
             }
         }
     }
-    b = b.header(
-        "CSeq",
-        &format!("{} {}", cseq.seq.wrapping_add(1), cseq.method.as_str()),
-    )?;
+    b = b.header("CSeq", &format!("{cseq} {}", method_of_cseq.as_str()))?;
     for a in &auths {
         b = a.add_to(b)?;
     }
@@ -50,6 +55,13 @@ pub(crate) fn resubmit(
     Ok(Message::parse(b.build())?)
 }
 
+/// The CSeq number for resubmitting `request` when it is alone in its Call-ID (a MESSAGE
+/// outside any dialog, RFC 3428 §4, has a Call-ID of its own): its Call-ID's sequence is its
+/// own, so the next number is one above it.
+pub(crate) fn next_in_own_call(request: &Message) -> Result<u32> {
+    Ok(request.cseq()?.seq.wrapping_add(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,7 +69,7 @@ mod tests {
     use sip_txn::digest::Credentials;
 
     #[test]
-    fn resubmission_keeps_the_request_and_raises_cseq() {
+    fn resubmission_keeps_the_request_and_takes_the_owners_cseq() {
         let message = Message::parse(Bytes::from_static(
             b"MESSAGE sip:bob@example.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
               Max-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=a\r\nTo: <sip:bob@example.test>\r\n\
@@ -80,9 +92,12 @@ mod tests {
             &message,
             &challenge,
             "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK2",
+            12,
         )
         .unwrap();
-        assert_eq!(again.cseq().unwrap().seq, 8);
+        // The owner's number, whatever the challenged request carried.
+        assert_eq!(again.cseq().unwrap().seq, 12);
+        assert_eq!(again.cseq().unwrap().method.as_str(), "MESSAGE");
         assert_eq!(again.top_via().unwrap().branch(), Some("z9hG4bK2"));
         assert_eq!(again.body(), b"hi");
         assert_eq!(again.call_id().unwrap(), "c1");
@@ -93,7 +108,8 @@ mod tests {
                 &mut digest,
                 &again,
                 &challenge,
-                "SIP/2.0/UDP h;branch=z9hG4bK3"
+                "SIP/2.0/UDP h;branch=z9hG4bK3",
+                13,
             )
             .is_err()
         );

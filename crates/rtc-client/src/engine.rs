@@ -291,6 +291,9 @@ impl Engine {
                         self.connection_lost(&target, &reason);
                     }
                     Some(Received::Stun(stun)) => self.handle_stun(&stun),
+                    Some(Received::Response { token, outcome }) => {
+                        self.handle_done(Done { id: token, outcome }).await;
+                    }
                     Some(_) => {}
                     None => break,
                 },
@@ -909,7 +912,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs `request` in a client transaction; its outcome comes back as a [`Done`].
+    /// Runs `request` in a client transaction; its outcome comes back as a [`Done`], from the
+    /// driver's one ordered queue, so that the responses and requests of a dialog are handled
+    /// in the order they arrived on the wire (a NOTIFY after the 2xx to its SUBSCRIBE).
     fn send(&mut self, profile: String, owner: Owner, request: Message, target: Target) {
         self.next_id += 1;
         let id = self.next_id;
@@ -922,15 +927,12 @@ impl Engine {
                 target: target.clone(),
             },
         );
-        let driver = self.driver.clone();
-        let done = self.done_tx.clone();
-        tokio::spawn(async move {
-            let outcome = match driver.request(request, target).await {
-                Ok(mut txn) => txn.final_response().await,
-                Err(e) => Err(e),
-            };
-            let _ = done.send(Done { id, outcome });
-        });
+        if let Err(e) = self.driver.request_in_order(request, target, id) {
+            let _ = self.done_tx.send(Done {
+                id,
+                outcome: Err(e),
+            });
+        }
     }
 
     async fn handle_done(&mut self, done: Done) {
@@ -959,9 +961,13 @@ impl Engine {
                 core,
                 handle,
             } => {
+                // RFC 3261 §22.2: the core that owns the request allocates its new CSeq.
                 if let Ok(response) = &done.outcome
                     && matches!(response.status(), Some(401 | 407))
-                    && let Some(request) = self.resubmission(&out, response)
+                    && let Some(cseq) = self
+                        .agent_of(generation)
+                        .and_then(|a| a.next_cseq(core, handle))
+                    && let Some(request) = self.resubmission(&out, response, cseq)
                 {
                     let owner = Owner::Presence {
                         generation,
@@ -971,15 +977,7 @@ impl Engine {
                     self.send(out.profile, owner, request, out.target);
                     return;
                 }
-                let agent = match self.agent.as_mut() {
-                    Some(agent) if generation == self.agent_generation => Some(agent),
-                    _ => self
-                        .retiring
-                        .iter_mut()
-                        .find(|r| r.generation == generation)
-                        .map(|r| &mut r.agent),
-                };
-                if let Some(agent) = agent {
+                if let Some(agent) = self.agent_of(generation) {
                     match &done.outcome {
                         Ok(response) => agent.handle_response(now, core, handle, response),
                         Err(_) => agent.handle_failure(now, core, handle),
@@ -990,7 +988,8 @@ impl Engine {
                 Ok(response) if matches!(response.status(), Some(401 | 407)) => {
                     let again = self.profiles.get_mut(&out.profile).map(|p| {
                         let via = p.local.via(out.target.transport)?;
-                        crate::auth::resubmit(&mut p.digest, &out.request, &response, &via)
+                        let cseq = crate::auth::next_in_own_call(&out.request)?;
+                        crate::auth::resubmit(&mut p.digest, &out.request, &response, &via, cseq)
                     });
                     match again {
                         Some(Ok(request)) => {
@@ -1024,15 +1023,32 @@ impl Engine {
     }
 
     /// The challenged request again with credentials, if the profile has some that fit.
-    fn resubmission(&mut self, out: &Outstanding, response: &Message) -> Option<Message> {
+    fn resubmission(
+        &mut self,
+        out: &Outstanding,
+        response: &Message,
+        cseq: u32,
+    ) -> Option<Message> {
         let p = self.profiles.get_mut(&out.profile)?;
         let via = p.local.via(out.target.transport).ok()?;
-        match crate::auth::resubmit(&mut p.digest, &out.request, response, &via) {
+        match crate::auth::resubmit(&mut p.digest, &out.request, response, &via, cseq) {
             Ok(m) => Some(m),
             Err(e) => {
                 warn!("{}: {e}", out.request.method().map_or("?", |m| m.as_str()));
                 None
             }
+        }
+    }
+
+    /// The agent of `generation`: the current one, or one retiring.
+    fn agent_of(&mut self, generation: u64) -> Option<&mut Agent> {
+        match self.agent.as_mut() {
+            Some(agent) if generation == self.agent_generation => Some(agent),
+            _ => self
+                .retiring
+                .iter_mut()
+                .find(|r| r.generation == generation)
+                .map(|r| &mut r.agent),
         }
     }
 

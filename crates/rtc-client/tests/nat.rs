@@ -282,7 +282,10 @@ async fn inner_alice_behind_the_nat() {
     let deadline = tokio::time::Instant::now() + IDLE + Duration::from_secs(60);
     while !(notified && messaged) {
         match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(Event::Buddy { status, .. })) if status == Status::Away => notified = true,
+            Ok(Some(Event::Buddy {
+                status: Status::Away,
+                ..
+            })) => notified = true,
             Ok(Some(Event::Message { text, .. })) if text == "still reachable?" => messaged = true,
             Ok(Some(_)) => {}
             other => panic!("notified {notified}, messaged {messaged}: {other:?}"),

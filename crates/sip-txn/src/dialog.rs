@@ -139,6 +139,11 @@ impl Dialog {
     /// The subscriber's dialog created by a NOTIFY for its SUBSCRIBE (RFC 6665 §4.1.2.4): the
     /// NOTIFY's To tag must be the SUBSCRIBE's From tag; the NOTIFY is a request received, so
     /// the route set is its Record-Route in order (§12.1.1).
+    ///
+    /// A NOTIFY without the Contact every target-refresh request must carry still creates the
+    /// dialog (it came before the 2xx, which brings a Contact): the remote target is the
+    /// SUBSCRIBE's Request-URI until then. If the SUBSCRIBE was resubmitted with a higher CSeq
+    /// than `subscribe` carries, tell the dialog with [`Dialog::advance_local_seq`].
     pub fn from_notify(subscribe: &Message, notify: &Message) -> Result<Self> {
         if notify.method() != Some(Method::Notify) {
             return Err(Error::NoDialog("not a NOTIFY"));
@@ -159,7 +164,13 @@ impl Dialog {
             remote_seq: Some(notify.cseq()?.seq),
             local_uri: subscribe.from_header()?.uri_str().to_owned(),
             remote_uri: subscribe.to_header()?.uri_str().to_owned(),
-            remote_target: contact_uri(notify).ok_or(Error::NoDialog("no Contact"))?,
+            remote_target: match contact_uri(notify) {
+                Some(t) => t,
+                None => subscribe
+                    .request_uri()
+                    .ok_or(Error::WrongMessageKind("request"))?
+                    .to_owned(),
+            },
             route_set: record_route(notify)?,
             secure: is_sips(subscribe.request_uri()),
         })
@@ -245,9 +256,40 @@ impl Dialog {
     /// top Via value (with a fresh [`new_branch`](crate::new_branch)). Add Contact, body, … and
     /// build.
     pub fn request(&mut self, method: Method<'_>, via: &str) -> Result<MessageBuilder> {
+        let seq = self.next_local_seq();
+        self.request_with_cseq(method, seq, via)
+    }
+
+    /// Takes the next local CSeq number (§12.2.1.1: one higher than the last) for a request
+    /// built elsewhere: a request resubmitted with credentials (§22.2) is a new request of the
+    /// dialog and takes its number from here, so no later request reuses it.
+    ///
+    /// ```
+    /// # use sip_parse::Message;
+    /// # use sip_txn::dialog::Dialog;
+    /// # let subscribe = Message::parse(bytes::Bytes::from_static(b"SUBSCRIBE sip:bob@h SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nFrom: <sip:alice@h>;tag=a\r\nTo: <sip:bob@h>\r\nCall-ID: c\r\nCSeq: 1 SUBSCRIBE\r\nContent-Length: 0\r\n\r\n"))?;
+    /// # let ok = Message::parse(bytes::Bytes::from_static(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nFrom: <sip:alice@h>;tag=a\r\nTo: <sip:bob@h>;tag=b\r\nCall-ID: c\r\nCSeq: 1 SUBSCRIBE\r\nContact: <sip:bob@192.0.2.2>\r\nContent-Length: 0\r\n\r\n"))?;
+    /// let mut dialog = Dialog::uac(&subscribe, &ok)?;
+    /// let refresh = dialog.request(sip_parse::Method::Subscribe, "SIP/2.0/UDP a;branch=z9hG4bK2")?;
+    /// # let _ = refresh;
+    /// // The refresh (CSeq 2) is challenged: its resubmission takes 3, the next request 4.
+    /// assert_eq!(dialog.next_local_seq(), 3);
+    /// assert_eq!(dialog.next_local_seq(), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn next_local_seq(&mut self) -> u32 {
         let seq = self.local_seq.map_or(1, |s| s.wrapping_add(1));
         self.local_seq = Some(seq);
-        self.request_with_cseq(method, seq, via)
+        seq
+    }
+
+    /// Records that this side already used CSeq `seq` in the dialog, e.g. in a resubmission
+    /// (§22.2) of the request that created it, sent before the dialog existed: later requests
+    /// go above it. A lower number changes nothing.
+    pub fn advance_local_seq(&mut self, seq: u32) {
+        if self.local_seq.is_none_or(|s| s < seq) {
+            self.local_seq = Some(seq);
+        }
     }
 
     /// The ACK for a 2xx to the INVITE with CSeq number `invite_seq` (§13.2.2.4).

@@ -1,6 +1,7 @@
 //! Dialogs (RFC 3261 §12): creation, route sets, in-dialog requests, CSeq checks.
 
 use bytes::Bytes;
+use proptest::strategy::Strategy as _;
 use sip_parse::{HeaderName, Message, Method};
 use sip_txn::Error;
 use sip_txn::dialog::{Dialog, DialogId};
@@ -260,4 +261,115 @@ Content-Length: 0
         Dialog::uac(&invite(), &busy),
         Err(Error::NoDialog(_))
     ));
+}
+
+#[test]
+fn a_notify_without_contact_still_creates_the_dialog_and_the_2xx_brings_the_target() {
+    let subscribe = parse(
+        "SUBSCRIBE sip:bob@192.0.2.4 SIP/2.0
+Via: SIP/2.0/UDP pc33.atlanta.example;branch=z9hG4bKs1
+From: <sip:alice@atlanta.example>;tag=sub1
+To: <sip:bob@biloxi.example>
+Call-ID: sub-call
+CSeq: 1 SUBSCRIBE
+Event: presence
+Contact: <sip:alice@pc33.atlanta.example>
+Content-Length: 0
+
+",
+    );
+    let notify = parse(
+        "NOTIFY sip:alice@pc33.atlanta.example SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.4;branch=z9hG4bKn1
+From: <sip:bob@biloxi.example>;tag=notifier9
+To: <sip:alice@atlanta.example>;tag=sub1
+Call-ID: sub-call
+CSeq: 1 NOTIFY
+Event: presence
+Subscription-State: active;expires=600
+Content-Length: 0
+
+",
+    );
+    let mut d = Dialog::from_notify(&subscribe, &notify).unwrap();
+    assert_eq!(d.remote_target(), "sip:bob@192.0.2.4");
+    // The SUBSCRIBE went out again with credentials as CSeq 2 (§22.2) before the NOTIFY.
+    d.advance_local_seq(2);
+    d.advance_local_seq(1);
+    assert_eq!(d.local_seq(), Some(2));
+    let ok = parse(
+        "SIP/2.0 200 OK
+Via: SIP/2.0/UDP pc33.atlanta.example;branch=z9hG4bKs2
+From: <sip:alice@atlanta.example>;tag=sub1
+To: <sip:bob@biloxi.example>;tag=notifier9
+Call-ID: sub-call
+CSeq: 2 SUBSCRIBE
+Contact: <sip:bob@192.0.2.9:5070>
+Content-Length: 0
+
+",
+    );
+    d.handle_response(Method::Subscribe, &ok);
+    assert_eq!(d.remote_target(), "sip:bob@192.0.2.9:5070");
+    let refresh = d
+        .request(Method::Subscribe, "SIP/2.0/UDP h;branch=z9hG4bKr")
+        .unwrap();
+    assert_eq!(
+        Message::parse(refresh.build()).unwrap().cseq().unwrap().seq,
+        3
+    );
+}
+
+/// What a dialog's owner does with its local sequence.
+#[derive(Debug, Clone, Copy)]
+enum SeqOp {
+    /// A new in-dialog request.
+    Request,
+    /// A request challenged and resubmitted with credentials (§22.2).
+    Resubmit,
+    /// A number used before the dialog existed, or a lower one (changes nothing).
+    Advance(u32),
+}
+
+proptest::proptest! {
+    /// §12.2.1.1: however requests, resubmissions and advances interleave, no two requests of
+    /// the dialog share a CSeq, and each goes above every number used before.
+    #[test]
+    fn no_two_requests_of_a_dialog_share_a_cseq(
+        start in 1u32..1000,
+        ops in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just(SeqOp::Request),
+                proptest::strategy::Just(SeqOp::Resubmit),
+                (0u32..1200).prop_map(SeqOp::Advance),
+            ],
+            0..64,
+        ),
+    ) {
+        let text = String::from_utf8_lossy(invite().as_bytes())
+            .replace("CSeq: 314159", &format!("CSeq: {start}"));
+        let invite = Message::parse(Bytes::from(text)).unwrap();
+        let ok = String::from_utf8_lossy(ok("<sip:p1.example;lr>").as_bytes())
+            .replace("CSeq: 314159", &format!("CSeq: {start}"));
+        let mut d = Dialog::uac(&invite, &Message::parse(Bytes::from(ok)).unwrap()).unwrap();
+        let mut used = vec![start];
+        for op in ops {
+            let seq = match op {
+                SeqOp::Request => {
+                    let b = d.request(Method::Info, "SIP/2.0/UDP h;branch=z9hG4bKp").unwrap();
+                    Message::parse(b.build()).unwrap().cseq().unwrap().seq
+                }
+                SeqOp::Resubmit => d.next_local_seq(),
+                SeqOp::Advance(n) => {
+                    d.advance_local_seq(n);
+                    if n > *used.iter().max().unwrap() {
+                        used.push(n);
+                    }
+                    continue;
+                }
+            };
+            proptest::prop_assert!(used.iter().all(|u| *u < seq), "{seq} after {used:?}");
+            used.push(seq);
+        }
+    }
 }

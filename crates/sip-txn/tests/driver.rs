@@ -436,3 +436,95 @@ async fn via_sent_by_comes_from_the_host_or_refuses_an_unspecified_address() {
     )));
     d.shutdown().await;
 }
+
+/// A NOTIFY from the raw peer at `from` to the client at `to`.
+fn raw_notify(from: SocketAddr, to: SocketAddr, n: u32) -> Vec<u8> {
+    format!(
+        "NOTIFY sip:alice@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch=z9hG4bKraw{n}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:bob@{from}>;tag=peer\r\nTo: <sip:alice@{to}>;tag=a\r\n\
+         Call-ID: in-order\r\nCSeq: {n} NOTIFY\r\nEvent: presence\r\n\
+         Subscription-State: active\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn in_order_responses_come_in_their_place_among_the_requests() {
+    let (client, mut incoming) = driver().await;
+    let peer = UdpSocket::bind(LOOPBACK).await.unwrap();
+    let peer_addr = peer.local_addr().unwrap();
+    let to = addr(&client, TransportKind::Udp);
+    let mut buf = vec![0u8; 65536];
+    // Twice: the 2xx before the NOTIFY on the wire, then the NOTIFY before the 2xx.
+    for (token, response_first) in [(7u64, true), (8, false)] {
+        let req = request(&client, Method::Subscribe, TransportKind::Udp, peer_addr);
+        client
+            .request_in_order(req, Target::udp(peer_addr), token)
+            .unwrap();
+        let (n, _) = peer.recv_from(&mut buf).await.unwrap();
+        let sent = Message::parse(bytes::Bytes::copy_from_slice(&buf[..n])).unwrap();
+        let ok = MessageBuilder::response_to(&sent, 200, "OK", Some("peer"))
+            .unwrap()
+            .build();
+        let notify = raw_notify(peer_addr, to, u32::try_from(token).unwrap());
+        let burst = if response_first {
+            [ok.to_vec(), notify]
+        } else {
+            [notify, ok.to_vec()]
+        };
+        for datagram in burst {
+            peer.send_to(&datagram, to).await.unwrap();
+        }
+        let mut order = Vec::new();
+        for _ in 0..2 {
+            match incoming.recv().await.expect("driver running") {
+                Received::Response { token: t, outcome } => {
+                    assert_eq!(t, token);
+                    assert_eq!(outcome.unwrap().status(), Some(200));
+                    order.push("200");
+                }
+                Received::Request(r) => {
+                    assert_eq!(r.request.method(), Some(Method::Notify));
+                    r.transaction.reply(200, "OK").await.unwrap();
+                    order.push("NOTIFY");
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let expected = if response_first {
+            ["200", "NOTIFY"]
+        } else {
+            ["NOTIFY", "200"]
+        };
+        assert_eq!(order, expected, "token {token}");
+        if !response_first {
+            continue;
+        }
+        // The 200 to the NOTIFY goes back to the peer; read it so the next round starts clean.
+        let (n, _) = peer.recv_from(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"SIP/2.0 200"));
+    }
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_in_order_request_the_layer_refuses_is_answered_in_the_inbox() {
+    let (client, mut incoming) = driver().await;
+    let ack = request(
+        &client,
+        Method::Ack,
+        TransportKind::Udp,
+        "127.0.0.1:9".parse().unwrap(),
+    );
+    client
+        .request_in_order(ack, Target::udp("127.0.0.1:9".parse().unwrap()), 3)
+        .unwrap();
+    match incoming.recv().await.expect("driver running") {
+        Received::Response { token, outcome } => {
+            assert_eq!(token, 3);
+            assert!(outcome.is_err());
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    client.shutdown().await;
+}

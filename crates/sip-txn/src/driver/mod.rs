@@ -9,7 +9,9 @@
 //!   [`contact_uri`](Driver::contact_uri) for requests;
 //! * sends a request in a client transaction: [`Driver::request`] gives a
 //!   [`ClientTransaction`] that yields provisional responses and is `.await`ed for the final one
-//!   (a timeout or a transport failure is a [`DriverError`]);
+//!   (a timeout or a transport failure is a [`DriverError`]); or, with
+//!   [`Driver::request_in_order`], has the final response delivered as
+//!   [`Received::Response`] among the incoming requests, in the order they arrived;
 //! * sends what needs no transaction: [`send_stateless`](Driver::send_stateless) (the ACK for a
 //!   2xx, RFC 3261 §13.2.2.4);
 //! * shuts down cleanly: [`shutdown`](Driver::shutdown).
@@ -69,6 +71,7 @@
 
 mod client;
 mod error;
+mod inbox;
 mod server;
 mod task;
 mod updates;
@@ -87,7 +90,7 @@ pub use error::DriverError;
 pub use server::{IncomingRequest, IncomingRequests, Received, ServerTransaction, Source};
 
 use crate::{TimerConfig, TransactionLayer};
-use task::{Command, Task};
+use task::{Command, Reply, Task};
 
 /// How a [`Driver`] runs.
 ///
@@ -154,7 +157,7 @@ impl Driver {
     ) -> Result<(Driver, IncomingRequests), DriverError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| DriverError::NoRuntime)?;
         let (commands, commands_rx) = mpsc::unbounded_channel();
-        let (incoming, incoming_rx) = mpsc::channel(config.incoming_queue.max(1));
+        let (incoming, incoming_rx) = inbox::inbox(config.incoming_queue);
         let sent_by = [TransportKind::Udp, TransportKind::Tcp, TransportKind::Tls]
             .into_iter()
             .filter_map(|kind| Some((kind, sent_by(&transport, &config, kind).ok()?)))
@@ -176,7 +179,7 @@ impl Driver {
         );
         let handle = runtime.spawn(task.run());
         *inner.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
-        Ok((Driver { inner }, IncomingRequests(incoming_rx)))
+        Ok((Driver { inner }, incoming_rx))
     }
 
     pub(crate) fn command(&self, cmd: Command) -> Result<(), DriverError> {
@@ -210,10 +213,30 @@ impl Driver {
         self.command(Command::Request {
             request,
             target: target.clone(),
-            updates,
+            reply: Reply::Caller(updates),
         })?;
         let key = rx.started().await?;
         Ok(ClientTransaction::new(key, target, self.clone(), rx))
+    }
+
+    /// Sends `request` to `target` in a new client transaction, like
+    /// [`request`](Self::request), but its final response, or why there is none, comes as
+    /// [`Received::Response`] with `token` on [`IncomingRequests`]: in its place among the
+    /// requests, as it arrived on the wire. A transaction user that keeps dialogs then sees
+    /// the events of each dialog in order: a NOTIFY that followed the 2xx to its SUBSCRIBE
+    /// comes after that 2xx (RFC 3261 §12, RFC 6665 §4.1.2.4). Provisional responses are not
+    /// passed up.
+    pub fn request_in_order(
+        &self,
+        request: Message,
+        target: Target,
+        token: u64,
+    ) -> Result<(), DriverError> {
+        self.command(Command::Request {
+            request,
+            target,
+            reply: Reply::InOrder(token),
+        })
     }
 
     /// Sends a message outside any transaction: the ACK for a 2xx (RFC 3261 §13.2.2.4, sent

@@ -1,7 +1,8 @@
 //! The caller's side of server transactions: incoming requests, each with a handle to answer.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sip_parse::{Message, MessageBuilder, Target};
 use sip_transport::ConnectionId;
@@ -39,6 +40,16 @@ pub enum Received {
     /// A STUN Binding response on a UDP socket: the answer to a keep-alive sent with
     /// [`sip_transport::stun::binding_request`] (RFC 5626 §4.4.1).
     Stun(sip_transport::StunIncoming),
+    /// The final response of a client transaction started with
+    /// [`Driver::request_in_order`], or why there is none (a timeout, a transport failure,
+    /// the layer refusing the request), in its place among the requests: whatever arrived
+    /// on the wire before it was received before it, whatever arrived after, after.
+    Response {
+        /// The token given to [`Driver::request_in_order`].
+        token: u64,
+        /// The final response, or why there is none.
+        outcome: Result<Message, DriverError>,
+    },
 }
 
 /// Where a request came from.
@@ -213,21 +224,31 @@ impl Drop for ServerTransaction {
     }
 }
 
-/// The requests arriving at a [`Driver`], from [`Driver::start`].
+/// What arrives at a [`Driver`], from [`Driver::start`], in the order it arrived: requests,
+/// stray ACKs, lost connections, and the final responses of
+/// [`Driver::request_in_order`] transactions.
 ///
 /// When this queue is full ([`DriverConfig::incoming_queue`](super::DriverConfig::incoming_queue)) or
 /// dropped, new requests are answered `503 Service Unavailable` (RFC 3261 §21.5.4).
 #[derive(Debug)]
-pub struct IncomingRequests(pub(crate) mpsc::Receiver<Received>);
+pub struct IncomingRequests {
+    pub(crate) rx: mpsc::UnboundedReceiver<Received>,
+    pub(crate) queued: Arc<AtomicUsize>,
+}
 
 impl IncomingRequests {
-    /// The next request or stray ACK; `None` once the driver has shut down.
+    /// The next request, stray ACK, lost connection or response; `None` once the driver has
+    /// shut down.
     pub async fn recv(&mut self) -> Option<Received> {
-        self.0.recv().await
+        let item = self.rx.recv().await?;
+        super::inbox::taken(&self.queued, &item);
+        Some(item)
     }
 
     /// The next one if one is ready.
     pub fn try_recv(&mut self) -> Option<Received> {
-        self.0.try_recv().ok()
+        let item = self.rx.try_recv().ok()?;
+        super::inbox::taken(&self.queued, &item);
+        Some(item)
     }
 }

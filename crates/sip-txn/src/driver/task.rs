@@ -12,6 +12,7 @@ use sip_transport::{ConnectionId, Events, Incoming, Transport, TransportEvent};
 use tokio::sync::{mpsc, oneshot};
 
 use super::client::{MAX_OTHER_RESPONSES, Update};
+use super::inbox::InboxSender;
 use super::server::{IncomingRequest, Received, ServerTransaction, Source};
 use super::updates::UpdateSender;
 use super::{Driver, DriverError, Inner};
@@ -25,7 +26,7 @@ pub(crate) enum Command {
     Request {
         request: Message,
         target: Target,
-        updates: UpdateSender,
+        reply: Reply,
     },
     Cancel {
         invite: ClientKey,
@@ -41,6 +42,29 @@ pub(crate) enum Command {
         key: ServerKey,
     },
     Shutdown,
+}
+
+/// Where a client transaction's responses go.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// To its [`ClientTransaction`](super::ClientTransaction).
+    Caller(UpdateSender),
+    /// The final one to the inbox, as [`Received::Response`] with this token.
+    InOrder(u64),
+}
+
+/// Passes `update` up to whoever waits for the transaction's responses.
+fn pass_up(inbox: &InboxSender, reply: &Reply, update: Update) {
+    match (reply, update) {
+        (Reply::Caller(tx), update) => tx.send(update),
+        (Reply::InOrder(token), Update::Final(outcome)) => {
+            inbox.send_response(Received::Response {
+                token: *token,
+                outcome,
+            });
+        }
+        (Reply::InOrder(_), Update::Provisional(_) | Update::Extra(_)) => {}
+    }
 }
 
 /// A stream sender failed to deliver to its remote.
@@ -60,7 +84,7 @@ fn remote(t: &Target) -> Remote {
 #[derive(Debug)]
 struct ClientRecord {
     /// `None` once nothing more will be passed up.
-    updates: Option<UpdateSender>,
+    updates: Option<Reply>,
     target: Target,
     is_invite: bool,
     final_delivered: bool,
@@ -87,7 +111,7 @@ pub(crate) struct Task {
     pub(crate) transport: Transport,
     pub(crate) events: Events,
     pub(crate) commands: mpsc::UnboundedReceiver<Command>,
-    pub(crate) incoming: mpsc::Sender<Received>,
+    pub(crate) incoming: InboxSender,
     pub(crate) driver: Weak<Inner>,
     reports: mpsc::UnboundedReceiver<SendFailed>,
     reports_tx: mpsc::UnboundedSender<SendFailed>,
@@ -114,7 +138,7 @@ impl Task {
         transport: Transport,
         events: Events,
         commands: mpsc::UnboundedReceiver<Command>,
-        incoming: mpsc::Sender<Received>,
+        incoming: InboxSender,
         driver: Weak<Inner>,
     ) -> Self {
         let (reports_tx, reports) = mpsc::unbounded_channel();
@@ -172,7 +196,11 @@ impl Task {
     fn close(&mut self) {
         for (_, rec) in self.clients.drain() {
             if let (Some(tx), false) = (&rec.updates, rec.final_delivered) {
-                tx.send(Update::Final(Err(DriverError::Shutdown)));
+                pass_up(
+                    &self.incoming,
+                    tx,
+                    Update::Final(Err(DriverError::Shutdown)),
+                );
             }
         }
         self.servers.clear();
@@ -186,15 +214,20 @@ impl Task {
             Command::Request {
                 request,
                 target,
-                updates,
+                reply,
             } => {
                 let is_invite = request.method() == Some(Method::Invite);
-                match self.layer.send_request(now, request, target.clone()) {
-                    Ok(key) => {
-                        updates.start(Ok(key));
-                        self.add_client(key, target, is_invite, updates);
+                match (self.layer.send_request(now, request, target.clone()), reply) {
+                    (Ok(key), reply) => {
+                        if let Reply::Caller(updates) = &reply {
+                            updates.start(Ok(key));
+                        }
+                        self.add_client(key, target, is_invite, reply);
                     }
-                    Err(e) => updates.start(Err(e.into())),
+                    (Err(e), Reply::Caller(updates)) => updates.start(Err(e.into())),
+                    (Err(e), reply @ Reply::InOrder(_)) => {
+                        pass_up(&self.incoming, &reply, Update::Final(Err(e.into())));
+                    }
                 }
             }
             Command::Cancel { invite, updates } => match self.layer.cancel(now, invite) {
@@ -205,7 +238,7 @@ impl Task {
                         .get(&invite)
                         .map_or_else(unreachable_target, |r| r.target.clone());
                     updates.start(Ok(key));
-                    self.add_client(key, target, false, updates);
+                    self.add_client(key, target, false, Reply::Caller(updates));
                 }
                 Err(e) => updates.start(Err(e.into())),
             },
@@ -227,13 +260,7 @@ impl Task {
         }
     }
 
-    fn add_client(
-        &mut self,
-        key: ClientKey,
-        target: Target,
-        is_invite: bool,
-        updates: UpdateSender,
-    ) {
+    fn add_client(&mut self, key: ClientKey, target: Target, is_invite: bool, updates: Reply) {
         self.by_remote
             .entry(remote(&target))
             .or_default()
@@ -476,7 +503,7 @@ impl Task {
         let code = response.status().unwrap_or(0);
         if code >= 200 && !rec.final_delivered {
             rec.final_delivered = true;
-            tx.send(Update::Final(Ok(response)));
+            pass_up(&self.incoming, tx, Update::Final(Ok(response)));
             // Only an INVITE's 2xx can be followed by more (RFC 6026 §8.4).
             if !(rec.is_invite && (200..300).contains(&code)) {
                 rec.updates = None;
@@ -493,7 +520,7 @@ impl Task {
         } else {
             Update::Provisional(response)
         };
-        tx.send(update);
+        pass_up(&self.incoming, tx, update);
     }
 
     fn on_request(&mut self, key: ServerKey, request: Message, reply_to: Target) {
@@ -523,17 +550,18 @@ impl Task {
             },
         );
         let driver = self.driver.upgrade().map(|inner| Driver { inner });
-        let accepted = match (self.incoming.try_reserve(), driver) {
-            (Ok(permit), Some(driver)) => {
+        let accepted = match (self.incoming.has_room(), driver) {
+            (true, Some(driver)) => {
                 let transaction =
                     ServerTransaction::new(key, request.clone(), to_tag, driver, cancel_rx);
-                permit.send(Received::Request(IncomingRequest {
-                    request,
-                    source,
-                    reply_to,
-                    transaction,
-                }));
-                true
+                self.incoming
+                    .try_send(Received::Request(IncomingRequest {
+                        request,
+                        source,
+                        reply_to,
+                        transaction,
+                    }))
+                    .is_ok()
             }
             _ => false,
         };
@@ -597,7 +625,7 @@ impl Task {
                             "the INVITE got its final response before the CANCEL was sent",
                         )),
                     };
-                    tx.send(Update::Final(Err(err)));
+                    pass_up(&self.incoming, tx, Update::Final(Err(err)));
                 }
                 rec.target
             }

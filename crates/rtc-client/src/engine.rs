@@ -189,12 +189,28 @@ struct ProfileState {
     local: Local,
     /// Answers challenges to requests other than REGISTER (MESSAGE, SUBSCRIBE, PUBLISH).
     digest: DigestClient,
-    /// The next hop of out-of-dialog requests: the proxy, else the registrar (RFC 3263 order).
+    /// The proxy's targets (RFC 3263 order), if the profile names a proxy; else the
+    /// registrar's, of which out-of-dialog requests follow the one registered with
+    /// ([`ProfileState::next_hop`]).
     outbound: Vec<Target>,
+    /// Whether `outbound` is a proxy of its own rather than the registrar.
+    proxy: bool,
     /// `disable_profile` callers waiting for the binding to go.
     logging_off: Vec<oneshot::Sender<Result<()>>>,
     /// The keep-alive of a registration over UDP, while it is registered or recovering.
     keepalive: Option<KeepAlive>,
+}
+
+impl ProfileState {
+    /// Where out-of-dialog requests (MESSAGE, SUBSCRIBE, PUBLISH, INVITE) go: the proxy, else
+    /// the registrar server the registration uses now, so that after a failover they follow it
+    /// to the server that holds our binding (RFC 3263 §4.3).
+    fn next_hop(&self) -> Option<Target> {
+        match (self.proxy, self.registration.target()) {
+            (false, Some(current)) => Some(current.clone()),
+            _ => self.outbound.first().cloned(),
+        }
+    }
 }
 
 /// An incoming INVITE waiting for the application.
@@ -468,10 +484,12 @@ impl Engine {
             .ok_or(Error::NoRegistrar)?
             .clone();
         let registrar_targets = self.resolve(&registrar).await?;
-        let outbound = match profile.servers.iter().find(|s| s.role == Role::Proxy) {
+        let proxy = profile.servers.iter().find(|s| s.role == Role::Proxy);
+        let outbound = match proxy {
             Some(proxy) => self.resolve(proxy).await?,
             None => registrar_targets.clone(),
         };
+        let proxy = proxy.is_some();
         let user = &profile.user;
         let aor = user.uri.to_string();
         let user_part = aor
@@ -514,6 +532,7 @@ impl Engine {
                 local,
                 digest,
                 outbound,
+                proxy,
                 logging_off: Vec::new(),
                 keepalive: None,
             },
@@ -534,10 +553,7 @@ impl Engine {
         else {
             return Ok(());
         };
-        let kind = p
-            .outbound
-            .first()
-            .map_or(TransportKind::Udp, |t| t.transport);
+        let kind = p.next_hop().map_or(TransportKind::Udp, |t| t.transport);
         let identity = LocalIdentity::new(
             &p.aor,
             &p.local.contact(kind)?,
@@ -875,7 +891,7 @@ impl Engine {
             let _ = reply.send(Err(Error::NoProfile));
             return Ok(());
         };
-        let Some(target) = p.outbound.first().cloned() else {
+        let Some(target) = p.next_hop() else {
             let _ = reply.send(Err(Error::NoRegistrar));
             return Ok(());
         };
@@ -1060,10 +1076,7 @@ impl Engine {
         profile: &str,
         out: Vec<(Core, presence::OutgoingRequest)>,
     ) {
-        let outbound = self
-            .profiles
-            .get(profile)
-            .and_then(|p| p.outbound.first().cloned());
+        let outbound = self.profiles.get(profile).and_then(ProfileState::next_hop);
         for (core, r) in out {
             let in_dialog = r.message.to_header().is_ok_and(|t| t.tag().is_some());
             let hop = if in_dialog {

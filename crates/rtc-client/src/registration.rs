@@ -266,13 +266,14 @@ impl Registration {
         self.target = 0;
     }
 
-    /// Registers, or refreshes at once if registered.
+    /// Registers, or refreshes at once if registered (with the server that holds the binding:
+    /// a refresh never moves it, which would leave a second one behind).
     pub fn register(&mut self) -> Result<()> {
         if self.state != RegistrationState::Registered {
             self.set_state(RegistrationState::Registering, None, "registering");
+            self.target = 0;
         }
         self.failures = 0;
-        self.target = 0;
         self.send(false)
     }
 
@@ -373,8 +374,11 @@ impl Registration {
         match self.wake {
             Some(at) if at <= now => {
                 self.wake = None;
-                self.target = 0;
+                // A retry starts over from the first server; a refresh stays with the one that
+                // holds our binding, or the client would end up registered on two (RFC 3263
+                // §4.3 fails over per request, not per refresh).
                 if self.state == RegistrationState::Error {
+                    self.target = 0;
                     self.set_state(RegistrationState::Registering, None, "retrying");
                 }
                 self.send(false)

@@ -528,3 +528,21 @@ fn a_registrar_away_for_ten_minutes_is_reached_by_the_backoff_without_a_tight_lo
         now - back
     );
 }
+
+#[test]
+fn after_a_failover_refreshes_stay_with_the_server_that_holds_the_binding() {
+    let (now, mut reg) = setup();
+    let a = send_register(&mut reg);
+    reg.handle_failure(now, a.id, Failure::Timeout).unwrap();
+    let b = reg.poll_request().unwrap();
+    assert_eq!(b.target, targets()[1]);
+    accept(&mut reg, now, &b, 600);
+    assert_eq!(reg.target(), Some(&targets()[1]));
+    // The refresh, and one asked for at once, go where the binding is, not back to the first
+    // server, which would leave a second binding there.
+    let (at, refresh) = refresh_due(&mut reg);
+    assert_eq!(refresh.target, targets()[1]);
+    accept(&mut reg, at, &refresh, 600);
+    reg.register().unwrap();
+    assert_eq!(reg.poll_request().unwrap().target, targets()[1]);
+}

@@ -50,13 +50,15 @@ impl Listeners {
     }
 
     /// The Record-Route value for requests that arrived over `transport`: this proxy's URI with
-    /// `lr` (§16.6 step 4), so in-dialog requests come back here by loose routing.
-    pub(crate) fn record_route(&self, transport: TransportKind) -> Option<String> {
+    /// `lr` (§16.6 step 4), so in-dialog requests come back here by loose routing, and the
+    /// dialog's `seal` (see [`seal`](super::seal)), so only they do.
+    pub(crate) fn record_route(&self, transport: TransportKind, seal: &str) -> Option<String> {
         let addr = self.address(transport)?;
+        let p = super::seal::PARAM;
         Some(match transport {
-            TransportKind::Udp => format!("<sip:{addr};lr>"),
+            TransportKind::Udp => format!("<sip:{addr};lr;{p}={seal}>"),
             t => format!(
-                "<sip:{addr};transport={};lr>",
+                "<sip:{addr};transport={};lr;{p}={seal}>",
                 t.as_str().to_ascii_lowercase()
             ),
         })

@@ -43,6 +43,9 @@ pub struct ServerConfig {
     /// ACK, which cannot be authenticated, can be checked; beyond it the oldest is forgotten
     /// and its CANCEL refused. Default 4096.
     pub max_pending_invites: usize,
+    /// Caps on live server transactions (REGISTERs and local answers kept for timer J):
+    /// beyond them requests get 503 with Retry-After. Default [`sip_txn::Limits::default`].
+    pub limits: sip_txn::Limits,
 }
 
 impl ServerConfig {
@@ -59,6 +62,7 @@ impl ServerConfig {
             algorithms: vec![Algorithm::Md5],
             timers: TimerConfig::default(),
             max_pending_invites: 4096,
+            limits: sip_txn::Limits::default(),
         }
     }
 
@@ -99,6 +103,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("nonce_lifetime", &self.nonce_lifetime)
             .field("algorithms", &self.algorithms)
             .field("max_pending_invites", &self.max_pending_invites)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }

@@ -127,7 +127,7 @@ impl RegistrarProxy {
             nonces: Nonces::new(secret, now, config.nonce_lifetime),
             route_key: RouteKey::new()?,
             invites: Invites::new(config.max_pending_invites, INVITE_MEMORY),
-            layer: TransactionLayer::new(config.timers),
+            layer: TransactionLayer::with_limits(config.timers, config.limits),
             listeners: Listeners::new(listeners.to_vec()),
             location: Location::default(),
             transmits: VecDeque::new(),

@@ -118,7 +118,9 @@ impl TransactionLayer {
         self.txns.len() == 0
     }
 
-    /// The request of a live transaction (sent by a client transaction, received by a server one).
+    /// The request of a live transaction (sent by a client transaction, received by a server
+    /// one). Once a non-INVITE server transaction over UDP has sent its final response, only
+    /// the start line and the header fields a response copies remain (§8.2.6.2), no body.
     pub fn request(&self, key: impl Into<TransactionKey>) -> Option<&Message> {
         let key = key.into();
         self.txns
@@ -296,7 +298,19 @@ impl TransactionLayer {
         };
         let step = match &mut txn.kind {
             Kind::ServerInvite(t) => t.send_response(&mut txn.core, &mut ctx, code, wire)?,
-            Kind::ServerNonInvite(t) => t.send_response(&mut txn.core, &mut ctx, code, wire)?,
+            Kind::ServerNonInvite(t) => {
+                let step = t.send_response(&mut txn.core, &mut ctx, code, wire)?;
+                // Timer J keeps the transaction 32 s over UDP only to answer retransmissions,
+                // which the response alone does: keep no more of the request than a response
+                // copies (§8.2.6), so an answered request costs little while it waits.
+                if code >= 200
+                    && !txn.core.reliable()
+                    && let Some(small) = headers_a_response_copies(&txn.core.request)
+                {
+                    txn.core.request = small;
+                }
+                step
+            }
             Kind::ClientInvite(_) | Kind::ClientNonInvite(_) => {
                 return Err(Error::UnknownTransaction);
             }
@@ -661,6 +675,22 @@ impl TransactionLayer {
     }
 }
 
+/// `request` without its body and without the header fields a response does not copy: the
+/// start line, Via, From, To, Call-ID and CSeq (RFC 3261 §8.2.6.2). `None` if it cannot be
+/// rebuilt (then the whole request is kept).
+fn headers_a_response_copies(request: &Message) -> Option<Message> {
+    use sip_parse::HeaderName as H;
+    let mut b = MessageBuilder::request(request.method()?, request.request_uri()?);
+    for h in request.headers() {
+        if matches!(h.name, H::Via | H::From | H::To | H::CallId | H::CSeq) {
+            b = b
+                .header(std::str::from_utf8(h.raw_name).ok()?, h.value_str()?)
+                .ok()?;
+        }
+    }
+    Message::parse(b.try_build().ok()?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -851,6 +881,47 @@ Content-Length: 0
         l.handle_message(later, target(), options("z9hG4bKafter"))
             .unwrap();
         assert!(matches!(drain(&mut l).as_slice(), [Event::Request { .. }]));
+    }
+
+    /// An answered request waiting for timer J keeps only what a response copies; its
+    /// retransmission still gets the same response.
+    #[test]
+    fn timer_j_keeps_a_small_request() {
+        let mut l = TransactionLayer::default();
+        let t = now();
+        let big = msg(&format!(
+            "MESSAGE sip:b@b.example SIP/2.0
+Via: SIP/2.0/UDP a.example;branch=z9hG4bKbig
+From: <sip:a@a.example>;tag=1
+To: <sip:b@b.example>
+Call-ID: big
+CSeq: 1 MESSAGE
+Subject: {}
+Content-Type: text/plain
+Content-Length: 1000
+
+{}",
+            "s".repeat(300),
+            "x".repeat(1000)
+        ));
+        l.handle_message(t, target(), big.clone()).unwrap();
+        let Some(Event::Request { key, .. }) = l.poll_event() else {
+            panic!("no request")
+        };
+        let before = l.request(key).unwrap().as_bytes().len();
+        l.send_response(t, key, ok(&big)).unwrap();
+        let first = l.poll_transmit().unwrap().payload;
+        let kept = l.request(key).unwrap();
+        assert!(
+            kept.as_bytes().len() * 5 < before,
+            "{} of {before}",
+            kept.as_bytes().len()
+        );
+        assert_eq!(kept.call_id().unwrap(), "big");
+        assert_eq!(kept.top_via().unwrap().branch(), Some("z9hG4bKbig"));
+        assert!(kept.body().is_empty());
+        l.handle_message(t, target(), big).unwrap();
+        assert_eq!(l.poll_transmit().unwrap().payload, first);
     }
 
     #[test]

@@ -1270,3 +1270,60 @@ async fn sipp_registers_through_digest_over_udp_and_tcp() {
         );
     }
 }
+
+/// One address holding more connections than it may, another trickling requests a byte at a
+/// time, together more than the server's total: a user from a third address still registers
+/// over TCP at once (the oldest silent connection makes room). Scaled down with the
+/// transport's knobs (80 connections in all, the default 64 per address).
+#[tokio::test]
+async fn a_hoarding_peer_does_not_lock_out_a_tcp_user() {
+    let server = EmbeddedServer::start(
+        ServerConfig::demo(),
+        TransportConfig {
+            tcp: vec!["127.0.0.1:0".parse().unwrap()],
+            max_connections: 80,
+            ..TransportConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let port = server.local_addr(TransportKind::Tcp).unwrap();
+    let from = |ip: &str| {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+        s.connect(port)
+    };
+    // Over the per-source cap (64 by default): the rest are refused, and that is all.
+    let mut hoard = Vec::new();
+    for _ in 0..100 {
+        hoard.push(from("127.0.0.3").await.unwrap());
+    }
+    let mut tricklers = Vec::new();
+    for _ in 0..20 {
+        let mut c = from("127.0.0.4").await.unwrap();
+        tricklers.push(tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            for b in b"REGISTER sip:example.test SIP/2.0\r\n".iter().cycle() {
+                if c.write_all(&[*b]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }));
+    }
+    let (bt, mut bev) = Transport::bind(TransportConfig::default()).await.unwrap();
+    let mut b = Ua::new("bob", "bobpw", "127.0.0.1:9");
+    b.target = Target::tcp("127.0.0.1:9".parse().unwrap());
+    loopback_register(
+        &mut b,
+        &bt,
+        &mut bev,
+        &Target::tcp(port),
+        "sip:bob@127.0.0.1:9;transport=tcp",
+    )
+    .await;
+    assert_eq!(server.bindings("bob").len(), 1);
+    for t in tricklers {
+        t.abort();
+    }
+}

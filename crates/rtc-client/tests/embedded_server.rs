@@ -899,6 +899,20 @@ fn relay_attempts_are_refused() {
         (fwd_ack.method(), to),
         (Some(Method::Ack), b.target.clone())
     );
+    // Responses: one naming the proxy in its top Via, the victim in the next, is not relayed;
+    // nor is a real response of ours re-aimed at the victim.
+    let forged = Message::parse(Bytes::from(format!(
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP {SERVER};branch=z9hG4bKslx\r\n\
+         Via: SIP/2.0/UDP {VICTIM};branch=z9hG4bKv\r\nFrom: <sip:a@h>;tag=1\r\n\
+         To: <sip:b@h>;tag=2\r\nCall-ID: r10\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n"
+    )))
+    .unwrap();
+    assert!(lab.send(&mt, &forged).is_empty());
+    let real_rsp = String::from_utf8_lossy(respond(&fwd, 200, "bobtag", &[]).as_bytes())
+        .replace(&a.target.addr.to_string(), VICTIM);
+    let reaimed = Message::parse(Bytes::from(real_rsp)).unwrap();
+    assert!(lab.send(&mt, &reaimed).is_empty());
+
     // The same ACK re-aimed at the victim with that real seal is not a dialog of this seal's.
     let ack = a.request(
         "ACK",

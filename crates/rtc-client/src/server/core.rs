@@ -155,7 +155,9 @@ impl RegistrarProxy {
         );
         if msg.is_request() {
             self.on_request(now, source, msg);
-        } else if let Some((payload, target)) = proxy::forward_response(&msg, &self.listeners) {
+        } else if let Some((payload, target)) =
+            proxy::forward_response(&msg, &self.listeners, &self.route_key)
+        {
             self.push(payload, target);
         }
     }
@@ -425,7 +427,7 @@ impl RegistrarProxy {
         };
 
         // §16.6: copy, new Request-URI, Max-Forwards, Record-Route, Via.
-        let Ok(branch) = proxy::stateless_branch(msg) else {
+        let (Ok(branch), Ok(top_via)) = (proxy::stateless_branch(msg), msg.top_via()) else {
             return refuse(Reply::new(400, "Malformed Via"));
         };
         // A CANCEL or ACK, never challenged, goes only where its INVITE went (§9.1, §17.1.1.3)
@@ -441,7 +443,12 @@ impl RegistrarProxy {
         };
         let mut prepend = vec![(
             "Via",
-            format!("SIP/2.0/{} {via_addr};branch={branch}", target.transport),
+            format!(
+                "SIP/2.0/{} {via_addr};branch={branch};{}={}",
+                target.transport,
+                seal::VIA_PARAM,
+                self.route_key.seal_via(&top_via)
+            ),
         )];
         if mode == Mode::Initial
             && !in_dialog

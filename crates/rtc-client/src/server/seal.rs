@@ -1,16 +1,21 @@
 //! What the proxy remembers of the dialogs and INVITEs it let through, so that nothing else is
 //! relayed: a Record-Route parameter signed with a per-process key (an HMAC-SHA256, RFC 2104, of
-//! the dialog's Call-ID and the tag of the party that opened it), and a bounded memory of the
-//! INVITEs it forwarded, which their CANCEL and non-2xx ACK follow (RFC 3261 §9.1, §17.1.1.3).
+//! the dialog's Call-ID and the tag of the party that opened it), a parameter of its own Via
+//! signing where the response goes (the next Via's sent-by, `received`, `rport` and branch), and
+//! a bounded memory of the INVITEs it forwarded, which their CANCEL and non-2xx ACK follow
+//! (RFC 3261 §9.1, §17.1.1.3).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use sip_parse::Target;
+use sip_parse::{Target, Via};
 
 /// The URI parameter of the proxy's Record-Route that carries the seal.
 pub(crate) const PARAM: &str = "rrsig";
+
+/// The parameter of the proxy's Via that seals where the response goes.
+pub(crate) const VIA_PARAM: &str = "psig";
 
 /// Bytes of the HMAC kept in the parameter (128 bits, RFC 2104 §5 allows truncation to at least
 /// half the hash).
@@ -34,7 +39,7 @@ impl RouteKey {
     }
 
     #[cfg(test)]
-    fn fixed(byte: u8) -> Self {
+    pub(crate) fn fixed(byte: u8) -> Self {
         let mut key = [0u8; 64];
         key[..32].fill(byte);
         Self(key)
@@ -58,25 +63,58 @@ impl RouteKey {
     /// The seal of the dialog `call_id` opened by the party whose tag is `from_tag`: lowercase
     /// hex, a valid URI parameter value.
     pub(crate) fn seal(&self, call_id: &str, from_tag: &str) -> String {
-        self.hmac(&[call_id.as_bytes(), b"\n", from_tag.as_bytes()])[..KEPT]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex(&self.hmac(&[call_id.as_bytes(), b"\n", from_tag.as_bytes()]))
+    }
+
+    /// The seal of a Via below ours: what a response is sent back to (transport, sent-by,
+    /// `received`, `rport`) and its branch, as parsed, so that a peer re-writing the header
+    /// field's spelling does not break it. Never equal to a dialog seal (Call-IDs hold no NUL).
+    pub(crate) fn seal_via(&self, via: &Via<'_>) -> String {
+        let rport = match via.rport {
+            Some(Some(p)) => p.to_string(),
+            Some(None) => "-".into(),
+            None => String::new(),
+        };
+        let fields = [
+            via.transport.to_ascii_uppercase(),
+            via.host.to_string().to_ascii_lowercase(),
+            via.port.map(|p| p.to_string()).unwrap_or_default(),
+            via.received.unwrap_or_default().to_ascii_lowercase(),
+            rport,
+            via.branch.unwrap_or_default().to_owned(),
+        ];
+        let mut parts: Vec<&[u8]> = vec![b"via\0"];
+        for f in &fields {
+            parts.push(f.as_bytes());
+            parts.push(b"\n");
+        }
+        hex(&self.hmac(&parts))
+    }
+
+    /// Whether `value` is the seal of `via`, compared in constant time.
+    pub(crate) fn verify_via(&self, via: &Via<'_>, value: &str) -> bool {
+        same(&self.seal_via(via), value)
     }
 
     /// Whether `value` is the seal of `call_id` with one of `tags` (either side of the dialog
     /// may send: the opener's tag is then the From or the To tag). Compared in constant time.
     pub(crate) fn verify(&self, call_id: &str, tags: &[&str], value: &str) -> bool {
-        tags.iter().any(|tag| {
-            let want = self.seal(call_id, tag);
-            want.len() == value.len()
-                && want
-                    .bytes()
-                    .zip(value.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-        })
+        tags.iter().any(|tag| same(&self.seal(call_id, tag), value))
     }
+}
+
+/// The first [`KEPT`] bytes of a MAC in lowercase hex.
+fn hex(mac: &[u8; 32]) -> String {
+    mac[..KEPT].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `a == b` in time that does not depend on where they differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The INVITEs forwarded lately, by the branch the proxy gave them, with where they went:

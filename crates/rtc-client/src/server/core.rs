@@ -41,7 +41,8 @@ const ALLOW: &str = "REGISTER, OPTIONS";
 ///   the server forwarded (same branch, same target); otherwise a CANCEL is answered 481 and an
 ///   ACK dropped. Every other request it forwards comes from an authenticated user of its
 ///   domain.
-/// * Responses lose the top Via and go where the next Via says.
+/// * Responses lose the top Via and go where the next Via says, only if the top Via carries the
+///   server's seal of that next Via (so a forged response cannot be relayed anywhere).
 ///
 /// ```
 /// use std::time::Instant;

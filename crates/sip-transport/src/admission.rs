@@ -78,15 +78,29 @@ impl Drop for Slot {
     }
 }
 
+/// What one source is, for the per-source cap: an IPv4 address, or the /64 prefix of an IPv6
+/// one (a single host commonly holds a whole /64, RFC 4291 §2.5.4, and could otherwise take
+/// every slot with addresses of its own).
+fn source_of(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    }
+}
+
 /// Admits an inbound connection from `source`, or refuses it (counted in
 /// `connections_refused`):
 ///
-/// * refused when `source` already holds
+/// * refused when `source` (its /64 for IPv6) already holds
 ///   [`max_connections_per_source`](crate::TransportConfig::max_connections_per_source);
 /// * at [`max_connections`](crate::TransportConfig::max_connections), the oldest inbound
 ///   connection or handshake that has not yet delivered a whole message is closed to make
 ///   room (counted in `connections_evicted`); refused if there is none.
 pub(crate) fn admit(shared: &Arc<Shared>, source: IpAddr) -> Option<Slot> {
+    let source = source_of(source);
     let cfg = &shared.cfg;
     let mut c = shared.conns();
     let from_source = c.per_source.get(&source).copied().unwrap_or(0);
@@ -131,4 +145,25 @@ pub(crate) fn admit(shared: &Arc<Shared>, source: IpAddr) -> Option<Slot> {
         cancel,
         registered: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::source_of;
+
+    #[test]
+    fn an_ipv6_source_is_its_64_prefix() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(source_of(ip("192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(source_of(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(source_of(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            source_of(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+            source_of(ip("2001:db8:1:2::5"))
+        );
+        assert_ne!(
+            source_of(ip("2001:db8:1:3::1")),
+            source_of(ip("2001:db8:1:2::1"))
+        );
+    }
 }

@@ -60,8 +60,8 @@ pub struct TransportConfig {
     /// a new inbound connection closes the oldest inbound one that has not delivered a message
     /// yet, or is refused (closed at once) if there is none; both are counted. Default 4096.
     pub max_connections: usize,
-    /// Most inbound connections (TLS handshakes included) from one IP address; more are
-    /// refused, so one peer cannot take every slot. Default 64.
+    /// Most inbound connections (TLS handshakes included) from one IPv4 address or one IPv6
+    /// /64 prefix; more are refused, so one peer cannot take every slot. Default 64.
     pub max_connections_per_source: usize,
     /// Messages queued per connection before a send waits. Default 64.
     pub send_queue: usize,

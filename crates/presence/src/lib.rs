@@ -7,6 +7,7 @@
 
 // Documents, lists and the store.
 mod buddy;
+mod datetime;
 pub mod pidf;
 mod status;
 pub mod store;

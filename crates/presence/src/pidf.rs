@@ -24,6 +24,7 @@
 
 use std::fmt;
 
+use crate::datetime;
 use crate::error::Result;
 use crate::status::Status;
 use crate::xml::{self, DoctypePolicy, Document, Element, XmlLimits};
@@ -327,6 +328,19 @@ impl Presence {
             entity: entity.value.to_string(),
             ..Presence::default()
         };
+        // Tuple, person and device ids are `xs:ID`s: unique in the document (RFC 3863 §4.1.2,
+        // RFC 4479 §3.3).
+        let mut ids = std::collections::HashSet::new();
+        for child in &root.children {
+            if matches!(
+                (&*child.ns, &*child.name),
+                (NS, "tuple") | (NS_DM, "person") | (NS_DM, "device")
+            ) && let Some(a) = child.attr("id")
+                && !ids.insert(xml::trim_xml(&a.value))
+            {
+                return Err(doc.invalid("duplicate id", &a.value, a.at));
+            }
+        }
         for child in &root.children {
             match (&*child.ns, &*child.name) {
                 (NS, "tuple") => presence.tuples.push(tuple(&doc, child)?),
@@ -433,11 +447,23 @@ fn extension(doc: &Document<'_>, el: &Element) -> Result<()> {
     Ok(())
 }
 
+/// The `id` of a tuple, person or device: an `xs:ID`, so an NCName (RFC 3863 §4.1.2).
 fn id(doc: &Document<'_>, el: &Element, element: &'static str) -> Result<String> {
-    Ok(doc
-        .required_attr(el, element, "id", "id attribute")?
-        .value
-        .to_string())
+    let a = doc.required_attr(el, element, "id", "id attribute")?;
+    let id = xml::trim_xml(&a.value);
+    if !xml::is_ncname(id) {
+        return Err(doc.invalid("id (not an NCName)", &a.value, a.at));
+    }
+    Ok(id.to_owned())
+}
+
+/// The text of a `timestamp` element, which must be an RFC 3339 date-time (RFC 3863 §4.1.7).
+fn timestamp(doc: &Document<'_>, el: &Element) -> Result<String> {
+    let text = el.trimmed_text();
+    if !datetime::is_date_time(text) {
+        return Err(doc.invalid("timestamp (not an RFC 3339 date-time)", text, el.at));
+    }
+    Ok(text.to_owned())
 }
 
 fn tuple(doc: &Document<'_>, el: &Element) -> Result<Tuple> {
@@ -481,7 +507,7 @@ fn tuple(doc: &Document<'_>, el: &Element) -> Result<Tuple> {
                 });
             }
             (NS, "note") => t.notes.push(note(child)),
-            (NS, "timestamp") => t.timestamp = Some(child.trimmed_text().to_owned()),
+            (NS, "timestamp") => t.timestamp = Some(timestamp(doc, child)?),
             _ => extension(doc, child)?,
         }
     }
@@ -524,7 +550,7 @@ fn person(doc: &Document<'_>, el: &Element) -> Result<Person> {
             }
             (NS_RPID, "user-input") => p.user_input = Some(user_input(doc, child)?),
             (NS_DM, "note") => p.notes.push(note(child)),
-            (NS_DM, "timestamp") => p.timestamp = Some(child.trimmed_text().to_owned()),
+            (NS_DM, "timestamp") => p.timestamp = Some(timestamp(doc, child)?),
             _ => extension(doc, child)?,
         }
     }
@@ -815,6 +841,68 @@ mod tests {
         let idle = "<tuple id='t'><status><basic>open</basic></status>\
                     <rpid:user-input idle-threshold='600'>idle</rpid:user-input></tuple>";
         assert_eq!(s(doc(idle)), Status::Idle);
+    }
+
+    /// The error of parsing `inner` in a presence document: what was invalid, its value, and
+    /// the line it is on.
+    fn invalid(inner: &str) -> (&'static str, String, u32) {
+        match Presence::parse(doc(inner).as_bytes()) {
+            Err(Error::InvalidValue { what, value, at }) => (what, value, at.line),
+            other => panic!("{inner}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn timestamps_must_be_rfc_3339() {
+        let ok = doc(
+            "<tuple id='t'><status/><timestamp> 2001-10-27T16:49:29.5+02:00 </timestamp>\
+                      </tuple><dm:person id='p'><dm:timestamp>2005-05-30T16:09:44Z</dm:timestamp>\
+                      </dm:person>",
+        );
+        let p = Presence::parse(ok.as_bytes()).unwrap();
+        assert_eq!(
+            p.tuples[0].timestamp.as_deref(),
+            Some("2001-10-27T16:49:29.5+02:00")
+        );
+        for bad in [
+            "yesterday",
+            "2001-10-27T16:49:29",
+            "2001-02-30T00:00:00Z",
+            "",
+        ] {
+            let (what, value, line) = invalid(&format!(
+                "<tuple id='t'><status/>\n<timestamp>{bad}</timestamp></tuple>"
+            ));
+            assert_eq!(
+                (what, value.as_str(), line),
+                ("timestamp (not an RFC 3339 date-time)", bad, 2)
+            );
+        }
+        let (what, _, line) = invalid(
+            "<dm:person id='p'>\n\n<dm:timestamp>2005-05-30 16:09:44Z</dm:timestamp></dm:person>",
+        );
+        assert_eq!((what, line), ("timestamp (not an RFC 3339 date-time)", 3));
+    }
+
+    #[test]
+    fn ids_must_be_unique_ncnames() {
+        let ok = doc(
+            "<tuple id='t-1.a'><status/></tuple><tuple id='_t\u{e9}2'><status/></tuple>\
+                      <dm:person id='p1'/><dm:device id='d1'/>",
+        );
+        assert_eq!(Presence::parse(ok.as_bytes()).unwrap().tuples.len(), 2);
+        for bad in ["1t", "a:b", "a b", "", "-x", "t\u{202e}"] {
+            let (what, value, _) = invalid(&format!("<tuple id='{bad}'><status/></tuple>"));
+            assert_eq!((what, value.as_str()), ("id (not an NCName)", bad));
+        }
+        let (what, _, _) = invalid("<dm:device id='x y'/>");
+        assert_eq!(what, "id (not an NCName)");
+        // Duplicates, among tuples and across tuple, person and device (all xs:ID).
+        let (what, value, line) =
+            invalid("<tuple id='t'><status/></tuple>\n<tuple id='t'><status/></tuple>");
+        assert_eq!((what, value.as_str(), line), ("duplicate id", "t", 2));
+        let (what, _, _) = invalid("<tuple id='x'><status/></tuple><dm:person id='x'/>");
+        assert_eq!(what, "duplicate id");
     }
 
     #[test]

@@ -37,7 +37,7 @@
 //! ```
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::buddy::{Buddy, BuddyList, Group, SubscriptionType};
@@ -357,17 +357,24 @@ impl Store {
             let path = path.to_path_buf();
             move |source| Error::Io { path, op, source }
         };
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(io("create temporary file", &tmp))?;
-        file.write_all(data.to_xml().as_bytes())
-            .map_err(io("write temporary file", &tmp))?;
-        file.sync_all().map_err(io("flush temporary file", &tmp))?;
-        drop(file);
-        fs::rename(&tmp, &self.path).map_err(io("rename temporary file over", &self.path))?;
+        let written = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)
+                .map_err(io("create temporary file", &tmp))?;
+            file.write_all(data.to_xml().as_bytes())
+                .map_err(io("write temporary file", &tmp))?;
+            file.sync_all().map_err(io("flush temporary file", &tmp))?;
+            drop(file);
+            fs::rename(&tmp, &self.path).map_err(io("rename temporary file over", &self.path))
+        })();
+        if let Err(e) = written {
+            // A full disk must not stay full of our half-written copy.
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
         // The rename is durable only once the directory is flushed (POSIX rename(2)).
         #[cfg(unix)]
         {
@@ -382,9 +389,15 @@ impl Store {
         Ok(())
     }
 
+    /// The file's bytes, at most one more than [`XmlLimits::store`] allows, so that a huge
+    /// file is refused as too large without being read whole.
     fn read(&self) -> Result<Option<Vec<u8>>> {
-        match fs::read(&self.path) {
-            Ok(bytes) => Ok(Some(bytes)),
+        let cap = u64::try_from(XmlLimits::store().max_size)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let mut bytes = Vec::new();
+        match File::open(&self.path).and_then(|f| f.take(cap).read_to_end(&mut bytes)) {
+            Ok(_) => Ok(Some(bytes)),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(source) => Err(Error::Io {
                 path: self.path.clone(),

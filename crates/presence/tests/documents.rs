@@ -346,6 +346,33 @@ fn token() -> impl Strategy<Value = String> {
     "[!-~\u{a0}-\u{2fff}]([ -~\u{a0}-\u{2fff}]{0,10}[!-~\u{a0}-\u{2fff}])?"
 }
 
+/// An `xs:ID` (an NCName); [`presence_doc`] makes them unique.
+fn ncname() -> impl Strategy<Value = String> {
+    "[A-Za-z_\u{c0}-\u{d6}\u{3b1}-\u{3c9}][A-Za-z0-9_.\u{b7}\u{3b1}-\u{3c9}-]{0,10}"
+}
+
+/// An RFC 3339 date-time (RFC 3863 §4.1.7).
+fn date_time() -> impl Strategy<Value = String> {
+    (
+        1970u32..2100,
+        1u32..=12,
+        1u32..=28,
+        0u32..24,
+        0u32..60,
+        0u32..=60,
+        proptest::option::of(0u32..1000),
+        proptest::option::of((any::<bool>(), 0u32..24, 0u32..60)),
+    )
+        .prop_map(|(y, mo, d, h, mi, s, frac, tz)| {
+            let frac = frac.map(|f| format!(".{f:03}")).unwrap_or_default();
+            let tz = match tz {
+                None => "Z".to_owned(),
+                Some((east, th, tm)) => format!("{}{th:02}:{tm:02}", if east { '+' } else { '-' }),
+            };
+            format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{frac}{tz}")
+        })
+}
+
 fn note() -> impl Strategy<Value = Note> {
     (proptest::option::of(token()), text()).prop_map(|(lang, text)| Note { lang, text })
 }
@@ -372,7 +399,7 @@ fn activity() -> impl Strategy<Value = Activity> {
 
 fn tuple() -> impl Strategy<Value = Tuple> {
     (
-        token(),
+        ncname(),
         proptest::option::of(prop_oneof![Just(Basic::Open), Just(Basic::Closed)]),
         proptest::option::of(user_input()),
         proptest::option::of((
@@ -382,7 +409,7 @@ fn tuple() -> impl Strategy<Value = Tuple> {
             ),
         )),
         proptest::collection::vec(note(), 0..3),
-        proptest::option::of(token()),
+        proptest::option::of(date_time()),
     )
         .prop_map(|(id, basic, user_input, contact, notes, timestamp)| Tuple {
             id,
@@ -396,14 +423,14 @@ fn tuple() -> impl Strategy<Value = Tuple> {
 
 fn person() -> impl Strategy<Value = Person> {
     (
-        token(),
+        ncname(),
         proptest::collection::vec(activity(), 0..4),
         proptest::collection::vec(note(), 0..2),
         proptest::option::of(token()),
         proptest::option::of(token()),
         proptest::option::of(user_input()),
         proptest::collection::vec(note(), 0..3),
-        proptest::option::of(token()),
+        proptest::option::of(date_time()),
     )
         .prop_map(
             |(id, activities, activity_notes, from, until, user_input, notes, timestamp)| Person {
@@ -421,7 +448,7 @@ fn person() -> impl Strategy<Value = Person> {
 
 fn device() -> impl Strategy<Value = Device> {
     (
-        token(),
+        ncname(),
         proptest::option::of(token()),
         proptest::option::of(user_input()),
     )
@@ -440,12 +467,28 @@ fn presence_doc() -> impl Strategy<Value = Presence> {
         proptest::collection::vec(person(), 0..3),
         proptest::collection::vec(device(), 0..2),
     )
-        .prop_map(|(entity, tuples, notes, persons, devices)| Presence {
-            entity,
-            tuples,
-            notes,
-            persons,
-            devices,
+        .prop_map(|(entity, mut tuples, notes, mut persons, mut devices)| {
+            // Ids are unique in a document: suffix each with its kind and place.
+            let unique = |id: &mut String, kind: &str, i: usize| *id = format!("{id}-{kind}{i}");
+            tuples
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, t)| unique(&mut t.id, "t", i));
+            persons
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, p)| unique(&mut p.id, "p", i));
+            devices
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, d)| unique(&mut d.id, "d", i));
+            Presence {
+                entity,
+                tuples,
+                notes,
+                persons,
+                devices,
+            }
         })
 }
 

@@ -622,7 +622,7 @@ fn message_relayed_after_407_and_its_200_comes_back() {
     assert_eq!(vias[0].host.to_string(), "192.0.2.5");
     assert!(vias[0].has_rfc3261_branch());
     assert_eq!(vias[1].branch(), retry.top_via().unwrap().branch());
-    assert_eq!(record_routes(&fwd), [format!("<sip:{SERVER};lr>")]);
+    assert_sealed(&record_routes(&fwd));
     assert_eq!(fwd.body(), b"hello bob");
     assert_eq!(fwd.header_str(HeaderName::ContentType), Some("text/plain"));
     fwd.validate().unwrap();
@@ -681,7 +681,7 @@ fn subscribe_relayed_and_notify_routed_back_by_record_route() {
     let (fwd, to) = lab.authorized(&mut a, &sub);
     assert_eq!((fwd.method(), &to), (Some(Method::Subscribe), &b.target));
     let rr = record_routes(&fwd);
-    assert_eq!(rr, [format!("<sip:{SERVER};lr>")]);
+    assert_sealed(&rr);
 
     // bob accepts: the 200 carries the Record-Route back to alice (her route set).
     let ok = respond(
@@ -740,7 +740,188 @@ fn subscribe_relayed_and_notify_routed_back_by_record_route() {
         "sub-1",
         &[],
     );
-    lab.answer(&b.target.clone(), &stray, 404);
+    lab.answer(&b.target.clone(), &stray, 403);
+}
+
+/// The proxy's Record-Route: its address, `lr`, and the dialog's seal (128 bits of HMAC, hex).
+fn assert_sealed(rr: &[String]) {
+    let [rr] = rr else {
+        panic!("one Record-Route expected: {rr:?}")
+    };
+    let seal = rr
+        .strip_prefix(&format!("<sip:{SERVER};lr;rrsig="))
+        .and_then(|s| s.strip_suffix('>'))
+        .unwrap_or_else(|| panic!("unexpected Record-Route {rr}"));
+    assert!(seal.len() == 32 && seal.bytes().all(|c| c.is_ascii_hexdigit()));
+}
+
+/// Where a relay would send: a host that is none of the proxy's users.
+const VICTIM: &str = "203.0.113.9:5060";
+
+/// Delivers `msg` and checks that nothing leaves towards anyone but the sender; returns the
+/// statuses answered.
+fn refused(lab: &mut Lab, from: &Target, msg: &Message) -> Vec<u16> {
+    lab.send(from, msg)
+        .into_iter()
+        .map(|t| {
+            assert_eq!(
+                &t.target,
+                from,
+                "relayed: {}",
+                String::from_utf8_lossy(&t.payload)
+            );
+            Message::parse(t.payload).unwrap().status().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn relay_attempts_are_refused() {
+    let (mut lab, mut a, mut b) = both_registered();
+    // mallory has no account; the victim is no user of the proxy.
+    let mut m = Ua::new("mallory", "x", "198.51.100.7:5060");
+    let mt = m.target.clone();
+    let victim_uri = format!("sip:victim@{VICTIM}");
+    let us = format!("<sip:{SERVER};lr>");
+    let forged = format!("<sip:{SERVER};lr;rrsig=00112233445566778899aabbccddeeff>");
+
+    // A dialog request (To-tag) with a Route naming the proxy: 403, whatever the method.
+    for method in ["MESSAGE", "INVITE", "BYE", "NOTIFY"] {
+        let r = m.request(
+            method,
+            &victim_uri,
+            "<sip:victim@x>;tag=v",
+            "r1",
+            &[format!("Route: {us}")],
+        );
+        assert_eq!(refused(&mut lab, &mt, &r).last(), Some(&403), "{method}");
+    }
+    // Without a To-tag it is an initial request: challenged, not forwarded.
+    let r = m.request(
+        "MESSAGE",
+        &victim_uri,
+        "<sip:victim@x>",
+        "r2",
+        &[format!("Route: {us}")],
+    );
+    assert_eq!(refused(&mut lab, &mt, &r), [407]);
+    let r = m.request(
+        "MESSAGE",
+        "sip:bob@example.test",
+        "<sip:bob@x>",
+        "r3",
+        &[format!("Route: {us}, <sip:{VICTIM};lr>")],
+    );
+    assert_eq!(refused(&mut lab, &mt, &r), [407]);
+    // No Route at all, To-tag: not a dialog of ours.
+    let r = m.request("MESSAGE", &victim_uri, "<sip:victim@x>;tag=v", "r4", &[]);
+    assert_eq!(refused(&mut lab, &mt, &r), [403]);
+    // A strict router's form: the proxy in the Request-URI, the victim in the last Route.
+    let r = m.request(
+        "MESSAGE",
+        &format!("sip:{SERVER}"),
+        "<sip:victim@x>;tag=v",
+        "r5",
+        &[format!("Route: <sip:{VICTIM}>")],
+    );
+    assert_eq!(refused(&mut lab, &mt, &r), [403]);
+    // A forged seal, and a real seal of another dialog.
+    let r = m.request(
+        "MESSAGE",
+        &victim_uri,
+        "<sip:victim@x>;tag=v",
+        "r6",
+        &[format!("Route: {forged}")],
+    );
+    assert_eq!(refused(&mut lab, &mt, &r), [403]);
+    let sub = a.request(
+        "SUBSCRIBE",
+        "sip:bob@example.test",
+        "<sip:bob@example.test>",
+        "real-1",
+        &["Event: presence".into(), cline(A_CONTACT, "")],
+    );
+    let (fwd, _) = lab.authorized(&mut a, &sub);
+    let real = record_routes(&fwd).remove(0);
+    let r = m.request(
+        "MESSAGE",
+        &victim_uri,
+        "<sip:victim@x>;tag=v",
+        "r7",
+        &[format!("Route: {real}")],
+    );
+    assert_eq!(refused(&mut lab, &mt, &r), [403]);
+    // ACKs, with and without a Route, a forged or a borrowed seal: dropped silently.
+    for route in [None, Some(&us), Some(&forged), Some(&real)] {
+        let extra: Vec<String> = route.map(|r| format!("Route: {r}")).into_iter().collect();
+        let ack = m.request("ACK", &victim_uri, "<sip:victim@x>;tag=v", "r8", &extra);
+        assert!(refused(&mut lab, &mt, &ack).is_empty(), "{route:?}");
+    }
+    // A CANCEL of no INVITE the proxy forwarded: 481 from its transaction layer.
+    let cancel = m.request("CANCEL", &victim_uri, "<sip:victim@x>", "r9", &[]);
+    assert_eq!(refused(&mut lab, &mt, &cancel), [481]);
+
+    // The real dialog still works both ways, and so does the ACK of a 2xx along its route.
+    let notify = b.request(
+        "NOTIFY",
+        &a.contact(),
+        "<sip:alice@example.test>;tag=alicetag",
+        "real-1",
+        &[
+            format!("Route: {real}"),
+            "Event: presence".into(),
+            "Subscription-State: active".into(),
+        ],
+    );
+    let (_, to) = lab.one(&b.target.clone(), &notify);
+    assert_eq!(to, a.target);
+    let invite = a.request(
+        "INVITE",
+        "sip:bob@example.test",
+        "<sip:bob@example.test>",
+        "call-9",
+        &[cline(A_CONTACT, "")],
+    );
+    let challenge =
+        Message::parse(lab.send(&a.target.clone(), &invite).pop().unwrap().payload).unwrap();
+    let retry = a.with_credentials(&invite, &challenge);
+    let (fwd, _) = lab.one(&a.target.clone(), &retry);
+    let rr = record_routes(&fwd).remove(0);
+    let ack = a.request(
+        "ACK",
+        &b.contact(),
+        "<sip:bob@example.test>;tag=bobtag",
+        "call-9",
+        &[format!("Route: {rr}")],
+    );
+    let (fwd_ack, to) = lab.one(&a.target.clone(), &ack);
+    assert_eq!(
+        (fwd_ack.method(), to),
+        (Some(Method::Ack), b.target.clone())
+    );
+    // Responses: one naming the proxy in its top Via, the victim in the next, is not relayed;
+    // nor is a real response of ours re-aimed at the victim.
+    let forged = Message::parse(Bytes::from(format!(
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP {SERVER};branch=z9hG4bKslx\r\n\
+         Via: SIP/2.0/UDP {VICTIM};branch=z9hG4bKv\r\nFrom: <sip:a@h>;tag=1\r\n\
+         To: <sip:b@h>;tag=2\r\nCall-ID: r10\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n"
+    )))
+    .unwrap();
+    assert!(lab.send(&mt, &forged).is_empty());
+    let real_rsp = String::from_utf8_lossy(respond(&fwd, 200, "bobtag", &[]).as_bytes())
+        .replace(&a.target.addr.to_string(), VICTIM);
+    let reaimed = Message::parse(Bytes::from(real_rsp)).unwrap();
+    assert!(lab.send(&mt, &reaimed).is_empty());
+
+    // The same ACK re-aimed at the victim with that real seal is not a dialog of this seal's.
+    let ack = a.request(
+        "ACK",
+        &victim_uri,
+        "<sip:victim@x>;tag=v",
+        "call-10",
+        &[format!("Route: {rr}")],
+    );
+    assert!(refused(&mut lab, &a.target.clone(), &ack).is_empty());
 }
 
 #[test]
@@ -1101,5 +1282,62 @@ async fn sipp_registers_through_digest_over_udp_and_tcp() {
                     && b.expires > 0),
             "{transport}: {bound:?}"
         );
+    }
+}
+
+/// One address holding more connections than it may, another trickling requests a byte at a
+/// time, together more than the server's total: a user from a third address still registers
+/// over TCP at once (the oldest silent connection makes room). Scaled down with the
+/// transport's knobs (80 connections in all, the default 64 per address).
+#[tokio::test]
+async fn a_hoarding_peer_does_not_lock_out_a_tcp_user() {
+    let server = EmbeddedServer::start(
+        ServerConfig::demo(),
+        TransportConfig {
+            tcp: vec!["127.0.0.1:0".parse().unwrap()],
+            max_connections: 80,
+            ..TransportConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let port = server.local_addr(TransportKind::Tcp).unwrap();
+    let from = |ip: &str| {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+        s.connect(port)
+    };
+    // Over the per-source cap (64 by default): the rest are refused, and that is all.
+    let mut hoard = Vec::new();
+    for _ in 0..100 {
+        hoard.push(from("127.0.0.3").await.unwrap());
+    }
+    let mut tricklers = Vec::new();
+    for _ in 0..20 {
+        let mut c = from("127.0.0.4").await.unwrap();
+        tricklers.push(tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            for b in b"REGISTER sip:example.test SIP/2.0\r\n".iter().cycle() {
+                if c.write_all(&[*b]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }));
+    }
+    let (bt, mut bev) = Transport::bind(TransportConfig::default()).await.unwrap();
+    let mut b = Ua::new("bob", "bobpw", "127.0.0.1:9");
+    b.target = Target::tcp("127.0.0.1:9".parse().unwrap());
+    loopback_register(
+        &mut b,
+        &bt,
+        &mut bev,
+        &Target::tcp(port),
+        "sip:bob@127.0.0.1:9;transport=tcp",
+    )
+    .await;
+    assert_eq!(server.bindings("bob").len(), 1);
+    for t in tricklers {
+        t.abort();
     }
 }

@@ -85,3 +85,25 @@ fn hostile_files_answer_fast() {
     assert!(out.contains("cannot read"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A file name holding a newline, a right-to-left override and a paragraph separator still
+/// gives one verdict line, with those characters escaped.
+#[test]
+fn hostile_file_names_stay_on_one_line() {
+    let dir = std::env::temp_dir().join(format!("rtc-lint-names-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = dir.join("a\nok\t\u{202e}gnp.\u{2029}\u{1b}[2J.sip");
+    std::fs::copy(corpus_dir().join("wsinv.dat"), &name).unwrap();
+    let (ok, out) = lint(&[name]);
+    assert!(ok, "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.contains("a\\nok\\t\\u{202e}gnp.\\u{2029}\\u{1b}[2J.sip\tok\tINVITE"),
+        "{out}"
+    );
+    assert!(
+        !out.contains('\u{202e}') && !out.contains('\u{1b}'),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

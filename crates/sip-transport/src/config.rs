@@ -36,9 +36,15 @@ pub struct TransportConfig {
     pub tls_client: Option<TlsConfig>,
     /// Message limits: `max_message_size` bounds datagrams and stream messages alike.
     pub parse: ParseConfig,
-    /// Close a stream connection after this long without a message or inbound bytes
-    /// (`None`: never). Default 5 minutes.
+    /// Close a stream connection after this long without a whole message, a keep-alive or an
+    /// outbound write (`None`: never); bytes of an unfinished message do not count, so a peer
+    /// trickling a byte at a time cannot keep it open. Default 5 minutes.
     pub idle_timeout: Option<Duration>,
+    /// A message must arrive whole within this long of its first byte, and an inbound
+    /// connection must deliver its first message within this long of being accepted (after
+    /// the TLS handshake); otherwise the connection is closed (slowloris). Default 20 s, as
+    /// Kamailio's `tcp_msg_read_timeout`.
+    pub message_timeout: Duration,
     /// On connections we opened, send a CRLF CRLF ping this often (RFC 5626 §3.5.1).
     /// Default `None`.
     pub keepalive_interval: Option<Duration>,
@@ -50,9 +56,13 @@ pub struct TransportConfig {
     /// Limit for writing one message (or ping) to a stream; a peer that stops reading is
     /// treated as broken. Default 30 s.
     pub write_timeout: Duration,
-    /// Most live stream connections (both directions); further inbound connections are
-    /// refused (closed at once) and counted, so memory stays bounded. Default 4096.
+    /// Most live stream connections (both directions, TLS handshakes included). At the limit
+    /// a new inbound connection closes the oldest inbound one that has not delivered a message
+    /// yet, or is refused (closed at once) if there is none; both are counted. Default 4096.
     pub max_connections: usize,
+    /// Most inbound connections (TLS handshakes included) from one IPv4 address or one IPv6
+    /// /64 prefix; more are refused, so one peer cannot take every slot. Default 64.
+    pub max_connections_per_source: usize,
     /// Messages queued per connection before a send waits. Default 64.
     pub send_queue: usize,
     /// Events queued for the receiver before transport tasks wait. Default 1024.
@@ -71,11 +81,13 @@ impl Default for TransportConfig {
             tls_client: Some(TlsConfig::new()),
             parse: ParseConfig::default(),
             idle_timeout: Some(Duration::from_secs(300)),
+            message_timeout: Duration::from_secs(20),
             keepalive_interval: None,
             keepalive_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
             max_connections: 4096,
+            max_connections_per_source: 64,
             send_queue: 64,
             event_queue: 1024,
             stamp_via: true,

@@ -60,6 +60,10 @@ pub enum CloseReason {
     BadFraming(ParseError),
     /// Nothing was exchanged for the idle timeout.
     IdleTimeout,
+    /// A message did not arrive whole within
+    /// [`TransportConfig::message_timeout`](crate::TransportConfig::message_timeout) of its
+    /// first byte, or an inbound connection delivered no message that long after it opened.
+    MessageTimeout,
     /// A CRLF keep-alive ping went unanswered (RFC 5626 §4.4.1).
     KeepaliveTimeout,
     /// Closed locally with [`Transport::close`](crate::Transport::close).
@@ -86,6 +90,7 @@ impl fmt::Display for CloseReason {
             CloseReason::Broken(e) => write!(f, "broken: {e}"),
             CloseReason::BadFraming(e) => write!(f, "bad framing: {e}"),
             CloseReason::IdleTimeout => f.write_str("idle timeout"),
+            CloseReason::MessageTimeout => f.write_str("message not received whole in time"),
             CloseReason::KeepaliveTimeout => f.write_str("keep-alive pong timeout"),
             CloseReason::LocalClose => f.write_str("closed locally"),
             CloseReason::Shutdown => f.write_str("transport shut down"),
@@ -138,8 +143,16 @@ pub struct Stats {
     pub stream_messages_received: u64,
     /// Stream connections opened (both directions).
     pub connections_opened: u64,
-    /// Inbound connections refused at [`TransportConfig::max_connections`](crate::TransportConfig::max_connections).
+    /// Inbound connections refused at
+    /// [`TransportConfig::max_connections`](crate::TransportConfig::max_connections) or
+    /// [`TransportConfig::max_connections_per_source`](crate::TransportConfig::max_connections_per_source).
     pub connections_refused: u64,
+    /// Inbound connections closed, before they delivered any message, to make room for a new
+    /// one at [`TransportConfig::max_connections`](crate::TransportConfig::max_connections).
+    pub connections_evicted: u64,
+    /// Connections closed because a message did not arrive whole in time
+    /// ([`TransportConfig::message_timeout`](crate::TransportConfig::message_timeout)).
+    pub connections_timed_out: u64,
     /// Stream connections closed for malformed or oversized input.
     pub connections_closed_bad_framing: u64,
     /// Inbound TLS handshakes that failed.

@@ -31,7 +31,16 @@ pub(crate) struct Conns {
     /// The connection to reuse per remote: the newest one.
     by_remote: HashMap<RemoteKey, ConnHandle>,
     /// Every live connection.
-    by_id: HashMap<ConnectionId, ConnHandle>,
+    pub(crate) by_id: HashMap<ConnectionId, ConnHandle>,
+    /// Inbound connections admitted per source address (TLS handshakes included).
+    pub(crate) per_source: HashMap<std::net::IpAddr, usize>,
+    /// Inbound connections admitted but not yet registered (TLS handshakes in progress).
+    pub(crate) handshaking: usize,
+    /// Inbound connections (or TLS handshakes) that have not yet delivered a whole message,
+    /// oldest admitted first: the first closed when the connection limit is reached.
+    pub(crate) unproven: std::collections::BTreeMap<u64, crate::admission::Unproven>,
+    /// The admission number of the next inbound connection.
+    pub(crate) next_admission: u64,
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +50,8 @@ pub(crate) struct Counters {
     pub(crate) stream_messages_received: AtomicU64,
     pub(crate) connections_opened: AtomicU64,
     pub(crate) connections_refused: AtomicU64,
+    pub(crate) connections_evicted: AtomicU64,
+    pub(crate) connections_timed_out: AtomicU64,
     pub(crate) connections_closed_bad_framing: AtomicU64,
     pub(crate) tls_handshake_failures: AtomicU64,
     pub(crate) pongs_sent: AtomicU64,
@@ -66,23 +77,36 @@ pub(crate) struct Shared {
     local: Vec<(TransportKind, SocketAddr)>,
 }
 
+impl Conns {
+    /// Forgets a connection's senders, which ends its task (it reports the close).
+    pub(crate) fn close(&mut self, id: ConnectionId) {
+        self.by_id.remove(&id);
+        self.by_remote.retain(|_, h| h.id != id);
+    }
+}
+
 impl Shared {
-    fn conns(&self) -> MutexGuard<'_, Conns> {
+    pub(crate) fn conns(&self) -> MutexGuard<'_, Conns> {
         // A panic while holding this lock cannot leave the maps inconsistent (single inserts and
         // removes), so a poisoned lock is still usable.
         self.conns.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Registers a new connection as the one to reuse for `remote`.
+    /// An inbound connection comes with the `slot` it was admitted with.
     pub(crate) fn register(
         &self,
         kind: TransportKind,
         remote: SocketAddr,
         tx: mpsc::Sender<Bytes>,
+        slot: Option<&mut crate::admission::Slot>,
     ) -> ConnectionId {
         let id = ConnectionId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let h = ConnHandle { id, tx };
         let mut c = self.conns();
+        if let Some(slot) = slot {
+            slot.registered(&mut c, id);
+        }
         c.by_id.insert(id, h.clone());
         c.by_remote.insert((kind, remote), h);
         bump(&self.counters.connections_opened);
@@ -100,11 +124,6 @@ impl Shared {
 
     fn lookup(&self, kind: TransportKind, remote: SocketAddr) -> Option<ConnHandle> {
         self.conns().by_remote.get(&(kind, remote)).cloned()
-    }
-
-    /// Whether the connection limit is reached.
-    pub(crate) fn at_connection_limit(&self) -> bool {
-        self.conns().by_id.len() >= self.cfg.max_connections
     }
 
     pub(crate) fn tls_connector(&self) -> Option<&TlsConnector> {
@@ -350,9 +369,7 @@ impl Transport {
     /// Closes a stream connection; its [`TransportEvent::ConnectionClosed`] follows.
     pub fn close(&self, id: ConnectionId) {
         // Dropping the last sender ends the connection task, which reports the close.
-        let mut c = self.shared.conns();
-        c.by_id.remove(&id);
-        c.by_remote.retain(|_, h| h.id != id);
+        self.shared.conns().close(id);
     }
 
     /// Every bound local address, with its transport (ports resolved when bound to port 0).
@@ -384,6 +401,8 @@ impl Transport {
             stream_messages_received: get(&c.stream_messages_received),
             connections_opened: get(&c.connections_opened),
             connections_refused: get(&c.connections_refused),
+            connections_evicted: get(&c.connections_evicted),
+            connections_timed_out: get(&c.connections_timed_out),
             connections_closed_bad_framing: get(&c.connections_closed_bad_framing),
             tls_handshake_failures: get(&c.tls_handshake_failures),
             pongs_sent: get(&c.pongs_sent),

@@ -82,6 +82,7 @@
 //! every [`Transport`] clone (or calling [`Transport::shutdown`]) stops them.
 #![forbid(unsafe_code)]
 
+mod admission;
 mod config;
 mod error;
 mod event;

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_rustls::TlsAcceptor;
 
+use crate::admission::{self, Slot};
 use crate::handle::{ConnHandle, Shared, bump};
 use crate::{
     CloseReason, ConnectionId, Error, Incoming, Result, Target, TransportEvent, TransportKind,
@@ -57,28 +58,33 @@ pub(crate) async fn accept_loop(
                 continue;
             }
         };
-        if shared.at_connection_limit() {
-            bump(&shared.counters.connections_refused);
-            tracing::warn!(%remote, limit = shared.cfg.max_connections, "connection limit reached; refusing");
-            drop(tcp);
-            continue;
-        }
-        let _ = tcp.set_nodelay(true);
         // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d; key them as IPv4.
         let remote = canonical(remote);
+        let Some(slot) = admission::admit(&shared, remote.ip()) else {
+            drop(tcp);
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
         let local = tcp.local_addr().map(canonical).unwrap_or(remote);
         let shared = shared.clone();
         match &acceptor {
             None => {
-                spawn_connection(shared, tcp, kind, remote, local, true);
+                spawn_connection(shared, tcp, kind, remote, local, Some(slot));
             }
             Some(acceptor) => {
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     let limit = shared.cfg.connect_timeout;
-                    match timeout(limit, acceptor.accept(tcp)).await {
+                    let handshake = tokio::select! {
+                        h = timeout(limit, acceptor.accept(tcp)) => h,
+                        _ = slot.cancelled() => {
+                            tracing::info!(%remote, "TLS handshake abandoned at the connection limit");
+                            return;
+                        }
+                    };
+                    match handshake {
                         Ok(Ok(tls)) => {
-                            spawn_connection(shared, tls, kind, remote, local, true);
+                            spawn_connection(shared, tls, kind, remote, local, Some(slot));
                         }
                         Ok(Err(e)) => {
                             bump(&shared.counters.tls_handshake_failures);
@@ -163,7 +169,7 @@ pub(crate) async fn connect(shared: &Arc<Shared>, target: &Target) -> Result<Con
                 TransportKind::Tls,
                 remote,
                 local,
-                false,
+                None,
             ))
         }
         _ => Ok(spawn_connection(
@@ -172,32 +178,33 @@ pub(crate) async fn connect(shared: &Arc<Shared>, target: &Target) -> Result<Con
             TransportKind::Tcp,
             remote,
             local,
-            false,
+            None,
         )),
     }
 }
 
-/// Registers a connection and starts its task.
+/// Registers a connection and starts its task; an inbound one comes with its admission `slot`.
 fn spawn_connection<S>(
     shared: Arc<Shared>,
     stream: S,
     kind: TransportKind,
     remote: SocketAddr,
     local: SocketAddr,
-    inbound: bool,
+    mut slot: Option<Slot>,
 ) -> ConnHandle
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let (tx, rx) = mpsc::channel(shared.cfg.send_queue.max(1));
-    let id = shared.register(kind, remote, tx.clone());
+    let id = shared.register(kind, remote, tx.clone(), slot.as_mut());
     let conn = Connection {
         shared,
         id,
         kind,
         remote,
         local,
-        inbound,
+        inbound: slot.is_some(),
+        slot,
     };
     tokio::spawn(conn.run(stream, rx));
     ConnHandle { id, tx }
@@ -210,6 +217,8 @@ struct Connection {
     remote: SocketAddr,
     local: SocketAddr,
     inbound: bool,
+    /// An inbound connection's place in the limits, given back when it ends.
+    slot: Option<Slot>,
 }
 
 impl Connection {
@@ -275,24 +284,49 @@ impl Connection {
         let mut pong_deadline: Option<Instant> = None;
         let mut crlf_carry = 0usize;
         let far = || Instant::now() + Duration::from_secs(86_400);
+        // Slowloris: an inbound connection owes its first message, and every message is owed
+        // whole, `message_timeout` after it starts. Partial bytes do not reset the idle timer.
+        let mut first_message_by = self.inbound.then(|| Instant::now() + cfg.message_timeout);
+        let mut message_by: Option<Instant> = None;
 
         loop {
             let idle_at = cfg.idle_timeout.map(|d| last_activity + d);
+            let deadline = match (first_message_by, message_by) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             tokio::select! {
                 r = async { buf.reserve(READ_CHUNK); rd.read_buf(&mut buf).await } => {
                     match r {
                         Ok(0) => return CloseReason::PeerClosed,
                         Err(e) => return CloseReason::Broken(e.to_string()),
-                        Ok(_) => last_activity = Instant::now(),
+                        Ok(_) => {}
                     }
                     loop {
                         match framer.next_message(&mut buf) {
-                            Ok(Some(msg)) => self.deliver(msg).await,
+                            Ok(Some(msg)) => {
+                                last_activity = Instant::now();
+                                message_by = None;
+                                if first_message_by.take().is_some()
+                                    && let Some(slot) = &self.slot
+                                {
+                                    slot.proven();
+                                }
+                                self.deliver(msg).await;
+                            }
                             Ok(None) => break,
                             Err(e) => return CloseReason::BadFraming(e),
                         }
                     }
+                    if buf.is_empty() {
+                        message_by = None;
+                    } else if message_by.is_none() {
+                        message_by = Some(Instant::now() + cfg.message_timeout);
+                    }
                     let mut crlfs = framer.take_keepalives();
+                    if crlfs > 0 {
+                        last_activity = Instant::now();
+                    }
                     if crlfs > 0 && pong_deadline.take().is_some() {
                         crlfs -= 1; // the pong to our ping
                     }
@@ -330,6 +364,10 @@ impl Connection {
                 }
                 _ = sleep_until(idle_at.unwrap_or_else(far)), if idle_at.is_some() => {
                     return CloseReason::IdleTimeout;
+                }
+                _ = sleep_until(deadline.unwrap_or_else(far)), if deadline.is_some() => {
+                    bump(&self.shared.counters.connections_timed_out);
+                    return CloseReason::MessageTimeout;
                 }
                 _ = shutdown.changed() => return CloseReason::Shutdown,
             }

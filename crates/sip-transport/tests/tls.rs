@@ -321,3 +321,61 @@ async fn pem_errors_name_the_file() {
         "{err}"
     );
 }
+
+/// Stalled handshakes count against the per-source cap, and at the total cap the oldest one
+/// makes room for a newcomer, who completes its handshake and is served.
+#[tokio::test]
+async fn stalled_handshakes_cannot_lock_others_out() {
+    let pki = Pki::new("Test CA");
+    let (cert, key) = pki.leaf(&[NAME], ExtendedKeyUsagePurpose::ServerAuth);
+    let (server, mut server_events) = bind(TransportConfig {
+        tls: vec![v4()],
+        tls_server: Some(TlsServerConfig::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
+        tls_client: None,
+        max_connections: 40,
+        max_connections_per_source: 20,
+        connect_timeout: std::time::Duration::from_secs(120),
+        ..Default::default()
+    })
+    .await;
+    let addr = server.local_addr(TransportKind::Tls).unwrap();
+    // Two sources open TCP connections to the TLS port and never start the handshake.
+    let mut stalled = Vec::new();
+    for source in ["127.0.0.3", "127.0.0.4"] {
+        for _ in 0..21 {
+            let s = tokio::net::TcpSocket::new_v4().unwrap();
+            s.bind(format!("{source}:0").parse().unwrap()).unwrap();
+            stalled.push(s.connect(addr).await.unwrap());
+        }
+    }
+    let give_up = tokio::time::Instant::now() + WAIT;
+    while server.stats().connections_refused < 2 {
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "{:?}",
+            server.stats()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // A client from 127.0.0.1 still gets through.
+    let (client, mut client_events) = tls_client(trusting(&pki)).await;
+    client
+        .send(
+            &Target::tls(addr, NAME),
+            options("SIP/2.0/TLS h.example", "h1"),
+        )
+        .await
+        .unwrap();
+    let req = next_message(&mut server_events).await;
+    server
+        .send(&req.reply_target(), ok_to(&req.message))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_message(&mut client_events).await.message.status(),
+        Some(200)
+    );
+    let stats = server.stats();
+    assert_eq!(stats.connections_refused, 2);
+    assert!(stats.connections_evicted >= 1, "{stats:?}");
+}

@@ -16,7 +16,7 @@ use crate::server_non_invite::ServerNonInvite;
 use crate::slab::Slab;
 use crate::transaction::{Core, Ctx, Kind, Queues, Step, TimerEntry, Transaction};
 use crate::{
-    ClientKey, Error, Event, Result, ServerKey, Target, TerminationReason, TimerConfig,
+    ClientKey, Error, Event, Limits, Result, ServerKey, Target, TerminationReason, TimerConfig,
     TransactionKey, Transmit,
 };
 
@@ -41,6 +41,12 @@ use crate::{
 #[derive(Debug)]
 pub struct TransactionLayer {
     config: TimerConfig,
+    limits: Limits,
+    /// Live server and client transactions.
+    servers: usize,
+    clients: usize,
+    /// Requests answered 503 over [`Limits::max_server`].
+    overloaded: u64,
     txns: Slab<Transaction>,
     client_index: HashMap<Box<str>, u64>,
     server_index: HashMap<Box<str>, u64>,
@@ -59,6 +65,10 @@ pub struct Footprint {
     pub index_capacity: usize,
     /// Timer-heap entries, armed or cancelled (at most `4 * live + 1024` after each input).
     pub timer_entries: usize,
+    /// Live server transactions (at most [`Limits::max_server`]).
+    pub servers: usize,
+    /// Requests answered 503 because [`Limits::max_server`] was reached.
+    pub overloaded: u64,
 }
 
 impl Default for TransactionLayer {
@@ -68,10 +78,19 @@ impl Default for TransactionLayer {
 }
 
 impl TransactionLayer {
-    /// A layer with these timer values.
+    /// A layer with these timer values and the default [`Limits`].
     pub fn new(config: TimerConfig) -> Self {
+        Self::with_limits(config, Limits::default())
+    }
+
+    /// A layer with these timer values and caps on live transactions.
+    pub fn with_limits(config: TimerConfig, limits: Limits) -> Self {
         Self {
             config,
+            limits,
+            servers: 0,
+            clients: 0,
+            overloaded: 0,
             txns: Slab::default(),
             client_index: HashMap::new(),
             server_index: HashMap::new(),
@@ -84,6 +103,11 @@ impl TransactionLayer {
         &self.config
     }
 
+    /// The caps on live transactions.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// How many transactions are alive.
     pub fn len(&self) -> usize {
         self.txns.len()
@@ -94,7 +118,9 @@ impl TransactionLayer {
         self.txns.len() == 0
     }
 
-    /// The request of a live transaction (sent by a client transaction, received by a server one).
+    /// The request of a live transaction (sent by a client transaction, received by a server
+    /// one). Once a non-INVITE server transaction over UDP has sent its final response, only
+    /// the start line and the header fields a response copies remain (§8.2.6.2), no body.
     pub fn request(&self, key: impl Into<TransactionKey>) -> Option<&Message> {
         let key = key.into();
         self.txns
@@ -122,6 +148,8 @@ impl TransactionLayer {
             table_slots: self.txns.slots(),
             index_capacity: self.client_index.capacity() + self.server_index.capacity(),
             timer_entries: self.q.timers.len(),
+            servers: self.servers,
+            overloaded: self.overloaded,
         }
     }
 
@@ -132,6 +160,11 @@ impl TransactionLayer {
 
     /// Stores a transaction under the id [`alloc_id`](Self::alloc_id) gave.
     fn store(&mut self, id: u64, txn: Transaction) {
+        if txn.is_client() {
+            self.clients += 1;
+        } else {
+            self.servers += 1;
+        }
         let stored = self.txns.insert(txn);
         debug_assert_eq!(stored, Some(id), "ids are handed out in order");
     }
@@ -160,6 +193,9 @@ impl TransactionLayer {
         );
         if self.client_index.contains_key(&key) {
             return Err(Error::DuplicateTransaction);
+        }
+        if self.clients >= self.limits.max_client {
+            return Err(Error::TooManyTransactions);
         }
         let id = self.alloc_id()?;
         let wire = request.bytes().clone();
@@ -262,7 +298,19 @@ impl TransactionLayer {
         };
         let step = match &mut txn.kind {
             Kind::ServerInvite(t) => t.send_response(&mut txn.core, &mut ctx, code, wire)?,
-            Kind::ServerNonInvite(t) => t.send_response(&mut txn.core, &mut ctx, code, wire)?,
+            Kind::ServerNonInvite(t) => {
+                let step = t.send_response(&mut txn.core, &mut ctx, code, wire)?;
+                // Timer J keeps the transaction 32 s over UDP only to answer retransmissions,
+                // which the response alone does: keep no more of the request than a response
+                // copies (§8.2.6), so an answered request costs little while it waits.
+                if code >= 200
+                    && !txn.core.reliable()
+                    && let Some(small) = headers_a_response_copies(&txn.core.request)
+                {
+                    txn.core.request = small;
+                }
+                step
+            }
             Kind::ClientInvite(_) | Kind::ClientNonInvite(_) => {
                 return Err(Error::UnknownTransaction);
             }
@@ -368,6 +416,9 @@ impl TransactionLayer {
             txn.on_request_retransmission(&mut ctx);
             return Ok(());
         }
+        if self.servers >= self.limits.max_server {
+            return self.overload(source, &msg);
+        }
         let id = self.alloc_id()?;
         let mut core = Core::new(
             msg.clone(),
@@ -398,6 +449,21 @@ impl TransactionLayer {
             key: ServerKey(id),
             request: msg,
             source,
+        });
+        Ok(())
+    }
+
+    /// Over [`Limits::max_server`]: a stateless 503 with Retry-After (§21.5.4), no transaction.
+    /// Its retransmissions get the same answer while the layer stays full.
+    fn overload(&mut self, source: Target, msg: &Message) -> Result<()> {
+        self.overloaded += 1;
+        let payload = MessageBuilder::response_to(msg, 503, "Service Unavailable", None)?
+            .header("Retry-After", &self.limits.retry_after.to_string())?
+            .try_build()?;
+        self.q.transmits.push_back(Transmit {
+            payload,
+            reliable: source.is_reliable(),
+            target: source,
         });
         Ok(())
     }
@@ -560,8 +626,10 @@ impl TransactionLayer {
             return;
         };
         let index = if txn.is_client() {
+            self.clients -= 1;
             &mut self.client_index
         } else {
+            self.servers -= 1;
             &mut self.server_index
         };
         if index.get(&txn.core.match_key) == Some(&id) {
@@ -605,6 +673,22 @@ impl TransactionLayer {
         }
         None
     }
+}
+
+/// `request` without its body and without the header fields a response does not copy: the
+/// start line, Via, From, To, Call-ID and CSeq (RFC 3261 §8.2.6.2). `None` if it cannot be
+/// rebuilt (then the whole request is kept).
+fn headers_a_response_copies(request: &Message) -> Option<Message> {
+    use sip_parse::HeaderName as H;
+    let mut b = MessageBuilder::request(request.method()?, request.request_uri()?);
+    for h in request.headers() {
+        if matches!(h.name, H::Via | H::From | H::To | H::CallId | H::CSeq) {
+            b = b
+                .header(std::str::from_utf8(h.raw_name).ok()?, h.value_str()?)
+                .ok()?;
+        }
+    }
+    Message::parse(b.try_build().ok()?).ok()
 }
 
 #[cfg(test)]
@@ -742,6 +826,120 @@ Content-Length: 0
     fn drain(l: &mut TransactionLayer) -> Vec<Event> {
         while l.poll_transmit().is_some() {}
         std::iter::from_fn(|| l.poll_event()).collect()
+    }
+
+    /// A burst of 3,000 requests (1,000 a second for 3 s of simulated time, each answered at
+    /// once) against a cap of 500: the server keeps at most 500 transactions (timer J holds
+    /// each answered one for 32 s), every other request gets a 503 with Retry-After, and
+    /// nothing admitted is lost. Once timer J frees room, requests are admitted again.
+    #[test]
+    fn server_transactions_are_capped_and_the_rest_get_503() {
+        const CAP: usize = 500;
+        let mut l = TransactionLayer::with_limits(
+            TimerConfig::default(),
+            Limits {
+                max_server: CAP,
+                retry_after: 7,
+                ..Limits::default()
+            },
+        );
+        let start = now();
+        let (mut admitted, mut refused) = (0, 0);
+        for i in 0..3_000u32 {
+            let t = start + std::time::Duration::from_millis(u64::from(i));
+            let req = options(&format!("z9hG4bKburst{i}"));
+            l.handle_message(t, target(), req).unwrap();
+            let mut answered = false;
+            while let Some(ev) = l.poll_event() {
+                if let Event::Request { key, request, .. } = ev {
+                    l.send_response(t, key, ok(&request)).unwrap();
+                    admitted += 1;
+                    answered = true;
+                }
+            }
+            while let Some(tx) = l.poll_transmit() {
+                let rsp = Message::parse(tx.payload).unwrap();
+                match rsp.status() {
+                    Some(200) => assert!(answered),
+                    Some(503) => {
+                        assert_eq!(rsp.header_str(sip_parse::HeaderName::RetryAfter), Some("7"));
+                        refused += 1;
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            assert!(l.footprint().servers <= CAP);
+            assert!(l.len() <= CAP);
+        }
+        assert_eq!((admitted, refused), (CAP, 3_000 - CAP));
+        assert_eq!(l.footprint().overloaded, (3_000 - CAP) as u64);
+        // Timer J (32 s over UDP) ends the first ones: room again.
+        let later = start + std::time::Duration::from_secs(40);
+        l.handle_timeout(later);
+        drain(&mut l);
+        assert_eq!(l.footprint().servers, 0);
+        l.handle_message(later, target(), options("z9hG4bKafter"))
+            .unwrap();
+        assert!(matches!(drain(&mut l).as_slice(), [Event::Request { .. }]));
+    }
+
+    /// An answered request waiting for timer J keeps only what a response copies; its
+    /// retransmission still gets the same response.
+    #[test]
+    fn timer_j_keeps_a_small_request() {
+        let mut l = TransactionLayer::default();
+        let t = now();
+        let big = msg(&format!(
+            "MESSAGE sip:b@b.example SIP/2.0
+Via: SIP/2.0/UDP a.example;branch=z9hG4bKbig
+From: <sip:a@a.example>;tag=1
+To: <sip:b@b.example>
+Call-ID: big
+CSeq: 1 MESSAGE
+Subject: {}
+Content-Type: text/plain
+Content-Length: 1000
+
+{}",
+            "s".repeat(300),
+            "x".repeat(1000)
+        ));
+        l.handle_message(t, target(), big.clone()).unwrap();
+        let Some(Event::Request { key, .. }) = l.poll_event() else {
+            panic!("no request")
+        };
+        let before = l.request(key).unwrap().as_bytes().len();
+        l.send_response(t, key, ok(&big)).unwrap();
+        let first = l.poll_transmit().unwrap().payload;
+        let kept = l.request(key).unwrap();
+        assert!(
+            kept.as_bytes().len() * 5 < before,
+            "{} of {before}",
+            kept.as_bytes().len()
+        );
+        assert_eq!(kept.call_id().unwrap(), "big");
+        assert_eq!(kept.top_via().unwrap().branch(), Some("z9hG4bKbig"));
+        assert!(kept.body().is_empty());
+        l.handle_message(t, target(), big).unwrap();
+        assert_eq!(l.poll_transmit().unwrap().payload, first);
+    }
+
+    #[test]
+    fn client_transactions_are_capped_with_a_local_error() {
+        let mut l = TransactionLayer::with_limits(
+            TimerConfig::default(),
+            Limits {
+                max_client: 2,
+                ..Limits::default()
+            },
+        );
+        let t = now();
+        l.send_request(t, options("z9hG4bKc1"), target()).unwrap();
+        l.send_request(t, options("z9hG4bKc2"), target()).unwrap();
+        assert_eq!(
+            l.send_request(t, options("z9hG4bKc3"), target()),
+            Err(Error::TooManyTransactions)
+        );
     }
 
     /// 100,000 transactions in waves of 1,000: 500 UDP clients, each answered and ended by

@@ -95,6 +95,7 @@ mod error;
 mod event;
 mod key;
 mod layer;
+mod limits;
 mod matching;
 mod server_invite;
 mod server_non_invite;
@@ -109,6 +110,7 @@ pub use key::{ClientKey, ServerKey, TransactionKey, new_branch, new_tag, random_
 #[doc(hidden)]
 pub use layer::Footprint;
 pub use layer::TransactionLayer;
+pub use limits::Limits;
 pub use sip_parse::{Target, TransportKind};
 pub use target::Transmit;
 pub use timer::{Timer, TimerConfig};

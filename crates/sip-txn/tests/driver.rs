@@ -528,3 +528,71 @@ async fn an_in_order_request_the_layer_refuses_is_answered_in_the_inbox() {
     }
     client.shutdown().await;
 }
+
+/// A burst of 400 requests at a driver whose cap is 50 server transactions: the 50 admitted get
+/// their 200 (and are then held by timer J), every other one a 503 with Retry-After; each
+/// request gets exactly one answer. Sent in waves of 50 so loopback UDP drops nothing.
+#[tokio::test]
+async fn a_burst_beyond_the_transaction_cap_gets_503s() {
+    const CAP: usize = 50;
+    let cfg = TransportConfig {
+        udp: vec![LOOPBACK.parse().unwrap()],
+        ..Default::default()
+    };
+    let (t, events) = Transport::bind(cfg).await.unwrap();
+    let (server, mut incoming) = Driver::start(
+        t,
+        events,
+        DriverConfig {
+            limits: sip_txn::Limits {
+                max_server: CAP,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // The transaction user answers everything it is given.
+    let answering = tokio::spawn(async move {
+        let mut n = 0;
+        while let Some(Received::Request(r)) = incoming.recv().await {
+            r.transaction.reply(200, "OK").await.unwrap();
+            n += 1;
+        }
+        n
+    });
+    let to = addr(&server, TransportKind::Udp);
+    let raw = UdpSocket::bind(LOOPBACK).await.unwrap();
+    let me = raw.local_addr().unwrap();
+    let (mut ok, mut busy) = (0, 0);
+    let mut buf = vec![0u8; 4096];
+    for wave in 0..8 {
+        for i in 0..50 {
+            let wire = format!(
+                "OPTIONS sip:bob@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKb{wave}x{i}\r\n\
+                 Max-Forwards: 70\r\nFrom: <sip:alice@{me}>;tag=a1\r\nTo: <sip:bob@{to}>\r\n\
+                 Call-ID: burst-{wave}-{i}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            );
+            raw.send_to(wire.as_bytes(), to).await.unwrap();
+        }
+        for _ in 0..50 {
+            let (n, _) =
+                tokio::time::timeout(std::time::Duration::from_secs(10), raw.recv_from(&mut buf))
+                    .await
+                    .expect("every request is answered")
+                    .unwrap();
+            let rsp = Message::parse_slice(&buf[..n]).unwrap();
+            match rsp.status() {
+                Some(200) => ok += 1,
+                Some(503) => {
+                    assert!(rsp.header_str(sip_parse::HeaderName::RetryAfter).is_some());
+                    busy += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!((ok, busy), (CAP, 400 - CAP));
+    server.shutdown().await;
+    assert_eq!(answering.await.unwrap(), CAP);
+}

@@ -39,6 +39,13 @@ pub struct ServerConfig {
     pub algorithms: Vec<Algorithm>,
     /// Transaction timers of the server transactions that answer locally.
     pub timers: TimerConfig,
+    /// Most forwarded INVITEs remembered (about 3.5 min each) so that their CANCEL and non-2xx
+    /// ACK, which cannot be authenticated, can be checked; beyond it the oldest is forgotten
+    /// and its CANCEL refused. Default 4096.
+    pub max_pending_invites: usize,
+    /// Caps on live server transactions (REGISTERs and local answers kept for timer J):
+    /// beyond them requests get 503 with Retry-After. Default [`sip_txn::Limits::default`].
+    pub limits: sip_txn::Limits,
 }
 
 impl ServerConfig {
@@ -54,6 +61,8 @@ impl ServerConfig {
             nonce_lifetime: Duration::from_secs(300),
             algorithms: vec![Algorithm::Md5],
             timers: TimerConfig::default(),
+            max_pending_invites: 4096,
+            limits: sip_txn::Limits::default(),
         }
     }
 
@@ -93,6 +102,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_contacts", &self.max_contacts)
             .field("nonce_lifetime", &self.nonce_lifetime)
             .field("algorithms", &self.algorithms)
+            .field("max_pending_invites", &self.max_pending_invites)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }

@@ -11,6 +11,7 @@ use super::auth::{self, Nonces};
 use super::proxy::{self, Listeners, Rewrite};
 use super::registrar::{BindingInfo, Location, RegisterPlan};
 use super::reply::Reply;
+use super::seal::{self, Invites, RouteKey};
 use super::{Error, Result, ServerConfig};
 
 /// Methods the server itself answers (to a Request-URI naming the server, without a user).
@@ -33,7 +34,15 @@ const ALLOW: &str = "REGISTER, OPTIONS";
 ///   there is no presence server, clients are their own presence agents.
 /// * Initial requests are record-routed; requests whose Route names the server are loose-routed
 ///   (§16.4), which is how in-dialog requests (NOTIFY, BYE, un-SUBSCRIBE) come back.
-/// * Responses lose the top Via and go where the next Via says.
+/// * It is not an open relay. The Record-Route carries an HMAC-SHA256 of the Call-ID and the
+///   From tag under a per-process key; an in-dialog request is forwarded only if the Route
+///   naming the server carries that seal for its dialog, else 403. A CANCEL or ACK, which
+///   cannot be challenged, is forwarded only with a valid seal or when it follows an INVITE
+///   the server forwarded (same branch, same target); otherwise a CANCEL is answered 481 and an
+///   ACK dropped. Every other request it forwards comes from an authenticated user of its
+///   domain.
+/// * Responses lose the top Via and go where the next Via says, only if the top Via carries the
+///   server's seal of that next Via (so a forged response cannot be relayed anywhere).
 ///
 /// ```
 /// use std::time::Instant;
@@ -66,8 +75,14 @@ pub struct RegistrarProxy {
     layer: TransactionLayer,
     location: Location,
     nonces: Nonces,
+    route_key: RouteKey,
+    invites: Invites,
     transmits: VecDeque<Transmit>,
 }
+
+/// How long a forwarded INVITE is remembered for its CANCEL and non-2xx ACK: Timer C (3 min,
+/// RFC 3261 §16.6 step 11) and then the 64·T1 a final response is retransmitted.
+const INVITE_MEMORY: std::time::Duration = std::time::Duration::from_secs(180 + 32);
 
 /// What the server does with a request.
 enum Outcome {
@@ -111,7 +126,9 @@ impl RegistrarProxy {
         let secret = format!("{}{}", sip_txn::new_tag()?, sip_txn::new_tag()?);
         Ok(Self {
             nonces: Nonces::new(secret, now, config.nonce_lifetime),
-            layer: TransactionLayer::new(config.timers),
+            route_key: RouteKey::new()?,
+            invites: Invites::new(config.max_pending_invites, INVITE_MEMORY),
+            layer: TransactionLayer::with_limits(config.timers, config.limits),
             listeners: Listeners::new(listeners.to_vec()),
             location: Location::default(),
             transmits: VecDeque::new(),
@@ -139,7 +156,9 @@ impl RegistrarProxy {
         );
         if msg.is_request() {
             self.on_request(now, source, msg);
-        } else if let Some((payload, target)) = proxy::forward_response(&msg, &self.listeners) {
+        } else if let Some((payload, target)) =
+            proxy::forward_response(&msg, &self.listeners, &self.route_key)
+        {
             self.push(payload, target);
         }
     }
@@ -150,6 +169,7 @@ impl RegistrarProxy {
         self.layer.handle_timeout(now);
         self.drain_events(now, &mut None);
         self.location.purge(now);
+        self.invites.purge(now);
     }
 
     /// The next message to send.
@@ -192,6 +212,11 @@ impl RegistrarProxy {
         if mode != Mode::Ack {
             match self.route(now, &msg, &source, mode) {
                 Outcome::Forward(t) => {
+                    if msg.method() == Some(Method::Invite)
+                        && let Ok(branch) = proxy::stateless_branch(&msg)
+                    {
+                        self.invites.remember(now, branch, t.target.clone());
+                    }
                     self.transmits.push_back(t);
                     return;
                 }
@@ -269,7 +294,7 @@ impl RegistrarProxy {
         let (Some(method), Some(ruri_text)) = (msg.method(), msg.request_uri()) else {
             return Outcome::Drop;
         };
-        let (Ok(from), Ok(to), Ok(_), Ok(_)) = (
+        let (Ok(from), Ok(to), Ok(call_id), Ok(_)) = (
             msg.from_header(),
             msg.to_header(),
             msg.call_id(),
@@ -297,7 +322,9 @@ impl RegistrarProxy {
         }
         let mut drop = Vec::new();
         let mut ruri_owned = ruri_text.to_owned();
-        let mut routed_here = false;
+        // The seal on the URI that named us (a Route, or the Request-URI a strict router put
+        // there), if any.
+        let mut seal = None;
         let ruri = match Uri::parse(ruri_text) {
             Ok(Uri::Sip(u)) => u,
             _ => return refuse(Reply::new(416, "Unsupported URI Scheme")),
@@ -310,16 +337,18 @@ impl RegistrarProxy {
                 .is_address(&ruri.host, ruri.port, ruri.secure)
             && let (Some(r), Some(u)) = (routes.last(), route_uris.last())
         {
+            seal = ruri.param(seal::PARAM).flatten();
             ruri_owned = u.to_string();
             drop.push(r.offset);
             last -= 1;
-            routed_here = true;
         }
         if first < last && route_uris.get(first).is_some_and(|u| self.names_us(u)) {
+            seal = seal.or(route_uris[first].param(seal::PARAM).flatten());
             drop.push(routes[first].offset);
             first += 1;
-            routed_here = true;
         }
+        let tags = [from.tag().unwrap_or_default(), to.tag().unwrap_or_default()];
+        let sealed = seal.is_some_and(|v| self.route_key.verify(call_id, &tags, v));
         let next_hop = (first < last).then(|| &route_uris[first]);
         let ruri = match Uri::parse(&ruri_owned) {
             Ok(Uri::Sip(u)) => u,
@@ -327,10 +356,14 @@ impl RegistrarProxy {
         };
         let local = next_hop.is_none() && self.is_local(&ruri);
 
-        // In a dialog, only what the route set sends through us is ours to forward (as
-        // Kamailio's loose_route); an ACK for a non-2xx follows the INVITE instead.
-        if in_dialog && !routed_here && mode != Mode::Ack {
-            return refuse(Reply::new(404, "Not Found"));
+        // In a dialog, only what a route set we signed sends through us is ours to forward
+        // (as Kamailio's loose_route with a checked `ftag`); an ACK or CANCEL follows the INVITE
+        // instead, checked below.
+        if in_dialog && !sealed && mode == Mode::Initial {
+            return refuse(Reply::new(
+                403,
+                "Forbidden (not a dialog this proxy record-routed)",
+            ));
         }
         if local && (method == Method::Register || ruri.user.is_none()) {
             if mode != Mode::Initial {
@@ -395,20 +428,36 @@ impl RegistrarProxy {
         };
 
         // §16.6: copy, new Request-URI, Max-Forwards, Record-Route, Via.
-        let Ok(branch) = proxy::stateless_branch(msg) else {
+        let (Ok(branch), Ok(top_via)) = (proxy::stateless_branch(msg), msg.top_via()) else {
             return refuse(Reply::new(400, "Malformed Via"));
         };
+        // A CANCEL or ACK, never challenged, goes only where its INVITE went (§9.1, §17.1.1.3)
+        // or along a route set we signed (the ACK of a 2xx).
+        if mode != Mode::Initial && !sealed && !self.invites.went(&branch, &target) {
+            return refuse(Reply::new(
+                403,
+                "Forbidden (no INVITE of this proxy to cancel)",
+            ));
+        }
         let Some(via_addr) = self.listeners.address(target.transport) else {
             return Outcome::Drop;
         };
         let mut prepend = vec![(
             "Via",
-            format!("SIP/2.0/{} {via_addr};branch={branch}", target.transport),
+            format!(
+                "SIP/2.0/{} {via_addr};branch={branch};{}={}",
+                target.transport,
+                seal::VIA_PARAM,
+                self.route_key.seal_via(&top_via)
+            ),
         )];
         if mode == Mode::Initial
             && !in_dialog
             && method != Method::Register
-            && let Some(rr) = self.listeners.record_route(source.transport)
+            && let Some(rr) = self.listeners.record_route(
+                source.transport,
+                &self.route_key.seal(call_id, from.tag().unwrap_or_default()),
+            )
         {
             prepend.push(("Record-Route", rr));
         }

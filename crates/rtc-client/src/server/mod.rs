@@ -10,7 +10,10 @@
 //!   requests, `qop=auth`, MD5 (and SHA-256 if configured), nonces that go stale, the
 //!   authenticated user must be the To (REGISTER) or From user;
 //! * stateless proxy (RFC 3261 §16.11): forwards to a registered contact with Max-Forwards,
-//!   Via and Record-Route; loose routing for in-dialog requests; 404/480/483; PUBLISH 501.
+//!   Via and Record-Route; loose routing for in-dialog requests; 404/480/483; PUBLISH 501;
+//! * not an open relay: it forwards what an authenticated user sends, requests in a dialog whose
+//!   Record-Route it signed (HMAC-SHA256 with a per-process key), and the CANCEL or ACK of an
+//!   INVITE it forwarded; anything else gets 403 (an ACK is dropped).
 //!
 //! [`RegistrarProxy`] is the sans-IO core (time in as an argument, output polled);
 //! [`EmbeddedServer`] runs it on tokio sockets.
@@ -23,6 +26,7 @@ mod error;
 mod proxy;
 mod registrar;
 mod reply;
+mod seal;
 
 pub use config::ServerConfig;
 pub use core::RegistrarProxy;

@@ -50,13 +50,15 @@ impl Listeners {
     }
 
     /// The Record-Route value for requests that arrived over `transport`: this proxy's URI with
-    /// `lr` (§16.6 step 4), so in-dialog requests come back here by loose routing.
-    pub(crate) fn record_route(&self, transport: TransportKind) -> Option<String> {
+    /// `lr` (§16.6 step 4), so in-dialog requests come back here by loose routing, and the
+    /// dialog's `seal` (see [`seal`](super::seal)), so only they do.
+    pub(crate) fn record_route(&self, transport: TransportKind, seal: &str) -> Option<String> {
         let addr = self.address(transport)?;
+        let p = super::seal::PARAM;
         Some(match transport {
-            TransportKind::Udp => format!("<sip:{addr};lr>"),
+            TransportKind::Udp => format!("<sip:{addr};lr;{p}={seal}>"),
             t => format!(
-                "<sip:{addr};transport={};lr>",
+                "<sip:{addr};transport={};lr;{p}={seal}>",
                 t.as_str().to_ascii_lowercase()
             ),
         })
@@ -222,8 +224,13 @@ pub(crate) fn rebuild(
 
 /// A response forwarded back (§16.11, §16.7 step 3 and 9): our top Via removed, sent where the
 /// next Via says (`received`/`rport` first, RFC 3581 §4). `None` when the top Via is not ours,
+/// does not carry `key`'s seal of the next Via (a forged response would be relayed anywhere),
 /// or nothing is left to send it to.
-pub(crate) fn forward_response(msg: &Message, listeners: &Listeners) -> Option<(Bytes, Target)> {
+pub(crate) fn forward_response(
+    msg: &Message,
+    listeners: &Listeners,
+    key: &super::seal::RouteKey,
+) -> Option<(Bytes, Target)> {
     let mut vias = msg.list(HeaderName::Via);
     let top = vias.next()?;
     let ours = Via::parse(top.value).ok()?;
@@ -233,6 +240,15 @@ pub(crate) fn forward_response(msg: &Message, listeners: &Listeners) -> Option<(
     }
     let next_raw = vias.next()?;
     let next = Via::parse(next_raw.value).ok()?;
+    let sealed = ours
+        .params
+        .get(super::seal::VIA_PARAM)
+        .flatten()
+        .is_some_and(|v| key.verify_via(&next, v));
+    if !sealed {
+        tracing::debug!("response whose Via we did not seal: dropped");
+        return None;
+    }
     let transport = TransportKind::from_token(next.transport)?;
     let ip: IpAddr = match (next.received, next.host) {
         (Some(r), _) => r.parse().ok()?,
@@ -269,6 +285,7 @@ pub(crate) fn route_uri(value: &[u8]) -> Option<SipUri<'_>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::seal::{RouteKey, VIA_PARAM};
     use super::*;
 
     fn msg(s: &str) -> Message {
@@ -381,33 +398,61 @@ mod tests {
             TransportKind::Udp,
             "192.0.2.5:5060".parse().unwrap(),
         )]);
-        let rsp = msg(
-            "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 192.0.2.5;branch=z9hG4bKsl1\n\
-                       Via: SIP/2.0/TCP 10.0.0.1:5070;received=192.0.2.1;rport=6000;branch=z9hG4bKa\n\
-                       From: <sip:a@h>;tag=1\nTo: <sip:b@h>;tag=2\nCall-ID: c\nCSeq: 1 MESSAGE\n\n",
+        let key = RouteKey::fixed(3);
+        // The response with our Via sealed as we would have sealed it for `next`.
+        let sealed = |ours: &str, next: &str, rest: &str| {
+            let seal = key.seal_via(&Via::parse(next.as_bytes()).unwrap());
+            msg(&format!("{ours};{VIA_PARAM}={seal}{rest}"))
+        };
+        let next = "SIP/2.0/TCP 10.0.0.1:5070;received=192.0.2.1;rport=6000;branch=z9hG4bKa";
+        let rest = format!(
+            "\nVia: {next}\nFrom: <sip:a@h>;tag=1\nTo: <sip:b@h>;tag=2\nCall-ID: c\nCSeq: 1 MESSAGE\n\n"
         );
-        let (bytes, target) = forward_response(&rsp, &listeners).unwrap();
+        let rsp = sealed(
+            "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 192.0.2.5;branch=z9hG4bKsl1",
+            next,
+            &rest,
+        );
+        let (bytes, target) = forward_response(&rsp, &listeners, &key).unwrap();
         assert_eq!(target, Target::tcp("192.0.2.1:6000".parse().unwrap()));
         let out = Message::parse(bytes).unwrap();
         assert_eq!(out.vias().count(), 1);
         assert_eq!(out.top_via().unwrap().branch(), Some("z9hG4bKa"));
+        // Without the seal, with a seal of another Via, or under another key: a forged
+        // response, dropped rather than relayed.
+        let forged = msg(&format!(
+            "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 192.0.2.5;branch=z9hG4bKsl1{rest}"
+        ));
+        assert!(forward_response(&forged, &listeners, &key).is_none());
+        let elsewhere = rest.replace("rport=6000", "rport=6001");
+        let moved = sealed(
+            "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 192.0.2.5;branch=z9hG4bKsl1",
+            next,
+            &elsewhere,
+        );
+        assert!(forward_response(&moved, &listeners, &key).is_none());
+        assert!(forward_response(&rsp, &listeners, &RouteKey::fixed(4)).is_none());
         // Not our Via: dropped. Our Via alone: nowhere to go.
         let foreign = msg(
             "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 192.0.2.6;branch=z9hG4bKx\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa\n\
                            From: <sip:a@h>;tag=1\nTo: <sip:b@h>\nCall-ID: c\nCSeq: 1 MESSAGE\n\n",
         );
-        assert!(forward_response(&foreign, &listeners).is_none());
+        assert!(forward_response(&foreign, &listeners, &key).is_none());
         let alone = msg(
             "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 192.0.2.5:5060;branch=z9hG4bKx\n\
                          From: <sip:a@h>;tag=1\nTo: <sip:b@h>\nCall-ID: c\nCSeq: 1 MESSAGE\n\n",
         );
-        assert!(forward_response(&alone, &listeners).is_none());
+        assert!(forward_response(&alone, &listeners, &key).is_none());
         // Two values in one Via header: only the first goes.
-        let folded = msg(
-            "SIP/2.0 180 Ringing\nVia: SIP/2.0/UDP 192.0.2.5;branch=z9hG4bKx, SIP/2.0/UDP 192.0.2.1:5080;branch=z9hG4bKa\n\
-                          From: <sip:a@h>;tag=1\nTo: <sip:b@h>\nCall-ID: c\nCSeq: 1 INVITE\n\n",
+        let next = "SIP/2.0/UDP 192.0.2.1:5080;branch=z9hG4bKa";
+        let folded = sealed(
+            "SIP/2.0 180 Ringing\nVia: SIP/2.0/UDP 192.0.2.5;branch=z9hG4bKx",
+            next,
+            &format!(
+                ", {next}\nFrom: <sip:a@h>;tag=1\nTo: <sip:b@h>\nCall-ID: c\nCSeq: 1 INVITE\n\n"
+            ),
         );
-        let (bytes, target) = forward_response(&folded, &listeners).unwrap();
+        let (bytes, target) = forward_response(&folded, &listeners, &key).unwrap();
         assert_eq!(target, Target::udp("192.0.2.1:5080".parse().unwrap()));
         assert!(Message::parse(bytes).unwrap().as_bytes().starts_with(
             b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 192.0.2.1:5080;branch=z9hG4bKa\r\n"

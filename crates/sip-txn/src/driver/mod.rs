@@ -114,6 +114,9 @@ pub struct DriverConfig {
     /// Incoming requests queued for [`IncomingRequests`] before new ones are answered 503.
     /// Default 1024.
     pub incoming_queue: usize,
+    /// Caps on live transactions: over them requests are answered 503 and
+    /// [`request`](Driver::request) fails. Default [`Limits::default`](crate::Limits).
+    pub limits: crate::Limits,
 }
 
 impl Default for DriverConfig {
@@ -122,6 +125,7 @@ impl Default for DriverConfig {
             timers: TimerConfig::default(),
             sent_by_host: None,
             incoming_queue: 1024,
+            limits: crate::Limits::default(),
         }
     }
 }
@@ -170,7 +174,7 @@ impl Driver {
             task: Mutex::new(None),
         });
         let task = Task::new(
-            TransactionLayer::new(config.timers),
+            TransactionLayer::with_limits(config.timers, config.limits),
             transport,
             events,
             commands_rx,

@@ -113,7 +113,10 @@ pub(crate) fn run() -> bool {
             true
         }
         Err(e) => {
-            eprintln!("rtc demo failed: {e}");
+            eprintln!(
+                "rtc demo failed: {}",
+                crate::output::one_line(&e.to_string())
+            );
             false
         }
     }

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use sip_parse::{Message, ParseConfig};
 
+use crate::output::one_line;
+
 /// Lints each file, printing `PATH<TAB>ok<TAB>SUMMARY` or `PATH<TAB>error<TAB>OFFSET: WHAT`;
 /// true when every file is ok.
 pub(crate) fn run(files: &[PathBuf]) -> bool {
@@ -18,7 +20,7 @@ pub(crate) fn run(files: &[PathBuf]) -> bool {
                 format!("error\t{why}")
             }
         };
-        println!("{}\t{line}", path.display());
+        println!("{}\t{line}", one_line(&path.display().to_string()));
     }
     all_ok
 }

@@ -112,7 +112,7 @@ pub(crate) fn run(args: Login) -> bool {
     match runtime.block_on(login(args)) {
         Ok(clean) => clean,
         Err(e) => {
-            eprintln!("error login: {e}");
+            eprintln!("error login: {}", one_line(&e));
             false
         }
     }

@@ -50,8 +50,11 @@ pub(crate) fn describe(event: &Event) -> String {
 }
 
 /// Keeps `s` on one line with tab-separated fields intact: backslash, tab, CR and LF become
-/// `\\`, `\t`, `\r`, `\n`, and every other control character `\u{…}`, so a hostile peer or
-/// file can neither forge lines nor send terminal escapes.
+/// `\\`, `\t`, `\r`, `\n`, and every other control character (C0, DEL, C1), the bidi
+/// controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) and the line and paragraph
+/// separators (U+2028, U+2029) `\u{…}`, so a hostile peer or file can neither forge lines,
+/// nor send terminal escapes, nor reorder what a terminal shows (the "Trojan Source" trick).
+/// Every subcommand prints peer- or file-supplied text through this one function.
 pub(crate) fn one_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -60,13 +63,27 @@ pub(crate) fn one_line(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
+            c if c.is_control() || is_bidi_or_separator(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
             }
             c => out.push(c),
         }
     }
     out
+}
+
+/// Characters that change the display order of text or break a line without being controls.
+fn is_bidi_or_separator(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{2028}'
+            | '\u{2029}'
+    )
 }
 
 #[cfg(test)]
@@ -106,6 +123,40 @@ mod tests {
             state: rtc_client::WatcherState::Offering,
         });
         assert_eq!(line, "watcher sip:eve@example.test: offering");
+    }
+
+    #[test]
+    fn each_class_of_dangerous_character_is_escaped() {
+        // C0 (and DEL), C1, bidi embeddings/overrides, isolates, marks, separators.
+        for (c, escaped) in [
+            ('\u{0}', "\\u{0}"),
+            ('\u{7}', "\\u{7}"),
+            ('\u{7f}', "\\u{7f}"),
+            ('\u{9b}', "\\u{9b}"),
+            ('\u{202a}', "\\u{202a}"),
+            ('\u{202e}', "\\u{202e}"),
+            ('\u{2066}', "\\u{2066}"),
+            ('\u{2069}', "\\u{2069}"),
+            ('\u{200f}', "\\u{200f}"),
+            ('\u{61c}', "\\u{61c}"),
+            ('\u{2028}', "\\u{2028}"),
+            ('\u{2029}', "\\u{2029}"),
+        ] {
+            assert_eq!(one_line(&format!("a{c}b")), format!("a{escaped}b"), "{c:?}");
+        }
+        // Ordinary non-ASCII text, right-to-left scripts included, is left alone.
+        assert_eq!(one_line("Grüße שלום 你好 ‐"), "Grüße שלום 你好 ‐");
+    }
+
+    #[test]
+    fn a_note_with_an_override_cannot_reorder_the_line() {
+        let line = describe(&Event::Buddy {
+            uri: "sip:eve@example.test\u{2066}".into(),
+            status: rtc_client::Status::Online,
+            note: Some("\u{202e}gnp.exe\u{2029}buddy x is online".into()),
+        });
+        assert!(!line.chars().any(is_bidi_or_separator), "{line}");
+        assert!(line.contains("\\u{202e}gnp.exe\\u{2029}buddy"), "{line}");
     }
 
     #[test]

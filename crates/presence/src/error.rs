@@ -109,6 +109,19 @@ pub enum Error {
         /// Why, with line and column.
         source: Box<Error>,
     },
+    /// Another [`StoreLock`](crate::StoreLock) holds the store, most likely another process
+    /// using it: two writers on one store would lose each other's edits.
+    #[error(
+        "{}: the presence store is in use by another process (it holds the lock {})",
+        path.display(),
+        lock.display()
+    )]
+    StoreLocked {
+        /// The store file.
+        path: std::path::PathBuf,
+        /// The lock file beside it.
+        lock: std::path::PathBuf,
+    },
     /// Reading or writing the store file failed.
     #[error("{}: {op}: {source}", path.display())]
     Io {

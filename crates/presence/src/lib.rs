@@ -18,7 +18,7 @@ pub mod xpidf;
 pub use buddy::{Buddy, BuddyList, Group, SubscriptionType};
 pub use error::Position;
 pub use status::{LocalPresence, MediaKind, RemotePresence, Status, UnknownStatus, parse_body};
-pub use store::{ImportMode, PresenceData, Store};
+pub use store::{ImportMode, PresenceData, Store, StoreLock};
 pub use watcher::{
     OfferMode, PrivacyMode, Scope, Watcher, WatcherDecision, WatcherList, WatcherState,
 };

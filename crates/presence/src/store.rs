@@ -21,6 +21,11 @@
 //! is not a store this release reads (corrupt, foreign, or of a newer version) is reported
 //! with line and column and never overwritten.
 //!
+//! Every save writes a temporary file of its own (`presence.xml.<pid>.<n>.tmp`), so that two
+//! saves never write into one file. A process that keeps a store open takes its
+//! [`Store::lock`] (an advisory `flock` on `presence.xml.lock`): a second process on the same
+//! store then fails with [`Error::StoreLocked`] instead of racing the first.
+//!
 //! ```
 //! use presence::{Buddy, PresenceData, Status, Store};
 //!
@@ -39,6 +44,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::buddy::{Buddy, BuddyList, Group, SubscriptionType};
 use crate::error::{Error, Result};
@@ -306,14 +312,90 @@ impl Store {
         &self.path
     }
 
-    /// The temporary file [`Store::save`] writes before renaming it over the store.
+    /// A fresh temporary file name for one save, in the store's directory: the store's name,
+    /// this process's id and a counter (`presence.xml.4242.7.tmp`), so that no two saves, in
+    /// this process or another, ever write into the same file. Each call gives a new name.
     pub fn temp_path(&self) -> PathBuf {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        self.sibling(&format!(".{}.{n}.tmp", std::process::id()))
+    }
+
+    /// Whether `path` is a temporary file of this store's saves (one left by a save that was
+    /// interrupted, if no save runs now).
+    pub fn is_temp_path(&self, path: &Path) -> bool {
+        let (Some(name), Some(store)) = (path.file_name(), self.path.file_name()) else {
+            return false;
+        };
+        let (Some(name), Some(store)) = (name.to_str(), store.to_str()) else {
+            return false;
+        };
+        path.parent() == self.path.parent()
+            && name
+                .strip_prefix(store)
+                .and_then(|rest| rest.strip_prefix('.'))
+                .and_then(|rest| rest.strip_suffix(".tmp"))
+                .and_then(|rest| rest.split_once('.'))
+                .is_some_and(|(pid, n)| {
+                    pid.bytes().all(|b| b.is_ascii_digit()) && n.bytes().all(|b| b.is_ascii_digit())
+                })
+    }
+
+    /// The lock file beside the store (`presence.xml.lock`), which [`Store::lock`] locks.
+    pub fn lock_path(&self) -> PathBuf {
+        self.sibling(".lock")
+    }
+
+    /// Takes the store for this process: an advisory lock (`flock`) on [`Store::lock_path`],
+    /// held until the returned [`StoreLock`] is dropped (or the process ends, however it
+    /// ends). While it is held, another `lock` of the same store — from another process, or
+    /// from another handle in this one — fails with [`Error::StoreLocked`]. [`Store::load`]
+    /// and [`Store::save`] do not take it: a program that keeps the store open takes it once.
+    ///
+    /// ```
+    /// use presence::{Error, Store};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("presence-lock-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let store = Store::file(dir.join("presence.xml"));
+    /// let held = store.lock()?;
+    /// assert!(matches!(store.lock(), Err(Error::StoreLocked { .. })));
+    /// drop(held);
+    /// let _again = store.lock()?;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lock(&self) -> Result<StoreLock> {
+        let path = self.lock_path();
+        let io = |op| {
+            let path = path.clone();
+            move |source| Error::Io { path, op, source }
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io("open lock file"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(StoreLock { _file: file, path }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::StoreLocked {
+                path: self.path.clone(),
+                lock: path,
+            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(io("lock")(e)),
+        }
+    }
+
+    /// A file beside the store: its name with `suffix` appended.
+    fn sibling(&self, suffix: &str) -> PathBuf {
         let mut name = self
             .path
             .file_name()
             .map(|n| n.to_os_string())
             .unwrap_or_default();
-        name.push(".tmp");
+        name.push(suffix);
         self.path.with_file_name(name)
     }
 
@@ -412,6 +494,22 @@ impl Store {
             path: self.path.clone(),
             source: Box::new(e),
         }
+    }
+}
+
+/// A store taken by this process ([`Store::lock`]); dropping it releases the lock. The lock
+/// file itself stays: removing it would let a third process lock a new file while a second
+/// still holds the old one.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl StoreLock {
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 

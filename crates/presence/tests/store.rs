@@ -26,6 +26,15 @@ impl TempDir {
     fn store(&self) -> Store {
         Store::file(self.0.join("presence.xml"))
     }
+
+    /// Temporary files of `store`'s saves left in the directory.
+    fn leftovers(&self, store: &Store) -> Vec<PathBuf> {
+        std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| store.is_temp_path(p))
+            .collect()
+    }
 }
 
 impl Drop for TempDir {
@@ -60,8 +69,9 @@ fn missing_file_loads_as_empty_and_save_then_load_round_trips() {
     assert_eq!(store.load().unwrap(), PresenceData::default());
     store.save(&sample()).unwrap();
     assert_eq!(store.load().unwrap(), sample());
-    assert!(
-        !store.temp_path().exists(),
+    assert_eq!(
+        dir.leftovers(&store),
+        Vec::<PathBuf>::new(),
         "the temporary file is renamed away"
     );
 }
@@ -128,8 +138,9 @@ fn a_crash_before_the_rename_never_loses_the_old_file() {
     let store = dir.store();
     store.save(&sample()).unwrap();
     // A save interrupted after writing part of the temporary file, before the rename.
+    let leftover = store.temp_path();
     std::fs::write(
-        store.temp_path(),
+        &leftover,
         b"<presence-store xmlns=\"urn:x-rtc-sip:presence-sto",
     )
     .unwrap();
@@ -139,7 +150,50 @@ fn a_crash_before_the_rename_never_loses_the_old_file() {
     next.local.status = Status::Online;
     store.save(&next).unwrap();
     assert_eq!(store.load().unwrap(), next);
-    assert!(!store.temp_path().exists());
+    // The next save wrote a file of its own; the leftover is only ever ignored.
+    assert_eq!(dir.leftovers(&store), vec![leftover]);
+}
+
+#[test]
+fn temporary_names_are_unique_and_recognised() {
+    let dir = TempDir::new("temp-names");
+    let store = dir.store();
+    let names: std::collections::HashSet<PathBuf> = (0..100).map(|_| store.temp_path()).collect();
+    assert_eq!(names.len(), 100, "every save gets a name of its own");
+    let name = store.temp_path();
+    assert!(store.is_temp_path(&name), "{}", name.display());
+    let pid = std::process::id().to_string();
+    assert!(name.to_string_lossy().contains(&pid), "{}", name.display());
+    for other in [
+        "presence.xml",
+        "presence.xml.lock",
+        "presence.xml.tmp",
+        "presence.xml.1.x.tmp",
+    ] {
+        assert!(!store.is_temp_path(&dir.0.join(other)), "{other}");
+    }
+    assert!(!Store::file(dir.0.join("other.xml")).is_temp_path(&name));
+}
+
+#[test]
+fn a_second_lock_on_a_store_fails_clearly_until_the_first_is_dropped() {
+    let dir = TempDir::new("lock");
+    let store = dir.store();
+    let held = store.lock().unwrap();
+    assert_eq!(held.path(), store.lock_path());
+    // Another handle on the same file, as another process would have.
+    let err = Store::file(store.path()).lock().unwrap_err();
+    assert!(matches!(err, Error::StoreLocked { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("presence.xml") && text.contains("in use by another process"),
+        "{text}"
+    );
+    // Loading and saving are not blocked by the lock: it guards whole sessions.
+    store.save(&sample()).unwrap();
+    drop(held);
+    let again = store.lock().unwrap();
+    drop(again);
 }
 
 #[test]

@@ -24,6 +24,7 @@ use presence::{
 };
 
 use crate::agent::{Agent, Core, shown};
+use crate::autosave::{self, Autosave};
 use crate::keepalive::{KeepAlive, KeepAliveConfig, KeepAliveEvent};
 use crate::registration::{Failure, RequestId};
 use crate::{
@@ -123,10 +124,18 @@ pub(crate) enum PresenceCommand {
 /// Presence data while presence is enabled.
 #[derive(Debug)]
 struct PresenceState {
-    store: Store,
+    /// Writes `data` to the store as it changes.
+    autosave: Autosave,
     data: PresenceData,
     /// Enabled before any registration: watchers see offline until the user sets a status.
     appear_offline: bool,
+}
+
+impl Drop for PresenceState {
+    /// The client's task is dropped with its runtime: edits not yet saved are written now.
+    fn drop(&mut self) {
+        self.autosave.save_on_drop(&self.data);
+    }
 }
 
 /// Who waits for the outcome of a client transaction.
@@ -322,8 +331,15 @@ impl Engine {
             }
         }
         self.driver.shutdown().await;
+        let saved = match &mut self.presence {
+            Some(p) => p.autosave.flush(&p.data).await,
+            None => Ok(()),
+        };
+        if let Err(e) = &saved {
+            warn!("saving presence at shutdown: {e}");
+        }
         if let Some(reply) = self.shutdown.take() {
-            let _ = reply.send(Ok(()));
+            let _ = reply.send(saved);
         }
     }
 
@@ -342,6 +358,11 @@ impl Engine {
                     .filter_map(|p| p.keepalive.as_ref()?.poll_timeout()),
             )
             .chain(self.agent.as_ref().and_then(Agent::poll_timeout))
+            .chain(
+                self.presence
+                    .as_ref()
+                    .and_then(|p| p.autosave.poll_timeout()),
+            )
             .chain(
                 self.retiring
                     .iter()
@@ -377,6 +398,9 @@ impl Engine {
             if let Err(e) = self.send_message(&to, im::COMPOSING_TYPE, document.into(), reply) {
                 warn!("composing indication to {to}: {e}");
             }
+        }
+        if let Some(p) = &mut self.presence {
+            p.autosave.handle_timeout(now, &p.data);
         }
     }
 
@@ -435,7 +459,7 @@ impl Engine {
                 let _ = reply.send(r);
             }
             Command::Shutdown { reply } => self.begin_shutdown(Some(reply)),
-            Command::Presence(c) => self.handle_presence(c),
+            Command::Presence(c) => self.handle_presence(c).await,
         }
     }
 
@@ -467,6 +491,10 @@ impl Engine {
         }
         if let (Some(agent), Some(presence)) = (&mut self.agent, &self.presence) {
             agent.shut(Self::now(), &presence.data);
+        }
+        // On disk while the profiles log off; written once more when the task ends.
+        if let Some(p) = &mut self.presence {
+            p.autosave.save_now(&p.data);
         }
         for (key, p) in &mut self.profiles {
             if let Err(e) = p.registration.unregister() {
@@ -597,21 +625,29 @@ impl Engine {
         self.drain_agent();
     }
 
-    fn handle_presence(&mut self, command: PresenceCommand) {
+    async fn handle_presence(&mut self, command: PresenceCommand) {
         let now = Self::now();
+        let edits = !matches!(
+            command,
+            PresenceCommand::Enable { .. }
+                | PresenceCommand::Disable { .. }
+                | PresenceCommand::Export { .. }
+                | PresenceCommand::Buddies { .. }
+                | PresenceCommand::Watchers { .. }
+        );
         match command {
             PresenceCommand::Enable { store, reply } => {
                 let _ = reply.send(self.enable_presence(store));
             }
             PresenceCommand::Disable { reply } => {
-                let _ = reply.send(self.disable_presence(now));
+                let _ = reply.send(self.disable_presence(now).await);
             }
-            PresenceCommand::Export { path, reply } => {
-                let r = self
-                    .presence_mut()
-                    .and_then(|p| Ok(Store::file(path).save(&p.data)?));
-                let _ = reply.send(r);
-            }
+            PresenceCommand::Export { path, reply } => match self.presence_mut() {
+                Ok(p) => autosave::export(path, p.data.clone(), reply),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
             PresenceCommand::Import { path, mode, reply } => {
                 let r = self.import(now, path, mode);
                 let _ = reply.send(r);
@@ -693,33 +729,29 @@ impl Engine {
                 let _ = reply.send(r);
             }
         }
+        if edits && let Some(p) = &mut self.presence {
+            p.autosave.changed(now);
+        }
     }
 
     fn presence_mut(&mut self) -> Result<&mut PresenceState> {
         self.presence.as_mut().ok_or(Error::PresenceDisabled)
     }
 
-    /// Loads the store (a missing file is an empty list) and starts the agent if a profile is
-    /// there for it. Enabled before any registration, the user appears offline.
+    /// Takes and loads the store (a missing file is an empty list; one another client holds
+    /// is [`presence::Error::StoreLocked`]) and starts the agent if a profile is there for it.
+    /// Enabled before any registration, the user appears offline.
     fn enable_presence(&mut self, store: Store) -> Result<()> {
         if self.presence.is_some() {
             return Err(Error::PresenceEnabled);
         }
-        let data = match store.load() {
-            Ok(d) => d,
-            Err(presence::Error::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                PresenceData::default()
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let (autosave, data) = Autosave::open(store)?;
         let appear_offline = !self
             .profiles
             .values()
             .any(|p| p.registration.state() == RegistrationState::Registered);
         self.presence = Some(PresenceState {
-            store,
+            autosave,
             data,
             appear_offline,
         });
@@ -729,9 +761,9 @@ impl Engine {
     /// Exports to the store first, then ends every subscription and clears the lists. If the
     /// export fails, nothing else happens: presence stays enabled and working, and nothing is
     /// lost.
-    fn disable_presence(&mut self, now: Instant) -> Result<()> {
-        let presence = self.presence.as_ref().ok_or(Error::PresenceDisabled)?;
-        presence.store.save(&presence.data)?;
+    async fn disable_presence(&mut self, now: Instant) -> Result<()> {
+        let presence = self.presence.as_mut().ok_or(Error::PresenceDisabled)?;
+        presence.autosave.flush(&presence.data).await?;
         self.retire_agent(now);
         self.presence = None;
         Ok(())
@@ -1305,6 +1337,8 @@ impl Engine {
                 let now = Self::now();
                 match (&mut self.agent, &mut self.presence) {
                     (Some(agent), Some(p)) => {
+                        // A new watcher may join the list.
+                        p.autosave.changed(now);
                         match agent.subscribe_request(now, request, &mut p.data) {
                             Ok(response) => txn.respond(response).await.map_err(Error::from),
                             Err(e) => Err(e),

@@ -38,6 +38,7 @@
 
 mod agent;
 mod auth;
+mod autosave;
 mod client;
 mod engine;
 mod error;

@@ -14,6 +14,7 @@ use std::path::Path;
 use presence::{Buddy, ImportMode, OfferMode, PrivacyMode, Status, Store, Watcher, WatcherState};
 
 use crate::engine::{Command, Engine, PresenceCommand};
+use crate::event_queue::{self, EventReceiver};
 use crate::{Error, Event, Result};
 
 /// How often a connection we opened (to the registrar, above all) is pinged with CRLF CRLF
@@ -53,6 +54,14 @@ pub struct ClientConfig {
     /// reason (RFC 6665 §4.1.3). Default 30 s doubling to an hour, each wait spread over its
     /// upper half; a Retry-After from the server replaces it.
     pub subscription_backoff: presence::Backoff,
+    /// How many events wait for the application before the client lags: then only the latest
+    /// state of each buddy, buddy subscription and registration is kept, everything else is
+    /// counted, and [`Event::Lagged`] says how many were dropped once the application has
+    /// caught up. The client never waits for the application. Default 1024, at least 1.
+    pub event_capacity: usize,
+    /// How many commands (calls on [`Client`]) wait for the client's task; a call beyond that
+    /// waits for room. Default 64, at least 1.
+    pub command_capacity: usize,
 }
 
 impl Default for ClientConfig {
@@ -72,6 +81,8 @@ impl Default for ClientConfig {
             poll_interval: crate::agent::DEFAULT_POLL_INTERVAL,
             udp_keepalive: Some(crate::keepalive::KeepAliveConfig::default()),
             subscription_backoff: presence::subscriber::RETRY_BACKOFF,
+            event_capacity: 1024,
+            command_capacity: 64,
         }
     }
 }
@@ -118,17 +129,19 @@ impl ClientBuilder {
                 ..DriverConfig::default()
             },
         )?;
-        let (commands, commands_rx) = mpsc::unbounded_channel();
-        let (events, events_rx) = mpsc::unbounded_channel();
+        let (commands, commands_rx) = mpsc::channel(config.command_capacity.max(1));
+        let (events, events_rx) = event_queue::channel(config.event_capacity);
         let engine = Engine::new(config, driver, incoming, commands_rx, events);
         tokio::spawn(engine.run());
         Ok((Client { commands }, Events(events_rx)))
     }
 }
 
-/// The events of one [`Client`], in order.
+/// The events of one [`Client`], in order. At most
+/// [`ClientConfig::event_capacity`] wait; an application that falls further behind gets
+/// [`Event::Lagged`] and the latest states instead of every event (see the field's docs).
 #[derive(Debug)]
-pub struct Events(mpsc::UnboundedReceiver<Event>);
+pub struct Events(EventReceiver);
 
 impl Events {
     /// The next event; `None` once the client has shut down.
@@ -138,14 +151,14 @@ impl Events {
 
     /// The next event if one is waiting.
     pub fn try_recv(&mut self) -> Option<Event> {
-        self.0.try_recv().ok()
+        self.0.try_recv()
     }
 }
 
 /// A running client: cheap to clone, every clone drives the same task.
 #[derive(Debug, Clone)]
 pub struct Client {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::Sender<Command>,
 }
 
 impl Client {
@@ -375,6 +388,7 @@ impl Client {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(command(reply))
+            .await
             .map_err(|_| Error::Stopped)?;
         rx.await.map_err(|_| Error::Stopped)?
     }

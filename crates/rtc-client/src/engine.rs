@@ -25,6 +25,7 @@ use presence::{
 
 use crate::agent::{Agent, Core, shown};
 use crate::autosave::{self, Autosave};
+use crate::event_queue::EventSender;
 use crate::keepalive::{KeepAlive, KeepAliveConfig, KeepAliveEvent};
 use crate::registration::{Failure, RequestId};
 use crate::{
@@ -239,8 +240,8 @@ pub(crate) struct Engine {
     config: ClientConfig,
     driver: Driver,
     incoming: IncomingRequests,
-    commands: mpsc::UnboundedReceiver<Command>,
-    events: mpsc::UnboundedSender<Event>,
+    commands: mpsc::Receiver<Command>,
+    events: EventSender,
     done_tx: mpsc::UnboundedSender<Done>,
     done_rx: mpsc::UnboundedReceiver<Done>,
     profiles: HashMap<String, ProfileState>,
@@ -264,8 +265,8 @@ impl Engine {
         mut config: ClientConfig,
         driver: Driver,
         incoming: IncomingRequests,
-        commands: mpsc::UnboundedReceiver<Command>,
-        events: mpsc::UnboundedSender<Event>,
+        commands: mpsc::Receiver<Command>,
+        events: EventSender,
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let dns = match config.dns.take() {

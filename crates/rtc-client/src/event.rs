@@ -86,4 +86,13 @@ pub enum Event {
         /// The invitation.
         id: u64,
     },
+    /// The application fell behind by more than
+    /// [`ClientConfig::event_capacity`](crate::ClientConfig::event_capacity) events, and
+    /// `dropped` events were lost: messages, invitations and the like, and the states of
+    /// buddies, subscriptions and registrations that a newer one replaced. The latest state of
+    /// each buddy, buddy subscription and registration follows this event.
+    Lagged {
+        /// How many events were dropped.
+        dropped: u64,
+    },
 }

@@ -43,6 +43,7 @@ mod client;
 mod engine;
 mod error;
 mod event;
+mod event_queue;
 mod im;
 pub mod keepalive;
 mod local;

@@ -44,6 +44,7 @@ pub(crate) fn describe(event: &Event) -> String {
         ),
         Event::Invite { id, from } => format!("invite {id} from {}", one_line(from)),
         Event::InviteCancelled { id } => format!("invite {id} cancelled"),
+        Event::Lagged { dropped } => format!("lagged: {dropped} events dropped"),
         // `Event` may grow; its Rust spelling is no words for a person.
         _ => "something this version of rtc cannot describe happened".to_owned(),
     }

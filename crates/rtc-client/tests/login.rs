@@ -475,3 +475,46 @@ async fn kamailio_over_tls() {
     );
     bob.disable_profile(&bob_profile).await.unwrap();
 }
+
+/// A `msg` to a recipient that never answers (its client vanished without logging off; the
+/// proxy waits out the transaction, 32 s) holds up neither the next command nor `quit`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_message_blocks_neither_other_commands_nor_quit() {
+    let env = Embedded::start("login-concurrent", "alice").await;
+    let port = env.port;
+    // bob registers, then his process is gone: her binding stays, nobody answers at it.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let (bob, _events, _profile) = registered(&profile_xml("bob", port, "udp"), None).await;
+            // Never logs off: the runtime is dropped under it.
+            std::mem::forget(bob);
+        });
+    })
+    .join()
+    .unwrap();
+    let mut rtc = env.login();
+    rtc.expect("event registration: registered (200 OK)").await;
+    rtc.expect("ok status online").await;
+    rtc.send("msg sip:bob@example.test are you there?");
+    rtc.send("buddies");
+    let answer = rtc
+        .expect_where("the answer to buddies or msg", |l| {
+            l.starts_with("ok buddies") || l.contains(" msg ")
+        })
+        .await;
+    assert_eq!(
+        answer,
+        "ok buddies 0",
+        "buddies waited for msg: {}",
+        rtc.output()
+    );
+    let asked = std::time::Instant::now();
+    rtc.send("quit");
+    rtc.expect_logged_off().await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(20),
+        "quit waited for msg: {}",
+        rtc.output()
+    );
+}

@@ -12,6 +12,10 @@
 //! On stderr, `error VERB: WHY` says a command failed and `usage: …` that a line was not
 //! understood; both leave the session running.
 //!
+//! Commands run concurrently, each answering when it is done: a `msg` waiting for a slow
+//! recipient holds up neither the next command nor `quit` (which abandons what is still
+//! running). Commands reach the client in the order they were typed.
+//!
 //! `quit`, the end of stdin or Ctrl-C logs off: presence is disabled (which exports it to the store)
 //! and the profile deregistered, each wait bounded, and the exit status is 0 when both worked.
 
@@ -19,6 +23,7 @@ use std::future::Future;
 use std::io::{self, BufRead, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -29,6 +34,7 @@ use rtc_client::{
 };
 use sip_transport::{TlsConfig, TransportConfig};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
 
 use crate::output::{describe, one_line};
@@ -140,11 +146,11 @@ async fn login(args: Login) -> Result<bool, String> {
     };
     let (states, mut state) = watch::channel(None);
     let printer = tokio::spawn(print_events(events, states));
-    let session = Session {
+    let session = Arc::new(Session {
         client,
         profile,
         store: args.store,
-    };
+    });
     say(&format!(
         "login {} {}",
         one_line(&session.profile.key),
@@ -245,7 +251,32 @@ impl Session {
 
     /// Runs commands until `quit`, the end of stdin, Ctrl-C, or a rejected registration; true
     /// unless the registrar rejected us or the client stopped.
-    async fn serve(&self, state: &mut watch::Receiver<Latest>, status: Status) -> bool {
+    async fn serve(self: &Arc<Self>, state: &mut watch::Receiver<Latest>, status: Status) -> bool {
+        let mut running = JoinSet::new();
+        let clean = self.serve_lines(state, status, &mut running).await;
+        // What still runs is abandoned: logging off does not wait for a slow recipient.
+        running.abort_all();
+        clean
+    }
+
+    /// Starts `command` (the line `line`) beside the others. The runtime runs on one thread
+    /// and starts tasks in the order they were spawned, so commands reach the client in the
+    /// order they were typed.
+    fn spawn(self: &Arc<Self>, running: &mut JoinSet<()>, line: String) {
+        let session = Arc::clone(self);
+        running.spawn(async move {
+            if let Ok(Some(command)) = parse(&line) {
+                session.execute(command).await;
+            }
+        });
+    }
+
+    async fn serve_lines(
+        self: &Arc<Self>,
+        state: &mut watch::Receiver<Latest>,
+        status: Status,
+        running: &mut JoinSet<()>,
+    ) -> bool {
         let mut lines = stdin_lines();
         // The status to set once registered: `--status`, or the last one the user set before.
         let mut initial = Some((status, None::<String>));
@@ -271,11 +302,13 @@ impl Session {
                             if let (Command::Status(s, note), Some(_)) = (&command, &initial) {
                                 initial = Some((*s, note.map(str::to_owned)));
                             }
-                            self.execute(command).await;
+                            self.spawn(running, line);
                         }
                         Err(usage) => eprintln!("usage: {usage}"),
                     },
                 },
+                // Finished commands have answered already.
+                Some(_) = running.join_next(), if !running.is_empty() => {}
                 changed = state.changed() => {
                     if changed.is_err() {
                         eprintln!("error login: the client stopped");
@@ -287,7 +320,11 @@ impl Session {
                         // offline to watchers.
                         Some((RegistrationState::Registered, _)) => {
                             if let Some((s, note)) = initial.take() {
-                                self.execute(Command::Status(s, note.as_deref())).await;
+                                let line = match note {
+                                    Some(note) => format!("status {s} {note}"),
+                                    None => format!("status {s}"),
+                                };
+                                self.spawn(running, line);
                             }
                         }
                         Some((RegistrationState::Rejected, why)) => {

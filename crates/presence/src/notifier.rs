@@ -70,10 +70,6 @@ pub enum BlockedMode {
     Reject,
 }
 
-/// Largest NOTIFY the notifier builds (a full watcherinfo document of 20,000 watchers is
-/// about 5 MB).
-const MAX_OWN_NOTIFY: usize = 16 * 1024 * 1024;
-
 /// The `Retry-After` (seconds) of the 503 to a SUBSCRIBE when the notifier is full.
 const FULL_RETRY_AFTER: &str = "60";
 
@@ -92,6 +88,11 @@ pub struct NotifierConfig {
     /// is answered 503 with `Retry-After`, before the policy is asked, so a flood of
     /// SUBSCRIBEs cannot grow the core without bound.
     pub max_subscriptions: usize,
+    /// The message limits of the peers, the same as our own parser's: no NOTIFY is built
+    /// larger than `parse.max_message_size` (default 64 KiB), since a watcher configured like
+    /// us would refuse it. A subscription whose next NOTIFY would be larger (a watcherinfo
+    /// document of very many watchers) ends. Raise it together with the transport's limit.
+    pub parse: ParseConfig,
 }
 
 impl Default for NotifierConfig {
@@ -102,6 +103,7 @@ impl Default for NotifierConfig {
             default_expires: 3600,
             blocked: BlockedMode::SeeOffline,
             max_subscriptions: 20_000,
+            parse: ParseConfig::default(),
         }
     }
 }
@@ -631,9 +633,10 @@ impl Notifier {
                 self.requests.insert(handle, id);
                 self.out.push_back(OutgoingRequest { handle, message });
             }
-            // Only a failing random source gets here: drop the subscription rather than
-            // leave the watcher with a state we cannot send.
-            Err(_) => {
+            // A NOTIFY larger than the message limit, or a failing random source: drop the
+            // subscription rather than leave the watcher with a state we cannot send.
+            Err(e) => {
+                tracing::warn!("NOTIFY to {}: {e}; the subscription ends", s.uri);
                 s.ending.get_or_insert(WatcherEvent::Deactivated);
                 self.remove(now, id);
             }
@@ -667,13 +670,8 @@ impl Notifier {
         if let Some((content_type, body)) = body {
             b = b.body(content_type, body)?;
         }
-        // Our own message: a full watcherinfo document of many watchers may pass the 64 KiB
-        // that bounds what we read from others (it then needs a stream transport).
-        let own = ParseConfig {
-            max_message_size: MAX_OWN_NOTIFY,
-            ..ParseConfig::default()
-        };
-        Ok(Message::parse_with(b.try_build()?, &own)?)
+        // Bounded as the watcher's parser is bounded: what we could not read, we do not send.
+        Ok(Message::parse_with(b.try_build()?, &self.config.parse)?)
     }
 
     /// The body of the next NOTIFY: our presence (or offline for blocked watchers) in the

@@ -11,7 +11,7 @@ use presence::{
     LocalPresence, OfferMode, OutgoingRequest, PrivacyMode, Scope, Status, Watcher,
     WatcherDecision, WatcherInfo, WatcherList, WatcherState, parse_body,
 };
-use sip_parse::{HeaderName, Message};
+use sip_parse::{HeaderName, Message, ParseConfig};
 
 const ALICE: &str = "sip:alice@example.com";
 
@@ -20,13 +20,14 @@ fn secs(s: u64) -> Duration {
 }
 
 fn notifier(blocked: BlockedMode) -> Notifier {
-    let mut n = Notifier::new(
-        identity("alice"),
-        NotifierConfig {
-            blocked,
-            ..NotifierConfig::default()
-        },
-    );
+    notifier_with(NotifierConfig {
+        blocked,
+        ..NotifierConfig::default()
+    })
+}
+
+fn notifier_with(config: NotifierConfig) -> Notifier {
+    let mut n = Notifier::new(identity("alice"), config);
     n.set_presence(epoch(), LocalPresence::new(Status::Online, Some("hi")));
     n
 }
@@ -668,7 +669,14 @@ fn a_full_notifier_refuses_new_watchers_with_503_but_serves_the_ones_it_has() {
 fn a_thousand_watchers_are_decided_by_uri_and_notified_in_order() {
     const N: usize = 1_000;
     let t0 = epoch();
-    let mut core = notifier(BlockedMode::SeeOffline);
+    // Watchers that read 1 MiB: the watcherinfo document below is larger than the default.
+    let mut core = notifier_with(NotifierConfig {
+        parse: ParseConfig {
+            max_message_size: 1 << 20,
+            ..ParseConfig::default()
+        },
+        ..NotifierConfig::default()
+    });
     let mut me = WatcherPeer::new(ALICE, ALICE, "me");
     let rsp = core
         .handle_request(t0, &me.subscribe("presence.winfo", None, 600), |_, _| {
@@ -732,8 +740,8 @@ fn a_thousand_watchers_are_decided_by_uri_and_notified_in_order() {
     assert!(to == expected, "NOTIFYs out of subscription order");
     assert!(sent.iter().all(|n| status_in(&n.message) == Status::Away));
     // The watcherinfo NOTIFY answered: one partial document with everything that changed
-    // meanwhile (each watcher once, as it is now), bigger than the 64 KiB we accept from
-    // others but ours to send.
+    // meanwhile (each watcher once, as it is now), bigger than the default 64 KiB but within
+    // the limit configured.
     core.handle_response(t0 + secs(2), winfo.handle, &me.answer(&winfo.message, 200));
     let n = one_notify(&mut core);
     assert!(
@@ -791,4 +799,61 @@ fn a_challenged_notify_is_resent_with_the_dialogs_next_cseq() {
     let next = one_notify(&mut core);
     assert_eq!(next.message.cseq().unwrap().seq, first + 2);
     bob.answer(&next.message, 200);
+}
+
+/// No NOTIFY is larger than the limit the watchers' parser (and ours) applies: a watcherinfo
+/// subscription whose document has outgrown it ends, and the presence ones go on.
+#[test]
+fn no_notify_is_built_larger_than_the_message_limit() {
+    const LIMIT: usize = 8 * 1024;
+    let t0 = epoch();
+    let mut core = notifier_with(NotifierConfig {
+        parse: ParseConfig {
+            max_message_size: LIMIT,
+            ..ParseConfig::default()
+        },
+        ..NotifierConfig::default()
+    });
+    let mut me = WatcherPeer::new(ALICE, ALICE, "me");
+    let rsp = core
+        .handle_request(t0, &me.subscribe("presence.winfo", None, 600), |_, _| {
+            panic!("winfo asks no policy")
+        })
+        .unwrap();
+    me.response(&rsp);
+    // Left unanswered while 100 watchers come: the changes pile up for one document.
+    let winfo = one_notify(&mut core);
+    let mut peers: Vec<WatcherPeer> = (0..100).map(|i| watcher(&format!("w{i}"))).collect();
+    for w in &mut peers {
+        let rsp = core
+            .handle_request(t0, &w.subscribe("presence", None, 600), |_, _| {
+                WatcherDecision::Allow
+            })
+            .unwrap();
+        assert_eq!(rsp.status(), Some(200));
+        w.response(&rsp);
+        let n = one_notify(&mut core);
+        core.handle_response(t0, n.handle, &w.answer(&n.message, 200));
+    }
+    assert_eq!(core.len(), peers.len() + 1);
+    // Answered: the next watcherinfo document would be far larger than the limit; the
+    // subscription ends instead of sending it.
+    core.handle_response(t0, winfo.handle, &me.answer(&winfo.message, 200));
+    for n in notifies(&mut core) {
+        assert!(
+            n.message.as_bytes().len() <= LIMIT,
+            "{}",
+            n.message.as_bytes().len()
+        );
+        assert_ne!(
+            n.message.header_str(HeaderName::Event),
+            Some("presence.winfo")
+        );
+    }
+    assert_eq!(core.len(), peers.len());
+    // Every watcher is still served.
+    core.set_presence(t0 + secs(1), LocalPresence::new(Status::Away, None));
+    let sent = notifies(&mut core);
+    assert_eq!(sent.len(), peers.len());
+    assert!(sent.iter().all(|n| n.message.as_bytes().len() <= LIMIT));
 }

@@ -75,6 +75,7 @@ impl Agent {
         data: &PresenceData,
         shown: LocalPresence,
         timing: &AgentTiming,
+        limits: sip_parse::ParseConfig,
         now: Instant,
     ) -> Result<Self> {
         let aor = local.aor().to_owned();
@@ -86,7 +87,14 @@ impl Agent {
             profile,
             aor,
             subscriber: Subscriber::new(local.clone(), subscriber_config),
-            notifier: Notifier::new(local.clone(), NotifierConfig::default()),
+            // Our NOTIFYs stay within what our own parser (and a watcher like us) reads.
+            notifier: Notifier::new(
+                local.clone(),
+                NotifierConfig {
+                    parse: limits,
+                    ..NotifierConfig::default()
+                },
+            ),
             publisher: Publisher::new(local, PublisherConfig::default()),
             publish_refused: false,
             registered: false,
@@ -478,7 +486,8 @@ mod tests {
             poll_interval: DEFAULT_POLL_INTERVAL,
             subscription_backoff: presence::subscriber::RETRY_BACKOFF,
         };
-        Agent::new("p".into(), local, &data, shown, &timing, now).unwrap()
+        let limits = sip_parse::ParseConfig::default();
+        Agent::new("p".into(), local, &data, shown, &timing, limits, now).unwrap()
     }
 
     /// The subscriber's requests: (handle, Request-URI, Expires).

@@ -28,7 +28,9 @@ const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(50);
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Listeners and TLS settings. The default listens on UDP and TCP at `0.0.0.0`, ports
-    /// chosen by the system, and pings the connections it opens every 50 s.
+    /// chosen by the system, and pings the connections it opens every 50 s. Its message
+    /// limits ([`TransportConfig::parse`], 64 KiB by default) bound what the client reads and
+    /// what it builds alike: a NOTIFY is never larger than a watcher like us would read.
     pub transport: TransportConfig,
     /// The host this client names in Via and Contact; `None`: the listener's address, or for a
     /// wildcard listener the local address that routes to the first server.

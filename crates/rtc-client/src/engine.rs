@@ -599,6 +599,7 @@ impl Engine {
             &presence.data,
             shown(&presence.data, presence.appear_offline),
             &self.config.agent_timing(),
+            self.config.transport.parse,
             Self::now(),
         )?;
         if p.registration.state() == RegistrationState::Registered {

@@ -27,6 +27,7 @@ use crate::agent::{Agent, Core, shown};
 use crate::autosave::{self, Autosave};
 use crate::event_queue::EventSender;
 use crate::keepalive::{KeepAlive, KeepAliveConfig, KeepAliveEvent};
+use crate::large_request::LargeRequests;
 use crate::registration::{Failure, RequestId};
 use crate::{
     ClientConfig, Error, Event, Local, Registration, RegistrationConfig, RegistrationState, Result,
@@ -256,6 +257,8 @@ pub(crate) struct Engine {
     agent_generation: u64,
     retiring: Vec<Retiring>,
     pending_events: VecDeque<Event>,
+    /// Requests moved to TCP for their size, with their UDP form.
+    large: LargeRequests,
     /// Composing indications both ways (RFC 3994).
     messages: im::Messages,
 }
@@ -292,6 +295,7 @@ impl Engine {
             agent_generation: 0,
             retiring: Vec::new(),
             pending_events: VecDeque::new(),
+            large: LargeRequests::default(),
             messages: im::Messages::default(),
         }
     }
@@ -977,6 +981,12 @@ impl Engine {
                 target: target.clone(),
             },
         );
+        // RFC 3261 §18.1.1: too large for UDP, over TCP if the server takes it.
+        let local = self
+            .profiles
+            .get(&self.outstanding[&id].profile)
+            .map(|p| &p.local);
+        let (request, target) = self.large.route(id, request, target, local);
         if let Err(e) = self.driver.request_in_order(request, target, id) {
             let _ = self.done_tx.send(Done {
                 id,
@@ -986,6 +996,16 @@ impl Engine {
     }
 
     async fn handle_done(&mut self, done: Done) {
+        if let Some((request, target)) = self.large.fallback(done.id, &done.outcome) {
+            // No TCP at the server: the request goes over UDP as it was.
+            if let Err(e) = self.driver.request_in_order(request, target, done.id) {
+                let _ = self.done_tx.send(Done {
+                    id: done.id,
+                    outcome: Err(e),
+                });
+            }
+            return;
+        }
         let Some(out) = self.outstanding.remove(&done.id) else {
             return;
         };

@@ -46,6 +46,7 @@ mod event;
 mod event_queue;
 mod im;
 pub mod keepalive;
+mod large_request;
 mod local;
 pub mod registration;
 pub mod server;

@@ -264,6 +264,11 @@ impl Client {
     /// status loaded from `store` (a missing file starts empty; a corrupt one is an error and
     /// is left untouched). Works before or after registering: enabled before, the user appears
     /// offline to watchers until they set a status, while still seeing their buddies.
+    ///
+    /// The store is taken for this client ([`Store::lock`]): another client on it, in this
+    /// process or another, gets [`presence::Error::StoreLocked`] until presence is disabled
+    /// here. Every edit is saved within about a second, off the client's task; also at
+    /// [`Client::disable_presence`], at shutdown, and when the client is dropped.
     pub async fn enable_presence(&self, store: Store) -> Result<()> {
         self.presence(|reply| PresenceCommand::Enable { store, reply })
             .await

@@ -6,12 +6,15 @@
 //! UDP as it was, fragmented but delivered, as PJSIP does.
 //!
 //! The client needs a TCP listener for this (its sent-by goes into the Via); without one,
-//! large requests stay on UDP.
+//! large requests stay on UDP. REGISTER stays on its flow whatever its size: the
+//! registration's Contact, its NAT binding (`received`/`rport`) and its keep-alive belong to
+//! the transport it registers over (RFC 5626 §4.2), and a REGISTER answered over another one
+//! would move the binding to an address nobody keeps alive.
 
 use std::collections::HashMap;
 
 use bytes::{BufMut, BytesMut};
-use sip_parse::{HeaderName, Message, Target, TransportKind};
+use sip_parse::{HeaderName, Message, Method, Target, TransportKind};
 use sip_txn::driver::DriverError;
 
 use crate::Local;
@@ -26,7 +29,10 @@ pub(crate) fn over_tcp(
     target: &Target,
     local: &Local,
 ) -> Option<(Message, Target)> {
-    if target.transport != TransportKind::Udp || request.as_bytes().len() <= UDP_LIMIT {
+    if target.transport != TransportKind::Udp
+        || request.as_bytes().len() <= UDP_LIMIT
+        || request.method() == Some(Method::Register)
+    {
         return None;
     }
     let via = local.via(TransportKind::Tcp).ok()?;
@@ -129,6 +135,17 @@ mod tests {
         // No TCP listener: nothing to put in the Via.
         let udp_only = Local::new("alice").with(TransportKind::Udp, "192.0.2.1:5060");
         assert!(over_tcp(&request(2000), &udp, &udp_only).is_none());
+        // A REGISTER stays on the flow it registers.
+        let register = String::from_utf8(request(2000).as_bytes().to_vec())
+            .unwrap()
+            .replacen(
+                "MESSAGE sip:bob@example.test",
+                "REGISTER sip:example.test",
+                1,
+            )
+            .replace("CSeq: 1 MESSAGE", "CSeq: 1 REGISTER");
+        let register = Message::parse(Bytes::from(register)).unwrap();
+        assert!(over_tcp(&register, &udp, &local()).is_none());
     }
 
     #[test]

@@ -933,14 +933,25 @@ impl Engine {
             let _ = reply.send(Err(Error::NoRegistrar));
             return Ok(());
         };
-        let sender = im::Sender {
-            aor: &p.aor,
-            display_name: p.display_name.as_deref(),
-            via: &p.local.via(target.transport)?,
-            host: p.registration_host(),
-            user_agent: &self.config.user_agent,
+        let built = p.local.via(target.transport).and_then(|via| {
+            let sender = im::Sender {
+                aor: &p.aor,
+                display_name: p.display_name.as_deref(),
+                via: &via,
+                host: p.registration_host(),
+                user_agent: &self.config.user_agent,
+                limits: &self.config.transport.parse,
+            };
+            im::request(&sender, to, content_type, body)
+        });
+        // The caller hears why (a message over the size limit), not that the client stopped.
+        let request = match built {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return Ok(());
+            }
         };
-        let request = im::request(&sender, to, content_type, body)?;
         let key = key.clone();
         self.send(key, Owner::Message { reply }, request, target);
         Ok(())

@@ -359,6 +359,9 @@ pub(crate) struct Sender<'a> {
     pub(crate) host: &'a str,
     /// Our User-Agent.
     pub(crate) user_agent: &'a str,
+    /// The message limits, the same as the parser's: no MESSAGE is built larger than a
+    /// recipient configured like us would read.
+    pub(crate) limits: &'a sip_parse::ParseConfig,
 }
 
 /// A MESSAGE request to `to`. RFC 3428 §4: outside any dialog, a fresh Call-ID and From tag
@@ -386,7 +389,7 @@ pub(crate) fn request(
         .header("User-Agent", sender.user_agent)?
         .body(content_type, body)?
         .try_build()?;
-    Ok(Message::parse(request)?)
+    Ok(Message::parse_with(request, sender.limits)?)
 }
 
 /// Answers a MESSAGE: 200, or the refusal with what would be taken instead.

@@ -8,7 +8,7 @@ mod common;
 use bytes::Bytes;
 use common::*;
 use rtc_client::{RegisterFlags, RegistrationState};
-use sip_parse::{HeaderName, Message, MessageBuilder};
+use sip_parse::{HeaderName, Message, MessageBuilder, ParseConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
@@ -103,7 +103,7 @@ async fn serve_stream(mut stream: TcpStream, to: mpsc::UnboundedSender<Seen>) {
                 break;
             }
             let whole: Vec<u8> = buf.drain(..end + 4 + len).collect();
-            let m = Message::parse(Bytes::from(whole)).unwrap();
+            let m = Message::parse_with(Bytes::from(whole), &big()).unwrap();
             if m.is_request() {
                 let _ = to.send(seen("tcp", &m));
                 let _ = stream.write_all(&ok(&m)).await;
@@ -120,9 +120,26 @@ async fn serve_stream(mut stream: TcpStream, to: mpsc::UnboundedSender<Seen>) {
     }
 }
 
+/// The limits of a peer that reads messages of up to 1 MiB.
+fn big() -> ParseConfig {
+    ParseConfig {
+        max_message_size: 1 << 20,
+        ..ParseConfig::default()
+    }
+}
+
 /// Registers alice with the server at `port` over UDP; returns her client.
 async fn alice(port: u16) -> rtc_client::Client {
-    let (client, mut events) = client_with(None, |c| c.udp_keepalive = None).await;
+    alice_with(port, ParseConfig::default()).await
+}
+
+/// [`alice`] with the message limits `limits`.
+async fn alice_with(port: u16, limits: ParseConfig) -> rtc_client::Client {
+    let (client, mut events) = client_with(None, |c| {
+        c.udp_keepalive = None;
+        c.transport.parse = limits;
+    })
+    .await;
     let profile = client
         .create_profile(&profile_xml("alice", port, "udp"))
         .unwrap();
@@ -189,4 +206,25 @@ async fn without_tcp_at_the_server_a_large_request_still_goes_over_udp() {
         (large.over, large.via.as_str(), large.body),
         ("udp", "UDP", 2_000)
     );
+}
+
+/// What the client sends is bounded by the limit it reads with, and both move together: with
+/// the default 64 KiB a 70 kB message is refused before it leaves; with 1 MiB it goes (over
+/// TCP, for its size).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_message_limit_bounds_what_is_built_and_is_configured_with_the_parser() {
+    let (port, mut seen) = server(true).await;
+    let text = "x".repeat(70_000);
+    let small = alice(port).await;
+    let err = small
+        .send_message("sip:bob@example.test", &text)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("65535"), "{err}");
+    let big = alice_with(port, big()).await;
+    big.send_message("sip:bob@example.test", &text)
+        .await
+        .unwrap();
+    let large = next_message(&mut seen).await;
+    assert_eq!((large.over, large.body), ("tcp", 70_000), "{large:?}");
 }

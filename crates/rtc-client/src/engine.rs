@@ -343,6 +343,8 @@ impl Engine {
         if let Err(e) = &saved {
             warn!("saving presence at shutdown: {e}");
         }
+        // The store is free (unlocked) by the time the caller hears of the shutdown.
+        self.presence = None;
         if let Some(reply) = self.shutdown.take() {
             let _ = reply.send(saved);
         }

@@ -241,3 +241,18 @@ fn edits_are_saved_when_the_runtime_is_dropped_under_the_client() {
     drop(client);
     assert_eq!(saved_edits(&path), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_are_saved_at_shutdown_and_the_store_is_free_after() {
+    let dir = TempDir::new("store-shutdown");
+    let path = dir.path("presence.xml");
+    let (client, _events) = client(None).await;
+    client.enable_presence(Store::file(&path)).await.unwrap();
+    client.add_buddy(&buddy(0), "").await.unwrap();
+    client.shutdown().await.unwrap();
+    // Answered once the last save is on disk (no debounce waited for).
+    assert_eq!(saved_edits(&path), 1);
+    let (next, _events) = common::client(None).await;
+    next.enable_presence(Store::file(&path)).await.unwrap();
+    assert_eq!(next.buddies().await.unwrap().len(), 1);
+}

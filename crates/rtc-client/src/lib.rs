@@ -47,6 +47,7 @@ pub mod keepalive;
 mod local;
 pub mod registration;
 pub mod server;
+mod session;
 
 pub use client::{Client, ClientBuilder, ClientConfig, Events};
 pub use error::{Error, Result};
@@ -57,3 +58,4 @@ pub use presence::{
 };
 pub use provisioning::{Profile, RegisterFlags};
 pub use registration::{Registration, RegistrationConfig, RegistrationEvent, RegistrationState};
+pub use session::{DEFAULT_INVITE_EXPIRY, SessionEnd};

@@ -42,8 +42,17 @@ pub(crate) fn describe(event: &Event) -> String {
                 "stopped typing"
             }
         ),
-        Event::Invite { id, from } => format!("invite {id} from {}", one_line(from)),
+        Event::Invite { id, from, .. } => format!("invite {id} from {}", one_line(from)),
         Event::InviteCancelled { id } => format!("invite {id} cancelled"),
+        Event::SessionProgress { id, status, reason } => {
+            format!("call {id}: {status} {}", one_line(reason))
+        }
+        Event::SessionAnswered { id, .. } => format!("call {id} answered"),
+        Event::SessionConfirmed { id } => format!("call {id} acknowledged"),
+        Event::SessionFailed { id, status, reason } => {
+            format!("call {id} failed: {status} {}", one_line(reason))
+        }
+        Event::SessionEnded { id, reason } => format!("call {id} ended: {reason}"),
         // `Event` may grow; its Rust spelling is no words for a person.
         _ => "something this version of rtc cannot describe happened".to_owned(),
     }

@@ -22,6 +22,10 @@ use crate::{Error, Event, Local, Result};
 /// The methods a session peer may send us (RFC 3261 §20.5), for Allow.
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS";
 
+/// Most invitations ringing at once; more are answered 486 Busy Here at once, so a flood of
+/// INVITEs cannot hold memory for the whole expiry time.
+pub(crate) const MAX_RINGING: usize = 64;
+
 /// What the core asks its driver to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Output {
@@ -122,7 +126,9 @@ impl Sessions {
 
     /// An INVITE arrived outside any dialog, and its server transaction tags responses with
     /// `to_tag`: it rings (180) and waits for [`accept`](Self::accept) or
-    /// [`decline`](Self::decline), at most the configured expiry. Returns the session id.
+    /// [`decline`](Self::decline), at most the configured expiry. Returns the session id
+    /// (whose responses go to this INVITE's transaction); with [`MAX_RINGING`] ringing
+    /// already, the INVITE is answered 486 and no session is kept.
     pub(crate) fn incoming(
         &mut self,
         now: Instant,
@@ -131,6 +137,22 @@ impl Sessions {
         local: Local,
         transport: TransportKind,
     ) -> Result<u64> {
+        let busy = self
+            .sessions
+            .values()
+            .filter(|s| matches!(s.state, State::Ringing { .. }))
+            .count()
+            >= MAX_RINGING;
+        if busy {
+            let response = MessageBuilder::response_to(&invite, 486, "Busy Here", Some(to_tag))?
+                .try_build()?;
+            let id = self.new_id();
+            self.outputs.push_back(Output::Respond {
+                id,
+                response: Message::parse(response)?,
+            });
+            return Ok(id);
+        }
         let ringing = MessageBuilder::response_to(&invite, 180, "Ringing", Some(to_tag))?
             .header("Contact", &format!("<{}>", local.contact(transport)?))?
             .try_build()?;

@@ -7,7 +7,7 @@ use sip_parse::{HeaderName, Message, MessageBuilder, Method, TransportKind};
 use sip_txn::TimerConfig;
 
 use super::SessionEnd;
-use super::machine::{InDialog, Output, Sessions};
+use super::machine::{InDialog, MAX_RINGING, Output, Sessions};
 use crate::{Error, Event, Local};
 
 const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
@@ -312,6 +312,26 @@ fn a_callee_hanging_up_before_the_ack_waits_for_it() {
             }
         ]
     );
+}
+
+#[test]
+fn a_flood_of_invitations_is_answered_busy() {
+    let mut s = sessions();
+    let t0 = start();
+    for _ in 0..MAX_RINGING {
+        ringing(&mut s, t0);
+    }
+    let id = s
+        .incoming(t0, invite(), "callee", local(), TransportKind::Udp)
+        .unwrap();
+    match &outputs(&mut s)[..] {
+        [Output::Respond { id: i, response }] => {
+            assert_eq!((*i, response.status()), (id, Some(486)));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(events(&mut s).is_empty());
+    assert!(!s.contains(id));
 }
 
 // The caller's side.

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sip_parse::{Message, MessageBuilder, Method, TransportKind, Uri};
-use sip_txn::TimerConfig;
 use sip_txn::dialog::{Dialog, DialogId};
+use sip_txn::{AckWait, AckWaitStep, TimerConfig};
 
 use super::SessionEnd;
 use crate::{Error, Event, Local, Result};
@@ -71,12 +71,10 @@ enum State {
         to_tag: String,
         expires: Instant,
     },
-    /// We sent a 2xx: it goes again at `next` until the ACK comes, or `give_up` (64·T1).
+    /// We sent a 2xx: it goes again on `wait`'s schedule until the ACK comes (64·T1 at most).
     Accepted {
         response: Message,
-        interval: Duration,
-        next: Instant,
-        give_up: Instant,
+        wait: AckWait,
         /// The application hung up before the ACK: §15 holds the BYE until the ACK (or
         /// `give_up`).
         hang_up: bool,
@@ -190,7 +188,7 @@ impl Sessions {
     /// declined): 200 OK, then retransmitted from T1 doubling to T2 until the ACK (RFC 3261
     /// §13.3.1.4).
     pub(crate) fn accept(&mut self, now: Instant, id: u64, sdp: Option<Bytes>) -> Result<()> {
-        let t1 = self.timers.t1;
+        let wait = AckWait::new(now, &self.timers);
         let s = self.ringing(id)?;
         let State::Ringing { invite, to_tag, .. } = &s.state else {
             return Err(Error::UnknownInvite(id));
@@ -205,9 +203,7 @@ impl Sessions {
         s.dialog = Some(Dialog::uas(invite, to_tag)?);
         s.state = State::Accepted {
             response: response.clone(),
-            interval: t1,
-            next: now + t1,
-            give_up: now + t1.saturating_mul(64),
+            wait,
             hang_up: false,
         };
         self.outputs.push_back(Output::Respond { id, response });
@@ -554,29 +550,22 @@ impl Sessions {
         }
     }
 
-    /// Runs what is due at `now`: 2xx retransmissions, the BYE after 64·T1 with no ACK,
-    /// invitations expired (480).
+    /// Runs what is due at `now`: 2xx retransmissions and the BYE after 64·T1 with no ACK
+    /// (on [`AckWait`]'s schedule), invitations expired (480).
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        let t2 = self.timers.t2;
         let mut expired = Vec::new();
         let mut unacked = Vec::new();
         for (&id, s) in &mut self.sessions {
             match &mut s.state {
                 State::Ringing { expires, .. } if *expires <= now => expired.push(id),
-                State::Accepted { give_up, .. } if *give_up <= now => unacked.push(id),
-                State::Accepted {
-                    response,
-                    interval,
-                    next,
-                    ..
-                } if *next <= now => {
-                    *interval = (*interval * 2).min(t2);
-                    *next = now + *interval;
-                    self.outputs.push_back(Output::Retransmit {
+                State::Accepted { response, wait, .. } => match wait.handle_timeout(now) {
+                    AckWaitStep::Retransmit => self.outputs.push_back(Output::Retransmit {
                         id,
                         response: response.clone(),
-                    });
-                }
+                    }),
+                    AckWaitStep::GiveUp => unacked.push(id),
+                    AckWaitStep::Wait => {}
+                },
                 _ => {}
             }
         }
@@ -600,7 +589,7 @@ impl Sessions {
             .values()
             .filter_map(|s| match &s.state {
                 State::Ringing { expires, .. } => Some(*expires),
-                State::Accepted { next, give_up, .. } => Some(*next.min(give_up)),
+                State::Accepted { wait, .. } => Some(wait.poll_timeout()),
                 State::Calling { .. } | State::Confirmed { .. } => None,
             })
             .min()

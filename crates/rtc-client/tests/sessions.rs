@@ -1,7 +1,7 @@
 //! Sessions (INVITE, signalling only) between two clients through the embedded registrar/proxy,
 //! which challenges every INVITE (digest, answered with the caller's credentials) and
 //! Record-Routes: answered, declined, cancelled, hung up from either side, an invitation that
-//! expires, and a BYE outside any dialog.
+//! expires, a BYE outside any dialog, and an answer never acknowledged (from a raw socket).
 
 mod common;
 
@@ -207,5 +207,63 @@ async fn a_bye_in_no_dialog_gets_481() {
     let (n, _) = socket.recv_from(&mut buf).expect("an answer to the BYE");
     let answer = String::from_utf8_lossy(&buf[..n]);
     assert!(answer.starts_with("SIP/2.0 481 "), "{answer}");
+    p.log_off().await;
+}
+
+/// A caller that never ACKs, played by a raw socket straight to bob (T1 = 20 ms): bob's 200 comes
+/// again and again, then, 64·T1 after it, his BYE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_never_acknowledged_is_retransmitted_then_hung_up() {
+    let port = free_port();
+    let (mut p, _server) = pair(|c| {
+        c.transport.udp = vec![([127, 0, 0, 1], port).into()];
+        c.timers.t1 = Duration::from_millis(20);
+    })
+    .await;
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let me = socket.local_addr().unwrap();
+    let invite = format!(
+        "INVITE sip:bob@127.0.0.1:{port} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {me};branch=z9hG4bKnoack;rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:eve@example.test>;tag=e1\r\n\
+         To: <{BOB}>\r\n\
+         Call-ID: never-acked@127.0.0.1\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:eve@{me}>\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    socket
+        .send_to(invite.as_bytes(), ("127.0.0.1", port))
+        .unwrap();
+    let incoming = match expect(&mut p.bob_events, "eve's call", |e| {
+        matches!(e, Event::Invite { .. })
+    })
+    .await
+    {
+        Event::Invite { id, .. } => id,
+        e => unreachable!("{e:?}"),
+    };
+    p.bob.answer_invite(incoming, true).await.unwrap();
+    let mut oks = 0;
+    let mut buf = [0u8; 4096];
+    loop {
+        let (n, _) = socket
+            .recv_from(&mut buf)
+            .expect("bob's 200s, then his BYE");
+        let text = String::from_utf8_lossy(&buf[..n]);
+        if text.starts_with("SIP/2.0 200 ") {
+            oks += 1;
+        } else if text.starts_with("BYE ") {
+            assert!(text.contains("Call-ID: never-acked@127.0.0.1"), "{text}");
+            break;
+        }
+    }
+    // The first, then T1 doubling to T2 (4 s) within 64·T1 = 1.28 s: 20, 40, 80, … ms.
+    assert!(oks >= 4, "{oks} 200s");
+    ended(&mut p.bob_events, incoming, SessionEnd::NoAck).await;
     p.log_off().await;
 }

@@ -391,12 +391,18 @@ impl Engine {
         self.sessions.handle_report(Self::now(), report, digest);
     }
 
-    /// Who calls, or answers a call: the first registered profile, else any.
-    fn caller(&self) -> Result<Caller> {
+    /// Who calls, or answers a call: the profile whose address of record is `to` (the To of
+    /// an incoming INVITE), else the first registered profile, else any.
+    fn caller(&self, to: Option<&str>) -> Result<Caller> {
         let (key, p) = self
             .profiles
             .iter()
-            .find(|(_, p)| p.registration.state() == RegistrationState::Registered)
+            .find(|(_, p)| to.is_some_and(|to| p.aor.eq_ignore_ascii_case(to)))
+            .or_else(|| {
+                self.profiles
+                    .iter()
+                    .find(|(_, p)| p.registration.state() == RegistrationState::Registered)
+            })
             .or_else(|| self.profiles.iter().next())
             .ok_or(Error::NoProfile)?;
         let from = match &p.display_name {
@@ -463,7 +469,7 @@ impl Engine {
                 }
             }
             Command::Session(c) => {
-                let caller = self.caller();
+                let caller = self.caller(None);
                 self.sessions.command(Self::now(), c, caller);
             }
             Command::Shutdown { reply } => self.begin_shutdown(Some(reply)),
@@ -1314,7 +1320,8 @@ impl Engine {
                 im::answer(txn, verdict).await
             }
             Method::Invite if flags.contains(RegisterFlags::INVITE_SESSIONS) => {
-                match self.caller() {
+                let to = request.to_header().map(|t| t.uri_str().to_owned()).ok();
+                match self.caller(to.as_deref()) {
                     Ok(caller) => self.sessions.incoming(Self::now(), incoming, caller),
                     Err(e) => warn!("INVITE: {e}"),
                 }

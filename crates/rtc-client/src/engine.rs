@@ -405,10 +405,7 @@ impl Engine {
             })
             .or_else(|| self.profiles.iter().next())
             .ok_or(Error::NoProfile)?;
-        let from = match &p.display_name {
-            Some(n) => format!("\"{}\" <{}>", n.replace(['"', '\\'], ""), p.aor),
-            None => format!("<{}>", p.aor),
-        };
+        let from = p.name_addr();
         Ok(Caller {
             profile: key.clone(),
             from,
@@ -1422,6 +1419,11 @@ impl Engine {
 impl ProfileState {
     fn registration_host(&self) -> &str {
         self.aor.rsplit_once('@').map_or("invalid", |(_, d)| d)
+    }
+
+    /// Our From (without tag): the display name, quoted, and the address of record.
+    fn name_addr(&self) -> String {
+        crate::local::name_addr(self.display_name.as_deref(), &self.aor)
     }
 }
 

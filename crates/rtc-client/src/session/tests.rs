@@ -232,6 +232,21 @@ fn cancel_before_the_answer_ends_the_invitation() {
 }
 
 #[test]
+fn a_cancel_that_beat_our_2xx_to_the_transaction_ends_the_session() {
+    let mut s = sessions();
+    let t0 = start();
+    let id = ringing(&mut s, t0);
+    s.accept(t0, id, None).unwrap();
+    outputs(&mut s);
+    // The transaction answered 487 before our 200 reached it: no 200 left, none may follow.
+    s.cancelled(id);
+    assert_eq!(events(&mut s), [Event::InviteCancelled { id }]);
+    assert_eq!(s.poll_timeout(), None);
+    s.handle_timeout(t0 + Duration::from_secs(1));
+    assert!(outputs(&mut s).is_empty());
+}
+
+#[test]
 fn declined_is_603() {
     let mut s = sessions();
     let t0 = start();

@@ -81,8 +81,9 @@ enum State {
     },
     /// Our INVITE waits for its final response; `cancelled` once we asked for a CANCEL.
     Calling { invite: Message, cancelled: bool },
-    /// The dialog is up. `ack`: ours (caller), sent again for every retransmitted 2xx.
-    Confirmed { ack: Option<Message> },
+    /// The dialog is up. Caller: our INVITE as answered and our ACK, sent again for every
+    /// retransmitted 2xx.
+    Confirmed { ack: Option<(Message, Message)> },
 }
 
 /// Every session of the client, caller and callee, on one clock.
@@ -394,7 +395,7 @@ impl Sessions {
                     Ok((ack, dialog)) => {
                         s.dialog = Some(dialog);
                         s.state = State::Confirmed {
-                            ack: Some(ack.clone()),
+                            ack: Some((invite.clone(), ack.clone())),
                         };
                         self.outputs.push_back(Output::Ack { id, request: ack });
                         if cancelled {
@@ -430,7 +431,12 @@ impl Sessions {
                     Event::SessionFailed { id, status, reason }
                 });
             }
-            (State::Confirmed { ack: Some(ack) }, 200..=299) => {
+            (
+                State::Confirmed {
+                    ack: Some((invite, ack)),
+                },
+                200..=299,
+            ) => {
                 let same = s
                     .dialog
                     .as_ref()
@@ -438,6 +444,25 @@ impl Sessions {
                 if same {
                     let request = ack.clone();
                     self.outputs.push_back(Output::Ack { id, request });
+                } else {
+                    // §13.2.2.4: a 2xx from another fork: ACK it, then end that dialog.
+                    let forked =
+                        Dialog::uac(invite, response)
+                            .map_err(Error::from)
+                            .and_then(|mut d| {
+                                let ack = ack_for(&d, &s.local, s.transport, response)?;
+                                let via = s.local.via(s.transport)?;
+                                let bye =
+                                    Message::parse(d.request(Method::Bye, &via)?.try_build()?)?;
+                                Ok((ack, bye))
+                            });
+                    match forked {
+                        Ok((ack, bye)) => {
+                            self.outputs.push_back(Output::Ack { id, request: ack });
+                            self.outputs.push_back(Output::Request { id, request: bye });
+                        }
+                        Err(e) => tracing::debug!("session {id}: unusable forked 2xx: {e}"),
+                    }
                 }
             }
             _ => {}

@@ -450,6 +450,40 @@ fn the_caller_acks_every_2xx_and_hangs_up() {
 }
 
 #[test]
+fn a_2xx_from_another_fork_is_acked_and_hung_up() {
+    let mut s = sessions();
+    let t0 = start();
+    let (id, invite) = calling(&mut s);
+    s.response(t0, id, &answer(&invite, 200));
+    outputs(&mut s);
+    events(&mut s);
+    let other = Message::parse(
+        MessageBuilder::response_to(&invite, 200, "OK", Some("fork2"))
+            .unwrap()
+            .header("Contact", "<sip:bob@192.0.2.3:5060>")
+            .unwrap()
+            .build(),
+    )
+    .unwrap();
+    s.response(t0, id, &other);
+    match &outputs(&mut s)[..] {
+        [
+            Output::Ack { request: ack, .. },
+            Output::Request { request: bye, .. },
+        ] => {
+            for r in [ack, bye] {
+                assert_eq!(r.to_header().unwrap().tag(), Some("fork2"));
+                assert_eq!(r.request_uri(), Some("sip:bob@192.0.2.3:5060"));
+            }
+            assert_eq!(bye.method(), Some(Method::Bye));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(events(&mut s).is_empty(), "the session itself goes on");
+    s.hang_up(t0, id).unwrap();
+}
+
+#[test]
 fn a_refused_call_fails_with_its_status() {
     let mut s = sessions();
     let t0 = start();

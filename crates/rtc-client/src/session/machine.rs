@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sip_parse::{Message, MessageBuilder, Method, TransportKind, Uri};
+use sip_parse::{HeaderName, Message, MessageBuilder, Method, TransportKind, Uri};
 use sip_txn::dialog::{Dialog, DialogId};
 use sip_txn::{AckWait, AckWaitStep, TimerConfig};
 
@@ -126,8 +126,9 @@ impl Sessions {
     /// An INVITE arrived outside any dialog, and its server transaction tags responses with
     /// `to_tag`: it rings (180) and waits for [`accept`](Self::accept) or
     /// [`decline`](Self::decline), at most the configured expiry. Returns the session id
-    /// (whose responses go to this INVITE's transaction); with [`MAX_RINGING`] ringing
-    /// already, the INVITE is answered 486 and no session is kept.
+    /// (whose responses go to this INVITE's transaction); an INVITE that requires an
+    /// extension is answered 420, and with [`MAX_RINGING`] ringing already 486, and no session
+    /// is kept.
     pub(crate) fn incoming(
         &mut self,
         now: Instant,
@@ -136,6 +137,23 @@ impl Sessions {
         local: Local,
         transport: TransportKind,
     ) -> Result<u64> {
+        // RFC 3261 §8.2.2.3: we support no extension (100rel, timer, …) a caller may require.
+        if invite.header(HeaderName::Require).is_some() {
+            let required: Vec<&str> = invite
+                .tokens(HeaderName::Require)
+                .filter_map(|t| t.ok())
+                .collect();
+            let response =
+                MessageBuilder::response_to(&invite, 420, "Bad Extension", Some(to_tag))?
+                    .header("Unsupported", &required.join(", "))?
+                    .try_build()?;
+            let id = self.new_id();
+            self.outputs.push_back(Output::Respond {
+                id,
+                response: Message::parse(response)?,
+            });
+            return Ok(id);
+        }
         let busy = self
             .sessions
             .values()

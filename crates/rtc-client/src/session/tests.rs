@@ -349,6 +349,31 @@ fn a_flood_of_invitations_is_answered_busy() {
     assert!(!s.contains(id));
 }
 
+#[test]
+fn an_invite_requiring_an_extension_is_refused_420() {
+    let mut s = sessions();
+    let t0 = start();
+    let text = String::from_utf8_lossy(invite().as_bytes()).replace(
+        "CSeq: 1 INVITE\r\n",
+        "CSeq: 1 INVITE\r\nRequire: 100rel, timer\r\n",
+    );
+    let required = Message::parse(Bytes::from(text)).unwrap();
+    let id = s
+        .incoming(t0, required, "callee", local(), TransportKind::Udp)
+        .unwrap();
+    match &outputs(&mut s)[..] {
+        [Output::Respond { response, .. }] => {
+            assert_eq!(response.status(), Some(420));
+            assert_eq!(
+                response.header_str(HeaderName::Unsupported),
+                Some("100rel, timer")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(events(&mut s).is_empty() && !s.contains(id));
+}
+
 // The caller's side.
 
 fn alice() -> Local {

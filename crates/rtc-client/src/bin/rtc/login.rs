@@ -101,16 +101,16 @@ const HELP: &[&str] = &[
     "export FILE…            write our presence data (buddies, watchers, status) to FILE",
     "import merge|replace FILE…  read presence data from FILE, added to ours or instead of it",
     "accept ID | decline ID  answer an invitation (accepted: every offered media stream declined)",
-    "call URI                call URI, signalling only (an SDP offer with no usable media)",
+    "call URI                call URI, signalling only (an SDP offer of one inactive stream)",
     "cancel ID               cancel our call before it is answered",
     "hangup ID               end an answered call, ours or theirs",
     "help | quit",
 ];
 
-/// The SDP offer of `call`: valid, and with its one stream declined (RFC 3264 §5.1: port zero),
-/// since this tool carries no media.
-const NULL_OFFER: &str =
-    "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n";
+/// The SDP offer of `call`, for a tool that carries no media: one PCMU stream, inactive (RFC
+/// 3264 §5.1), on the discard port. A stream declined outright (port zero) says the same, but a
+/// peer like baresip refuses an offer with no usable stream (488, "No audio codecs").
+const NULL_OFFER: &str = "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=inactive\r\n";
 
 /// Runs `rtc login`; true when the session ended with a clean logoff.
 pub(crate) fn run(args: Login) -> bool {

@@ -182,8 +182,9 @@ impl Client {
         .await
     }
 
-    /// Logs off (`DoSIPLogoff`): removes the binding (REGISTER with expires 0) and forgets the
-    /// profile. Returns when the registrar answered or gave up.
+    /// Logs off (`DoSIPLogoff`): ends the profile's sessions (BYE, CANCEL, or 480 for an
+    /// invitation still ringing), removes the binding (REGISTER with expires 0) and forgets
+    /// the profile. Returns when the registrar answered or gave up.
     pub async fn disable_profile(&self, profile: &Profile) -> Result<()> {
         self.call(|reply| Command::DisableProfile {
             key: profile.key.clone(),

@@ -428,6 +428,7 @@ impl Engine {
             Command::DisableProfile { key, reply } => match self.profiles.get_mut(&key) {
                 Some(p) => {
                     p.logging_off.push(reply);
+                    self.sessions.end_all(Self::now(), Some(&key));
                     if let Err(e) = p.registration.unregister() {
                         warn!("unregister {key}: {e}");
                     }
@@ -503,6 +504,7 @@ impl Engine {
         if let (Some(agent), Some(presence)) = (&mut self.agent, &self.presence) {
             agent.shut(Self::now(), &presence.data);
         }
+        self.sessions.end_all(Self::now(), None);
         for (key, p) in &mut self.profiles {
             if let Err(e) = p.registration.unregister() {
                 warn!("unregister {key}: {e}");

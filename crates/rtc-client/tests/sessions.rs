@@ -267,3 +267,14 @@ async fn an_answer_never_acknowledged_is_retransmitted_then_hung_up() {
     ended(&mut p.bob_events, incoming, SessionEnd::NoAck).await;
     p.log_off().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_off_hangs_up() {
+    let (mut p, _server) = pair(|_| {}).await;
+    let (call, incoming) = p.call().await;
+    p.answer(call, incoming).await;
+    p.alice.disable_profile(&p.alice_profile).await.unwrap();
+    ended(&mut p.alice_events, call, SessionEnd::HungUp).await;
+    ended(&mut p.bob_events, incoming, SessionEnd::PeerHungUp).await;
+    p.bob.disable_profile(&p.bob_profile).await.unwrap();
+}

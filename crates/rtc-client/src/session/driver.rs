@@ -240,6 +240,20 @@ impl SessionDriver {
         Ok(id)
     }
 
+    /// Ends every session of `profile` (every session for `None`), as logging off does (see
+    /// [`Sessions::end`]).
+    pub(crate) fn end_all(&mut self, now: Instant, profile: Option<&str>) {
+        let ids: Vec<u64> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| profile.is_none_or(|p| c.caller.profile == p))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.core.end(now, id);
+        }
+    }
+
     /// An ACK that no transaction absorbed (the ACK for a 2xx); false when it is no session's.
     pub(crate) fn ack(&mut self, now: Instant, ack: &Message) -> bool {
         self.core.ack(now, ack)

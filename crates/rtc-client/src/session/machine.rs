@@ -547,6 +547,30 @@ impl Sessions {
         }
     }
 
+    /// Ends session `id` whatever its state, as logging off does: a ringing invitation is
+    /// answered 480, our call waiting for its answer is cancelled, an answered one hung up (a
+    /// callee's BYE waiting for the ACK, §15).
+    pub(crate) fn end(&mut self, now: Instant, id: u64) {
+        let Some(s) = self.sessions.get(&id) else {
+            return;
+        };
+        match s.state {
+            State::Ringing { .. } => {
+                self.end_ringing(id, 480, "Temporarily Unavailable");
+                self.events.push_back(Event::SessionEnded {
+                    id,
+                    reason: SessionEnd::HungUp,
+                });
+            }
+            State::Calling { .. } => {
+                let _ = self.cancel(id);
+            }
+            State::Accepted { .. } | State::Confirmed { .. } => {
+                let _ = self.hang_up(now, id);
+            }
+        }
+    }
+
     /// Sends BYE in session `id`'s dialog, forgets the session and reports its end.
     fn bye(&mut self, _now: Instant, id: u64, reason: SessionEnd) {
         let Some(mut s) = self.sessions.remove(&id) else {

@@ -374,6 +374,46 @@ fn an_invite_requiring_an_extension_is_refused_420() {
     assert!(events(&mut s).is_empty() && !s.contains(id));
 }
 
+#[test]
+fn logging_off_ends_every_session_as_its_state_allows() {
+    let mut s = sessions();
+    let t0 = start();
+    let ringing_id = ringing(&mut s, t0);
+    s.end(t0, ringing_id);
+    assert!(matches!(
+        &outputs(&mut s)[..],
+        [Output::Respond { response, .. }] if response.status() == Some(480)
+    ));
+    let (calling_id, _) = calling(&mut s);
+    s.end(t0, calling_id);
+    assert_eq!(outputs(&mut s), [Output::Cancel { id: calling_id }]);
+    let (answered_id, invite) = calling(&mut s);
+    s.response(t0, answered_id, &answer(&invite, 200));
+    outputs(&mut s);
+    s.end(t0, answered_id);
+    assert!(matches!(
+        &outputs(&mut s)[..],
+        [Output::Request { request, .. }] if request.method() == Some(Method::Bye)
+    ));
+    let ended: Vec<_> = events(&mut s)
+        .into_iter()
+        .filter(|e| matches!(e, Event::SessionEnded { .. }))
+        .collect();
+    assert_eq!(
+        ended,
+        [
+            Event::SessionEnded {
+                id: ringing_id,
+                reason: SessionEnd::HungUp
+            },
+            Event::SessionEnded {
+                id: answered_id,
+                reason: SessionEnd::HungUp
+            }
+        ]
+    );
+}
+
 // The caller's side.
 
 fn alice() -> Local {

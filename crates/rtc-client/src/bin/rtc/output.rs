@@ -169,6 +169,55 @@ mod tests {
     }
 
     #[test]
+    fn session_events_are_words() {
+        use rtc_client::SessionEnd;
+        let lines: Vec<String> = [
+            Event::Invite {
+                id: 1,
+                from: "sip:bob@example.test".into(),
+                sdp: None,
+            },
+            Event::InviteCancelled { id: 1 },
+            Event::SessionProgress {
+                id: 2,
+                status: 180,
+                reason: "Ringing".into(),
+            },
+            Event::SessionAnswered { id: 2, sdp: None },
+            Event::SessionConfirmed { id: 3 },
+            Event::SessionFailed {
+                id: 4,
+                status: 486,
+                reason: "Busy Here\r\nx".into(),
+            },
+            Event::SessionEnded {
+                id: 2,
+                reason: SessionEnd::PeerHungUp,
+            },
+            Event::SessionEnded {
+                id: 3,
+                reason: SessionEnd::NoAck,
+            },
+        ]
+        .iter()
+        .map(describe)
+        .collect();
+        assert_eq!(
+            lines,
+            [
+                "invite 1 from sip:bob@example.test",
+                "invite 1 cancelled",
+                "call 2: 180 Ringing",
+                "call 2 answered",
+                "call 3 acknowledged",
+                "call 4 failed: 486 Busy Here\\r\\nx",
+                "call 2 ended: hung up by the peer",
+                "call 3 ended: never acknowledged by the caller, hung up",
+            ]
+        );
+    }
+
+    #[test]
     fn a_message_with_newlines_is_one_line() {
         let line = describe(&Event::Message {
             from: "sip:eve@example.test".into(),

@@ -278,3 +278,59 @@ async fn logging_off_hangs_up() {
     ended(&mut p.bob_events, incoming, SessionEnd::PeerHungUp).await;
     p.bob.disable_profile(&p.bob_profile).await.unwrap();
 }
+
+/// A CANCEL from a raw socket straight to bob: the CANCEL gets 200, the INVITE 487, and bob's
+/// application hears of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_gets_200_and_the_invite_487() {
+    let port = free_port();
+    let (mut p, _server) = pair(|c| c.transport.udp = vec![([127, 0, 0, 1], port).into()]).await;
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let me = socket.local_addr().unwrap();
+    let request = |method: &str| {
+        format!(
+            "{method} sip:bob@127.0.0.1:{port} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {me};branch=z9hG4bKcancelled;rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:eve@example.test>;tag=e1\r\n\
+             To: <{BOB}>\r\n\
+             Call-ID: cancelled@127.0.0.1\r\n\
+             CSeq: 1 {method}\r\n\
+             Contact: <sip:eve@{me}>\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    socket
+        .send_to(request("INVITE").as_bytes(), ("127.0.0.1", port))
+        .unwrap();
+    let incoming = match expect(&mut p.bob_events, "eve's call", |e| {
+        matches!(e, Event::Invite { .. })
+    })
+    .await
+    {
+        Event::Invite { id, .. } => id,
+        e => unreachable!("{e:?}"),
+    };
+    socket
+        .send_to(request("CANCEL").as_bytes(), ("127.0.0.1", port))
+        .unwrap();
+    let (mut cancel_ok, mut terminated) = (false, false);
+    let mut buf = [0u8; 4096];
+    while !(cancel_ok && terminated) {
+        let (n, _) = socket
+            .recv_from(&mut buf)
+            .expect("the answers to CANCEL and INVITE");
+        let text = String::from_utf8_lossy(&buf[..n]);
+        cancel_ok |= text.starts_with("SIP/2.0 200 ") && text.contains("CSeq: 1 CANCEL");
+        terminated |= text.starts_with("SIP/2.0 487 ") && text.contains("CSeq: 1 INVITE");
+    }
+    expect(&mut p.bob_events, "the cancel", |e| {
+        *e == Event::InviteCancelled { id: incoming }
+    })
+    .await;
+    assert!(p.bob.answer_invite(incoming, true).await.is_err());
+    p.log_off().await;
+}

@@ -124,7 +124,8 @@ pub enum Event {
         /// Its reason phrase, or why there was none.
         reason: String,
     },
-    /// A session ended (after it was answered, or an invitation that expired).
+    /// A session ended: hung up either way, never acknowledged, an invitation unanswered in
+    /// time, or our call cancelled; `reason` says which.
     SessionEnded {
         /// The session.
         id: u64,

@@ -2,6 +2,8 @@
 
 use std::time::SystemTime;
 
+use bytes::Bytes;
+
 use provisioning::{Profile, RegisterFlags};
 use sip_transport::resolve::StaticDns;
 use sip_transport::{Transport, TransportConfig};
@@ -15,6 +17,7 @@ use presence::{Buddy, ImportMode, OfferMode, PrivacyMode, Status, Store, Watcher
 
 use crate::engine::{Command, Engine, PresenceCommand};
 use crate::event_queue::{self, EventReceiver};
+use crate::session::SessionCommand;
 use crate::{Error, Event, Result};
 
 /// How often a connection we opened (to the registrar, above all) is pinged with CRLF CRLF
@@ -64,6 +67,10 @@ pub struct ClientConfig {
     /// How many commands (calls on [`Client`]) wait for the client's task; a call beyond that
     /// waits for room. Default 64, at least 1.
     pub command_capacity: usize,
+    /// How long an incoming invitation waits for an answer before it is refused with 480
+    /// Temporarily Unavailable ([`SessionEnd::Expired`](crate::SessionEnd::Expired)). Default
+    /// 3 minutes.
+    pub invite_expiry: std::time::Duration,
 }
 
 impl Default for ClientConfig {
@@ -85,6 +92,7 @@ impl Default for ClientConfig {
             subscription_backoff: presence::subscriber::RETRY_BACKOFF,
             event_capacity: 1024,
             command_capacity: 64,
+            invite_expiry: crate::DEFAULT_INVITE_EXPIRY,
         }
     }
 }
@@ -189,8 +197,9 @@ impl Client {
         .await
     }
 
-    /// Logs off (`DoSIPLogoff`): removes the binding (REGISTER with expires 0) and forgets the
-    /// profile. Returns when the registrar answered or gave up.
+    /// Logs off (`DoSIPLogoff`): ends the profile's sessions (BYE, CANCEL, or 480 for an
+    /// invitation still ringing), removes the binding (REGISTER with expires 0) and forgets
+    /// the profile. Returns when the registrar answered or gave up.
     pub async fn disable_profile(&self, profile: &Profile) -> Result<()> {
         self.call(|reply| Command::DisableProfile {
             key: profile.key.clone(),
@@ -253,10 +262,69 @@ impl Client {
         .await
     }
 
-    /// Answers the invitation `id` from [`Event::Invite`]: accepted (200 OK, every media stream
-    /// declined since this client carries no media) or declined (603 Decline).
+    /// Answers the invitation `id` from [`Event::Invite`]: accepted (200 OK, every offered
+    /// media stream declined) or declined (603 Decline). Accepted, the 200 is retransmitted
+    /// until the caller's ACK ([`Event::SessionConfirmed`]); with no ACK in 64·T1 the session
+    /// is hung up ([`SessionEnd::NoAck`](crate::SessionEnd::NoAck)).
     pub async fn answer_invite(&self, id: u64, accept: bool) -> Result<()> {
-        self.call(|reply| Command::AnswerInvite { id, accept, reply })
+        self.session(|reply| SessionCommand::Answer {
+            id,
+            accept,
+            sdp: None,
+            reply,
+        })
+        .await
+    }
+
+    /// Accepts the invitation `id` from [`Event::Invite`] with `sdp` as the answer (signalling
+    /// only: the application makes the SDP and carries the media); see
+    /// [`answer_invite`](Self::answer_invite).
+    pub async fn accept_invite(&self, id: u64, sdp: impl Into<Bytes>) -> Result<()> {
+        let sdp = Some(sdp.into());
+        self.session(|reply| SessionCommand::Answer {
+            id,
+            accept: true,
+            sdp,
+            reply,
+        })
+        .await
+    }
+
+    /// Calls `uri` (a SIP URI) offering `sdp` (empty: no offer), from the first registered
+    /// profile, through its proxy or registrar; challenges are answered with its credentials.
+    /// Returns the session's id at once; what follows comes as events:
+    /// [`Event::SessionProgress`], then [`Event::SessionAnswered`] or [`Event::SessionFailed`],
+    /// then [`Event::SessionEnded`].
+    ///
+    /// ```no_run
+    /// # async fn f(client: rtc_client::Client) -> rtc_client::Result<()> {
+    /// let sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n";
+    /// let id = client.invite("sip:bob@example.com", sdp).await?;
+    /// client.hang_up(id).await?; // once answered; `cancel(id)` before
+    /// # Ok(()) }
+    /// ```
+    pub async fn invite(&self, uri: &str, sdp: impl Into<Bytes>) -> Result<u64> {
+        let sdp: Bytes = sdp.into();
+        let to = uri.to_owned();
+        self.session(|reply| SessionCommand::Invite {
+            to,
+            sdp: (!sdp.is_empty()).then_some(sdp),
+            reply,
+        })
+        .await
+    }
+
+    /// Cancels our call `id` before it is answered (CANCEL, RFC 3261 §9.1): it ends with
+    /// [`SessionEnd::Cancelled`](crate::SessionEnd::Cancelled).
+    pub async fn cancel(&self, id: u64) -> Result<()> {
+        self.session(|reply| SessionCommand::Cancel { id, reply })
+            .await
+    }
+
+    /// Ends the answered session `id`, ours or the peer's (BYE): it ends with
+    /// [`SessionEnd::HungUp`](crate::SessionEnd::HungUp).
+    pub async fn hang_up(&self, id: u64) -> Result<()> {
+        self.session(|reply| SessionCommand::HangUp { id, reply })
             .await
     }
 
@@ -386,6 +454,13 @@ impl Client {
         command: impl FnOnce(oneshot::Sender<Result<T>>) -> PresenceCommand,
     ) -> Result<T> {
         self.call(|reply| Command::Presence(command(reply))).await
+    }
+
+    async fn session<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T>>) -> SessionCommand,
+    ) -> Result<T> {
+        self.call(|reply| Command::Session(command(reply))).await
     }
 
     async fn call<T>(

@@ -29,6 +29,7 @@ use crate::event_queue::EventSender;
 use crate::keepalive::{KeepAlive, KeepAliveConfig, KeepAliveEvent};
 use crate::large_request::LargeRequests;
 use crate::registration::{Failure, RequestId};
+use crate::session::{Caller, InDialog, SessionCommand, SessionDriver};
 use crate::{
     ClientConfig, Error, Event, Local, Registration, RegistrationConfig, RegistrationState, Result,
     im,
@@ -57,11 +58,7 @@ pub(crate) enum Command {
         active: bool,
         reply: oneshot::Sender<Result<()>>,
     },
-    AnswerInvite {
-        id: u64,
-        accept: bool,
-        reply: oneshot::Sender<Result<()>>,
-    },
+    Session(SessionCommand),
     Shutdown {
         reply: oneshot::Sender<Result<()>>,
     },
@@ -224,12 +221,6 @@ impl ProfileState {
     }
 }
 
-/// An incoming INVITE waiting for the application.
-#[derive(Debug)]
-struct PendingInvite {
-    request: IncomingRequest,
-}
-
 /// Which DNS answers server names.
 #[derive(Debug)]
 enum Dns {
@@ -248,7 +239,7 @@ pub(crate) struct Engine {
     profiles: HashMap<String, ProfileState>,
     outstanding: HashMap<u64, Outstanding>,
     next_id: u64,
-    invites: HashMap<u64, PendingInvite>,
+    sessions: SessionDriver,
     dns: Dns,
     shutdown: Option<oneshot::Sender<Result<()>>>,
     presence: Option<PresenceState>,
@@ -276,6 +267,7 @@ impl Engine {
             Some(d) => Dns::Static(d),
             None => Dns::System(None),
         };
+        let sessions = SessionDriver::new(driver.clone(), config.timers, config.invite_expiry);
         Self {
             config,
             driver,
@@ -287,7 +279,7 @@ impl Engine {
             profiles: HashMap::new(),
             outstanding: HashMap::new(),
             next_id: 0,
-            invites: HashMap::new(),
+            sessions,
             dns,
             shutdown: None,
             presence: None,
@@ -321,6 +313,11 @@ impl Engine {
                         self.connection_lost(&target, &reason);
                     }
                     Some(Received::Stun(stun)) => self.handle_stun(&stun),
+                    Some(Received::Ack { request, .. }) => {
+                        if !self.sessions.ack(Self::now(), &request) {
+                            debug!("ACK for no session: dropped");
+                        }
+                    }
                     Some(Received::Response { token, outcome }) => {
                         self.handle_done(Done { id: token, outcome }).await;
                     }
@@ -328,6 +325,7 @@ impl Engine {
                     None => break,
                 },
                 Some(done) = self.done_rx.recv() => self.handle_done(done).await,
+                Some(report) = self.sessions.recv() => self.session_report(report),
                 () = sleep => self.handle_timeout(),
             }
             self.drain();
@@ -365,6 +363,7 @@ impl Engine {
                     .filter_map(|p| p.keepalive.as_ref()?.poll_timeout()),
             )
             .chain(self.agent.as_ref().and_then(Agent::poll_timeout))
+            .chain(self.sessions.poll_timeout())
             .chain(
                 self.presence
                     .as_ref()
@@ -409,6 +408,42 @@ impl Engine {
         if let Some(p) = &mut self.presence {
             p.autosave.handle_timeout(now, &p.data);
         }
+        self.sessions.handle_timeout(now);
+    }
+
+    /// A session task's report; a challenge to an INVITE is answered with its profile's
+    /// credentials.
+    fn session_report(&mut self, report: crate::session::Report) {
+        let digest = self
+            .sessions
+            .profile_of(&report)
+            .and_then(|key| self.profiles.get_mut(key))
+            .map(|p| &mut p.digest);
+        self.sessions.handle_report(Self::now(), report, digest);
+    }
+
+    /// Who calls, or answers a call: the profile whose address of record is `to` (the To of
+    /// an incoming INVITE), else the first registered profile, else any.
+    fn caller(&self, to: Option<&str>) -> Result<Caller> {
+        let (key, p) = self
+            .profiles
+            .iter()
+            .find(|(_, p)| to.is_some_and(|to| p.aor.eq_ignore_ascii_case(to)))
+            .or_else(|| {
+                self.profiles
+                    .iter()
+                    .find(|(_, p)| p.registration.state() == RegistrationState::Registered)
+            })
+            .or_else(|| self.profiles.iter().next())
+            .ok_or(Error::NoProfile)?;
+        let from = p.name_addr();
+        Ok(Caller {
+            profile: key.clone(),
+            from,
+            local: p.local.clone(),
+            outbound: p.next_hop(),
+            user_agent: self.config.user_agent.clone(),
+        })
     }
 
     async fn handle_command(&mut self, command: Command) {
@@ -424,6 +459,7 @@ impl Engine {
             Command::DisableProfile { key, reply } => match self.profiles.get_mut(&key) {
                 Some(p) => {
                     p.logging_off.push(reply);
+                    self.sessions.end_all(Self::now(), Some(&key));
                     if let Err(e) = p.registration.unregister() {
                         warn!("unregister {key}: {e}");
                     }
@@ -461,9 +497,9 @@ impl Engine {
                     }
                 }
             }
-            Command::AnswerInvite { id, accept, reply } => {
-                let r = self.answer_invite(id, accept).await;
-                let _ = reply.send(r);
+            Command::Session(c) => {
+                let caller = self.caller(None);
+                self.sessions.command(Self::now(), c, caller);
             }
             Command::Shutdown { reply } => self.begin_shutdown(Some(reply)),
             Command::Presence(c) => self.handle_presence(c).await,
@@ -503,6 +539,7 @@ impl Engine {
         if let Some(p) = &mut self.presence {
             p.autosave.save_now(&p.data);
         }
+        self.sessions.end_all(Self::now(), None);
         for (key, p) in &mut self.profiles {
             if let Err(e) = p.registration.unregister() {
                 warn!("unregister {key}: {e}");
@@ -959,26 +996,6 @@ impl Engine {
         Ok(())
     }
 
-    async fn answer_invite(&mut self, id: u64, accept: bool) -> Result<()> {
-        let invite = self.invites.remove(&id).ok_or(Error::UnknownInvite(id))?;
-        let txn = &invite.request.transaction;
-        if !accept {
-            txn.reply(603, "Decline").await?;
-            return Ok(());
-        }
-        let contact = self
-            .driver
-            .contact_uri(invite.request.source.target.transport, None)?;
-        let mut b = txn
-            .response(200, "OK")?
-            .header("Contact", &format!("<{contact}>"))?;
-        if let Some(sdp) = decline_all_media(invite.request.request.body()) {
-            b = b.body("application/sdp", sdp)?;
-        }
-        txn.respond(Message::parse(b.try_build()?)?).await?;
-        Ok(())
-    }
-
     /// Runs `request` in a client transaction; its outcome comes back as a [`Done`], from the
     /// driver's one ordered queue, so that the responses and requests of a dialog are handled
     /// in the order they arrived on the wire (a NOTIFY after the 2xx to its SUBSCRIBE).
@@ -1176,6 +1193,7 @@ impl Engine {
         self.drain_keepalives();
         self.drain_registrations();
         self.drain_agent();
+        self.sessions.drain(&mut self.pending_events);
         while let Some(e) = self.pending_events.pop_front() {
             let _ = self.events.send(e);
         }
@@ -1347,6 +1365,18 @@ impl Engine {
             .values()
             .fold(RegisterFlags::empty(), |f, p| f | p.flags);
         let txn = &incoming.transaction;
+        // §12.2.2: a request with a To tag belongs to a dialog; a session's, or (presence
+        // aside) none, which is 481.
+        let in_dialog = request.to_header().is_ok_and(|t| t.tag().is_some());
+        if in_dialog
+            && !matches!(method, Method::Subscribe | Method::Notify)
+            && let InDialog::Answer(code, reason) = self.sessions.in_dialog(request)
+        {
+            if let Err(e) = txn.reply(code, reason).await {
+                warn!("answering {method}: {e}");
+            }
+            return;
+        }
         let result = match method {
             Method::Options => self.answer_options(&incoming, flags).await,
             Method::Message if flags.contains(RegisterFlags::MESSAGE_SESSIONS) => {
@@ -1356,18 +1386,13 @@ impl Engine {
                 im::answer(txn, verdict).await
             }
             Method::Invite if flags.contains(RegisterFlags::INVITE_SESSIONS) => {
-                self.next_id += 1;
-                let id = self.next_id;
-                let from = request
-                    .from_header()
-                    .map(|f| f.uri_str().to_owned())
-                    .unwrap_or_default();
-                let _ = self.events.send(Event::Invite { id, from });
-                self.invites.insert(id, PendingInvite { request: incoming });
+                let to = request.to_header().map(|t| t.uri_str().to_owned()).ok();
+                match self.caller(to.as_deref()) {
+                    Ok(caller) => self.sessions.incoming(Self::now(), incoming, caller),
+                    Err(e) => warn!("INVITE: {e}"),
+                }
                 return;
             }
-            // A BYE for an accepted invitation: signalling only, nothing to tear down.
-            Method::Bye => txn.reply(200, "OK").await.map_err(Error::from),
             Method::Subscribe if flags.contains(RegisterFlags::PRESENCE) => {
                 let now = Self::now();
                 match (&mut self.agent, &mut self.presence) {
@@ -1466,6 +1491,11 @@ impl ProfileState {
     fn registration_host(&self) -> &str {
         self.aor.rsplit_once('@').map_or("invalid", |(_, d)| d)
     }
+
+    /// Our From (without tag): the display name, quoted, and the address of record.
+    fn name_addr(&self) -> String {
+        crate::local::name_addr(self.display_name.as_deref(), &self.aor)
+    }
 }
 
 /// The methods a client with `flags` accepts (RFC 3261 §20.5), for Allow.
@@ -1496,32 +1526,10 @@ fn route_source(to: SocketAddr) -> Result<std::net::IpAddr> {
     Ok(socket.local_addr().map_err(|_| Error::NoLocalAddress)?.ip())
 }
 
-/// An SDP answer declining every offered stream (RFC 3264 §6: port zero), for a client that
-/// accepts sessions for signalling only. `None` when there was no offer.
-fn decline_all_media(offer: &[u8]) -> Option<Bytes> {
-    let offer = std::str::from_utf8(offer).ok()?;
-    if !offer.starts_with("v=") {
-        return None;
-    }
-    let mut answer =
-        String::from("v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n");
-    for line in offer.lines().filter(|l| l.starts_with("m=")) {
-        // m=<media> <port> <proto> <fmt> ...: the same media, proto and first format, port 0.
-        let mut parts = line[2..].split_ascii_whitespace();
-        let (Some(media), Some(_port), Some(proto), Some(fmt)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        answer.push_str(&format!("m={media} 0 {proto} {fmt}\r\n"));
-    }
-    Some(Bytes::from(answer))
-}
-
 /// Where an in-dialog request goes (RFC 3261 §12.2.1.1, §8.1.2): its first Route, else its
 /// Request-URI, when that names an IP address (a domain name needs RFC 3263 lookup, done by
 /// sending through the outbound proxy instead).
-fn next_hop(request: &Message) -> Option<Target> {
+pub(crate) fn next_hop(request: &Message) -> Option<Target> {
     let route = request.routes().next().and_then(|r| r.ok());
     let uri = match &route {
         Some(r) => r.uri().ok()?,

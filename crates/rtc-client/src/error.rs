@@ -60,6 +60,20 @@ pub enum Error {
     /// No invitation with this id is waiting for an answer.
     #[error("no invitation {0} is waiting")]
     UnknownInvite(u64),
+    /// No session has this id (it ended, or never was).
+    #[error("no session {0}")]
+    UnknownSession(u64),
+    /// The session is not in a state that allows this.
+    #[error("session {id}: {what}")]
+    SessionState {
+        /// The session.
+        id: u64,
+        /// What it is, in words.
+        what: &'static str,
+    },
+    /// A request was to be sent to something that is not a SIP URI.
+    #[error("not a SIP URI: {0}")]
+    InvalidUri(String),
     /// The peer refused a request.
     #[error("refused: {status} {reason}")]
     Refused {

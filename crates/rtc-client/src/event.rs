@@ -1,8 +1,9 @@
 //! What the client tells the application, on [`Events`](crate::Events).
 
+use bytes::Bytes;
 use presence::{Status, WatcherState};
 
-use crate::RegistrationState;
+use crate::{RegistrationState, SessionEnd};
 
 /// Something that happened, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,12 +75,17 @@ pub enum Event {
         active: bool,
     },
     /// A session invitation arrived (signalling only): answer it with
-    /// [`Client::answer_invite`](crate::Client::answer_invite).
+    /// [`Client::accept_invite`](crate::Client::accept_invite) or
+    /// [`Client::answer_invite`](crate::Client::answer_invite). Unanswered, it ends after
+    /// [`ClientConfig::invite_expiry`](crate::ClientConfig::invite_expiry)
+    /// ([`SessionEnd::Expired`]).
     Invite {
-        /// Names the invitation in the answer.
+        /// Names the invitation, and the session once accepted.
         id: u64,
         /// Who invites (the From URI).
         from: String,
+        /// The caller's SDP offer, if any.
+        sdp: Option<Bytes>,
     },
     /// An invitation ended before it was answered (the caller cancelled it).
     InviteCancelled {
@@ -94,5 +100,45 @@ pub enum Event {
     Lagged {
         /// How many events were dropped.
         dropped: u64,
+    },
+    /// A provisional response (180 Ringing, 183 Session Progress, …) to our call
+    /// ([`Client::invite`](crate::Client::invite)).
+    SessionProgress {
+        /// The session.
+        id: u64,
+        /// Its status code.
+        status: u16,
+        /// Its reason phrase.
+        reason: String,
+    },
+    /// Our call was answered (2xx, acknowledged): the session is up.
+    SessionAnswered {
+        /// The session.
+        id: u64,
+        /// The peer's SDP answer, if any.
+        sdp: Option<Bytes>,
+    },
+    /// The caller acknowledged our answer (ACK for our 2xx): the session is up.
+    SessionConfirmed {
+        /// The session.
+        id: u64,
+    },
+    /// Our call was refused (a final status of 300 or more), or got no answer (408 for a
+    /// timeout, 503 when the transport failed).
+    SessionFailed {
+        /// The session.
+        id: u64,
+        /// The final status code.
+        status: u16,
+        /// Its reason phrase, or why there was none.
+        reason: String,
+    },
+    /// A session ended: hung up either way, never acknowledged, an invitation unanswered in
+    /// time, or our call cancelled; `reason` says which.
+    SessionEnded {
+        /// The session.
+        id: u64,
+        /// Why.
+        reason: SessionEnd,
     },
 }

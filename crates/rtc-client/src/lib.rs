@@ -4,8 +4,9 @@
 //! the Microsoft RTC Client API offered, on tokio. A [`Client`] creates profiles from
 //! provisioning XML, registers them ([`Registration`]: digest, refresh, 423, failover, backoff,
 //! the RTC registration states), enables presence (before or after registering) with buddy and
-//! watcher lists kept in a [`Store`], exchanges instant messages and typing indications, and
-//! reports everything as [`Event`]s in order. One task drives the sans-IO cores (this crate's
+//! watcher lists kept in a [`Store`], exchanges instant messages and typing indications, places
+//! and answers sessions (INVITE signalling only: [`Client::invite`], [`Client::accept_invite`]),
+//! and reports everything as [`Event`]s in order. One task drives the sans-IO cores (this crate's
 //! registration, the `presence` crate's subscriber, notifier and publisher) over the `sip-txn`
 //! driver; the feature `cli` adds the `rtc` tool (`rtc demo`, `rtc login`, `rtc lint`,
 //! `rtc profile check`).
@@ -50,6 +51,7 @@ mod large_request;
 mod local;
 pub mod registration;
 pub mod server;
+mod session;
 
 pub use client::{Client, ClientBuilder, ClientConfig, Events};
 pub use error::{Error, Result};
@@ -60,3 +62,4 @@ pub use presence::{
 };
 pub use provisioning::{Profile, RegisterFlags};
 pub use registration::{Registration, RegistrationConfig, RegistrationEvent, RegistrationState};
+pub use session::{DEFAULT_INVITE_EXPIRY, SessionEnd};

@@ -124,3 +124,12 @@ impl Local {
         })
     }
 }
+
+/// Our From or To without tag: the display name, quoted (quotes and backslashes dropped), and
+/// the address of record.
+pub(crate) fn name_addr(display_name: Option<&str>, aor: &str) -> String {
+    match display_name {
+        Some(n) => format!("\"{}\" <{aor}>", n.replace(['"', '\\'], "")),
+        None => format!("<{aor}>"),
+    }
+}

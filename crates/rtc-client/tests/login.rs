@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use rtc_client::server::EmbeddedServer;
-use rtc_client::{Event, Status, Store};
+use rtc_client::{Event, SessionEnd, Status, Store};
 use tokio::sync::mpsc;
 
 const ALICE: &str = "sip:alice@example.test";
@@ -70,6 +70,17 @@ impl Rtc {
     /// Waits for the line `want`, skipping others.
     async fn expect(&mut self, want: &str) {
         self.expect_where(want, |l| l == want).await;
+    }
+
+    /// Waits for every line of `want`, in any order (an `ok` line and the events of the same
+    /// command are printed by different tasks), skipping others.
+    async fn expect_all(&mut self, want: &[&str]) {
+        let mut want = want.to_vec();
+        while !want.is_empty() {
+            let what = want.join(" and ");
+            let line = self.expect_where(&what, |l| want.contains(&l)).await;
+            want.retain(|w| *w != line);
+        }
     }
 
     /// Waits for a line `matches` accepts, skipping others; returns it.
@@ -289,6 +300,95 @@ async fn login_watch_message_status_and_quit() {
     rtc.expect(&format!("saved {}", store.display())).await;
     rtc.expect_logged_off().await;
     assert_stored(store, BOB);
+    bob.disable_profile(&bob_profile).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_both_ways_in_words() {
+    let env = Embedded::start("login-calls", "alice").await;
+    let mut rtc = env.login();
+    rtc.expect("event registration: registered (200 OK)").await;
+    let (bob, mut bob_events, bob_profile) =
+        registered(&profile_xml("bob", env.port, "udp"), None).await;
+    let offer = "v=0\r\no=bob 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n";
+
+    // bob calls; alice accepts, then hangs up.
+    let call = bob.invite(ALICE, offer).await.unwrap();
+    rtc.expect("event invite 1 from sip:bob@example.test").await;
+    rtc.send("accept 1");
+    rtc.expect_all(&["ok accept 1", "event call 1 acknowledged"])
+        .await;
+    expect(
+        &mut bob_events,
+        "answered",
+        |e| matches!(e, Event::SessionAnswered { id, .. } if *id == call),
+    )
+    .await;
+    rtc.send("hangup 1");
+    rtc.expect_all(&["ok hangup 1", "event call 1 ended: hung up"])
+        .await;
+    expect(&mut bob_events, "alice hung up", |e| {
+        *e == Event::SessionEnded {
+            id: call,
+            reason: SessionEnd::PeerHungUp,
+        }
+    })
+    .await;
+
+    // alice calls and cancels while it rings.
+    rtc.send("call sip:bob@example.test");
+    rtc.expect_all(&[
+        "ok call 2 sip:bob@example.test",
+        "event call 2: 180 Ringing",
+    ])
+    .await;
+    let incoming = match expect(&mut bob_events, "alice's call", |e| {
+        matches!(e, Event::Invite { .. })
+    })
+    .await
+    {
+        Event::Invite { id, sdp, .. } => {
+            assert!(sdp.is_some_and(|s| s.starts_with(b"v=0")));
+            id
+        }
+        e => unreachable!("{e:?}"),
+    };
+    rtc.send("cancel 2");
+    rtc.expect_all(&["ok cancel 2", "event call 2 ended: cancelled"])
+        .await;
+    expect(&mut bob_events, "the cancel", |e| {
+        *e == Event::InviteCancelled { id: incoming }
+    })
+    .await;
+
+    // alice calls again; bob answers and hangs up.
+    rtc.send("call sip:bob@example.test");
+    rtc.expect("ok call 3 sip:bob@example.test").await;
+    let incoming = match expect(&mut bob_events, "alice's call", |e| {
+        matches!(e, Event::Invite { .. })
+    })
+    .await
+    {
+        Event::Invite { id, .. } => id,
+        e => unreachable!("{e:?}"),
+    };
+    bob.answer_invite(incoming, true).await.unwrap();
+    rtc.expect("event call 3 answered").await;
+    bob.hang_up(incoming).await.unwrap();
+    rtc.expect("event call 3 ended: hung up by the peer").await;
+    rtc.send("hangup 3");
+    rtc.expect_where("an error line", |l| {
+        l.starts_with("stderr error hangup 3: ")
+    })
+    .await;
+    assert!(
+        !rtc.output().contains("Session"),
+        "no Rust names:\n{}",
+        rtc.output()
+    );
+
+    rtc.send("quit");
+    rtc.expect_logged_off().await;
     bob.disable_profile(&bob_profile).await.unwrap();
 }
 

@@ -27,8 +27,8 @@ const EDITS: usize = 200;
 /// Children killed, one after the other, on the same store.
 const ROUNDS: usize = 5;
 /// How long after an edit it must be on disk: the client's debounce (1 s) and room for a
-/// save's two flushes to disk on a loaded machine.
-const SAVED_WITHIN: Duration = Duration::from_secs(3);
+/// save's two flushes to disk on a loaded, shared CI machine (runs here lost 0.2-0.9 s).
+const SAVED_WITHIN: Duration = Duration::from_secs(5);
 
 /// xorshift64*: enough randomness for pauses and kill times, reproducible from its seed.
 struct Rng(u64);

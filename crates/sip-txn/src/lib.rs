@@ -17,7 +17,8 @@
 //!   retransmit and end at once where RFC 3261 says zero. Matching per §17.1.3 and §17.2.3 (with the
 //!   RFC 2543 fallback), the ACK for a non-2xx built by the transaction, CANCEL on both sides,
 //!   transport failures ending a transaction at once.
-//! * [`dialog`]: dialog state from a 2xx or a NOTIFY, in-dialog requests, incoming checks.
+//! * [`dialog`]: dialog state from a 2xx or a NOTIFY, in-dialog requests, incoming checks;
+//!   [`AckWait`]: the UAS core's 2xx retransmission until the ACK (§13.3.1.4).
 //! * [`digest`]: answers 401/407 challenges for MD5, SHA-256 and SHA-512-256 (and `-sess`).
 //! * With the `testkit` feature, the `testkit` module joins two layers by a lossy in-memory network
 //!   on a simulated clock, as quinn-proto's tests do.
@@ -85,6 +86,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod ack_wait;
 mod client_invite;
 mod client_non_invite;
 pub mod dialog;
@@ -104,6 +106,7 @@ mod target;
 mod timer;
 mod transaction;
 
+pub use ack_wait::{AckWait, AckWaitStep};
 pub use error::{Error, Result};
 pub use event::{Event, TerminationReason};
 pub use key::{ClientKey, ServerKey, TransactionKey, new_branch, new_tag, random_bytes};

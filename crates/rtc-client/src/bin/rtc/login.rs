@@ -4,9 +4,9 @@
 //!
 //! - `login KEY URI`: the profile was accepted and the client started;
 //! - `event …`: something happened (registration states, buddies, watchers, messages, typing,
-//!   invitations), one line each, as it happens;
-//! - `ok VERB …`: a command succeeded; `entry buddy|watcher …` lines come before `ok buddies` /
-//!   `ok watchers`; `usage: …` answers `help`;
+//!   invitations, calls), one line each, as it happens;
+//! - `ok VERB …`: a command succeeded (`ok call ID URI` names the new call); `entry
+//!   buddy|watcher …` lines come before `ok buddies` / `ok watchers`; `usage: …` answers `help`;
 //! - `saved FILE`: presence exported at logout; `bye`: the last line.
 //!
 //! On stderr, `error VERB: WHY` says a command failed and `usage: …` that a line was not
@@ -106,9 +106,17 @@ const HELP: &[&str] = &[
     "typing URI on|off       tell URI we are composing a message (for 15 s unless repeated), or stopped",
     "export FILE…            write our presence data (buddies, watchers, status) to FILE",
     "import merge|replace FILE…  read presence data from FILE, added to ours or instead of it",
-    "accept ID | decline ID  answer an invitation",
+    "accept ID | decline ID  answer an invitation (accepted: every offered media stream declined)",
+    "call URI                call URI, signalling only (an SDP offer of one inactive stream)",
+    "cancel ID               cancel our call before it is answered",
+    "hangup ID               end an answered call, ours or theirs",
     "help | quit",
 ];
+
+/// The SDP offer of `call`, for a tool that carries no media: one PCMU stream, inactive (RFC
+/// 3264 §5.1), on the discard port. A stream declined outright (port zero) says the same, but a
+/// peer like baresip refuses an offer with no usable stream (488, "No audio codecs").
+const NULL_OFFER: &str = "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=inactive\r\n";
 
 /// Runs `rtc login`; true when the session ended with a clean logoff.
 pub(crate) fn run(args: Login) -> bool {
@@ -357,6 +365,12 @@ impl Session {
                 format!("{} {id}", if accept { "accept" } else { "decline" }),
                 c.answer_invite(id, accept).await,
             ),
+            Command::Call(uri) => match c.invite(uri, NULL_OFFER).await {
+                Ok(id) => (format!("call {id} {uri}"), Ok(())),
+                Err(e) => (format!("call {uri}"), Err(e)),
+            },
+            Command::Cancel(id) => (format!("cancel {id}"), c.cancel(id).await),
+            Command::HangUp(id) => (format!("hangup {id}"), c.hang_up(id).await),
             Command::Buddies => {
                 let listed = c.buddies().await.map(|list| {
                     for b in &list {
@@ -486,6 +500,9 @@ enum Command<'a> {
     Export(&'a str),
     Import(ImportMode, &'a str),
     Answer(u64, bool),
+    Call(&'a str),
+    Cancel(u64),
+    HangUp(u64),
     Buddies,
     Watchers,
     Help,
@@ -538,6 +555,12 @@ fn parse(line: &str) -> Result<Option<Command<'_>>, String> {
             Ok(id) => Command::Answer(id, verb == "accept"),
             Err(_) => return Err(format!("{verb} ID")),
         },
+        "call" => Command::Call(only_uri()?),
+        "cancel" | "hangup" => match rest.parse() {
+            Ok(id) if verb == "cancel" => Command::Cancel(id),
+            Ok(id) => Command::HangUp(id),
+            Err(_) => return Err(format!("{verb} ID")),
+        },
         "buddies" | "watchers" if !rest.is_empty() => return Err(verb.to_owned()),
         "buddies" => Command::Buddies,
         "watchers" => Command::Watchers,
@@ -545,7 +568,7 @@ fn parse(line: &str) -> Result<Option<Command<'_>>, String> {
         "quit" | "exit" => Command::Quit,
         _ => {
             return Err(format!(
-                "unknown command {:?}; try help (status, add, remove, allow, block, buddies, watchers, msg, typing, export, import, accept, decline, quit)",
+                "unknown command {:?}; try help (status, add, remove, allow, block, buddies, watchers, msg, typing, export, import, accept, decline, call, cancel, hangup, quit)",
                 one_line(verb)
             ));
         }
@@ -630,6 +653,12 @@ mod tests {
         );
         assert_eq!(parse("decline 7").unwrap(), Some(Command::Answer(7, false)));
         assert_eq!(
+            parse("call sip:b@x").unwrap(),
+            Some(Command::Call("sip:b@x"))
+        );
+        assert_eq!(parse("cancel 3").unwrap(), Some(Command::Cancel(3)));
+        assert_eq!(parse("hangup 4").unwrap(), Some(Command::HangUp(4)));
+        assert_eq!(
             parse("typing sip:b@x on").unwrap(),
             Some(Command::Typing("sip:b@x", true))
         );
@@ -664,6 +693,10 @@ mod tests {
             "remove a b",
             "msg sip:b@x",
             "accept x",
+            "call",
+            "call sip:a@x sip:b@x",
+            "cancel",
+            "hangup x",
             "buddies now",
             "typing sip:b@x",
             "typing sip:b@x maybe",

@@ -42,9 +42,18 @@ pub(crate) fn describe(event: &Event) -> String {
                 "stopped typing"
             }
         ),
-        Event::Invite { id, from } => format!("invite {id} from {}", one_line(from)),
+        Event::Invite { id, from, .. } => format!("invite {id} from {}", one_line(from)),
         Event::InviteCancelled { id } => format!("invite {id} cancelled"),
         Event::Lagged { dropped } => format!("lagged: {dropped} events dropped"),
+        Event::SessionProgress { id, status, reason } => {
+            format!("call {id}: {status} {}", one_line(reason))
+        }
+        Event::SessionAnswered { id, .. } => format!("call {id} answered"),
+        Event::SessionConfirmed { id } => format!("call {id} acknowledged"),
+        Event::SessionFailed { id, status, reason } => {
+            format!("call {id} failed: {status} {}", one_line(reason))
+        }
+        Event::SessionEnded { id, reason } => format!("call {id} ended: {reason}"),
         // `Event` may grow; its Rust spelling is no words for a person.
         _ => "something this version of rtc cannot describe happened".to_owned(),
     }
@@ -158,6 +167,55 @@ mod tests {
         });
         assert!(!line.chars().any(is_bidi_or_separator), "{line}");
         assert!(line.contains("\\u{202e}gnp.exe\\u{2029}buddy"), "{line}");
+    }
+
+    #[test]
+    fn session_events_are_words() {
+        use rtc_client::SessionEnd;
+        let lines: Vec<String> = [
+            Event::Invite {
+                id: 1,
+                from: "sip:bob@example.test".into(),
+                sdp: None,
+            },
+            Event::InviteCancelled { id: 1 },
+            Event::SessionProgress {
+                id: 2,
+                status: 180,
+                reason: "Ringing".into(),
+            },
+            Event::SessionAnswered { id: 2, sdp: None },
+            Event::SessionConfirmed { id: 3 },
+            Event::SessionFailed {
+                id: 4,
+                status: 486,
+                reason: "Busy Here\r\nx".into(),
+            },
+            Event::SessionEnded {
+                id: 2,
+                reason: SessionEnd::PeerHungUp,
+            },
+            Event::SessionEnded {
+                id: 3,
+                reason: SessionEnd::NoAck,
+            },
+        ]
+        .iter()
+        .map(describe)
+        .collect();
+        assert_eq!(
+            lines,
+            [
+                "invite 1 from sip:bob@example.test",
+                "invite 1 cancelled",
+                "call 2: 180 Ringing",
+                "call 2 answered",
+                "call 3 acknowledged",
+                "call 4 failed: 486 Busy Here\\r\\nx",
+                "call 2 ended: hung up by the peer",
+                "call 3 ended: never acknowledged by the caller, hung up",
+            ]
+        );
     }
 
     #[test]

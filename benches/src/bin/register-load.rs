@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use rtc_client::registration::{Failure, RequestId};
-use rtc_client::{Local, Registration, RegistrationConfig, RegistrationState};
+use rtc_client::{Endpoint, Registration, RegistrationConfig, RegistrationState};
 use sip_parse::{Message, Target, TransportKind};
 use sip_transport::{Transport, TransportConfig};
 use sip_txn::digest::Credentials;
@@ -67,7 +67,7 @@ async fn run(
             RegistrationConfig::new(format!("sip:{user}@example.test"), "sip:example.test");
         config.credentials = Some(Credentials::new(user.clone(), format!("pw-{user}")));
         config.expires = 300;
-        let local = Local::new(user).with(TransportKind::Udp, &sent_by);
+        let local = Endpoint::new(user).with(TransportKind::Udp, &sent_by);
         regs.push(Registration::new(config, local, vec![target.clone()])?);
     }
 

@@ -32,9 +32,10 @@ use crate::{Event, Result};
 /// poll costs a SUBSCRIBE and a NOTIFY per buddy, so this is no substitute for subscribing.
 pub(crate) const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(300);
 
-/// Which core sent a request.
+/// Which of the presence cores (RFC 6665 subscriber and notifier, RFC 3903 publisher) sent a
+/// request: not to be confused with sip-txn's transaction `Core`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Core {
+pub(crate) enum PresenceRole {
     Subscriber,
     Notifier,
     Publisher,
@@ -239,14 +240,14 @@ impl Agent {
     pub(crate) fn handle_response(
         &mut self,
         now: Instant,
-        core: Core,
+        core: PresenceRole,
         handle: RequestHandle,
         response: &Message,
     ) {
         match core {
-            Core::Subscriber => self.subscriber.handle_response(now, handle, response),
-            Core::Notifier => self.notifier.handle_response(now, handle, response),
-            Core::Publisher => {
+            PresenceRole::Subscriber => self.subscriber.handle_response(now, handle, response),
+            PresenceRole::Notifier => self.notifier.handle_response(now, handle, response),
+            PresenceRole::Publisher => {
                 // RFC 3903 §6: no presence server here (a proxy that relays only, or a peer).
                 if matches!(response.status(), Some(405 | 489 | 501)) {
                     self.publish_refused = true;
@@ -259,19 +260,24 @@ impl Agent {
     /// The CSeq number for resending the request `handle` of `core` with credentials: the
     /// core allocates it from the request's dialog or Call-ID (RFC 3261 §22.2). `None`: the
     /// core no longer waits for it.
-    pub(crate) fn next_cseq(&mut self, core: Core, handle: RequestHandle) -> Option<u32> {
+    pub(crate) fn next_cseq(&mut self, core: PresenceRole, handle: RequestHandle) -> Option<u32> {
         match core {
-            Core::Subscriber => self.subscriber.next_cseq(handle),
-            Core::Notifier => self.notifier.next_cseq(handle),
-            Core::Publisher => self.publisher.next_cseq(handle),
+            PresenceRole::Subscriber => self.subscriber.next_cseq(handle),
+            PresenceRole::Notifier => self.notifier.next_cseq(handle),
+            PresenceRole::Publisher => self.publisher.next_cseq(handle),
         }
     }
 
-    pub(crate) fn handle_failure(&mut self, now: Instant, core: Core, handle: RequestHandle) {
+    pub(crate) fn handle_failure(
+        &mut self,
+        now: Instant,
+        core: PresenceRole,
+        handle: RequestHandle,
+    ) {
         match core {
-            Core::Subscriber => self.subscriber.handle_failure(now, handle),
-            Core::Notifier => self.notifier.handle_failure(now, handle),
-            Core::Publisher => self.publisher.handle_failure(now, handle),
+            PresenceRole::Subscriber => self.subscriber.handle_failure(now, handle),
+            PresenceRole::Notifier => self.notifier.handle_failure(now, handle),
+            PresenceRole::Publisher => self.publisher.handle_failure(now, handle),
         }
     }
 
@@ -298,18 +304,18 @@ impl Agent {
     }
 
     /// Every request the cores want sent.
-    pub(crate) fn poll_requests(&mut self, out: &mut Vec<(Core, OutgoingRequest)>) {
+    pub(crate) fn poll_requests(&mut self, out: &mut Vec<(PresenceRole, OutgoingRequest)>) {
         while let Some(r) = self.subscriber.poll_request() {
-            out.push((Core::Subscriber, r));
+            out.push((PresenceRole::Subscriber, r));
         }
         while let Some(r) = self.notifier.poll_request() {
-            out.push((Core::Notifier, r));
+            out.push((PresenceRole::Notifier, r));
         }
         while let Some(r) = self.publisher.poll_request() {
             if self.publish_refused {
                 continue;
             }
-            out.push((Core::Publisher, r));
+            out.push((PresenceRole::Publisher, r));
         }
     }
 
@@ -495,7 +501,7 @@ mod tests {
         let mut out = Vec::new();
         agent.poll_requests(&mut out);
         out.into_iter()
-            .filter(|(core, _)| *core == Core::Subscriber)
+            .filter(|(core, _)| *core == PresenceRole::Subscriber)
             .map(|(_, r)| {
                 let m = &r.message;
                 let expires = m.header_str(HeaderName::Expires).unwrap_or_default();
@@ -525,7 +531,7 @@ mod tests {
         let interval = DEFAULT_POLL_INTERVAL;
         // The fetch goes unanswered: reported, and not retried before the next poll.
         let t1 = t0 + Duration::from_secs(32);
-        agent.handle_failure(t1, Core::Subscriber, first[0].0);
+        agent.handle_failure(t1, PresenceRole::Subscriber, first[0].0);
         assert_eq!(
             events(&mut agent),
             [Event::BuddySubscription {
@@ -547,7 +553,7 @@ mod tests {
         assert!(subscribes(&mut agent).is_empty());
         agent.unwatch(t1 + interval, BOB).unwrap();
         assert!(subscribes(&mut agent).is_empty(), "no subscription to end");
-        agent.handle_failure(t1 + interval * 2, Core::Subscriber, second[0].0);
+        agent.handle_failure(t1 + interval * 2, PresenceRole::Subscriber, second[0].0);
         assert_eq!(agent.poll_timeout(), None);
     }
 
@@ -555,7 +561,7 @@ mod tests {
     fn one_subscribe(agent: &mut Agent) -> OutgoingRequest {
         let mut out = Vec::new();
         agent.poll_requests(&mut out);
-        out.retain(|(core, _)| *core == Core::Subscriber);
+        out.retain(|(core, _)| *core == PresenceRole::Subscriber);
         match out.pop() {
             Some((_, r)) if out.is_empty() => r,
             other => panic!("{other:?}"),
@@ -566,7 +572,7 @@ mod tests {
     fn notified(agent: &mut Agent, now: Instant, sub: &OutgoingRequest, tag: &str) -> NotifierPeer {
         let peer = NotifierPeer::new(&sub.message, tag);
         let ok = peer.answer(&sub.message, 200, Some(3600));
-        agent.handle_response(now, Core::Subscriber, sub.handle, &ok);
+        agent.handle_response(now, PresenceRole::Subscriber, sub.handle, &ok);
         peer
     }
 
@@ -618,7 +624,7 @@ mod tests {
         let sub = one_subscribe(&mut agent);
         assert_eq!(events(&mut agent), [watching("subscribing")]);
         let forbidden = respond(&sub.message, 403, Some("x"), &[]);
-        agent.handle_response(t0, Core::Subscriber, sub.handle, &forbidden);
+        agent.handle_response(t0, PresenceRole::Subscriber, sub.handle, &forbidden);
         assert_eq!(
             events(&mut agent),
             [watching("refused (answered 403 Forbidden), not retried")]
@@ -633,7 +639,7 @@ mod tests {
         let mut agent = agent(t0, &buddies);
         let sub = one_subscribe(&mut agent);
         let unavailable = respond(&sub.message, 480, Some("x"), &[]);
-        agent.handle_response(t0, Core::Subscriber, sub.handle, &unavailable);
+        agent.handle_response(t0, PresenceRole::Subscriber, sub.handle, &unavailable);
         assert_eq!(
             events(&mut agent),
             [watching(
@@ -652,7 +658,10 @@ mod tests {
         other.registered(t1, &data(&buddies));
         let mut out = Vec::new();
         other.poll_requests(&mut out);
-        assert!(out.iter().all(|(core, _)| *core != Core::Subscriber));
+        assert!(
+            out.iter()
+                .all(|(core, _)| *core != PresenceRole::Subscriber)
+        );
     }
 
     #[test]
@@ -682,7 +691,7 @@ mod tests {
         );
         // The old one ends late: nothing the application sees.
         let ok = old.answer(&unsubscribe.message, 200, Some(0));
-        agent.handle_response(t0, Core::Subscriber, unsubscribe.handle, &ok);
+        agent.handle_response(t0, PresenceRole::Subscriber, unsubscribe.handle, &ok);
         let last = old.notify(
             "terminated;reason=timeout",
             Some(body(BOB, Status::Offline, None, MediaKind::Pidf)),
@@ -698,14 +707,20 @@ mod tests {
         agent.registered(t0, &PresenceData::default());
         let mut out = Vec::new();
         agent.poll_requests(&mut out);
-        let seq = |core: Core| out.iter().find(|(c, _)| *c == core).map(|(_, r)| r.handle);
-        let subscribe = seq(Core::Subscriber).expect("the SUBSCRIBE");
-        let publish = seq(Core::Publisher).expect("the PUBLISH");
-        assert_eq!(agent.next_cseq(Core::Subscriber, subscribe), Some(2));
-        assert_eq!(agent.next_cseq(Core::Subscriber, subscribe), Some(3));
-        assert_eq!(agent.next_cseq(Core::Publisher, publish), Some(2));
+        let seq = |core: PresenceRole| out.iter().find(|(c, _)| *c == core).map(|(_, r)| r.handle);
+        let subscribe = seq(PresenceRole::Subscriber).expect("the SUBSCRIBE");
+        let publish = seq(PresenceRole::Publisher).expect("the PUBLISH");
+        assert_eq!(
+            agent.next_cseq(PresenceRole::Subscriber, subscribe),
+            Some(2)
+        );
+        assert_eq!(
+            agent.next_cseq(PresenceRole::Subscriber, subscribe),
+            Some(3)
+        );
+        assert_eq!(agent.next_cseq(PresenceRole::Publisher, publish), Some(2));
         // The notifier sent nothing under that handle.
-        assert_eq!(agent.next_cseq(Core::Notifier, subscribe), None);
+        assert_eq!(agent.next_cseq(PresenceRole::Notifier, subscribe), None);
     }
 
     #[test]

@@ -372,7 +372,7 @@ pub(crate) fn request(
     content_type: &str,
     body: Bytes,
 ) -> Result<Message> {
-    let from = crate::local::name_addr(sender.display_name, sender.aor);
+    let from = crate::endpoint::name_addr(sender.display_name, sender.aor);
     let request = MessageBuilder::request(Method::Message, to)
         .header("Via", sender.via)?
         .header("Max-Forwards", "70")?

@@ -17,7 +17,7 @@ use bytes::{BufMut, BytesMut};
 use sip_parse::{HeaderName, Message, Method, Target, TransportKind};
 use sip_txn::driver::DriverError;
 
-use crate::Local;
+use crate::Endpoint;
 
 /// The largest request sent over UDP (RFC 3261 §18.1.1: MTU 1500 − 200).
 pub(crate) const UDP_LIMIT: usize = 1300;
@@ -27,7 +27,7 @@ pub(crate) const UDP_LIMIT: usize = 1300;
 pub(crate) fn over_tcp(
     request: &Message,
     target: &Target,
-    local: &Local,
+    local: &Endpoint,
 ) -> Option<(Message, Target)> {
     if target.transport != TransportKind::Udp
         || request.as_bytes().len() <= UDP_LIMIT
@@ -76,7 +76,7 @@ impl LargeRequests {
         id: u64,
         request: Message,
         target: Target,
-        local: Option<&Local>,
+        local: Option<&Endpoint>,
     ) -> (Message, Target) {
         match local.and_then(|l| over_tcp(&request, &target, l)) {
             Some(tcp) => {
@@ -120,8 +120,8 @@ mod tests {
         Message::parse(Bytes::from(text)).unwrap()
     }
 
-    fn local() -> Local {
-        Local::new("alice")
+    fn local() -> Endpoint {
+        Endpoint::new("alice")
             .with(TransportKind::Udp, "192.0.2.1:5060")
             .with(TransportKind::Tcp, "192.0.2.1:5070")
     }
@@ -133,7 +133,7 @@ mod tests {
         let tcp = Target::new(TransportKind::Tcp, udp.addr);
         assert!(over_tcp(&request(2000), &tcp, &local()).is_none());
         // No TCP listener: nothing to put in the Via.
-        let udp_only = Local::new("alice").with(TransportKind::Udp, "192.0.2.1:5060");
+        let udp_only = Endpoint::new("alice").with(TransportKind::Udp, "192.0.2.1:5060");
         assert!(over_tcp(&request(2000), &udp, &udp_only).is_none());
         // A REGISTER stays on the flow it registers.
         let register = String::from_utf8(request(2000).as_bytes().to_vec())

@@ -41,6 +41,7 @@ mod agent;
 mod auth;
 mod autosave;
 mod client;
+mod endpoint;
 mod engine;
 mod error;
 mod event;
@@ -48,15 +49,14 @@ mod event_queue;
 mod im;
 pub mod keepalive;
 mod large_request;
-mod local;
 pub mod registration;
 pub mod server;
 mod session;
 
 pub use client::{Client, ClientBuilder, ClientConfig, Events};
+pub use endpoint::Endpoint;
 pub use error::{Error, Result};
 pub use event::Event;
-pub use local::Local;
 pub use presence::{
     Backoff, Buddy, ImportMode, OfferMode, PrivacyMode, Status, Store, Watcher, WatcherState,
 };

@@ -10,11 +10,11 @@
 //! ```
 //! use std::time::{Duration, Instant};
 //! use sip_parse::{Message, MessageBuilder, Target, TransportKind};
-//! use rtc_client::{Local, Registration, RegistrationConfig, RegistrationState};
+//! use rtc_client::{Endpoint, Registration, RegistrationConfig, RegistrationState};
 //!
 //! # #[allow(clippy::disallowed_methods)]
 //! let now = Instant::now();
-//! let local = Local::new("alice").with(TransportKind::Udp, "192.0.2.1:5070");
+//! let local = Endpoint::new("alice").with(TransportKind::Udp, "192.0.2.1:5070");
 //! let config = RegistrationConfig::new("sip:alice@example.test", "sip:example.test");
 //! let mut reg = Registration::new(config, local, vec![Target::udp("192.0.2.9:5060".parse()?)])?;
 //! reg.register()?;
@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use sip_parse::{Message, MessageBuilder, Method, Target, Uri};
 use sip_txn::digest::{Credentials, DigestClient};
 
-use crate::{Local, Result};
+use crate::{Endpoint, Result};
 
 /// The RTC registration states (`RTC_REGISTRATION_STATE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -170,7 +170,7 @@ struct Pending {
 #[derive(Debug)]
 pub struct Registration {
     config: RegistrationConfig,
-    local: Local,
+    local: Endpoint,
     targets: Vec<Target>,
     target: usize,
     call_id: String,
@@ -198,7 +198,7 @@ pub struct Registration {
 impl Registration {
     /// A registration of `local`'s contact, sent to `targets` in order (the first that answers
     /// wins; RFC 3263 §4.3). Nothing is sent until [`register`](Self::register).
-    pub fn new(config: RegistrationConfig, local: Local, targets: Vec<Target>) -> Result<Self> {
+    pub fn new(config: RegistrationConfig, local: Endpoint, targets: Vec<Target>) -> Result<Self> {
         // §10.2: the same Call-ID for every REGISTER to this registrar, CSeq increasing.
         let call_id = format!("{}@{}", sip_txn::new_tag()?, local.host());
         Ok(Self {
@@ -237,7 +237,7 @@ impl Registration {
     /// How this registration names itself: after [`Registered`](RegistrationState::Registered)
     /// over UDP behind NAT, its Contact holds the public address the registrar saw. Requests
     /// other than REGISTER should use the same Contact, so that they are reachable too.
-    pub fn local(&self) -> &Local {
+    pub fn local(&self) -> &Endpoint {
         &self.local
     }
 

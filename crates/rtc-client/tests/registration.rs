@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use rtc_client::registration::{Failure, OutgoingRequest};
-use rtc_client::{Local, Registration, RegistrationConfig, RegistrationState};
+use rtc_client::{Endpoint, Registration, RegistrationConfig, RegistrationState};
 use sip_parse::{Message, MessageBuilder, Target, TransportKind};
 use sip_txn::digest::Credentials;
 
@@ -18,7 +18,7 @@ fn targets() -> Vec<Target> {
 }
 
 fn registration(targets: Vec<Target>) -> Registration {
-    let local = Local::new("alice")
+    let local = Endpoint::new("alice")
         .with(TransportKind::Udp, "192.0.2.1:5070")
         .with(TransportKind::Tcp, "192.0.2.1:5071");
     let mut config = RegistrationConfig::new("sip:alice@example.test", "sip:example.test");

@@ -15,7 +15,7 @@ use tracing::{debug, warn};
 
 use super::SessionCommand;
 use super::machine::{InDialog, Output, Sessions};
-use crate::{Error, Event, Local, Result};
+use crate::{Endpoint, Error, Event, Result};
 
 /// Who places a call, or answers one: chosen by the engine from its enabled profiles.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ pub(crate) struct Caller {
     /// Our From: a name-addr without tag.
     pub(crate) from: String,
     /// Our Via and Contact.
-    pub(crate) local: Local,
+    pub(crate) local: Endpoint,
     /// Where requests outside a dialog go, and in-dialog ones whose next hop needs DNS.
     pub(crate) outbound: Option<Target>,
     /// The User-Agent header value.

@@ -17,7 +17,7 @@ use sip_txn::dialog::{Dialog, DialogId};
 use sip_txn::{AckWait, AckWaitStep, TimerConfig};
 
 use super::SessionEnd;
-use crate::{Error, Event, Local, Result};
+use crate::{Endpoint, Error, Event, Result};
 
 /// The methods a session peer may send us (RFC 3261 §20.5), for Allow.
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS";
@@ -56,7 +56,7 @@ pub(crate) enum InDialog {
 /// One session.
 #[derive(Debug)]
 struct Session {
-    local: Local,
+    local: Endpoint,
     /// The transport its requests go over (our Via and Contact).
     transport: TransportKind,
     dialog: Option<Dialog>,
@@ -134,7 +134,7 @@ impl Sessions {
         now: Instant,
         invite: Message,
         to_tag: &str,
-        local: Local,
+        local: Endpoint,
         transport: TransportKind,
     ) -> Result<u64> {
         // RFC 3261 §8.2.2.3: we support no extension (100rel, timer, …) a caller may require.
@@ -310,7 +310,7 @@ impl Sessions {
         &mut self,
         to: &str,
         from: &str,
-        local: Local,
+        local: Endpoint,
         transport: TransportKind,
         sdp: Option<Bytes>,
         user_agent: &str,
@@ -677,7 +677,7 @@ impl Sessions {
 /// INVITE it answers (which may be a resubmission, §13.2.2.4).
 fn ack_for(
     dialog: &Dialog,
-    local: &Local,
+    local: &Endpoint,
     transport: TransportKind,
     response: &Message,
 ) -> Result<Message> {

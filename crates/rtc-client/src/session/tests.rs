@@ -8,7 +8,7 @@ use sip_txn::TimerConfig;
 
 use super::SessionEnd;
 use super::machine::{InDialog, MAX_RINGING, Output, Sessions};
-use crate::{Error, Event, Local};
+use crate::{Endpoint, Error, Event};
 
 const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 
@@ -25,8 +25,8 @@ fn sessions() -> Sessions {
     Sessions::new(TimerConfig::default(), Duration::from_secs(180))
 }
 
-fn local() -> Local {
-    Local::new("bob").with(TransportKind::Udp, "192.0.2.2:5060")
+fn local() -> Endpoint {
+    Endpoint::new("bob").with(TransportKind::Udp, "192.0.2.2:5060")
 }
 
 fn msg(text: &str) -> Message {
@@ -416,8 +416,8 @@ fn logging_off_ends_every_session_as_its_state_allows() {
 
 // The caller's side.
 
-fn alice() -> Local {
-    Local::new("alice").with(TransportKind::Udp, "192.0.2.1:5060")
+fn alice() -> Endpoint {
+    Endpoint::new("alice").with(TransportKind::Udp, "192.0.2.1:5060")
 }
 
 /// alice calls bob: the session and its INVITE.

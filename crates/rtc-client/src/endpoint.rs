@@ -6,18 +6,19 @@ use sip_parse::TransportKind;
 
 use crate::{Error, Result};
 
-/// The client's own addresses, one `host:port` per transport it listens on: what goes into the
-/// top Via (sent-by, RFC 3261 §18.1.1) and into Contact of the requests the cores build.
+/// The client as a SIP endpoint: its own addresses, one `host:port` per transport it listens on,
+/// which go into the top Via (sent-by, RFC 3261 §18.1.1) and into the Contact of the requests
+/// the cores build. (presence's `LocalIdentity` is the other half: who we are, the AOR.)
 ///
 /// ```
-/// use rtc_client::Local;
+/// use rtc_client::Endpoint;
 /// use sip_parse::TransportKind;
 ///
-/// let local = Local::new("alice").with(TransportKind::Tcp, "192.0.2.1:5070");
+/// let local = Endpoint::new("alice").with(TransportKind::Tcp, "192.0.2.1:5070");
 /// assert_eq!(local.contact(TransportKind::Tcp)?, "sip:alice@192.0.2.1:5070;transport=tcp");
 /// assert!(local.via(TransportKind::Tcp)?.starts_with("SIP/2.0/TCP 192.0.2.1:5070;branch=z9hG4bK"));
 /// assert!(local.via(TransportKind::Udp).is_err()); // not listening on UDP
-/// let tls = Local::new("bob").with(TransportKind::Tls, "pc.example.com:5061");
+/// let tls = Endpoint::new("bob").with(TransportKind::Tls, "pc.example.com:5061");
 /// assert_eq!(tls.contact(TransportKind::Tls)?, "sips:bob@pc.example.com:5061");
 /// # Ok::<(), rtc_client::Error>(())
 /// ```
@@ -27,10 +28,10 @@ use crate::{Error, Result};
 /// address while the Via keeps the local one:
 ///
 /// ```
-/// use rtc_client::Local;
+/// use rtc_client::Endpoint;
 /// use sip_parse::TransportKind;
 ///
-/// let local = Local::new("alice")
+/// let local = Endpoint::new("alice")
 ///     .with(TransportKind::Udp, "10.0.0.5:5060")
 ///     .with_public(TransportKind::Udp, "203.0.113.7:40123");
 /// assert_eq!(local.contact(TransportKind::Udp)?, "sip:alice@203.0.113.7:40123");
@@ -38,14 +39,14 @@ use crate::{Error, Result};
 /// # Ok::<(), rtc_client::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Local {
+pub struct Endpoint {
     user: String,
     addrs: Vec<(TransportKind, String)>,
     /// The address a registrar saw us at, per transport, where it differs from `addrs`.
     public: Vec<(TransportKind, String)>,
 }
 
-impl Local {
+impl Endpoint {
     /// No addresses yet; `user` is the user part of the Contact URI.
     pub fn new(user: impl Into<String>) -> Self {
         Self {

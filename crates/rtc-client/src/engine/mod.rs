@@ -1,6 +1,17 @@
 //! The client's one task: it owns the sans-IO cores (registrations and the presence agent), feeds
 //! them what arrives — commands, requests, transaction outcomes, the timer — and carries out
-//! what they ask, in the shape of str0m's single loop.
+//! what they ask, in the shape of str0m's single loop. The loop only dispatches: the flows to the
+//! registrar, presence, request routing and addresses each have a module of their own here;
+//! sessions and messages live in `crate::session` and `crate::im`.
+
+mod addresses;
+mod flows;
+mod presence_agent;
+mod routing;
+
+use flows::follow_registration;
+use routing::allow_header;
+pub(crate) use routing::next_hop;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -23,7 +34,7 @@ use presence::{
     Status, Store, Watcher, WatcherState,
 };
 
-use crate::agent::{Agent, Core, shown};
+use crate::agent::{Agent, PresenceRole, shown};
 use crate::autosave::{self, Autosave};
 use crate::event_queue::EventSender;
 use crate::keepalive::{KeepAlive, KeepAliveConfig, KeepAliveEvent};
@@ -31,8 +42,8 @@ use crate::large_request::LargeRequests;
 use crate::registration::{Failure, RequestId};
 use crate::session::{Caller, InDialog, SessionCommand, SessionDriver};
 use crate::{
-    ClientConfig, Error, Event, Local, Registration, RegistrationConfig, RegistrationState, Result,
-    im,
+    ClientConfig, Endpoint, Error, Event, Registration, RegistrationConfig, RegistrationState,
+    Result, im,
 };
 
 /// A request from a [`Client`](crate::Client) handle.
@@ -151,7 +162,7 @@ enum Owner {
     /// every agent's cores).
     Presence {
         generation: u64,
-        core: Core,
+        core: PresenceRole,
         handle: RequestHandle,
     },
 }
@@ -194,7 +205,7 @@ struct ProfileState {
     display_name: Option<String>,
     registration: Registration,
     /// Our Via and Contact.
-    local: Local,
+    local: Endpoint,
     /// Answers challenges to requests other than REGISTER (MESSAGE, SUBSCRIBE, PUBLISH).
     digest: DigestClient,
     /// The proxy's targets (RFC 3263 order), if the profile names a proxy; else the
@@ -506,24 +517,6 @@ impl Engine {
         }
     }
 
-    /// A stream connection broke: a registration that went over it registers again at once
-    /// over a new connection (RFC 5626 §4.4.1), and once registered its subscriptions and
-    /// publication are refreshed (see [`Agent::registered`]).
-    fn connection_lost(&mut self, target: &Target, reason: &str) {
-        // The same peer, whatever name a TLS target verifies: the transport knows addresses.
-        let same = |t: &Target| t.transport == target.transport && t.addr == target.addr;
-        for (key, p) in &mut self.profiles {
-            let over_it =
-                p.registration.target().is_some_and(same) || p.outbound.first().is_some_and(same);
-            if over_it {
-                debug!("{key}: connection to {} lost: {reason}", target.addr);
-                if let Err(e) = p.registration.connection_lost() {
-                    warn!("re-register {key}: {e}");
-                }
-            }
-        }
-    }
-
     fn begin_shutdown(&mut self, reply: Option<oneshot::Sender<Result<()>>>) {
         if let Some(reply) = reply {
             self.shutdown = Some(reply);
@@ -611,345 +604,6 @@ impl Engine {
         );
         self.start_agent()?;
         Ok(())
-    }
-
-    /// Starts the presence agent once presence is enabled and a profile registers for it.
-    fn start_agent(&mut self) -> Result<()> {
-        let (None, Some(presence)) = (&self.agent, &self.presence) else {
-            return Ok(());
-        };
-        let Some((key, p)) = self
-            .profiles
-            .iter()
-            .find(|(_, p)| p.flags.contains(RegisterFlags::PRESENCE) && p.logging_off.is_empty())
-        else {
-            return Ok(());
-        };
-        let kind = p.next_hop().map_or(TransportKind::Udp, |t| t.transport);
-        let identity = LocalIdentity::new(
-            &p.aor,
-            &p.local.contact(kind)?,
-            kind,
-            p.local.sent_by(kind)?,
-        )?;
-        let identity = match &p.display_name {
-            Some(n) => identity.with_display_name(n),
-            None => identity,
-        };
-        let mut agent = Agent::new(
-            key.clone(),
-            identity,
-            &presence.data,
-            shown(&presence.data, presence.appear_offline),
-            &self.config.agent_timing(),
-            self.config.transport.parse,
-            Self::now(),
-        )?;
-        if p.registration.state() == RegistrationState::Registered {
-            agent.registered(Self::now(), &presence.data);
-        }
-        self.agent = Some(agent);
-        self.agent_generation += 1;
-        Ok(())
-    }
-
-    /// Shuts the agent down (final NOTIFYs, unsubscribes, publication removed) and keeps it,
-    /// retiring, for [`RETIRE_FOR`], so that what waits for an answer still leaves.
-    fn retire_agent(&mut self, now: Instant) {
-        let Some(mut agent) = self.agent.take() else {
-            return;
-        };
-        if let Some(presence) = &self.presence {
-            agent.shut(now, &presence.data);
-        }
-        self.retiring.push(Retiring {
-            generation: self.agent_generation,
-            agent,
-            until: now + RETIRE_FOR,
-        });
-        self.drain_agent();
-    }
-
-    async fn handle_presence(&mut self, command: PresenceCommand) {
-        let now = Self::now();
-        let edits = !matches!(
-            command,
-            PresenceCommand::Enable { .. }
-                | PresenceCommand::Disable { .. }
-                | PresenceCommand::Export { .. }
-                | PresenceCommand::Buddies { .. }
-                | PresenceCommand::Watchers { .. }
-        );
-        match command {
-            PresenceCommand::Enable { store, reply } => {
-                let _ = reply.send(self.enable_presence(store));
-            }
-            PresenceCommand::Disable { reply } => {
-                let _ = reply.send(self.disable_presence(now).await);
-            }
-            PresenceCommand::Export { path, reply } => match self.presence_mut() {
-                Ok(p) => autosave::export(path, p.data.clone(), reply),
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                }
-            },
-            PresenceCommand::Import { path, mode, reply } => {
-                let r = self.import(now, path, mode);
-                let _ = reply.send(r);
-            }
-            PresenceCommand::AddBuddy { uri, name, reply } => {
-                let r = self.add_buddy(now, &uri, &name);
-                let _ = reply.send(r);
-            }
-            PresenceCommand::RemoveBuddy { uri, reply } => {
-                let r = self.presence_mut().map(|p| p.data.buddies.remove(&uri));
-                // The list matches by address of record; the subscription is under the URI
-                // the buddy was added with, which may be spelled otherwise.
-                if let (Ok(Some(removed)), Some(agent)) = (&r, &mut self.agent) {
-                    let _ = agent.unwatch(now, &removed.uri);
-                }
-                let _ = reply.send(r.and_then(|b| b.map(drop).ok_or(Error::UnknownBuddy(uri))));
-            }
-            PresenceCommand::Buddies { reply } => {
-                let r = self
-                    .presence_mut()
-                    .map(|p| p.data.buddies.iter().cloned().collect());
-                let _ = reply.send(r);
-            }
-            PresenceCommand::Watchers { reply } => {
-                let r = self
-                    .presence_mut()
-                    .map(|p| p.data.watchers.iter().cloned().collect());
-                let _ = reply.send(r);
-            }
-            PresenceCommand::SetWatcher { uri, state, reply } => {
-                let r = self.set_watcher(now, &uri, state);
-                let _ = reply.send(r);
-            }
-            PresenceCommand::RemoveWatcher { uri, reply } => {
-                let r = self.presence_mut().and_then(|p| {
-                    let removed = p.data.watchers.remove(&uri, Scope::User);
-                    removed.map(drop).ok_or(Error::UnknownWatcher(uri))
-                });
-                // Its subscriptions now are decided as a new one's would be: an allowed
-                // watcher removed does not go on seeing us.
-                self.apply_watcher_policy(now);
-                let _ = reply.send(r);
-            }
-            PresenceCommand::SetLocal {
-                status,
-                note,
-                reply,
-            } => {
-                // A status set before registering is kept but not shown: the user appears
-                // offline until they set one while registered.
-                let registered = self
-                    .profiles
-                    .values()
-                    .any(|p| p.registration.state() == RegistrationState::Registered);
-                let r = self.presence_mut().map(|p| {
-                    p.data.local = LocalPresence::new(status, note.as_deref());
-                    p.appear_offline &= !registered;
-                    shown(&p.data, p.appear_offline)
-                });
-                if let (Ok(local), Some(agent)) = (&r, &mut self.agent) {
-                    agent.show(now, local.clone());
-                }
-                let _ = reply.send(r.map(drop));
-            }
-            PresenceCommand::SetModes {
-                privacy,
-                offer,
-                reply,
-            } => {
-                let r = self.presence_mut().map(|p| {
-                    if let Some(m) = privacy {
-                        p.data.watchers.privacy = m;
-                    }
-                    if let Some(m) = offer {
-                        p.data.watchers.offer = m;
-                    }
-                });
-                self.apply_watcher_policy(now);
-                let _ = reply.send(r);
-            }
-        }
-        if edits && let Some(p) = &mut self.presence {
-            p.autosave.changed(now);
-        }
-    }
-
-    fn presence_mut(&mut self) -> Result<&mut PresenceState> {
-        self.presence.as_mut().ok_or(Error::PresenceDisabled)
-    }
-
-    /// Takes and loads the store (a missing file is an empty list; one another client holds
-    /// is [`presence::Error::StoreLocked`]) and starts the agent if a profile is there for it.
-    /// Enabled before any registration, the user appears offline.
-    fn enable_presence(&mut self, store: Store) -> Result<()> {
-        if self.presence.is_some() {
-            return Err(Error::PresenceEnabled);
-        }
-        let (autosave, data) = Autosave::open(store)?;
-        let appear_offline = !self
-            .profiles
-            .values()
-            .any(|p| p.registration.state() == RegistrationState::Registered);
-        self.presence = Some(PresenceState {
-            autosave,
-            data,
-            appear_offline,
-        });
-        self.start_agent()
-    }
-
-    /// Exports to the store first, then ends every subscription and clears the lists. If the
-    /// export fails, nothing else happens: presence stays enabled and working, and nothing is
-    /// lost.
-    async fn disable_presence(&mut self, now: Instant) -> Result<()> {
-        let presence = self.presence.as_mut().ok_or(Error::PresenceDisabled)?;
-        presence.autosave.flush(&presence.data).await?;
-        self.retire_agent(now);
-        self.presence = None;
-        Ok(())
-    }
-
-    /// Imports presence data, then makes it take effect: the buddies it holds are watched and
-    /// those a replacing import dropped no longer are, every watcher subscribed now is decided
-    /// by the imported policy, and our presence as imported is shown. Every buddy is tried;
-    /// the first failure is returned.
-    fn import(&mut self, now: Instant, path: PathBuf, mode: ImportMode) -> Result<()> {
-        let p = self.presence_mut()?;
-        let before: Vec<String> = p.data.buddies.iter().map(|b| b.uri.to_string()).collect();
-        Store::file(path).import_into(&mut p.data, mode)?;
-        // Subscriptions are under the exact URI a buddy was added with: a buddy the import
-        // dropped, or brought back spelled otherwise, is no longer watched under the old one.
-        let dropped: Vec<String> = before
-            .into_iter()
-            .filter(|uri| p.data.buddies.get(uri).is_none_or(|b| *b.uri != **uri))
-            .collect();
-        let buddies: Vec<(String, presence::SubscriptionType)> = p
-            .data
-            .buddies
-            .iter()
-            .map(|b| (b.uri.to_string(), b.subscription))
-            .collect();
-        let local = shown(&p.data, p.appear_offline);
-        self.apply_watcher_policy(now);
-        let Some(agent) = &mut self.agent else {
-            return Ok(());
-        };
-        // A merge keeps our status; a replace brings the imported one.
-        if mode == ImportMode::Replace {
-            agent.show(now, local);
-        }
-        let mut result = Ok(());
-        for uri in dropped {
-            result = result.and(agent.unwatch(now, &uri));
-        }
-        for (uri, kind) in buddies {
-            result = result.and(agent.watch(now, &uri, kind));
-        }
-        result
-    }
-
-    fn add_buddy(&mut self, now: Instant, uri: &str, name: &str) -> Result<()> {
-        let p = self.presence_mut()?;
-        let buddy = Buddy::new(uri, name)?;
-        if p.data.buddies.get(uri).is_some() {
-            // Replacing would reset its groups, data and subscription type.
-            return Err(Error::BuddyExists(uri.to_owned()));
-        }
-        let kind = buddy.subscription;
-        p.data.buddies.add(buddy)?;
-        if let Some(agent) = &mut self.agent {
-            agent.watch(now, uri, kind)?;
-        }
-        Ok(())
-    }
-
-    /// Allows or blocks `uri`: its own entry in the list, and its subscriptions now.
-    fn set_watcher(&mut self, now: Instant, uri: &str, state: WatcherState) -> Result<()> {
-        let p = self.presence_mut()?;
-        match p.data.watchers.get_mut(uri, Scope::User) {
-            Some(w) => w.state = state,
-            None => {
-                p.data.watchers.add(Watcher::new(uri, state, Scope::User))?;
-            }
-        }
-        self.apply_watcher_policy(now);
-        Ok(())
-    }
-
-    /// Decides every watcher subscribed now by the list as it stands. The list matches by
-    /// address of record (and domain entries), so this reaches a watcher however the
-    /// application spelled its address; a decision unchanged sends nothing.
-    fn apply_watcher_policy(&mut self, now: Instant) {
-        let (Some(agent), Some(p)) = (&mut self.agent, &self.presence) else {
-            return;
-        };
-        for uri in agent.watchers() {
-            if let Ok(decision) = p.data.watchers.policy(&uri) {
-                agent.decide(now, &uri, decision);
-            }
-        }
-    }
-
-    /// Our sent-by per bound transport: the configured host, the listener's address, or — for
-    /// a wildcard listener — the local address the system routes towards `towards`.
-    fn local(&self, user: &str, towards: Option<&Target>) -> Result<Local> {
-        let mut local = Local::new(user);
-        let listener = |kind| self.driver.transport().local_addr(kind);
-        for kind in [TransportKind::Udp, TransportKind::Tcp, TransportKind::Tls] {
-            // A client rarely listens on TLS: its TLS sent-by borrows the TCP port, which the
-            // Via `alias` makes the name of the connection it opens (RFC 5923 §5).
-            let addr = match kind {
-                TransportKind::Tls => listener(kind).or_else(|| listener(TransportKind::Tcp)),
-                _ => listener(kind),
-            };
-            let Some(addr) = addr else {
-                continue;
-            };
-            let host = match (&self.config.sent_by_host, towards) {
-                (Some(h), _) => h.clone(),
-                (None, _) if !addr.ip().is_unspecified() => addr.ip().to_string(),
-                (None, Some(t)) => route_source(t.addr)?.to_string(),
-                (None, None) => return Err(Error::NoLocalAddress),
-            };
-            let sent_by = if host.contains(':') && !host.starts_with('[') {
-                format!("[{host}]:{}", addr.port())
-            } else {
-                format!("{host}:{}", addr.port())
-            };
-            local = local.with(kind, sent_by);
-        }
-        Ok(local)
-    }
-
-    async fn resolve(&mut self, server: &SipServer) -> Result<Vec<Target>> {
-        let dest = Destination {
-            port: server.addr.port,
-            transport: Some(match server.protocol {
-                provisioning::Transport::Udp => TransportKind::Udp,
-                provisioning::Transport::Tcp => TransportKind::Tcp,
-                provisioning::Transport::Tls => TransportKind::Tls,
-            }),
-            ..Destination::host(server.addr.host.to_string().trim_matches(['[', ']']))
-        };
-        let targets = match &mut self.dns {
-            Dns::Static(dns) => locate(dns, &dest).await?,
-            Dns::System(dns) => {
-                if dns.is_none() {
-                    *dns = Some(Box::new(HickoryDns::from_system_conf()?));
-                }
-                let dns = dns.as_deref().ok_or(Error::NoRegistrar)?;
-                locate(dns, &dest).await?
-            }
-        };
-        if targets.is_empty() {
-            return Err(Error::Unresolvable(server.addr.to_string()));
-        }
-        Ok(targets)
     }
 
     fn send_message(
@@ -1140,51 +794,6 @@ impl Engine {
         }
     }
 
-    /// The agent of `generation`: the current one, or one retiring.
-    fn agent_of(&mut self, generation: u64) -> Option<&mut Agent> {
-        match self.agent.as_mut() {
-            Some(agent) if generation == self.agent_generation => Some(agent),
-            _ => self
-                .retiring
-                .iter_mut()
-                .find(|r| r.generation == generation)
-                .map(|r| &mut r.agent),
-        }
-    }
-
-    /// Sends presence requests: out of dialog through the profile's outbound proxy; in dialog
-    /// to the first Route or the remote target.
-    fn send_presence(
-        &mut self,
-        generation: u64,
-        profile: &str,
-        out: Vec<(Core, presence::OutgoingRequest)>,
-    ) {
-        let outbound = self.profiles.get(profile).and_then(ProfileState::next_hop);
-        for (core, r) in out {
-            let in_dialog = r.message.to_header().is_ok_and(|t| t.tag().is_some());
-            let hop = if in_dialog {
-                next_hop(&r.message)
-            } else {
-                None
-            };
-            let Some(target) = hop.or_else(|| outbound.clone()) else {
-                warn!("no next hop for {:?}", r.message.method());
-                continue;
-            };
-            self.send(
-                profile.to_owned(),
-                Owner::Presence {
-                    generation,
-                    core,
-                    handle: r.handle,
-                },
-                r.message,
-                target,
-            );
-        }
-    }
-
     /// Carries out what the cores asked for, and passes their events on.
     fn drain(&mut self) {
         // Keep-alives first: what they find out makes registrations send. Registrations next:
@@ -1196,28 +805,6 @@ impl Engine {
         self.sessions.drain(&mut self.pending_events);
         while let Some(e) = self.pending_events.pop_front() {
             let _ = self.events.send(e);
-        }
-    }
-
-    fn drain_agent(&mut self) {
-        if let Some(agent) = &mut self.agent {
-            let mut out = Vec::new();
-            agent.poll_requests(&mut out);
-            agent.poll_events(&mut self.pending_events);
-            let profile = agent.profile.clone();
-            self.send_presence(self.agent_generation, &profile, out);
-        }
-        let mut sends = Vec::new();
-        for r in &mut self.retiring {
-            let mut out = Vec::new();
-            r.agent.poll_requests(&mut out);
-            r.agent.poll_events(&mut VecDeque::new());
-            if !out.is_empty() {
-                sends.push((r.generation, r.agent.profile.clone(), out));
-            }
-        }
-        for (generation, profile, out) in sends {
-            self.send_presence(generation, &profile, out);
         }
     }
 
@@ -1306,185 +893,6 @@ impl Engine {
             );
         }
     }
-
-    /// A STUN response: the answer to some profile's keep-alive probe.
-    fn handle_stun(&mut self, stun: &StunIncoming) {
-        let now = Self::now();
-        for p in self.profiles.values_mut() {
-            if let Some(Err(e)) = p.keepalive.as_mut().map(|k| k.handle_stun(now, stun)) {
-                warn!("keep-alive: {e}");
-            }
-        }
-    }
-
-    /// Sends the keep-alives' probes and acts on what they found (RFC 5626 §4.4.1): a registrar
-    /// that stopped answering means registering again (and backing off while it stays away);
-    /// one that answers again, or sees us from a new public address, means registering now.
-    fn drain_keepalives(&mut self) {
-        let transport = self.driver.transport().clone();
-        for (key, p) in &mut self.profiles {
-            let Some(ka) = &mut p.keepalive else {
-                continue;
-            };
-            while let Some((target, datagram)) = ka.poll_transmit() {
-                let transport = transport.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = transport.send(&target, datagram).await {
-                        debug!("keep-alive to {}: {e}", target.addr);
-                    }
-                });
-            }
-            while let Some(found) = ka.poll_event() {
-                debug!("{key}: keep-alive {found:?}");
-                let result = match found {
-                    KeepAliveEvent::Failed => p
-                        .registration
-                        .flow_failed("the registrar stopped answering keep-alives"),
-                    KeepAliveEvent::Recovered | KeepAliveEvent::Mapped(_)
-                        if !p.registration.is_pending() =>
-                    {
-                        p.registration.register()
-                    }
-                    _ => Ok(()),
-                };
-                if let Err(e) = result {
-                    warn!("re-register {key}: {e}");
-                }
-            }
-        }
-    }
-
-    /// Answers what the client can answer itself; hands the rest to the application.
-    async fn handle_request(&mut self, incoming: IncomingRequest) {
-        let request = &incoming.request;
-        let Some(method) = request.method() else {
-            return;
-        };
-        let flags = self
-            .profiles
-            .values()
-            .fold(RegisterFlags::empty(), |f, p| f | p.flags);
-        let txn = &incoming.transaction;
-        // §12.2.2: a request with a To tag belongs to a dialog; a session's, or (presence
-        // aside) none, which is 481.
-        let in_dialog = request.to_header().is_ok_and(|t| t.tag().is_some());
-        if in_dialog
-            && !matches!(method, Method::Subscribe | Method::Notify)
-            && let InDialog::Answer(code, reason) = self.sessions.in_dialog(request)
-        {
-            if let Err(e) = txn.reply(code, reason).await {
-                warn!("answering {method}: {e}");
-            }
-            return;
-        }
-        let result = match method {
-            Method::Options => self.answer_options(&incoming, flags).await,
-            Method::Message if flags.contains(RegisterFlags::MESSAGE_SESSIONS) => {
-                let verdict = self
-                    .messages
-                    .receive(Self::now(), request, &mut self.pending_events);
-                im::answer(txn, verdict).await
-            }
-            Method::Invite if flags.contains(RegisterFlags::INVITE_SESSIONS) => {
-                let to = request.to_header().map(|t| t.uri_str().to_owned()).ok();
-                match self.caller(to.as_deref()) {
-                    Ok(caller) => self.sessions.incoming(Self::now(), incoming, caller),
-                    Err(e) => warn!("INVITE: {e}"),
-                }
-                return;
-            }
-            Method::Subscribe if flags.contains(RegisterFlags::PRESENCE) => {
-                let now = Self::now();
-                match (&mut self.agent, &mut self.presence) {
-                    (Some(agent), Some(p)) => {
-                        // A new watcher may join the list.
-                        p.autosave.changed(now);
-                        match agent.subscribe_request(now, request, &mut p.data) {
-                            Ok(response) => txn.respond(response).await.map_err(Error::from),
-                            Err(e) => Err(e),
-                        }
-                    }
-                    // Registered for presence but presence not enabled: nobody to watch yet.
-                    _ => txn
-                        .reply(480, "Temporarily Unavailable")
-                        .await
-                        .map_err(Error::from),
-                }
-            }
-            // RFC 6665 §4.2.1: an event package we do not serve.
-            Method::Subscribe => txn.reply(489, "Bad Event").await.map_err(Error::from),
-            Method::Notify => {
-                let now = Self::now();
-                // The agent's subscriptions first, then a retiring agent's (the final NOTIFY
-                // after its unsubscribe).
-                let agents = self
-                    .agent
-                    .iter_mut()
-                    .chain(self.retiring.iter_mut().map(|r| &mut r.agent));
-                let mut answer = None;
-                for agent in agents {
-                    match agent.notify_request(now, request) {
-                        Ok(r) if r.status() == Some(481) => answer = answer.or(Some(Ok(r))),
-                        other => {
-                            answer = Some(other);
-                            break;
-                        }
-                    }
-                }
-                match answer {
-                    Some(Ok(response)) => txn.respond(response).await.map_err(Error::from),
-                    Some(Err(e)) => Err(e),
-                    // RFC 6665 §4.1.3: no such subscription.
-                    None => txn
-                        .reply(481, "Subscription Does Not Exist")
-                        .await
-                        .map_err(Error::from),
-                }
-            }
-            Method::Message | Method::Invite => self.method_not_allowed(&incoming, flags).await,
-            // RFC 3261 §8.2.1: a method we do not implement.
-            _ => self.method_not_allowed(&incoming, flags).await,
-        };
-        if let Err(e) = result {
-            warn!("answering {method}: {e}");
-        }
-    }
-
-    /// §11.2: the capabilities of this client.
-    async fn answer_options(&self, incoming: &IncomingRequest, flags: RegisterFlags) -> Result<()> {
-        let txn = &incoming.transaction;
-        let mut b = txn
-            .response(200, "OK")?
-            .header("Allow", &allow_header(flags))?
-            .header("Accept", im::ACCEPT)?
-            .header("Accept-Encoding", im::ACCEPT_ENCODING)?;
-        if flags.contains(RegisterFlags::PRESENCE) {
-            b = b.header("Allow-Events", "presence, presence.winfo")?;
-        }
-        txn.respond(Message::parse(b.try_build()?)?).await?;
-        Ok(())
-    }
-
-    /// §8.2.1: 405 with the methods we do accept; 501 for methods we do not know.
-    async fn method_not_allowed(
-        &self,
-        incoming: &IncomingRequest,
-        flags: RegisterFlags,
-    ) -> Result<()> {
-        let txn = &incoming.transaction;
-        let known = matches!(
-            incoming.request.method(),
-            Some(Method::Message | Method::Invite | Method::Notify | Method::Subscribe)
-        );
-        let b = if known {
-            txn.response(405, "Method Not Allowed")?
-                .header("Allow", &allow_header(flags))?
-        } else {
-            txn.response(501, "Not Implemented")?
-        };
-        txn.respond(Message::parse(b.try_build()?)?).await?;
-        Ok(())
-    }
 }
 
 impl ProfileState {
@@ -1494,96 +902,6 @@ impl ProfileState {
 
     /// Our From (without tag): the display name, quoted, and the address of record.
     fn name_addr(&self) -> String {
-        crate::local::name_addr(self.display_name.as_deref(), &self.aor)
-    }
-}
-
-/// The methods a client with `flags` accepts (RFC 3261 §20.5), for Allow.
-fn allow_header(flags: RegisterFlags) -> String {
-    let mut methods = vec!["OPTIONS"];
-    if flags.contains(RegisterFlags::INVITE_SESSIONS) {
-        methods.extend(["INVITE", "ACK", "CANCEL", "BYE"]);
-    }
-    if flags.contains(RegisterFlags::MESSAGE_SESSIONS) {
-        methods.push("MESSAGE");
-    }
-    if flags.contains(RegisterFlags::PRESENCE) {
-        methods.extend(["SUBSCRIBE", "NOTIFY"]);
-    }
-    methods.join(", ")
-}
-
-/// The local address the system would use to reach `to` (a connected UDP socket sends
-/// nothing).
-fn route_source(to: SocketAddr) -> Result<std::net::IpAddr> {
-    let any: SocketAddr = if to.is_ipv4() {
-        "0.0.0.0:0".parse().expect("literal")
-    } else {
-        "[::]:0".parse().expect("literal")
-    };
-    let socket = std::net::UdpSocket::bind(any).map_err(|_| Error::NoLocalAddress)?;
-    socket.connect(to).map_err(|_| Error::NoLocalAddress)?;
-    Ok(socket.local_addr().map_err(|_| Error::NoLocalAddress)?.ip())
-}
-
-/// Where an in-dialog request goes (RFC 3261 §12.2.1.1, §8.1.2): its first Route, else its
-/// Request-URI, when that names an IP address (a domain name needs RFC 3263 lookup, done by
-/// sending through the outbound proxy instead).
-pub(crate) fn next_hop(request: &Message) -> Option<Target> {
-    let route = request.routes().next().and_then(|r| r.ok());
-    let uri = match &route {
-        Some(r) => r.uri().ok()?,
-        None => sip_parse::Uri::parse(request.request_uri()?).ok()?,
-    };
-    let sip = uri.as_sip()?;
-    let transport = match sip.param("transport") {
-        Some(Some(t)) => TransportKind::from_token(t)?,
-        _ if sip.secure => TransportKind::Tls,
-        _ => TransportKind::Udp,
-    };
-    let ip: std::net::IpAddr = match sip.host {
-        sip_parse::Host::Ipv4(a) => a.into(),
-        sip_parse::Host::Ipv6(a) => a.into(),
-        sip_parse::Host::Domain(_) => return None,
-    };
-    let port = sip.port.unwrap_or(transport.default_port());
-    Some(Target::new(transport, SocketAddr::new(ip, port)))
-}
-
-/// Keeps a profile's keep-alive and Contact in step with its registration's `state`: a UDP
-/// registration that is registered, or recovering, has a keep-alive to its registrar; once
-/// registered, requests use the Contact the registration settled on (behind NAT, the public
-/// address). Returns whether that Contact moved.
-fn follow_registration(
-    p: &mut ProfileState,
-    state: RegistrationState,
-    config: Option<KeepAliveConfig>,
-    now: Instant,
-) -> bool {
-    match state {
-        RegistrationState::Registered => {
-            let udp = p
-                .registration
-                .target()
-                .filter(|t| t.transport == TransportKind::Udp);
-            p.keepalive = match (udp, config, p.keepalive.take()) {
-                (Some(t), _, Some(k)) if k.target() == t => Some(k),
-                (Some(t), Some(c), _) => KeepAlive::new(t.clone(), c, now)
-                    .inspect_err(|e| warn!("keep-alive: {e}"))
-                    .ok(),
-                _ => None,
-            };
-            let moved = p.local != *p.registration.local();
-            if moved {
-                p.local = p.registration.local().clone();
-            }
-            moved
-        }
-        // Still wanted: it tells when the registrar is back.
-        RegistrationState::Registering | RegistrationState::Error => false,
-        _ => {
-            p.keepalive = None;
-            false
-        }
+        crate::endpoint::name_addr(self.display_name.as_deref(), &self.aor)
     }
 }

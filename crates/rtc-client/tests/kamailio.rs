@@ -120,16 +120,10 @@ async fn wrong_password_is_rejected() {
 /// such a connection 10-12 s after its last message here); `None` where Kamailio is missing.
 async fn idle_tcp_flow(name: &str, keepalive: Option<Duration>) -> Option<Vec<RegistrationState>> {
     let kam = Kamailio::start(name, &["-A", "WITH_SHORT_TCP_LIFETIME"])?;
-    let (alice, mut events) =
-        client_with(None, |c| c.transport.keepalive_interval = keepalive).await;
-    let profile = alice
-        .create_profile(&profile_xml("alice", kam.port, "tcp"))
-        .unwrap();
-    alice
-        .enable_profile(&profile, RegisterFlags::ALL)
-        .await
-        .unwrap();
-    expect_state(&mut events, RegistrationState::Registered).await;
+    let (alice, mut events, _) = registered_with(&profile_xml("alice", kam.port, "tcp"), |c| {
+        c.transport.keepalive_interval = keepalive;
+    })
+    .await;
     let mut seen = Vec::new();
     let until = tokio::time::Instant::now() + Duration::from_secs(15);
     while let Ok(Some(e)) = tokio::time::timeout_at(until, events.recv()).await {

@@ -33,21 +33,13 @@ async fn registrar(port: u16) -> EmbeddedServer {
 async fn udp_keepalives_notice_a_dead_registrar_and_its_return() {
     let port = sip_transport::testkit::free_port();
     let server = registrar(port).await;
-    let (alice, mut events) = client_with(None, |c| {
+    let (alice, mut events, _) = registered_with(&profile_xml("alice", port, "udp"), |c| {
         c.udp_keepalive = Some(KeepAliveConfig {
             interval: Duration::from_secs(1),
             timeout: Duration::from_secs(2),
         });
     })
     .await;
-    let profile = alice
-        .create_profile(&profile_xml("alice", port, "udp"))
-        .unwrap();
-    alice
-        .enable_profile(&profile, RegisterFlags::ALL)
-        .await
-        .unwrap();
-    expect_state(&mut events, RegistrationState::Registered).await;
     // Some probes answered first: a registrar that never answered STUN is one without it
     // (the client then sends CRLFs), not one that went away.
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -79,15 +71,11 @@ async fn a_kamailio_outage_over_udp_is_noticed_and_recovered_from() {
         interval: Duration::from_secs(2),
         timeout: Duration::from_secs(3),
     });
-    let (alice, mut alice_events) = client_with(None, |c| c.udp_keepalive = keepalive).await;
-    let profile = alice
-        .create_profile(&profile_xml("alice", kam.port, "udp"))
-        .unwrap();
-    alice
-        .enable_profile(&profile, RegisterFlags::ALL)
-        .await
-        .unwrap();
-    expect_state(&mut alice_events, RegistrationState::Registered).await;
+    let (alice, mut alice_events, _) =
+        registered_with(&profile_xml("alice", kam.port, "udp"), |c| {
+            c.udp_keepalive = keepalive;
+        })
+        .await;
     tokio::time::sleep(Duration::from_secs(5)).await; // probes answered
     kam.stop();
     expect(&mut alice_events, "the outage noticed", |e| {

@@ -498,21 +498,13 @@ async fn a_poll_buddy_is_fetched_again_every_poll_interval() {
 async fn a_buddy_offline_at_login_is_seen_when_it_comes_online() {
     let (_server, port) = embedded_server().await;
     let dir = TempDir::new("presence-offline-at-login");
-    let (alice, mut alice_events) = client_with(None, |c| {
+    let (alice, mut alice_events, _) = registered_with(&profile_xml("alice", port, "udp"), |c| {
         c.subscription_backoff = Backoff {
             base: Duration::from_millis(200),
             max: Duration::from_millis(800),
         };
     })
     .await;
-    let profile = alice
-        .create_profile(&profile_xml("alice", port, "udp"))
-        .unwrap();
-    alice
-        .enable_profile(&profile, RegisterFlags::ALL)
-        .await
-        .unwrap();
-    expect_state(&mut alice_events, RegistrationState::Registered).await;
     alice
         .enable_presence(Store::file(dir.path("alice.xml")))
         .await

@@ -209,7 +209,21 @@ pub(crate) async fn client_with(
 
 /// A client registered with the profile `xml`, trusting `ca` for TLS.
 pub(crate) async fn registered(xml: &str, ca: Option<&Path>) -> (Client, Events, Profile) {
-    let (client, mut events) = client(ca).await;
+    let (client, events) = client(ca).await;
+    enabled(client, events, xml).await
+}
+
+/// [`registered`] without TLS, with `tweak` applied to the client's configuration.
+pub(crate) async fn registered_with(
+    xml: &str,
+    tweak: impl FnOnce(&mut ClientConfig),
+) -> (Client, Events, Profile) {
+    let (client, events) = client_with(None, tweak).await;
+    enabled(client, events, xml).await
+}
+
+/// `client` with the profile `xml` enabled for everything, once registered.
+async fn enabled(client: Client, mut events: Events, xml: &str) -> (Client, Events, Profile) {
     let profile = client.create_profile(xml).unwrap();
     client
         .enable_profile(&profile, RegisterFlags::ALL)

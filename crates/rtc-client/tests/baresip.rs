@@ -212,3 +212,48 @@ async fn presence_peer_to_peer_with_the_watcher_allowed_then_blocked() {
     bob.expect_contact(ALICE, "Busy").await;
     log_off(&kam, (alice, events, profile), bob).await;
 }
+
+/// baresip (bob) dials alice, and our client reports the invitation; returns its id.
+async fn bob_calls_alice(bob: &mut Baresip, events: &mut Events) -> u64 {
+    bob.command("dial", Some(ALICE)).await;
+    match expect(events, "invitation from bob", |e| {
+        matches!(e, Event::Invite { .. })
+    })
+    .await
+    {
+        Event::Invite { id, from } => {
+            assert_eq!(from, BOB);
+            id
+        }
+        e => unreachable!("{e:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incoming_calls_answered_and_hung_up_or_declined() {
+    let Some(kam) = kamailio("incoming-calls", &[]) else {
+        return;
+    };
+    let (alice, mut events, profile) = alice(&kam, None).await;
+    let mut bob = Baresip::start(&kam, "bob", Options::default()).await;
+    bob.registered().await;
+
+    // Answered: baresip gets the 200 (every stream declined: signalling only) and ACKs it;
+    // its hang-up is a BYE that our client accepts.
+    let id = bob_calls_alice(&mut bob, &mut events).await;
+    alice.answer_invite(id, true).await.unwrap();
+    let established = bob.expect_event("CALL_ESTABLISHED").await;
+    let peer = |e: &serde_json::Value| e["peeruri"].as_str().unwrap_or_default().to_owned();
+    assert!(peer(&established).starts_with(ALICE), "{established}");
+    bob.command("hangup", None).await;
+    let closed = bob.expect_event("CALL_CLOSED").await;
+    assert!(peer(&closed).starts_with(ALICE), "{closed}");
+
+    // Declined: baresip sees the 603.
+    let id = bob_calls_alice(&mut bob, &mut events).await;
+    alice.answer_invite(id, false).await.unwrap();
+    let closed = bob.expect_event("CALL_CLOSED").await;
+    let reason = closed["param"].as_str().unwrap_or_default();
+    assert!(reason.contains("603"), "{closed}");
+    log_off(&kam, (alice, events, profile), bob).await;
+}

@@ -221,7 +221,7 @@ async fn bob_calls_alice(bob: &mut Baresip, events: &mut Events) -> u64 {
     })
     .await
     {
-        Event::Invite { id, from } => {
+        Event::Invite { id, from, .. } => {
             assert_eq!(from, BOB);
             id
         }

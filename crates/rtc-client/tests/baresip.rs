@@ -36,16 +36,22 @@ async fn alice(kam: &Kamailio, dir: Option<&TempDir>) -> (Client, Events, Profil
     (client, events, profile)
 }
 
-/// Both log off: our client unregisters (and ends its subscriptions and publication), baresip
-/// quits. Then Kamailio holds nothing of either.
-async fn log_off(
-    kam: &Kamailio,
-    (client, mut events, profile): (Client, Events, Profile),
-    bob: Baresip,
-) {
+/// Both log off: our client unregisters (and ends its subscriptions and publication), then
+/// baresip quits. Then Kamailio holds nothing of either.
+async fn log_off(kam: &Kamailio, alice: (Client, Events, Profile), bob: Baresip) {
+    alice_logs_off(alice).await;
+    bob_quits(kam, bob).await;
+}
+
+/// Our client unregisters (ending its subscriptions and publication) and stops.
+async fn alice_logs_off((client, mut events, profile): (Client, Events, Profile)) {
     client.disable_profile(&profile).await.unwrap();
     expect_state(&mut events, RegistrationState::NotRegistered).await;
     client.shutdown().await.unwrap();
+}
+
+/// baresip quits (unregistering, unsubscribing, unpublishing); then Kamailio holds nothing.
+async fn bob_quits(kam: &Kamailio, bob: Baresip) {
     bob.quit().await;
     assert_eq!(
         ServerState::of(kam),
@@ -210,7 +216,11 @@ async fn presence_peer_to_peer_with_the_watcher_allowed_then_blocked() {
     assert_eq!(bob_state, Some(WatcherState::Blocked), "{watchers:?}");
     alice.allow_watcher(BOB).await.unwrap();
     bob.expect_contact(ALICE, "Busy").await;
-    log_off(&kam, (alice, events, profile), bob).await;
+
+    // Peer to peer the subscriptions live in the peers: alice's logout ends bob's to her.
+    alice_logs_off((alice, events, profile)).await;
+    bob.expect_contact(ALICE, "Unknown").await;
+    bob_quits(&kam, bob).await;
 }
 
 /// baresip (bob) dials alice, and our client reports the invitation; returns its id.

@@ -88,6 +88,12 @@ async fn registers_and_exchanges_utf8_messages_both_ways() {
     alice.0.send_message(BOB, text).await.unwrap();
     let line = bob.expect_console(text).await;
     assert!(line.contains(ALICE), "{line}");
+    // baresip 1.0 takes text/plain only: a typing notification (RFC 3994) is refused with 415,
+    // and our client reports the refusal.
+    match alice.0.set_typing(BOB, true).await {
+        Err(rtc_client::Error::Refused { status: 415, .. }) => {}
+        other => panic!("isComposing to baresip: {other:?}"),
+    }
 
     // From baresip (`/message` goes to its current contact, alice).
     let mut events = alice.1;

@@ -53,8 +53,13 @@ async fn alice_logs_off((client, mut events, profile): (Client, Events, Profile)
 /// baresip quits (unregistering, unsubscribing, unpublishing); then Kamailio holds nothing.
 async fn bob_quits(kam: &Kamailio, bob: Baresip) {
     bob.quit().await;
+    let mut state = ServerState::of(kam);
+    // baresip 1.0 sends its un-PUBLISH as it quits but exits once unregistered, without
+    // waiting for it (Kamailio challenges it, and the resubmission may never leave): its
+    // publication can outlive it until it expires. Ours cannot.
+    state.publications.retain(|p| p != BOB);
     assert_eq!(
-        ServerState::of(kam),
+        state,
         ServerState::default(),
         "Kamailio still holds state after logout"
     );
@@ -128,8 +133,6 @@ fn alice_watched() -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails on main until issue 11 item 2 lands: Kamailio answers our unsubscribe \
-            400 'wrong sequence number' (CSeq repeated after a challenge), and keeps it"]
 async fn presence_both_ways_through_the_presence_server() {
     let Some(kam) = kamailio("presence-server", &[]) else {
         return;

@@ -26,6 +26,11 @@ use super::{Kamailio, free_port};
 /// How long any wait on baresip lasts before the test fails: generous, for a loaded machine.
 const WAIT: Duration = Duration::from_secs(30);
 
+/// How long baresip may take to quit. It waits for its last transactions, and a NOTIFY to a
+/// peer that has just stopped (a final NOTIFY answering that peer's unsubscribe) times out only
+/// after 64·T1 = 32 s (RFC 3261 §17.1.2.2).
+const QUIT_WAIT: Duration = Duration::from_secs(60);
+
 /// How a [`Baresip`] is set up.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Options {
@@ -258,7 +263,7 @@ impl Baresip {
             .writer
             .write_all(format!("{}:{json},", json.len()).as_bytes())
             .await;
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + QUIT_WAIT;
         while self.process.child.try_wait().unwrap().is_none() {
             assert!(
                 tokio::time::Instant::now() < deadline,

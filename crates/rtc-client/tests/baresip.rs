@@ -1,7 +1,7 @@
 //! Interop with a real third-party user agent: baresip 1.0 from Debian (`baresip-core`),
 //! headless, driven through its control interface (see `common/baresip.rs`), both registered
 //! with the test Kamailio. Messages, presence (through Kamailio's presence server and peer to
-//! peer), watcher decisions and invitations go both ways; after both log off, Kamailio holds
+//! peer), watcher decisions and calls go both ways; after both log off, Kamailio holds
 //! no registration, subscription or publication. Skipped, with the reason printed, where
 //! Kamailio or baresip is missing; under `CI=true` that fails instead (`.ci/run` installs both).
 
@@ -9,7 +9,9 @@ mod common;
 
 use common::baresip::{Baresip, Options, ServerState};
 use common::*;
-use rtc_client::{Client, Event, Events, Profile, RegistrationState, Status, Store, WatcherState};
+use rtc_client::{
+    Client, Event, Events, Profile, RegistrationState, SessionEnd, Status, Store, WatcherState,
+};
 
 const ALICE: &str = "sip:alice@example.test";
 const BOB: &str = "sip:bob@example.test";
@@ -249,7 +251,7 @@ async fn bob_calls_alice(bob: &mut Baresip, events: &mut Events) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn incoming_calls_answered_and_hung_up_or_declined() {
+async fn incoming_calls_answered_hung_up_cancelled_and_declined() {
     let Some(kam) = kamailio("incoming-calls", &[]) else {
         return;
     };
@@ -258,15 +260,38 @@ async fn incoming_calls_answered_and_hung_up_or_declined() {
     bob.registered().await;
 
     // Answered: baresip gets the 200 (every stream declined: signalling only) and ACKs it;
-    // its hang-up is a BYE that our client accepts.
+    // its hang-up is a BYE that ends the session.
     let id = bob_calls_alice(&mut bob, &mut events).await;
     alice.answer_invite(id, true).await.unwrap();
     let established = bob.expect_event("CALL_ESTABLISHED").await;
     let peer = |e: &serde_json::Value| e["peeruri"].as_str().unwrap_or_default().to_owned();
     assert!(peer(&established).starts_with(ALICE), "{established}");
+    expect_confirmed(&mut events, id).await;
     bob.command("hangup", None).await;
     let closed = bob.expect_event("CALL_CLOSED").await;
     assert!(peer(&closed).starts_with(ALICE), "{closed}");
+    expect_ended(&mut events, id, SessionEnd::PeerHungUp).await;
+
+    // Answered, then hung up by our client: baresip gets the BYE.
+    let id = bob_calls_alice(&mut bob, &mut events).await;
+    alice.answer_invite(id, true).await.unwrap();
+    bob.expect_event("CALL_ESTABLISHED").await;
+    expect_confirmed(&mut events, id).await;
+    alice.hang_up(id).await.unwrap();
+    bob.expect_event("CALL_CLOSED").await;
+    expect_ended(&mut events, id, SessionEnd::HungUp).await;
+
+    // Cancelled by baresip before the answer: our client is told, and can no longer answer.
+    let id = bob_calls_alice(&mut bob, &mut events).await;
+    bob.command("hangup", None).await;
+    bob.expect_event("CALL_CLOSED").await;
+    expect(
+        &mut events,
+        "bob's CANCEL",
+        |e| matches!(e, Event::InviteCancelled { id: i } if *i == id),
+    )
+    .await;
+    assert!(alice.answer_invite(id, true).await.is_err());
 
     // Declined: baresip sees the 603.
     let id = bob_calls_alice(&mut bob, &mut events).await;
@@ -274,5 +299,107 @@ async fn incoming_calls_answered_and_hung_up_or_declined() {
     let closed = bob.expect_event("CALL_CLOSED").await;
     let reason = closed["param"].as_str().unwrap_or_default();
     assert!(reason.contains("603"), "{closed}");
+    log_off(&kam, (alice, events, profile), bob).await;
+}
+
+/// Waits for the caller's ACK of our answer to `id`.
+async fn expect_confirmed(events: &mut Events, id: u64) {
+    expect(
+        events,
+        &format!("ACK for session {id}"),
+        |e| matches!(e, Event::SessionConfirmed { id: i } if *i == id),
+    )
+    .await;
+}
+
+/// Waits for the end of session `id`, for `reason`.
+async fn expect_ended(events: &mut Events, id: u64, reason: SessionEnd) {
+    expect(
+        events,
+        &format!("session {id} {reason}"),
+        |e| matches!(e, Event::SessionEnded { id: i, reason: r } if *i == id && *r == reason),
+    )
+    .await;
+}
+
+/// The offer `rtc login`'s `call` makes: one audio stream, disabled (port 0). baresip 1.0
+/// refuses it ("no common audio codecs").
+const NULL_OFFER: &str =
+    "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n";
+
+/// An offer baresip takes: PCMU to the discard port on loopback, where nothing listens (the
+/// tests carry no media; baresip's packets go nowhere).
+const PCMU_OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                          m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+/// Our client calls baresip, which reports the incoming call; returns the session's id.
+async fn alice_calls_bob(alice: &Client, bob: &mut Baresip) -> u64 {
+    let id = alice.invite(BOB, PCMU_OFFER).await.unwrap();
+    let incoming = bob.expect_event("CALL_INCOMING").await;
+    let peer = incoming["peeruri"].as_str().unwrap_or_default();
+    assert!(peer.starts_with(ALICE), "{incoming}");
+    id
+}
+
+/// Waits for the answer to our call `id`.
+async fn expect_answered(events: &mut Events, id: u64) {
+    expect(
+        events,
+        &format!("session {id} answered"),
+        |e| matches!(e, Event::SessionAnswered { id: i, .. } if *i == id),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_calls_refused_answered_hung_up_declined_and_cancelled() {
+    let Some(kam) = kamailio("outgoing-calls", &[]) else {
+        return;
+    };
+    let (alice, mut events, profile) = alice(&kam, None).await;
+    let mut bob = Baresip::start(&kam, "bob", Options::default()).await;
+    bob.registered().await;
+
+    // An offer with no usable stream: baresip refuses it, and we are told so.
+    let id = alice.invite(BOB, NULL_OFFER).await.unwrap();
+    expect(
+        &mut events,
+        "488 from baresip",
+        |e| matches!(e, Event::SessionFailed { id: i, status: 488, .. } if *i == id),
+    )
+    .await;
+
+    // Answered by baresip (`/accept`), hung up by our client.
+    let id = alice_calls_bob(&alice, &mut bob).await;
+    bob.command("accept", None).await;
+    expect_answered(&mut events, id).await;
+    bob.expect_event("CALL_ESTABLISHED").await;
+    alice.hang_up(id).await.unwrap();
+    bob.expect_event("CALL_CLOSED").await;
+    expect_ended(&mut events, id, SessionEnd::HungUp).await;
+
+    // Answered, then hung up by baresip.
+    let id = alice_calls_bob(&alice, &mut bob).await;
+    bob.command("accept", None).await;
+    expect_answered(&mut events, id).await;
+    bob.expect_event("CALL_ESTABLISHED").await;
+    bob.command("hangup", None).await;
+    expect_ended(&mut events, id, SessionEnd::PeerHungUp).await;
+
+    // Declined: baresip's `/hangup` of a ringing call answers 486.
+    let id = alice_calls_bob(&alice, &mut bob).await;
+    bob.command("hangup", None).await;
+    expect(
+        &mut events,
+        "486 from baresip",
+        |e| matches!(e, Event::SessionFailed { id: i, status: 486, .. } if *i == id),
+    )
+    .await;
+
+    // Cancelled by our client before baresip answers.
+    let id = alice_calls_bob(&alice, &mut bob).await;
+    alice.cancel(id).await.unwrap();
+    bob.expect_event("CALL_CLOSED").await;
+    expect_ended(&mut events, id, SessionEnd::Cancelled).await;
     log_off(&kam, (alice, events, profile), bob).await;
 }

@@ -12,6 +12,8 @@ use sip_parse::TransportKind;
 use sip_transport::TlsConfig;
 pub(crate) use sip_transport::testkit::free_port;
 
+pub(crate) mod baresip;
+
 /// A Kamailio (registrar, digest auth, presence server) on loopback, stopped on drop.
 pub(crate) struct Kamailio {
     pub(crate) dir: PathBuf,

@@ -439,15 +439,7 @@ impl Sessions {
             }
             (State::Calling { cancelled, .. }, 300..) => {
                 let cancelled = *cancelled;
-                self.sessions.remove(&id);
-                self.events.push_back(if cancelled {
-                    Event::SessionEnded {
-                        id,
-                        reason: SessionEnd::Cancelled,
-                    }
-                } else {
-                    Event::SessionFailed { id, status, reason }
-                });
+                self.call_over(id, cancelled, status, reason);
             }
             (
                 State::Confirmed {
@@ -487,6 +479,19 @@ impl Sessions {
         }
     }
 
+    /// Our call `id` ended before it was answered, with `status`: cancelled by us, or failed.
+    fn call_over(&mut self, id: u64, cancelled: bool, status: u16, reason: String) {
+        self.sessions.remove(&id);
+        self.events.push_back(if cancelled {
+            Event::SessionEnded {
+                id,
+                reason: SessionEnd::Cancelled,
+            }
+        } else {
+            Event::SessionFailed { id, status, reason }
+        });
+    }
+
     /// Session `id`'s INVITE got no final response: `status` stands for why (408 for a
     /// timeout, 503 for a transport failure, RFC 3261 §8.1.3.1).
     pub(crate) fn invite_failed(&mut self, id: u64, status: u16, reason: String) {
@@ -496,15 +501,7 @@ impl Sessions {
         }) = self.sessions.get(&id)
         {
             let cancelled = *cancelled;
-            self.sessions.remove(&id);
-            self.events.push_back(if cancelled {
-                Event::SessionEnded {
-                    id,
-                    reason: SessionEnd::Cancelled,
-                }
-            } else {
-                Event::SessionFailed { id, status, reason }
-            });
+            self.call_over(id, cancelled, status, reason);
         }
     }
 

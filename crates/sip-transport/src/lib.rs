@@ -83,6 +83,7 @@
 #![forbid(unsafe_code)]
 
 mod admission;
+mod cause;
 mod config;
 mod error;
 mod event;
@@ -97,6 +98,7 @@ mod tls;
 mod udp;
 mod via_stamp;
 
+pub use cause::Cause;
 pub use config::TransportConfig;
 pub use error::{Error, Result};
 pub use event::{CloseReason, Incoming, Stats, StunIncoming, TransportEvent};

@@ -184,6 +184,7 @@ async fn wrong_name_fails_verification() {
         }
         other => panic!("expected a handshake error, got {other}"),
     }
+    assert_eq!(err.cause(), sip_transport::Cause::TlsNameMismatch);
     assert_eq!(client.connection_count(), 0);
 }
 
@@ -204,6 +205,8 @@ async fn untrusted_certificate_fails_unless_danger_mode() {
         matches!(&err, Error::TlsHandshake { source, .. } if source.to_string().contains("UnknownIssuer")),
         "{err}"
     );
+    assert_eq!(err.cause(), sip_transport::Cause::TlsUnknownCa);
+    assert!(err.cause().is_permanent());
     // Another CA than the one that signed the server.
     let (client, _e) = tls_client(trusting(&Pki::new("Other CA"))).await;
     assert!(matches!(

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use rtc_client::registration::{Failure, RequestId};
-use rtc_client::{Endpoint, Registration, RegistrationConfig, RegistrationState};
+use rtc_client::{Cause, Endpoint, Registration, RegistrationConfig, RegistrationState};
 use sip_parse::{Message, Target, TransportKind};
 use sip_transport::{Transport, TransportConfig};
 use sip_txn::digest::Credentials;
@@ -98,7 +98,7 @@ async fn run(
             Err(DriverError::Timeout { .. }) => {
                 reg.handle_failure(now, done.id, Failure::Timeout)?
             }
-            Err(_) => reg.handle_failure(now, done.id, Failure::Transport)?,
+            Err(_) => reg.handle_failure(now, done.id, Failure::Transport(Cause::Other))?,
         }
         while let Some(e) = reg.poll_event() {
             if matches!(

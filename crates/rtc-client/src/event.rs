@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use presence::{Status, WatcherState};
 
-use crate::{RegistrationState, SessionEnd};
+use crate::{Cause, RegistrationState, SessionEnd};
 
 /// Something that happened, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,10 @@ pub enum Event {
         status: Option<u16>,
         /// Why, in words.
         reason: String,
+        /// What kind of failure caused the change, when no response did: an untrusted
+        /// certificate ([`Cause::is_permanent`]: retrying will not help until the user acts), a
+        /// refused or reset connection, a timeout.
+        cause: Option<Cause>,
     },
     /// A buddy's presence changed: a NOTIFY (or, for a `Poll` buddy, a fetch) with a new
     /// status or note, or a buddy of type `AlwaysOnline` / `AlwaysOffline` added or loaded.

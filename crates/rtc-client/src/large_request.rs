@@ -172,6 +172,7 @@ mod tests {
         let refused = Err(DriverError::Transport {
             target: to,
             reason: "connection refused".into(),
+            cause: sip_transport::Cause::Refused,
         });
         let (again, to) = large.fallback(1, &refused).expect("UDP form");
         assert_eq!(to, udp);

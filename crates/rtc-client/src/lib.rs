@@ -63,3 +63,5 @@ pub use presence::{
 pub use provisioning::{Profile, RegisterFlags};
 pub use registration::{Registration, RegistrationConfig, RegistrationEvent, RegistrationState};
 pub use session::{DEFAULT_INVITE_EXPIRY, SessionEnd};
+/// What kind of transport failure a registration change stands for.
+pub use sip_transport::Cause;

@@ -38,6 +38,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use sip_parse::{Message, MessageBuilder, Method, Target, Uri};
+use sip_transport::Cause;
 use sip_txn::digest::{Credentials, DigestClient};
 
 use crate::{Endpoint, Result};
@@ -84,6 +85,9 @@ pub struct RegistrationEvent {
     pub status: Option<u16>,
     /// Why, in words (the reason phrase, or what failed).
     pub reason: String,
+    /// What kind of failure caused it, when no response did: an untrusted certificate, a
+    /// refused connection, a timeout…
+    pub cause: Option<Cause>,
 }
 
 /// Identifies one request the core asked to send.
@@ -106,8 +110,8 @@ pub struct OutgoingRequest {
 pub enum Failure {
     /// Timer B or F fired (RFC 3261 §17.1).
     Timeout,
-    /// The transport could not send, or the connection broke.
-    Transport,
+    /// The transport could not send, or the connection broke, for `Cause`.
+    Transport(Cause),
 }
 
 /// What to register and how to retry.
@@ -187,6 +191,8 @@ pub struct Registration {
     /// A Contact of ours the registrar still holds and the next REGISTER removes (`expires=0`):
     /// the private address, once the public one is known.
     stale: Option<String>,
+    /// The cause of the failure being handled, for the state change it leads to.
+    cause: Option<Cause>,
     /// Contact rewrites since the last registration that kept its Contact: a bound on NATs
     /// that map every REGISTER to a new port.
     rewrites: u8,
@@ -218,6 +224,7 @@ impl Registration {
             wake: None,
             failures: 0,
             stale: None,
+            cause: None,
             rewrites: 0,
             out: VecDeque::new(),
             events: VecDeque::new(),
@@ -317,6 +324,8 @@ impl Registration {
         if status < 200 || self.pending.as_ref().is_none_or(|p| p.id != id) {
             return Ok(());
         }
+        // A response: whatever happens next is its doing, not an earlier failure's.
+        self.cause = None;
         let Some(pending) = self.pending.take() else {
             return Ok(());
         };
@@ -358,15 +367,26 @@ impl Registration {
         let Some(pending) = self.pending.take() else {
             return Ok(());
         };
-        let reason = match failure {
-            Failure::Timeout => "no answer from the registrar",
-            Failure::Transport => "transport error",
+        let cause = match failure {
+            Failure::Timeout => Cause::TimedOut,
+            Failure::Transport(cause) => cause,
+        };
+        // Across a failover round, a certificate the user must fix outweighs a server that is
+        // merely down: that is what the state change reports.
+        let cause = match self.cause {
+            Some(earlier) if earlier.is_permanent() => earlier,
+            _ => cause,
+        };
+        self.cause = Some(cause);
+        let reason = match (failure, cause) {
+            (Failure::Timeout, Cause::TimedOut) => "no answer from the registrar".to_owned(),
+            _ => cause.to_string(),
         };
         if pending.unregister {
-            self.set_state(RegistrationState::NotRegistered, None, reason);
+            self.set_state(RegistrationState::NotRegistered, None, &reason);
             return Ok(());
         }
-        self.next_target(now, None, reason, None)
+        self.next_target(now, None, &reason, None)
     }
 
     /// Sends the refresh or retry that is due.
@@ -657,6 +677,8 @@ impl Registration {
             state,
             status,
             reason: reason.to_owned(),
+            // A failover sends at once: the cause belongs to the state it led to only.
+            cause: self.cause.take(),
         });
     }
 }

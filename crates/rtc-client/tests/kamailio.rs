@@ -160,3 +160,27 @@ async fn a_flow_the_server_closes_is_registered_again() {
         "{seen:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_is_reported_with_its_cause() {
+    // Kamailio's certificate is signed by the test CA, which this client does not trust: the
+    // registration says so, typed and in words, rather than "transport error".
+    let Some(kam) = Kamailio::start("untrusted", &[]) else {
+        return;
+    };
+    let (alice, mut events) = client(None).await;
+    let xml = profile_xml("alice", kam.tls_port, "tls").replace("127.0.0.1:", "localhost:");
+    let profile = alice.create_profile(&xml).unwrap();
+    alice
+        .enable_profile(&profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    let e = expect_state(&mut events, RegistrationState::Error).await;
+    let Event::Registration { cause, reason, .. } = e else {
+        unreachable!("{e:?}")
+    };
+    assert_eq!(cause, Some(rtc_client::Cause::TlsUnknownCa), "{reason}");
+    assert!(cause.is_some_and(rtc_client::Cause::is_permanent));
+    assert!(reason.contains("unknown CA"), "{reason}");
+    alice.shutdown().await.unwrap();
+}

@@ -267,7 +267,8 @@ fn timeouts_fail_over_then_back_off_with_growing_delays() {
     assert_eq!(b.target, targets()[1]);
     assert_eq!(b.request.top_via().unwrap().transport, "TCP");
     assert!(our_contact(&b).ends_with(";transport=tcp"));
-    reg.handle_failure(now, b.id, Failure::Transport).unwrap();
+    reg.handle_failure(now, b.id, Failure::Transport(rtc_client::Cause::Refused))
+        .unwrap();
     assert!(reg.poll_request().is_none());
     assert_eq!(reg.state(), RegistrationState::Error);
 
@@ -545,4 +546,33 @@ fn after_a_failover_refreshes_stay_with_the_server_that_holds_the_binding() {
     accept(&mut reg, at, &refresh, 600);
     reg.register().unwrap();
     assert_eq!(reg.poll_request().unwrap().target, targets()[1]);
+}
+
+#[test]
+fn a_failure_says_its_cause_and_a_certificate_outweighs_a_refusal() {
+    use rtc_client::Cause;
+    let (now, mut reg) = setup();
+    let a = send_register(&mut reg);
+    // The first server's certificate is not trusted; the second refuses the connection.
+    reg.handle_failure(now, a.id, Failure::Transport(Cause::TlsUnknownCa))
+        .unwrap();
+    let b = reg.poll_request().unwrap();
+    reg.handle_failure(now, b.id, Failure::Transport(Cause::Refused))
+        .unwrap();
+    let events: Vec<_> = std::iter::from_fn(|| reg.poll_event()).collect();
+    let error = events.last().unwrap();
+    assert_eq!(error.state, RegistrationState::Error);
+    assert_eq!(error.cause, Some(Cause::TlsUnknownCa));
+    assert_eq!(
+        error.reason,
+        "the server's certificate is from an unknown CA"
+    );
+    // The retry is answered: Registered carries no cause.
+    let at = reg.poll_timeout().unwrap();
+    reg.handle_timeout(at).unwrap();
+    let c = reg.poll_request().unwrap();
+    accept(&mut reg, at, &c, 600);
+    let last = std::iter::from_fn(|| reg.poll_event()).last().unwrap();
+    assert_eq!(last.state, RegistrationState::Registered);
+    assert_eq!(last.cause, None);
 }

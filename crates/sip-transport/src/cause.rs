@@ -77,7 +77,10 @@ impl Cause {
                 Cause::TlsNameMismatch
             }
             rustls::Error::InvalidCertificate(
-                C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. },
+                C::Expired
+                | C::ExpiredContext { .. }
+                | C::NotValidYet
+                | C::NotValidYetContext { .. },
             ) => Cause::TlsExpired,
             _ => Cause::Tls,
         }

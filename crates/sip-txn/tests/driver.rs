@@ -289,9 +289,14 @@ async fn a_connection_closed_by_the_peer_fails_the_transaction_at_once() {
     drop(conn);
     // Not a timeout after 64*T1 = 32 s: the transport's close ends it (§17.1.4).
     match txn.await {
-        Err(DriverError::Transport { target, reason }) => {
+        Err(DriverError::Transport {
+            target,
+            reason,
+            cause,
+        }) => {
             assert_eq!(target, Target::tcp(to));
             assert!(reason.contains("closed by peer"), "{reason}");
+            assert_eq!(cause, sip_transport::Cause::Reset);
         }
         other => panic!("expected a transport failure, got {other:?}"),
     }

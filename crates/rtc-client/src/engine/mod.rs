@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use provisioning::{Profile, RegisterFlags, Role, SipServer};
 use sip_parse::{Message, Method, Target, TransportKind};
-use sip_transport::StunIncoming;
 use sip_transport::resolve::{Destination, HickoryDns, StaticDns, locate};
+use sip_transport::{Cause, StunIncoming};
 use sip_txn::digest::{Credentials, DigestClient};
 use sip_txn::driver::{Driver, DriverError, IncomingRequest, IncomingRequests, Received};
 use tokio::sync::{mpsc, oneshot};
@@ -704,7 +704,14 @@ impl Engine {
                     Err(DriverError::Timeout { .. }) => {
                         p.registration.handle_failure(now, id, Failure::Timeout)
                     }
-                    Err(_) => p.registration.handle_failure(now, id, Failure::Transport),
+                    Err(DriverError::Transport { cause, .. }) => {
+                        p.registration
+                            .handle_failure(now, id, Failure::Transport(*cause))
+                    }
+                    Err(_) => {
+                        p.registration
+                            .handle_failure(now, id, Failure::Transport(Cause::Other))
+                    }
                 };
                 if let Err(e) = r {
                     warn!("registration of {profile}: {e}");
@@ -849,6 +856,7 @@ impl Engine {
                     state: e.state,
                     status: e.status,
                     reason: e.reason,
+                    cause: e.cause,
                 });
             }
         }

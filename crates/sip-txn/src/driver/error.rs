@@ -30,6 +30,8 @@ pub enum DriverError {
         target: Target,
         /// What the transport reported.
         reason: String,
+        /// Its kind: a certificate to fix, nothing listening, a broken connection…
+        cause: sip_transport::Cause,
     },
     /// No listener of this transport is bound, so there is no address for a Via or Contact.
     #[error("no {0} listener is bound")]

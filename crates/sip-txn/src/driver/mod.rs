@@ -258,6 +258,7 @@ impl Driver {
             .map_err(|e| DriverError::Transport {
                 target: target.clone(),
                 reason: e.to_string(),
+                cause: e.cause(),
             })
     }
 

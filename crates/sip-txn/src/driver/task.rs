@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sip_parse::{Message, MessageBuilder, Method, Target, TransportKind};
-use sip_transport::{ConnectionId, Events, Incoming, Transport, TransportEvent};
+use sip_transport::{Cause, ConnectionId, Events, Incoming, Transport, TransportEvent};
 use tokio::sync::{mpsc, oneshot};
 
 use super::client::{MAX_OTHER_RESPONSES, Update};
@@ -72,6 +72,7 @@ fn pass_up(inbox: &InboxSender, reply: &Reply, update: Update) {
 struct SendFailed {
     target: Target,
     reason: String,
+    cause: Cause,
 }
 
 /// A stream peer: the transport reuses one connection per transport and address.
@@ -89,7 +90,7 @@ struct ClientRecord {
     is_invite: bool,
     final_delivered: bool,
     others: u16,
-    failure: Option<String>,
+    failure: Option<(String, Cause)>,
 }
 
 #[derive(Debug)]
@@ -177,7 +178,7 @@ impl Task {
                 },
                 Some(failed) = self.reports.recv() => {
                     self.senders.remove(&remote(&failed.target));
-                    self.fail_remote(&failed.target, &failed.reason);
+                    self.fail_remote(&failed.target, &failed.reason, failed.cause);
                 }
                 () = &mut sleep, if armed => self.layer.handle_timeout(now()),
             }
@@ -331,6 +332,7 @@ impl Task {
                     return;
                 }
                 // RFC 3261 §17.1.4/§17.2.4 via §18.4: fail at once what waited on it.
+                let cause = reason.cause();
                 let reason = format!("{id} {reason}");
                 let lost = Received::ConnectionLost {
                     target: Target::new(transport, remote),
@@ -356,7 +358,7 @@ impl Task {
                             .is_some_and(|r| r.connection == Some(id) || current),
                     };
                     if on_it {
-                        self.fail(now, key, &reason);
+                        self.fail(now, key, &reason, cause);
                     }
                 }
             }
@@ -388,7 +390,7 @@ impl Task {
 
     /// Fails every transaction towards `target` (a stream that could not be written or
     /// connected, a datagram that could not be sent).
-    fn fail_remote(&mut self, target: &Target, reason: &str) {
+    fn fail_remote(&mut self, target: &Target, reason: &str, cause: Cause) {
         let keys: Vec<TransactionKey> = self
             .by_remote
             .get(&remote(target))
@@ -396,15 +398,15 @@ impl Task {
             .unwrap_or_default();
         let now = now();
         for key in keys {
-            self.fail(now, key, reason);
+            self.fail(now, key, reason, cause);
         }
     }
 
-    fn fail(&mut self, now: Instant, key: TransactionKey, reason: &str) {
+    fn fail(&mut self, now: Instant, key: TransactionKey, reason: &str, cause: Cause) {
         match key {
             TransactionKey::Client(k) => {
                 if let Some(r) = self.clients.get_mut(&k) {
-                    r.failure = Some(reason.to_owned());
+                    r.failure = Some((reason.to_owned(), cause));
                 }
             }
             TransactionKey::Server(_) => {}
@@ -441,7 +443,7 @@ impl Task {
                     tracing::debug!(target = %t.target, error = %e, "datagram not sent");
                 } else {
                     let reason = e.to_string();
-                    self.fail_remote(&t.target, &reason);
+                    self.fail_remote(&t.target, &reason, e.cause());
                 }
             }
             return;
@@ -613,13 +615,17 @@ impl Task {
                         TerminationReason::Timeout => DriverError::Timeout {
                             target: rec.target.clone(),
                         },
-                        TerminationReason::TransportError => DriverError::Transport {
-                            target: rec.target.clone(),
-                            reason: rec
+                        TerminationReason::TransportError => {
+                            let (reason, cause) = rec
                                 .failure
                                 .clone()
-                                .unwrap_or_else(|| "transport error".to_owned()),
-                        },
+                                .unwrap_or_else(|| ("transport error".to_owned(), Cause::Other));
+                            DriverError::Transport {
+                                target: rec.target.clone(),
+                                reason,
+                                cause,
+                            }
+                        }
                         // A held CANCEL whose INVITE got its final response first (§9.1).
                         TerminationReason::Normal => DriverError::Txn(crate::Error::InvalidState(
                             "the INVITE got its final response before the CANCEL was sent",
@@ -745,6 +751,7 @@ async fn stream_sender(
         let _ = reports.send(SendFailed {
             target,
             reason: e.to_string(),
+            cause: e.cause(),
         });
         return;
     }

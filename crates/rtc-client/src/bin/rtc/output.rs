@@ -113,6 +113,7 @@ mod tests {
             state: rtc_client::RegistrationState::Error,
             status,
             reason: reason.into(),
+            cause: None,
         };
         assert_eq!(
             describe(&event(None, "no answer from the registrar")),

@@ -487,7 +487,7 @@ async fn a_registration_error_without_a_status_says_why() {
             l.starts_with("event registration: error")
         })
         .await;
-    assert_eq!(line, "event registration: error (transport error)");
+    assert_eq!(line, "event registration: error (connection refused)");
     rtc.send("quit");
     rtc.exit().await;
     assert!(

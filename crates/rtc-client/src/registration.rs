@@ -139,6 +139,10 @@ pub struct RegistrationConfig {
     pub retry_max: Duration,
     /// Seed of the jitter generator (spreads many clients' retries apart).
     pub seed: u64,
+    /// Whether the targets come from an RFC 3263 lookup the caller runs again before a retry
+    /// after every target failed ([`Registration::poll_lookup`]); without it, retries reuse
+    /// the targets given.
+    pub relookup: bool,
 }
 
 impl RegistrationConfig {
@@ -157,6 +161,7 @@ impl RegistrationConfig {
             retry_base: Duration::from_secs(2),
             retry_max: Duration::from_secs(300),
             seed: 0x5eed,
+            relookup: false,
         }
     }
 }
@@ -197,6 +202,11 @@ pub struct Registration {
     /// that map every REGISTER to a new port.
     rewrites: u8,
     rng: u64,
+    /// The targets are to be looked up again before the next REGISTER.
+    stale_targets: bool,
+    /// A lookup is due: the caller runs it and reports with [`Registration::set_targets`] or
+    /// [`Registration::lookup_failed`].
+    lookup_due: bool,
     out: VecDeque<OutgoingRequest>,
     events: VecDeque<RegistrationEvent>,
 }
@@ -226,6 +236,8 @@ impl Registration {
             stale: None,
             cause: None,
             rewrites: 0,
+            stale_targets: false,
+            lookup_due: false,
             out: VecDeque::new(),
             events: VecDeque::new(),
         })
@@ -271,6 +283,67 @@ impl Registration {
     pub fn set_targets(&mut self, targets: Vec<Target>) {
         self.targets = targets;
         self.target = 0;
+        self.stale_targets = false;
+    }
+
+    /// Replaces our Via and Contact (the local address towards newly looked-up targets).
+    pub fn set_local(&mut self, local: Endpoint) {
+        self.local = local;
+    }
+
+    /// The RFC 3263 lookup of the registrar failed (`reason` says why): reported as
+    /// [`Error`](RegistrationState::Error), and looked up again after the same backoff as a
+    /// registrar that does not answer ([`poll_lookup`](Self::poll_lookup) tells when).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use sip_parse::TransportKind;
+    /// use rtc_client::{Endpoint, Registration, RegistrationConfig, RegistrationState};
+    ///
+    /// # #[allow(clippy::disallowed_methods)]
+    /// let now = Instant::now();
+    /// let local = Endpoint::new("alice").with(TransportKind::Udp, "192.0.2.1:5070");
+    /// let config = RegistrationConfig::new("sip:alice@example.test", "sip:example.test");
+    /// let mut reg = Registration::new(config, local, Vec::new())?;
+    /// reg.lookup_failed(now, "DNS lookup of example.test failed: no such name");
+    /// assert_eq!(reg.poll_event().unwrap().state, RegistrationState::Error);
+    /// let retry = reg.poll_timeout().expect("a retry");
+    /// reg.handle_timeout(retry)?;
+    /// assert!(reg.poll_lookup());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lookup_failed(&mut self, now: Instant, reason: &str) {
+        if matches!(
+            self.state,
+            RegistrationState::Unregistering
+                | RegistrationState::NotRegistered
+                | RegistrationState::Rejected
+                | RegistrationState::LoggedOff
+        ) && !self.targets.is_empty()
+        {
+            return;
+        }
+        self.stale_targets = true;
+        self.backoff(now, None, reason, None);
+    }
+
+    /// The lookup that was due (or the first) gave `targets`: registers with them, keeping the
+    /// backoff of failures so far, so that a registrar that stays away is not hammered.
+    pub fn resolved(&mut self, targets: Vec<Target>) -> Result<()> {
+        self.set_targets(targets);
+        match self.state {
+            RegistrationState::NotRegistered => self.register(),
+            RegistrationState::Error if self.wake.is_none() => {
+                self.set_state(RegistrationState::Registering, None, "retrying");
+                self.send(false)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a new RFC 3263 lookup of the registrar is due (once per call: it is taken).
+    pub fn poll_lookup(&mut self) -> bool {
+        std::mem::take(&mut self.lookup_due)
     }
 
     /// Registers, or refreshes at once if registered (with the server that holds the binding:
@@ -287,6 +360,13 @@ impl Registration {
     /// Removes our binding (Expires: 0). Without a binding to remove, only ends retries.
     pub fn unregister(&mut self) -> Result<()> {
         self.wake = None;
+        self.lookup_due = false;
+        if self.targets.is_empty() {
+            // Never resolved: nothing was registered.
+            self.pending = None;
+            self.set_state(RegistrationState::NotRegistered, None, "not registered");
+            return Ok(());
+        }
         match self.state {
             RegistrationState::Registered
             | RegistrationState::Registering
@@ -397,6 +477,11 @@ impl Registration {
                 // A retry starts over from the first server; a refresh stays with the one that
                 // holds our binding, or the client would end up registered on two (RFC 3263
                 // §4.3 fails over per request, not per refresh).
+                if self.state == RegistrationState::Error && self.stale_targets {
+                    // Targets are looked up again first (RFC 3263 §4.3 after failures).
+                    self.lookup_due = true;
+                    return Ok(());
+                }
                 if self.state == RegistrationState::Error {
                     self.target = 0;
                     self.set_state(RegistrationState::Registering, None, "retrying");
@@ -573,6 +658,19 @@ impl Registration {
             self.target += 1;
             return self.send(false);
         }
+        self.stale_targets = self.config.relookup;
+        self.backoff(now, status, reason, at_least);
+        Ok(())
+    }
+
+    /// Waits a backoff before the next attempt, in state `Error`.
+    fn backoff(
+        &mut self,
+        now: Instant,
+        status: Option<u16>,
+        reason: &str,
+        at_least: Option<Duration>,
+    ) {
         let exp = self.failures.min(16);
         self.failures = self.failures.saturating_add(1);
         let full = self
@@ -583,7 +681,6 @@ impl Registration {
         let wait = (full / 2 + full.mul_f64(self.random() * 0.5)).max(at_least.unwrap_or_default());
         self.wake = Some(now + wait);
         self.set_state(RegistrationState::Error, status, reason);
-        Ok(())
     }
 
     fn random(&mut self) -> f64 {

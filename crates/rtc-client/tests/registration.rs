@@ -576,3 +576,58 @@ fn a_failure_says_its_cause_and_a_certificate_outweighs_a_refusal() {
     assert_eq!(last.state, RegistrationState::Registered);
     assert_eq!(last.cause, None);
 }
+
+#[test]
+fn a_failed_lookup_is_an_error_with_its_cause_then_looked_up_again_with_backoff() {
+    let now = start();
+    let mut reg = registration(Vec::new());
+    reg.lookup_failed(now, "DNS lookup of example.test failed: no such name");
+    let e = reg.poll_event().unwrap();
+    assert_eq!(e.state, RegistrationState::Error);
+    assert!(e.reason.contains("example.test"), "{}", e.reason);
+    assert!(reg.poll_request().is_none());
+    assert!(!reg.poll_lookup(), "not before the backoff");
+
+    let first_wait = reg.poll_timeout().unwrap() - now;
+    assert!((Duration::from_secs(1)..=Duration::from_secs(2)).contains(&first_wait));
+    let t1 = now + first_wait;
+    reg.handle_timeout(t1).unwrap();
+    assert!(reg.poll_lookup());
+    assert!(reg.poll_request().is_none(), "no REGISTER without targets");
+    // It fails again: the wait grows.
+    reg.lookup_failed(t1, "DNS lookup of example.test failed: timed out");
+    let second_wait = reg.poll_timeout().unwrap() - t1;
+    assert!((Duration::from_secs(2)..=Duration::from_secs(4)).contains(&second_wait));
+    let t2 = t1 + second_wait;
+    reg.handle_timeout(t2).unwrap();
+    assert!(reg.poll_lookup());
+
+    // Now it answers: the REGISTER goes to what it found.
+    reg.resolved(targets()).unwrap();
+    let r = reg.poll_request().unwrap();
+    assert_eq!(r.target, targets()[0]);
+    accept(&mut reg, t2, &r, 600);
+    assert_eq!(reg.state(), RegistrationState::Registered);
+}
+
+#[test]
+fn with_relookup_a_retry_after_every_target_failed_looks_up_again_first() {
+    let now = start();
+    let local = Endpoint::new("alice").with(TransportKind::Udp, "192.0.2.1:5070");
+    let mut config = RegistrationConfig::new("sip:alice@example.test", "sip:example.test");
+    config.relookup = true;
+    let mut reg = Registration::new(config, local, vec![targets()[0].clone()]).unwrap();
+    reg.register().unwrap();
+    let a = reg.poll_request().unwrap();
+    reg.handle_failure(now, a.id, Failure::Timeout).unwrap();
+    assert_eq!(reg.state(), RegistrationState::Error);
+    let t1 = reg.poll_timeout().unwrap();
+    reg.handle_timeout(t1).unwrap();
+    assert!(reg.poll_lookup());
+    assert!(reg.poll_request().is_none());
+    // The server moved: the retry goes to the new one.
+    let moved = Target::udp("192.0.2.77:5060".parse().unwrap());
+    reg.resolved(vec![moved.clone()]).unwrap();
+    assert_eq!(reg.poll_request().unwrap().target, moved);
+    assert_eq!(reg.state(), RegistrationState::Registering);
+}

@@ -1,5 +1,4 @@
-//! Where the client is and where its servers are: the sent-by per transport, and RFC 3263
-//! lookups of the profile's servers.
+//! Where the client is: the sent-by per transport.
 
 use super::*;
 
@@ -33,32 +32,6 @@ impl Engine {
             local = local.with(kind, sent_by);
         }
         Ok(local)
-    }
-
-    pub(super) async fn resolve(&mut self, server: &SipServer) -> Result<Vec<Target>> {
-        let dest = Destination {
-            port: server.addr.port,
-            transport: Some(match server.protocol {
-                provisioning::Transport::Udp => TransportKind::Udp,
-                provisioning::Transport::Tcp => TransportKind::Tcp,
-                provisioning::Transport::Tls => TransportKind::Tls,
-            }),
-            ..Destination::host(server.addr.host.to_string().trim_matches(['[', ']']))
-        };
-        let targets = match &mut self.dns {
-            Dns::Static(dns) => locate(dns, &dest).await?,
-            Dns::System(dns) => {
-                if dns.is_none() {
-                    *dns = Some(Box::new(HickoryDns::from_system_conf()?));
-                }
-                let dns = dns.as_deref().ok_or(Error::NoRegistrar)?;
-                locate(dns, &dest).await?
-            }
-        };
-        if targets.is_empty() {
-            return Err(Error::Unresolvable(server.addr.to_string()));
-        }
-        Ok(targets)
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod addresses;
 mod flows;
+mod lookup;
 mod presence_agent;
 mod routing;
 
@@ -218,6 +219,13 @@ struct ProfileState {
     logging_off: Vec<oneshot::Sender<Result<()>>>,
     /// The keep-alive of a registration over UDP, while it is registered or recovering.
     keepalive: Option<KeepAlive>,
+    /// The servers looked up (RFC 3263) for `registration` and `outbound`.
+    registrar_server: SipServer,
+    proxy_server: Option<SipServer>,
+    /// The user part of our Contact.
+    user_part: String,
+    /// The lookup whose outcome counts (older ones are ignored).
+    lookup_seq: u64,
 }
 
 impl ProfileState {
@@ -247,6 +255,8 @@ pub(crate) struct Engine {
     events: EventSender,
     done_tx: mpsc::UnboundedSender<Done>,
     done_rx: mpsc::UnboundedReceiver<Done>,
+    lookup_tx: mpsc::UnboundedSender<lookup::Lookup>,
+    lookup_rx: mpsc::UnboundedReceiver<lookup::Lookup>,
     profiles: HashMap<String, ProfileState>,
     outstanding: HashMap<u64, Outstanding>,
     next_id: u64,
@@ -274,6 +284,7 @@ impl Engine {
         events: EventSender,
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let (lookup_tx, lookup_rx) = mpsc::unbounded_channel();
         let dns = match config.dns.take() {
             Some(d) => Dns::Static(d),
             None => Dns::System(None),
@@ -287,6 +298,8 @@ impl Engine {
             events,
             done_tx,
             done_rx,
+            lookup_tx,
+            lookup_rx,
             profiles: HashMap::new(),
             outstanding: HashMap::new(),
             next_id: 0,
@@ -337,6 +350,7 @@ impl Engine {
                 },
                 Some(done) = self.done_rx.recv() => self.handle_done(done).await,
                 Some(report) = self.sessions.recv() => self.session_report(report),
+                Some(lookup) = self.lookup_rx.recv() => self.lookup_done(lookup),
                 () = sleep => self.handle_timeout(),
             }
             self.drain();
@@ -464,7 +478,7 @@ impl Engine {
                 flags,
                 reply,
             } => {
-                let r = self.enable_profile(*profile, flags).await;
+                let r = self.enable_profile(*profile, flags);
                 let _ = reply.send(r);
             }
             Command::DisableProfile { key, reply } => match self.profiles.get_mut(&key) {
@@ -540,7 +554,9 @@ impl Engine {
         }
     }
 
-    async fn enable_profile(&mut self, profile: Profile, flags: RegisterFlags) -> Result<()> {
+    /// Enables a profile at once: its servers are looked up off the loop, and a failed
+    /// lookup is a registration `Error` with its cause, retried with backoff, as in RTC.
+    fn enable_profile(&mut self, profile: Profile, flags: RegisterFlags) -> Result<()> {
         if self.profiles.contains_key(&profile.key) {
             return Err(Error::ProfileEnabled(profile.key));
         }
@@ -548,13 +564,12 @@ impl Engine {
             .or(profile.registrar())
             .ok_or(Error::NoRegistrar)?
             .clone();
-        let registrar_targets = self.resolve(&registrar).await?;
-        let proxy = profile.servers.iter().find(|s| s.role == Role::Proxy);
-        let outbound = match proxy {
-            Some(proxy) => self.resolve(proxy).await?,
-            None => registrar_targets.clone(),
-        };
-        let proxy = proxy.is_some();
+        let proxy_server = profile
+            .servers
+            .iter()
+            .find(|s| s.role == Role::Proxy)
+            .cloned();
+        let proxy = proxy_server.is_some();
         let user = &profile.user;
         let aor = user.uri.to_string();
         let user_part = aor
@@ -569,7 +584,10 @@ impl Engine {
                 pw.expose(),
             )
         });
-        let local = self.local(&user_part, registrar_targets.first())?;
+        // Before the lookup, a wildcard listener has no address yet: it is found then.
+        let local = self
+            .local(&user_part, None)
+            .unwrap_or_else(|_| Endpoint::new(&user_part));
 
         let mut config = RegistrationConfig::new(aor.clone(), format!("sip:{domain}"));
         config.display_name = user.name.clone();
@@ -581,8 +599,8 @@ impl Engine {
             .then(|| "presence, presence.winfo".to_owned());
         config.user_agent = Some(self.config.user_agent.clone());
         config.seed = u64::from(std::process::id()) ^ (self.next_id << 17) ^ aor.len() as u64;
-        let mut registration = Registration::new(config, local.clone(), registrar_targets)?;
-        registration.register()?;
+        config.relookup = true;
+        let registration = Registration::new(config, local.clone(), Vec::new())?;
         let digest = match credentials {
             Some(c) => DigestClient::new(c),
             None => DigestClient::default(),
@@ -596,13 +614,17 @@ impl Engine {
                 registration,
                 local,
                 digest,
-                outbound,
+                outbound: Vec::new(),
                 proxy,
                 logging_off: Vec::new(),
                 keepalive: None,
+                registrar_server: registrar,
+                proxy_server,
+                user_part,
+                lookup_seq: 0,
             },
         );
-        self.start_agent()?;
+        self.start_lookup(&profile.key);
         Ok(())
     }
 
@@ -807,6 +829,7 @@ impl Engine {
         // a registration that completes gives the agent work (publish, refresh after a lost
         // registration) that must leave in this same turn.
         self.drain_keepalives();
+        self.drain_lookups();
         self.drain_registrations();
         self.drain_agent();
         self.sessions.drain(&mut self.pending_events);

@@ -9,11 +9,12 @@ impl Engine {
         let (None, Some(presence)) = (&self.agent, &self.presence) else {
             return Ok(());
         };
-        let Some((key, p)) = self
-            .profiles
-            .iter()
-            .find(|(_, p)| p.flags.contains(RegisterFlags::PRESENCE) && p.logging_off.is_empty())
-        else {
+        let Some((key, p)) = self.profiles.iter().find(|(_, p)| {
+            // Not before its servers are known: the agent's Contact depends on them.
+            p.flags.contains(RegisterFlags::PRESENCE)
+                && p.logging_off.is_empty()
+                && p.next_hop().is_some()
+        }) else {
             return Ok(());
         };
         let kind = p.next_hop().map_or(TransportKind::Udp, |t| t.transport);

@@ -46,6 +46,8 @@ pub struct ClientConfig {
     pub register_expires: u32,
     /// Fixed DNS answers instead of the system resolver (tests, closed networks).
     pub dns: Option<StaticDns>,
+    /// Name servers to ask instead of the system's (`/etc/resolv.conf`), when `dns` is unset.
+    pub name_servers: Vec<std::net::SocketAddr>,
     /// How often a buddy of subscription type `Poll` is fetched (a SUBSCRIBE with Expires: 0,
     /// RFC 6665 §4.4.3) instead of being subscribed to. Default 5 minutes, at least a second.
     pub poll_interval: std::time::Duration,
@@ -87,6 +89,7 @@ impl Default for ClientConfig {
             user_agent: concat!("rtc-client/", env!("CARGO_PKG_VERSION")).to_owned(),
             register_expires: 3600,
             dns: None,
+            name_servers: Vec::new(),
             poll_interval: crate::agent::DEFAULT_POLL_INTERVAL,
             udp_keepalive: Some(crate::keepalive::KeepAliveConfig::default()),
             subscription_backoff: presence::subscriber::RETRY_BACKOFF,

@@ -10,6 +10,8 @@
 //! }
 //! ```
 
+pub mod dns;
+
 use std::io::Write;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -287,6 +287,9 @@ impl Engine {
         let (lookup_tx, lookup_rx) = mpsc::unbounded_channel();
         let dns = match config.dns.take() {
             Some(d) => Dns::Static(d),
+            None if !config.name_servers.is_empty() => Dns::System(Some(Box::new(
+                HickoryDns::with_name_servers(&config.name_servers),
+            ))),
             None => Dns::System(None),
         };
         let sessions = SessionDriver::new(driver.clone(), config.timers, config.invite_expiry);

@@ -1,0 +1,46 @@
+//! RFC 3263 lookups as the client runs them: off the event loop, a failure reported as a
+//! registration `Error` with its cause and retried with backoff, and the servers looked up
+//! again after every one failed, so that a changed SRV answer moves the client. Against the
+//! testkit's DNS server (real hickory queries) and two embedded registrars.
+
+mod common;
+
+use common::*;
+use rtc_client::{Event, RegisterFlags, RegistrationState};
+use sip_transport::testkit::dns::{RecordType, TestDns, a, srv};
+
+/// alice's profile with the registrar named `host` (no port: SRV is asked).
+fn profile_at(host: &str) -> String {
+    profile_xml("alice", 5060, "udp").replace("127.0.0.1:5060", host)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_lookup_is_an_error_with_its_cause_and_registers_once_dns_answers() {
+    let (server, port) = embedded_server().await;
+    let dns = TestDns::start().await;
+    let (client, mut events) = client_with(None, |c| c.name_servers = vec![dns.addr()]).await;
+    let profile = client.create_profile(&profile_at("example.test")).unwrap();
+    // Nothing known about example.test yet: enabling still succeeds.
+    client
+        .enable_profile(&profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    let error = expect_state(&mut events, RegistrationState::Error).await;
+    let Event::Registration { reason, .. } = error else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("DNS lookup of example.test failed"),
+        "{reason}"
+    );
+    // The name appears: the retry finds it and registers.
+    dns.set(
+        "_sip._udp.example.test",
+        RecordType::SRV,
+        vec![srv(0, 0, port, "one.example.test.")],
+    );
+    dns.set("one.example.test", RecordType::A, vec![a("127.0.0.1")]);
+    expect_state(&mut events, RegistrationState::Registered).await;
+    assert!(!server.bindings("alice").is_empty());
+    client.shutdown().await.unwrap();
+}

@@ -26,6 +26,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolverConfig};
@@ -269,6 +270,64 @@ pub trait DnsLookup: Send + Sync {
     fn srv(&self, name: &str) -> impl Future<Output = Result<Vec<SrvRecord>>> + Send;
     /// A and AAAA records of `host`.
     fn ip(&self, host: &str) -> impl Future<Output = Result<Vec<IpAddr>>> + Send;
+    /// [`naptr`](Self::naptr) with how long the answer stays valid (its TTL), if known.
+    fn naptr_ttl(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<(Vec<NaptrRecord>, Option<Duration>)>> + Send {
+        async move { Ok((self.naptr(name).await?, None)) }
+    }
+    /// [`srv`](Self::srv) with how long the answer stays valid (its TTL), if known.
+    fn srv_ttl(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<(Vec<SrvRecord>, Option<Duration>)>> + Send {
+        async move { Ok((self.srv(name).await?, None)) }
+    }
+    /// [`ip`](Self::ip) with how long the answer stays valid (its TTL), if known.
+    fn ip_ttl(
+        &self,
+        host: &str,
+    ) -> impl Future<Output = Result<(Vec<IpAddr>, Option<Duration>)>> + Send {
+        async move { Ok((self.ip(host).await?, None)) }
+    }
+}
+
+/// Targets in RFC 3263 order, and how long they stay valid: the shortest TTL of the answers
+/// they came from (`None`: no TTL known, as for a numeric host or [`StaticDns`] without one).
+/// Look them up again once it has passed (RFC 3263 §4.3 relies on DNS caching rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// Where to send, in order.
+    pub targets: Vec<Target>,
+    /// How long the answer is valid.
+    pub valid_for: Option<Duration>,
+}
+
+/// Keeps the shortest TTL seen.
+fn shortest(acc: &mut Option<Duration>, ttl: Option<Duration>) {
+    if let Some(t) = ttl {
+        *acc = Some(acc.map_or(t, |a| a.min(t)));
+    }
+}
+
+/// [`locate`], with how long its answer stays valid.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::time::Duration;
+/// use sip_transport::resolve::{Destination, StaticDns, locate_for};
+///
+/// let mut dns = StaticDns::default();
+/// dns.add_ip("example.test", "192.0.2.1".parse().unwrap()).set_ttl(Duration::from_secs(300));
+/// let found = locate_for(&dns, &Destination::host("example.test")).await.unwrap();
+/// assert_eq!(found.valid_for, Some(Duration::from_secs(300)));
+/// # });
+/// ```
+pub async fn locate_for<D: DnsLookup>(dns: &D, dest: &Destination) -> Result<Located> {
+    let mut valid_for = None;
+    let targets = locate_ttl(dns, dest, std_random, &mut valid_for).await?;
+    Ok(Located { targets, valid_for })
 }
 
 /// Resolves `dest` to the targets to try, in order (RFC 3263 §4), using [`std_random`] for SRV
@@ -281,7 +340,17 @@ pub async fn locate<D: DnsLookup>(dns: &D, dest: &Destination) -> Result<Vec<Tar
 pub async fn locate_with<D: DnsLookup>(
     dns: &D,
     dest: &Destination,
+    random: impl FnMut(u32) -> u32 + Send,
+) -> Result<Vec<Target>> {
+    locate_ttl(dns, dest, random, &mut None).await
+}
+
+/// [`locate_with`], keeping the shortest TTL of the answers used in `valid_for`.
+async fn locate_ttl<D: DnsLookup>(
+    dns: &D,
+    dest: &Destination,
     mut random: impl FnMut(u32) -> u32 + Send,
+    valid_for: &mut Option<Duration>,
 ) -> Result<Vec<Target>> {
     let host = dest.host.trim_end_matches('.');
     if host.is_empty() {
@@ -314,7 +383,8 @@ pub async fn locate_with<D: DnsLookup>(
     }
     let mut failure = None;
     if let Some(port) = dest.port {
-        let ips = dns.ip(host).await?;
+        let (ips, ttl) = dns.ip_ttl(host).await?;
+        shortest(valid_for, ttl);
         return non_empty(
             ips.into_iter()
                 .map(|ip| target(fallback, ip, port))
@@ -327,8 +397,13 @@ pub async fn locate_with<D: DnsLookup>(
     // §4.1: NAPTR when no transport was given, then SRV per chosen service.
     let mut services: Vec<(TransportKind, String)> = Vec::new();
     if dest.transport.is_none() {
-        match dns.naptr(host).await {
-            Ok(records) => services = select_naptr(&records, &allowed),
+        match dns.naptr_ttl(host).await {
+            Ok((records, ttl)) => {
+                services = select_naptr(&records, &allowed);
+                if !services.is_empty() {
+                    shortest(valid_for, ttl);
+                }
+            }
             Err(e) => {
                 tracing::debug!(host, error = %e, "NAPTR lookup failed; trying SRV");
                 failure = Some(e);
@@ -343,8 +418,13 @@ pub async fn locate_with<D: DnsLookup>(
     }
     let mut out = Vec::new();
     for (t, name) in services {
-        let records = match dns.srv(&name).await {
-            Ok(r) => r,
+        let records = match dns.srv_ttl(&name).await {
+            Ok((r, ttl)) => {
+                if !r.is_empty() {
+                    shortest(valid_for, ttl);
+                }
+                r
+            }
             Err(e) => {
                 tracing::debug!(name, error = %e, "SRV lookup failed");
                 failure = Some(e);
@@ -352,8 +432,11 @@ pub async fn locate_with<D: DnsLookup>(
             }
         };
         for srv in order_srv(&records, &mut random) {
-            match dns.ip(srv.target.trim_end_matches('.')).await {
-                Ok(ips) => out.extend(ips.into_iter().map(|ip| target(t, ip, srv.port))),
+            match dns.ip_ttl(srv.target.trim_end_matches('.')).await {
+                Ok((ips, ttl)) => {
+                    shortest(valid_for, ttl);
+                    out.extend(ips.into_iter().map(|ip| target(t, ip, srv.port)));
+                }
                 Err(e) => failure = Some(e),
             }
         }
@@ -364,14 +447,17 @@ pub async fn locate_with<D: DnsLookup>(
     }
 
     // §4.2: no SRV: the host's addresses with the default port.
-    match dns.ip(host).await {
-        Ok(ips) => non_empty(
-            ips.into_iter()
-                .map(|ip| target(fallback, ip, fallback.default_port()))
-                .collect(),
-            host,
-            failure,
-        ),
+    match dns.ip_ttl(host).await {
+        Ok((ips, ttl)) => {
+            shortest(valid_for, ttl);
+            non_empty(
+                ips.into_iter()
+                    .map(|ip| target(fallback, ip, fallback.default_port()))
+                    .collect(),
+                host,
+                failure,
+            )
+        }
         Err(e) => Err(e),
     }
 }
@@ -395,6 +481,7 @@ pub struct StaticDns {
     naptr: HashMap<String, Vec<NaptrRecord>>,
     srv: HashMap<String, Vec<SrvRecord>>,
     ip: HashMap<String, Vec<IpAddr>>,
+    ttl: Option<Duration>,
 }
 
 fn key(name: &str) -> String {
@@ -417,6 +504,11 @@ impl StaticDns {
         self.ip.entry(key(host)).or_default().push(ip);
         self
     }
+    /// Gives every answer this TTL (none by default: answers never expire).
+    pub fn set_ttl(&mut self, ttl: Duration) -> &mut Self {
+        self.ttl = Some(ttl);
+        self
+    }
 }
 
 impl DnsLookup for StaticDns {
@@ -428,6 +520,15 @@ impl DnsLookup for StaticDns {
     }
     async fn ip(&self, host: &str) -> Result<Vec<IpAddr>> {
         Ok(self.ip.get(&key(host)).cloned().unwrap_or_default())
+    }
+    async fn naptr_ttl(&self, name: &str) -> Result<(Vec<NaptrRecord>, Option<Duration>)> {
+        Ok((self.naptr(name).await?, self.ttl))
+    }
+    async fn srv_ttl(&self, name: &str) -> Result<(Vec<SrvRecord>, Option<Duration>)> {
+        Ok((self.srv(name).await?, self.ttl))
+    }
+    async fn ip_ttl(&self, host: &str) -> Result<(Vec<IpAddr>, Option<Duration>)> {
+        Ok((self.ip(host).await?, self.ttl))
     }
 }
 
@@ -489,42 +590,66 @@ fn name_text(n: &hickory_resolver::proto::rr::Name) -> String {
     n.to_utf8().trim_end_matches('.').to_owned()
 }
 
+/// How long from now a hickory answer valid until `until` stays valid.
+fn remaining(until: Instant) -> Option<Duration> {
+    #[allow(clippy::disallowed_methods)] // hickory's cache runs on the real clock
+    Some(until.saturating_duration_since(Instant::now()))
+}
+
 impl DnsLookup for HickoryDns {
     async fn naptr(&self, name: &str) -> Result<Vec<NaptrRecord>> {
+        Ok(self.naptr_ttl(name).await?.0)
+    }
+
+    async fn srv(&self, name: &str) -> Result<Vec<SrvRecord>> {
+        Ok(self.srv_ttl(name).await?.0)
+    }
+
+    async fn ip(&self, host: &str) -> Result<Vec<IpAddr>> {
+        Ok(self.ip_ttl(host).await?.0)
+    }
+
+    async fn naptr_ttl(&self, name: &str) -> Result<(Vec<NaptrRecord>, Option<Duration>)> {
         match self.0.lookup(fqdn(name), RecordType::NAPTR).await {
-            Ok(l) => Ok(l
-                .iter()
-                .filter_map(|r| match r {
-                    RData::NAPTR(n) => Some(NaptrRecord {
-                        order: n.order(),
-                        preference: n.preference(),
-                        flags: String::from_utf8_lossy(n.flags()).into_owned(),
-                        service: String::from_utf8_lossy(n.services()).into_owned(),
-                        replacement: name_text(n.replacement()),
-                    }),
-                    _ => None,
-                })
-                .collect()),
-            Err(e) if e.is_no_records_found() => Ok(Vec::new()),
+            Ok(l) => Ok((
+                l.iter()
+                    .filter_map(|r| match r {
+                        RData::NAPTR(n) => Some(NaptrRecord {
+                            order: n.order(),
+                            preference: n.preference(),
+                            flags: String::from_utf8_lossy(n.flags()).into_owned(),
+                            service: String::from_utf8_lossy(n.services()).into_owned(),
+                            replacement: name_text(n.replacement()),
+                        }),
+                        _ => None,
+                    })
+                    .collect(),
+                remaining(l.valid_until()),
+            )),
+            Err(e) if e.is_no_records_found() => Ok((Vec::new(), None)),
             Err(e) => Err(dns_error(name, "NAPTR", e)),
         }
     }
 
-    async fn srv(&self, name: &str) -> Result<Vec<SrvRecord>> {
+    async fn srv_ttl(&self, name: &str) -> Result<(Vec<SrvRecord>, Option<Duration>)> {
         match self.0.srv_lookup(fqdn(name)).await {
-            Ok(l) => Ok(l
-                .iter()
-                .map(|s| SrvRecord::new(s.priority(), s.weight(), s.port(), name_text(s.target())))
-                .collect()),
-            Err(e) if e.is_no_records_found() => Ok(Vec::new()),
+            Ok(l) => Ok((
+                l.iter()
+                    .map(|s| {
+                        SrvRecord::new(s.priority(), s.weight(), s.port(), name_text(s.target()))
+                    })
+                    .collect(),
+                remaining(l.as_lookup().valid_until()),
+            )),
+            Err(e) if e.is_no_records_found() => Ok((Vec::new(), None)),
             Err(e) => Err(dns_error(name, "SRV", e)),
         }
     }
 
-    async fn ip(&self, host: &str) -> Result<Vec<IpAddr>> {
+    async fn ip_ttl(&self, host: &str) -> Result<(Vec<IpAddr>, Option<Duration>)> {
         match self.0.lookup_ip(fqdn(host)).await {
-            Ok(l) => Ok(l.iter().collect()),
-            Err(e) if e.is_no_records_found() => Ok(Vec::new()),
+            Ok(l) => Ok((l.iter().collect(), remaining(l.valid_until()))),
+            Err(e) if e.is_no_records_found() => Ok((Vec::new(), None)),
             Err(e) => Err(dns_error(host, "A/AAAA", e)),
         }
     }

@@ -120,3 +120,24 @@ async fn srv_without_naptr_then_plain_a() {
     let ips: Vec<IpAddr> = dns.ip("plain.test").await.unwrap();
     assert_eq!(ips, [IpAddr::from([127, 0, 0, 30])]);
 }
+
+#[tokio::test]
+async fn the_answer_is_valid_for_its_shortest_ttl() {
+    use RecordType::*;
+    let server = TestDns::with_ttl(60).await;
+    server.add("_sip._udp.ttl.test", SRV, srv(0, 0, 5070, "pbx.ttl.test."));
+    server.add("pbx.ttl.test", A, a("127.0.0.40"));
+    let dns = HickoryDns::with_name_servers(&[server.addr()]);
+    let found = sip_transport::resolve::locate_for(&dns, &Destination::host("ttl.test"))
+        .await
+        .unwrap();
+    assert_eq!(
+        found.targets,
+        [Target::udp("127.0.0.40:5070".parse().unwrap())]
+    );
+    let valid = found.valid_for.expect("a TTL");
+    assert!(
+        (std::time::Duration::from_secs(50)..=std::time::Duration::from_secs(60)).contains(&valid),
+        "{valid:?}"
+    );
+}

@@ -204,6 +204,8 @@ pub struct Registration {
     rng: u64,
     /// The targets are to be looked up again before the next REGISTER.
     stale_targets: bool,
+    /// When the targets' DNS answer expires (its TTL): they are looked up again then.
+    targets_until: Option<Instant>,
     /// A lookup is due: the caller runs it and reports with [`Registration::set_targets`] or
     /// [`Registration::lookup_failed`].
     lookup_due: bool,
@@ -237,6 +239,7 @@ impl Registration {
             cause: None,
             rewrites: 0,
             stale_targets: false,
+            targets_until: None,
             lookup_due: false,
             out: VecDeque::new(),
             events: VecDeque::new(),
@@ -327,17 +330,33 @@ impl Registration {
         self.backoff(now, None, reason, None);
     }
 
-    /// The lookup that was due (or the first) gave `targets`: registers with them, keeping the
-    /// backoff of failures so far, so that a registrar that stays away is not hammered.
-    pub fn resolved(&mut self, targets: Vec<Target>) -> Result<()> {
+    /// The lookup that was due (or the first) gave `targets`, valid until `valid_until` (the
+    /// answer's TTL; looked up again then): registers with them, keeping the backoff of
+    /// failures so far, so that a registrar that stays away is not hammered. A registration
+    /// in progress or in place stays with its server, first in the new list even if the answer
+    /// no longer names it: a working binding is not moved, which would leave a second one
+    /// behind; the new answer counts from its next failure.
+    pub fn resolved(&mut self, targets: Vec<Target>, valid_until: Option<Instant>) -> Result<()> {
+        let current = self.current_target().cloned();
         self.set_targets(targets);
+        self.targets_until = valid_until;
         match self.state {
-            RegistrationState::NotRegistered => self.register(),
+            // The first lookup (a lookup after unregistering registers nothing).
+            RegistrationState::NotRegistered if current.is_none() => self.register(),
             RegistrationState::Error if self.wake.is_none() => {
                 self.set_state(RegistrationState::Registering, None, "retrying");
                 self.send(false)
             }
-            _ => Ok(()),
+            RegistrationState::Error => Ok(()),
+            _ => {
+                if let Some(current) = current {
+                    match self.targets.iter().position(|t| *t == current) {
+                        Some(i) => self.target = i,
+                        None => self.targets.insert(0, current),
+                    }
+                }
+                Ok(())
+            }
         }
     }
 
@@ -361,6 +380,7 @@ impl Registration {
     pub fn unregister(&mut self) -> Result<()> {
         self.wake = None;
         self.lookup_due = false;
+        self.targets_until = None;
         if self.targets.is_empty() {
             // Never resolved: nothing was registered.
             self.pending = None;
@@ -469,8 +489,18 @@ impl Registration {
         self.next_target(now, None, &reason, None)
     }
 
-    /// Sends the refresh or retry that is due.
+    /// Sends the refresh or retry that is due, and asks for a lookup once the targets' TTL
+    /// has passed.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<()> {
+        if self.targets_until.is_some_and(|at| at <= now) {
+            self.targets_until = None;
+            self.lookup_due = matches!(
+                self.state,
+                RegistrationState::Registered
+                    | RegistrationState::Registering
+                    | RegistrationState::Error
+            );
+        }
         match self.wake {
             Some(at) if at <= now => {
                 self.wake = None;
@@ -504,7 +534,10 @@ impl Registration {
 
     /// When to call [`handle_timeout`](Self::handle_timeout).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.wake
+        match (self.wake, self.targets_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn registered(&mut self, now: Instant, status: u16, reason: &str, response: &Message) {

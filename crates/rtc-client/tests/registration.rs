@@ -603,7 +603,7 @@ fn a_failed_lookup_is_an_error_with_its_cause_then_looked_up_again_with_backoff(
     assert!(reg.poll_lookup());
 
     // Now it answers: the REGISTER goes to what it found.
-    reg.resolved(targets()).unwrap();
+    reg.resolved(targets(), None).unwrap();
     let r = reg.poll_request().unwrap();
     assert_eq!(r.target, targets()[0]);
     accept(&mut reg, t2, &r, 600);
@@ -627,7 +627,33 @@ fn with_relookup_a_retry_after_every_target_failed_looks_up_again_first() {
     assert!(reg.poll_request().is_none());
     // The server moved: the retry goes to the new one.
     let moved = Target::udp("192.0.2.77:5060".parse().unwrap());
-    reg.resolved(vec![moved.clone()]).unwrap();
+    reg.resolved(vec![moved.clone()], None).unwrap();
     assert_eq!(reg.poll_request().unwrap().target, moved);
     assert_eq!(reg.state(), RegistrationState::Registering);
+}
+
+#[test]
+fn targets_are_looked_up_again_when_their_ttl_expires_and_a_binding_stays_put() {
+    let (now, mut reg) = setup();
+    reg.resolved(targets(), Some(now + Duration::from_secs(60)))
+        .unwrap();
+    let r = send_register(&mut reg);
+    accept(&mut reg, now, &r, 600);
+    // The TTL passes before the refresh (300 s): a lookup is due, no REGISTER.
+    assert_eq!(reg.poll_timeout(), Some(now + Duration::from_secs(60)));
+    let t1 = now + Duration::from_secs(60);
+    reg.handle_timeout(t1).unwrap();
+    assert!(reg.poll_lookup());
+    assert!(reg.poll_request().is_none());
+    // The new answer no longer names our server: the refresh still goes there.
+    let moved = Target::udp("192.0.2.77:5060".parse().unwrap());
+    reg.resolved(vec![moved.clone()], Some(t1 + Duration::from_secs(600)))
+        .unwrap();
+    assert_eq!(reg.state(), RegistrationState::Registered);
+    let (at, refresh) = refresh_due(&mut reg);
+    assert_eq!(refresh.target, targets()[0]);
+    // It fails: the failover goes to the server the answer names now.
+    reg.handle_failure(at, refresh.id, Failure::Timeout)
+        .unwrap();
+    assert_eq!(reg.poll_request().unwrap().target, moved);
 }

@@ -5,6 +5,8 @@
 
 use super::*;
 
+use sip_transport::resolve::{Located, locate_for};
+
 /// The outcome of one lookup of a profile's servers.
 #[derive(Debug)]
 pub(super) struct Lookup {
@@ -13,8 +15,12 @@ pub(super) struct Lookup {
     /// under the same key).
     seq: u64,
     /// The registrar's targets and the proxy's, or why the lookup failed.
-    result: std::result::Result<(Vec<Target>, Option<Vec<Target>>), String>,
+    result: std::result::Result<(Located, Option<Located>), String>,
 }
+
+/// The shortest time an answer is kept before it is looked up again, whatever its TTL: a TTL
+/// of 0 would otherwise mean a lookup in a tight loop.
+const MIN_TTL: Duration = Duration::from_secs(30);
 
 /// A resolver a lookup task owns.
 #[derive(Clone)]
@@ -84,7 +90,7 @@ impl Engine {
         let found = lookup.result.and_then(|(registrar, proxy)| {
             // Our address towards the server (a wildcard listener routes per destination).
             let local = self
-                .local(&p.user_part, registrar.first())
+                .local(&p.user_part, registrar.targets.first())
                 .map_err(|e| e.to_string())?;
             Ok((registrar, proxy, local))
         });
@@ -93,13 +99,21 @@ impl Engine {
         };
         let moved = match found {
             Ok((registrar, proxy, local)) => {
-                let moved = local != p.local;
+                // Before any registration only: a Contact in place stays as it is (it may be
+                // the public address a NAT gave us).
+                let moved = local != p.local && p.registration.target().is_none();
                 if moved {
                     p.local = local.clone();
                     p.registration.set_local(local);
                 }
-                p.outbound = proxy.unwrap_or_else(|| registrar.clone());
-                if let Err(e) = p.registration.resolved(registrar) {
+                let valid_for = registrar
+                    .valid_for
+                    .into_iter()
+                    .chain(proxy.as_ref().and_then(|p| p.valid_for))
+                    .min();
+                let valid_until = valid_for.map(|v| now + v.max(MIN_TTL));
+                p.outbound = proxy.map_or_else(|| registrar.targets.clone(), |p| p.targets);
+                if let Err(e) = p.registration.resolved(registrar.targets, valid_until) {
                     warn!("registration of {key}: {e}");
                 }
                 moved
@@ -131,10 +145,7 @@ impl Engine {
 }
 
 /// `server`'s targets in RFC 3263 order; an error names the server and says why.
-async fn resolve(
-    resolver: &Resolver,
-    server: &SipServer,
-) -> std::result::Result<Vec<Target>, String> {
+async fn resolve(resolver: &Resolver, server: &SipServer) -> std::result::Result<Located, String> {
     let host = server.addr.host.to_string();
     let dest = Destination {
         port: server.addr.port,
@@ -146,11 +157,11 @@ async fn resolve(
         ..Destination::host(host.trim_matches(['[', ']']))
     };
     let targets = match resolver {
-        Resolver::Static(dns) => locate(dns, &dest).await,
-        Resolver::System(dns) => locate(dns.as_ref(), &dest).await,
+        Resolver::Static(dns) => locate_for(dns, &dest).await,
+        Resolver::System(dns) => locate_for(dns.as_ref(), &dest).await,
     };
     match targets {
-        Ok(t) if !t.is_empty() => Ok(t),
+        Ok(t) if !t.targets.is_empty() => Ok(t),
         Ok(_) => Err(format!(
             "DNS lookup of {host} failed: no such name or no records"
         )),

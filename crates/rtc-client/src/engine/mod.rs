@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use provisioning::{Profile, RegisterFlags, Role, SipServer};
 use sip_parse::{Message, Method, Target, TransportKind};
-use sip_transport::resolve::{Destination, HickoryDns, StaticDns, locate};
+use sip_transport::resolve::{Destination, HickoryDns, StaticDns};
 use sip_transport::{Cause, StunIncoming};
 use sip_txn::digest::{Credentials, DigestClient};
 use sip_txn::driver::{Driver, DriverError, IncomingRequest, IncomingRequests, Received};

@@ -190,7 +190,10 @@ impl Client {
     }
 
     /// Registers `profile` for the sessions `flags` names (`EnableProfile`). Returns once the
-    /// registration has started; its progress comes as [`Event::Registration`].
+    /// registration has started; its progress comes as [`Event::Registration`]. The servers
+    /// are looked up (RFC 3263) in the background, again when their DNS TTL expires and after
+    /// every server failed: a failed lookup is an `Error` event saying why, retried with
+    /// backoff, not an error here.
     pub async fn enable_profile(&self, profile: &Profile, flags: RegisterFlags) -> Result<()> {
         self.call(|reply| Command::EnableProfile {
             profile: Box::new(profile.clone()),

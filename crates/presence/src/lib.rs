@@ -8,8 +8,11 @@
 // Documents, lists and the store.
 mod buddy;
 mod datetime;
+pub mod eventlist;
+pub mod multipart;
 pub mod pidf;
 pub mod resource_lists;
+pub mod rlmi;
 pub mod rules;
 mod status;
 pub mod store;

@@ -56,6 +56,11 @@ pub struct ClientConfig {
     /// 25–29 s, failed after 10 s unanswered. `None` turns it off. (Streams are kept alive by
     /// [`TransportConfig::keepalive_interval`].)
     pub udp_keepalive: Option<crate::keepalive::KeepAliveConfig>,
+    /// The check that a UDP registrar is still there when STUN does not prove it (a registrar
+    /// without STUN gets CRLFs, which prove nothing): after 40 s without a word from it the
+    /// client sends it an OPTIONS, and registers again if 10 s pass unanswered, so an outage
+    /// is noticed within a minute ([`crate::liveness`]). `None` turns it off.
+    pub udp_liveness: Option<crate::liveness::LivenessConfig>,
     /// Waits between attempts to subscribe to a buddy after a failure: a SUBSCRIBE answered
     /// 404, 408, 480, 503… or not at all, a subscription ended with `probation`, `giveup` or no
     /// reason (RFC 6665 §4.1.3). Default 30 s doubling to an hour, each wait spread over its
@@ -92,6 +97,7 @@ impl Default for ClientConfig {
             name_servers: Vec::new(),
             poll_interval: crate::agent::DEFAULT_POLL_INTERVAL,
             udp_keepalive: Some(crate::keepalive::KeepAliveConfig::default()),
+            udp_liveness: Some(crate::liveness::LivenessConfig::default()),
             subscription_backoff: presence::subscriber::RETRY_BACKOFF,
             event_capacity: 1024,
             command_capacity: 64,

@@ -49,6 +49,7 @@ mod event_queue;
 mod im;
 pub mod keepalive;
 mod large_request;
+pub mod liveness;
 pub mod registration;
 pub mod server;
 mod session;

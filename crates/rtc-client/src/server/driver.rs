@@ -4,7 +4,9 @@ use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use sip_transport::{Events, Transport, TransportConfig, TransportEvent, TransportKind};
+use sip_transport::{
+    Events, Stats, TlsServerConfig, Transport, TransportConfig, TransportEvent, TransportKind,
+};
 use tokio::task::JoinHandle;
 
 use super::{BindingInfo, RegistrarProxy, Result, ServerConfig};
@@ -53,6 +55,19 @@ impl EmbeddedServer {
 
     /// [`start`](Self::start) on 127.0.0.1 with UDP and TCP on the same free port.
     pub async fn start_loopback(config: ServerConfig) -> Result<Self> {
+        Self::loopback(config, None).await
+    }
+
+    /// [`start_loopback`](Self::start_loopback), plus a TLS listener on another free port of
+    /// 127.0.0.1 presenting `tls`'s certificate (clients must trust its issuer and find
+    /// `127.0.0.1` among its names). Every listener shares the transport's default connection
+    /// limits (per source, total, message deadlines); use [`start`](Self::start) with
+    /// [`TransportConfig::tls`] and [`TransportConfig::tls_server`] to choose them.
+    pub async fn start_loopback_tls(config: ServerConfig, tls: TlsServerConfig) -> Result<Self> {
+        Self::loopback(config, Some(tls)).await
+    }
+
+    async fn loopback(config: ServerConfig, tls: Option<TlsServerConfig>) -> Result<Self> {
         let mut last = None;
         // The port is free when probed; another process may take it before we bind, so try
         // a few.
@@ -76,6 +91,11 @@ impl EmbeddedServer {
             let cfg = TransportConfig {
                 udp: vec![addr],
                 tcp: vec![addr],
+                tls: match tls {
+                    Some(_) => vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 0))],
+                    None => Vec::new(),
+                },
+                tls_server: tls.clone(),
                 ..TransportConfig::default()
             };
             match Self::start(config.clone(), cfg).await {
@@ -94,6 +114,12 @@ impl EmbeddedServer {
     /// Every listener.
     pub fn local_addrs(&self) -> &[(TransportKind, SocketAddr)] {
         &self.addrs
+    }
+
+    /// The listeners' counters so far: connections opened, refused at the limits, evicted,
+    /// timed out, TLS handshakes failed, messages received.
+    pub fn transport_stats(&self) -> Stats {
+        self.transport.stats()
     }
 
     fn core(&self) -> MutexGuard<'_, RegistrarProxy> {

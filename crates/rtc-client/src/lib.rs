@@ -33,9 +33,14 @@
 //! # Ok(()) }
 //! ```
 //!
-//! [`server`] holds an embedded registrar/proxy with digest authentication
-//! ([`server::EmbeddedServer`], sans-IO core [`server::RegistrarProxy`]) that `cargo rtc demo`
-//! and the fast tests run clients against on loopback; real deployments use a real server.
+//! # Features
+//!
+//! None is on by default: a client build compiles neither the embedded server nor clap.
+//!
+//! * `server`: the `server` module, an embedded registrar/proxy with digest authentication
+//!   (`server::EmbeddedServer`, sans-IO core `server::RegistrarProxy`) that `cargo rtc demo`
+//!   and the fast tests run clients against on loopback; real deployments use a real server.
+//! * `cli`: the `rtc` tool (implies `server`, for `rtc demo`).
 
 mod agent;
 mod auth;
@@ -51,6 +56,7 @@ pub mod keepalive;
 mod large_request;
 pub mod liveness;
 pub mod registration;
+#[cfg(feature = "server")]
 pub mod server;
 mod session;
 

@@ -49,6 +49,7 @@ mod event_queue;
 mod im;
 pub mod keepalive;
 mod large_request;
+pub mod outbound;
 pub mod registration;
 pub mod server;
 mod session;

@@ -78,6 +78,18 @@ pub struct ClientConfig {
     /// Temporarily Unavailable ([`SessionEnd::Expired`](crate::SessionEnd::Expired)). Default
     /// 3 minutes.
     pub invite_expiry: std::time::Duration,
+    /// Whether REGISTERs ask for SIP Outbound (RFC 5626): an instance id and `reg-id` on the
+    /// Contact, `Supported: outbound, path`. Its behaviour (the binding on the flow, keep-alives
+    /// at the registrar's `Flow-Timer`, `;ob` on dialog Contacts, no Contact rewrite) applies
+    /// only where the registrar's 2xx says `Require: outbound`; elsewhere the client keeps to
+    /// RFC 3581. Default `true`.
+    pub outbound: bool,
+    /// This device's `+sip.instance` (RFC 5626 §4.1), which lets a registrar replace the
+    /// binding of an earlier run of this client instead of keeping a second one. `None` (the
+    /// default): the one kept beside the presence store ([`Store::instance_path`](presence::Store::instance_path),
+    /// created on first use) when presence is enabled before the first profile, as `rtc login`
+    /// does; else one generated for this process, which a restart does not keep.
+    pub instance: Option<crate::outbound::InstanceId>,
 }
 
 impl Default for ClientConfig {
@@ -102,6 +114,8 @@ impl Default for ClientConfig {
             event_capacity: 1024,
             command_capacity: 64,
             invite_expiry: crate::DEFAULT_INVITE_EXPIRY,
+            outbound: true,
+            instance: None,
         }
     }
 }

@@ -55,6 +55,7 @@ mod im;
 pub mod keepalive;
 mod large_request;
 pub mod liveness;
+pub mod outbound;
 pub mod registration;
 #[cfg(feature = "server")]
 pub mod server;

@@ -8,6 +8,7 @@ mod addresses;
 mod flows;
 mod liveness;
 mod lookup;
+mod outbound;
 mod presence_agent;
 mod routing;
 
@@ -279,6 +280,8 @@ pub(crate) struct Engine {
     large: LargeRequests,
     /// Composing indications both ways (RFC 3994).
     messages: im::Messages,
+    /// Our RFC 5626 instance id, once a profile or the presence store fixed it.
+    instance: Option<crate::outbound::InstanceId>,
 }
 
 impl Engine {
@@ -322,6 +325,7 @@ impl Engine {
             pending_events: VecDeque::new(),
             large: LargeRequests::default(),
             messages: im::Messages::default(),
+            instance: None,
         }
     }
 
@@ -621,6 +625,7 @@ impl Engine {
         config.user_agent = Some(self.config.user_agent.clone());
         config.seed = u64::from(std::process::id()) ^ (self.next_id << 17) ^ aor.len() as u64;
         config.relookup = true;
+        config.outbound = self.outbound();
         let registration = Registration::new(config, local.clone(), Vec::new())?;
         let digest = match credentials {
             Some(c) => DigestClient::new(c),

@@ -73,6 +73,14 @@ pub struct ClientConfig {
     /// Temporarily Unavailable ([`SessionEnd::Expired`](crate::SessionEnd::Expired)). Default
     /// 3 minutes.
     pub invite_expiry: std::time::Duration,
+    /// The XCAP root of the presence server (RFC 4825 §6.1), e.g.
+    /// `https://xcap.example.com/xcap-root`; the provisioning profile has no field for it.
+    /// Set, the watcher list is kept on the server too, as the user's pres-rules document
+    /// (RFC 5025): allowing, blocking and removing watchers and the privacy modes then decide
+    /// who watches us through the presence server, not only peer to peer. Requests use the
+    /// profile's credentials (digest) and, for `https`, [`TransportConfig::tls_client`]'s
+    /// verification. Default `None`.
+    pub xcap_root: Option<xcap::XcapRoot>,
 }
 
 impl Default for ClientConfig {
@@ -96,6 +104,7 @@ impl Default for ClientConfig {
             event_capacity: 1024,
             command_capacity: 64,
             invite_expiry: crate::DEFAULT_INVITE_EXPIRY,
+            xcap_root: None,
         }
     }
 }

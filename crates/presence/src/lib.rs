@@ -9,6 +9,8 @@
 mod buddy;
 mod datetime;
 pub mod pidf;
+pub mod resource_lists;
+pub mod rules;
 mod status;
 pub mod store;
 mod watcher;
@@ -23,7 +25,7 @@ pub use watcher::{
     OfferMode, PrivacyMode, Scope, Watcher, WatcherDecision, WatcherList, WatcherState,
 };
 pub use winfo::{WatcherInfo, WatcherInfoState};
-pub use xml::XmlLimits;
+pub use xml::{Extension, XmlLimits};
 // Subscriptions.
 pub mod local;
 pub mod notifier;

@@ -90,6 +90,14 @@ pub struct ClientConfig {
     /// created on first use) when presence is enabled before the first profile, as `rtc login`
     /// does; else one generated for this process, which a restart does not keep.
     pub instance: Option<crate::outbound::InstanceId>,
+    /// The XCAP root of the presence server (RFC 4825 §6.1), e.g.
+    /// `https://xcap.example.com/xcap-root`; the provisioning profile has no field for it.
+    /// Set, the watcher list is kept on the server too, as the user's pres-rules document
+    /// (RFC 5025): allowing, blocking and removing watchers and the privacy modes then decide
+    /// who watches us through the presence server, not only peer to peer. Requests use the
+    /// profile's credentials (digest) and, for `https`, [`TransportConfig::tls_client`]'s
+    /// verification. Default `None`.
+    pub xcap_root: Option<xcap::XcapRoot>,
 }
 
 impl Default for ClientConfig {
@@ -116,6 +124,7 @@ impl Default for ClientConfig {
             invite_expiry: crate::DEFAULT_INVITE_EXPIRY,
             outbound: true,
             instance: None,
+            xcap_root: None,
         }
     }
 }

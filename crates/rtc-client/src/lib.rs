@@ -73,3 +73,5 @@ pub use registration::{Registration, RegistrationConfig, RegistrationEvent, Regi
 pub use session::{DEFAULT_INVITE_EXPIRY, SessionEnd};
 /// What kind of transport failure a registration change stands for.
 pub use sip_transport::Cause;
+/// The XCAP root of [`ClientConfig::xcap_root`].
+pub use xcap::XcapRoot;

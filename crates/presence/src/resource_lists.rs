@@ -149,10 +149,9 @@ pub enum ServiceList {
 }
 
 impl ResourceLists {
-    /// Parses a resource-lists document with the default [`XmlLimits`] (a few thousand
-    /// buddies; use [`XmlLimits::store`] for more).
+    /// Parses a resource-lists document with [`XmlLimits::lists`] (room for 10,000 buddies).
     pub fn parse(body: &[u8]) -> Result<ResourceLists> {
-        ResourceLists::parse_with_limits(body, &XmlLimits::default())
+        ResourceLists::parse_with_limits(body, &XmlLimits::lists())
     }
 
     /// Parses a resource-lists document with explicit limits.
@@ -288,9 +287,9 @@ impl RlsServices {
         }
     }
 
-    /// Parses an rls-services document with the default [`XmlLimits`].
+    /// Parses an rls-services document with [`XmlLimits::lists`].
     pub fn parse(body: &[u8]) -> Result<RlsServices> {
-        RlsServices::parse_with_limits(body, &XmlLimits::default())
+        RlsServices::parse_with_limits(body, &XmlLimits::lists())
     }
 
     /// Parses an rls-services document with explicit limits.

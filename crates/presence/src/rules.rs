@@ -404,13 +404,13 @@ fn managed_id(prefix: &str, text: &str) -> String {
 }
 
 impl Ruleset {
-    /// Parses a pres-rules document with the default [`XmlLimits`].
+    /// Parses a pres-rules document with [`XmlLimits::lists`] (room for a rule for each of
+    /// 10,000 watchers).
     pub fn parse(body: &[u8]) -> Result<Ruleset> {
-        Ruleset::parse_with_limits(body, &XmlLimits::default())
+        Ruleset::parse_with_limits(body, &XmlLimits::lists())
     }
 
-    /// Parses a pres-rules document with explicit limits (a ruleset for 10,000 watchers
-    /// needs [`XmlLimits::store`]).
+    /// Parses a pres-rules document with explicit limits.
     pub fn parse_with_limits(body: &[u8], limits: &XmlLimits) -> Result<Ruleset> {
         let doc = Document::parse(body, limits, DoctypePolicy::Refuse)?;
         doc.expect_root(CP, "ruleset")?;

@@ -54,6 +54,17 @@ impl Default for XmlLimits {
 }
 
 impl XmlLimits {
+    /// Limits for the documents of a presence server that grow with the buddy or watcher
+    /// list (pres-rules, resource-lists, RLMI): 16 MiB and 256 Ki elements, room for 10,000
+    /// entries and more.
+    pub const fn lists() -> Self {
+        XmlLimits {
+            max_size: 16 * 1024 * 1024,
+            max_depth: 32,
+            max_elements: 256 * 1024,
+        }
+    }
+
     /// Limits for the presence store: 64 MiB and two million elements, room for well over
     /// 10,000 buddies and 10,000 watchers.
     pub const fn store() -> Self {

@@ -502,3 +502,50 @@ fn notify(version: u32, full: bool, resources: &[(usize, InstanceState)]) -> Lis
     );
     ListNotify::parse(&m.content_type(), m.to_bytes()).unwrap()
 }
+
+#[test]
+fn ten_thousand_entries_fit_the_default_limits() {
+    let mut watchers = WatcherList::default();
+    let mut buddies = BuddyList::default();
+    buddies.add_group(Group::new("All"));
+    for i in 0..10_000 {
+        let uri = format!("sip:user{i}@example.com");
+        let state = if i % 2 == 0 {
+            WatcherState::Allowed
+        } else {
+            WatcherState::Blocked
+        };
+        watchers
+            .add(Watcher::new(&uri, state, Scope::User))
+            .unwrap();
+        let mut b = Buddy::new(&uri, &format!("User {i}")).unwrap();
+        b.groups.push("All".into());
+        buddies.add(b).unwrap();
+    }
+    let mut rules = Ruleset::from_watchers(&watchers);
+    let parsed = Ruleset::parse(rules.to_xml().as_bytes()).unwrap();
+    assert_eq!(parsed, rules);
+    // One more decision on a big document is one pass over it.
+    rules
+        .set_watcher("sip:user1@example.com", Some(SubHandling::Allow))
+        .unwrap();
+    assert_eq!(
+        rules.evaluate("sip:user1@example.com"),
+        Some(SubHandling::Allow)
+    );
+    assert_eq!(
+        rules.evaluate("sip:user3@example.com"),
+        Some(SubHandling::PoliteBlock)
+    );
+
+    let lists = ResourceLists::from_buddies(&buddies);
+    let back = ResourceLists::parse(lists.to_xml().as_bytes()).unwrap();
+    assert_eq!(back.to_buddies().unwrap(), buddies);
+
+    let resources: Vec<(usize, InstanceState)> =
+        (0..10_000).map(|i| (i, InstanceState::Active)).collect();
+    let mut state = ListState::default();
+    let update = state.apply(&notify(1, true, &resources)).unwrap();
+    assert_eq!(update.resources.len(), 10_000);
+    assert_eq!(state.len(), 10_000);
+}

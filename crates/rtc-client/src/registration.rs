@@ -312,28 +312,32 @@ impl Registration {
         self.local = local;
     }
 
-    /// The RFC 3263 lookup of the registrar failed (`reason` says why): reported as
-    /// [`Error`](RegistrationState::Error), and looked up again after the same backoff as a
-    /// registrar that does not answer ([`poll_lookup`](Self::poll_lookup) tells when).
+    /// The RFC 3263 lookup of the registrar failed (`reason` says why, `cause` what kind of
+    /// failure: no such name, no records, the lookup itself): reported as
+    /// [`Error`](RegistrationState::Error) with that cause, and looked up again after the same
+    /// backoff as a registrar that does not answer ([`poll_lookup`](Self::poll_lookup) tells
+    /// when).
     ///
     /// ```
     /// use std::time::{Duration, Instant};
     /// use sip_parse::TransportKind;
-    /// use rtc_client::{Endpoint, Registration, RegistrationConfig, RegistrationState};
+    /// use rtc_client::{Cause, Endpoint, Registration, RegistrationConfig, RegistrationState};
     ///
     /// # #[allow(clippy::disallowed_methods)]
     /// let now = Instant::now();
     /// let local = Endpoint::new("alice").with(TransportKind::Udp, "192.0.2.1:5070");
     /// let config = RegistrationConfig::new("sip:alice@example.test", "sip:example.test");
     /// let mut reg = Registration::new(config, local, Vec::new())?;
-    /// reg.lookup_failed(now, "DNS lookup of example.test failed: no such name");
-    /// assert_eq!(reg.poll_event().unwrap().state, RegistrationState::Error);
+    /// reg.lookup_failed(now, "DNS lookup of example.test failed: no such name", Cause::DnsNoSuchName);
+    /// let event = reg.poll_event().unwrap();
+    /// assert_eq!(event.state, RegistrationState::Error);
+    /// assert_eq!(event.cause, Some(Cause::DnsNoSuchName));
     /// let retry = reg.poll_timeout().expect("a retry");
     /// reg.handle_timeout(retry)?;
     /// assert!(reg.poll_lookup());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn lookup_failed(&mut self, now: Instant, reason: &str) {
+    pub fn lookup_failed(&mut self, now: Instant, reason: &str, cause: Cause) {
         if matches!(
             self.state,
             RegistrationState::Unregistering
@@ -345,6 +349,7 @@ impl Registration {
             return;
         }
         self.stale_targets = true;
+        self.cause = Some(cause);
         self.backoff(now, None, reason, None);
     }
 

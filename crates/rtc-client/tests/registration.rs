@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use rtc_client::outbound::{InstanceId, Outbound};
 use rtc_client::registration::{Failure, OutgoingRequest};
-use rtc_client::{Endpoint, Registration, RegistrationConfig, RegistrationState};
+use rtc_client::{Cause, Endpoint, Registration, RegistrationConfig, RegistrationState};
 use sip_parse::{Message, MessageBuilder, Target, TransportKind};
 use sip_txn::digest::Credentials;
 
@@ -551,7 +551,6 @@ fn after_a_failover_refreshes_stay_with_the_server_that_holds_the_binding() {
 
 #[test]
 fn a_failure_says_its_cause_and_a_certificate_outweighs_a_refusal() {
-    use rtc_client::Cause;
     let (now, mut reg) = setup();
     let a = send_register(&mut reg);
     // The first server's certificate is not trusted; the second refuses the connection.
@@ -582,9 +581,14 @@ fn a_failure_says_its_cause_and_a_certificate_outweighs_a_refusal() {
 fn a_failed_lookup_is_an_error_with_its_cause_then_looked_up_again_with_backoff() {
     let now = start();
     let mut reg = registration(Vec::new());
-    reg.lookup_failed(now, "DNS lookup of example.test failed: no such name");
+    reg.lookup_failed(
+        now,
+        "DNS lookup of example.test failed: no such name",
+        Cause::DnsNoSuchName,
+    );
     let e = reg.poll_event().unwrap();
     assert_eq!(e.state, RegistrationState::Error);
+    assert_eq!(e.cause, Some(Cause::DnsNoSuchName));
     assert!(e.reason.contains("example.test"), "{}", e.reason);
     assert!(reg.poll_request().is_none());
     assert!(!reg.poll_lookup(), "not before the backoff");
@@ -596,7 +600,11 @@ fn a_failed_lookup_is_an_error_with_its_cause_then_looked_up_again_with_backoff(
     assert!(reg.poll_lookup());
     assert!(reg.poll_request().is_none(), "no REGISTER without targets");
     // It fails again: the wait grows.
-    reg.lookup_failed(t1, "DNS lookup of example.test failed: timed out");
+    reg.lookup_failed(
+        t1,
+        "DNS lookup of example.test failed: timed out",
+        Cause::Dns,
+    );
     let second_wait = reg.poll_timeout().unwrap() - t1;
     assert!((Duration::from_secs(2)..=Duration::from_secs(4)).contains(&second_wait));
     let t2 = t1 + second_wait;

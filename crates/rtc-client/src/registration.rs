@@ -204,6 +204,10 @@ pub struct Registration {
     stale: Option<String>,
     /// The cause of the failure being handled, for the state change it leads to.
     cause: Option<Cause>,
+    /// A permanent cause (an untrusted certificate) already reported as `Error`: the retries
+    /// that fail the same way go on with backoff, but silently, so that the user hears of it
+    /// once, not at every retry.
+    reported: Option<Cause>,
     /// Contact rewrites since the last registration that kept its Contact: a bound on NATs
     /// that map every REGISTER to a new port.
     rewrites: u8,
@@ -246,6 +250,7 @@ impl Registration {
             failures: 0,
             stale: None,
             cause: None,
+            reported: None,
             rewrites: 0,
             stale_targets: false,
             targets_until: None,
@@ -850,12 +855,30 @@ impl Registration {
 
     fn set_state(&mut self, state: RegistrationState, status: Option<u16>, reason: &str) {
         self.state = state;
+        // A failover sends at once: the cause belongs to the state it led to only.
+        let cause = self.cause.take();
+        // A certificate failure is told once: the retries after it ("registering", then the
+        // same error again) are not news until something else happens.
+        let again = match (state, cause) {
+            (RegistrationState::Registering, None) => {
+                self.reported.is_some() && reason == "retrying"
+            }
+            (RegistrationState::Error, Some(c)) => self.reported == Some(c),
+            _ => false,
+        };
+        self.reported = match (state, cause) {
+            (RegistrationState::Error, Some(c)) if c.is_permanent() => Some(c),
+            (RegistrationState::Registering, None) if again => self.reported,
+            _ => None,
+        };
+        if again {
+            return;
+        }
         self.events.push_back(RegistrationEvent {
             state,
             status,
             reason: reason.to_owned(),
-            // A failover sends at once: the cause belongs to the state it led to only.
-            cause: self.cause.take(),
+            cause,
         });
     }
 }

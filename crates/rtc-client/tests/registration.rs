@@ -760,3 +760,69 @@ fn a_registrar_without_outbound_gets_the_rfc_3581_contact_rewrite() {
     assert!(reg.flow().is_none());
     assert!(!reg.local().is_outbound());
 }
+
+#[test]
+fn an_untrusted_certificate_is_reported_once_and_retried_only_with_backoff() {
+    // The registrar's certificate is not trusted, for an hour of simulated time: the TLS
+    // handshake fails at once each time, so only the backoff stands between the client and a
+    // tight loop.
+    let t0 = start();
+    let mut reg = registration(vec![Target::tcp("192.0.2.9:5061".parse().unwrap())]);
+    let mut now = t0;
+    let mut req = send_register(&mut reg);
+    let mut sent = vec![now];
+    while now < t0 + Duration::from_secs(3600) {
+        reg.handle_failure(now, req.id, Failure::Transport(Cause::TlsUnknownCa))
+            .unwrap();
+        assert_eq!(reg.state(), RegistrationState::Error);
+        let wake = reg.poll_timeout().expect("a retry is scheduled");
+        assert!(wake > now, "a retry waits");
+        now = wake;
+        reg.handle_timeout(now).unwrap();
+        req = reg.poll_request().expect("the retry");
+        sent.push(now);
+    }
+    // Told once, clearly: `Registering`, then one `Error` with the cause, then nothing more
+    // however often it is retried.
+    let events: Vec<_> = std::iter::from_fn(|| reg.poll_event()).collect();
+    let told: Vec<_> = events.iter().map(|e| (e.state, e.cause)).collect();
+    assert_eq!(
+        told,
+        [
+            (RegistrationState::Registering, None),
+            (RegistrationState::Error, Some(Cause::TlsUnknownCa)),
+        ],
+        "{events:#?}"
+    );
+    // Retried with a growing wait: 2 s, 4 s, … up to 5 minutes, each drawn from its upper half.
+    let gaps: Vec<Duration> = sent.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.iter().all(|g| *g >= Duration::from_secs(1)),
+        "{gaps:?}"
+    );
+    assert!(
+        gaps.iter()
+            .rev()
+            .take(5)
+            .all(|g| *g >= Duration::from_secs(150)),
+        "{gaps:?}"
+    );
+    assert!(sent.len() <= 30, "{} attempts in an hour", sent.len());
+    // The user fixes the trust store: the next retry succeeds, and that is news again.
+    accept(&mut reg, now, &req, 600);
+    let last: Vec<_> = std::iter::from_fn(|| reg.poll_event())
+        .map(|e| e.state)
+        .collect();
+    assert_eq!(last, [RegistrationState::Registered]);
+    // A later failure of the same kind is reported again.
+    let (at, refresh) = refresh_due(&mut reg);
+    reg.handle_failure(at, refresh.id, Failure::Transport(Cause::TlsUnknownCa))
+        .unwrap();
+    let again: Vec<_> = std::iter::from_fn(|| reg.poll_event())
+        .map(|e| (e.state, e.cause))
+        .collect();
+    assert_eq!(
+        again,
+        [(RegistrationState::Error, Some(Cause::TlsUnknownCa))]
+    );
+}

@@ -1217,6 +1217,80 @@ async fn loopback_udp_and_tcp_users_exchange_a_message() {
     server.shutdown();
 }
 
+/// The TLS listener (`start_loopback_tls`, certificate from configuration): bob registers over
+/// TLS with a Contact nobody listens on, and alice's MESSAGE reaches him over the connection
+/// he registered on.
+#[tokio::test]
+async fn a_tls_user_registers_and_gets_a_message_on_its_connection() {
+    let ca = sip_transport::testkit::pki::TestCa::new("Embedded server test CA");
+    let server =
+        EmbeddedServer::start_loopback_tls(ServerConfig::demo(), ca.server_config(&["127.0.0.1"]))
+            .await
+            .unwrap();
+    let udp = server.local_addr(TransportKind::Udp).unwrap();
+    let tls = server.local_addr(TransportKind::Tls).unwrap();
+    assert_ne!(udp, tls);
+    let (at, mut aev) = Transport::bind(TransportConfig {
+        udp: vec!["127.0.0.1:0".parse().unwrap()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (bt, mut bev) = Transport::bind(TransportConfig {
+        tls_client: Some(
+            sip_transport::TlsConfig::new()
+                .without_webpki_roots()
+                .add_ca_pem(ca.pem().as_bytes())
+                .unwrap(),
+        ),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut a = Ua::new(
+        "alice",
+        "alicepw",
+        &at.local_addr(TransportKind::Udp).unwrap().to_string(),
+    );
+    let mut b = Ua::new("bob", "bobpw", "127.0.0.1:9");
+    b.target = Target::tls("127.0.0.1:9".parse().unwrap(), "127.0.0.1");
+    let a_contact = a.contact();
+    loopback_register(&mut a, &at, &mut aev, &Target::udp(udp), &a_contact).await;
+    loopback_register(
+        &mut b,
+        &bt,
+        &mut bev,
+        &Target::tls(tls, "127.0.0.1"),
+        "sip:bob@127.0.0.1:9;transport=tls",
+    )
+    .await;
+    assert_eq!(server.transport_stats().tls_handshake_failures, 0);
+
+    let msg = Message::parse(
+        MessageBuilder::request(Method::Message, "sip:bob@example.test")
+            .header("Via", &a.via())
+            .and_then(|m| m.header("Max-Forwards", "70"))
+            .and_then(|m| m.header("From", "<sip:alice@example.test>;tag=tls1"))
+            .and_then(|m| m.header("To", "<sip:bob@example.test>"))
+            .and_then(|m| m.header("Call-ID", "im-tls"))
+            .and_then(|m| m.header("CSeq", "1 MESSAGE"))
+            .and_then(|m| m.body("text/plain", "hello over tls"))
+            .unwrap()
+            .build(),
+    )
+    .unwrap();
+    let challenge = exchange(&at, &mut aev, &Target::udp(udp), &msg).await;
+    assert_eq!(challenge.status(), Some(407));
+    let msg = a.with_credentials(&msg, &challenge);
+    at.send(&Target::udp(udp), msg.bytes().clone())
+        .await
+        .unwrap();
+    let incoming = next_message(&mut bev).await;
+    assert_eq!(incoming.transport, TransportKind::Tls);
+    assert_eq!(incoming.message.body(), b"hello over tls");
+    server.shutdown();
+}
+
 // ---- sipp, if installed ----
 
 #[tokio::test]

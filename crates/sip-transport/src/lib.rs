@@ -27,7 +27,8 @@
 //! * **Server location.** [`resolve::locate`] turns a SIP URI into an ordered list of
 //!   [`Target`]s by RFC 3263 (NAPTR, SRV, A/AAAA), with a pluggable [`resolve::DnsLookup`].
 //! * With the `testkit` feature, the `testkit` module picks loopback ports for a real SIP peer
-//!   that a test starts (Kamailio, sipp), outside the range port-0 binds take.
+//!   that a test starts (Kamailio, sipp), outside the range port-0 binds take, and makes test
+//!   certificates (`testkit::pki`).
 //!
 //! ```
 //! use sip_transport::{Target, Transport, TransportConfig, TransportEvent, TransportKind};
@@ -106,4 +107,4 @@ pub use handle::{Events, Transport};
 pub use sip_parse::{Target, TransportKind};
 pub use target::ConnectionId;
 pub use tls::{TlsConfig, TlsServerConfig};
-pub use via_stamp::stamp_via;
+pub use via_stamp::{stamp_top_via, stamp_via};

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod dns;
+pub mod pki;
 
 use std::io::Write;
 use std::sync::OnceLock;

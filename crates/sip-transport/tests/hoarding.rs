@@ -131,6 +131,72 @@ async fn a_hoarding_source_leaves_room_for_others() {
     assert_eq!(m.source.ip().to_string(), "127.0.0.5");
 }
 
+/// At the total cap each newcomer closes exactly one connection: the oldest that has not
+/// delivered a whole message (the transport's notion of "not yet proven", before any
+/// authentication), in the order they were admitted; one that has spoken is passed over.
+#[tokio::test]
+async fn at_the_total_cap_the_oldest_silent_connection_goes_first() {
+    const CAP: usize = 8;
+    let cfg = TransportConfig {
+        tcp: vec![v4()],
+        max_connections: CAP,
+        max_connections_per_source: 1000,
+        message_timeout: Duration::from_secs(120),
+        ..Default::default()
+    };
+    let (server, mut events) = bind(cfg).await;
+    let addr = server.local_addr(TransportKind::Tcp).unwrap();
+
+    // Admitted one at a time, so admission order is index order.
+    let mut held = Vec::new();
+    for i in 0..CAP {
+        held.push(connect_from("127.0.0.1", addr).await);
+        until(&server, &mut events, "admitted in order", |t| {
+            t.connection_count() == i + 1
+        })
+        .await;
+    }
+    // The third one speaks: it is no longer among the first to go.
+    held[2]
+        .write_all(&options("SIP/2.0/TCP h.example", "spoke"))
+        .await
+        .unwrap();
+    next_message(&mut events).await;
+
+    // Three newcomers from another address: the oldest silent ones (0, 1, then 3) make room.
+    let mut newcomers = Vec::new();
+    for n in 1..=3u64 {
+        newcomers.push(connect_from("127.0.0.2", addr).await);
+        until(&server, &mut events, "one eviction per newcomer", |t| {
+            t.stats().connections_evicted == n && t.connection_count() == CAP
+        })
+        .await;
+    }
+    for i in [0, 1, 3] {
+        assert!(
+            closed_by_server(&mut held[i]).await,
+            "connection {i} should have been evicted"
+        );
+    }
+    // Exactly three were evicted, so every other one is still open; the one that spoke still
+    // gets its messages through.
+    assert_eq!(server.stats().connections_evicted, 3);
+    assert_eq!(server.stats().connections_refused, 0);
+    held[2]
+        .write_all(&options("SIP/2.0/TCP h.example", "again"))
+        .await
+        .unwrap();
+    let m = next_message(&mut events).await;
+    assert_eq!(m.message.top_via().unwrap().branch(), Some("z9hG4bKagain"));
+    // The next newcomer takes the oldest silent one left: number 4.
+    newcomers.push(connect_from("127.0.0.2", addr).await);
+    assert!(
+        closed_by_server(&mut held[4]).await,
+        "connection 4 should have been evicted next"
+    );
+    assert_eq!(server.stats().connections_evicted, 4);
+}
+
 #[tokio::test]
 async fn silent_and_trickling_connections_are_closed() {
     let cfg = TransportConfig {

@@ -6,10 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
+use sip_transport::testkit::pki::TestCa;
 use sip_transport::{
     Error, Target, TlsConfig, TlsServerConfig, Transport, TransportConfig, TransportEvent,
     TransportKind,
@@ -17,44 +14,8 @@ use sip_transport::{
 
 const NAME: &str = "sip.example.test";
 
-struct Pki {
-    ca: CertifiedIssuer<'static, KeyPair>,
-}
-
-impl Pki {
-    fn new(cn: &str) -> Self {
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.distinguished_name.push(DnType::CommonName, cn);
-        p.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        Self {
-            ca: CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap(),
-        }
-    }
-
-    fn ca_pem(&self) -> String {
-        self.ca.pem()
-    }
-
-    /// A leaf for these names (IP addresses become IP SANs): (cert PEM, key PEM).
-    fn leaf(&self, names: &[&str], usage: ExtendedKeyUsagePurpose) -> (String, String) {
-        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        let mut p = CertificateParams::new(names).unwrap();
-        p.extended_key_usages = vec![usage];
-        let key = KeyPair::generate().unwrap();
-        let cert = p.signed_by(&key, &self.ca).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
-
-async fn tls_server(pki: &Pki, client_ca: Option<&str>) -> (Transport, sip_transport::Events) {
-    let (cert, key) = pki.leaf(
-        &[NAME, "127.0.0.1", "::1"],
-        ExtendedKeyUsagePurpose::ServerAuth,
-    );
+async fn tls_server(pki: &TestCa, client_ca: Option<&str>) -> (Transport, sip_transport::Events) {
+    let (cert, key) = pki.server_cert(&[NAME, "127.0.0.1", "::1"]);
     let mut server = TlsServerConfig::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
     if let Some(ca) = client_ca {
         server = server.with_client_ca_pem(ca.as_bytes(), true).unwrap();
@@ -76,10 +37,10 @@ async fn tls_client(tls: TlsConfig) -> (Transport, sip_transport::Events) {
     .await
 }
 
-fn trusting(pki: &Pki) -> TlsConfig {
+fn trusting(pki: &TestCa) -> TlsConfig {
     TlsConfig::new()
         .without_webpki_roots()
-        .add_ca_pem(pki.ca_pem().as_bytes())
+        .add_ca_pem(pki.pem().as_bytes())
         .unwrap()
 }
 
@@ -92,7 +53,7 @@ fn temp_file(name: &str, contents: &str) -> PathBuf {
 
 #[tokio::test]
 async fn verified_by_custom_ca_for_the_right_name() {
-    let pki = Pki::new("Test CA");
+    let pki = TestCa::new("Test CA");
     let (server, mut server_events) = tls_server(&pki, None).await;
     let (client, mut client_events) = tls_client(trusting(&pki)).await;
     let addr = server.local_addr(TransportKind::Tls).unwrap();
@@ -142,8 +103,8 @@ async fn tls_over_ipv6() {
         eprintln!("skipped: no IPv6 loopback here");
         return;
     }
-    let pki = Pki::new("Test CA");
-    let (cert, key) = pki.leaf(&[NAME], ExtendedKeyUsagePurpose::ServerAuth);
+    let pki = TestCa::new("Test CA");
+    let (cert, key) = pki.server_cert(&[NAME]);
     let (server, mut events) = bind(TransportConfig {
         tls: vec![v6()],
         tls_server: Some(TlsServerConfig::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),
@@ -163,7 +124,7 @@ async fn tls_over_ipv6() {
 
 #[tokio::test]
 async fn wrong_name_fails_verification() {
-    let pki = Pki::new("Test CA");
+    let pki = TestCa::new("Test CA");
     let (server, _events) = tls_server(&pki, None).await;
     let (client, _e) = tls_client(trusting(&pki)).await;
     let addr = server.local_addr(TransportKind::Tls).unwrap();
@@ -190,7 +151,7 @@ async fn wrong_name_fails_verification() {
 
 #[tokio::test]
 async fn untrusted_certificate_fails_unless_danger_mode() {
-    let pki = Pki::new("Test CA");
+    let pki = TestCa::new("Test CA");
     let (server, mut server_events) = tls_server(&pki, None).await;
     let addr = server.local_addr(TransportKind::Tls).unwrap();
     let target = Target::tls(addr, NAME);
@@ -208,7 +169,7 @@ async fn untrusted_certificate_fails_unless_danger_mode() {
     assert_eq!(err.cause(), sip_transport::Cause::TlsUnknownCa);
     assert!(err.cause().is_permanent());
     // Another CA than the one that signed the server.
-    let (client, _e) = tls_client(trusting(&Pki::new("Other CA"))).await;
+    let (client, _e) = tls_client(trusting(&TestCa::new("Other CA"))).await;
     assert!(matches!(
         client.send(&target, options("SIP/2.0/TLS h", "d2")).await,
         Err(Error::TlsHandshake { .. })
@@ -231,15 +192,15 @@ async fn untrusted_certificate_fails_unless_danger_mode() {
 
 #[tokio::test]
 async fn client_certificate_is_presented_and_required() {
-    let pki = Pki::new("Test CA");
-    let clients = Pki::new("Client CA");
-    let (server, mut server_events) = tls_server(&pki, Some(&clients.ca_pem())).await;
+    let pki = TestCa::new("Test CA");
+    let clients = TestCa::new("Client CA");
+    let (server, mut server_events) = tls_server(&pki, Some(&clients.pem())).await;
     let addr = server.local_addr(TransportKind::Tls).unwrap();
     let target = Target::tls(addr, NAME);
 
     // From files, as a deployment would configure it.
-    let (cert, key) = clients.leaf(&["alice.example.test"], ExtendedKeyUsagePurpose::ClientAuth);
-    let ca_file = temp_file("ca.pem", &pki.ca_pem());
+    let (cert, key) = clients.client_cert(&["alice.example.test"]);
+    let ca_file = temp_file("ca.pem", &pki.pem());
     let cert_file = temp_file("client.pem", &cert);
     let key_file = temp_file("client.key", &key);
     let tls = TlsConfig::new()
@@ -329,8 +290,8 @@ async fn pem_errors_name_the_file() {
 /// makes room for a newcomer, who completes its handshake and is served.
 #[tokio::test]
 async fn stalled_handshakes_cannot_lock_others_out() {
-    let pki = Pki::new("Test CA");
-    let (cert, key) = pki.leaf(&[NAME], ExtendedKeyUsagePurpose::ServerAuth);
+    let pki = TestCa::new("Test CA");
+    let (cert, key) = pki.server_cert(&[NAME]);
     let (server, mut server_events) = bind(TransportConfig {
         tls: vec![v4()],
         tls_server: Some(TlsServerConfig::from_pem(cert.as_bytes(), key.as_bytes()).unwrap()),

@@ -24,6 +24,7 @@ impl Engine {
 
     /// A STUN response: the answer to some profile's keep-alive probe.
     pub(super) fn handle_stun(&mut self, stun: &StunIncoming) {
+        self.heard_from(&Target::udp(stun.source));
         let now = Self::now();
         for p in self.profiles.values_mut() {
             if let Some(Err(e)) = p.keepalive.as_mut().map(|k| k.handle_stun(now, stun)) {

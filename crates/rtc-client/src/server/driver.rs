@@ -4,7 +4,9 @@ use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use sip_transport::{Events, Transport, TransportConfig, TransportEvent, TransportKind};
+use sip_transport::{
+    Events, Stats, TlsServerConfig, Transport, TransportConfig, TransportEvent, TransportKind,
+};
 use tokio::task::JoinHandle;
 
 use super::{BindingInfo, RegistrarProxy, Result, ServerConfig};
@@ -40,8 +42,7 @@ impl EmbeddedServer {
     pub async fn start(config: ServerConfig, transport: TransportConfig) -> Result<Self> {
         let (transport, events) = Transport::bind(transport).await?;
         let addrs = transport.local_addrs().to_vec();
-        #[allow(clippy::disallowed_methods)] // the driver owns the clock
-        let core = RegistrarProxy::new(config, &addrs, Instant::now())?;
+        let core = RegistrarProxy::new(config, &addrs, now())?;
         let core = Arc::new(Mutex::new(core));
         let task = tokio::spawn(run(core.clone(), transport.clone(), events));
         Ok(Self {
@@ -54,6 +55,19 @@ impl EmbeddedServer {
 
     /// [`start`](Self::start) on 127.0.0.1 with UDP and TCP on the same free port.
     pub async fn start_loopback(config: ServerConfig) -> Result<Self> {
+        Self::loopback(config, None).await
+    }
+
+    /// [`start_loopback`](Self::start_loopback), plus a TLS listener on another free port of
+    /// 127.0.0.1 presenting `tls`'s certificate (clients must trust its issuer and find
+    /// `127.0.0.1` among its names). Every listener shares the transport's default connection
+    /// limits (per source, total, message deadlines); use [`start`](Self::start) with
+    /// [`TransportConfig::tls`] and [`TransportConfig::tls_server`] to choose them.
+    pub async fn start_loopback_tls(config: ServerConfig, tls: TlsServerConfig) -> Result<Self> {
+        Self::loopback(config, Some(tls)).await
+    }
+
+    async fn loopback(config: ServerConfig, tls: Option<TlsServerConfig>) -> Result<Self> {
         let mut last = None;
         // The port is free when probed; another process may take it before we bind, so try
         // a few.
@@ -77,6 +91,11 @@ impl EmbeddedServer {
             let cfg = TransportConfig {
                 udp: vec![addr],
                 tcp: vec![addr],
+                tls: match tls {
+                    Some(_) => vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 0))],
+                    None => Vec::new(),
+                },
+                tls_server: tls.clone(),
                 ..TransportConfig::default()
             };
             match Self::start(config.clone(), cfg).await {
@@ -97,14 +116,19 @@ impl EmbeddedServer {
         &self.addrs
     }
 
+    /// The listeners' counters so far: connections opened, refused at the limits, evicted,
+    /// timed out, TLS handshakes failed, messages received.
+    pub fn transport_stats(&self) -> Stats {
+        self.transport.stats()
+    }
+
     fn core(&self) -> MutexGuard<'_, RegistrarProxy> {
         self.core.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The live bindings of `user` now.
     pub fn bindings(&self, user: &str) -> Vec<BindingInfo> {
-        #[allow(clippy::disallowed_methods)] // the driver owns the clock
-        let now = Instant::now();
+        let now = now();
         self.core().bindings(now, user)
     }
 
@@ -135,8 +159,7 @@ async fn run(core: Arc<Mutex<RegistrarProxy>>, transport: Transport, mut events:
             ev = events.recv() => match ev {
                 None => return,
                 Some(TransportEvent::Message(m)) => {
-                    #[allow(clippy::disallowed_methods)] // the driver owns the clock
-                    let now = Instant::now();
+                    let now = now();
                     lock().handle_message(now, m.reply_target(), m.message);
                 }
                 Some(TransportEvent::ConnectionClosed { remote, reason, .. }) => {
@@ -145,8 +168,7 @@ async fn run(core: Arc<Mutex<RegistrarProxy>>, transport: Transport, mut events:
                 Some(_) => {}
             },
             () = sleep => {
-                #[allow(clippy::disallowed_methods)] // the driver owns the clock
-                let now = Instant::now();
+                let now = now();
                 lock().handle_timeout(now);
             }
         }
@@ -160,4 +182,9 @@ async fn run(core: Arc<Mutex<RegistrarProxy>>, transport: Transport, mut events:
             }
         }
     }
+}
+
+/// The driver's clock: tokio's, as the transaction driver's, so that tests can pause it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }

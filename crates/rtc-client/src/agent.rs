@@ -96,7 +96,14 @@ impl Agent {
                     ..NotifierConfig::default()
                 },
             ),
-            publisher: Publisher::new(local, PublisherConfig::default()),
+            // Our PUBLISHes too: the limit is configured once for building and parsing.
+            publisher: Publisher::new(
+                local,
+                PublisherConfig {
+                    parse: limits,
+                    ..PublisherConfig::default()
+                },
+            ),
             publish_refused: false,
             registered: false,
             reported: HashMap::new(),
@@ -150,6 +157,13 @@ impl Agent {
             self.subscriber.unsubscribe(now, id)?;
         }
         Ok(())
+    }
+
+    /// Whether `presence` can be shown: its document, PUBLISHed or NOTIFYed, within the
+    /// message limit ([`presence::Error::MessageTooLarge`] if not).
+    pub(crate) fn check(&mut self, presence: &LocalPresence) -> Result<()> {
+        let (content_type, body) = presence.to_body(&self.aor, MediaKind::Pidf);
+        Ok(self.publisher.check(content_type, body)?)
     }
 
     /// What watchers see from now on; published too once registered.

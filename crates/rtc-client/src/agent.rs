@@ -16,8 +16,8 @@ use presence::local::LocalIdentity;
 use presence::notifier::{DisableReason, Notifier, NotifierConfig, NotifierEvent};
 use presence::publisher::{Publisher, PublisherConfig, PublisherEvent};
 use presence::subscriber::{
-    StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId, SubscriptionState,
-    TerminatedReason,
+    RetryCause, StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId,
+    SubscriptionState, TerminatedReason,
 };
 use presence::{
     Backoff, Failure, LocalPresence, MediaKind, OutgoingRequest, PresenceData, RequestHandle,
@@ -67,6 +67,9 @@ pub(crate) struct Agent {
     fixed: HashSet<Arc<str>>,
     /// Events of the agent's own (the fixed buddies), passed on before the cores' events.
     events: VecDeque<Event>,
+    /// Why the request just reported failed, when the transport said (a refused connection,
+    /// an untrusted certificate): the words of the state change it causes name it.
+    failure_cause: Option<sip_transport::Cause>,
 }
 
 impl Agent {
@@ -96,7 +99,14 @@ impl Agent {
                     ..NotifierConfig::default()
                 },
             ),
-            publisher: Publisher::new(local, PublisherConfig::default()),
+            // Our PUBLISHes too: the limit is configured once for building and parsing.
+            publisher: Publisher::new(
+                local,
+                PublisherConfig {
+                    parse: limits,
+                    ..PublisherConfig::default()
+                },
+            ),
             publish_refused: false,
             registered: false,
             reported: HashMap::new(),
@@ -104,6 +114,7 @@ impl Agent {
             polled: HashSet::new(),
             fixed: HashSet::new(),
             events: VecDeque::new(),
+            failure_cause: None,
         };
         agent.notifier.set_presence(now, shown);
         for buddy in data.buddies.iter() {
@@ -150,6 +161,13 @@ impl Agent {
             self.subscriber.unsubscribe(now, id)?;
         }
         Ok(())
+    }
+
+    /// Whether `presence` can be shown: its document, PUBLISHed or NOTIFYed, within the
+    /// message limit ([`presence::Error::MessageTooLarge`] if not).
+    pub(crate) fn check(&mut self, presence: &LocalPresence) -> Result<()> {
+        let (content_type, body) = presence.to_body(&self.aor, MediaKind::Pidf);
+        Ok(self.publisher.check(content_type, body)?)
     }
 
     /// What watchers see from now on; published too once registered.
@@ -268,12 +286,21 @@ impl Agent {
         }
     }
 
+    /// Request `handle` of `core` got no response; `cause` is the transport's reason, if it
+    /// gave one (a timeout gives none).
     pub(crate) fn handle_failure(
         &mut self,
         now: Instant,
         core: PresenceRole,
         handle: RequestHandle,
+        cause: Option<sip_transport::Cause>,
     ) {
+        self.failure_cause = cause;
+        if core == PresenceRole::Publisher
+            && let Some(c) = cause
+        {
+            debug!("PUBLISH failed: {c}");
+        }
         match core {
             PresenceRole::Subscriber => self.subscriber.handle_failure(now, handle),
             PresenceRole::Notifier => self.notifier.handle_failure(now, handle),
@@ -350,6 +377,8 @@ impl Agent {
                 e => debug!("publication: {e:?}"),
             }
         }
+        // It belonged to the failure just handled, whose events are out now.
+        self.failure_cause = None;
     }
 }
 
@@ -392,7 +421,7 @@ impl Agent {
                     // Every poll starts so: only its outcome is worth reporting.
                     return;
                 }
-                let words = describe(&state);
+                let words = describe(&state, self.failure_cause);
                 if state == SubscriptionState::Stopped(StopCause::Unsubscribed) {
                     // The subscription is gone, and its id with it.
                     self.reported.remove(&id);
@@ -435,15 +464,21 @@ pub(crate) fn shown(data: &PresenceData, appear_offline: bool) -> LocalPresence 
 /// A subscription state in words, without its instants. A subscription that will not be
 /// tried again, whatever the cause, says `refused` (403, 603, `rejected`: the buddy or the
 /// server will not have us watch) or `stopped`.
-fn describe(state: &SubscriptionState) -> String {
+/// An unanswered request says why when the transport told (`transport`): "SUBSCRIBE
+/// unanswered: connection refused".
+fn describe(state: &SubscriptionState, transport: Option<sip_transport::Cause>) -> String {
+    let why = |cause: &RetryCause| match (cause, transport) {
+        (RetryCause::Failed(Failure::NoResponse), Some(c)) => format!("{cause}: {c}"),
+        _ => cause.to_string(),
+    };
     match state {
         SubscriptionState::Subscribing => "subscribing".into(),
         SubscriptionState::Pending { .. } => "pending".into(),
         SubscriptionState::Active { .. } => "active".into(),
-        SubscriptionState::Retrying { cause, .. } => format!("retrying later ({cause})"),
+        SubscriptionState::Retrying { cause, .. } => format!("retrying later ({})", why(cause)),
         SubscriptionState::Stopped(StopCause::Fetched) => "polled".into(),
         SubscriptionState::Stopped(StopCause::FetchFailed(cause)) => {
-            format!("poll failed ({cause})")
+            format!("poll failed ({})", why(cause))
         }
         SubscriptionState::Stopped(StopCause::Unsubscribed) => "stopped".into(),
         SubscriptionState::Stopped(StopCause::Refused(code)) => {
@@ -531,7 +566,7 @@ mod tests {
         let interval = DEFAULT_POLL_INTERVAL;
         // The fetch goes unanswered: reported, and not retried before the next poll.
         let t1 = t0 + Duration::from_secs(32);
-        agent.handle_failure(t1, PresenceRole::Subscriber, first[0].0);
+        agent.handle_failure(t1, PresenceRole::Subscriber, first[0].0, None);
         assert_eq!(
             events(&mut agent),
             [Event::BuddySubscription {
@@ -553,7 +588,12 @@ mod tests {
         assert!(subscribes(&mut agent).is_empty());
         agent.unwatch(t1 + interval, BOB).unwrap();
         assert!(subscribes(&mut agent).is_empty(), "no subscription to end");
-        agent.handle_failure(t1 + interval * 2, PresenceRole::Subscriber, second[0].0);
+        agent.handle_failure(
+            t1 + interval * 2,
+            PresenceRole::Subscriber,
+            second[0].0,
+            None,
+        );
         assert_eq!(agent.poll_timeout(), None);
     }
 
@@ -630,6 +670,31 @@ mod tests {
             [watching("refused (answered 403 Forbidden), not retried")]
         );
         assert_eq!(agent.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_subscribe_the_transport_could_not_send_says_why() {
+        let t0 = Instant::now();
+        let mut agent = agent(t0, &[(BOB, SubscriptionType::Subscribed)]);
+        let sub = one_subscribe(&mut agent);
+        events(&mut agent);
+        let cause = Some(sip_transport::Cause::TlsUnknownCa);
+        agent.handle_failure(t0, PresenceRole::Subscriber, sub.handle, cause);
+        assert_eq!(
+            events(&mut agent),
+            [watching(
+                "retrying later (SUBSCRIBE unanswered: the server's certificate is from an unknown CA)"
+            )]
+        );
+        // The cause belonged to that failure only: a later timeout says just "unanswered".
+        agent.handle_timeout(agent.poll_timeout().unwrap());
+        let again = one_subscribe(&mut agent);
+        events(&mut agent);
+        agent.handle_failure(t0, PresenceRole::Subscriber, again.handle, None);
+        assert_eq!(
+            events(&mut agent),
+            [watching("retrying later (SUBSCRIBE unanswered)")]
+        );
     }
 
     #[test]

@@ -120,5 +120,43 @@ pub enum Error {
     Transaction(#[from] sip_txn::Error),
 }
 
+impl Error {
+    /// What kind of transport or DNS failure this is, when it is one: a MESSAGE that could not
+    /// be sent says whether the connection was refused, the certificate not trusted, or the
+    /// request unanswered ([`Cause::TimedOut`](sip_transport::Cause::TimedOut)).
+    ///
+    /// ```
+    /// use rtc_client::{Cause, Error};
+    /// use sip_transport::Target;
+    ///
+    /// let e = Error::Driver(sip_txn::driver::DriverError::Transport {
+    ///     target: Target::tcp("192.0.2.9:5060".parse()?),
+    ///     reason: "connection refused".into(),
+    ///     cause: Cause::Refused,
+    /// });
+    /// assert_eq!(e.cause(), Some(Cause::Refused));
+    /// assert_eq!(Error::NoProfile.cause(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cause(&self) -> Option<sip_transport::Cause> {
+        match self {
+            Error::Driver(sip_txn::driver::DriverError::Timeout { .. }) => {
+                Some(sip_transport::Cause::TimedOut)
+            }
+            Error::Driver(e) => transport_cause(e),
+            Error::Transport(e) => Some(e.cause()),
+            _ => None,
+        }
+    }
+}
+
+/// The transport's reason for a failed transaction, if the transport gave one.
+pub(crate) fn transport_cause(e: &sip_txn::driver::DriverError) -> Option<sip_transport::Cause> {
+    match e {
+        sip_txn::driver::DriverError::Transport { cause, .. } => Some(*cause),
+        _ => None,
+    }
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

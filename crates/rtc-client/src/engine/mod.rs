@@ -40,6 +40,7 @@ use presence::{
 
 use crate::agent::{Agent, PresenceRole, shown};
 use crate::autosave::{self, Autosave};
+use crate::error::transport_cause;
 use crate::event_queue::EventSender;
 use crate::keepalive::{KeepAlive, KeepAliveConfig, KeepAliveEvent};
 use crate::large_request::LargeRequests;
@@ -793,7 +794,7 @@ impl Engine {
                 if let Some(agent) = self.agent_of(generation) {
                     match &done.outcome {
                         Ok(response) => agent.handle_response(now, core, handle, response),
-                        Err(_) => agent.handle_failure(now, core, handle),
+                        Err(e) => agent.handle_failure(now, core, handle, transport_cause(e)),
                     }
                 }
             }

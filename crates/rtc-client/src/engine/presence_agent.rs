@@ -139,6 +139,12 @@ impl Engine {
                     .profiles
                     .values()
                     .any(|p| p.registration.state() == RegistrationState::Registered);
+                // A document too large to send is refused here, and ours stays as it was.
+                let wanted = LocalPresence::new(status, note.as_deref());
+                if let Some(Err(e)) = self.agent.as_mut().map(|a| a.check(&wanted)) {
+                    let _ = reply.send(Err(e));
+                    return;
+                }
                 let r = self.presence_mut().map(|p| {
                     p.data.local = LocalPresence::new(status, note.as_deref());
                     p.appear_offline &= !registered;

@@ -145,9 +145,9 @@ pub use sip_parse::{Target, TransportKind};
 // Fixed DNS answers for `ClientConfig::dns`, and the records they hold.
 pub use sip_transport::resolve::{NaptrRecord, SrvRecord, StaticDns};
 // Listeners, TLS (a CA file: `TlsConfig::add_ca_file`), timeouts and connection limits.
-pub use sip_transport::{TlsConfig, TlsServerConfig, TransportConfig};
 /// What kind of transport failure a registration change stands for.
 pub use sip_transport::Cause;
+pub use sip_transport::{TlsConfig, TlsServerConfig, TransportConfig};
 /// The XCAP root of [`ClientConfig::xcap_root`].
 pub use xcap::XcapRoot;
 // What `XcapRoot::parse` fails with.

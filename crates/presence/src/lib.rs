@@ -116,6 +116,7 @@
 //!
 //! `cargo run --example documents -p presence --features testkit` goes further: a subscription
 //! through NOTIFY, refresh and termination against the `testkit` notifier double.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Documents, lists and the store.
 mod buddy;
@@ -150,6 +151,7 @@ pub mod subscriber;
 mod words;
 pub use request::{Backoff, Failure, OutgoingRequest, RequestHandle};
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 
 mod error;

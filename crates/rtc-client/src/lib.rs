@@ -96,6 +96,7 @@
 //!   (`server::EmbeddedServer`, sans-IO core `server::RegistrarProxy`) that `cargo rtc demo`
 //!   and the fast tests run clients against on loopback; real deployments use a real server.
 //! * `cli`: the `rtc` tool (implies `server`, for `rtc demo`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod agent;
 mod auth;
@@ -113,6 +114,7 @@ pub mod liveness;
 pub mod outbound;
 pub mod registration;
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
 mod session;
 

@@ -5,13 +5,15 @@
 # Prints one line per client and, when sipp's run was clean, the ratio of their rates; exits 1
 # if either had a failed transaction.
 # usage: benches/txn-vs-sipp.sh [SECONDS=10] [SIPP_RATE=16000] [WINDOW=200] [THREADS=1]
+#   CHART=DIR also writes the ratio as DIR/txn-vs-sipp.txt and an SVG bar chart of it beside
+#   (bin chart), as benches/charts/ holds them for the README.
 #   SIPP_RATE 16000 is the highest rate sipp's UAC sustained here without failures
 #   (../shared/interop/README.md: 15,787/s; 20,000/s fails).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 secs=${1:-10}; rate=${2:-16000}; window=${3:-200}; threads=${4:-1}
 uas_port=${UAS_PORT:-5390}; uac_port=${UAC_PORT:-5391}
-cargo build --release -q -p benches --bin txn-uac || exit 1
+cargo build --release -q -p benches --bin txn-uac --bin chart || exit 1
 work=$(mktemp -d /tmp/txn-vs-sipp.XXXXXX)
 col() { awk -F';' -v c="$2" 'NR==1{for(i=1;i<=NF;i++) if($i==c) k=i} END{print $k}' "$1"; }
 now() { date +%s.%N; }
@@ -42,7 +44,15 @@ ours_rc=$?
 echo "$line"
 ours_rate=${line##*rate=}; ours_rate=${ours_rate%% *}
 if [ "$sipp_rc" = 0 ] && [ "$failed" = 0 ]; then
-    printf 'ratio txn-uac/sipp-uac = %.2f\n' "$(echo "$ours_rate / $sipp_rate" | bc -l)"
+    ratio=$(printf '%.2f' "$(echo "$ours_rate / $sipp_rate" | bc -l)")
+    echo "ratio txn-uac/sipp-uac = $ratio"
+    if [ -n "${CHART:-}" ]; then
+        mkdir -p "$CHART"
+        printf '# title: %s\n# axis: %s\nsip-txn driver %s\nsipp UAC 1.00\n' \
+            "Non-INVITE transactions per second, × sipp's UAC (higher is faster)" \
+            "× sipp's rate" "$ratio" >"$CHART/txn-vs-sipp.txt"
+        "${CARGO_TARGET_DIR:-target}"/release/chart "$CHART/txn-vs-sipp.txt" "$CHART/txn-vs-sipp.svg"
+    fi
 else
     # A failed call holds sipp's run open until its -timeout, so ok / wall time would make sipp
     # look slower than it is: no ratio from such a run.

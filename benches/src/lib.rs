@@ -9,6 +9,7 @@
 //! `parse-compare` binary both drive these functions.
 
 pub mod alloc_count;
+pub mod chart;
 pub mod clock;
 pub mod corpus;
 pub mod full_parse;

@@ -555,16 +555,18 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
     };
 
     let mut fields = Fields::new();
-    // The field read last stays open until a line that is not a continuation arrives.
-    let mut last: Option<RawHeader> = None;
+    // Each field is kept as soon as its line is read; a folded line then extends the last one.
+    // A Content-Length is checked once complete, when a line that is not a continuation comes.
+    let mut length_open = false;
     let mut content_length: Option<usize> = None;
 
     loop {
         if let Some((field, next)) = plain_field(buf, pos, cfg) {
-            if let Some(h) = last.replace(field) {
-                content_length = check_content_length(buf, &h, content_length)?;
-                fields.push(h, cfg, pos)?;
+            if length_open {
+                content_length = check_content_length(buf, fields.last(), content_length)?;
             }
+            length_open = field.name == HeaderName::ContentLength;
+            fields.push(field, cfg, next)?;
             pos = next;
             continue;
         }
@@ -577,7 +579,7 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
             }
             // A folded line continues the previous field (RFC 3261 §7.3.1).
             Some(b' ' | b'\t') => {
-                let Some(h) = last.as_mut() else {
+                let Some(h) = fields.last_mut() else {
                     return Err(ParseError::expected("header field name", pos).into());
                 };
                 let (from, to) = trim_ws(line);
@@ -590,18 +592,18 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
             }
             Some(_) => {
                 // The previous field is complete: check it before this line's errors.
-                if let Some(h) = last.take() {
-                    content_length = check_content_length(buf, &h, content_length)?;
-                    fields.push(h, cfg, pos)?;
+                if length_open {
+                    content_length = check_content_length(buf, fields.last(), content_length)?;
                 }
-                last = Some(parse_header_line(line, pos)?);
+                let field = parse_header_line(line, pos)?;
+                length_open = field.name == HeaderName::ContentLength;
+                fields.push(field, cfg, next)?;
             }
         }
         pos = next;
     }
-    if let Some(h) = last.take() {
-        content_length = check_content_length(buf, &h, content_length)?;
-        fields.push(h, cfg, pos)?;
+    if length_open {
+        content_length = check_content_length(buf, fields.last(), content_length)?;
     }
     let headers = fields.finish();
     Ok(Head {
@@ -702,6 +704,24 @@ impl Fields {
         }
     }
 
+    /// The field added last.
+    fn last(&self) -> Option<&RawHeader> {
+        let i = self.count.checked_sub(1)?;
+        match self.spill.last() {
+            Some(h) => Some(h),
+            None => self.stack.get(i),
+        }
+    }
+
+    /// The field added last, to extend it with a folded line.
+    fn last_mut(&mut self) -> Option<&mut RawHeader> {
+        let i = self.count.checked_sub(1)?;
+        match self.spill.last_mut() {
+            Some(h) => Some(h),
+            None => self.stack.get_mut(i),
+        }
+    }
+
     /// Adds `h`; `pos` is where the error points if there are too many fields.
     #[inline]
     fn push(&mut self, h: RawHeader, cfg: &ParseConfig, pos: usize) -> Result<(), ParseError> {
@@ -791,12 +811,12 @@ fn parse_header_line(line: &[u8], pos: usize) -> Result<RawHeader, ParseError> {
 /// different values make the message ambiguous and are refused.
 fn check_content_length(
     buf: &[u8],
-    h: &RawHeader,
+    h: Option<&RawHeader>,
     seen: Option<usize>,
 ) -> Result<Option<usize>, ParseError> {
-    if h.name != HeaderName::ContentLength {
+    let Some(h) = h.filter(|h| h.name == HeaderName::ContentLength) else {
         return Ok(seen);
-    }
+    };
     let v = &buf[h.value.range()];
     let at = h.value.start as usize;
     let digits = v.iter().take_while(|c| c.is_ascii_digit()).count();
@@ -1094,6 +1114,14 @@ mod tests {
         assert!(parse("MESSAGE sip:a SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\nab").is_err());
         assert!(parse("MESSAGE sip:a SIP/2.0\r\nl: 2\r\nl: 2\r\n\r\nab").is_ok());
         assert!(parse("MESSAGE sip:a SIP/2.0\r\nl: 99999999999999999999999\r\n\r\n").is_err());
+        // A folded Content-Length is read whole; a bad one is reported before a later line's
+        // error, and a last field's as well.
+        let m = parse("MESSAGE sip:a SIP/2.0\r\nl:\r\n 2\r\n\r\nhi!").unwrap();
+        assert_eq!(m.body(), b"hi");
+        let e = parse("MESSAGE sip:a SIP/2.0\r\nl: 2x\r\nNoColon\r\n\r\n").unwrap_err();
+        assert_eq!(e, ParseError::expected("Content-Length digits", 27));
+        let e = parse("MESSAGE sip:a SIP/2.0\r\nX: 1\r\nl: 2x\r\n\r\n").unwrap_err();
+        assert_eq!(e, ParseError::expected("Content-Length digits", 33));
     }
 
     #[test]

@@ -623,7 +623,8 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
 fn plain_field(buf: &[u8], pos: usize, cfg: &ParseConfig) -> Option<(RawHeader, usize)> {
     let line = buf.get(pos..)?;
     let (n, name) = plain_name(line)?;
-    let mut value = n + 1;
+    // Usually one SP, then the value.
+    let mut value = n + 1 + usize::from(line.get(n + 1) == Some(&b' '));
     while matches!(line.get(value), Some(b' ' | b'\t')) {
         value += 1;
     }

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Non-INVITE transactions per second over loopback UDP against one sipp UAS
 # (interop/sipp/options-uas.xml): first sipp's own UAC (options-uac.xml) at a fixed rate, then
-# the sip-txn driver (bin txn-uac) keeping WINDOW transactions outstanding, each for SECONDS.
-# Prints one line per client and, when sipp's run was clean, the ratio of their rates; exits 1
-# if either had a failed transaction.
+# the sip-txn driver (bin txn-uac) keeping WINDOW transactions outstanding, then the wire floor
+# (bin udp-floor: raw UDP, a prebuilt OPTIONS, 200s counted without parsing) with the same
+# window, each for SECONDS. Prints one line per client, the driver's ratio to sipp's UAC (when
+# sipp's run was clean) and to the floor (target >= 0.70, issue 14); exits 1 if sipp or the
+# driver had a failed transaction. SIPP_UAC=0 skips sipp's UAC (the floor ratio only).
 # usage: benches/txn-vs-sipp.sh [SECONDS=10] [SIPP_RATE=16000] [WINDOW=200] [THREADS=1]
 #   SIPP_RATE 16000 is the highest rate sipp's UAC sustained here without failures
 #   (../shared/interop/README.md: 15,787/s; 20,000/s fails).
@@ -11,7 +13,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 secs=${1:-10}; rate=${2:-16000}; window=${3:-200}; threads=${4:-1}
 uas_port=${UAS_PORT:-5390}; uac_port=${UAC_PORT:-5391}
-cargo build --release -q -p benches --bin txn-uac || exit 1
+cargo build --release -q -p benches --bin txn-uac --bin udp-floor || exit 1
 work=$(mktemp -d /tmp/txn-vs-sipp.XXXXXX)
 col() { awk -F';' -v c="$2" 'NR==1{for(i=1;i<=NF;i++) if($i==c) k=i} END{print $k}' "$1"; }
 now() { date +%s.%N; }
@@ -23,6 +25,9 @@ trap 'kill $spid 2>/dev/null; wait $spid 2>/dev/null; rm -rf "$work"' EXIT
 sleep 0.5
 echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 
+if [ "${SIPP_UAC:-1}" = 0 ]; then
+    sipp_rc=skipped; failed=skipped
+else
 t0=$(now)
 sipp 127.0.0.1:"$uas_port" -sf interop/sipp/options-uac.xml -i 127.0.0.1 -p "$uac_port" \
     -r "$rate" -m $(( rate * secs )) -l $(( rate * 2 )) -nostdin -timeout $(( secs + 20 ))s \
@@ -36,12 +41,20 @@ sipp_rate=$(echo "$ok / ($t1 - $t0)" | bc -l)
 printf 'sipp-uac ok=%s failed=%s retrans=%s seconds=%.2f rate=%.0f target=%s exit=%s\n' \
     "$ok" "$failed" "$re" "$(echo "$t1 - $t0" | bc -l)" "$sipp_rate" "$rate" "$sipp_rc"
 sleep 2
+fi
 
 line=$("${CARGO_TARGET_DIR:-target}"/release/txn-uac 127.0.0.1:"$uas_port" --seconds "$secs" --window "$window" --threads "$threads")
 ours_rc=$?
 echo "$line"
 ours_rate=${line##*rate=}; ours_rate=${ours_rate%% *}
-if [ "$sipp_rc" = 0 ] && [ "$failed" = 0 ]; then
+sleep 2
+floor=$("${CARGO_TARGET_DIR:-target}"/release/udp-floor 127.0.0.1:"$uas_port" --seconds "$secs" --window "$window")
+echo "$floor"
+floor_rate=${floor##*rate=}; floor_rate=${floor_rate%% *}
+printf 'ratio txn-uac/udp-floor = %.2f (target >= 0.70)\n' "$(echo "$ours_rate / $floor_rate" | bc -l)"
+if [ "$sipp_rc" = skipped ]; then
+    :
+elif [ "$sipp_rc" = 0 ] && [ "$failed" = 0 ]; then
     printf 'ratio txn-uac/sipp-uac = %.2f\n' "$(echo "$ours_rate / $sipp_rate" | bc -l)"
 else
     # A failed call holds sipp's run open until its -timeout, so ok / wall time would make sipp
@@ -49,4 +62,4 @@ else
     echo "ratio txn-uac/sipp-uac: none, sipp's run was not clean (failed calls: ${failed:-unknown}, exit $sipp_rc) at $rate/s; lower SIPP_RATE to its clean rate"
 fi
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-[ "$sipp_rc" = 0 ] && [ "$failed" = 0 ] && [ "$ours_rc" = 0 ]
+{ [ "$sipp_rc" = skipped ] || { [ "$sipp_rc" = 0 ] && [ "$failed" = 0 ]; }; } && [ "$ours_rc" = 0 ]

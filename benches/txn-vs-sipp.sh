@@ -17,12 +17,23 @@ cargo build --release -q -p benches --bin txn-uac --bin udp-floor || exit 1
 work=$(mktemp -d /tmp/txn-vs-sipp.XXXXXX)
 col() { awk -F';' -v c="$2" 'NR==1{for(i=1;i<=NF;i++) if($i==c) k=i} END{print $k}' "$1"; }
 now() { date +%s.%N; }
+# CPU seconds (user + system) of a command, into FILE, when GNU time is installed.
+timed() { local out=$1; shift; if [ -x /usr/bin/time ]; then /usr/bin/time -f '%U %S' -o "$out" "$@"; else "$@"; fi; }
+cpu_us() { [ -s "$1" ] && awk -v n="$2" '{printf "%.1f", ($1 + $2) * 1e6 / n}' "$1" || echo unknown; }
 
-sipp -sf interop/sipp/options-uas.xml -i 127.0.0.1 -p "$uas_port" -nostdin \
-    -timeout $(( 4 * secs + 60 ))s -max_recv_loops 10000 >"$work/uas.out" 2>&1 &
-spid=$!
-trap 'kill $spid 2>/dev/null; wait $spid 2>/dev/null; rm -rf "$work"' EXIT
-sleep 0.5
+# A fresh UAS for each client: sipp keeps every ended call for 33 s (-deadcall_wait) and
+# answers more slowly as they pile up, so the client after a fast one would meet a slower UAS.
+spid=
+start_uas() {
+    stop_uas
+    sipp -sf interop/sipp/options-uas.xml -i 127.0.0.1 -p "$uas_port" -nostdin \
+        -timeout $(( 2 * secs + 60 ))s -max_recv_loops 10000 >>"$work/uas.out" 2>&1 &
+    spid=$!
+    sleep 0.5
+}
+stop_uas() { [ -n "$spid" ] && { kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; spid=; }; }
+trap 'stop_uas; rm -rf "$work"' EXIT
+start_uas
 echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 
 if [ "${SIPP_UAC:-1}" = 0 ]; then
@@ -43,13 +54,16 @@ printf 'sipp-uac ok=%s failed=%s retrans=%s seconds=%.2f rate=%.0f target=%s exi
 sleep 2
 fi
 
-line=$("${CARGO_TARGET_DIR:-target}"/release/txn-uac 127.0.0.1:"$uas_port" --seconds "$secs" --window "$window" --threads "$threads")
+start_uas
+line=$(timed "$work/ours.time" "${CARGO_TARGET_DIR:-target}"/release/txn-uac 127.0.0.1:"$uas_port" --seconds "$secs" --window "$window" --threads "$threads")
 ours_rc=$?
-echo "$line"
+ours_ok=${line#*ok=}; ours_ok=${ours_ok%% *}
+echo "$line cpu_us_per_txn=$(cpu_us "$work/ours.time" "$ours_ok")"
 ours_rate=${line##*rate=}; ours_rate=${ours_rate%% *}
-sleep 2
-floor=$("${CARGO_TARGET_DIR:-target}"/release/udp-floor 127.0.0.1:"$uas_port" --seconds "$secs" --window "$window")
-echo "$floor"
+start_uas
+floor=$(timed "$work/floor.time" "${CARGO_TARGET_DIR:-target}"/release/udp-floor 127.0.0.1:"$uas_port" --seconds "$secs" --window "$window")
+floor_ok=${floor#*ok=}; floor_ok=${floor_ok%% *}
+echo "$floor cpu_us_per_txn=$(cpu_us "$work/floor.time" "$floor_ok")"
 floor_rate=${floor##*rate=}; floor_rate=${floor_rate%% *}
 printf 'ratio txn-uac/udp-floor = %.2f (target >= 0.70)\n' "$(echo "$ours_rate / $floor_rate" | bc -l)"
 if [ "$sipp_rc" = skipped ]; then

@@ -11,6 +11,7 @@
 pub mod alloc_count;
 pub mod clock;
 pub mod corpus;
+pub mod flood;
 pub mod full_parse;
 pub mod split;
 

@@ -22,7 +22,7 @@ if [ -f "$dir/kamailio.pid" ] && kill -0 "$(cat "$dir/kamailio.pid")" 2>/dev/nul
   echo "already running: PID $(cat "$dir/kamailio.pid")" >&2; exit 1
 fi
 tpl=/usr/share/kamailio/dbtext/kamailio
-for t in version subscriber location presentity active_watchers watchers xcap; do cp "$tpl/$t" "$dir/db/$t"; done
+for t in version subscriber location presentity active_watchers watchers xcap pua rls_presentity rls_watchers; do cp "$tpl/$t" "$dir/db/$t"; done
 i=1; extra=""
 [ "${USERS:-0}" -gt 0 ] && extra=$(seq -f 'u%04g' 1 "$USERS")
 for u in alice bob carol $extra; do

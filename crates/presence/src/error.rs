@@ -88,6 +88,25 @@ pub enum Error {
         /// The version received.
         got: u32,
     },
+    /// An RFC 4662 list notification that cannot be applied in order (RFC 4662 §5.3): a
+    /// partial RLMI document whose version is not the next one. Refresh the list
+    /// subscription to get full state.
+    #[error("RLMI version {got} cannot follow {}: list state needs a refresh",
+        last.map_or("no full state".to_owned(), |v| format!("version {v}")))]
+    ListOutOfOrder {
+        /// The last version applied (`None` before any full state).
+        last: Option<u32>,
+        /// The version received.
+        got: u32,
+    },
+    /// A MIME multipart body (RFC 2046 §5.1) that is malformed or over its limits.
+    #[error("multipart body, byte {at}: {message}")]
+    Multipart {
+        /// What is wrong.
+        message: String,
+        /// Byte offset into the body (0 for a fault of the Content-Type).
+        at: usize,
+    },
     /// A watcher entry of domain scope whose URI is not a SIP URI naming a domain.
     #[error("a domain watcher entry needs a SIP URI such as sip:example.com, not {0:?}")]
     DomainNotSip(String),

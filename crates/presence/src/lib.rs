@@ -8,7 +8,12 @@
 // Documents, lists and the store.
 mod buddy;
 mod datetime;
+pub mod eventlist;
+pub mod multipart;
 pub mod pidf;
+pub mod resource_lists;
+pub mod rlmi;
+pub mod rules;
 mod status;
 pub mod store;
 mod watcher;
@@ -23,7 +28,7 @@ pub use watcher::{
     OfferMode, PrivacyMode, Scope, Watcher, WatcherDecision, WatcherList, WatcherState,
 };
 pub use winfo::{WatcherInfo, WatcherInfoState};
-pub use xml::XmlLimits;
+pub use xml::{Extension, XmlLimits};
 // Subscriptions.
 pub mod local;
 pub mod notifier;

@@ -341,6 +341,13 @@ impl Store {
                 })
     }
 
+    /// The file beside the store that keeps this device's SIP instance id
+    /// (`presence.xml.instance`, RFC 5626 §4.1), so that it stays the same across restarts as
+    /// the presence data does. This crate never reads or writes it.
+    pub fn instance_path(&self) -> PathBuf {
+        self.sibling(".instance")
+    }
+
     /// The lock file beside the store (`presence.xml.lock`), which [`Store::lock`] locks.
     pub fn lock_path(&self) -> PathBuf {
         self.sibling(".lock")

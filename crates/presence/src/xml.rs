@@ -532,6 +532,121 @@ fn resolved(ns: ResolveResult<'_>) -> Result<Box<str>, String> {
     }
 }
 
+/// An element this crate does not model, kept so that a document read and written again
+/// loses nothing (an extension another client added to a rule, say). Namespaces are resolved:
+/// written back, each element declares its own, so prefixes may change but meaning does not.
+/// Mixed content is kept as the element's text followed by its children.
+///
+/// ```
+/// use presence::rules::Ruleset;
+/// let doc = br#"<ruleset xmlns="urn:ietf:params:xml:ns:common-policy"><rule id="r">
+///   <conditions/><actions><x:flag xmlns:x="urn:example" x:level="3">on</x:flag></actions>
+/// </rule></ruleset>"#;
+/// let rules = Ruleset::parse(doc)?;
+/// let ext = &rules.rules[0].actions.other[0];
+/// assert_eq!((ext.namespace(), ext.name(), ext.text()), ("urn:example", "flag", "on"));
+/// assert_eq!(Ruleset::parse(rules.to_xml().as_bytes())?, rules);
+/// # Ok::<(), presence::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Extension {
+    ns: Box<str>,
+    name: Box<str>,
+    /// (namespace, local name, value), in document order.
+    attrs: Vec<(Box<str>, Box<str>, Box<str>)>,
+    text: Box<str>,
+    children: Vec<Extension>,
+}
+
+impl Extension {
+    /// A copy of a parsed element (depth bounded by the parse limits).
+    pub(crate) fn of(el: &Element) -> Extension {
+        Extension {
+            ns: el.ns.clone(),
+            name: el.name.clone(),
+            attrs: el
+                .attrs
+                .iter()
+                .map(|a| (a.ns.clone(), a.name.clone(), a.value.clone()))
+                .collect(),
+            text: trim_xml(&el.text).into(),
+            children: el.children.iter().map(Extension::of).collect(),
+        }
+    }
+
+    /// The element's namespace (empty: none).
+    pub fn namespace(&self) -> &str {
+        &self.ns
+    }
+
+    /// The element's local name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its character data, trimmed.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Its child elements.
+    pub fn children(&self) -> &[Extension] {
+        &self.children
+    }
+
+    /// The attribute `name` in namespace `ns` (empty: unqualified).
+    pub fn attr(&self, ns: &str, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(n, l, _)| &**n == ns && &**l == name)
+            .map(|(_, _, v)| &**v)
+    }
+
+    /// Appends the element, declaring its namespace when it differs from `default_ns`, the
+    /// default namespace in scope where it is written.
+    pub(crate) fn write(&self, out: &mut String, default_ns: &str) {
+        out.push('<');
+        out.push_str(&self.name);
+        if *self.ns != *default_ns {
+            push_attribute(out, "xmlns", &self.ns);
+        }
+        for (i, (ns, name, value)) in self.attrs.iter().enumerate() {
+            out.push(' ');
+            if ns.is_empty() {
+                out.push_str(name);
+            } else if &**ns == NS_XML {
+                out.push_str("xml:");
+                out.push_str(name);
+            } else {
+                out.push_str(&format!("a{i}:{name}=\"",));
+                push_attr(out, value);
+                out.push_str(&format!("\" xmlns:a{i}=\""));
+                push_attr(out, ns);
+                out.push('"');
+                continue;
+            }
+            out.push_str("=\"");
+            push_attr(out, value);
+            out.push('"');
+        }
+        if self.text.is_empty() && self.children.is_empty() {
+            out.push_str("/>");
+            return;
+        }
+        out.push('>');
+        push_text(out, &self.text);
+        for c in &self.children {
+            c.write(out, &self.ns);
+        }
+        out.push_str("</");
+        out.push_str(&self.name);
+        out.push('>');
+    }
+}
+
+/// The XML namespace, bound to the `xml` prefix everywhere.
+pub(crate) const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
+
 /// Appends `s` escaped for element content.
 pub(crate) fn push_text(out: &mut String, s: &str) {
     for c in s.chars() {

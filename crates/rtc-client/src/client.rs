@@ -56,6 +56,11 @@ pub struct ClientConfig {
     /// 25–29 s, failed after 10 s unanswered. `None` turns it off. (Streams are kept alive by
     /// [`TransportConfig::keepalive_interval`].)
     pub udp_keepalive: Option<crate::keepalive::KeepAliveConfig>,
+    /// The check that a UDP registrar is still there when STUN does not prove it (a registrar
+    /// without STUN gets CRLFs, which prove nothing): after 40 s without a word from it the
+    /// client sends it an OPTIONS, and registers again if 10 s pass unanswered, so an outage
+    /// is noticed within a minute ([`crate::liveness`]). `None` turns it off.
+    pub udp_liveness: Option<crate::liveness::LivenessConfig>,
     /// Waits between attempts to subscribe to a buddy after a failure: a SUBSCRIBE answered
     /// 404, 408, 480, 503… or not at all, a subscription ended with `probation`, `giveup` or no
     /// reason (RFC 6665 §4.1.3). Default 30 s doubling to an hour, each wait spread over its
@@ -73,6 +78,26 @@ pub struct ClientConfig {
     /// Temporarily Unavailable ([`SessionEnd::Expired`](crate::SessionEnd::Expired)). Default
     /// 3 minutes.
     pub invite_expiry: std::time::Duration,
+    /// Whether REGISTERs ask for SIP Outbound (RFC 5626): an instance id and `reg-id` on the
+    /// Contact, `Supported: outbound, path`. Its behaviour (the binding on the flow, keep-alives
+    /// at the registrar's `Flow-Timer`, `;ob` on dialog Contacts, no Contact rewrite) applies
+    /// only where the registrar's 2xx says `Require: outbound`; elsewhere the client keeps to
+    /// RFC 3581. Default `true`.
+    pub outbound: bool,
+    /// This device's `+sip.instance` (RFC 5626 §4.1), which lets a registrar replace the
+    /// binding of an earlier run of this client instead of keeping a second one. `None` (the
+    /// default): the one kept beside the presence store ([`Store::instance_path`](presence::Store::instance_path),
+    /// created on first use) when presence is enabled before the first profile, as `rtc login`
+    /// does; else one generated for this process, which a restart does not keep.
+    pub instance: Option<crate::outbound::InstanceId>,
+    /// The XCAP root of the presence server (RFC 4825 §6.1), e.g.
+    /// `https://xcap.example.com/xcap-root`; the provisioning profile has no field for it.
+    /// Set, the watcher list is kept on the server too, as the user's pres-rules document
+    /// (RFC 5025): allowing, blocking and removing watchers and the privacy modes then decide
+    /// who watches us through the presence server, not only peer to peer. Requests use the
+    /// profile's credentials (digest) and, for `https`, [`TransportConfig::tls_client`]'s
+    /// verification. Default `None`.
+    pub xcap_root: Option<xcap::XcapRoot>,
 }
 
 impl Default for ClientConfig {
@@ -92,10 +117,14 @@ impl Default for ClientConfig {
             name_servers: Vec::new(),
             poll_interval: crate::agent::DEFAULT_POLL_INTERVAL,
             udp_keepalive: Some(crate::keepalive::KeepAliveConfig::default()),
+            udp_liveness: Some(crate::liveness::LivenessConfig::default()),
             subscription_backoff: presence::subscriber::RETRY_BACKOFF,
             event_capacity: 1024,
             command_capacity: 64,
             invite_expiry: crate::DEFAULT_INVITE_EXPIRY,
+            outbound: true,
+            instance: None,
+            xcap_root: None,
         }
     }
 }

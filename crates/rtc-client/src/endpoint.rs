@@ -44,6 +44,8 @@ pub struct Endpoint {
     addrs: Vec<(TransportKind, String)>,
     /// The address a registrar saw us at, per transport, where it differs from `addrs`.
     public: Vec<(TransportKind, String)>,
+    /// Registered over an RFC 5626 flow: the Contact of other requests carries `;ob`.
+    outbound: bool,
 }
 
 impl Endpoint {
@@ -53,7 +55,32 @@ impl Endpoint {
             user: user.into(),
             addrs: Vec::new(),
             public: Vec::new(),
+            outbound: false,
         }
+    }
+
+    /// Marks (or unmarks) the registration as living on an RFC 5626 flow: from then on the
+    /// Contact of requests other than REGISTER carries the `ob` parameter (§4.3), which asks
+    /// proxies to send the dialog's requests back over that flow; the REGISTER's own Contact
+    /// ([`Endpoint::binding`]) does not.
+    ///
+    /// ```
+    /// use rtc_client::Endpoint;
+    /// use sip_parse::TransportKind;
+    ///
+    /// let local = Endpoint::new("alice").with(TransportKind::Udp, "192.0.2.1:5070").with_outbound(true);
+    /// assert_eq!(local.contact(TransportKind::Udp)?, "sip:alice@192.0.2.1:5070;ob");
+    /// assert_eq!(local.binding(TransportKind::Udp)?, "sip:alice@192.0.2.1:5070");
+    /// # Ok::<(), rtc_client::Error>(())
+    /// ```
+    pub fn with_outbound(mut self, outbound: bool) -> Self {
+        self.outbound = outbound;
+        self
+    }
+
+    /// Whether the Contact carries `;ob` ([`Endpoint::with_outbound`]).
+    pub fn is_outbound(&self) -> bool {
+        self.outbound
     }
 
     /// Sets (or replaces) the public `host:port` of `transport`, as a registrar reported it:
@@ -113,8 +140,15 @@ impl Endpoint {
         ))
     }
 
-    /// The Contact URI for requests sent over `transport`.
+    /// The Contact URI for requests sent over `transport` (with `;ob` once registered over an
+    /// RFC 5626 flow, see [`Endpoint::with_outbound`]).
     pub fn contact(&self, transport: TransportKind) -> Result<String> {
+        let uri = self.binding(transport)?;
+        Ok(if self.outbound { uri + ";ob" } else { uri })
+    }
+
+    /// The Contact URI a REGISTER binds for `transport`: [`Endpoint::contact`] without `ob`.
+    pub fn binding(&self, transport: TransportKind) -> Result<String> {
         let addr = self.contact_addr(transport)?;
         let user = &self.user;
         Ok(match transport {

@@ -94,6 +94,27 @@ pub enum Error {
     /// A message could not be built or parsed.
     #[error(transparent)]
     Parse(#[from] sip_parse::ParseError),
+    /// Text that should be an RFC 5626 instance id (`urn:uuid:…`) is not one.
+    #[error("invalid instance id: {0}")]
+    InvalidInstance(String),
+    /// The file that keeps the instance id could not be read or written.
+    #[error("instance id file {}: {op}: {source}", path.display())]
+    InstanceFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What was done with it.
+        op: &'static str,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The file that keeps the instance id holds something else; it is left as it is.
+    #[error("instance id file {}: {reason}", path.display())]
+    InvalidInstanceFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The transaction layer refused a request or response.
     #[error(transparent)]
     Transaction(#[from] sip_txn::Error),

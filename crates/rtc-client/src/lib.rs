@@ -33,9 +33,14 @@
 //! # Ok(()) }
 //! ```
 //!
-//! [`server`] holds an embedded registrar/proxy with digest authentication
-//! ([`server::EmbeddedServer`], sans-IO core [`server::RegistrarProxy`]) that `cargo rtc demo`
-//! and the fast tests run clients against on loopback; real deployments use a real server.
+//! # Features
+//!
+//! None is on by default: a client build compiles neither the embedded server nor clap.
+//!
+//! * `server`: the `server` module, an embedded registrar/proxy with digest authentication
+//!   (`server::EmbeddedServer`, sans-IO core `server::RegistrarProxy`) that `cargo rtc demo`
+//!   and the fast tests run clients against on loopback; real deployments use a real server.
+//! * `cli`: the `rtc` tool (implies `server`, for `rtc demo`).
 
 mod agent;
 mod auth;
@@ -49,7 +54,10 @@ mod event_queue;
 mod im;
 pub mod keepalive;
 mod large_request;
+pub mod liveness;
+pub mod outbound;
 pub mod registration;
+#[cfg(feature = "server")]
 pub mod server;
 mod session;
 
@@ -65,3 +73,5 @@ pub use registration::{Registration, RegistrationConfig, RegistrationEvent, Regi
 pub use session::{DEFAULT_INVITE_EXPIRY, SessionEnd};
 /// What kind of transport failure a registration change stands for.
 pub use sip_transport::Cause;
+/// The XCAP root of [`ClientConfig::xcap_root`].
+pub use xcap::XcapRoot;

@@ -41,6 +41,7 @@ use sip_parse::{Message, MessageBuilder, Method, Target, Uri};
 use sip_transport::Cause;
 use sip_txn::digest::{Credentials, DigestClient};
 
+use crate::outbound::{self, Flow, Outbound};
 use crate::{Endpoint, Result};
 
 /// The RTC registration states (`RTC_REGISTRATION_STATE`).
@@ -143,6 +144,10 @@ pub struct RegistrationConfig {
     /// after every target failed ([`Registration::poll_lookup`]); without it, retries reuse
     /// the targets given.
     pub relookup: bool,
+    /// RFC 5626 outbound: the instance id and `reg-id` our Contact carries, with
+    /// `Supported: outbound, path`. Used only if the registrar's 2xx says it supports it
+    /// ([`Registration::flow`]); `None`: plain RFC 3261 bindings.
+    pub outbound: Option<Outbound>,
 }
 
 impl RegistrationConfig {
@@ -162,6 +167,7 @@ impl RegistrationConfig {
             retry_max: Duration::from_secs(300),
             seed: 0x5eed,
             relookup: false,
+            outbound: None,
         }
     }
 }
@@ -209,6 +215,9 @@ pub struct Registration {
     /// A lookup is due: the caller runs it and reports with [`Registration::set_targets`] or
     /// [`Registration::lookup_failed`].
     lookup_due: bool,
+    /// The registrar supports outbound (its last 2xx said `Require: outbound`): our binding
+    /// lives on the flow the REGISTER came over.
+    flow: Option<Flow>,
     out: VecDeque<OutgoingRequest>,
     events: VecDeque<RegistrationEvent>,
 }
@@ -241,6 +250,7 @@ impl Registration {
             stale_targets: false,
             targets_until: None,
             lookup_due: false,
+            flow: None,
             out: VecDeque::new(),
             events: VecDeque::new(),
         })
@@ -275,6 +285,14 @@ impl Registration {
             }
             _ => Ok(()),
         }
+    }
+
+    /// The RFC 5626 flow our binding lives on, when the registrar's last 2xx said it supports
+    /// outbound (`Require: outbound`, §4.2.1): it reaches us over the flow, so no Contact
+    /// rewrite is needed behind NAT, and keep-alives follow its `Flow-Timer`. `None`: RFC 3581
+    /// behaviour (the Contact follows `received`/`rport`).
+    pub fn flow(&self) -> Option<Flow> {
+        self.flow
     }
 
     /// Whether a REGISTER is waiting for its final outcome.
@@ -541,8 +559,17 @@ impl Registration {
     }
 
     fn registered(&mut self, now: Instant, status: u16, reason: &str, response: &Message) {
-        if self.follow_nat(response) {
+        // RFC 5626 §4.2.1: outbound's behaviour only if the registrar says it supports it.
+        self.flow = self
+            .config
+            .outbound
+            .as_ref()
+            .and_then(|_| Flow::of(response));
+        if self.flow.is_none() && self.follow_nat(response) {
             return;
+        }
+        if self.flow.is_some() != self.local.is_outbound() {
+            self.local = self.local.clone().with_outbound(self.flow.is_some());
         }
         self.stale = None;
         let Some(granted) = self.granted_expiry(response) else {
@@ -604,7 +631,7 @@ impl Registration {
             return false;
         }
         self.rewrites += 1;
-        self.stale = self.local.contact(transport).ok();
+        self.stale = self.local.binding(transport).ok();
         self.local = self.local.clone().with_public(transport, &public);
         self.send(false).is_ok()
     }
@@ -727,7 +754,7 @@ impl Registration {
     fn contact(&self) -> Result<String> {
         let transport = self.current_target().map(|t| t.transport);
         self.local
-            .contact(transport.unwrap_or(sip_parse::TransportKind::Udp))
+            .binding(transport.unwrap_or(sip_parse::TransportKind::Udp))
     }
 
     fn current_target(&self) -> Option<&Target> {
@@ -763,10 +790,25 @@ impl Registration {
             .header("To", &format!("{name}<{}>", self.config.aor))?
             .header("Call-ID", &self.call_id)?
             .header("CSeq", &format!("{} REGISTER", self.cseq))?
-            .header("Contact", &format!("<{}>", self.local.contact(transport)?))?;
+            .header(
+                "Contact",
+                &format!(
+                    "<{}>{}",
+                    self.local.binding(transport)?,
+                    self.config
+                        .outbound
+                        .as_ref()
+                        .map(Outbound::contact_params)
+                        .unwrap_or_default()
+                ),
+            )?;
         if let Some(stale) = &self.stale {
             // §10.2.2: a Contact with expires=0 removes that binding.
             b = b.header("Contact", &format!("<{stale}>;expires=0"))?;
+        }
+        if self.config.outbound.is_some() {
+            // RFC 5626 §4.2.
+            b = b.header("Supported", outbound::SUPPORTED)?;
         }
         let mut b = b
             .header("Expires", &expires.to_string())?

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use rtc_client::outbound::{InstanceId, Outbound};
 use rtc_client::registration::{Failure, OutgoingRequest};
 use rtc_client::{Endpoint, Registration, RegistrationConfig, RegistrationState};
 use sip_parse::{Message, MessageBuilder, Target, TransportKind};
@@ -656,4 +657,98 @@ fn targets_are_looked_up_again_when_their_ttl_expires_and_a_binding_stays_put() 
     reg.handle_failure(at, refresh.id, Failure::Timeout)
         .unwrap();
     assert_eq!(reg.poll_request().unwrap().target, moved);
+}
+
+/// A registration that asks for outbound (RFC 5626) with a fixed instance id.
+fn outbound_setup() -> (Instant, Registration) {
+    let local = Endpoint::new("alice").with(TransportKind::Udp, "192.0.2.1:5070");
+    let mut config = RegistrationConfig::new("sip:alice@example.test", "sip:example.test");
+    let instance = InstanceId::parse("urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6").unwrap();
+    config.outbound = Some(Outbound::new(instance));
+    let reg = Registration::new(config, local, vec![targets()[0].clone()]).unwrap();
+    (start(), reg)
+}
+
+const OUR_OUTBOUND_CONTACT: &str = "<sip:alice@192.0.2.1:5070>;reg-id=1;+sip.instance=\"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\"";
+
+#[test]
+fn outbound_register_names_instance_and_reg_id_and_supports_outbound() {
+    let (now, mut reg) = outbound_setup();
+    let first = send_register(&mut reg);
+    assert_eq!(contacts(&first.request), [OUR_OUTBOUND_CONTACT]);
+    assert_eq!(
+        header(&first.request, "Supported").as_deref(),
+        Some("outbound, path")
+    );
+    // The parser reads the instance back as a Contact parameter.
+    let c = first.request.contacts().next().unwrap().unwrap();
+    let params = c.address().unwrap().params();
+    assert_eq!(params.get("reg-id"), Some(Some("1")));
+    accept(&mut reg, now, &first, 600);
+    // Removing the binding names the same flow.
+    reg.unregister().unwrap();
+    let bye = reg.poll_request().unwrap();
+    assert_eq!(contacts(&bye.request), [OUR_OUTBOUND_CONTACT]);
+    assert_eq!(header(&bye.request, "Expires").as_deref(), Some("0"));
+}
+
+#[test]
+fn a_registrar_that_requires_outbound_gets_no_contact_rewrite() {
+    let (now, mut reg) = outbound_setup();
+    let first = send_register(&mut reg);
+    states(&mut reg);
+    // Behind NAT, but the registrar binds the flow (RFC 5626 §4.2.1): registered at once.
+    let seen = seen_from(&first, "203.0.113.7:40123");
+    let binding = format!("{OUR_OUTBOUND_CONTACT};expires=600");
+    let ok = respond(
+        &seen,
+        200,
+        &[
+            ("Contact", &binding),
+            ("Require", "outbound"),
+            ("Flow-Timer", "25"),
+        ],
+    );
+    reg.handle_response(now, first.id, &ok).unwrap();
+    assert_eq!(
+        states(&mut reg),
+        [(RegistrationState::Registered, Some(200))]
+    );
+    assert!(reg.poll_request().is_none(), "no second REGISTER");
+    let flow = reg.flow().expect("on an outbound flow");
+    assert_eq!(flow.flow_timer, Some(Duration::from_secs(25)));
+    // Dialogs ask for the flow (`ob`, §4.3); the binding itself is unchanged.
+    assert_eq!(
+        reg.local().contact(TransportKind::Udp).unwrap(),
+        "sip:alice@192.0.2.1:5070;ob"
+    );
+    let (_, refresh) = refresh_due(&mut reg);
+    assert_eq!(contacts(&refresh.request), [OUR_OUTBOUND_CONTACT]);
+}
+
+#[test]
+fn a_registrar_without_outbound_gets_the_rfc_3581_contact_rewrite() {
+    let (now, mut reg) = outbound_setup();
+    let first = send_register(&mut reg);
+    states(&mut reg);
+    // No `Require: outbound` (a `Supported` alone does not count): the parameters were
+    // ignored, so the Contact must follow the NAT as without outbound.
+    let seen = seen_from(&first, "203.0.113.7:40123");
+    let binding = format!("{OUR_OUTBOUND_CONTACT};expires=600");
+    let ok = respond(
+        &seen,
+        200,
+        &[("Contact", &binding), ("Supported", "outbound")],
+    );
+    reg.handle_response(now, first.id, &ok).unwrap();
+    assert_eq!(states(&mut reg), []);
+    let second = reg
+        .poll_request()
+        .expect("a REGISTER with the public Contact");
+    assert_eq!(
+        contacts(&second.request)[0],
+        "<sip:alice@203.0.113.7:40123>;reg-id=1;+sip.instance=\"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\""
+    );
+    assert!(reg.flow().is_none());
+    assert!(!reg.local().is_outbound());
 }

@@ -63,6 +63,7 @@ mod header_name;
 mod message;
 mod method;
 mod target;
+mod top_via;
 mod uri;
 mod validate;
 
@@ -80,6 +81,7 @@ pub use header_name::HeaderName;
 pub use message::{Header, Message, Streamed};
 pub use method::Method;
 pub use target::{Target, TransportKind};
+pub use top_via::TopVia;
 pub use uri::{AbsoluteUri, Host, SipUri, TelUri, Uri, percent_decode};
 
 /// The README's examples, compiled and run as doctests.

@@ -329,9 +329,7 @@ pub(crate) fn parse_host(b: &[u8], at: usize) -> Result<(Host<'_>, usize), Parse
         let close = memchr::memchr(b']', &b[at..]).ok_or(ParseError::expected("']'", b.len()))?;
         let text = std::str::from_utf8(&b[at + 1..at + close])
             .map_err(|_| ParseError::expected("IPv6 address", at + 1))?;
-        let ip = text
-            .parse()
-            .map_err(|_| ParseError::expected("IPv6 address", at + 1))?;
+        let ip = ipv6(text).ok_or(ParseError::expected("IPv6 address", at + 1))?;
         return Ok((Host::Ipv6(ip), at + close + 1));
     }
     let n = chars::span(&b[at..], HOST);
@@ -385,6 +383,37 @@ pub(crate) fn host_from_text(text: &str) -> Option<Host<'_>> {
     ok.then_some(Host::Domain(text))
 }
 
+/// An IPv6 address as RFC 3261 §25.1 writes one: every RFC 4291 form, and also the three-colon
+/// form its ABNF admits before an embedded IPv4 address, `2001:db8:::192.0.2.1` (a hexpart
+/// ending in `::`, then `":" IPv4address`). RFC 5954 §4.1 corrects the grammar and RFC 5118
+/// §4.10 asks implementations to tolerate both; the extra colon is dropped, in that one place.
+pub(crate) fn ipv6(text: &str) -> Option<Ipv6Addr> {
+    if let Ok(ip) = text.parse() {
+        return Some(ip);
+    }
+    let at = text.find(":::")?;
+    let (hexpart, v4) = (text.get(..at + 2)?, text.get(at + 3..)?);
+    ipv4(v4.as_bytes())?;
+    // The longest IPv6 text is 45 bytes: anything longer is not an address, and a stack buffer
+    // keeps this path free of allocation.
+    let mut buf = [0u8; 48];
+    let n = hexpart.len() + v4.len();
+    buf.get_mut(..hexpart.len())?
+        .copy_from_slice(hexpart.as_bytes());
+    buf.get_mut(hexpart.len()..n)?
+        .copy_from_slice(v4.as_bytes());
+    std::str::from_utf8(buf.get(..n)?).ok()?.parse().ok()
+}
+
+/// An IPv4 or IPv6 address written alone, as in a Via `received` (RFC 3261 §20.42), where
+/// [`ipv6`]'s three-colon form is admitted too.
+pub(crate) fn ip(text: &str) -> Option<std::net::IpAddr> {
+    match ipv4(text.as_bytes()) {
+        Some(v4) => Some(v4.into()),
+        None => ipv6(text).map(Into::into),
+    }
+}
+
 /// A dotted-quad IPv4 address as `Ipv4Addr::from_str` reads it (four decimal octets up to
 /// 255, no leading zeros), one octet at a time without a loop per digit.
 pub(crate) fn ipv4(b: &[u8]) -> Option<Ipv4Addr> {
@@ -423,7 +452,7 @@ pub(crate) fn ipv4(b: &[u8]) -> Option<Ipv4Addr> {
 impl<'a> Host<'a> {
     /// Parses a host on its own (e.g. a Via `received` value or a profile's server address).
     pub fn parse(s: &'a str) -> Result<Self, ParseError> {
-        if let Ok(ip) = s.parse::<Ipv6Addr>() {
+        if let Some(ip) = ipv6(s) {
             return Ok(Host::Ipv6(ip));
         }
         let (host, end) = parse_host(s.as_bytes(), 0)?;
@@ -714,6 +743,35 @@ mod tests {
         assert_eq!((u.user, u.password), (Some("alice"), Some("secret")));
         let u = sip("sip:alice:@h");
         assert_eq!((u.user, u.password), (Some("alice"), Some("")));
+    }
+
+    #[test]
+    fn three_colons_only_before_an_ipv4_address() {
+        // RFC 5118 §4.10, RFC 5954 §4.1.
+        for (text, ip) in [
+            ("2001:db8:::192.0.2.1", "2001:db8::192.0.2.1"),
+            (":::192.0.2.1", "::192.0.2.1"),
+            ("::ffff:192.0.2.1", "::ffff:192.0.2.1"),
+        ] {
+            assert_eq!(ipv6(text), Some(ip.parse().unwrap()), "{text}");
+            assert_eq!(Host::parse(text), Ok(Host::Ipv6(ip.parse().unwrap())));
+            let uri = format!("sip:u@[{text}]:5060");
+            assert_eq!(sip(&uri).host, Host::Ipv6(ip.parse().unwrap()), "{uri}");
+        }
+        for bad in [
+            "2001:db8:::1",
+            "2001:db8:::",
+            "::::192.0.2.1",
+            "2001:db8:::192.0.2",
+            "2001:::db8:::192.0.2.1",
+            "1:2:3:4:5:6:7:::192.0.2.1",
+            ":::192.0.2.1:::192.0.2.1:::192.0.2.1:::192.0.2.1",
+        ] {
+            assert_eq!(ipv6(bad), None, "{bad}");
+            assert!(Uri::parse(&format!("sip:[{bad}]")).is_err(), "{bad}");
+        }
+        assert_eq!(ip("192.0.2.1"), Some([192, 0, 2, 1].into()));
+        assert_eq!(ip("[::1]"), None);
     }
 
     #[test]

@@ -1,68 +1,20 @@
 //! RFC 4475 torture messages: every verdict of `MANIFEST.tsv`, and the values the RFC says the
 //! valid messages carry.
 
-use std::path::Path;
+mod torture;
 
 use bytes::Bytes;
-use sip_parse::{Contact, HeaderName, Host, Message, Method, SubState, Uri, percent_decode};
 
-fn corpus() -> impl Iterator<Item = (String, String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rfc4475");
-    let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("manifest");
-    manifest
-        .lines()
-        .skip(1)
-        .map(|l| l.split('\t').map(str::to_owned).collect::<Vec<_>>())
-        .map(move |f| {
-            let bytes = std::fs::read(dir.join(&f[0])).expect("message file");
-            (f[0].clone(), f[2].clone(), bytes)
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-}
+use sip_parse::{Contact, HeaderName, Host, Message, Method, SubState, Uri, percent_decode};
+use torture::Corpus;
 
 fn load(name: &str) -> Message {
-    let (_, _, bytes) = corpus().find(|(f, _, _)| f == name).expect(name);
-    Message::parse(Bytes::from(bytes)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    Corpus::new("rfc4475").load(name)
 }
 
 #[test]
 fn every_manifest_verdict() {
-    let mut seen = 0;
-    for (file, verdict, bytes) in corpus() {
-        seen += 1;
-        let parsed = Message::parse(Bytes::from(bytes.clone()));
-        let checked = parsed.as_ref().map_err(|e| *e).and_then(|m| m.validate());
-        match verdict.as_str() {
-            "parse-ok" => {
-                checked.unwrap_or_else(|e| panic!("{file} must be valid: {e}"));
-            }
-            "parse-error" => {
-                assert!(
-                    checked.is_err(),
-                    "{file} must be rejected by parse or validate"
-                );
-                let e = checked.unwrap_err();
-                assert!(
-                    e.offset <= bytes.len(),
-                    "{file}: offset {} beyond input",
-                    e.offset
-                );
-            }
-            "any" => {
-                // Parsing must answer; the layer above decides (RFC 4475 §3.2, §3.3).
-                if let Ok(m) = &parsed {
-                    assert_eq!(m.as_bytes(), &bytes[..m.as_bytes().len()], "{file}");
-                }
-            }
-            other => panic!("unknown verdict {other}"),
-        }
-        // A parsed message is exactly its input bytes.
-        if let Ok(m) = parsed {
-            assert!(bytes.starts_with(m.as_bytes()), "{file}");
-        }
-    }
-    assert_eq!(seen, 49);
+    assert_eq!(Corpus::new("rfc4475").check_verdicts(), 49);
 }
 
 #[test]
@@ -305,7 +257,7 @@ fn transports_multipart_and_reasons() {
 #[test]
 fn invalid_messages_name_their_error() {
     let expect = |file: &str, what: &str| {
-        let (_, _, bytes) = corpus().find(|(f, _, _)| f == file).unwrap();
+        let bytes = Corpus::new("rfc4475").bytes(file);
         let err = Message::parse(Bytes::from(bytes))
             .and_then(|m| m.validate())
             .unwrap_err();
@@ -337,7 +289,7 @@ fn invalid_messages_name_their_error() {
 #[test]
 fn any_verdicts_parse_to_something_the_layers_above_can_judge() {
     // §3.3.9: two Content-Length values leave the body length unknown: refused.
-    let (_, _, mcl) = corpus().find(|(f, _, _)| f == "mcl01.dat").unwrap();
+    let mcl = Corpus::new("rfc4475").bytes("mcl01.dat");
     assert!(Message::parse(Bytes::from(mcl)).is_err());
     // §3.3.8: single-value headers repeated: parsed, flagged by validate.
     let m = load("multi01.dat");

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use sip_parse::{Message, ParseError};
+use sip_parse::{Message, ParseError, TopVia};
 
 use crate::stun::StunMessage;
 use crate::{ConnectionId, Target, TransportKind};
@@ -14,6 +14,10 @@ pub struct Incoming {
     /// The parsed message; requests carry `received`/`rport` on the top Via when
     /// [`TransportConfig::stamp_via`](crate::TransportConfig::stamp_via) is on.
     pub message: Message,
+    /// The message's top Via, read once here for every layer above: the stamping, transaction
+    /// matching (`sip-txn` takes it with the message) and response routing all use this one
+    /// parse ([`TopVia::view`]). An error when the message has no readable top Via.
+    pub top_via: Result<TopVia, ParseError>,
     /// The transport it came on.
     pub transport: TransportKind,
     /// The peer's address (after NAT, as seen here).

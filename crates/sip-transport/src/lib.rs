@@ -107,4 +107,4 @@ pub use handle::{Events, Transport};
 pub use sip_parse::{Target, TransportKind};
 pub use target::ConnectionId;
 pub use tls::{TlsConfig, TlsServerConfig};
-pub use via_stamp::stamp_via;
+pub use via_stamp::{stamp_top_via, stamp_via};

@@ -17,7 +17,7 @@ use crate::admission::{self, Slot};
 use crate::handle::{ConnHandle, Shared, bump};
 use crate::{
     CloseReason, ConnectionId, Error, Incoming, Result, Target, TransportEvent, TransportKind,
-    stamp_via, tls,
+    stamp_top_via, tls,
 };
 
 /// Bytes asked of the socket per read.
@@ -392,16 +392,18 @@ impl Connection {
 
     async fn deliver(&self, msg: sip_parse::Message) {
         bump(&self.shared.counters.stream_messages_received);
-        let message = if self.shared.cfg.stamp_via {
-            stamp_via(msg, self.remote, &self.shared.cfg.parse)
+        let top_via = sip_parse::TopVia::read(&msg);
+        let (message, top_via) = if self.shared.cfg.stamp_via {
+            stamp_top_via(msg, top_via, self.remote, &self.shared.cfg.parse)
         } else {
-            msg
+            (msg, top_via)
         };
         let _ = self
             .shared
             .events
             .send(TransportEvent::Message(Incoming {
                 message,
+                top_via,
                 transport: self.kind,
                 source: self.remote,
                 local: self.local,

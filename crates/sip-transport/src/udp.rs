@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use sip_parse::Message;
+use sip_parse::{Message, TopVia};
 use tokio::net::UdpSocket;
 
 use crate::handle::{Shared, bump};
 use crate::stun::{self, StunMessage};
-use crate::{Incoming, StunIncoming, TransportEvent, TransportKind, stamp_via};
+use crate::{Incoming, StunIncoming, TransportEvent, TransportKind, stamp_top_via};
 
 /// Receives until shutdown. Oversized and malformed datagrams are dropped and counted; socket
 /// errors (e.g. ICMP unreachable reported on Linux) are logged and the loop goes on.
@@ -85,13 +85,15 @@ pub(crate) async fn receive_loop(shared: Arc<Shared>, socket: Arc<UdpSocket>) {
             }
         };
         bump(&shared.counters.datagrams_received);
-        let message = if cfg.stamp_via {
-            stamp_via(msg, source, &cfg.parse)
+        let top_via = TopVia::read(&msg);
+        let (message, top_via) = if cfg.stamp_via {
+            stamp_top_via(msg, top_via, source, &cfg.parse)
         } else {
-            msg
+            (msg, top_via)
         };
         let event = TransportEvent::Message(Incoming {
             message,
+            top_via,
             transport: TransportKind::Udp,
             source,
             local,

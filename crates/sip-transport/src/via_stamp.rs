@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 use bytes::{BufMut, BytesMut};
-use sip_parse::{HeaderName, Host, Message, ParseConfig, Via};
+use sip_parse::{Host, Message, ParseConfig, ParseError, TopVia};
 
 /// Room for `;received=` + an IPv6 address + `;rport=65535`, so stamping a maximal message still
 /// parses.
@@ -41,36 +41,65 @@ const STAMP_SLACK: usize = 80;
 /// # Ok::<(), sip_parse::ParseError>(())
 /// ```
 pub fn stamp_via(msg: Message, src: SocketAddr, cfg: &ParseConfig) -> Message {
+    let top = TopVia::read(&msg);
+    stamp_top_via(msg, top, src, cfg).0
+}
+
+/// [`stamp_via`] for a message whose top Via was read already, as the transport reads it once
+/// for the layers above ([`Incoming::top_via`](crate::Incoming::top_via)): gives back the
+/// message and its top Via, the same unless stamping rewrote it (then the stamped message's,
+/// read once more).
+///
+/// ```
+/// use bytes::Bytes;
+/// use sip_parse::{Message, ParseConfig, TopVia};
+///
+/// let req = Message::parse(Bytes::from_static(
+///     b"OPTIONS sip:b@example.com SIP/2.0\r\n\
+///       Via: SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bK1\r\n\
+///       Content-Length: 0\r\n\r\n",
+/// ))?;
+/// let top = TopVia::read(&req);
+/// let src = "192.0.2.7:5060".parse().unwrap();
+/// // sent-by is the source already: nothing to stamp, nothing read again.
+/// let (same, top_after) = sip_transport::stamp_top_via(req.clone(), top, src, &ParseConfig::default());
+/// assert_eq!(top_after, top);
+/// assert_eq!(top_after?.view(&same).unwrap().received, None);
+/// # Ok::<(), sip_parse::ParseError>(())
+/// ```
+pub fn stamp_top_via(
+    msg: Message,
+    top: Result<TopVia, ParseError>,
+    src: SocketAddr,
+    cfg: &ParseConfig,
+) -> (Message, Result<TopVia, ParseError>) {
     if !msg.is_request() {
-        return msg;
+        return (msg, top);
     }
-    let Some(buf) = rewrite_top_via(&msg, src) else {
-        return msg;
+    let Some(buf) = top.ok().and_then(|top| rewrite_top_via(&msg, &top, src)) else {
+        return (msg, top);
     };
     let cfg = ParseConfig {
         max_message_size: cfg.max_message_size.saturating_add(STAMP_SLACK),
         ..*cfg
     };
     match Message::parse_with(buf.freeze(), &cfg) {
-        Ok(stamped) => stamped,
+        Ok(stamped) => {
+            let top = TopVia::read(&stamped);
+            (stamped, top)
+        }
         Err(e) => {
             // Cannot happen for a message that parsed before; keep the original rather than lose it.
             tracing::warn!(%src, error = %e, "stamped Via did not re-parse; delivering unstamped");
-            msg
+            (msg, top)
         }
     }
 }
 
 /// The whole message with its top Via rewritten, or `None` when nothing needs to change.
-fn rewrite_top_via(msg: &Message, src: SocketAddr) -> Option<BytesMut> {
+fn rewrite_top_via(msg: &Message, top: &TopVia, src: SocketAddr) -> Option<BytesMut> {
     let whole = msg.as_bytes();
-    // What the layers above will read (`top_via`) must agree with the element we rewrite.
-    let top = msg.top_via().ok()?;
-    let elem = msg.list(HeaderName::Via).next()?;
-    let via = Via::parse(elem.value).ok()?;
-    if via.params.as_str() != top.params.as_str() || via.host != top.host {
-        return None;
-    }
+    let via = top.view(msg)?;
     let src_ip = src.ip().to_canonical();
 
     let sent_by_is_src = match via.host {
@@ -81,29 +110,16 @@ fn rewrite_top_via(msg: &Message, src: SocketAddr) -> Option<BytesMut> {
     let fill_rport = via.rport == Some(None);
     let want_received = !sent_by_is_src || fill_rport;
     let received_ok = via
-        .received
-        .and_then(|r| r.parse::<IpAddr>().ok())
+        .received_ip()
         .is_some_and(|r| r.to_canonical() == src_ip);
     if !fill_rport && (!want_received || received_ok) {
         return None;
     }
 
-    // Where the parameter list sits inside the element; without parameters, right after sent-by.
+    // The parameter list; without parameters, the empty place right after sent-by.
     let params = via.params.as_str();
-    let (p_start, p_end) = if params.is_empty() {
-        let trimmed = elem.value.len() - trailing_lws(elem.value);
-        (trimmed, trimmed)
-    } else {
-        let start = (params.as_ptr() as usize).checked_sub(elem.value.as_ptr() as usize)?;
-        let end = start.checked_add(params.len())?;
-        if end > elem.value.len() {
-            return None;
-        }
-        (start, end)
-    };
-    let abs_start = elem.offset.checked_add(p_start)?;
-    let abs_end = elem.offset.checked_add(p_end)?;
-    let (head, tail) = (whole.get(..abs_start)?, whole.get(abs_end..)?);
+    let range = top.params_range();
+    let (head, tail) = (whole.get(..range.start)?, whole.get(range.end..)?);
 
     let mut out = BytesMut::with_capacity(whole.len() + STAMP_SLACK);
     out.put_slice(head);
@@ -133,13 +149,6 @@ fn rewrite_top_via(msg: &Message, src: SocketAddr) -> Option<BytesMut> {
 
 fn is_lws(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
-}
-
-fn trailing_lws(b: &[u8]) -> usize {
-    b.iter()
-        .rev()
-        .take_while(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
-        .count()
 }
 
 /// The raw text of each parameter in `params` (`;a=1;b="x;y"` → `a=1`, `b="x;y"`), splitting
@@ -177,6 +186,7 @@ fn split_params(params: &str) -> impl Iterator<Item = &str> {
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use sip_parse::HeaderName;
 
     fn req(via_lines: &str) -> Message {
         let text = format!(
@@ -234,6 +244,43 @@ mod tests {
             via,
             "SIP/2.0/UDP 192.0.2.1;rport=40001;branch=z9hG4bK1;received=192.0.2.1"
         );
+    }
+
+    /// The top Via comes back with the message: the same one when nothing was stamped, the
+    /// stamped message's otherwise, and a `received` in brackets (RFC 5118 §4.5) that already
+    /// names the source needs no stamp.
+    #[test]
+    fn stamp_top_via_gives_the_top_via_of_what_it_returns() {
+        let cfg = ParseConfig::default();
+        for (via, src, stamped) in [
+            (
+                "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1",
+                "192.0.2.1:5060",
+                false,
+            ),
+            (
+                "Via: SIP/2.0/UDP h.example;branch=z9hG4bK1",
+                "192.0.2.1:5060",
+                true,
+            ),
+            ("Via: SIP/2.0/UDP h.example;rport", "192.0.2.1:5060", true),
+            (
+                "Via: SIP/2.0/UDP h.example;received=[2001:db8::9:255]",
+                "[2001:db8::9:255]:5060",
+                false,
+            ),
+        ] {
+            let before = req(via);
+            let top = TopVia::read(&before);
+            let (after, top_after) = stamp_top_via(before.clone(), top, src.parse().unwrap(), &cfg);
+            let copied = before.as_bytes().as_ptr() != after.as_bytes().as_ptr();
+            assert_eq!(copied, stamped, "{via}");
+            assert_eq!(
+                top_after.unwrap().view(&after),
+                Some(after.top_via().unwrap()),
+                "{via}"
+            );
+        }
     }
 
     #[test]

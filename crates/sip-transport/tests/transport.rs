@@ -91,6 +91,10 @@ async fn dual_stack_udp_socket_reports_and_answers_ipv4_peers() {
     let req = next_message(&mut events).await;
     assert_eq!(req.source, raw.local_addr().unwrap());
     assert_eq!(req.message.top_via().unwrap().received, None);
+    assert_eq!(
+        req.top_via.unwrap().view(&req.message),
+        Some(req.message.top_via().unwrap())
+    );
     server
         .send(&req.reply_target(), ok_to(&req.message))
         .await
@@ -537,6 +541,8 @@ async fn received_and_rport_stamped_on_udp_and_tcp() {
     assert_eq!(via.received, Some("127.0.0.1"));
     assert_eq!(via.rport, Some(Some(raw_addr.port())));
     assert_eq!(via.branch(), Some("z9hG4bKs1"));
+    // The top Via delivered with the message is the stamped one, read for the layers above.
+    assert_eq!(m.top_via.unwrap().view(&m.message), Some(via));
 
     let mut c = TcpStream::connect(server.local_addr(TransportKind::Tcp).unwrap())
         .await
@@ -549,6 +555,7 @@ async fn received_and_rport_stamped_on_udp_and_tcp() {
     let via = m.message.top_via().unwrap();
     assert_eq!(via.received, Some("127.0.0.1"));
     assert_eq!(via.rport, Some(Some(c_addr.port())));
+    assert_eq!(m.top_via.unwrap().view(&m.message), Some(via));
     // The rest of the message is intact.
     assert_eq!(m.message.call_id().unwrap(), "call-s2");
     m.message.validate().unwrap();

@@ -379,7 +379,52 @@ impl DigestClient {
         answered_realms: &[String],
         response: &Message,
     ) -> Result<Vec<Authorization>> {
-        let chosen = self.choose(response);
+        let challenges = response
+            .www_authenticate()
+            .map(|c| (false, c))
+            .chain(response.proxy_authenticate().map(|c| (true, c)));
+        let chosen = self.choose(challenges);
+        self.answer(method, uri, body, answered_realms, chosen)
+    }
+
+    /// Answers challenges given as `WWW-Authenticate` header values, for protocols other than
+    /// SIP that share its digest scheme: HTTP (RFC 7616 §3.3; an XCAP client, RFC 4825 §8.2)
+    /// answers them the same way, in an `Authorization` header.
+    ///
+    /// ```
+    /// use sip_txn::digest::{Credentials, DigestClient};
+    /// let mut client = DigestClient::new(Credentials::new("alice", "secret"));
+    /// let challenge: &[u8] = br#"Digest realm="example.test", nonce="n", qop="auth""#;
+    /// let auth = client.authorize_www(
+    ///     "GET", "/xcap-root/pres-rules/users/sip:alice@example.test/index", b"", &[], &[challenge],
+    /// )?;
+    /// assert!(auth[0].value.contains(r#"uri="/xcap-root/pres-rules/users/sip:alice@example.test/index""#));
+    /// # Ok::<(), sip_txn::Error>(())
+    /// ```
+    pub fn authorize_www(
+        &mut self,
+        method: &str,
+        uri: &str,
+        body: &[u8],
+        answered_realms: &[String],
+        www_authenticate: &[&[u8]],
+    ) -> Result<Vec<Authorization>> {
+        let challenges = www_authenticate
+            .iter()
+            .map(|value| (false, Challenge::parse(value)));
+        let chosen = self.choose(challenges);
+        self.answer(method, uri, body, answered_realms, chosen)
+    }
+
+    /// One header per chosen challenge.
+    fn answer(
+        &mut self,
+        method: &str,
+        uri: &str,
+        body: &[u8],
+        answered_realms: &[String],
+        chosen: Vec<Chosen<'_>>,
+    ) -> Result<Vec<Authorization>> {
         if chosen.is_empty() {
             return Err(Error::NoSupportedChallenge);
         }
@@ -435,12 +480,11 @@ impl DigestClient {
     }
 
     /// The best supported challenge per realm, in order of first appearance.
-    fn choose<'m>(&self, response: &'m Message) -> Vec<Chosen<'m>> {
+    fn choose<'m>(
+        &self,
+        all: impl Iterator<Item = (bool, Result<Challenge<'m>, ParseError>)>,
+    ) -> Vec<Chosen<'m>> {
         let mut best: Vec<Chosen<'m>> = Vec::new();
-        let all = response
-            .www_authenticate()
-            .map(|c| (false, c))
-            .chain(response.proxy_authenticate().map(|c| (true, c)));
         for (proxy, c) in all {
             let Ok(challenge) = c else { continue };
             if !challenge.is_digest() {

@@ -6,11 +6,11 @@ use std::collections::hash_map::Entry;
 use std::mem::size_of;
 use std::time::Instant;
 
-use sip_parse::{Message, MessageBuilder, Method};
+use sip_parse::{Message, MessageBuilder, Method, ParseError, TopVia};
 
 use crate::client_invite::{self, ClientInvite};
 use crate::client_non_invite::{self, ClientNonInvite};
-use crate::matching::{client_key, response_key, server_key};
+use crate::matching::{client_key, read_top_via, response_key, server_key, top_via};
 use crate::server_invite::{AckOutcome, ServerInvite};
 use crate::server_non_invite::ServerNonInvite;
 use crate::slab::Slab;
@@ -243,7 +243,7 @@ impl TransactionLayer {
             None => return Err(Error::UnknownTransaction),
         };
         let cancel = Message::parse(wire.clone())?;
-        let key = response_key(&cancel)?;
+        let key = response_key(&cancel, &cancel.top_via()?)?;
         if self.client_index.contains_key(&key) {
             return Err(Error::DuplicateTransaction);
         }
@@ -324,18 +324,59 @@ impl TransactionLayer {
     /// dropped as strays, §18.1.2); requests to their server transaction, or start one.
     ///
     /// Returns an error only for a message too broken to match (no Via, CSeq, …); it is dropped.
+    /// A transport that read the top Via already hands it over with
+    /// [`handle_message_with_via`](Self::handle_message_with_via) instead.
     pub fn handle_message(&mut self, now: Instant, source: Target, msg: Message) -> Result<()> {
+        let top = read_top_via(&msg);
+        self.handle_message_with_via(now, source, msg, top)
+    }
+
+    /// [`handle_message`](Self::handle_message) for a message whose top Via was read already
+    /// ([`TopVia::read`], as `sip-transport` does for every message it delivers, in
+    /// `Incoming::top_via`): matching and everything after it use that read and parse the top
+    /// Via no more.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::Bytes;
+    /// use sip_parse::{Message, TopVia};
+    /// use sip_txn::{Event, Target, TransactionLayer};
+    ///
+    /// let mut layer = TransactionLayer::new(Default::default());
+    /// let req = Message::parse(Bytes::from_static(
+    ///     b"OPTIONS sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+    ///       From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c\r\n\
+    ///       CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+    /// ))?;
+    /// let top = TopVia::read(&req);
+    /// let source = Target::udp("192.0.2.1:5060".parse().unwrap());
+    /// layer.handle_message_with_via(Instant::now(), source, req, top)?;
+    /// assert!(matches!(layer.poll_event(), Some(Event::Request { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn handle_message_with_via(
+        &mut self,
+        now: Instant,
+        source: Target,
+        msg: Message,
+        top: std::result::Result<TopVia, ParseError>,
+    ) -> Result<()> {
         let r = if msg.is_request() {
-            self.handle_request(now, source, msg)
+            self.handle_request(now, source, msg, top)
         } else {
-            self.handle_response(now, msg)
+            self.handle_response(now, msg, top)
         };
         self.handle_timeout(now);
         r
     }
 
-    fn handle_response(&mut self, now: Instant, msg: Message) -> Result<()> {
-        let key = response_key(&msg)?;
+    fn handle_response(
+        &mut self,
+        now: Instant,
+        msg: Message,
+        top: std::result::Result<TopVia, ParseError>,
+    ) -> Result<()> {
+        let key = response_key(&msg, &top_via(&msg, &top)?)?;
         let Some(&id) = self.client_index.get(&key) else {
             tracing::debug!("stray response dropped (§18.1.2)");
             return Ok(());
@@ -392,7 +433,13 @@ impl TransactionLayer {
         }
     }
 
-    fn handle_request(&mut self, now: Instant, source: Target, msg: Message) -> Result<()> {
+    fn handle_request(
+        &mut self,
+        now: Instant,
+        source: Target,
+        msg: Message,
+        top: std::result::Result<TopVia, ParseError>,
+    ) -> Result<()> {
         let method = msg.method().ok_or(Error::WrongMessageKind("request"))?;
         // Everything a response copies (§8.2.6) must be there before a transaction exists.
         msg.cseq()?;
@@ -400,9 +447,9 @@ impl TransactionLayer {
         msg.to_header()?;
         msg.call_id()?;
         if method == Method::Ack {
-            return self.handle_ack(now, source, msg);
+            return self.handle_ack(now, source, msg, top);
         }
-        let key = server_key(&msg, method.as_str())?;
+        let key = server_key(&msg, &top_via(&msg, &top)?, method.as_str())?;
         if let Some(&id) = self.server_index.get(&key)
             && self.same_rfc2543_txn(id, &msg, &key, false)
             && let Some(txn) = self.txns.get_mut(id)
@@ -443,7 +490,7 @@ impl TransactionLayer {
             v.insert(id);
         }
         if method == Method::Cancel {
-            return self.handle_cancel(now, ServerKey(id), msg);
+            return self.handle_cancel(now, ServerKey(id), msg, top);
         }
         self.q.events.push_back(Event::Request {
             key: ServerKey(id),
@@ -469,8 +516,14 @@ impl TransactionLayer {
     }
 
     /// §9.2: a CANCEL finds its INVITE by the §17.2.3 rules with the method INVITE.
-    fn handle_cancel(&mut self, now: Instant, key: ServerKey, msg: Message) -> Result<()> {
-        let invite_key = server_key(&msg, Method::Invite.as_str())?;
+    fn handle_cancel(
+        &mut self,
+        now: Instant,
+        key: ServerKey,
+        msg: Message,
+        top: std::result::Result<TopVia, ParseError>,
+    ) -> Result<()> {
+        let invite_key = server_key(&msg, &top_via(&msg, &top)?, Method::Invite.as_str())?;
         let invite = self.server_index.get(&invite_key).copied().filter(|id| {
             matches!(
                 self.txns.get(*id),
@@ -505,8 +558,14 @@ impl TransactionLayer {
 
     /// §17.2.3: an ACK with the INVITE's key is the INVITE transaction's (absorbed after a
     /// non-2xx); any other ACK goes up to the dialog.
-    fn handle_ack(&mut self, now: Instant, source: Target, msg: Message) -> Result<()> {
-        let key = server_key(&msg, Method::Invite.as_str())?;
+    fn handle_ack(
+        &mut self,
+        now: Instant,
+        source: Target,
+        msg: Message,
+        top: std::result::Result<TopVia, ParseError>,
+    ) -> Result<()> {
+        let key = server_key(&msg, &top_via(&msg, &top)?, Method::Invite.as_str())?;
         let mut outcome = AckOutcome::PassUp;
         if let Some(&id) = self.server_index.get(&key)
             && self.same_rfc2543_txn(id, &msg, &key, true)
@@ -762,6 +821,94 @@ Content-Length: 0
             l.send_response(t, ServerKey(k.0), Message::parse(rsp).unwrap()),
             Err(Error::UnknownTransaction)
         );
+    }
+
+    /// Feeds `m` to `l` as the driver does (`with_via`: with the top Via read beforehand, as the
+    /// transport does) or as a caller with only the message; returns the result and everything
+    /// the layer then had to say.
+    fn feed(l: &mut TransactionLayer, m: Message, with_via: bool) -> (String, Vec<Event>) {
+        let t = now();
+        let r = if with_via {
+            let top = TopVia::read(&m);
+            l.handle_message_with_via(t, target(), m, top)
+        } else {
+            l.handle_message(t, target(), m)
+        };
+        let mut out: Vec<Event> = std::iter::from_fn(|| l.poll_event()).collect();
+        out.retain(|e| !matches!(e, Event::Terminated { .. }));
+        (format!("{r:?}"), out)
+    }
+
+    /// Issue 14 item 3: handed the top Via the transport read, the layer parses it no more — not
+    /// for a request's server key, its retransmission, a CANCEL looking for its INVITE, the ACK
+    /// of a non-2xx, a response's client key, nor a message without Via — and does exactly what
+    /// it does when it reads the Via itself (then once per message).
+    #[test]
+    fn a_top_via_read_by_the_transport_is_not_parsed_again() {
+        let request = |method: &str, to_tag: &str| {
+            msg(&format!(
+                "{method} sip:b@b.example SIP/2.0
+Via: SIP/2.0/UDP a.example;branch=z9hG4bKinv
+From: <sip:a@a.example>;tag=1
+To: <sip:b@b.example>{to_tag}
+Call-ID: x
+CSeq: 1 {method}
+Content-Length: 0
+
+"
+            ))
+        };
+        let run = |with_via: bool| {
+            crate::matching::TOP_VIA_READS.with(|n| n.set(0));
+            let (t, mut l, mut seen) = (now(), TransactionLayer::default(), Vec::new());
+            let log = |(r, events): (String, Vec<Event>), seen: &mut Vec<String>| {
+                seen.push(r);
+                seen.extend(events.iter().map(|e| format!("{e:?}")));
+                events
+            };
+            let invite = log(feed(&mut l, request("INVITE", ""), with_via), &mut seen);
+            let Some(Event::Request { key, .. }) = invite.first() else {
+                panic!("no INVITE: {seen:?}")
+            };
+            log(feed(&mut l, request("INVITE", ""), with_via), &mut seen);
+            log(feed(&mut l, request("CANCEL", ""), with_via), &mut seen);
+            let busy = MessageBuilder::response_to(&request("INVITE", ""), 486, "Busy", Some("u"))
+                .unwrap()
+                .build();
+            l.send_response(t, *key, Message::parse(busy).unwrap())
+                .unwrap();
+            log(feed(&mut l, request("ACK", ";tag=u"), with_via), &mut seen);
+            l.send_request(t, options("z9hG4bKuac"), target()).unwrap();
+            let ok = MessageBuilder::response_to(&options("z9hG4bKuac"), 200, "OK", Some("v"))
+                .unwrap()
+                .build();
+            let ok = Message::parse(ok).unwrap();
+            log(feed(&mut l, ok.clone(), with_via), &mut seen);
+            log(feed(&mut l, ok, with_via), &mut seen);
+            let no_via = msg("OPTIONS sip:b@b.example SIP/2.0
+From: <sip:a@a.example>;tag=1
+To: <sip:b@b.example>
+Call-ID: y
+CSeq: 1 OPTIONS
+Content-Length: 0
+
+");
+            log(feed(&mut l, no_via, with_via), &mut seen);
+            seen.extend(std::iter::from_fn(|| l.poll_transmit()).map(|x| format!("{x:?}")));
+            (seen, crate::matching::TOP_VIA_READS.with(|n| n.get()))
+        };
+        let (read_by_layer, reads) = run(false);
+        assert_eq!(
+            reads, 7,
+            "the layer alone reads each message's top Via once"
+        );
+        let (handed_over, reads) = run(true);
+        assert_eq!(reads, 0, "handed the top Via, the layer parses none");
+        assert_eq!(handed_over, read_by_layer);
+        let text = read_by_layer.join("\n");
+        for expected in ["Request {", "Cancel {", "Response {", "MissingHeader(Via)"] {
+            assert!(text.contains(expected), "{expected} missing from {text}");
+        }
     }
 
     #[test]

@@ -5,10 +5,44 @@
 
 use std::fmt::Write as _;
 
-use sip_parse::{HeaderName, Message};
+use sip_parse::{HeaderName, Message, ParseError, TopVia, Via};
 
 use crate::Result;
 use crate::error::Error;
+
+#[cfg(test)]
+thread_local! {
+    /// How many times this thread's layers read a top Via themselves, for the tests that prove
+    /// one read by the transport is enough.
+    pub(crate) static TOP_VIA_READS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Reads the top Via of `msg`: one of the two places this crate parses the top Via of a message
+/// it is handed (the transport usually did it already).
+pub(crate) fn read_top_via(msg: &Message) -> std::result::Result<TopVia, ParseError> {
+    count_read();
+    TopVia::read(msg)
+}
+
+/// The top Via of `msg` as `top` read it, without parsing; parsed again only when `top` belongs
+/// to another message.
+pub(crate) fn top_via<'m>(
+    msg: &'m Message,
+    top: &std::result::Result<TopVia, ParseError>,
+) -> Result<Via<'m>> {
+    match (*top)?.view(msg) {
+        Some(via) => Ok(via),
+        None => {
+            count_read();
+            Ok(msg.top_via()?)
+        }
+    }
+}
+
+fn count_read() {
+    #[cfg(test)]
+    TOP_VIA_READS.with(|n| n.set(n.get() + 1));
+}
 
 /// §17.1.3: a response matches a client transaction by the top Via branch and the CSeq method
 /// (the method distinguishes a CANCEL from the INVITE it cancels: same branch).
@@ -20,21 +54,19 @@ pub(crate) fn client_key(branch: &str, cseq_method: &str) -> Box<str> {
     k.into_boxed_str()
 }
 
-/// The client key a response carries.
-pub(crate) fn response_key(response: &Message) -> Result<Box<str>> {
-    let via = response.top_via()?;
+/// The client key a response with top Via `via` carries.
+pub(crate) fn response_key(response: &Message, via: &Via<'_>) -> Result<Box<str>> {
     let branch = via.branch().ok_or(Error::MissingBranch)?;
     Ok(client_key(branch, response.cseq()?.method.as_str()))
 }
 
-/// §17.2.3: the server key of `request`, as if its method were `method` (the caller passes
+/// §17.2.3: the server key of `request` with top Via `via`, as if its method were `method` (the caller passes
 /// INVITE for an ACK, and for a CANCEL looking for its INVITE, §9.2).
 ///
 /// With a magic-cookie branch: branch, sent-by and method. Otherwise the RFC 2543 rules:
 /// Request-URI, From tag, Call-ID, CSeq number, top Via and method; the To tag is compared apart
 /// (an ACK carries the tag of the response, not of the INVITE).
-pub(crate) fn server_key(request: &Message, method: &str) -> Result<Box<str>> {
-    let via = request.top_via()?;
+pub(crate) fn server_key(request: &Message, via: &Via<'_>, method: &str) -> Result<Box<str>> {
     let mut k = String::with_capacity(96);
     if via.has_rfc3261_branch() {
         let default_port = if via.transport.eq_ignore_ascii_case("TLS") {
@@ -82,15 +114,19 @@ mod tests {
         Message::parse(Bytes::from(text)).unwrap()
     }
 
+    fn key(request: &Message, method: &str) -> Result<Box<str>> {
+        server_key(request, &request.top_via()?, method)
+    }
+
     #[test]
     fn ack_matches_invite_by_branch_and_sent_by() {
         let invite = req("SIP/2.0/UDP A.example;branch=z9hG4bKx1", "INVITE");
         let ack = req("SIP/2.0/UDP a.example:5060;branch=z9hG4bKx1", "ACK");
         let other = req("SIP/2.0/UDP a.example:5070;branch=z9hG4bKx1", "ACK");
-        let k = server_key(&invite, "INVITE").unwrap();
-        assert_eq!(server_key(&ack, "INVITE").unwrap(), k);
-        assert_ne!(server_key(&other, "INVITE").unwrap(), k);
-        assert_ne!(server_key(&invite, "CANCEL").unwrap(), k);
+        let k = key(&invite, "INVITE").unwrap();
+        assert_eq!(key(&ack, "INVITE").unwrap(), k);
+        assert_ne!(key(&other, "INVITE").unwrap(), k);
+        assert_ne!(key(&invite, "CANCEL").unwrap(), k);
     }
 
     #[test]
@@ -98,13 +134,10 @@ mod tests {
         let a = req("SIP/2.0/UDP a.example;branch=old1", "INVITE");
         let b = req("SIP/2.0/UDP a.example;branch=old2", "INVITE");
         assert!(!a.top_via().unwrap().has_rfc3261_branch());
-        assert_ne!(
-            server_key(&a, "INVITE").unwrap(),
-            server_key(&b, "INVITE").unwrap()
-        );
+        assert_ne!(key(&a, "INVITE").unwrap(), key(&b, "INVITE").unwrap());
         assert_eq!(
-            server_key(&a, "INVITE").unwrap(),
-            server_key(&a.clone(), "INVITE").unwrap()
+            key(&a, "INVITE").unwrap(),
+            key(&a.clone(), "INVITE").unwrap()
         );
     }
 }

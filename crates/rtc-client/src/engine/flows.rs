@@ -24,6 +24,7 @@ impl Engine {
 
     /// A STUN response: the answer to some profile's keep-alive probe.
     pub(super) fn handle_stun(&mut self, stun: &StunIncoming) {
+        self.heard_from(&Target::udp(stun.source));
         let now = Self::now();
         for p in self.profiles.values_mut() {
             if let Some(Err(e)) = p.keepalive.as_mut().map(|k| k.handle_stun(now, stun)) {
@@ -86,6 +87,11 @@ pub(super) fn follow_registration(
                 .registration
                 .target()
                 .filter(|t| t.transport == TransportKind::Udp);
+            // RFC 5626 §4.4.1: on an outbound flow, at the registrar's Flow-Timer.
+            let config = config.map(|c| match p.registration.flow().and_then(|f| f.flow_timer) {
+                Some(interval) => KeepAliveConfig { interval, ..c },
+                None => c,
+            });
             p.keepalive = match (udp, config, p.keepalive.take()) {
                 (Some(t), _, Some(k)) if k.target() == t => Some(k),
                 (Some(t), Some(c), _) => KeepAlive::new(t.clone(), c, now)

@@ -6,11 +6,14 @@
 
 mod addresses;
 mod flows;
+mod liveness;
 mod lookup;
+mod outbound;
 mod presence_agent;
 mod routing;
 
 use flows::follow_registration;
+use liveness::follow_liveness;
 use routing::allow_header;
 pub(crate) use routing::next_hop;
 
@@ -166,6 +169,8 @@ enum Owner {
         core: PresenceRole,
         handle: RequestHandle,
     },
+    /// An OPTIONS asking a silent registrar whether it is there; any answer says it is.
+    Liveness,
 }
 
 /// An agent shut down (presence disabled, its profile logging off) that still finishes what it
@@ -219,6 +224,8 @@ struct ProfileState {
     logging_off: Vec<oneshot::Sender<Result<()>>>,
     /// The keep-alive of a registration over UDP, while it is registered or recovering.
     keepalive: Option<KeepAlive>,
+    /// Whether a UDP registrar is still there, while registered.
+    liveness: Option<crate::liveness::Liveness>,
     /// The servers looked up (RFC 3263) for `registration` and `outbound`.
     registrar_server: SipServer,
     proxy_server: Option<SipServer>,
@@ -273,6 +280,8 @@ pub(crate) struct Engine {
     large: LargeRequests,
     /// Composing indications both ways (RFC 3994).
     messages: im::Messages,
+    /// Our RFC 5626 instance id, once a profile or the presence store fixed it.
+    instance: Option<crate::outbound::InstanceId>,
 }
 
 impl Engine {
@@ -316,6 +325,7 @@ impl Engine {
             pending_events: VecDeque::new(),
             large: LargeRequests::default(),
             messages: im::Messages::default(),
+            instance: None,
         }
     }
 
@@ -335,7 +345,10 @@ impl Engine {
                     None => self.begin_shutdown(None),
                 },
                 received = self.incoming.recv() => match received {
-                    Some(Received::Request(r)) => self.handle_request(r).await,
+                    Some(Received::Request(r)) => {
+                        self.heard_from(&r.source.target);
+                        self.handle_request(r).await;
+                    }
                     Some(Received::ConnectionLost { target, reason }) => {
                         self.connection_lost(&target, &reason);
                     }
@@ -377,8 +390,9 @@ impl Engine {
     }
 
     fn now() -> Instant {
-        #[allow(clippy::disallowed_methods)] // the driver of the cores owns the clock
-        Instant::now()
+        // tokio's clock, as the transaction driver's: tests can pause it and run hours of
+        // timers in moments.
+        tokio::time::Instant::now().into_std()
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -389,6 +403,11 @@ impl Engine {
                 self.profiles
                     .values()
                     .filter_map(|p| p.keepalive.as_ref()?.poll_timeout()),
+            )
+            .chain(
+                self.profiles
+                    .values()
+                    .filter_map(|p| p.liveness.as_ref()?.poll_timeout()),
             )
             .chain(self.agent.as_ref().and_then(Agent::poll_timeout))
             .chain(self.sessions.poll_timeout())
@@ -414,6 +433,9 @@ impl Engine {
             }
             if let Some(Err(e)) = p.keepalive.as_mut().map(|k| k.handle_timeout(now)) {
                 warn!("keep-alive timer: {e}");
+            }
+            if let Some(check) = &mut p.liveness {
+                check.handle_timeout(now);
             }
         }
         if let Some(agent) = &mut self.agent {
@@ -603,6 +625,7 @@ impl Engine {
         config.user_agent = Some(self.config.user_agent.clone());
         config.seed = u64::from(std::process::id()) ^ (self.next_id << 17) ^ aor.len() as u64;
         config.relookup = true;
+        config.outbound = self.outbound();
         let registration = Registration::new(config, local.clone(), Vec::new())?;
         let digest = match credentials {
             Some(c) => DigestClient::new(c),
@@ -621,6 +644,7 @@ impl Engine {
                 proxy,
                 logging_off: Vec::new(),
                 keepalive: None,
+                liveness: None,
                 registrar_server: registrar,
                 proxy_server,
                 user_part,
@@ -718,6 +742,9 @@ impl Engine {
         let Some(out) = self.outstanding.remove(&done.id) else {
             return;
         };
+        if done.outcome.is_ok() {
+            self.heard_from(&out.target);
+        }
         let now = Self::now();
         match out.owner {
             Owner::Registration { profile, id } => {
@@ -770,6 +797,7 @@ impl Engine {
                     }
                 }
             }
+            Owner::Liveness => {}
             Owner::Message { reply } => match done.outcome {
                 Ok(response) if matches!(response.status(), Some(401 | 407)) => {
                     let again = self.profiles.get_mut(&out.profile).map(|p| {
@@ -832,6 +860,7 @@ impl Engine {
         // a registration that completes gives the agent work (publish, refresh after a lost
         // registration) that must leave in this same turn.
         self.drain_keepalives();
+        self.drain_liveness();
         self.drain_lookups();
         self.drain_registrations();
         self.drain_agent();
@@ -855,6 +884,7 @@ impl Engine {
                 // Behind NAT the Contact may have moved to the public address: the agent then
                 // starts anew with it, below, instead of going on with the old one.
                 let contact_moved = follow_registration(p, e.state, self.config.udp_keepalive, now);
+                follow_liveness(p, e.state, self.config.udp_liveness, now);
                 if contact_moved {
                     moved.push(key.clone());
                 }

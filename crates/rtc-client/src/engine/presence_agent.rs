@@ -182,6 +182,7 @@ impl Engine {
         if self.presence.is_some() {
             return Err(Error::PresenceEnabled);
         }
+        self.adopt_store_instance(&store);
         let (autosave, data) = Autosave::open(store)?;
         let appear_offline = !self
             .profiles

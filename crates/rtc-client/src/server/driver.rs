@@ -42,8 +42,7 @@ impl EmbeddedServer {
     pub async fn start(config: ServerConfig, transport: TransportConfig) -> Result<Self> {
         let (transport, events) = Transport::bind(transport).await?;
         let addrs = transport.local_addrs().to_vec();
-        #[allow(clippy::disallowed_methods)] // the driver owns the clock
-        let core = RegistrarProxy::new(config, &addrs, Instant::now())?;
+        let core = RegistrarProxy::new(config, &addrs, now())?;
         let core = Arc::new(Mutex::new(core));
         let task = tokio::spawn(run(core.clone(), transport.clone(), events));
         Ok(Self {
@@ -129,8 +128,7 @@ impl EmbeddedServer {
 
     /// The live bindings of `user` now.
     pub fn bindings(&self, user: &str) -> Vec<BindingInfo> {
-        #[allow(clippy::disallowed_methods)] // the driver owns the clock
-        let now = Instant::now();
+        let now = now();
         self.core().bindings(now, user)
     }
 
@@ -161,8 +159,7 @@ async fn run(core: Arc<Mutex<RegistrarProxy>>, transport: Transport, mut events:
             ev = events.recv() => match ev {
                 None => return,
                 Some(TransportEvent::Message(m)) => {
-                    #[allow(clippy::disallowed_methods)] // the driver owns the clock
-                    let now = Instant::now();
+                    let now = now();
                     lock().handle_message(now, m.reply_target(), m.message);
                 }
                 Some(TransportEvent::ConnectionClosed { remote, reason, .. }) => {
@@ -171,8 +168,7 @@ async fn run(core: Arc<Mutex<RegistrarProxy>>, transport: Transport, mut events:
                 Some(_) => {}
             },
             () = sleep => {
-                #[allow(clippy::disallowed_methods)] // the driver owns the clock
-                let now = Instant::now();
+                let now = now();
                 lock().handle_timeout(now);
             }
         }
@@ -186,4 +182,9 @@ async fn run(core: Arc<Mutex<RegistrarProxy>>, transport: Transport, mut events:
             }
         }
     }
+}
+
+/// The driver's clock: tokio's, as the transaction driver's, so that tests can pause it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }

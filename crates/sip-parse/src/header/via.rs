@@ -34,7 +34,8 @@ pub struct Via<'a> {
     pub port: Option<u16>,
     /// The `branch` parameter.
     pub branch: Option<&'a str>,
-    /// The `received` parameter.
+    /// The `received` parameter's address, without the brackets an IPv6 reference may carry
+    /// (RFC 5118 §4.5); [`received_ip`](Self::received_ip) reads it.
     pub received: Option<&'a str>,
     /// The `rport` parameter (RFC 3581): `Some(None)` when present without a value.
     pub rport: Option<Option<u16>>,
@@ -69,6 +70,19 @@ impl<'a> Via<'a> {
     /// The branch parameter.
     pub fn branch(&self) -> Option<&'a str> {
         self.branch
+    }
+
+    /// The `received` address: an IPv4 or IPv6 address, written with or without brackets, or in
+    /// the three-colon form of RFC 3261's ABNF (RFC 5118 §4.5, §4.10).
+    ///
+    /// ```
+    /// use sip_parse::Via;
+    /// let v = Via::parse(b"SIP/2.0/UDP [2001:db8::9:1];received=[2001:db8::9:255]")?;
+    /// assert_eq!(v.received_ip(), Some("2001:db8::9:255".parse().unwrap()));
+    /// # Ok::<(), sip_parse::ParseError>(())
+    /// ```
+    pub fn received_ip(&self) -> Option<std::net::IpAddr> {
+        crate::uri::ip(self.received?)
     }
 
     /// Whether the branch is the RFC 3261 magic cookie followed by a transaction identifier, so
@@ -107,10 +121,15 @@ fn via_param<'a>(v: &mut Via<'a>, name: &[u8], value: Option<&'a str>) -> Result
         let branch = value.filter(|b| !b.starts_with('"'));
         v.branch = Some(branch.ok_or("branch must be a token")?);
     } else if is(name, b"received") {
-        let ip = value.ok_or("received needs an address")?;
-        ip.parse::<std::net::IpAddr>()
-            .map_err(|_| "received is not an IP address")?;
-        v.received = Some(ip);
+        let text = value.ok_or("received needs an address")?;
+        // RFC 3261 §20.42 gives `IPv4address / IPv6address`, but implementations also write an
+        // IPv6 reference in brackets, which RFC 5118 §4.5 asks to accept. The view holds the
+        // address alone either way.
+        let ok = match text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            Some(inner) => crate::uri::ipv6(inner).is_some().then_some(inner),
+            None => crate::uri::ip(text).is_some().then_some(text),
+        };
+        v.received = Some(ok.ok_or("received is not an IP address")?);
     } else if is(name, b"rport") {
         v.rport = Some(match value {
             Some(p) => match number::<u16>("")(p.as_bytes()) {
@@ -332,6 +351,12 @@ mod tests {
         assert_eq!(v.params.get("flag"), Some(None));
         let v = Via::parse(b"SIP/2.0/UDP h;received=2001:db8::1").unwrap();
         assert_eq!(v.received, Some("2001:db8::1"));
+        // RFC 5118 §4.5: a bracketed reference gives the same address.
+        let v = Via::parse(b"SIP/2.0/UDP h;received=[2001:db8::1];branch=z9hG4bK1").unwrap();
+        assert_eq!(v.received, Some("2001:db8::1"));
+        assert_eq!(v.received_ip(), Some("2001:db8::1".parse().unwrap()));
+        let v = Via::parse(b"SIP/2.0/UDP h;received=2001:db8:::192.0.2.1").unwrap();
+        assert_eq!(v.received_ip(), Some("2001:db8::c000:201".parse().unwrap()));
     }
 
     #[test]
@@ -343,6 +368,9 @@ mod tests {
             (b"SIP/2.0/UDP h:99999", 14),
             (b"SIP/2.0/UDP h;ttl=256", 13),
             (b"SIP/2.0/UDP h;received=nothost", 13),
+            (b"SIP/2.0/UDP h;received=[192.0.2.1]", 13),
+            (b"SIP/2.0/UDP h;received=[2001:db8::1", 13),
+            (b"SIP/2.0/UDP h;received=[]", 13),
             (b"SIP/2.0/UDP h;branch", 13),
         ] {
             let e = Via::parse(bad).unwrap_err();

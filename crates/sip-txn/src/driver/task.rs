@@ -396,7 +396,11 @@ impl Task {
             source.target.clone()
         };
         self.arrival = Some(Arrival { source });
-        if let Err(e) = self.layer.handle_message(now, reply_to, incoming.message) {
+        // The transport read the top Via; matching uses that read (issue 14: once per message).
+        let handled =
+            self.layer
+                .handle_message_with_via(now, reply_to, incoming.message, incoming.top_via);
+        if let Err(e) = handled {
             tracing::debug!(source = %incoming.source, error = %e, "message dropped");
         }
     }
@@ -718,7 +722,11 @@ fn reply_target(incoming: &Incoming) -> Target {
         // The connection it came on: the transport reuses it per remote address.
         return source;
     }
-    let Ok(via) = incoming.message.top_via() else {
+    let Some(via) = incoming
+        .top_via
+        .ok()
+        .and_then(|top| top.view(&incoming.message))
+    else {
         return source;
     };
     // RFC 3581 §4: with rport, the source address and port.
@@ -744,7 +752,7 @@ fn response_fallback(payload: &Bytes, transport: TransportKind) -> Option<Target
     }
     let via = msg.top_via().ok()?;
     let ip: IpAddr = match via.received {
-        Some(r) => r.parse().ok()?,
+        Some(_) => via.received_ip()?,
         None => via.host.to_string().trim_matches(['[', ']']).parse().ok()?,
     };
     let port = via.port.unwrap_or(transport.default_port());

@@ -60,6 +60,14 @@ pub(crate) struct Login {
     /// A CA certificate (PEM) to trust for TLS servers, besides the webpki roots.
     #[arg(long, value_name = "FILE")]
     ca: Option<PathBuf>,
+    /// The presence server's XCAP root (e.g. `https://xcap.example.com/xcap-root`): allow and
+    /// block then write the user's pres-rules there, for watchers through the server too.
+    #[arg(long, value_name = "URL", value_parser = parse_xcap_root)]
+    xcap: Option<rtc_client::XcapRoot>,
+}
+
+fn parse_xcap_root(url: &str) -> Result<rtc_client::XcapRoot, String> {
+    rtc_client::XcapRoot::parse(url).map_err(|e| e.to_string())
 }
 
 fn parse_flags(list: &str) -> Result<RegisterFlags, String> {
@@ -198,6 +206,7 @@ fn client_config(args: &Login) -> Result<ClientConfig, String> {
             .map_err(|e| format!("{}: {e}", one_line(&ca.display().to_string())))?;
         config.transport.tls_client = Some(tls);
     }
+    config.xcap_root = args.xcap.clone();
     Ok(config)
 }
 

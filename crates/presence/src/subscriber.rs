@@ -781,6 +781,11 @@ impl Subscriber {
                         .push_back(SubscriberEvent::Error { id, buddy, error });
                 }
             }
+        } else if !fetch && matches!(state, SubState::Active) {
+            // An active NOTIFY without a body says the notifier tells no state now (RFC 3856
+            // §6.6): what it said before no longer stands. Kamailio notifies a watcher whose
+            // pres-rules turned to polite-block this way (RFC 5025 §3.2.1).
+            self.forget_presence(id);
         }
         if fetch {
             // RFC 6665 §4.4.3: the one NOTIFY of a fetch carries the state and ends it

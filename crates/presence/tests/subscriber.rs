@@ -638,10 +638,45 @@ fn stray_and_broken_notifies_are_answered() {
         )),
     );
     assert_eq!(core.handle_request(t0, &bad).unwrap().status(), Some(200));
-    match &events(&mut core)[..] {
-        [SubscriberEvent::Error { error, .. }] => assert!(error.position().is_some()),
+    // (The body-less active NOTIFYs above said that bob's state is unknown now.)
+    match events(&mut core).last() {
+        Some(SubscriberEvent::Error { error, .. }) => assert!(error.position().is_some()),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn an_active_notify_without_a_body_forgets_what_was_said() {
+    // Kamailio tells a watcher whose pres-rules turned to polite-block (RFC 5025 §3.2.1) by
+    // an active NOTIFY without a body: the buddy's state is unknown from then on.
+    let (t0, mut core, id, mut peer) = watching_bob();
+    events(&mut core);
+    let n = peer.notify("active;expires=3600", pidf(Status::Busy, Some("in a call")));
+    core.handle_request(t0, &n).unwrap();
+    assert!(matches!(
+        &events(&mut core)[..],
+        [SubscriberEvent::Presence { .. }]
+    ));
+    let n = peer.notify("active;expires=3599", None);
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(200));
+    let ev = events(&mut core);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, SubscriberEvent::Unknown { id: i, .. } if *i == id)),
+        "{ev:?}"
+    );
+    // Still active: the state comes back with the next body.
+    assert!(matches!(
+        core.state(id),
+        Some(SubscriptionState::Active { .. })
+    ));
+    let n = peer.notify("active;expires=3598", pidf(Status::Busy, Some("in a call")));
+    core.handle_request(t0, &n).unwrap();
+    assert!(
+        events(&mut core)
+            .iter()
+            .any(|e| matches!(e, SubscriberEvent::Presence { .. }))
+    );
 }
 
 #[test]

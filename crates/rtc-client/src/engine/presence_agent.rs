@@ -40,6 +40,9 @@ impl Engine {
         if p.registration.state() == RegistrationState::Registered {
             agent.registered(Self::now(), &presence.data);
         }
+        self.server_rules
+            .start(&self.config, &p.aor, p.credentials.clone())?;
+        self.server_rules.want(&presence.data.watchers);
         self.agent = Some(agent);
         self.agent_generation += 1;
         Ok(())
@@ -51,6 +54,7 @@ impl Engine {
         let Some(mut agent) = self.agent.take() else {
             return;
         };
+        self.server_rules.stop();
         if let Some(presence) = &self.presence {
             agent.shut(now, &presence.data);
         }
@@ -168,6 +172,7 @@ impl Engine {
         }
         if edits && let Some(p) = &mut self.presence {
             p.autosave.changed(now);
+            self.server_rules.want(&p.data.watchers);
         }
     }
 

@@ -60,6 +60,7 @@ pub mod registration;
 #[cfg(feature = "server")]
 pub mod server;
 mod session;
+mod watcher_info;
 
 pub use client::{Client, ClientBuilder, ClientConfig, Events};
 pub use endpoint::Endpoint;

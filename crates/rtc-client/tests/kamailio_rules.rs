@@ -193,3 +193,53 @@ async fn another_devices_edit_of_the_rules_is_merged_not_lost() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_through_the_server_is_offered_and_the_decision_takes_effect() {
+    let Some(kam) = Kamailio::start("rules-winfo", &["-A", "WITH_XCAP"]) else {
+        return;
+    };
+    let dir = TempDir::new("kam-rules-winfo");
+    let (alice, mut alice_events, _) = alice(&kam, &dir).await;
+    alice
+        .set_local_presence(Status::Away, Some("back soon"))
+        .await
+        .unwrap();
+    // carol subscribes to alice at the server, which holds her pending (rule: confirm) and
+    // tells alice through presence.winfo.
+    let (carol, mut carol_events, _) = user(&kam, &dir, "carol").await;
+    carol.add_buddy(ALICE, "Alice").await.unwrap();
+    let offered = expect(
+        &mut alice_events,
+        "carol offered",
+        |e| matches!(e, Event::Watcher { uri, .. } if uri == CAROL),
+    )
+    .await;
+    assert!(
+        matches!(
+            offered,
+            Event::Watcher {
+                state: WatcherState::Offering,
+                ..
+            }
+        ),
+        "{offered:?}"
+    );
+    let watchers = alice.watchers().await.unwrap();
+    assert!(
+        watchers
+            .iter()
+            .any(|w| &*w.uri == CAROL && w.state == WatcherState::Offering),
+        "{watchers:?}"
+    );
+    // Her decision goes into the rules, and the server's subscription follows: active.
+    alice.allow_watcher(CAROL).await.unwrap();
+    match expect_buddy(&mut carol_events, ALICE, Status::Away).await {
+        Event::Buddy { note, .. } => assert_eq!(note.as_deref(), Some("back soon")),
+        e => unreachable!("{e:?}"),
+    }
+    server_rules(&kam, "carol is allowed", |r| {
+        r.evaluate(CAROL) == Some(SubHandling::Allow)
+    })
+    .await;
+}

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use presence::subscriber::{
-    RetryCause, StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId,
+    Package, RetryCause, StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId,
     SubscriptionState, TerminatedReason,
 };
 use presence::testkit::{NotifierPeer, body, epoch, identity, respond, resubmitted};
@@ -1432,4 +1432,42 @@ proptest::proptest! {
         }
         proptest::prop_assert!(core.is_empty(), "unsubscribed");
     }
+}
+
+#[test]
+fn a_watcher_information_core_subscribes_to_winfo_and_hands_over_its_documents() {
+    let t0 = epoch();
+    let config = SubscriberConfig {
+        package: Package::WatcherInfo,
+        ..SubscriberConfig::default()
+    };
+    let mut core = Subscriber::new(identity("alice"), config);
+    let id = core.subscribe(t0, BOB).unwrap();
+    let sub = request(&mut core);
+    assert_eq!(header(&sub.message, HeaderName::Event), "presence.winfo");
+    assert_eq!(
+        header(&sub.message, HeaderName::Accept),
+        "application/watcherinfo+xml"
+    );
+    let mut peer = NotifierPeer::new(&sub.message, "srv");
+    accept(&mut core, t0, &peer, &sub, 3600);
+    let doc = r#"<?xml version="1.0"?><watcherinfo xmlns="urn:ietf:params:xml:ns:watcherinfo" version="0" state="full"><watcher-list resource="sip:bob@example.com" package="presence"><watcher id="w1" event="subscribe" status="pending">sip:carol@example.com</watcher></watcher-list></watcherinfo>"#;
+    let winfo = || Some(("application/watcherinfo+xml", bytes::Bytes::from(doc)));
+    // A NOTIFY of another package is refused (RFC 6665 §8.2.3).
+    let n = peer.notify("active;expires=3600", winfo());
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(489));
+    let n = peer.notify("active;expires=3600", winfo());
+    let n = edited(&n, "Event: presence", "Event: presence.winfo");
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(200));
+    let ev = events(&mut core);
+    assert!(
+        ev.iter().any(|e| matches!(e,
+            SubscriberEvent::Document { id: i, content_type, body, .. }
+                if *i == id && &**content_type == "application/watcherinfo+xml" && body == doc.as_bytes())),
+        "{ev:?}"
+    );
+    assert!(matches!(
+        core.state(id),
+        Some(SubscriptionState::Active { .. })
+    ));
 }

@@ -243,3 +243,55 @@ async fn a_watcher_through_the_server_is_offered_and_the_decision_takes_effect()
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removal_privacy_modes_and_import_reach_the_server() {
+    let Some(kam) = Kamailio::start("rules-modes", &["-A", "WITH_XCAP"]) else {
+        return;
+    };
+    let dir = TempDir::new("kam-rules-modes");
+    let (alice, _alice_events, _) = alice(&kam, &dir).await;
+    const DAVE: &str = "sip:dave@example.test";
+    alice.allow_watcher(BOB).await.unwrap();
+    alice.block_watcher(CAROL).await.unwrap();
+    server_rules(&kam, "bob allowed, carol blocked, others confirmed", |r| {
+        r.evaluate(BOB) == Some(SubHandling::Allow)
+            && r.evaluate(CAROL) == Some(SubHandling::PoliteBlock)
+            && r.evaluate(DAVE) == Some(SubHandling::Confirm)
+    })
+    .await;
+    let saved = dir.path("saved.xml");
+    alice.export(&saved).await.unwrap();
+
+    // Removed: the default rule decides for bob again.
+    alice.remove_watcher(BOB).await.unwrap();
+    server_rules(&kam, "bob back to the default", |r| {
+        r.evaluate(BOB) == Some(SubHandling::Confirm)
+    })
+    .await;
+    // Allow-list only, watchers added automatically: whoever is not allowed sees us offline.
+    alice
+        .set_watcher_modes(
+            Some(rtc_client::PrivacyMode::AllowListOnly),
+            Some(rtc_client::OfferMode::AutoAdd),
+        )
+        .await
+        .unwrap();
+    server_rules(&kam, "the default is polite-block", |r| {
+        r.evaluate(DAVE) == Some(SubHandling::PoliteBlock)
+            && r.evaluate(CAROL) == Some(SubHandling::PoliteBlock)
+    })
+    .await;
+
+    // An import replacing everything brings the saved list, and the server follows.
+    alice
+        .import(&saved, rtc_client::ImportMode::Replace)
+        .await
+        .unwrap();
+    server_rules(&kam, "the saved rules again", |r| {
+        r.evaluate(BOB) == Some(SubHandling::Allow)
+            && r.evaluate(CAROL) == Some(SubHandling::PoliteBlock)
+            && r.evaluate(DAVE) == Some(SubHandling::Confirm)
+    })
+    .await;
+}

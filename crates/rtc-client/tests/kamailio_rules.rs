@@ -400,3 +400,23 @@ async fn a_thousand_buddies_cost_one_subscription() {
         "one list subscription"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_list_service_each_buddy_is_watched() {
+    // A presence server with no XCAP server and no RLS (force_active, as by default): the
+    // lists cannot be stored, so alice subscribes to each buddy herself.
+    let Some(kam) = Kamailio::start("rules-fallback", &[]) else {
+        return;
+    };
+    let dir = TempDir::new("kam-rules-fallback");
+    let (bob, _bob_events, _) = user(&kam, &dir, "bob").await;
+    bob.set_local_presence(Status::Busy, Some("in a call"))
+        .await
+        .unwrap();
+    let (alice, mut alice_events, _) = alice(&kam, &dir).await;
+    alice.add_buddy(BOB, "Bob").await.unwrap();
+    match expect_buddy(&mut alice_events, BOB, Status::Busy).await {
+        Event::Buddy { note, .. } => assert_eq!(note.as_deref(), Some("in a call")),
+        e => unreachable!("{e:?}"),
+    }
+}

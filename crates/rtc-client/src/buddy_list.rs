@@ -148,3 +148,137 @@ impl ListWatch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use bytes::Bytes;
+    use presence::multipart::{Multipart, Part};
+    use presence::rlmi::{Instance, InstanceState, Resource, Rlmi};
+    use presence::testkit::{NotifierPeer, epoch, identity};
+
+    use super::*;
+
+    const LIST: &str = "sip:alice-buddies@example.com";
+    const BOB: &str = "sip:bob@example.com";
+    const CAROL: &str = "sip:carol@example.com";
+
+    /// A list watch whose SUBSCRIBE the server accepted, and the server's side of it.
+    fn watching() -> (ListWatch, NotifierPeer) {
+        let now = epoch();
+        let mut list =
+            ListWatch::new(now, identity("alice"), LIST, SubscriberConfig::default()).unwrap();
+        let sub = list.core.poll_request().unwrap();
+        assert_eq!(
+            sub.message.header_str(sip_parse::HeaderName::Supported),
+            Some("eventlist")
+        );
+        let peer = NotifierPeer::new(&sub.message, "rls");
+        let ok = peer.answer(&sub.message, 200, Some(3600));
+        list.core.handle_response(now, sub.handle, &ok);
+        (list, peer)
+    }
+
+    /// An RLMI notification: bob active with an open PIDF, carol pending without state.
+    fn notification(version: u32) -> (String, Bytes) {
+        let rlmi = Rlmi {
+            uri: LIST.into(),
+            version,
+            full_state: true,
+            resources: vec![
+                Resource {
+                    uri: BOB.into(),
+                    instances: vec![Instance {
+                        id: "b".into(),
+                        state: InstanceState::Active,
+                        reason: None,
+                        cid: Some("bob@x".into()),
+                    }],
+                    ..Resource::default()
+                },
+                Resource {
+                    uri: CAROL.into(),
+                    ..Resource::default()
+                },
+            ],
+            ..Rlmi::default()
+        };
+        let pidf = format!(
+            r#"<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="{BOB}"><tuple id="t"><status><basic>open</basic></status></tuple></presence>"#
+        );
+        let part = |cid: &str, ct: &str, body: String| Part {
+            headers: vec![
+                ("Content-ID".into(), format!("<{cid}>")),
+                ("Content-Type".into(), ct.into()),
+            ],
+            body: Bytes::from(body),
+        };
+        let body = Multipart::new(
+            "zz",
+            Some("application/rlmi+xml"),
+            Some("<r@x>"),
+            vec![
+                part("r@x", "application/rlmi+xml", rlmi.to_xml()),
+                part("bob@x", "application/pidf+xml", pidf),
+            ],
+        );
+        (body.content_type(), body.to_bytes())
+    }
+
+    fn buddy_events(list: &mut ListWatch) -> Vec<(String, Status)> {
+        let mut events = VecDeque::new();
+        list.poll_events(&mut events);
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Buddy { uri, status, .. } => Some((uri, status)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_resource_of_a_list_notification_is_a_buddy_event_once() {
+        let (mut list, mut peer) = watching();
+        let (ct, body) = notification(0);
+        let n = peer.notify("active;expires=3600", Some((&ct, body)));
+        assert_eq!(
+            list.core.handle_request(epoch(), &n).unwrap().status(),
+            Some(200)
+        );
+        let mut got = buddy_events(&mut list);
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (BOB.to_owned(), Status::Online),
+                (CAROL.to_owned(), Status::Offline)
+            ]
+        );
+        // The same state again says nothing new.
+        let (ct, body) = notification(1);
+        let n = peer.notify("active;expires=3600", Some((&ct, body)));
+        list.core.handle_request(epoch(), &n).unwrap();
+        assert!(buddy_events(&mut list).is_empty());
+        assert!(!list.failed());
+    }
+
+    #[test]
+    fn a_server_that_answers_as_for_one_presentity_does_not_serve_lists() {
+        let (mut list, mut peer) = watching();
+        let pidf = format!(
+            r#"<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="{LIST}"><tuple id="t"><status><basic>closed</basic></status></tuple></presence>"#
+        );
+        let n = peer.notify(
+            "active;expires=3600",
+            Some(("application/pidf+xml", Bytes::from(pidf))),
+        );
+        assert_eq!(
+            list.core.handle_request(epoch(), &n).unwrap().status(),
+            Some(200)
+        );
+        buddy_events(&mut list);
+        assert!(list.failed());
+    }
+}

@@ -9,8 +9,10 @@
 //! `parse-compare` binary both drive these functions.
 
 pub mod alloc_count;
+pub mod chart;
 pub mod clock;
 pub mod corpus;
+pub mod flood;
 pub mod full_parse;
 #[cfg(feature = "sofia")]
 pub mod sofia;

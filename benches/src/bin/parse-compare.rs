@@ -31,7 +31,7 @@ const TIME_PER_PARSER: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
     let Some(dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
-        eprintln!("usage: parse-compare DIR   (times every DIR/*.sip)");
+        eprintln!("usage: parse-compare DIR [--chart FILE.svg]   (times every DIR/*.sip)");
         return ExitCode::from(2);
     };
     match run(dir) {
@@ -298,6 +298,35 @@ fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
             );
         }
     }
+    write_chart(&groups)
+}
+
+/// With `--chart FILE.svg` after DIR: every row's fastest-round ratio to its group's floor as an
+/// SVG bar chart in FILE.svg, and as text beside it (FILE.txt, which `chart` redraws).
+fn write_chart(groups: &[Group<'_>]) -> Result<(), Box<dyn Error>> {
+    let mut args = std::env::args_os().skip(2);
+    let Some(svg) = args.next().filter(|a| a == "--chart").and(args.next()) else {
+        return Ok(());
+    };
+    let mut bars = Vec::new();
+    for group in groups {
+        let floor_min_ns = group.rows.last().map_or(f64::NAN, Row::min_ns);
+        for row in &group.rows {
+            let ours = if row.name == SipParse::NAME { "*" } else { "" };
+            let name = format!("{ours}{}{}", row.name, group.suffix);
+            bars.push((name, row.min_ns() / floor_min_ns));
+        }
+    }
+    let chart = benches::chart::Chart {
+        title: "parse-compare: time per message, × the floor (fastest round; lower is faster)"
+            .to_owned(),
+        axis: "× floor".to_owned(),
+        bars,
+    };
+    let svg = PathBuf::from(svg);
+    std::fs::write(svg.with_extension("txt"), chart.to_text())?;
+    chart.write_svg(&svg)?;
+    println!("# chart: {}", svg.display());
     Ok(())
 }
 

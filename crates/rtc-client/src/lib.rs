@@ -117,6 +117,7 @@ pub mod registration;
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
 mod session;
+mod watcher_info;
 
 pub use client::{Client, ClientBuilder, ClientConfig, Events};
 pub use endpoint::Endpoint;

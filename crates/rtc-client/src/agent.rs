@@ -16,7 +16,7 @@ use presence::local::LocalIdentity;
 use presence::notifier::{DisableReason, Notifier, NotifierConfig, NotifierEvent};
 use presence::publisher::{Publisher, PublisherConfig, PublisherEvent};
 use presence::subscriber::{
-    RetryCause, StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId,
+    Package, RetryCause, StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId,
     SubscriptionState, TerminatedReason,
 };
 use presence::{
@@ -39,6 +39,8 @@ pub(crate) enum PresenceRole {
     Subscriber,
     Notifier,
     Publisher,
+    /// The `presence.winfo` subscription to our own address at the server.
+    WatcherInfo,
 }
 
 /// The cores of one identity.
@@ -70,6 +72,11 @@ pub(crate) struct Agent {
     /// Why the request just reported failed, when the transport said (a refused connection,
     /// an untrusted certificate): the words of the state change it causes name it.
     failure_cause: Option<sip_transport::Cause>,
+    /// Our identity, for the watcher information subscription.
+    local: LocalIdentity,
+    /// Watchers through the presence server, once [`Agent::watch_watchers`] started it.
+    server_watchers: Option<crate::watcher_info::ServerWatchers>,
+    subscriber_config: SubscriberConfig,
 }
 
 impl Agent {
@@ -91,7 +98,7 @@ impl Agent {
         let mut agent = Self {
             profile,
             aor,
-            subscriber: Subscriber::new(local.clone(), subscriber_config),
+            subscriber: Subscriber::new(local.clone(), subscriber_config.clone()),
             // Our NOTIFYs stay within what our own parser (and a watcher like us) reads.
             notifier: Notifier::new(
                 local.clone(),
@@ -102,7 +109,7 @@ impl Agent {
             ),
             // Our PUBLISHes too: the limit is configured once for building and parsing.
             publisher: Publisher::new(
-                local,
+                local.clone(),
                 PublisherConfig {
                     parse: limits,
                     ..PublisherConfig::default()
@@ -116,6 +123,9 @@ impl Agent {
             fixed: HashSet::new(),
             events: VecDeque::new(),
             failure_cause: None,
+            local,
+            server_watchers: None,
+            subscriber_config,
         };
         agent.notifier.set_presence(now, shown);
         for buddy in data.buddies.iter() {
@@ -217,6 +227,28 @@ impl Agent {
         self.show(now, shown);
     }
 
+    /// Subscribes to our own `presence.winfo` at the server (RFC 3857), to be offered the
+    /// watchers who subscribe through it (see `watcher_info`).
+    pub(crate) fn watch_watchers(&mut self, now: Instant) -> Result<()> {
+        if self.server_watchers.is_none() {
+            self.server_watchers = Some(crate::watcher_info::ServerWatchers::new(
+                now,
+                self.local.clone(),
+                &self.aor,
+                self.subscriber_config.clone(),
+            )?);
+        }
+        Ok(())
+    }
+
+    /// Watchers the server holds pending, not offered yet: URI and display name.
+    pub(crate) fn take_server_offers(&mut self) -> Vec<(String, Option<String>)> {
+        self.server_watchers
+            .as_mut()
+            .map(|w| w.take_offers())
+            .unwrap_or_default()
+    }
+
     /// Applies a decision about `uri` to its subscriptions.
     pub(crate) fn decide(&mut self, now: Instant, uri: &str, decision: WatcherDecision) {
         self.notifier.decide(now, uri, decision);
@@ -230,6 +262,9 @@ impl Agent {
     /// Logging off or disabling presence: final NOTIFYs, unsubscribes, publication removed.
     pub(crate) fn shut(&mut self, now: Instant, data: &PresenceData) {
         self.notifier.disable(now, DisableReason::Deactivated);
+        if let Some(w) = &mut self.server_watchers {
+            w.stop(now);
+        }
         for buddy in data.buddies.iter() {
             let _ = self.unwatch(now, &buddy.uri);
         }
@@ -253,6 +288,13 @@ impl Agent {
 
     /// An incoming NOTIFY for one of our subscriptions.
     pub(crate) fn notify_request(&mut self, now: Instant, request: &Message) -> Result<Message> {
+        let winfo = request.event().and_then(|e| e.ok()).is_some_and(|e| {
+            e.event_type
+                .eq_ignore_ascii_case(Package::WatcherInfo.event())
+        });
+        if winfo && let Some(w) = &mut self.server_watchers {
+            return Ok(w.core.handle_request(now, request)?);
+        }
         Ok(self.subscriber.handle_request(now, request)?)
     }
 
@@ -266,6 +308,11 @@ impl Agent {
         match core {
             PresenceRole::Subscriber => self.subscriber.handle_response(now, handle, response),
             PresenceRole::Notifier => self.notifier.handle_response(now, handle, response),
+            PresenceRole::WatcherInfo => {
+                if let Some(w) = &mut self.server_watchers {
+                    w.core.handle_response(now, handle, response);
+                }
+            }
             PresenceRole::Publisher => {
                 // RFC 3903 §6: no presence server here (a proxy that relays only, or a peer).
                 if matches!(response.status(), Some(405 | 489 | 501)) {
@@ -284,6 +331,7 @@ impl Agent {
             PresenceRole::Subscriber => self.subscriber.next_cseq(handle),
             PresenceRole::Notifier => self.notifier.next_cseq(handle),
             PresenceRole::Publisher => self.publisher.next_cseq(handle),
+            PresenceRole::WatcherInfo => self.server_watchers.as_mut()?.core.next_cseq(handle),
         }
     }
 
@@ -306,12 +354,20 @@ impl Agent {
             PresenceRole::Subscriber => self.subscriber.handle_failure(now, handle),
             PresenceRole::Notifier => self.notifier.handle_failure(now, handle),
             PresenceRole::Publisher => self.publisher.handle_failure(now, handle),
+            PresenceRole::WatcherInfo => {
+                if let Some(w) = &mut self.server_watchers {
+                    w.core.handle_failure(now, handle);
+                }
+            }
         }
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         self.subscriber.handle_timeout(now);
         self.notifier.handle_timeout(now);
+        if let Some(w) = &mut self.server_watchers {
+            w.core.handle_timeout(now);
+        }
         if !self.publish_refused {
             self.publisher.handle_timeout(now);
         }
@@ -325,6 +381,9 @@ impl Agent {
             self.subscriber.poll_timeout(),
             self.notifier.poll_timeout(),
             publisher,
+            self.server_watchers
+                .as_ref()
+                .and_then(|w| w.core.poll_timeout()),
         ]
         .into_iter()
         .flatten()
@@ -339,6 +398,11 @@ impl Agent {
         while let Some(r) = self.notifier.poll_request() {
             out.push((PresenceRole::Notifier, r));
         }
+        if let Some(w) = &mut self.server_watchers {
+            while let Some(r) = w.core.poll_request() {
+                out.push((PresenceRole::WatcherInfo, r));
+            }
+        }
         while let Some(r) = self.publisher.poll_request() {
             if self.publish_refused {
                 continue;
@@ -352,6 +416,9 @@ impl Agent {
         events.append(&mut self.events);
         while let Some(e) = self.subscriber.poll_event() {
             self.subscriber_event(e, events);
+        }
+        if let Some(w) = &mut self.server_watchers {
+            w.poll_events();
         }
         while let Some(e) = self.notifier.poll_event() {
             match e {
@@ -391,6 +458,7 @@ impl Agent {
         let (SubscriberEvent::Presence { id, buddy, .. }
         | SubscriberEvent::State { id, buddy, .. }
         | SubscriberEvent::Unknown { id, buddy }
+        | SubscriberEvent::Document { id, buddy, .. }
         | SubscriberEvent::Error { id, buddy, .. }) = &e;
         let (id, buddy) = (*id, buddy.clone());
         if self
@@ -439,6 +507,8 @@ impl Agent {
             SubscriberEvent::Error { error, .. } => {
                 debug!("subscription to {buddy}: {error}");
             }
+            // Presence subscriptions bring presence documents only.
+            SubscriberEvent::Document { .. } => {}
         }
     }
 }

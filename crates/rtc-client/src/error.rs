@@ -6,6 +6,10 @@ use sip_parse::TransportKind;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The XCAP client for [`ClientConfig::xcap_root`](crate::ClientConfig::xcap_root) could
+    /// not be set up (its TLS configuration).
+    #[error("XCAP: {0}")]
+    Xcap(String),
     /// A request had to go over a transport the client does not listen on.
     #[error("the client has no {0} listener")]
     NoLocalTransport(TransportKind),

@@ -67,6 +67,11 @@ pub enum Package {
     /// `presence` (RFC 3856): PIDF or XPIDF bodies, reported as [`SubscriberEvent::Presence`].
     #[default]
     Presence,
+    /// `presence` of a resource list (RFC 4662): `Supported: eventlist`, and each body
+    /// (`multipart/related` with RLMI, or a plain PIDF where the server treats the URI as one
+    /// presentity) reported as [`SubscriberEvent::Document`] for
+    /// [`ListState`](crate::eventlist::ListState) to apply.
+    PresenceList,
     /// `presence.winfo` (RFC 3857): who watches the resource, usually our own address at a
     /// presence server; each body is reported as [`SubscriberEvent::Document`] for a
     /// [`WatcherInfoState`](crate::winfo::WatcherInfoState) to apply.
@@ -77,7 +82,7 @@ impl Package {
     /// The `Event` header value.
     pub const fn event(self) -> &'static str {
         match self {
-            Package::Presence => "presence",
+            Package::Presence | Package::PresenceList => "presence",
             Package::WatcherInfo => "presence.winfo",
         }
     }
@@ -86,6 +91,9 @@ impl Package {
     pub const fn accept(self) -> &'static str {
         match self {
             Package::Presence => ACCEPT,
+            Package::PresenceList => {
+                "application/pidf+xml, application/xpidf+xml, application/rlmi+xml, multipart/related"
+            }
             Package::WatcherInfo => crate::winfo::CONTENT_TYPE,
         }
     }
@@ -1382,8 +1390,13 @@ fn finish_subscribe(
     let b = b
         .header("Contact", &local.contact_value())?
         .header("Event", package.event())?
-        .header("Accept", package.accept())?
-        .header("Expires", &expires.to_string())?;
+        .header("Accept", package.accept())?;
+    let b = if package == Package::PresenceList {
+        b.header("Supported", crate::eventlist::OPTION_TAG)?
+    } else {
+        b
+    };
+    let b = b.header("Expires", &expires.to_string())?;
     let bytes = b.try_build()?;
     if bytes.len() > parse.max_message_size {
         return Err(Error::MessageTooLarge {

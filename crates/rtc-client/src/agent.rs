@@ -103,6 +103,7 @@ impl Agent {
         let aor = local.aor().to_owned();
         let subscriber_config = SubscriberConfig {
             backoff: timing.subscription_backoff,
+            parse: limits,
             ..SubscriberConfig::default()
         };
         let mut agent = Self {

@@ -310,7 +310,8 @@ fn write_chart(groups: &[Group<'_>]) -> Result<(), Box<dyn Error>> {
     };
     let mut bars = Vec::new();
     for group in groups {
-        let floor_min_ns = group.rows.last().map_or(f64::NAN, Row::min_ns);
+        let floor = group.rows.iter().find(|r| r.name == FLOOR);
+        let floor_min_ns = floor.map_or(f64::NAN, Row::min_ns);
         for row in &group.rows {
             let ours = if row.name == SipParse::NAME { "*" } else { "" };
             let name = format!("{ours}{}{}", row.name, group.suffix);

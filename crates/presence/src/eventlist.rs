@@ -7,7 +7,13 @@
 //! [`Error::ListOutOfOrder`] says a notification was missed and the subscription should be
 //! refreshed, which brings full state (RFC 4662 §5.3). Each listed resource yields a
 //! [`ResourceUpdate`] with its subscription state and, when its part is a PIDF or XPIDF
-//! document, the presence it carries.
+//! document, the presence it carries. Nested lists (an instance whose part is itself
+//! `multipart/related`) give no presence; RLS servers such as Kamailio's flatten them.
+//!
+//! Kamailio's `rls` with `max_notify_body_length` set splits a full state into a
+//! `fullState="true"` NOTIFY followed by partial ones: on a refresh, resources of the later
+//! NOTIFYs are reported [`ResourceState::Removed`] and then back. Without that parameter (the
+//! default) a full state comes whole.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -482,6 +488,32 @@ mod tests {
         let u = s.apply(&n).unwrap();
         assert_eq!(u.resources[0].state, ResourceState::Active);
         assert_eq!(u.resources[0].presence, None);
+    }
+
+    /// Laid out as Kamailio's `rls` writes it (`notify.c`: `agg_body_sendn_update`,
+    /// `constr_multipart_body`): no `start` parameter, an extra CRLF after each part.
+    #[test]
+    fn a_kamailio_style_body_reads() {
+        let rlmi = r#"<?xml version="1.0" encoding="UTF-8"?>
+<list xmlns="urn:ietf:params:xml:ns:rlmi" uri="sip:alice-buddies@example.com" version="1" fullState="true"><resource uri="sip:bob@example.com"><instance id="Scf8UhwQ" state="active" cid="1765123456.sip:bob@example.com.1234"/></resource><resource uri="sip:carol@example.com"><instance id="Scf8UhwQ" state="pending"/></resource></list>
+"#;
+        let pidf = r#"<?xml version="1.0"?><presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:bob@example.com"><tuple id="t"><status><basic>open</basic></status></tuple></presence>"#;
+        let body = format!(
+            "--QoAvcVQX\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <1765123456.sip:alice-buddies@example.com.99>\r\n\
+             Content-Type: application/rlmi+xml;charset=\"UTF-8\"\r\n\r\n{rlmi}\r\n\
+             --QoAvcVQX\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <1765123456.sip:bob@example.com.1234>\r\n\
+             Content-Type: application/pidf+xml\r\n\r\n{pidf}\r\n\r\n--QoAvcVQX--\r\n"
+        );
+        let ct = "multipart/related;type=\"application/rlmi+xml\";boundary=QoAvcVQX";
+        let n = ListNotify::parse(ct, Bytes::from(body)).unwrap();
+        let mut s = ListState::default();
+        let u = s.apply(&n).unwrap();
+        assert_eq!(u.resources.len(), 2);
+        assert_eq!(
+            u.resources[0].presence.as_ref().map(|p| p.status),
+            Some(Status::Online)
+        );
+        assert_eq!(u.resources[1].state, ResourceState::Pending);
     }
 
     #[test]

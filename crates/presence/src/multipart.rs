@@ -264,8 +264,13 @@ impl Multipart {
                 let Some((_, value)) = headers.last_mut() else {
                     return Err(error("continuation line before any header field", line_at));
                 };
-                value.push(' ');
-                value.push_str(line.trim());
+                let more = line.trim();
+                if !more.is_empty() {
+                    if !value.is_empty() {
+                        value.push(' ');
+                    }
+                    value.push_str(more);
+                }
                 continue;
             }
             let Some((name, value)) = line.split_once(':') else {
@@ -433,6 +438,13 @@ mod tests {
         let m = Multipart::parse("multipart/mixed; boundary=b", body).unwrap();
         assert_eq!(m.parts.len(), 3);
         assert_eq!(m.parts[0].header("x-a"), Some("one two"));
+        let folded = Bytes::from_static(b"--b\r\nX-B:\r\n  v\r\n \r\n\r\nx\r\n--b--");
+        let m2 = Multipart::parse("multipart/mixed; boundary=b", folded).unwrap();
+        assert_eq!(
+            m2.parts[0].header("x-b"),
+            Some("v"),
+            "no space from an empty line"
+        );
         assert_eq!(&m.parts[0].body[..], b"first");
         assert!(m.parts[1].headers.is_empty() && m.parts[1].body.is_empty());
         assert!(m.parts[2].headers.is_empty() && m.parts[2].body.is_empty());

@@ -464,7 +464,8 @@ impl Ruleset {
     /// Gives the watcher `uri` a rule of its own with `handling`, or with `None` takes it out
     /// of every rule that names it, so the domain or default rule decides. Other rules'
     /// `<one>` entries for the same address are removed, so this rule is the one that counts.
-    /// Errors when `uri` does not parse.
+    /// Errors when `uri` does not parse. Linear in the document (the except lists are
+    /// recomputed): build a large ruleset at once with [`Ruleset::from_watchers`].
     pub fn set_watcher(&mut self, uri: &str, handling: Option<SubHandling>) -> Result<()> {
         let key = aor_key(uri, "watcher")?;
         let id = managed_id("rtc-u-", &key);

@@ -48,7 +48,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sip_parse::{HeaderName, Message, MessageBuilder, Method, SubState, Uri};
+use sip_parse::{HeaderName, Message, MessageBuilder, Method, ParseConfig, SubState, Uri};
 use sip_txn::dialog::Dialog;
 
 use crate::local::LocalIdentity;
@@ -67,6 +67,11 @@ pub enum Package {
     /// `presence` (RFC 3856): PIDF or XPIDF bodies, reported as [`SubscriberEvent::Presence`].
     #[default]
     Presence,
+    /// `presence` of a resource list (RFC 4662): `Supported: eventlist`, and each body
+    /// (`multipart/related` with RLMI, or a plain PIDF where the server treats the URI as one
+    /// presentity) reported as [`SubscriberEvent::Document`] for
+    /// [`ListState`](crate::eventlist::ListState) to apply.
+    PresenceList,
     /// `presence.winfo` (RFC 3857): who watches the resource, usually our own address at a
     /// presence server; each body is reported as [`SubscriberEvent::Document`] for a
     /// [`WatcherInfoState`](crate::winfo::WatcherInfoState) to apply.
@@ -77,7 +82,7 @@ impl Package {
     /// The `Event` header value.
     pub const fn event(self) -> &'static str {
         match self {
-            Package::Presence => "presence",
+            Package::Presence | Package::PresenceList => "presence",
             Package::WatcherInfo => "presence.winfo",
         }
     }
@@ -86,6 +91,9 @@ impl Package {
     pub const fn accept(self) -> &'static str {
         match self {
             Package::Presence => ACCEPT,
+            Package::PresenceList => {
+                "application/pidf+xml, application/xpidf+xml, application/rlmi+xml, multipart/related"
+            }
             Package::WatcherInfo => crate::winfo::CONTENT_TYPE,
         }
     }
@@ -116,6 +124,9 @@ pub struct SubscriberConfig {
     /// default. A Retry-After (header, or `retry-after` parameter) replaces the backoff's wait,
     /// kept between a second and the backoff's `max`.
     pub backoff: Backoff,
+    /// The message limits of the peers, the same as our own parser's: no SUBSCRIBE is built
+    /// larger than `parse.max_message_size` (default 64 KiB).
+    pub parse: ParseConfig,
     /// The event package of every subscription of this core (default `presence`).
     pub package: Package,
 }
@@ -134,6 +145,7 @@ impl Default for SubscriberConfig {
             refresh_margin: Duration::from_secs(300),
             timer_n: Duration::from_secs(32),
             backoff: RETRY_BACKOFF,
+            parse: ParseConfig::default(),
             package: Package::Presence,
         }
     }
@@ -1292,7 +1304,7 @@ impl Subscriber {
             .header("From", &self.local.header_from(&tag))?
             .header("Call-ID", &call_id)?
             .header("CSeq", &format!("{INITIAL_CSEQ} SUBSCRIBE"))?;
-        let message = finish_subscribe(&self.local, b, expires, self.config.package)?;
+        let message = finish_subscribe(&self.local, &self.config, b, expires)?;
         Ok((call_id.into(), message))
     }
 
@@ -1306,7 +1318,7 @@ impl Subscriber {
             (Ok(via), Some(d)) => d
                 .request(Method::Subscribe, &via)
                 .map_err(Error::from)
-                .and_then(|b| finish_subscribe(&self.local, b, expires, self.config.package)),
+                .and_then(|b| finish_subscribe(&self.local, &self.config, b, expires)),
             (Err(e), _) => Err(e),
             (Ok(_), None) => Err(Error::InvalidState("no dialog to refresh")),
         };
@@ -1366,18 +1378,34 @@ fn refresh_at(now: Instant, expires_at: Instant, margin: Duration) -> Instant {
 }
 
 /// The end of every SUBSCRIBE: Contact, Event, Accept (RFC 3856 §6.6), Expires.
+/// The event package and the peers' message limit (`parse`, else [`Error::MessageTooLarge`])
+/// come from `config`.
 fn finish_subscribe(
     local: &LocalIdentity,
+    config: &SubscriberConfig,
     b: MessageBuilder,
     expires: u32,
-    package: Package,
 ) -> Result<Message> {
+    let (package, parse) = (config.package, &config.parse);
     let b = b
         .header("Contact", &local.contact_value())?
         .header("Event", package.event())?
-        .header("Accept", package.accept())?
-        .header("Expires", &expires.to_string())?;
-    Ok(Message::parse(b.try_build()?)?)
+        .header("Accept", package.accept())?;
+    let b = if package == Package::PresenceList {
+        b.header("Supported", crate::eventlist::OPTION_TAG)?
+    } else {
+        b
+    };
+    let b = b.header("Expires", &expires.to_string())?;
+    let bytes = b.try_build()?;
+    if bytes.len() > parse.max_message_size {
+        return Err(Error::MessageTooLarge {
+            method: "SUBSCRIBE",
+            size: bytes.len(),
+            limit: parse.max_message_size,
+        });
+    }
+    Ok(Message::parse_with(bytes, parse)?)
 }
 
 /// The wait before the next attempt after `failures` consecutive failures: `retry_after` when

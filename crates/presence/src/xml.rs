@@ -299,6 +299,15 @@ pub(crate) fn is_ncname(s: &str) -> bool {
     chars.next().is_some_and(start) && chars.all(rest)
 }
 
+/// Namespaces in XML 1.0 §4 `QName`: an NCName, or two joined by `:`. Names the reader lets
+/// through otherwise (`a:<b`, `a:b:c`) would read differently once written back.
+pub(crate) fn is_qname(s: &str) -> bool {
+    match s.split_once(':') {
+        Some((prefix, local)) => is_ncname(prefix) && is_ncname(local),
+        None => is_ncname(s),
+    }
+}
+
 /// XML 1.0 §2.2 `Char`.
 pub(crate) fn is_xml_char(c: char) -> bool {
     !matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
@@ -464,6 +473,11 @@ impl<'a> Builder<'a, '_> {
                 at,
             ));
         }
+        let qname = start.name();
+        let name: &str = qname.as_ref();
+        if !is_qname(name) {
+            return Err(self.error(format!("invalid element name {:?}", truncated(name)), at));
+        }
         let ns = ns.map_err(|prefix| self.error(format!("undeclared prefix {prefix:?}"), at))?;
         let mut attrs = Vec::new();
         for attr in start.attributes() {
@@ -480,6 +494,10 @@ impl<'a> Builder<'a, '_> {
                     .map_or(message.as_str(), |(_, m)| m);
                 self.error(message, at + 1 + p)
             })?;
+            let key: &str = attr.key.as_ref();
+            if !is_qname(key) {
+                return Err(self.error(format!("invalid attribute name {:?}", truncated(key)), at));
+            }
             if attr.key.as_namespace_binding().is_some() {
                 continue;
             }
@@ -743,6 +761,19 @@ mod tests {
         assert_eq!(&*doc.root.attr("y").unwrap().value, "A");
         assert_eq!(doc.root.text, "t<u<v>");
         assert!(doc.root.child("urn:b", "c").is_some());
+    }
+
+    #[test]
+    fn names_must_be_qnames() {
+        for doc in [
+            "<a xmlns:p='u'><p:<q/></a>",
+            "<a xmlns:p='u'><p:q:r/></a>",
+            "<a b:c:d='1'/>",
+        ] {
+            let err = parse(doc).unwrap_err();
+            assert!(err.to_string().contains("invalid"), "{doc}: {err}");
+        }
+        assert!(parse("<a xmlns:p='u' p:b='1'><p:q/></a>").is_ok());
     }
 
     #[test]

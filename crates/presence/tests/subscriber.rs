@@ -1471,3 +1471,21 @@ fn a_watcher_information_core_subscribes_to_winfo_and_hands_over_its_documents()
         Some(SubscriptionState::Active { .. })
     ));
 }
+
+#[test]
+fn a_subscribe_over_the_message_limit_is_never_sent() {
+    let t0 = epoch();
+    let mut config = SubscriberConfig::default();
+    config.parse.max_message_size = 4096;
+    let mut core = Subscriber::new(identity("alice"), config);
+    let long = format!("sip:{}@example.com", "b".repeat(5000));
+    let _ = core.subscribe(t0, &long);
+    assert!(
+        core.poll_request().is_none(),
+        "nothing over the limit goes out"
+    );
+    // One that fits goes out as usual.
+    core.subscribe(t0, "sip:bob@example.com").unwrap();
+    let sent = core.poll_request().expect("a SUBSCRIBE");
+    assert!(sent.message.as_bytes().len() <= 4096);
+}

@@ -41,6 +41,8 @@ pub(crate) enum PresenceRole {
     Publisher,
     /// The `presence.winfo` subscription to our own address at the server.
     WatcherInfo,
+    /// The subscription to our buddy list at the server (RFC 4662).
+    List,
 }
 
 /// The cores of one identity.
@@ -77,9 +79,17 @@ pub(crate) struct Agent {
     /// Watchers through the presence server, once [`Agent::watch_watchers`] started it.
     server_watchers: Option<crate::watcher_info::ServerWatchers>,
     subscriber_config: SubscriberConfig,
+    /// Subscribed buddies are watched through one list subscription, not one each: those
+    /// buddies, kept for the fallback (see `buddy_list`).
+    listed: Option<HashSet<Arc<str>>>,
+    list: Option<crate::buddy_list::ListWatch>,
 }
 
 impl Agent {
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each comes from a different owner (profile, store, config, clock)"
+    )]
     pub(crate) fn new(
         profile: String,
         local: LocalIdentity,
@@ -88,10 +98,12 @@ impl Agent {
         timing: &AgentTiming,
         limits: sip_parse::ParseConfig,
         now: Instant,
+        list_mode: bool,
     ) -> Result<Self> {
         let aor = local.aor().to_owned();
         let subscriber_config = SubscriberConfig {
             backoff: timing.subscription_backoff,
+            parse: limits,
             ..SubscriberConfig::default()
         };
         let mut agent = Self {
@@ -125,6 +137,8 @@ impl Agent {
             local,
             server_watchers: None,
             subscriber_config,
+            listed: list_mode.then(HashSet::new),
+            list: None,
         };
         agent.notifier.set_presence(now, shown);
         for buddy in data.buddies.iter() {
@@ -137,9 +151,14 @@ impl Agent {
     /// already watched changes nothing.
     pub(crate) fn watch(&mut self, now: Instant, uri: &str, kind: SubscriptionType) -> Result<()> {
         match kind {
-            SubscriptionType::Subscribed => {
-                self.subscriber.subscribe(now, uri)?;
-            }
+            SubscriptionType::Subscribed => match &mut self.listed {
+                Some(listed) => {
+                    listed.insert(uri.into());
+                }
+                None => {
+                    self.subscriber.subscribe(now, uri)?;
+                }
+            },
             SubscriptionType::Poll if !self.polled.contains(uri) => {
                 self.subscriber.poll(now, uri, self.poll_interval)?;
                 self.polled.insert(uri.into());
@@ -167,6 +186,9 @@ impl Agent {
     pub(crate) fn unwatch(&mut self, now: Instant, uri: &str) -> Result<()> {
         self.fixed.remove(uri);
         self.polled.remove(uri);
+        if let Some(listed) = &mut self.listed {
+            listed.remove(uri);
+        }
         if let Some(id) = self.subscriber.id_of(uri) {
             self.subscriber.unsubscribe(now, id)?;
         }
@@ -240,6 +262,49 @@ impl Agent {
         Ok(())
     }
 
+    /// The buddy list is on the server as `service`: subscribe to it (RFC 4662).
+    pub(crate) fn watch_list(&mut self, now: Instant, service: &str) -> Result<()> {
+        if self.listed.is_some() && self.list.is_none() {
+            self.list = Some(crate::buddy_list::ListWatch::new(
+                now,
+                self.local.clone(),
+                service,
+                self.subscriber_config.clone(),
+            )?);
+        }
+        Ok(())
+    }
+
+    /// Refreshes the list subscription when it missed a notification, or (`changed`) when
+    /// the list on the server changed.
+    pub(crate) fn refresh_list(&mut self, now: Instant, changed: bool) {
+        if let Some(l) = &mut self.list {
+            l.refresh(now, changed);
+        }
+    }
+
+    /// Whether the list is watched (or being subscribed to).
+    pub(crate) fn watches_list(&self) -> bool {
+        self.list.is_some()
+    }
+
+    /// Whether the list is not served (or could not be stored): [`Agent::fall_back`] then.
+    pub(crate) fn list_failed(&self) -> bool {
+        self.list.as_ref().is_some_and(|l| l.failed())
+    }
+
+    /// Watches each buddy of the list with a subscription of its own.
+    pub(crate) fn fall_back(&mut self, now: Instant) {
+        if let Some(mut list) = self.list.take() {
+            list.stop(now);
+        }
+        for uri in self.listed.take().unwrap_or_default() {
+            if let Err(e) = self.subscriber.subscribe(now, &uri) {
+                debug!("subscribing to {uri}: {e}");
+            }
+        }
+    }
+
     /// Watchers the server holds pending, not offered yet: URI and display name.
     pub(crate) fn take_server_offers(&mut self) -> Vec<(String, Option<String>)> {
         self.server_watchers
@@ -263,6 +328,9 @@ impl Agent {
         self.notifier.disable(now, DisableReason::Deactivated);
         if let Some(w) = &mut self.server_watchers {
             w.stop(now);
+        }
+        if let Some(l) = &mut self.list {
+            l.stop(now);
         }
         for buddy in data.buddies.iter() {
             let _ = self.unwatch(now, &buddy.uri);
@@ -294,6 +362,12 @@ impl Agent {
         if winfo && let Some(w) = &mut self.server_watchers {
             return Ok(w.core.handle_request(now, request)?);
         }
+        if let Some(l) = &mut self.list {
+            let r = l.core.handle_request(now, request)?;
+            if r.status() != Some(481) {
+                return Ok(r);
+            }
+        }
         Ok(self.subscriber.handle_request(now, request)?)
     }
 
@@ -310,6 +384,11 @@ impl Agent {
             PresenceRole::WatcherInfo => {
                 if let Some(w) = &mut self.server_watchers {
                     w.core.handle_response(now, handle, response);
+                }
+            }
+            PresenceRole::List => {
+                if let Some(l) = &mut self.list {
+                    l.core.handle_response(now, handle, response);
                 }
             }
             PresenceRole::Publisher => {
@@ -331,6 +410,7 @@ impl Agent {
             PresenceRole::Notifier => self.notifier.next_cseq(handle),
             PresenceRole::Publisher => self.publisher.next_cseq(handle),
             PresenceRole::WatcherInfo => self.server_watchers.as_mut()?.core.next_cseq(handle),
+            PresenceRole::List => self.list.as_mut()?.core.next_cseq(handle),
         }
     }
 
@@ -358,6 +438,11 @@ impl Agent {
                     w.core.handle_failure(now, handle);
                 }
             }
+            PresenceRole::List => {
+                if let Some(l) = &mut self.list {
+                    l.core.handle_failure(now, handle);
+                }
+            }
         }
     }
 
@@ -366,6 +451,9 @@ impl Agent {
         self.notifier.handle_timeout(now);
         if let Some(w) = &mut self.server_watchers {
             w.core.handle_timeout(now);
+        }
+        if let Some(l) = &mut self.list {
+            l.core.handle_timeout(now);
         }
         if !self.publish_refused {
             self.publisher.handle_timeout(now);
@@ -383,6 +471,7 @@ impl Agent {
             self.server_watchers
                 .as_ref()
                 .and_then(|w| w.core.poll_timeout()),
+            self.list.as_ref().and_then(|l| l.core.poll_timeout()),
         ]
         .into_iter()
         .flatten()
@@ -402,6 +491,11 @@ impl Agent {
                 out.push((PresenceRole::WatcherInfo, r));
             }
         }
+        if let Some(l) = &mut self.list {
+            while let Some(r) = l.core.poll_request() {
+                out.push((PresenceRole::List, r));
+            }
+        }
         while let Some(r) = self.publisher.poll_request() {
             if self.publish_refused {
                 continue;
@@ -418,6 +512,9 @@ impl Agent {
         }
         if let Some(w) = &mut self.server_watchers {
             w.poll_events();
+        }
+        if let Some(l) = &mut self.list {
+            l.poll_events(events);
         }
         while let Some(e) = self.notifier.poll_event() {
             match e {
@@ -598,7 +695,7 @@ mod tests {
             subscription_backoff: presence::subscriber::RETRY_BACKOFF,
         };
         let limits = sip_parse::ParseConfig::default();
-        Agent::new("p".into(), local, &data, shown, &timing, limits, now).unwrap()
+        Agent::new("p".into(), local, &data, shown, &timing, limits, now, false).unwrap()
     }
 
     /// The subscriber's requests: (handle, Request-URI, Expires).

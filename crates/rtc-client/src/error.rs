@@ -127,13 +127,12 @@ pub enum Error {
 impl Error {
     /// What kind of transport or DNS failure this is, when it is one: a MESSAGE that could not
     /// be sent says whether the connection was refused, the certificate not trusted, or the
-    /// request unanswered ([`Cause::TimedOut`](sip_transport::Cause::TimedOut)).
+    /// request unanswered ([`Cause::TimedOut`](crate::Cause::TimedOut)).
     ///
     /// ```
-    /// use rtc_client::{Cause, Error};
-    /// use sip_transport::Target;
+    /// use rtc_client::{Cause, DriverError, Error, Target};
     ///
-    /// let e = Error::Driver(sip_txn::driver::DriverError::Transport {
+    /// let e = Error::Driver(DriverError::Transport {
     ///     target: Target::tcp("192.0.2.9:5060".parse()?),
     ///     reason: "connection refused".into(),
     ///     cause: Cause::Refused,

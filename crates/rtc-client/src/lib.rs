@@ -101,6 +101,7 @@
 mod agent;
 mod auth;
 mod autosave;
+mod buddy_list;
 mod client;
 mod endpoint;
 mod engine;

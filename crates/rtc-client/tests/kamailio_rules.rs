@@ -23,13 +23,18 @@ fn root(kam: &Kamailio) -> XcapRoot {
 
 /// alice, registered with presence enabled, her watcher list kept on the XCAP server.
 async fn alice(kam: &Kamailio, dir: &TempDir) -> (Client, Events, Profile) {
+    with_rules(kam, dir, "alice").await
+}
+
+/// `name`, registered with presence enabled, their lists kept on the XCAP server.
+async fn with_rules(kam: &Kamailio, dir: &TempDir, name: &str) -> (Client, Events, Profile) {
     let root = root(kam);
-    let (client, events, profile) = registered_with(&profile_xml("alice", kam.port, "udp"), |c| {
+    let (client, events, profile) = registered_with(&profile_xml(name, kam.port, "udp"), |c| {
         c.xcap_root = Some(root);
     })
     .await;
     client
-        .enable_presence(Store::file(dir.path("alice.xml")))
+        .enable_presence(Store::file(dir.path(&format!("{name}.xml"))))
         .await
         .unwrap();
     (client, events, profile)
@@ -294,4 +299,124 @@ async fn removal_privacy_modes_and_import_reach_the_server() {
             && r.evaluate(DAVE) == Some(SubHandling::Confirm)
     })
     .await;
+}
+
+/// How many subscriptions `user` started at Kamailio for `event` (its log names each new
+/// one, after authentication).
+fn subscriptions_from(kam: &Kamailio, event: &str, user: &str) -> usize {
+    let needle = format!("client SUBSCRIBE {event} to ");
+    let from = format!(" from sip:{user}@");
+    kam.log()
+        .lines()
+        .filter(|l| l.contains(&needle) && l.contains(&from))
+        .count()
+}
+
+/// Waits (at most 20 s) until every buddy in `want` was reported with its status, in any
+/// order.
+async fn expect_buddies(events: &mut Events, want: &[(&str, Status)]) {
+    let mut missing: std::collections::HashSet<(String, Status)> =
+        want.iter().map(|(u, s)| (u.to_string(), *s)).collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !missing.is_empty() {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(Event::Buddy { uri, status, .. })) => {
+                missing.remove(&(uri, status));
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("events ended"),
+            Err(_) => panic!(
+                "timed out; {} buddies not reported, e.g. {:?}",
+                missing.len(),
+                missing.iter().next()
+            ),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_buddy_list_is_watched_through_one_list_subscription() {
+    let Some(kam) = Kamailio::start("rules-rls", &["-A", "WITH_XCAP"]) else {
+        return;
+    };
+    let dir = TempDir::new("kam-rules-rls");
+    // bob is busy, and lets alice see it; carol never publishes.
+    let (bob, _bob_events, _) = with_rules(&kam, &dir, "bob").await;
+    bob.set_local_presence(Status::Busy, Some("in a call"))
+        .await
+        .unwrap();
+    bob.allow_watcher(ALICE).await.unwrap();
+    let (alice, mut alice_events, _) = alice(&kam, &dir).await;
+    alice.add_buddy(BOB, "Bob").await.unwrap();
+    alice.add_buddy(CAROL, "Carol").await.unwrap();
+    expect_buddies(
+        &mut alice_events,
+        &[(BOB, Status::Busy), (CAROL, Status::Offline)],
+    )
+    .await;
+    // bob's next change comes through the list too.
+    bob.set_local_presence(Status::Away, None).await.unwrap();
+    expect_buddy(&mut alice_events, BOB, Status::Away).await;
+    assert_eq!(
+        subscriptions_from(&kam, "presence", "alice"),
+        1,
+        "one list subscription"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_buddies_cost_one_subscription() {
+    let Some(kam) = Kamailio::start("rules-rls-1000", &["-A", "WITH_XCAP", "-m", "256"]) else {
+        return;
+    };
+    let dir = TempDir::new("kam-rules-rls-1000");
+    let (bob, _bob_events, _) = with_rules(&kam, &dir, "bob").await;
+    bob.set_local_presence(Status::Busy, None).await.unwrap();
+    bob.allow_watcher(ALICE).await.unwrap();
+    // alice's store holds 1,000 buddies: bob and 999 who never publish.
+    let others: Vec<String> = (1..1000)
+        .map(|i| format!("sip:u{i:04}@example.test"))
+        .collect();
+    let mut data = presence::PresenceData::default();
+    data.buddies
+        .add(presence::Buddy::new(BOB, "Bob").unwrap())
+        .unwrap();
+    for uri in &others {
+        data.buddies
+            .add(presence::Buddy::new(uri, "").unwrap())
+            .unwrap();
+    }
+    Store::file(dir.path("alice.xml")).save(&data).unwrap();
+    let (_alice, mut alice_events, _) = alice(&kam, &dir).await;
+    let mut want: Vec<(&str, Status)> = others
+        .iter()
+        .map(|u| (u.as_str(), Status::Offline))
+        .collect();
+    want.push((BOB, Status::Busy));
+    expect_buddies(&mut alice_events, &want).await;
+    assert_eq!(
+        subscriptions_from(&kam, "presence", "alice"),
+        1,
+        "one list subscription"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_list_service_each_buddy_is_watched() {
+    // A presence server with no XCAP server and no RLS (force_active, as by default): the
+    // lists cannot be stored, so alice subscribes to each buddy herself.
+    let Some(kam) = Kamailio::start("rules-fallback", &[]) else {
+        return;
+    };
+    let dir = TempDir::new("kam-rules-fallback");
+    let (bob, _bob_events, _) = user(&kam, &dir, "bob").await;
+    bob.set_local_presence(Status::Busy, Some("in a call"))
+        .await
+        .unwrap();
+    let (alice, mut alice_events, _) = alice(&kam, &dir).await;
+    alice.add_buddy(BOB, "Bob").await.unwrap();
+    match expect_buddy(&mut alice_events, BOB, Status::Busy).await {
+        Event::Buddy { note, .. } => assert_eq!(note.as_deref(), Some("in a call")),
+        e => unreachable!("{e:?}"),
+    }
 }

@@ -561,6 +561,22 @@ async fn invalid_profile_is_refused_with_its_place() {
     assert!(!dir.path("store.xml").exists());
 }
 
+#[tokio::test]
+async fn an_xcap_root_that_is_not_http_is_refused() {
+    let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/kamailio/alice.xml");
+    let dir = TempDir::new("login-xcap");
+    let mut rtc = Rtc::login_with(
+        &profile,
+        &dir.path("store.xml"),
+        &["--xcap".as_ref(), "ftp://xcap.example.test/root".as_ref()],
+    );
+    rtc.expect_where("the --xcap error", |l| {
+        l.starts_with("stderr ") && l.contains("the scheme must be http or https")
+    })
+    .await;
+    rtc.exit_failed().await;
+}
+
 /// Against a real Kamailio over TLS, trusting its CA with `--ca`: register, messages both ways
 /// with a client in this process, quit. Skipped, with the reason printed, without Kamailio.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

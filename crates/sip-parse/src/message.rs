@@ -83,8 +83,10 @@ pub struct Message {
     start: StartLine,
     headers: Vec<RawHeader>,
     /// Where the first field of each [`HOT`] header is in `headers`.
-    first: First,
-    body: Span,
+    first: [u8; HOT.len()],
+    /// Where the body starts; it ends where `buf` does. (With `first`, the message stays the
+    /// size it had before `first`, which the transport's and transactions' events count on.)
+    body_start: u32,
 }
 
 /// The headers the typed views read on every message (the transaction key, the dialog's and
@@ -114,7 +116,7 @@ const fn hot_slot(name: HeaderName) -> usize {
 }
 
 /// [`hot_slot`] as a table indexed by the name's discriminant (a fieldless enum's cast), for
-/// the pass over every field.
+/// the parser's loop over fields.
 static HOT_SLOTS: [u8; 256] = {
     let mut slots = [HOT.len() as u8; 256];
     let mut i = 0;
@@ -125,30 +127,15 @@ static HOT_SLOTS: [u8; 256] = {
     slots
 };
 
-/// The index of the first field of each [`HOT`] header, [`First::NONE`] where there is none;
-/// the last slot collects every other name and is never read.
+/// The index of the first field of each [`HOT`] header, [`First::NONE`] where there is none
+/// among the first 255 fields; the last slot collects every other name and is never read. One
+/// byte a slot keeps the message (and the transport's events that carry it) small.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct First([u32; HOT.len() + 1]);
+struct First([u8; HOT.len() + 1]);
 
 impl First {
-    const NONE: u32 = u32::MAX;
+    const NONE: u8 = u8::MAX;
     const EMPTY: Self = Self([Self::NONE; HOT.len() + 1]);
-
-    /// The first of each hot header among `headers`: one pass once they are all read, which
-    /// costs less than noting them in the parser's loop over lines.
-    fn of(headers: &[RawHeader]) -> Self {
-        let mut first = Self::EMPTY;
-        // Backwards, so the first of each name is written last. `max_headers` keeps the count
-        // far below u32::MAX; a field beyond it is not noted.
-        let mut i = headers.len().min(First::NONE as usize);
-        while i > 0 {
-            i -= 1;
-            if let Some(h) = headers.get(i) {
-                first.0[usize::from(HOT_SLOTS[h.name as usize])] = i as u32;
-            }
-        }
-        first
-    }
 }
 
 /// The outcome of [`Message::parse_stream`].
@@ -309,13 +296,20 @@ impl Message {
     }
 
     fn assemble(buf: Bytes, head: Head) -> Self {
-        let body = Span::new(head.len, buf.len());
+        // In a message of up to 254 fields, a header that is not there is noted at the end of the
+        // list, where a lookup finds nothing; in a longer one it stays `NONE`, to be looked for.
+        let absent = u8::try_from(head.headers.len()).unwrap_or(First::NONE);
+        let [via, from, to, call_id, cseq, contact, _] = head
+            .first
+            .0
+            .map(|at| if at == First::NONE { absent } else { at });
         Self {
             buf,
             start: head.start,
             headers: head.headers,
-            first: head.first,
-            body,
+            first: [via, from, to, call_id, cseq, contact],
+            // Inputs are capped far below u32::MAX (see `Span::new`).
+            body_start: head.len as u32,
         }
     }
 
@@ -381,12 +375,12 @@ impl Message {
 
     /// The body (empty when there is none).
     pub fn body(&self) -> &[u8] {
-        self.text(self.body)
+        self.buf.get(self.body_start as usize..).unwrap_or_default()
     }
 
     /// The body as a zero-copy [`Bytes`] handle.
     pub fn body_bytes(&self) -> Bytes {
-        self.buf.slice(self.body.range())
+        self.buf.slice(self.body_start as usize..)
     }
 
     /// All header fields, in order.
@@ -414,18 +408,19 @@ impl Message {
             .map(|h| self.header_at(h))
     }
 
-    /// Where the first field called `name` is, for a [`HOT`] name: `Some(headers.len())` when
-    /// there is none. `None` for other names (they are looked for).
+    /// Where the first field called `name` is, for a [`HOT`] name (`headers.len()` when there is
+    /// none). `None` for other names, and for a hot one not among the first 255 fields of a
+    /// longer message (they are looked for).
     #[inline]
     fn first_index(&self, name: HeaderName) -> Option<usize> {
         let slot = hot_slot(name);
         if slot == HOT.len() {
             return None;
         }
-        Some(match self.first.0[slot] {
-            First::NONE => self.headers.len(),
-            at => at as usize,
-        })
+        match self.first[slot] {
+            First::NONE => None,
+            at => Some(usize::from(at)),
+        }
     }
 
     /// Every field whose name is `name` (case-insensitive; the compact or long form of a known
@@ -439,11 +434,17 @@ impl Message {
     }
 
     /// The first field called `name`.
+    #[inline]
     pub fn header(&self, name: HeaderName) -> Option<Header<'_>> {
         match self.first_index(name) {
             Some(at) => self.headers.get(at).map(|h| self.header_at(h)),
-            None => self.headers_named(name).next(),
+            None => self.find_header(name),
         }
+    }
+
+    /// The first field called `name`, looked for.
+    fn find_header(&self, name: HeaderName) -> Option<Header<'_>> {
+        self.headers_named(name).next()
     }
 
     /// The value of the first field called `name`, as text.
@@ -608,7 +609,7 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
     let headers = fields.finish();
     Ok(Head {
         start,
-        first: First::of(&headers),
+        first: fields.first,
         headers,
         len: pos,
         content_length,
@@ -694,6 +695,7 @@ struct Fields {
     stack: [RawHeader; STACK_HEADERS],
     count: usize,
     spill: Vec<RawHeader>,
+    first: First,
 }
 
 impl Fields {
@@ -702,6 +704,7 @@ impl Fields {
             stack: [RawHeader::UNUSED; STACK_HEADERS],
             count: 0,
             spill: Vec::new(),
+            first: First::EMPTY,
         }
     }
 
@@ -728,6 +731,12 @@ impl Fields {
     fn push(&mut self, h: RawHeader, cfg: &ParseConfig, pos: usize) -> Result<(), ParseError> {
         if self.count >= cfg.max_headers {
             return Err(ParseError::new(ErrorKind::Limit("header count"), pos));
+        }
+        // Noted here, by table: a `match` on the name, or a pass over the fields once read,
+        // cost more. A field past the 255th is not noted (`First::NONE`).
+        let slot = &mut self.first.0[usize::from(HOT_SLOTS[h.name as usize])];
+        if *slot == First::NONE {
+            *slot = u8::try_from(self.count).unwrap_or(First::NONE);
         }
         if let Some(slot) = self.stack.get_mut(self.count) {
             *slot = h;
@@ -1251,6 +1260,14 @@ mod tests {
     /// The views find the first Via, From, To, Call-ID, CSeq and Contact by the index the parse
     /// noted, wherever they are (past the fields kept on the stack too) and whichever form the
     /// name takes; the others are looked for.
+    /// The transport's and the transactions' events carry messages by value; noting the hot
+    /// headers must not make a message larger than it was (88 bytes on 64-bit targets).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_message_stays_88_bytes() {
+        assert_eq!(std::mem::size_of::<Message>(), 88);
+    }
+
     #[test]
     fn hot_headers_are_found_where_they_first_appear() {
         let filler = "X-A: y\r\n".repeat(STACK_HEADERS + 10);
@@ -1280,6 +1297,26 @@ mod tests {
             m.headers_named(HeaderName::Other).count(),
             STACK_HEADERS + 11
         );
+        // Past the 255th field the index is not kept: the views look, and find the same.
+        let cfg = ParseConfig {
+            max_headers: 1000,
+            ..Default::default()
+        };
+        let filler = "X-A: y\r\n".repeat(300);
+        let text = format!(
+            "OPTIONS sip:a SIP/2.0\r\n{filler}i: 1\r\nv: SIP/2.0/UDP h;branch=z9hG4bK2\r\n\
+             CSeq: 2 OPTIONS\r\nCSeq: 3 OPTIONS\r\n\r\n"
+        );
+        let m = Message::parse_slice_with(text.as_bytes(), &cfg).unwrap();
+        assert_eq!(m.call_id().unwrap(), "1");
+        assert_eq!(m.top_via().unwrap().branch(), Some("z9hG4bK2"));
+        assert_eq!(m.cseq().unwrap().seq, 2);
+        assert!(m.header(HeaderName::From).is_none());
+        assert_eq!(m.headers_named(HeaderName::CSeq).count(), 2);
+        let text = format!("OPTIONS sip:a SIP/2.0\r\ni: 1\r\n{filler}i: 2\r\n\r\n");
+        let m = Message::parse_slice_with(text.as_bytes(), &cfg).unwrap();
+        assert_eq!(m.call_id().unwrap(), "1");
+        assert_eq!(m.headers_named(HeaderName::CallId).count(), 2);
     }
 
     #[test]

@@ -105,6 +105,9 @@ impl fmt::Display for CloseReason {
 /// One report from the transport, in arrival order.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+// Messages are nearly every event, so boxing them would cost an allocation per message to
+// shrink the rare connection events.
+#[allow(clippy::large_enum_variant)]
 pub enum TransportEvent {
     /// A SIP message arrived.
     Message(Incoming),

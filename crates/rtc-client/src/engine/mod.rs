@@ -11,6 +11,7 @@ mod lookup;
 mod outbound;
 mod presence_agent;
 mod routing;
+mod server_lists;
 mod server_rules;
 
 use flows::follow_registration;
@@ -288,6 +289,8 @@ pub(crate) struct Engine {
     instance: Option<crate::outbound::InstanceId>,
     /// The watcher list as pres-rules on the XCAP server, when the config names one.
     server_rules: server_rules::ServerRules,
+    /// The buddy list as resource-lists and rls-services on the XCAP server.
+    server_lists: server_lists::ServerLists,
 }
 
 impl Engine {
@@ -333,6 +336,7 @@ impl Engine {
             messages: im::Messages::default(),
             instance: None,
             server_rules: server_rules::ServerRules::default(),
+            server_lists: server_lists::ServerLists::default(),
         }
     }
 
@@ -375,6 +379,7 @@ impl Engine {
                 Some(report) = self.sessions.recv() => self.session_report(report),
                 Some(lookup) = self.lookup_rx.recv() => self.lookup_done(lookup),
                 Some(stored) = self.server_rules.recv() => self.rules_stored(stored),
+                Some(stored) = self.server_lists.recv() => self.lists_stored(stored),
                 () = sleep => self.handle_timeout(),
             }
             self.drain();

@@ -36,6 +36,8 @@ impl Engine {
             &self.config.agent_timing(),
             self.config.transport.parse,
             Self::now(),
+            // With an XCAP server the buddies are watched as one list (RFC 4662).
+            self.config.xcap_root.is_some(),
         )?;
         if p.registration.state() == RegistrationState::Registered {
             agent.registered(Self::now(), &presence.data);
@@ -43,6 +45,9 @@ impl Engine {
         self.server_rules
             .start(&self.config, &p.aor, p.credentials.clone())?;
         self.server_rules.want(&presence.data.watchers);
+        self.server_lists
+            .start(&self.config, &p.aor, p.credentials.clone())?;
+        self.server_lists.want(&presence.data.buddies);
         if self.config.xcap_root.is_some() {
             // A presence server with rules: its pending watchers are ours to decide.
             agent.watch_watchers(Self::now())?;
@@ -59,6 +64,7 @@ impl Engine {
             return;
         };
         self.server_rules.stop();
+        self.server_lists.stop();
         if let Some(presence) = &self.presence {
             agent.shut(now, &presence.data);
         }
@@ -183,6 +189,7 @@ impl Engine {
         if edits && let Some(p) = &mut self.presence {
             p.autosave.changed(now);
             self.server_rules.want(&p.data.watchers);
+            self.server_lists.want(&p.data.buddies);
         }
     }
 
@@ -389,6 +396,14 @@ impl Engine {
             let mut out = Vec::new();
             agent.poll_requests(&mut out);
             agent.poll_events(&mut self.pending_events);
+            agent.refresh_list(Self::now(), false);
+            agent.poll_requests(&mut out);
+            if agent.list_failed() {
+                debug!("the server does not serve the buddy list: watching each buddy");
+                agent.fall_back(Self::now());
+                agent.poll_requests(&mut out);
+                agent.poll_events(&mut self.pending_events);
+            }
             let offers = agent.take_server_offers();
             let profile = agent.profile.clone();
             self.offer_server_watchers(offers);

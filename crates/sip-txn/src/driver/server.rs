@@ -15,6 +15,8 @@ use crate::ServerKey;
 /// Something that arrived for the transaction user, from [`IncomingRequests::recv`].
 #[derive(Debug)]
 #[non_exhaustive]
+// Requests are nearly every value, so boxing them would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
 pub enum Received {
     /// A request with a new server transaction: answer it through
     /// [`IncomingRequest::transaction`]. An INVITE has already been answered 100 Trying.

@@ -1,0 +1,284 @@
+//! The buddy list watched with one subscription (RFC 4662): the client keeps the list on the
+//! presence server as a `resource-lists` document with an `rls-services` entry
+//! (`engine/server_lists.rs`) and subscribes once, with `Supported: eventlist`, to the
+//! service's URI; the server's NOTIFYs (`multipart/related`, an RLMI document and one PIDF
+//! part per resource) become one [`Event::Buddy`] per buddy whose state changed.
+//!
+//! When the server does not serve the list (the SUBSCRIBE refused, or answered as if the URI
+//! were one presentity: a NOTIFY that is not `multipart/related`), the watch reports itself
+//! [`failed`](ListWatch::failed) and the agent subscribes to each buddy instead.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use presence::eventlist::{ListNotify, ListState, ResourceState};
+use presence::local::LocalIdentity;
+use presence::subscriber::{
+    Package, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionState,
+};
+use presence::{Error as PresenceError, Status};
+use tracing::debug;
+
+use crate::{Event, Result};
+
+/// One list subscription and what it has told.
+#[derive(Debug)]
+pub(crate) struct ListWatch {
+    pub(crate) core: Subscriber,
+    service: String,
+    state: ListState,
+    /// What was last reported per buddy, to report changes only.
+    shown: HashMap<Box<str>, (Status, Option<Box<str>>)>,
+    /// A list notification arrived: the server serves the list.
+    served: bool,
+    failed: bool,
+    /// A notification was missed: the subscription is refreshed for full state.
+    refresh: bool,
+}
+
+impl ListWatch {
+    /// Subscribes to the list service `service`.
+    pub(crate) fn new(
+        now: Instant,
+        local: LocalIdentity,
+        service: &str,
+        config: SubscriberConfig,
+    ) -> Result<Self> {
+        let mut core = Subscriber::new(
+            local,
+            SubscriberConfig {
+                package: Package::PresenceList,
+                ..config
+            },
+        );
+        core.subscribe(now, service)?;
+        Ok(Self {
+            core,
+            service: service.to_owned(),
+            state: ListState::default(),
+            shown: HashMap::new(),
+            served: false,
+            failed: false,
+            refresh: false,
+        })
+    }
+
+    /// Whether the server does not serve the list: watch each buddy instead.
+    pub(crate) fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Ends the subscription.
+    pub(crate) fn stop(&mut self, now: Instant) {
+        if let Some(id) = self.core.id_of(&self.service) {
+            let _ = self.core.unsubscribe(now, id);
+        }
+    }
+
+    /// Subscribes anew, which brings full state (RFC 4662 §5.3): when a notification was
+    /// missed, or (`changed`) when the list on the server changed. A refresh of the same
+    /// subscription would not do: a server need not send full state then, nor notify
+    /// resources that have no state yet (Kamailio does neither).
+    pub(crate) fn refresh(&mut self, now: Instant, changed: bool) {
+        if !(std::mem::take(&mut self.refresh) || changed) {
+            return;
+        }
+        if let Some(id) = self.core.id_of(&self.service) {
+            let _ = self.core.unsubscribe(now, id);
+        }
+        if let Err(e) = self.core.subscribe(now, &self.service) {
+            debug!("subscribing to list {} again: {e}", self.service);
+        }
+    }
+
+    /// The core's events, as buddy events.
+    pub(crate) fn poll_events(&mut self, events: &mut std::collections::VecDeque<Event>) {
+        while let Some(e) = self.core.poll_event() {
+            match e {
+                SubscriberEvent::Document {
+                    content_type, body, ..
+                } => {
+                    let is_list = content_type
+                        .split(';')
+                        .next()
+                        .is_some_and(|t| t.trim().eq_ignore_ascii_case("multipart/related"));
+                    if !is_list {
+                        debug!(
+                            "list {}: not served as a list ({content_type})",
+                            self.service
+                        );
+                        self.failed = !self.served;
+                        continue;
+                    }
+                    self.served = true;
+                    match ListNotify::parse(&content_type, body).and_then(|n| self.state.apply(&n))
+                    {
+                        Ok(update) => {
+                            for r in update.resources {
+                                let shown = match (&r.presence, &r.state) {
+                                    (Some(p), _) => (p.status, p.note.clone()),
+                                    (None, ResourceState::Active) => continue,
+                                    (None, _) => (Status::Offline, None),
+                                };
+                                if self.shown.get(r.uri.as_str()) == Some(&shown) {
+                                    continue;
+                                }
+                                self.shown.insert(r.uri.as_str().into(), shown.clone());
+                                events.push_back(Event::Buddy {
+                                    uri: r.uri,
+                                    status: shown.0,
+                                    note: shown.1.map(String::from),
+                                });
+                            }
+                        }
+                        Err(PresenceError::ListOutOfOrder { .. }) => self.refresh = true,
+                        Err(e) => debug!("list {}: {e}", self.service),
+                    }
+                }
+                SubscriberEvent::State {
+                    state: SubscriptionState::Subscribing,
+                    ..
+                } => self.state.reset(),
+                SubscriberEvent::State {
+                    state: SubscriptionState::Stopped(_) | SubscriptionState::Retrying { .. },
+                    ..
+                } if !self.served => self.failed = true,
+                e => debug!("list {}: {e:?}", self.service),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use bytes::Bytes;
+    use presence::multipart::{Multipart, Part};
+    use presence::rlmi::{Instance, InstanceState, Resource, Rlmi};
+    use presence::testkit::{NotifierPeer, epoch, identity};
+
+    use super::*;
+
+    const LIST: &str = "sip:alice-buddies@example.com";
+    const BOB: &str = "sip:bob@example.com";
+    const CAROL: &str = "sip:carol@example.com";
+
+    /// A list watch whose SUBSCRIBE the server accepted, and the server's side of it.
+    fn watching() -> (ListWatch, NotifierPeer) {
+        let now = epoch();
+        let mut list =
+            ListWatch::new(now, identity("alice"), LIST, SubscriberConfig::default()).unwrap();
+        let sub = list.core.poll_request().unwrap();
+        assert_eq!(
+            sub.message.header_str(sip_parse::HeaderName::Supported),
+            Some("eventlist")
+        );
+        let peer = NotifierPeer::new(&sub.message, "rls");
+        let ok = peer.answer(&sub.message, 200, Some(3600));
+        list.core.handle_response(now, sub.handle, &ok);
+        (list, peer)
+    }
+
+    /// An RLMI notification: bob active with an open PIDF, carol pending without state.
+    fn notification(version: u32) -> (String, Bytes) {
+        let rlmi = Rlmi {
+            uri: LIST.into(),
+            version,
+            full_state: true,
+            resources: vec![
+                Resource {
+                    uri: BOB.into(),
+                    instances: vec![Instance {
+                        id: "b".into(),
+                        state: InstanceState::Active,
+                        reason: None,
+                        cid: Some("bob@x".into()),
+                    }],
+                    ..Resource::default()
+                },
+                Resource {
+                    uri: CAROL.into(),
+                    ..Resource::default()
+                },
+            ],
+            ..Rlmi::default()
+        };
+        let pidf = format!(
+            r#"<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="{BOB}"><tuple id="t"><status><basic>open</basic></status></tuple></presence>"#
+        );
+        let part = |cid: &str, ct: &str, body: String| Part {
+            headers: vec![
+                ("Content-ID".into(), format!("<{cid}>")),
+                ("Content-Type".into(), ct.into()),
+            ],
+            body: Bytes::from(body),
+        };
+        let body = Multipart::new(
+            "zz",
+            Some("application/rlmi+xml"),
+            Some("<r@x>"),
+            vec![
+                part("r@x", "application/rlmi+xml", rlmi.to_xml()),
+                part("bob@x", "application/pidf+xml", pidf),
+            ],
+        );
+        (body.content_type(), body.to_bytes())
+    }
+
+    fn buddy_events(list: &mut ListWatch) -> Vec<(String, Status)> {
+        let mut events = VecDeque::new();
+        list.poll_events(&mut events);
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Buddy { uri, status, .. } => Some((uri, status)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_resource_of_a_list_notification_is_a_buddy_event_once() {
+        let (mut list, mut peer) = watching();
+        let (ct, body) = notification(0);
+        let n = peer.notify("active;expires=3600", Some((&ct, body)));
+        assert_eq!(
+            list.core.handle_request(epoch(), &n).unwrap().status(),
+            Some(200)
+        );
+        let mut got = buddy_events(&mut list);
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (BOB.to_owned(), Status::Online),
+                (CAROL.to_owned(), Status::Offline)
+            ]
+        );
+        // The same state again says nothing new.
+        let (ct, body) = notification(1);
+        let n = peer.notify("active;expires=3600", Some((&ct, body)));
+        list.core.handle_request(epoch(), &n).unwrap();
+        assert!(buddy_events(&mut list).is_empty());
+        assert!(!list.failed());
+    }
+
+    #[test]
+    fn a_server_that_answers_as_for_one_presentity_does_not_serve_lists() {
+        let (mut list, mut peer) = watching();
+        let pidf = format!(
+            r#"<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="{LIST}"><tuple id="t"><status><basic>closed</basic></status></tuple></presence>"#
+        );
+        let n = peer.notify(
+            "active;expires=3600",
+            Some(("application/pidf+xml", Bytes::from(pidf))),
+        );
+        assert_eq!(
+            list.core.handle_request(epoch(), &n).unwrap().status(),
+            Some(200)
+        );
+        buddy_events(&mut list);
+        assert!(list.failed());
+    }
+}

@@ -22,7 +22,7 @@ use rtc_client::server::{EmbeddedServer, ServerConfig};
 use rtc_client::{RegisterFlags, RegistrationState};
 use sip_transport::testkit::pki::TestCa;
 use sip_transport::{TlsConfig, TransportConfig, TransportKind};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 /// Idle connections the hoarder opens (half to TCP, half to TLS).
@@ -217,4 +217,72 @@ fn a_hoarding_address_does_not_lock_out_tcp_or_tls_users() {
 #[test]
 fn at_the_total_cap_users_evict_the_oldest_silent_hoarders() {
     alone(usize::MAX);
+}
+
+/// Hoarders that speak (one OPTIONS per connection, answered without credentials) fill the
+/// total cap from one address: the server makes room by closing the oldest of them, never the
+/// connection of a user who authenticated, although hers is the oldest of all.
+#[tokio::test]
+async fn speaking_hoarders_make_room_but_an_authenticated_user_keeps_her_connection() {
+    const CAP: usize = 8;
+    const HOARD: usize = 2 * CAP;
+    let transport = TransportConfig {
+        tcp: vec!["127.0.0.1:0".parse().unwrap()],
+        max_connections: CAP,
+        max_connections_per_source: usize::MAX,
+        evict_untrusted: true,
+        message_timeout: Duration::from_secs(300),
+        ..TransportConfig::default()
+    };
+    let server = EmbeddedServer::start(ServerConfig::demo(), transport)
+        .await
+        .unwrap();
+    let tcp = server.local_addr(TransportKind::Tcp).unwrap();
+    let (alice, mut events) = client_with(None, |_| {}).await;
+    let profile = alice
+        .create_profile(&profile_xml("alice", tcp.port(), "tcp"))
+        .unwrap();
+    alice
+        .enable_profile(&profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    expect_state(&mut events, RegistrationState::Registered).await;
+
+    // Each hoarder speaks and is answered before the next one comes.
+    let mut hoard = Vec::with_capacity(HOARD);
+    for i in 0..HOARD {
+        let mut c = from_hoarder(tcp).await;
+        let options = format!(
+            "OPTIONS sip:{tcp};transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP {HOARDER}:9;branch=z9hG4bKhoard{i}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:hoarder@example.test>;tag=h{i}\r\nTo: <sip:{tcp}>\r\n\
+             Call-ID: hoard{i}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        c.write_all(options.as_bytes()).await.unwrap();
+        let mut answer = [0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(10), c.read(&mut answer))
+            .await
+            .expect("an answer to the hoarder's OPTIONS")
+            .unwrap();
+        assert!(
+            answer[..n].starts_with(b"SIP/2.0 "),
+            "hoarder {i} got no response"
+        );
+        hoard.push(c);
+    }
+    // Alice's connection and CAP − 1 hoarders fill the cap; every later hoarder evicted one.
+    let stats = server.transport_stats();
+    let evicted = (HOARD - (CAP - 1)) as u64;
+    assert_eq!(stats.connections_evicted, evicted, "{stats:?}");
+    assert_eq!(stats.connections_refused, 0, "{stats:?}");
+    // Exactly that many hoarders, the oldest, were closed: so it was none of alice's.
+    for (i, c) in hoard.iter_mut().enumerate().take(evicted as usize) {
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(10), c.read(&mut byte)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "hoarder {i} should have been closed to make room"
+        );
+    }
+    assert_eq!(server.bindings("alice").len(), 1);
+    alice.shutdown().await.unwrap();
 }

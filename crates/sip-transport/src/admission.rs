@@ -26,7 +26,8 @@ pub(crate) struct Slot {
     /// Admission order: lower is older.
     seq: u64,
     cancel: Arc<Notify>,
-    registered: bool,
+    /// The id it was registered with, once it was.
+    id: Option<ConnectionId>,
 }
 
 impl std::fmt::Debug for Slot {
@@ -42,8 +43,8 @@ impl Slot {
     /// The connection is registered as `id`: it counts in `by_id` from now on, no longer as a
     /// handshake.
     pub(crate) fn registered(&mut self, c: &mut Conns, id: ConnectionId) {
-        if !self.registered {
-            self.registered = true;
+        if self.id.is_none() {
+            self.id = Some(id);
             c.handshaking = c.handshaking.saturating_sub(1);
             if let Some(u) = c.unproven.get_mut(&self.seq) {
                 *u = Unproven::Connection(id);
@@ -56,19 +57,31 @@ impl Slot {
         self.cancel.notified().await
     }
 
-    /// The connection delivered a whole message: it is no longer among the first to go.
+    /// The connection delivered a whole message: it is no longer among the first to go, but
+    /// among the untrusted until [`Transport::trust`](crate::Transport::trust) vouches for it.
+    /// Called once, at the first message.
     pub(crate) fn proven(&self) {
-        self.shared.conns().unproven.remove(&self.seq);
+        let mut c = self.shared.conns();
+        c.unproven.remove(&self.seq);
+        if let Some(id) = self.id {
+            c.untrusted.insert(self.seq, id);
+            c.untrusted_seq.insert(id, self.seq);
+        }
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut c = self.shared.conns();
-        if !self.registered {
+        if self.id.is_none() {
             c.handshaking = c.handshaking.saturating_sub(1);
         }
         c.unproven.remove(&self.seq);
+        if let Some(id) = self.id
+            && c.untrusted.remove(&self.seq).is_some()
+        {
+            c.untrusted_seq.remove(&id);
+        }
         if let Some(n) = c.per_source.get_mut(&self.source) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -98,7 +111,9 @@ fn source_of(ip: IpAddr) -> IpAddr {
 ///   [`max_connections_per_source`](crate::TransportConfig::max_connections_per_source);
 /// * at [`max_connections`](crate::TransportConfig::max_connections), the oldest inbound
 ///   connection or handshake that has not yet delivered a whole message is closed to make
-///   room (counted in `connections_evicted`); refused if there is none.
+///   room (counted in `connections_evicted`); then, with
+///   [`evict_untrusted`](crate::TransportConfig::evict_untrusted), the oldest whose peer has
+///   not authenticated; refused if there is none.
 pub(crate) fn admit(shared: &Arc<Shared>, source: IpAddr) -> Option<Slot> {
     let source = source_of(source);
     let cfg = &shared.cfg;
@@ -111,13 +126,23 @@ pub(crate) fn admit(shared: &Arc<Shared>, source: IpAddr) -> Option<Slot> {
         return None;
     }
     if c.by_id.len() + c.handshaking >= cfg.max_connections {
-        match c.unproven.pop_first() {
-            Some((_, Unproven::Connection(id))) => {
+        let untrusted = match cfg.evict_untrusted {
+            true if c.unproven.is_empty() => c.untrusted.pop_first(),
+            _ => None,
+        };
+        if let Some((_, id)) = untrusted {
+            c.untrusted_seq.remove(&id);
+        }
+        match untrusted
+            .map(|(_, id)| Unproven::Connection(id))
+            .or_else(|| c.unproven.pop_first().map(|(_, u)| u))
+        {
+            Some(Unproven::Connection(id)) => {
                 c.close(id);
                 bump(&shared.counters.connections_evicted);
                 tracing::info!(%id, "connection limit reached; closing the oldest connection without a message");
             }
-            Some((_, Unproven::Handshake(cancel))) => {
+            Some(Unproven::Handshake(cancel)) => {
                 // It stops counting once its task sees the notice; the newcomer may briefly
                 // exceed the limit by one.
                 cancel.notify_one();
@@ -143,7 +168,7 @@ pub(crate) fn admit(shared: &Arc<Shared>, source: IpAddr) -> Option<Slot> {
         source,
         seq,
         cancel,
-        registered: false,
+        id: None,
     })
 }
 

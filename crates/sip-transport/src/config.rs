@@ -58,8 +58,16 @@ pub struct TransportConfig {
     pub write_timeout: Duration,
     /// Most live stream connections (both directions, TLS handshakes included). At the limit
     /// a new inbound connection closes the oldest inbound one that has not delivered a message
-    /// yet, or is refused (closed at once) if there is none; both are counted. Default 4096.
+    /// yet, then (with [`evict_untrusted`](Self::evict_untrusted)) the oldest one that
+    /// [`Transport::trust`](crate::Transport::trust) has not vouched for, or is refused (closed
+    /// at once) if there is none; both are counted. Default 4096.
     pub max_connections: usize,
+    /// At [`max_connections`](Self::max_connections), once every inbound connection has
+    /// delivered a message, close the oldest one whose peer has not authenticated (the server
+    /// calls [`Transport::trust`](crate::Transport::trust) when one does) rather than refuse
+    /// the newcomer: a peer with many addresses cannot then hold slots with one OPTIONS per
+    /// connection. For servers that authenticate their users; default `false` (refuse).
+    pub evict_untrusted: bool,
     /// Most inbound connections (TLS handshakes included) from one IPv4 address or one IPv6
     /// /64 prefix; more are refused, so one peer cannot take every slot. Default 64.
     pub max_connections_per_source: usize,
@@ -87,6 +95,7 @@ impl Default for TransportConfig {
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
             max_connections: 4096,
+            evict_untrusted: false,
             max_connections_per_source: 64,
             send_queue: 64,
             event_queue: 1024,

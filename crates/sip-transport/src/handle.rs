@@ -39,6 +39,11 @@ pub(crate) struct Conns {
     /// Inbound connections (or TLS handshakes) that have not yet delivered a whole message,
     /// oldest admitted first: the first closed when the connection limit is reached.
     pub(crate) unproven: std::collections::BTreeMap<u64, crate::admission::Unproven>,
+    /// Inbound connections that delivered a message but whose peer has not authenticated,
+    /// oldest admitted first: the next to go (with `evict_untrusted`).
+    pub(crate) untrusted: std::collections::BTreeMap<u64, ConnectionId>,
+    /// The admission number of each connection in `untrusted`, to find it by id.
+    pub(crate) untrusted_seq: HashMap<ConnectionId, u64>,
     /// The admission number of the next inbound connection.
     pub(crate) next_admission: u64,
 }
@@ -364,6 +369,17 @@ impl Transport {
             .await
             .map(drop)
             .map_err(|source| Error::SendDatagram { addr, source })
+    }
+
+    /// Vouches for inbound connection `id`: its peer authenticated (a digest the server
+    /// checked), so the connection limit never closes it to make room
+    /// ([`TransportConfig::evict_untrusted`](crate::TransportConfig::evict_untrusted)).
+    /// Unknown or outbound ids are ignored.
+    pub fn trust(&self, id: ConnectionId) {
+        let mut c = self.shared.conns();
+        if let Some(seq) = c.untrusted_seq.remove(&id) {
+            c.untrusted.remove(&seq);
+        }
     }
 
     /// Closes a stream connection; its [`TransportEvent::ConnectionClosed`] follows.

@@ -198,6 +198,75 @@ async fn at_the_total_cap_the_oldest_silent_connection_goes_first() {
 }
 
 #[tokio::test]
+async fn with_evict_untrusted_the_oldest_unauthenticated_goes_and_a_trusted_one_stays() {
+    const CAP: usize = 4;
+    let cfg = |evict_untrusted| TransportConfig {
+        tcp: vec![v4()],
+        max_connections: CAP,
+        max_connections_per_source: 1000,
+        message_timeout: Duration::from_secs(120),
+        evict_untrusted,
+        ..Default::default()
+    };
+    // Every connection speaks; the first one's peer then authenticates.
+    let fill = |server: Transport, mut events: sip_transport::Events| async move {
+        let addr = server.local_addr(TransportKind::Tcp).unwrap();
+        let mut held = Vec::new();
+        let mut ids = Vec::new();
+        for i in 0..CAP {
+            let mut c = connect_from("127.0.0.1", addr).await;
+            c.write_all(&options("SIP/2.0/TCP h.example", &format!("c{i}")))
+                .await
+                .unwrap();
+            ids.push(next_message(&mut events).await.connection.unwrap());
+            held.push(c);
+        }
+        server.trust(ids[0]);
+        (server, events, addr, held)
+    };
+
+    // Without the switch a full house of speakers refuses the newcomer (a client's default).
+    let (server, events) = bind(cfg(false)).await;
+    let (server, mut events, addr, _held) = fill(server, events).await;
+    let _refused = connect_from("127.0.0.2", addr).await;
+    until(&server, &mut events, "the newcomer refused", |t| {
+        t.stats().connections_refused == 1
+    })
+    .await;
+    assert_eq!(server.stats().connections_evicted, 0);
+
+    // With it, the oldest unauthenticated speaker (1, not the trusted 0) makes room.
+    let (server, events) = bind(cfg(true)).await;
+    let (server, mut events, addr, mut held) = fill(server, events).await;
+    let _first = connect_from("127.0.0.2", addr).await;
+    until(&server, &mut events, "one eviction", |t| {
+        t.stats().connections_evicted == 1 && t.connection_count() == CAP
+    })
+    .await;
+    assert!(
+        closed_by_server(&mut held[1]).await,
+        "connection 1 should have been evicted"
+    );
+    // The silent newcomer is now the first to go, before any speaker.
+    let _second = connect_from("127.0.0.2", addr).await;
+    until(&server, &mut events, "a second eviction", |t| {
+        t.stats().connections_evicted == 2 && t.connection_count() == CAP
+    })
+    .await;
+    // The trusted connection and the younger speakers are all still there.
+    for i in [0, 2, 3] {
+        held[i]
+            .write_all(&options("SIP/2.0/TCP h.example", &format!("still{i}")))
+            .await
+            .unwrap();
+        let m = next_message(&mut events).await;
+        let branch = format!("z9hG4bKstill{i}");
+        assert_eq!(m.message.top_via().unwrap().branch(), Some(branch.as_str()));
+    }
+    assert_eq!(server.stats().connections_refused, 0);
+}
+
+#[tokio::test]
 async fn silent_and_trickling_connections_are_closed() {
     let cfg = TransportConfig {
         tcp: vec![v4()],

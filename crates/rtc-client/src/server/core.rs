@@ -78,6 +78,8 @@ pub struct RegistrarProxy {
     route_key: RouteKey,
     invites: Invites,
     transmits: VecDeque<Transmit>,
+    /// Whether the request being handled carried valid credentials (set while routing it).
+    authenticated: std::cell::Cell<bool>,
 }
 
 /// How long a forwarded INVITE is remembered for its CANCEL and non-2xx ACK: Timer C (3 min,
@@ -132,6 +134,7 @@ impl RegistrarProxy {
             listeners: Listeners::new(listeners.to_vec()),
             location: Location::default(),
             transmits: VecDeque::new(),
+            authenticated: std::cell::Cell::new(false),
             config,
         })
     }
@@ -148,6 +151,7 @@ impl RegistrarProxy {
 
     /// A message arrived from `source`.
     pub fn handle_message(&mut self, now: Instant, source: Target, msg: Message) {
+        self.authenticated.set(false);
         tracing::debug!(
             from = %source,
             start = %String::from_utf8_lossy(msg.start_line()),
@@ -161,6 +165,13 @@ impl RegistrarProxy {
         {
             self.push(payload, target);
         }
+    }
+
+    /// Whether the message just handled was a request with valid credentials (a digest this
+    /// server checked): its connection's peer is then a user, whom the connection limit does
+    /// not close to make room ([`sip_transport::Transport::trust`]).
+    pub fn authenticated(&self) -> bool {
+        self.authenticated.get()
     }
 
     /// Time passed: transaction timers (retransmitted final responses, timer H, J …) and
@@ -393,7 +404,7 @@ impl RegistrarProxy {
                         "Forbidden (From is not the authenticated user)",
                     ));
                 }
-                Ok(_) => {}
+                Ok(_) => self.authenticated.set(true),
             }
         }
 
@@ -512,6 +523,7 @@ impl RegistrarProxy {
         source: &Target,
     ) -> Result<RegisterPlan, Reply> {
         let user = auth::authenticate(&self.config, &self.nonces, now, msg, false)?;
+        self.authenticated.set(true);
         let to = msg
             .to_header()
             .map_err(|_| Reply::new(400, "Malformed To"))?;

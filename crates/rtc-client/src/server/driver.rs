@@ -96,6 +96,8 @@ impl EmbeddedServer {
                     None => Vec::new(),
                 },
                 tls_server: tls.clone(),
+                // Connections that authenticated stay; the others make room first.
+                evict_untrusted: true,
                 ..TransportConfig::default()
             };
             match Self::start(config.clone(), cfg).await {
@@ -160,7 +162,13 @@ async fn run(core: Arc<Mutex<RegistrarProxy>>, transport: Transport, mut events:
                 None => return,
                 Some(TransportEvent::Message(m)) => {
                     let now = now();
-                    lock().handle_message(now, m.reply_target(), m.message);
+                    let connection = m.connection;
+                    let mut core = lock();
+                    core.handle_message(now, m.reply_target(), m.message);
+                    // A user who authenticated keeps its connection when the limit needs room.
+                    if let Some(id) = connection.filter(|_| core.authenticated()) {
+                        transport.trust(id);
+                    }
                 }
                 Some(TransportEvent::ConnectionClosed { remote, reason, .. }) => {
                     tracing::debug!(%remote, %reason, "connection closed");

@@ -8,12 +8,14 @@
 # usage: benches/register-vs-sipp.sh [USERS=1000] [ROUNDS=40] [SIPP_RATE=10000] [WINDOW=500]
 #   SIPP_RATE 10000: sipp's clean rate against this Kamailio here (shared/interop/README.md:
 #   ~9,900/s with 1 retransmission in 200,000; retransmissions grow from 12,000/s).
+#   CHART=DIR also writes the ratio as DIR/register-vs-sipp.txt and an SVG bar chart of it
+#   beside (bin chart), as benches/charts/ holds them for the README.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 users=${1:-1000}; rounds=${2:-40}; rate=${3:-10000}; window=${4:-500}
 total=$(( users * rounds ))
 port=${KAM_PORT:-15060}; tlsport=$(( port + 1 )); uac_port=${UAC_PORT:-15391}
-cargo build --release -q -p benches --bin register-load || exit 1
+cargo build --release -q -p benches --bin register-load --bin chart || exit 1
 work=$(mktemp -d /tmp/register-vs-sipp.XXXXXX)
 col() { awk -F';' -v c="$2" 'NR==1{for(i=1;i<=NF;i++) if($i==c) k=i} END{print $k}' "$1"; }
 now() { date +%s.%N; }
@@ -41,10 +43,18 @@ printf 'sipp     ok=%s failed=%s retrans=%s seconds=%.2f rate=%.0f target=%s cpu
     "$(echo "$su + $ss" | bc -l)" "$smax" "$sipp_rc"
 sleep 2
 
-line=$(target/release/register-load 127.0.0.1:"$port" "$users" "$rounds" "$window")
+line=$("${CARGO_TARGET_DIR:-target}"/release/register-load 127.0.0.1:"$port" "$users" "$rounds" "$window")
 ours_rc=$?
 echo "ours     $line"
 ours_rate=${line##*rate }; ours_rate=${ours_rate%% *}
-printf 'ratio ours/sipp = %.2f\n' "$(echo "$ours_rate / $sipp_rate" | bc -l)"
+ratio=$(printf '%.2f' "$(echo "$ours_rate / $sipp_rate" | bc -l)")
+echo "ratio ours/sipp = $ratio"
+if [ -n "${CHART:-}" ]; then
+    mkdir -p "$CHART"
+    printf '# title: %s\n# axis: %s\nrtc-client stack %s\nsipp 1.00\n' \
+        "Digest registrations per second against Kamailio, × sipp (higher is faster)" \
+        "× sipp's rate" "$ratio" >"$CHART/register-vs-sipp.txt"
+    "${CARGO_TARGET_DIR:-target}"/release/chart "$CHART/register-vs-sipp.txt" "$CHART/register-vs-sipp.svg"
+fi
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$sipp_rc" = 0 ] && [ "$failed" = 0 ] && [ "$ours_rc" = 0 ]

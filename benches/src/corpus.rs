@@ -70,16 +70,18 @@ pub struct Mismatch {
     pub name: String,
     /// What sip-parse extracted.
     pub sip_parse: Summary,
-    /// What rsip extracted.
-    pub rsip: Summary,
+    /// The other parser's name.
+    pub other_name: &'static str,
+    /// What the other parser extracted.
+    pub other: Summary,
 }
 
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: parsers disagree\n  sip-parse: {:?}\n  rsip:      {:?}",
-            self.name, self.sip_parse, self.rsip
+            "{}: parsers disagree\n  sip-parse: {:?}\n  {}: {:?}",
+            self.name, self.sip_parse, self.other_name, self.other
         )
     }
 }
@@ -95,23 +97,29 @@ pub struct Comparison {
     pub excluded: Vec<Excluded>,
 }
 
-/// Fully parses every sample with both parsers and checks they extracted the same fields.
+/// Fully parses every sample with sip-parse and rsip and checks they extracted the same fields.
 pub fn compare(samples: &[Sample]) -> Result<Comparison, Box<Mismatch>> {
+    compare_with::<Rsip>(samples)
+}
+
+/// Fully parses every sample with sip-parse and `P` and checks they extracted the same fields.
+pub fn compare_with<P: FullParse>(samples: &[Sample]) -> Result<Comparison, Box<Mismatch>> {
     let mut out = Comparison::default();
     for sample in samples {
         let ours = SipParse::full(&sample.bytes, |f| f.to_summary());
-        let theirs = Rsip::full(&sample.bytes, |f| f.to_summary());
+        let theirs = P::full(&sample.bytes, |f| f.to_summary());
         match (ours, theirs) {
             (Ok(ours), Ok(theirs)) if ours == theirs => out.included.push(sample.clone()),
             (Ok(ours), Ok(theirs)) => {
                 return Err(Box::new(Mismatch {
                     name: sample.name.clone(),
                     sip_parse: ours,
-                    rsip: theirs,
+                    other_name: P::NAME,
+                    other: theirs,
                 }));
             }
             (ours, theirs) => {
-                let reason = [(SipParse::NAME, ours.err()), (Rsip::NAME, theirs.err())]
+                let reason = [(SipParse::NAME, ours.err()), (P::NAME, theirs.err())]
                     .into_iter()
                     .filter_map(|(name, err)| Some(format!("{name}: {}", err?)))
                     .collect::<Vec<_>>()

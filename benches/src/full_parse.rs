@@ -32,19 +32,23 @@ pub enum UriRef<'a> {
     SipParse(sip_parse::Uri<'a>),
     /// rsip's URI.
     Rsip(&'a rsip::Uri),
+    /// Sofia-SIP's `url_t`.
+    #[cfg(feature = "sofia")]
+    Sofia(crate::sofia::SofiaUrl<'a>),
 }
 
 impl UriRef<'_> {
     /// The URI as rsip prints it, so that URIs differing only where URIs are case-insensitive
-    /// (rsip upper-cases `transport=`) compare equal; sip-parse's text when rsip cannot parse it.
+    /// (rsip upper-cases `transport=`) compare equal; the parser's own text when rsip cannot
+    /// parse it.
     fn canonical(self) -> String {
-        match self {
-            UriRef::SipParse(uri) => {
-                let text = uri.to_string();
-                rsip::Uri::try_from(text.as_str()).map_or(text, |uri| uri.to_string())
-            }
-            UriRef::Rsip(uri) => uri.to_string(),
-        }
+        let text = match self {
+            UriRef::SipParse(uri) => uri.to_string(),
+            UriRef::Rsip(uri) => return uri.to_string(),
+            #[cfg(feature = "sofia")]
+            UriRef::Sofia(url) => url.print(),
+        };
+        rsip::Uri::try_from(text.as_str()).map_or(text, |uri| uri.to_string())
     }
 }
 
@@ -94,6 +98,8 @@ pub enum Failure {
     Rsip(rsip::Error),
     /// A header every full parse needs is absent.
     Missing(&'static str),
+    /// Another parser refused the message, for the reason given.
+    Other(&'static str),
 }
 
 impl fmt::Display for Failure {
@@ -102,6 +108,7 @@ impl fmt::Display for Failure {
             Failure::SipParse(err) => write!(f, "{err}"),
             Failure::Rsip(err) => write!(f, "{err}"),
             Failure::Missing(header) => write!(f, "no {header} header"),
+            Failure::Other(reason) => f.write_str(reason),
         }
     }
 }
@@ -123,8 +130,10 @@ impl From<rsip::Error> for Failure {
 /// A parser measured by the benches, split in two steps so the typed views can be measured (and
 /// their allocations counted) apart from the parse.
 pub trait FullParse {
-    /// Name in reports: `sip-parse`, `rsip`.
+    /// Name in reports: `sip-parse`, `rsip`, `sofia-sip`.
     const NAME: &'static str;
+    /// Whether the counting allocator sees the parser's allocations (not so for C's `malloc`).
+    const COUNTS_ALLOCATIONS: bool = true;
     /// What the parser makes of the bytes before any typed view.
     type Message;
 

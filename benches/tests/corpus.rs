@@ -55,3 +55,35 @@ fn parsers_agree_on_every_message_rsip_parses() {
         ]
     );
 }
+
+/// Sofia-SIP parses the whole corpus, compact names and folded lines included, to the fields
+/// sip-parse extracts, so its rows time the same work.
+#[cfg(feature = "sofia")]
+#[test]
+fn sofia_sip_agrees_on_every_message() {
+    let samples = load();
+    let comparison =
+        corpus::compare_with::<benches::Sofia>(&samples).unwrap_or_else(|m| panic!("{m}"));
+    let excluded: Vec<_> = comparison.excluded.iter().map(|e| &e.reason).collect();
+    assert!(excluded.is_empty(), "{excluded:?}");
+    assert_eq!(comparison.included.len(), samples.len());
+}
+
+/// A message Sofia-SIP refuses is a failure, not a crash, and a message without the headers a
+/// full parse reads says which one is missing.
+#[cfg(feature = "sofia")]
+#[test]
+fn sofia_sip_refusals_are_reported() {
+    use benches::{Failure, Sofia};
+    use bytes::Bytes;
+    assert!(Sofia::parse(&Bytes::new()).is_err());
+    let no_call_id = Bytes::from_static(
+        b"OPTIONS sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+          From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCSeq: 1 OPTIONS\r\n\
+          Content-Length: 0\r\n\r\n",
+    );
+    match Sofia::full(&no_call_id, |_| ()) {
+        Err(Failure::Missing(header)) => assert_eq!(header, "Call-ID"),
+        other => panic!("{other:?}"),
+    }
+}

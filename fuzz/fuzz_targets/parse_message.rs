@@ -1,10 +1,10 @@
 //! Datagram parsing: no panic, the message is a prefix of the input, the body matches
-//! Content-Length, and every typed view and `validate` answer.
+//! Content-Length, every typed view and `validate` answer, and a [`TopVia`] views as the top Via.
 #![no_main]
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use sip_parse::{HeaderName, Message, Uri};
+use sip_parse::{HeaderName, Message, TopVia, Uri};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(m) = Message::parse(Bytes::copy_from_slice(data)) else { return };
@@ -14,6 +14,14 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = m.validate();
     let _ = (m.top_via(), m.from_header(), m.to_header(), m.call_id(), m.cseq());
+    // The top Via read once and carried across layers views as the message's own.
+    match TopVia::read(&m) {
+        Ok(top) => assert_eq!(top.view(&m), m.top_via().ok()),
+        Err(e) => assert_eq!(m.top_via().err(), Some(e)),
+    }
+    if let Ok(via) = m.top_via() {
+        let _ = via.received_ip();
+    }
     let _ = (m.vias().count(), m.contacts().count(), m.routes().count(), m.record_routes().count());
     let _ = (m.expires(), m.min_expires(), m.max_forwards(), m.content_type(), m.accept().count());
     let _ = (m.event(), m.subscription_state(), m.sip_etag(), m.sip_if_match(), m.retry_after());

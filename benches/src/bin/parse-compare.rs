@@ -1,6 +1,7 @@
-//! `parse-compare DIR`: times a full parse of every `.sip` file in DIR with sip-parse and rsip
-//! beside a memchr floor, counts heap allocations, and checks both parsers extracted the same
-//! fields. A second group times the header split alone, sip-parse's beside httparse's (see
+//! `parse-compare DIR`: times a full parse of every `.sip` file in DIR with sip-parse, rsip and
+//! (with the feature `sofia`) Sofia-SIP beside the `memchr2` floor and the older `memchr-count`
+//! reference, counts heap allocations, and checks the parsers extracted the same fields. A
+//! second group times the header split alone, sip-parse's beside httparse's (see
 //! `benches::split`), over the same floor.
 //!
 //! Prints one line per parser, `NAME ns_per_msg MB_per_s ratio_to_floor` (median round), followed
@@ -16,7 +17,9 @@ use std::time::Duration;
 
 use benches::alloc_count::{CountingAlloc, allocations};
 use benches::clock::Clock;
-use benches::{FullParse, Rsip, Sample, SipParse, corpus, floor_pass, full_pass, split};
+use benches::{
+    FullParse, Rsip, Sample, SipParse, corpus, floor_pass, full_pass, memchr_count_pass, split,
+};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -28,7 +31,7 @@ const TIME_PER_PARSER: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
     let Some(dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
-        eprintln!("usage: parse-compare DIR   (times every DIR/*.sip)");
+        eprintln!("usage: parse-compare DIR [--chart FILE.svg]   (times every DIR/*.sip)");
         return ExitCode::from(2);
     };
     match run(dir) {
@@ -45,8 +48,9 @@ struct Row<'a> {
     name: &'static str,
     samples: &'a [Sample],
     pass: fn(&[Sample]),
-    /// Allocations per message: (the pass, typed views alone where the pass has views).
-    allocs: (f64, Option<f64>),
+    /// Allocations per message: (the pass, typed views alone where the pass has views); `None`
+    /// when the counting allocator cannot see them (C's `malloc`).
+    allocs: Option<(f64, Option<f64>)>,
     /// Passes per round, set by calibration.
     passes: u32,
     /// Nanoseconds per message, one per round.
@@ -54,36 +58,38 @@ struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
-    fn floor(samples: &'a [Sample]) -> Self {
+    /// A row that runs `pass` over each sample and has no typed views: the floor, the
+    /// `memchr-count` reference, or a splitter of the split group.
+    fn pass(name: &'static str, samples: &'a [Sample], pass: fn(&[Sample])) -> Self {
         Row {
-            name: "floor",
+            name,
             samples,
-            pass: floor_pass,
-            allocs: (0.0, None),
+            pass,
+            allocs: Some((pass_allocs(pass, samples), None)),
             passes: 1,
             ns_per_msg: Vec::new(),
         }
     }
 
-    fn parser<P: FullParse>(samples: &'a [Sample]) -> Self {
-        Row {
-            name: P::NAME,
-            pass: full_pass::<P>,
-            allocs: (
-                pass_allocs(full_pass::<P>, samples),
-                Some(view_allocs::<P>(samples)),
-            ),
-            ..Row::floor(samples)
-        }
+    /// The row every ratio of its group is taken to.
+    fn floor(samples: &'a [Sample]) -> Self {
+        Row::pass(FLOOR, samples, floor_pass)
     }
 
-    /// A row of the split group: `pass` splits each sample without typed views.
-    fn split(name: &'static str, samples: &'a [Sample], pass: fn(&[Sample])) -> Self {
+    /// The floor of issue 2, `memchr_iter(b'\n').count()`, kept for reference.
+    fn memchr_count(samples: &'a [Sample]) -> Self {
+        Row::pass("memchr-count", samples, memchr_count_pass)
+    }
+
+    fn parser<P: FullParse>(samples: &'a [Sample]) -> Self {
         Row {
-            name,
-            pass,
-            allocs: (pass_allocs(pass, samples), None),
-            ..Row::floor(samples)
+            allocs: P::COUNTS_ALLOCATIONS.then(|| {
+                (
+                    pass_allocs(full_pass::<P>, samples),
+                    Some(view_allocs::<P>(samples)),
+                )
+            }),
+            ..Row::pass(P::NAME, samples, full_pass::<P>)
         }
     }
 
@@ -129,7 +135,10 @@ impl<'a> Row<'a> {
     }
 }
 
-/// Rows measured over the same samples; the last row is their floor.
+/// Name of the row every ratio of a group is taken to.
+const FLOOR: &str = "floor";
+
+/// Rows measured over the same samples; one of them, named [`FLOOR`], is their floor.
 struct Group<'a> {
     heading: Option<String>,
     /// Appended to row names, so each printed name is unique.
@@ -143,7 +152,16 @@ fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
         return Err(format!("no .sip files in {}", dir.display()).into());
     }
     let comparison = corpus::compare(&all)?;
-    let compared = &comparison.included;
+    #[cfg_attr(not(feature = "sofia"), allow(unused_mut))]
+    let (mut compared, mut excluded) = (comparison.included, comparison.excluded);
+    // Sofia-SIP must extract the same fields from the same messages, or its row means nothing.
+    #[cfg(feature = "sofia")]
+    {
+        let with_sofia = corpus::compare_with::<benches::Sofia>(&compared)?;
+        compared = with_sofia.included;
+        excluded.extend(with_sofia.excluded);
+    }
+    let compared = &compared;
     println!(
         "# {}: {} messages, {} compared ({} bytes)",
         dir.display(),
@@ -151,7 +169,7 @@ fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
         compared.len(),
         total_bytes(compared)
     );
-    for excluded in &comparison.excluded {
+    for excluded in &excluded {
         let reason = excluded.reason.escape_debug().to_string();
         println!("# excluded {}: {reason:.160}", excluded.name);
     }
@@ -159,7 +177,8 @@ fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
         return Err("no message that both parsers fully parse".into());
     }
     println!(
-        "# fields check: sip-parse and rsip extracted the same values from all {} compared messages",
+        "# fields check: {} extracted the same values from all {} compared messages",
+        full_parsers().join(", "),
         compared.len()
     );
 
@@ -171,6 +190,9 @@ fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
         rows: vec![
             Row::parser::<SipParse>(compared),
             Row::parser::<Rsip>(compared),
+            #[cfg(feature = "sofia")]
+            Row::parser::<benches::Sofia>(compared),
+            Row::memchr_count(compared),
             Row::floor(compared),
         ],
     }];
@@ -184,8 +206,25 @@ fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
                 total_bytes(&ours)
             )),
             suffix: "/all",
-            rows: vec![Row::parser::<SipParse>(&ours), Row::floor(&ours)],
+            rows: vec![Row::parser::<SipParse>(&ours)],
         });
+        let rows = &mut groups.last_mut().expect("a group was just added").rows;
+        // Sofia-SIP joins when it extracts the same fields from every one of them.
+        #[cfg(feature = "sofia")]
+        {
+            let with_sofia = corpus::compare_with::<benches::Sofia>(&ours)?;
+            if with_sofia.excluded.is_empty() {
+                rows.push(Row::parser::<benches::Sofia>(&ours));
+            }
+            for excluded in &with_sofia.excluded {
+                let reason = excluded.reason.escape_debug().to_string();
+                println!(
+                    "# sofia-sip left out of /all: {}: {reason:.160}",
+                    excluded.name
+                );
+            }
+        }
+        rows.extend([Row::memchr_count(&ours), Row::floor(&ours)]);
     }
 
     // The split alone, ours beside httparse's, over the messages both split alike.
@@ -200,8 +239,9 @@ fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
             )),
             suffix: "/split",
             rows: vec![
-                Row::split(SipParse::NAME, &split_sip, split::sip_parse_pass),
-                Row::split("httparse", &split_http, split::httparse_pass),
+                Row::pass(SipParse::NAME, &split_sip, split::sip_parse_pass),
+                Row::pass("httparse", &split_http, split::httparse_pass),
+                Row::memchr_count(&split_sip),
                 Row::floor(&split_sip),
             ],
         });
@@ -232,25 +272,72 @@ fn run(dir: PathBuf) -> Result<(), Box<dyn Error>> {
         if let Some(heading) = &group.heading {
             println!("{heading}");
         }
-        let floor = group.rows.last().map(|f| (f.median_ns(), f.min_ns()));
+        let floor = group.rows.iter().find(|r| r.name == FLOOR);
+        let floor = floor.map(|f| (f.median_ns(), f.min_ns()));
         let (floor_ns, floor_min_ns) = floor.unwrap_or((f64::NAN, f64::NAN));
         for row in &group.rows {
             let ns = row.median_ns();
             let bytes_per_msg = total_bytes(row.samples) as f64 / row.samples.len() as f64;
+            let (allocs, view_allocs) = match row.allocs {
+                Some((pass, views)) => (
+                    format!("{pass:.2}"),
+                    views.map_or("-".to_owned(), |n| format!("{n:.2}")),
+                ),
+                None => ("n/a".to_owned(), "n/a".to_owned()),
+            };
             println!(
-                "{:<15} {:>10.1} {:>9.1} {:>14.2} {:>14.2} {:>19} {:>14.1} {:>18.2}",
+                "{:<15} {:>10.1} {:>9.1} {:>14.2} {:>14} {:>19} {:>14.1} {:>18.2}",
                 format!("{}{}", row.name, group.suffix),
                 ns,
                 bytes_per_msg / ns * 1e3,
                 ns / floor_ns,
-                row.allocs.0,
-                row.allocs.1.map_or("-".to_owned(), |n| format!("{n:.2}")),
+                allocs,
+                view_allocs,
                 row.min_ns(),
                 row.min_ns() / floor_min_ns,
             );
         }
     }
+    write_chart(&groups)
+}
+
+/// With `--chart FILE.svg` after DIR: every row's fastest-round ratio to its group's floor as an
+/// SVG bar chart in FILE.svg, and as text beside it (FILE.txt, which `chart` redraws).
+fn write_chart(groups: &[Group<'_>]) -> Result<(), Box<dyn Error>> {
+    let mut args = std::env::args_os().skip(2);
+    let Some(svg) = args.next().filter(|a| a == "--chart").and(args.next()) else {
+        return Ok(());
+    };
+    let mut bars = Vec::new();
+    for group in groups {
+        let floor_min_ns = group.rows.last().map_or(f64::NAN, Row::min_ns);
+        for row in &group.rows {
+            let ours = if row.name == SipParse::NAME { "*" } else { "" };
+            let name = format!("{ours}{}{}", row.name, group.suffix);
+            bars.push((name, row.min_ns() / floor_min_ns));
+        }
+    }
+    let chart = benches::chart::Chart {
+        title: "parse-compare: time per message, × the floor (fastest round; lower is faster)"
+            .to_owned(),
+        axis: "× floor".to_owned(),
+        bars,
+    };
+    let svg = PathBuf::from(svg);
+    std::fs::write(svg.with_extension("txt"), chart.to_text())?;
+    chart.write_svg(&svg)?;
+    println!("# chart: {}", svg.display());
     Ok(())
+}
+
+/// The parsers whose full parse is timed, as the report names them.
+fn full_parsers() -> Vec<&'static str> {
+    vec![
+        SipParse::NAME,
+        Rsip::NAME,
+        #[cfg(feature = "sofia")]
+        benches::Sofia::NAME,
+    ]
 }
 
 fn total_bytes(samples: &[Sample]) -> usize {

@@ -2,8 +2,9 @@
 //! counting with callgrind, which gives the same count on a loaded machine as on an idle one.
 //!
 //! PARSER is `sip-parse` or `rsip` (the messages both parse to the same fields, as
-//! `parse-compare` compares them), `sip-parse/all` (every message sip-parse parses), or
-//! `sip-parse/split` and `httparse/split` (the header split alone, see `benches::split`). PASSES
+//! `parse-compare` compares them), `sofia-sip` (the same messages; needs the feature `sofia`),
+//! `sip-parse/all` (every message sip-parse parses), `sip-parse/split` and `httparse/split` (the
+//! header split alone, see `benches::split`), or `floor` (the `memchr2` pass). PASSES
 //! defaults to 300, DIR to `benches/corpus`. Only the repeated passes are worth counting:
 //!
 //! ```sh
@@ -21,7 +22,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use benches::{Rsip, Sample, SipParse, corpus, full_pass, split};
+use benches::{Rsip, Sample, SipParse, corpus, floor_pass, full_pass, split};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -30,8 +31,8 @@ fn main() -> ExitCode {
     let dir = args.next().map_or_else(corpus::default_dir, PathBuf::from);
     let Ok(passes) = passes else {
         eprintln!(
-            "usage: parse-profile sip-parse|rsip|sip-parse/all|sip-parse/split|httparse/split \
-             [PASSES] [DIR]"
+            "usage: parse-profile sip-parse|rsip|sofia-sip|sip-parse/all|sip-parse/split|\
+             httparse/split|floor [PASSES] [DIR]"
         );
         return ExitCode::from(2);
     };
@@ -52,6 +53,9 @@ fn run(parser: &str, passes: u32, dir: PathBuf) -> Result<(), Box<dyn Error>> {
         "sip-parse/all" => (corpus::parsed_by::<SipParse>(&all), full_pass::<SipParse>),
         "sip-parse/split" => (split::compare(&all)?.0, split::sip_parse_pass),
         "httparse/split" => (split::compare(&all)?.1, split::httparse_pass),
+        #[cfg(feature = "sofia")]
+        "sofia-sip" => (corpus::compare(&all)?.included, full_pass::<benches::Sofia>),
+        "floor" => (corpus::compare(&all)?.included, floor_pass),
         _ => return Err(format!("unknown parser {parser:?}").into()),
     };
     if samples.is_empty() {

@@ -180,6 +180,18 @@ pub enum Error {
     /// A request failed (reported in events; the core retries where RFC 6665/3903 allow).
     #[error("request failed: {0}")]
     RequestFailed(crate::Failure),
+    /// A request would be larger than the message limit the peers are taken to read (the
+    /// `max_message_size` of the core's `ParseConfig`, the same as our own parser's): it is
+    /// refused here rather than sent to be refused there.
+    #[error("a {method} of {size} bytes is over the {limit}-byte message limit")]
+    MessageTooLarge {
+        /// The request's method.
+        method: &'static str,
+        /// Its size in bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl Error {

@@ -33,7 +33,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sip_parse::{Message, MessageBuilder, Method};
+use sip_parse::{Message, MessageBuilder, Method, ParseConfig};
 
 use crate::local::LocalIdentity;
 use crate::request::Handles;
@@ -48,6 +48,10 @@ pub struct PublisherConfig {
     pub refresh_margin: Duration,
     /// Waits between retries after failures.
     pub backoff: Backoff,
+    /// The message limits of the server, the same as our own parser's: no PUBLISH is built
+    /// larger than `parse.max_message_size` (default 64 KiB); [`Publisher::check`] tells
+    /// beforehand whether a document fits.
+    pub parse: ParseConfig,
 }
 
 impl Default for PublisherConfig {
@@ -56,6 +60,7 @@ impl Default for PublisherConfig {
             expires: 3600,
             refresh_margin: Duration::from_secs(300),
             backoff: Backoff::default(),
+            parse: ParseConfig::default(),
         }
     }
 }
@@ -147,6 +152,37 @@ impl Publisher {
         self.current = false;
         self.current_sent = false;
         self.kick(now);
+    }
+
+    /// Whether a PUBLISH of `body` fits the message limit ([`PublisherConfig::parse`]):
+    /// [`Error::MessageTooLarge`](crate::Error::MessageTooLarge) if not. Nothing is sent or
+    /// changed; an application checks a document here before it replaces the one shown.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use presence::publisher::{Publisher, PublisherConfig};
+    /// use presence::testkit::identity;
+    ///
+    /// let mut config = PublisherConfig::default();
+    /// config.parse.max_message_size = 2048;
+    /// let mut core = Publisher::new(identity("alice"), config);
+    /// assert!(core.check("application/pidf+xml", Bytes::from(vec![b'x'; 100])).is_ok());
+    /// let err = core.check("application/pidf+xml", Bytes::from(vec![b'x'; 4096])).unwrap_err();
+    /// assert!(err.to_string().contains("over the 2048-byte message limit"), "{err}");
+    /// assert!(core.poll_request().is_none());
+    /// ```
+    pub fn check(&mut self, content_type: &str, body: Bytes) -> Result<()> {
+        let kind = if self.etag.is_some() {
+            Kind::Modify
+        } else {
+            Kind::Initial
+        };
+        let document = self.document.replace((content_type.into(), body));
+        let cseq = self.cseq;
+        let built = self.build(kind);
+        self.cseq = cseq;
+        self.document = document;
+        built.map(drop)
     }
 
     /// Removes the publication (`Expires: 0`).
@@ -331,6 +367,9 @@ impl Publisher {
                 self.current_sent = matches!(kind, Kind::Initial | Kind::Modify);
                 self.out.push_back(OutgoingRequest { handle, message });
             }
+            // A document too large to send will not fit on a retry either: the server keeps
+            // the one it has (refreshed as usual); [`Publisher::check`] tells beforehand.
+            Err(crate::Error::MessageTooLarge { .. }) => self.current = true,
             Err(_) => self.failed(now, Failure::NoResponse),
         }
     }
@@ -369,6 +408,15 @@ impl Publisher {
         {
             b = b.body(content_type, body.clone())?;
         }
-        Ok(Message::parse(b.try_build()?)?)
+        let bytes = b.try_build()?;
+        let limit = self.config.parse.max_message_size;
+        if bytes.len() > limit {
+            return Err(crate::Error::MessageTooLarge {
+                method: "PUBLISH",
+                size: bytes.len(),
+                limit,
+            });
+        }
+        Ok(Message::parse_with(bytes, &self.config.parse)?)
     }
 }

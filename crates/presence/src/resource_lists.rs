@@ -149,10 +149,9 @@ pub enum ServiceList {
 }
 
 impl ResourceLists {
-    /// Parses a resource-lists document with the default [`XmlLimits`] (a few thousand
-    /// buddies; use [`XmlLimits::store`] for more).
+    /// Parses a resource-lists document with [`XmlLimits::lists`] (room for 10,000 buddies).
     pub fn parse(body: &[u8]) -> Result<ResourceLists> {
-        ResourceLists::parse_with_limits(body, &XmlLimits::default())
+        ResourceLists::parse_with_limits(body, &XmlLimits::lists())
     }
 
     /// Parses a resource-lists document with explicit limits.
@@ -288,9 +287,9 @@ impl RlsServices {
         }
     }
 
-    /// Parses an rls-services document with the default [`XmlLimits`].
+    /// Parses an rls-services document with [`XmlLimits::lists`].
     pub fn parse(body: &[u8]) -> Result<RlsServices> {
-        RlsServices::parse_with_limits(body, &XmlLimits::default())
+        RlsServices::parse_with_limits(body, &XmlLimits::lists())
     }
 
     /// Parses an rls-services document with explicit limits.
@@ -357,17 +356,35 @@ impl RlsServices {
     }
 }
 
-/// The XCAP URI of the top-level list `name` in the user's `index` resource-lists document
-/// (RFC 4825 §6: document selector, `~~`, node selector), as an `rls-services`
-/// `<resource-list>` names it. `xui` is the user's address (`sip:alice@example.com`);
-/// characters that are not allowed in a path segment, and the selector's brackets and quotes,
-/// are percent-encoded.
-pub fn list_uri(xcap_root: &str, xui: &str, name: &str) -> String {
-    let mut out = String::with_capacity(xcap_root.len() + xui.len() + name.len() + 80);
+/// The XCAP URI of the user's document `index` of application usage `auid` (RFC 4825 §6.2:
+/// `{root}/{auid}/users/{xui}/index`), e.g. `resource_lists::AUID` or `rules::AUID`.
+/// Characters not allowed in a path segment are percent-encoded; `:` and `@` are kept, so
+/// `sip:alice@example.com` appears as written.
+///
+/// ```
+/// use presence::resource_lists::document_uri;
+/// assert_eq!(document_uri("https://x.example.com/xcap-root/", "pres-rules", "sip:alice@example.com"),
+///     "https://x.example.com/xcap-root/pres-rules/users/sip:alice@example.com/index");
+/// ```
+pub fn document_uri(xcap_root: &str, auid: &str, xui: &str) -> String {
+    let mut out = String::with_capacity(xcap_root.len() + auid.len() + xui.len() + 16);
     out.push_str(xcap_root.trim_end_matches('/'));
-    out.push_str("/resource-lists/users/");
+    out.push('/');
+    push_segment(&mut out, auid);
+    out.push_str("/users/");
     push_segment(&mut out, xui);
-    out.push_str("/index/~~/resource-lists/list%5B@name=%22");
+    out.push_str("/index");
+    out
+}
+
+/// The XCAP URI of the top-level list `name` in the user's resource-lists document
+/// ([`document_uri`], `~~`, node selector, RFC 4825 §6), as an `rls-services`
+/// `<resource-list>` names it. The selector's brackets and quotes are percent-encoded.
+/// Kamailio's `rls` un-escapes this URI and compares its document part with the path the
+/// document was PUT at, so PUT it at [`document_uri`]'s URI with the same root and XUI.
+pub fn list_uri(xcap_root: &str, xui: &str, name: &str) -> String {
+    let mut out = document_uri(xcap_root, AUID, xui);
+    out.push_str("/~~/resource-lists/list%5B@name=%22");
     push_segment(&mut out, name);
     out.push_str("%22%5D");
     out

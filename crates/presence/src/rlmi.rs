@@ -27,13 +27,8 @@ pub const NS: &str = "urn:ietf:params:xml:ns:rlmi";
 /// The RLMI media type (RFC 4662 §5.1).
 pub const CONTENT_TYPE: &str = "application/rlmi+xml";
 
-/// Limits for an RLMI document: 16 MiB and 256 Ki elements, room for a full state of well
-/// over 10,000 resources.
-pub const LIMITS: XmlLimits = XmlLimits {
-    max_size: 16 * 1024 * 1024,
-    max_depth: 32,
-    max_elements: 256 * 1024,
-};
+/// Limits for an RLMI document: [`XmlLimits::lists`].
+pub const LIMITS: XmlLimits = XmlLimits::lists();
 
 /// An RLMI `<list>` document.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -404,13 +404,13 @@ fn managed_id(prefix: &str, text: &str) -> String {
 }
 
 impl Ruleset {
-    /// Parses a pres-rules document with the default [`XmlLimits`].
+    /// Parses a pres-rules document with [`XmlLimits::lists`] (room for a rule for each of
+    /// 10,000 watchers).
     pub fn parse(body: &[u8]) -> Result<Ruleset> {
-        Ruleset::parse_with_limits(body, &XmlLimits::default())
+        Ruleset::parse_with_limits(body, &XmlLimits::lists())
     }
 
-    /// Parses a pres-rules document with explicit limits (a ruleset for 10,000 watchers
-    /// needs [`XmlLimits::store`]).
+    /// Parses a pres-rules document with explicit limits.
     pub fn parse_with_limits(body: &[u8], limits: &XmlLimits) -> Result<Ruleset> {
         let doc = Document::parse(body, limits, DoctypePolicy::Refuse)?;
         doc.expect_root(CP, "ruleset")?;
@@ -467,15 +467,28 @@ impl Ruleset {
     /// Errors when `uri` does not parse.
     pub fn set_watcher(&mut self, uri: &str, handling: Option<SubHandling>) -> Result<()> {
         let key = aor_key(uri, "watcher")?;
-        self.forget_users(&HashSet::from([String::from(key.clone())]));
-        if let Some(h) = handling {
+        let id = managed_id("rtc-u-", &key);
+        let rule = handling.map(|h| {
             let identity = Identity {
                 one: vec![key.to_string()],
                 ..Identity::default()
             };
-            self.rules
-                .push(Rule::new(&managed_id("rtc-u-", &key), identity, h));
+            Rule::new(&id, identity, h)
+        });
+        // A rule already there keeps its place, so that edits move nothing else.
+        match (self.rules.iter().position(|r| r.id == id), rule) {
+            (Some(i), Some(rule)) => {
+                if let Some(slot) = self.rules.get_mut(i) {
+                    *slot = rule;
+                }
+            }
+            (Some(i), None) => {
+                self.rules.remove(i);
+            }
+            (None, Some(rule)) => self.rules.push(rule),
+            (None, None) => {}
         }
+        self.forget_users(&HashSet::from([String::from(key)]), Some(&id));
         self.tidy();
         Ok(())
     }
@@ -535,7 +548,7 @@ impl Ruleset {
             .flat_map(|i| i.one.iter().cloned())
             .collect();
         self.rules.retain(|r| !r.is_managed());
-        self.forget_users(&users);
+        self.forget_users(&users, None);
         self.rules.extend(ours);
         self.tidy();
     }
@@ -669,13 +682,16 @@ impl Ruleset {
         Merged { ruleset, conflicts }
     }
 
-    /// Takes the users of `keys` out of every rule's `<one>` list, dropping rules left with
-    /// an empty identity.
-    fn forget_users(&mut self, keys: &HashSet<String>) {
+    /// Takes the users of `keys` out of every rule's `<one>` list but rule `keep`'s,
+    /// dropping rules left with an empty identity.
+    fn forget_users(&mut self, keys: &HashSet<String>, keep: Option<&str>) {
         if keys.is_empty() {
             return;
         }
         self.rules.retain_mut(|r| {
+            if Some(r.id.as_str()) == keep {
+                return true;
+            }
             let Some(identity) = &mut r.conditions.identity else {
                 return true;
             };
@@ -685,10 +701,21 @@ impl Ruleset {
         });
     }
 
-    /// Orders rules most specific first and recomputes the `<except>` lists of this
-    /// module's domain and default rules from the identities other rules name.
+    /// Orders rules most specific first (this module's rules before others of the same
+    /// rank, by id, so that the order does not depend on the edits' history; others keep
+    /// theirs) and recomputes the `<except>` lists of this module's domain and default rules
+    /// from the identities other rules name.
     fn tidy(&mut self) {
-        self.rules.sort_by_key(Rule::rank);
+        self.rules.sort_by(|a, b| {
+            let key = |r: &Rule| (r.rank(), !r.is_managed());
+            key(a).cmp(&key(b)).then_with(|| {
+                if a.is_managed() && b.is_managed() {
+                    a.id.cmp(&b.id)
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+        });
         let mut users: HashMap<String, BTreeSet<String>> = HashMap::new();
         let mut domains: HashMap<String, BTreeSet<String>> = HashMap::new();
         for r in &self.rules {

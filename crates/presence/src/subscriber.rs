@@ -61,6 +61,36 @@ use crate::{
 /// The body formats a watcher accepts (RFC 3856 §6.6: PIDF; XPIDF for RTC peers).
 pub const ACCEPT: &str = "application/pidf+xml, application/xpidf+xml";
 
+/// The event package a [`Subscriber`] subscribes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Package {
+    /// `presence` (RFC 3856): PIDF or XPIDF bodies, reported as [`SubscriberEvent::Presence`].
+    #[default]
+    Presence,
+    /// `presence.winfo` (RFC 3857): who watches the resource, usually our own address at a
+    /// presence server; each body is reported as [`SubscriberEvent::Document`] for a
+    /// [`WatcherInfoState`](crate::winfo::WatcherInfoState) to apply.
+    WatcherInfo,
+}
+
+impl Package {
+    /// The `Event` header value.
+    pub const fn event(self) -> &'static str {
+        match self {
+            Package::Presence => "presence",
+            Package::WatcherInfo => "presence.winfo",
+        }
+    }
+
+    /// The `Accept` header value.
+    pub const fn accept(self) -> &'static str {
+        match self {
+            Package::Presence => ACCEPT,
+            Package::WatcherInfo => crate::winfo::CONTENT_TYPE,
+        }
+    }
+}
+
 /// Names one watched buddy for as long as it is subscribed, across re-subscriptions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SubscriptionId(u64);
@@ -86,6 +116,8 @@ pub struct SubscriberConfig {
     /// default. A Retry-After (header, or `retry-after` parameter) replaces the backoff's wait,
     /// kept between a second and the backoff's `max`.
     pub backoff: Backoff,
+    /// The event package of every subscription of this core (default `presence`).
+    pub package: Package,
 }
 
 /// The default [`SubscriberConfig::backoff`]: 30 s doubling to an hour, as baresip waits for
@@ -102,6 +134,7 @@ impl Default for SubscriberConfig {
             refresh_margin: Duration::from_secs(300),
             timer_n: Duration::from_secs(32),
             backoff: RETRY_BACKOFF,
+            package: Package::Presence,
         }
     }
 }
@@ -229,6 +262,18 @@ pub enum SubscriberEvent {
         buddy: Arc<str>,
         /// The new state.
         state: SubscriptionState,
+    },
+    /// A NOTIFY of a package other than `presence` brought a body (for
+    /// [`Package::WatcherInfo`], a watcherinfo document), answered 200 before it is read.
+    Document {
+        /// The subscription.
+        id: SubscriptionId,
+        /// The resource subscribed to.
+        buddy: Arc<str>,
+        /// Its `Content-Type`.
+        content_type: Box<str>,
+        /// The body.
+        body: bytes::Bytes,
     },
     /// What the subscription told about the buddy is no longer known: it ended and is not
     /// made again at once (RFC 6665 §4.1.3: the state is then unknown), or it went `pending`.
@@ -724,7 +769,9 @@ impl Subscriber {
             None => return reply(481, "Subscription Does Not Exist"),
         };
         match notify.event() {
-            Some(Ok(e)) if e.event_type.eq_ignore_ascii_case("presence") => {}
+            Some(Ok(e))
+                if e.event_type
+                    .eq_ignore_ascii_case(self.config.package.event()) => {}
             _ => return reply(489, "Bad Event"),
         }
         let Some(sub) = self.subs.get_mut(&id) else {
@@ -758,7 +805,17 @@ impl Subscriber {
         };
         let response = reply(200, "OK")?;
         let fetch = sub.fetch;
-        if !notify.body().is_empty() {
+        if !notify.body().is_empty() && self.config.package != Package::Presence {
+            let content_type = notify
+                .header_str(HeaderName::ContentType)
+                .unwrap_or_default();
+            self.events.push_back(SubscriberEvent::Document {
+                id,
+                buddy: sub.buddy.clone(),
+                content_type: content_type.into(),
+                body: notify.body_bytes(),
+            });
+        } else if !notify.body().is_empty() {
             let content_type = notify
                 .header_str(HeaderName::ContentType)
                 .unwrap_or_default();
@@ -781,6 +838,14 @@ impl Subscriber {
                         .push_back(SubscriberEvent::Error { id, buddy, error });
                 }
             }
+        } else if !fetch
+            && matches!(state, SubState::Active)
+            && self.config.package == Package::Presence
+        {
+            // An active NOTIFY without a body says the notifier tells no state now (RFC 3856
+            // §6.6): what it said before no longer stands. Kamailio notifies a watcher whose
+            // pres-rules turned to polite-block this way (RFC 5025 §3.2.1).
+            self.forget_presence(id);
         }
         if fetch {
             // RFC 6665 §4.4.3: the one NOTIFY of a fetch carries the state and ends it
@@ -1227,7 +1292,7 @@ impl Subscriber {
             .header("From", &self.local.header_from(&tag))?
             .header("Call-ID", &call_id)?
             .header("CSeq", &format!("{INITIAL_CSEQ} SUBSCRIBE"))?;
-        let message = finish_subscribe(&self.local, b, expires)?;
+        let message = finish_subscribe(&self.local, b, expires, self.config.package)?;
         Ok((call_id.into(), message))
     }
 
@@ -1241,7 +1306,7 @@ impl Subscriber {
             (Ok(via), Some(d)) => d
                 .request(Method::Subscribe, &via)
                 .map_err(Error::from)
-                .and_then(|b| finish_subscribe(&self.local, b, expires)),
+                .and_then(|b| finish_subscribe(&self.local, b, expires, self.config.package)),
             (Err(e), _) => Err(e),
             (Ok(_), None) => Err(Error::InvalidState("no dialog to refresh")),
         };
@@ -1301,11 +1366,16 @@ fn refresh_at(now: Instant, expires_at: Instant, margin: Duration) -> Instant {
 }
 
 /// The end of every SUBSCRIBE: Contact, Event, Accept (RFC 3856 §6.6), Expires.
-fn finish_subscribe(local: &LocalIdentity, b: MessageBuilder, expires: u32) -> Result<Message> {
+fn finish_subscribe(
+    local: &LocalIdentity,
+    b: MessageBuilder,
+    expires: u32,
+    package: Package,
+) -> Result<Message> {
     let b = b
         .header("Contact", &local.contact_value())?
-        .header("Event", "presence")?
-        .header("Accept", ACCEPT)?
+        .header("Event", package.event())?
+        .header("Accept", package.accept())?
         .header("Expires", &expires.to_string())?;
     Ok(Message::parse(b.try_build()?)?)
 }

@@ -271,6 +271,19 @@ pub enum Applied {
     Stale,
 }
 
+/// A watcher that [`WatcherInfoState::apply_changes`] saw change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatcherChange {
+    /// The resource watched.
+    pub resource: String,
+    /// The event package.
+    pub package: String,
+    /// The watcher as it is now.
+    pub watcher: Watcher,
+    /// Its status before (`None`: new).
+    pub previous: Option<WatcherStatus>,
+}
+
 /// The watcher lists as a subscriber to watcherinfo sees them, built from documents applied
 /// in version order (RFC 3858 §4).
 ///
@@ -310,6 +323,72 @@ impl WatcherInfoState {
                 }),
             },
         }
+    }
+
+    /// [`WatcherInfoState::apply`], also saying which watchers changed: those the document
+    /// lists that are new or whose status or event differs (terminated ones never seen
+    /// before are left out), and for a full document, those it no longer lists, reported
+    /// with status `terminated`. A new pending watcher is what a client offers to the user
+    /// (RFC 3857 §5.2); nothing is reported for a stale or refused document.
+    ///
+    /// ```
+    /// use presence::winfo::{WatcherInfo, WatcherInfoState, WatcherStatus};
+    /// let doc = |v: u32, state: &str, status: &str| WatcherInfo::parse(format!(
+    ///     r#"<watcherinfo xmlns="urn:ietf:params:xml:ns:watcherinfo" version="{v}" state="{state}">
+    ///     <watcher-list resource="sip:me@example.com" package="presence">
+    ///     <watcher id="w1" status="{status}" event="subscribe">sip:bob@example.com</watcher>
+    ///     </watcher-list></watcherinfo>"#).as_bytes());
+    /// let mut state = WatcherInfoState::default();
+    /// let (_, changes) = state.apply_changes(doc(0, "full", "pending")?)?;
+    /// assert_eq!((changes[0].previous, changes[0].watcher.status), (None, WatcherStatus::Pending));
+    /// let (_, changes) = state.apply_changes(doc(1, "partial", "active")?)?;
+    /// assert_eq!(changes[0].previous, Some(WatcherStatus::Pending));
+    /// let (_, changes) = state.apply_changes(doc(2, "partial", "active")?)?;
+    /// assert!(changes.is_empty());
+    /// # Ok::<(), presence::Error>(())
+    /// ```
+    pub fn apply_changes(&mut self, doc: WatcherInfo) -> Result<(Applied, Vec<WatcherChange>)> {
+        let mut changes = Vec::new();
+        let mut listed = std::collections::HashSet::new();
+        for l in &doc.lists {
+            let known = self.lists.get(&(l.resource.clone(), l.package.clone()));
+            for w in &l.watchers {
+                listed.insert((l.resource.as_str(), l.package.as_str(), w.id.as_str()));
+                let prev = known.and_then(|k| k.get(&w.id));
+                let same = prev.is_some_and(|p| p.status == w.status && p.event == w.event);
+                let unseen_end = prev.is_none() && w.status == WatcherStatus::Terminated;
+                if !same && !unseen_end {
+                    changes.push(WatcherChange {
+                        resource: l.resource.clone(),
+                        package: l.package.clone(),
+                        watcher: w.clone(),
+                        previous: prev.map(|p| p.status),
+                    });
+                }
+            }
+        }
+        if doc.state == DocState::Full {
+            for ((resource, package), ws) in &self.lists {
+                for w in ws.values() {
+                    if !listed.contains(&(resource.as_str(), package.as_str(), w.id.as_str())) {
+                        changes.push(WatcherChange {
+                            resource: resource.clone(),
+                            package: package.clone(),
+                            watcher: Watcher {
+                                status: WatcherStatus::Terminated,
+                                ..w.clone()
+                            },
+                            previous: Some(w.status),
+                        });
+                    }
+                }
+            }
+        }
+        let applied = self.apply(doc)?;
+        if applied == Applied::Stale {
+            changes.clear();
+        }
+        Ok((applied, changes))
     }
 
     fn merge(&mut self, lists: Vec<WatcherList>) {
@@ -434,6 +513,53 @@ mod tests {
         assert_eq!(
             s.apply(doc(0, DocState::Full, vec![])).unwrap(),
             Applied::Full
+        );
+    }
+
+    #[test]
+    fn changes_report_new_changed_and_vanished_watchers() {
+        use WatcherStatus::*;
+        let mut s = WatcherInfoState::default();
+        let (applied, c) = s
+            .apply_changes(doc(
+                0,
+                DocState::Full,
+                vec![w("a", Pending), w("b", Active), w("x", Terminated)],
+            ))
+            .unwrap();
+        assert_eq!(applied, Applied::Full);
+        let got: Vec<(&str, Option<WatcherStatus>, WatcherStatus)> = c
+            .iter()
+            .map(|c| (c.watcher.id.as_str(), c.previous, c.watcher.status))
+            .collect();
+        assert_eq!(got, [("a", None, Pending), ("b", None, Active)]);
+        let (_, c) = s
+            .apply_changes(doc(
+                1,
+                DocState::Partial,
+                vec![w("a", Active), w("b", Active)],
+            ))
+            .unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(
+            (c[0].watcher.id.as_str(), c[0].previous),
+            ("a", Some(Pending))
+        );
+        // A refused or stale document reports nothing and changes nothing.
+        assert!(
+            s.apply_changes(doc(5, DocState::Partial, vec![w("c", Pending)]))
+                .is_err()
+        );
+        let (applied, c) = s.apply_changes(doc(1, DocState::Full, vec![])).unwrap();
+        assert_eq!((applied, c.len()), (Applied::Stale, 0));
+        // Full state without b: b is reported terminated.
+        let (_, c) = s
+            .apply_changes(doc(7, DocState::Full, vec![w("a", Active)]))
+            .unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(
+            (c[0].watcher.id.as_str(), c[0].previous, c[0].watcher.status),
+            ("b", Some(Active), Terminated)
         );
     }
 

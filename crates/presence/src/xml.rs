@@ -54,6 +54,17 @@ impl Default for XmlLimits {
 }
 
 impl XmlLimits {
+    /// Limits for the documents of a presence server that grow with the buddy or watcher
+    /// list (pres-rules, resource-lists, RLMI): 16 MiB and 256 Ki elements, room for 10,000
+    /// entries and more.
+    pub const fn lists() -> Self {
+        XmlLimits {
+            max_size: 16 * 1024 * 1024,
+            max_depth: 32,
+            max_elements: 256 * 1024,
+        }
+    }
+
     /// Limits for the presence store: 64 MiB and two million elements, room for well over
     /// 10,000 buddies and 10,000 watchers.
     pub const fn store() -> Self {
@@ -526,10 +537,25 @@ impl<'a> Builder<'a, '_> {
 /// The namespace of a resolved name: empty for none, `Err(prefix)` for an undeclared prefix.
 fn resolved(ns: ResolveResult<'_>) -> Result<Box<str>, String> {
     match ns {
-        ResolveResult::Bound(ns) => Ok(ns.into_inner().into()),
+        ResolveResult::Bound(ns) => Ok(namespace_name(ns.into_inner())),
         ResolveResult::Unbound => Ok("".into()),
         ResolveResult::Unknown(prefix) => Err(prefix),
     }
+}
+
+/// A namespace name as the declaring attribute's value means it: the reader hands over the
+/// raw text, so references are resolved and white space normalized here (XML 1.0 §3.3.3).
+/// A reference that does not resolve leaves the text raw; no namespace this crate reads has
+/// one.
+fn namespace_name(raw: &str) -> Box<str> {
+    if !raw.contains(['&', '\t', '\n', '\r']) {
+        return raw.into();
+    }
+    let decoded = quick_xml::escape::unescape(raw).unwrap_or(Cow::Borrowed(raw));
+    decoded
+        .replace("\r\n", "\n")
+        .replace(['\t', '\n', '\r'], " ")
+        .into()
 }
 
 /// An element this crate does not model, kept so that a document read and written again
@@ -717,6 +743,13 @@ mod tests {
         assert_eq!(&*doc.root.attr("y").unwrap().value, "A");
         assert_eq!(doc.root.text, "t<u<v>");
         assert!(doc.root.child("urn:b", "c").is_some());
+    }
+
+    #[test]
+    fn namespace_names_are_attribute_values() {
+        let doc = parse("<a xmlns='urn:&lt;x&#62;\n y'><b xmlns=''/></a>").unwrap();
+        assert_eq!(&*doc.root.ns, "urn:<x>  y");
+        assert_eq!(&*doc.root.children[0].ns, "");
     }
 
     #[test]

@@ -249,3 +249,35 @@ fn every_publish_has_a_cseq_of_its_own_across_challenges() {
     call_ids.dedup();
     assert_eq!(call_ids.len(), 1);
 }
+
+#[test]
+fn a_document_over_the_message_limit_is_refused_and_never_sent() {
+    let t0 = epoch();
+    let mut config = PublisherConfig::default();
+    config.parse.max_message_size = 4096;
+    let mut core = Publisher::new(identity("alice"), config);
+    let (ct, body) = doc(Status::Online);
+    core.publish(t0, ct, body.clone());
+    let p = one(&mut core);
+    core.handle_response(t0, p.handle, &ok(&p.message, "e1", 3600));
+    events(&mut core);
+    // A note of 8 KB: the modify would be larger than the server reads.
+    let big = "x".repeat(8 * 1024);
+    let (ct, body) = LocalPresence::new(Status::Away, Some(&big))
+        .to_body("sip:alice@example.com", MediaKind::Pidf);
+    let err = core.check(ct, body.clone()).unwrap_err();
+    assert!(
+        matches!(err, presence::Error::MessageTooLarge { method: "PUBLISH", limit: 4096, size } if size > 8192),
+        "{err}"
+    );
+    // Published anyway, it is not sent (nor retried): the server keeps the document it has.
+    core.publish(t0, ct, body);
+    assert!(core.poll_request().is_none());
+    assert_eq!(events(&mut core), []);
+    // The refresh still goes out, without a body.
+    let due = core.poll_timeout().unwrap();
+    core.handle_timeout(due);
+    let refresh = one(&mut core);
+    assert_eq!(h(&refresh.message, HeaderName::SipIfMatch), Some("e1"));
+    assert!(refresh.message.body().is_empty());
+}

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use presence::subscriber::{
-    RetryCause, StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId,
+    Package, RetryCause, StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId,
     SubscriptionState, TerminatedReason,
 };
 use presence::testkit::{NotifierPeer, body, epoch, identity, respond, resubmitted};
@@ -638,10 +638,45 @@ fn stray_and_broken_notifies_are_answered() {
         )),
     );
     assert_eq!(core.handle_request(t0, &bad).unwrap().status(), Some(200));
-    match &events(&mut core)[..] {
-        [SubscriberEvent::Error { error, .. }] => assert!(error.position().is_some()),
+    // (The body-less active NOTIFYs above said that bob's state is unknown now.)
+    match events(&mut core).last() {
+        Some(SubscriberEvent::Error { error, .. }) => assert!(error.position().is_some()),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn an_active_notify_without_a_body_forgets_what_was_said() {
+    // Kamailio tells a watcher whose pres-rules turned to polite-block (RFC 5025 §3.2.1) by
+    // an active NOTIFY without a body: the buddy's state is unknown from then on.
+    let (t0, mut core, id, mut peer) = watching_bob();
+    events(&mut core);
+    let n = peer.notify("active;expires=3600", pidf(Status::Busy, Some("in a call")));
+    core.handle_request(t0, &n).unwrap();
+    assert!(matches!(
+        &events(&mut core)[..],
+        [SubscriberEvent::Presence { .. }]
+    ));
+    let n = peer.notify("active;expires=3599", None);
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(200));
+    let ev = events(&mut core);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, SubscriberEvent::Unknown { id: i, .. } if *i == id)),
+        "{ev:?}"
+    );
+    // Still active: the state comes back with the next body.
+    assert!(matches!(
+        core.state(id),
+        Some(SubscriptionState::Active { .. })
+    ));
+    let n = peer.notify("active;expires=3598", pidf(Status::Busy, Some("in a call")));
+    core.handle_request(t0, &n).unwrap();
+    assert!(
+        events(&mut core)
+            .iter()
+            .any(|e| matches!(e, SubscriberEvent::Presence { .. }))
+    );
 }
 
 #[test]
@@ -1397,4 +1432,42 @@ proptest::proptest! {
         }
         proptest::prop_assert!(core.is_empty(), "unsubscribed");
     }
+}
+
+#[test]
+fn a_watcher_information_core_subscribes_to_winfo_and_hands_over_its_documents() {
+    let t0 = epoch();
+    let config = SubscriberConfig {
+        package: Package::WatcherInfo,
+        ..SubscriberConfig::default()
+    };
+    let mut core = Subscriber::new(identity("alice"), config);
+    let id = core.subscribe(t0, BOB).unwrap();
+    let sub = request(&mut core);
+    assert_eq!(header(&sub.message, HeaderName::Event), "presence.winfo");
+    assert_eq!(
+        header(&sub.message, HeaderName::Accept),
+        "application/watcherinfo+xml"
+    );
+    let mut peer = NotifierPeer::new(&sub.message, "srv");
+    accept(&mut core, t0, &peer, &sub, 3600);
+    let doc = r#"<?xml version="1.0"?><watcherinfo xmlns="urn:ietf:params:xml:ns:watcherinfo" version="0" state="full"><watcher-list resource="sip:bob@example.com" package="presence"><watcher id="w1" event="subscribe" status="pending">sip:carol@example.com</watcher></watcher-list></watcherinfo>"#;
+    let winfo = || Some(("application/watcherinfo+xml", bytes::Bytes::from(doc)));
+    // A NOTIFY of another package is refused (RFC 6665 §8.2.3).
+    let n = peer.notify("active;expires=3600", winfo());
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(489));
+    let n = peer.notify("active;expires=3600", winfo());
+    let n = edited(&n, "Event: presence", "Event: presence.winfo");
+    assert_eq!(core.handle_request(t0, &n).unwrap().status(), Some(200));
+    let ev = events(&mut core);
+    assert!(
+        ev.iter().any(|e| matches!(e,
+            SubscriberEvent::Document { id: i, content_type, body, .. }
+                if *i == id && &**content_type == "application/watcherinfo+xml" && body == doc.as_bytes())),
+        "{ev:?}"
+    );
+    assert!(matches!(
+        core.state(id),
+        Some(SubscriptionState::Active { .. })
+    ));
 }

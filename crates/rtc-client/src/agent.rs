@@ -16,8 +16,8 @@ use presence::local::LocalIdentity;
 use presence::notifier::{DisableReason, Notifier, NotifierConfig, NotifierEvent};
 use presence::publisher::{Publisher, PublisherConfig, PublisherEvent};
 use presence::subscriber::{
-    StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId, SubscriptionState,
-    TerminatedReason,
+    Package, RetryCause, StopCause, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId,
+    SubscriptionState, TerminatedReason,
 };
 use presence::{
     Backoff, Failure, LocalPresence, MediaKind, OutgoingRequest, PresenceData, RequestHandle,
@@ -39,6 +39,8 @@ pub(crate) enum PresenceRole {
     Subscriber,
     Notifier,
     Publisher,
+    /// The `presence.winfo` subscription to our own address at the server.
+    WatcherInfo,
 }
 
 /// The cores of one identity.
@@ -67,6 +69,14 @@ pub(crate) struct Agent {
     fixed: HashSet<Arc<str>>,
     /// Events of the agent's own (the fixed buddies), passed on before the cores' events.
     events: VecDeque<Event>,
+    /// Why the request just reported failed, when the transport said (a refused connection,
+    /// an untrusted certificate): the words of the state change it causes name it.
+    failure_cause: Option<sip_transport::Cause>,
+    /// Our identity, for the watcher information subscription.
+    local: LocalIdentity,
+    /// Watchers through the presence server, once [`Agent::watch_watchers`] started it.
+    server_watchers: Option<crate::watcher_info::ServerWatchers>,
+    subscriber_config: SubscriberConfig,
 }
 
 impl Agent {
@@ -87,7 +97,7 @@ impl Agent {
         let mut agent = Self {
             profile,
             aor,
-            subscriber: Subscriber::new(local.clone(), subscriber_config),
+            subscriber: Subscriber::new(local.clone(), subscriber_config.clone()),
             // Our NOTIFYs stay within what our own parser (and a watcher like us) reads.
             notifier: Notifier::new(
                 local.clone(),
@@ -96,7 +106,14 @@ impl Agent {
                     ..NotifierConfig::default()
                 },
             ),
-            publisher: Publisher::new(local, PublisherConfig::default()),
+            // Our PUBLISHes too: the limit is configured once for building and parsing.
+            publisher: Publisher::new(
+                local.clone(),
+                PublisherConfig {
+                    parse: limits,
+                    ..PublisherConfig::default()
+                },
+            ),
             publish_refused: false,
             registered: false,
             reported: HashMap::new(),
@@ -104,6 +121,10 @@ impl Agent {
             polled: HashSet::new(),
             fixed: HashSet::new(),
             events: VecDeque::new(),
+            failure_cause: None,
+            local,
+            server_watchers: None,
+            subscriber_config,
         };
         agent.notifier.set_presence(now, shown);
         for buddy in data.buddies.iter() {
@@ -152,6 +173,13 @@ impl Agent {
         Ok(())
     }
 
+    /// Whether `presence` can be shown: its document, PUBLISHed or NOTIFYed, within the
+    /// message limit ([`presence::Error::MessageTooLarge`] if not).
+    pub(crate) fn check(&mut self, presence: &LocalPresence) -> Result<()> {
+        let (content_type, body) = presence.to_body(&self.aor, MediaKind::Pidf);
+        Ok(self.publisher.check(content_type, body)?)
+    }
+
     /// What watchers see from now on; published too once registered.
     pub(crate) fn show(&mut self, now: Instant, presence: LocalPresence) {
         self.notifier.set_presence(now, presence.clone());
@@ -198,6 +226,28 @@ impl Agent {
         self.show(now, shown);
     }
 
+    /// Subscribes to our own `presence.winfo` at the server (RFC 3857), to be offered the
+    /// watchers who subscribe through it (see `watcher_info`).
+    pub(crate) fn watch_watchers(&mut self, now: Instant) -> Result<()> {
+        if self.server_watchers.is_none() {
+            self.server_watchers = Some(crate::watcher_info::ServerWatchers::new(
+                now,
+                self.local.clone(),
+                &self.aor,
+                self.subscriber_config.clone(),
+            )?);
+        }
+        Ok(())
+    }
+
+    /// Watchers the server holds pending, not offered yet: URI and display name.
+    pub(crate) fn take_server_offers(&mut self) -> Vec<(String, Option<String>)> {
+        self.server_watchers
+            .as_mut()
+            .map(|w| w.take_offers())
+            .unwrap_or_default()
+    }
+
     /// Applies a decision about `uri` to its subscriptions.
     pub(crate) fn decide(&mut self, now: Instant, uri: &str, decision: WatcherDecision) {
         self.notifier.decide(now, uri, decision);
@@ -211,6 +261,9 @@ impl Agent {
     /// Logging off or disabling presence: final NOTIFYs, unsubscribes, publication removed.
     pub(crate) fn shut(&mut self, now: Instant, data: &PresenceData) {
         self.notifier.disable(now, DisableReason::Deactivated);
+        if let Some(w) = &mut self.server_watchers {
+            w.stop(now);
+        }
         for buddy in data.buddies.iter() {
             let _ = self.unwatch(now, &buddy.uri);
         }
@@ -234,6 +287,13 @@ impl Agent {
 
     /// An incoming NOTIFY for one of our subscriptions.
     pub(crate) fn notify_request(&mut self, now: Instant, request: &Message) -> Result<Message> {
+        let winfo = request.event().and_then(|e| e.ok()).is_some_and(|e| {
+            e.event_type
+                .eq_ignore_ascii_case(Package::WatcherInfo.event())
+        });
+        if winfo && let Some(w) = &mut self.server_watchers {
+            return Ok(w.core.handle_request(now, request)?);
+        }
         Ok(self.subscriber.handle_request(now, request)?)
     }
 
@@ -247,6 +307,11 @@ impl Agent {
         match core {
             PresenceRole::Subscriber => self.subscriber.handle_response(now, handle, response),
             PresenceRole::Notifier => self.notifier.handle_response(now, handle, response),
+            PresenceRole::WatcherInfo => {
+                if let Some(w) = &mut self.server_watchers {
+                    w.core.handle_response(now, handle, response);
+                }
+            }
             PresenceRole::Publisher => {
                 // RFC 3903 §6: no presence server here (a proxy that relays only, or a peer).
                 if matches!(response.status(), Some(405 | 489 | 501)) {
@@ -265,25 +330,43 @@ impl Agent {
             PresenceRole::Subscriber => self.subscriber.next_cseq(handle),
             PresenceRole::Notifier => self.notifier.next_cseq(handle),
             PresenceRole::Publisher => self.publisher.next_cseq(handle),
+            PresenceRole::WatcherInfo => self.server_watchers.as_mut()?.core.next_cseq(handle),
         }
     }
 
+    /// Request `handle` of `core` got no response; `cause` is the transport's reason, if it
+    /// gave one (a timeout gives none).
     pub(crate) fn handle_failure(
         &mut self,
         now: Instant,
         core: PresenceRole,
         handle: RequestHandle,
+        cause: Option<sip_transport::Cause>,
     ) {
+        self.failure_cause = cause;
+        if core == PresenceRole::Publisher
+            && let Some(c) = cause
+        {
+            debug!("PUBLISH failed: {c}");
+        }
         match core {
             PresenceRole::Subscriber => self.subscriber.handle_failure(now, handle),
             PresenceRole::Notifier => self.notifier.handle_failure(now, handle),
             PresenceRole::Publisher => self.publisher.handle_failure(now, handle),
+            PresenceRole::WatcherInfo => {
+                if let Some(w) = &mut self.server_watchers {
+                    w.core.handle_failure(now, handle);
+                }
+            }
         }
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         self.subscriber.handle_timeout(now);
         self.notifier.handle_timeout(now);
+        if let Some(w) = &mut self.server_watchers {
+            w.core.handle_timeout(now);
+        }
         if !self.publish_refused {
             self.publisher.handle_timeout(now);
         }
@@ -297,6 +380,9 @@ impl Agent {
             self.subscriber.poll_timeout(),
             self.notifier.poll_timeout(),
             publisher,
+            self.server_watchers
+                .as_ref()
+                .and_then(|w| w.core.poll_timeout()),
         ]
         .into_iter()
         .flatten()
@@ -311,6 +397,11 @@ impl Agent {
         while let Some(r) = self.notifier.poll_request() {
             out.push((PresenceRole::Notifier, r));
         }
+        if let Some(w) = &mut self.server_watchers {
+            while let Some(r) = w.core.poll_request() {
+                out.push((PresenceRole::WatcherInfo, r));
+            }
+        }
         while let Some(r) = self.publisher.poll_request() {
             if self.publish_refused {
                 continue;
@@ -324,6 +415,9 @@ impl Agent {
         events.append(&mut self.events);
         while let Some(e) = self.subscriber.poll_event() {
             self.subscriber_event(e, events);
+        }
+        if let Some(w) = &mut self.server_watchers {
+            w.poll_events();
         }
         while let Some(e) = self.notifier.poll_event() {
             match e {
@@ -350,6 +444,8 @@ impl Agent {
                 e => debug!("publication: {e:?}"),
             }
         }
+        // It belonged to the failure just handled, whose events are out now.
+        self.failure_cause = None;
     }
 }
 
@@ -361,6 +457,7 @@ impl Agent {
         let (SubscriberEvent::Presence { id, buddy, .. }
         | SubscriberEvent::State { id, buddy, .. }
         | SubscriberEvent::Unknown { id, buddy }
+        | SubscriberEvent::Document { id, buddy, .. }
         | SubscriberEvent::Error { id, buddy, .. }) = &e;
         let (id, buddy) = (*id, buddy.clone());
         if self
@@ -392,7 +489,7 @@ impl Agent {
                     // Every poll starts so: only its outcome is worth reporting.
                     return;
                 }
-                let words = describe(&state);
+                let words = describe(&state, self.failure_cause);
                 if state == SubscriptionState::Stopped(StopCause::Unsubscribed) {
                     // The subscription is gone, and its id with it.
                     self.reported.remove(&id);
@@ -409,6 +506,8 @@ impl Agent {
             SubscriberEvent::Error { error, .. } => {
                 debug!("subscription to {buddy}: {error}");
             }
+            // Presence subscriptions bring presence documents only.
+            SubscriberEvent::Document { .. } => {}
         }
     }
 }
@@ -435,15 +534,21 @@ pub(crate) fn shown(data: &PresenceData, appear_offline: bool) -> LocalPresence 
 /// A subscription state in words, without its instants. A subscription that will not be
 /// tried again, whatever the cause, says `refused` (403, 603, `rejected`: the buddy or the
 /// server will not have us watch) or `stopped`.
-fn describe(state: &SubscriptionState) -> String {
+/// An unanswered request says why when the transport told (`transport`): "SUBSCRIBE
+/// unanswered: connection refused".
+fn describe(state: &SubscriptionState, transport: Option<sip_transport::Cause>) -> String {
+    let why = |cause: &RetryCause| match (cause, transport) {
+        (RetryCause::Failed(Failure::NoResponse), Some(c)) => format!("{cause}: {c}"),
+        _ => cause.to_string(),
+    };
     match state {
         SubscriptionState::Subscribing => "subscribing".into(),
         SubscriptionState::Pending { .. } => "pending".into(),
         SubscriptionState::Active { .. } => "active".into(),
-        SubscriptionState::Retrying { cause, .. } => format!("retrying later ({cause})"),
+        SubscriptionState::Retrying { cause, .. } => format!("retrying later ({})", why(cause)),
         SubscriptionState::Stopped(StopCause::Fetched) => "polled".into(),
         SubscriptionState::Stopped(StopCause::FetchFailed(cause)) => {
-            format!("poll failed ({cause})")
+            format!("poll failed ({})", why(cause))
         }
         SubscriptionState::Stopped(StopCause::Unsubscribed) => "stopped".into(),
         SubscriptionState::Stopped(StopCause::Refused(code)) => {
@@ -531,7 +636,7 @@ mod tests {
         let interval = DEFAULT_POLL_INTERVAL;
         // The fetch goes unanswered: reported, and not retried before the next poll.
         let t1 = t0 + Duration::from_secs(32);
-        agent.handle_failure(t1, PresenceRole::Subscriber, first[0].0);
+        agent.handle_failure(t1, PresenceRole::Subscriber, first[0].0, None);
         assert_eq!(
             events(&mut agent),
             [Event::BuddySubscription {
@@ -553,7 +658,12 @@ mod tests {
         assert!(subscribes(&mut agent).is_empty());
         agent.unwatch(t1 + interval, BOB).unwrap();
         assert!(subscribes(&mut agent).is_empty(), "no subscription to end");
-        agent.handle_failure(t1 + interval * 2, PresenceRole::Subscriber, second[0].0);
+        agent.handle_failure(
+            t1 + interval * 2,
+            PresenceRole::Subscriber,
+            second[0].0,
+            None,
+        );
         assert_eq!(agent.poll_timeout(), None);
     }
 
@@ -630,6 +740,31 @@ mod tests {
             [watching("refused (answered 403 Forbidden), not retried")]
         );
         assert_eq!(agent.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_subscribe_the_transport_could_not_send_says_why() {
+        let t0 = Instant::now();
+        let mut agent = agent(t0, &[(BOB, SubscriptionType::Subscribed)]);
+        let sub = one_subscribe(&mut agent);
+        events(&mut agent);
+        let cause = Some(sip_transport::Cause::TlsUnknownCa);
+        agent.handle_failure(t0, PresenceRole::Subscriber, sub.handle, cause);
+        assert_eq!(
+            events(&mut agent),
+            [watching(
+                "retrying later (SUBSCRIBE unanswered: the server's certificate is from an unknown CA)"
+            )]
+        );
+        // The cause belonged to that failure only: a later timeout says just "unanswered".
+        agent.handle_timeout(agent.poll_timeout().unwrap());
+        let again = one_subscribe(&mut agent);
+        events(&mut agent);
+        agent.handle_failure(t0, PresenceRole::Subscriber, again.handle, None);
+        assert_eq!(
+            events(&mut agent),
+            [watching("retrying later (SUBSCRIBE unanswered)")]
+        );
     }
 
     #[test]

@@ -369,8 +369,9 @@ impl Client {
     /// offline to watchers until they set a status, while still seeing their buddies.
     ///
     /// The store is taken for this client ([`Store::lock`]): another client on it, in this
-    /// process or another, gets [`presence::Error::StoreLocked`] until presence is disabled
-    /// here. Every edit is saved within about a second, off the client's task; also at
+    /// process or another, gets
+    /// [`PresenceError::StoreLocked`](crate::PresenceError::StoreLocked) until presence is
+    /// disabled here. Every edit is saved within about a second, off the client's task; also at
     /// [`Client::disable_presence`], at shutdown, and when the client is dropped.
     pub async fn enable_presence(&self, store: Store) -> Result<()> {
         self.presence(|reply| PresenceCommand::Enable { store, reply })

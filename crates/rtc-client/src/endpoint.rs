@@ -11,8 +11,7 @@ use crate::{Error, Result};
 /// the cores build. (presence's `LocalIdentity` is the other half: who we are, the AOR.)
 ///
 /// ```
-/// use rtc_client::Endpoint;
-/// use sip_parse::TransportKind;
+/// use rtc_client::{Endpoint, TransportKind};
 ///
 /// let local = Endpoint::new("alice").with(TransportKind::Tcp, "192.0.2.1:5070");
 /// assert_eq!(local.contact(TransportKind::Tcp)?, "sip:alice@192.0.2.1:5070;transport=tcp");
@@ -28,8 +27,7 @@ use crate::{Error, Result};
 /// address while the Via keeps the local one:
 ///
 /// ```
-/// use rtc_client::Endpoint;
-/// use sip_parse::TransportKind;
+/// use rtc_client::{Endpoint, TransportKind};
 ///
 /// let local = Endpoint::new("alice")
 ///     .with(TransportKind::Udp, "10.0.0.5:5060")

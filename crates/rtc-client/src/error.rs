@@ -6,6 +6,10 @@ use sip_parse::TransportKind;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The XCAP client for [`ClientConfig::xcap_root`](crate::ClientConfig::xcap_root) could
+    /// not be set up (its TLS configuration).
+    #[error("XCAP: {0}")]
+    Xcap(String),
     /// A request had to go over a transport the client does not listen on.
     #[error("the client has no {0} listener")]
     NoLocalTransport(TransportKind),
@@ -118,6 +122,44 @@ pub enum Error {
     /// The transaction layer refused a request or response.
     #[error(transparent)]
     Transaction(#[from] sip_txn::Error),
+}
+
+impl Error {
+    /// What kind of transport or DNS failure this is, when it is one: a MESSAGE that could not
+    /// be sent says whether the connection was refused, the certificate not trusted, or the
+    /// request unanswered ([`Cause::TimedOut`](sip_transport::Cause::TimedOut)).
+    ///
+    /// ```
+    /// use rtc_client::{Cause, Error};
+    /// use sip_transport::Target;
+    ///
+    /// let e = Error::Driver(sip_txn::driver::DriverError::Transport {
+    ///     target: Target::tcp("192.0.2.9:5060".parse()?),
+    ///     reason: "connection refused".into(),
+    ///     cause: Cause::Refused,
+    /// });
+    /// assert_eq!(e.cause(), Some(Cause::Refused));
+    /// assert_eq!(Error::NoProfile.cause(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cause(&self) -> Option<sip_transport::Cause> {
+        match self {
+            Error::Driver(sip_txn::driver::DriverError::Timeout { .. }) => {
+                Some(sip_transport::Cause::TimedOut)
+            }
+            Error::Driver(e) => transport_cause(e),
+            Error::Transport(e) => Some(e.cause()),
+            _ => None,
+        }
+    }
+}
+
+/// The transport's reason for a failed transaction, if the transport gave one.
+pub(crate) fn transport_cause(e: &sip_txn::driver::DriverError) -> Option<sip_transport::Cause> {
+    match e {
+        sip_txn::driver::DriverError::Transport { cause, .. } => Some(*cause),
+        _ => None,
+    }
 }
 
 /// `Result` with this crate's [`Error`].

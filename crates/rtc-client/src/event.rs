@@ -21,7 +21,9 @@ pub enum Event {
         reason: String,
         /// What kind of failure caused the change, when no response did: an untrusted
         /// certificate ([`Cause::is_permanent`]: retrying will not help until the user acts), a
-        /// refused or reset connection, a timeout.
+        /// refused or reset connection, a timeout, a server name DNS does not know. A
+        /// permanent cause is reported once: the client retries with backoff (up to 5
+        /// minutes apart), silently, until the registration succeeds or fails otherwise.
         cause: Option<Cause>,
     },
     /// A buddy's presence changed: a NOTIFY (or, for a `Poll` buddy, a fetch) with a new

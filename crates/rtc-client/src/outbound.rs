@@ -281,6 +281,20 @@ impl Flow {
     }
 }
 
+/// The keep-alive of a registration's UDP flow: `configured`, at the registrar's Flow-Timer
+/// when it supports outbound and gave one (RFC 5626 §4.4.1: keep-alives at 80–100 % of it;
+/// [`KeepAliveConfig::interval`](crate::keepalive::KeepAliveConfig::interval) draws each wait
+/// from its last seventh). `None` (keep-alives turned off) stays off.
+pub(crate) fn keepalive_for(
+    configured: Option<crate::keepalive::KeepAliveConfig>,
+    flow: Option<Flow>,
+) -> Option<crate::keepalive::KeepAliveConfig> {
+    configured.map(|c| match flow.and_then(|f| f.flow_timer) {
+        Some(interval) => crate::keepalive::KeepAliveConfig { interval, ..c },
+        None => c,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,6 +361,25 @@ mod tests {
             Outbound::new(id).contact_params(),
             ";reg-id=1;+sip.instance=\"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\""
         );
+    }
+
+    #[test]
+    fn keep_alives_follow_the_flow_timer_of_an_outbound_registrar() {
+        use crate::keepalive::KeepAliveConfig;
+        let configured = KeepAliveConfig::default();
+        let flow = |s| Flow {
+            flow_timer: Some(Duration::from_secs(s)),
+        };
+        assert_eq!(
+            keepalive_for(Some(configured), Some(flow(120))).map(|c| c.interval),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            keepalive_for(Some(configured), Some(Flow { flow_timer: None })),
+            Some(configured)
+        );
+        assert_eq!(keepalive_for(Some(configured), None), Some(configured));
+        assert_eq!(keepalive_for(None, Some(flow(25))), None);
     }
 
     #[test]

@@ -204,6 +204,10 @@ pub struct Registration {
     stale: Option<String>,
     /// The cause of the failure being handled, for the state change it leads to.
     cause: Option<Cause>,
+    /// A permanent cause (an untrusted certificate) already reported as `Error`: the retries
+    /// that fail the same way go on with backoff, but silently, so that the user hears of it
+    /// once, not at every retry.
+    reported: Option<Cause>,
     /// Contact rewrites since the last registration that kept its Contact: a bound on NATs
     /// that map every REGISTER to a new port.
     rewrites: u8,
@@ -246,6 +250,7 @@ impl Registration {
             failures: 0,
             stale: None,
             cause: None,
+            reported: None,
             rewrites: 0,
             stale_targets: false,
             targets_until: None,
@@ -312,28 +317,32 @@ impl Registration {
         self.local = local;
     }
 
-    /// The RFC 3263 lookup of the registrar failed (`reason` says why): reported as
-    /// [`Error`](RegistrationState::Error), and looked up again after the same backoff as a
-    /// registrar that does not answer ([`poll_lookup`](Self::poll_lookup) tells when).
+    /// The RFC 3263 lookup of the registrar failed (`reason` says why, `cause` what kind of
+    /// failure: no such name, no records, the lookup itself): reported as
+    /// [`Error`](RegistrationState::Error) with that cause, and looked up again after the same
+    /// backoff as a registrar that does not answer ([`poll_lookup`](Self::poll_lookup) tells
+    /// when).
     ///
     /// ```
     /// use std::time::{Duration, Instant};
     /// use sip_parse::TransportKind;
-    /// use rtc_client::{Endpoint, Registration, RegistrationConfig, RegistrationState};
+    /// use rtc_client::{Cause, Endpoint, Registration, RegistrationConfig, RegistrationState};
     ///
     /// # #[allow(clippy::disallowed_methods)]
     /// let now = Instant::now();
     /// let local = Endpoint::new("alice").with(TransportKind::Udp, "192.0.2.1:5070");
     /// let config = RegistrationConfig::new("sip:alice@example.test", "sip:example.test");
     /// let mut reg = Registration::new(config, local, Vec::new())?;
-    /// reg.lookup_failed(now, "DNS lookup of example.test failed: no such name");
-    /// assert_eq!(reg.poll_event().unwrap().state, RegistrationState::Error);
+    /// reg.lookup_failed(now, "DNS lookup of example.test failed: no such name", Cause::DnsNoSuchName);
+    /// let event = reg.poll_event().unwrap();
+    /// assert_eq!(event.state, RegistrationState::Error);
+    /// assert_eq!(event.cause, Some(Cause::DnsNoSuchName));
     /// let retry = reg.poll_timeout().expect("a retry");
     /// reg.handle_timeout(retry)?;
     /// assert!(reg.poll_lookup());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn lookup_failed(&mut self, now: Instant, reason: &str) {
+    pub fn lookup_failed(&mut self, now: Instant, reason: &str, cause: Cause) {
         if matches!(
             self.state,
             RegistrationState::Unregistering
@@ -345,6 +354,7 @@ impl Registration {
             return;
         }
         self.stale_targets = true;
+        self.cause = Some(cause);
         self.backoff(now, None, reason, None);
     }
 
@@ -845,12 +855,30 @@ impl Registration {
 
     fn set_state(&mut self, state: RegistrationState, status: Option<u16>, reason: &str) {
         self.state = state;
+        // A failover sends at once: the cause belongs to the state it led to only.
+        let cause = self.cause.take();
+        // A certificate failure is told once: the retries after it ("registering", then the
+        // same error again) are not news until something else happens.
+        let again = match (state, cause) {
+            (RegistrationState::Registering, None) => {
+                self.reported.is_some() && reason == "retrying"
+            }
+            (RegistrationState::Error, Some(c)) => self.reported == Some(c),
+            _ => false,
+        };
+        self.reported = match (state, cause) {
+            (RegistrationState::Error, Some(c)) if c.is_permanent() => Some(c),
+            (RegistrationState::Registering, None) if again => self.reported,
+            _ => None,
+        };
+        if again {
+            return;
+        }
         self.events.push_back(RegistrationEvent {
             state,
             status,
             reason: reason.to_owned(),
-            // A failover sends at once: the cause belongs to the state it led to only.
-            cause: self.cause.take(),
+            cause,
         });
     }
 }

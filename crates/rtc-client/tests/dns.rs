@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use rtc_client::server::{EmbeddedServer, ServerConfig};
-use rtc_client::{Event, RegisterFlags, RegistrationState};
+use rtc_client::{Cause, Event, RegisterFlags, RegistrationState};
 use sip_transport::TransportKind;
 use sip_transport::testkit::dns::{RecordType, TestDns, a, srv};
 
@@ -30,13 +30,14 @@ async fn a_failed_lookup_is_an_error_with_its_cause_and_registers_once_dns_answe
         .await
         .unwrap();
     let error = expect_state(&mut events, RegistrationState::Error).await;
-    let Event::Registration { reason, .. } = error else {
+    let Event::Registration { reason, cause, .. } = error else {
         unreachable!()
     };
     assert!(
         reason.contains("DNS lookup of example.test failed"),
         "{reason}"
     );
+    assert_eq!(cause, Some(Cause::DnsNoRecords), "{reason}");
     // The name appears: the retry finds it and registers.
     dns.set(
         "_sip._udp.example.test",
@@ -46,6 +47,25 @@ async fn a_failed_lookup_is_an_error_with_its_cause_and_registers_once_dns_answe
     dns.set("one.example.test", RecordType::A, vec![a("127.0.0.1")]);
     expect_state(&mut events, RegistrationState::Registered).await;
     assert!(!server.bindings("alice").is_empty());
+    client.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_that_does_not_exist_is_an_error_saying_so() {
+    let dns = TestDns::start().await;
+    dns.set_nxdomain(true);
+    let (client, mut events) = client_with(None, |c| c.name_servers = vec![dns.addr()]).await;
+    let profile = client.create_profile(&profile_at("nowhere.test")).unwrap();
+    client
+        .enable_profile(&profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    let error = expect_state(&mut events, RegistrationState::Error).await;
+    let Event::Registration { reason, cause, .. } = error else {
+        unreachable!()
+    };
+    assert_eq!(cause, Some(Cause::DnsNoSuchName), "{reason}");
+    assert!(reason.contains("nowhere.test"), "{reason}");
     client.shutdown().await.unwrap();
 }
 

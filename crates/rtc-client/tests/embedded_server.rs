@@ -424,6 +424,25 @@ fn several_contacts_removal_and_wildcard() {
 }
 
 #[test]
+fn a_device_restarted_with_its_instance_id_replaces_its_binding() {
+    // RFC 5626 §6: a REGISTER with the same +sip.instance and reg-id replaces the binding,
+    // though its Contact (another port) and Call-ID (another run) are new.
+    let mut lab = Lab::new(ServerConfig::demo());
+    let mut a = alice();
+    let outbound = ";reg-id=1;+sip.instance=\"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\"";
+    lab.register(&mut a, "run-1", &[cline(A_CONTACT, outbound)]);
+    let restarted = "sip:alice@192.0.2.1:6000";
+    let ok = lab.register(&mut a, "run-2", &[cline(restarted, outbound)]);
+    assert_eq!(contacts(&ok).len(), 1, "{:?}", contacts(&ok));
+    assert!(contacts(&ok)[0].starts_with(&format!("<{restarted}>")));
+    // Another device (another instance) adds its own binding; so does one without any.
+    let other = ";reg-id=1;+sip.instance=\"<urn:uuid:00000000-0000-4000-8000-000000000001>\"";
+    lab.register(&mut a, "run-3", &[cline("sip:alice@192.0.2.5", other)]);
+    let ok = lab.register(&mut a, "run-4", &[cline("sip:alice@192.0.2.6", "")]);
+    assert_eq!(contacts(&ok).len(), 3, "{:?}", contacts(&ok));
+}
+
+#[test]
 fn too_many_contacts_are_refused_whole() {
     let mut cfg = ServerConfig::demo();
     cfg.max_contacts = 2;

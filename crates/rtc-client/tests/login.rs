@@ -497,6 +497,36 @@ async fn a_registration_error_without_a_status_says_why() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logoff_the_server_never_took_fails() {
+    // Registered over TCP; then the server goes away. The removal of the binding is refused
+    // at once (nothing listens), so the client is not registered any more as far as it knows,
+    // but the server never heard it: that is a failed logoff, exit 1, saying why.
+    let (server, port) = embedded_server().await;
+    let dir = TempDir::new("login-logoff-refused");
+    let profile = dir.path("alice.xml");
+    std::fs::write(&profile, profile_xml("alice", port, "tcp")).unwrap();
+    let mut rtc = Rtc::login(&profile, &dir.path("store.xml"));
+    rtc.expect_where("registered", |l| {
+        l.starts_with("event registration: registered")
+    })
+    .await;
+    server.shutdown();
+    drop(server);
+    rtc.expect_where("the registrar gone", |l| {
+        l.starts_with("event registration: error (")
+    })
+    .await;
+    rtc.send("quit");
+    rtc.exit_failed().await;
+    assert!(
+        rtc.saw_line_starting("stderr error logout: not unregistered: ")
+            && rtc.output().contains("connection refused"),
+        "{}",
+        rtc.output()
+    );
+}
+
 #[tokio::test]
 async fn corrupt_store_is_refused_and_left_alone() {
     let dir = TempDir::new("login-corrupt");

@@ -655,3 +655,47 @@ async fn a_buddy_who_denies_us_is_reported_refused() {
         "{seen:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_too_large_to_send_is_refused_and_the_limit_is_configured_once() {
+    let (_server, port) = embedded_server().await;
+    let dir = TempDir::new("presence-too-large");
+    let big = "x".repeat(70 * 1024);
+    // The default limit (64 KiB) bounds what the client parses and what it builds alike.
+    let (alice, _events, _) = registered(&profile_xml("alice", port, "udp"), None).await;
+    alice
+        .enable_presence(Store::file(dir.path("alice.xml")))
+        .await
+        .unwrap();
+    alice
+        .set_local_presence(Status::Away, Some("short"))
+        .await
+        .unwrap();
+    let err = alice
+        .set_local_presence(Status::Online, Some(&big))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("over the 65535-byte message limit"), "{err}");
+    // Nothing changed: what was shown stays, and is what the store keeps.
+    alice.disable_presence().await.unwrap();
+    let stored = std::fs::read_to_string(dir.path("alice.xml")).unwrap();
+    assert!(
+        stored.contains("short") && !stored.contains(&big[..100]),
+        "{stored}"
+    );
+    alice.shutdown().await.unwrap();
+
+    // Raised in one place, the same document fits.
+    let (bob, _events, _) = registered_with(&profile_xml("bob", port, "udp"), |c| {
+        c.transport.parse.max_message_size = 256 * 1024;
+    })
+    .await;
+    bob.enable_presence(Store::file(dir.path("bob.xml")))
+        .await
+        .unwrap();
+    bob.set_local_presence(Status::Online, Some(&big))
+        .await
+        .unwrap();
+    bob.shutdown().await.unwrap();
+}

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use rtc_client::outbound::{InstanceId, Outbound};
 use rtc_client::registration::{Failure, OutgoingRequest};
-use rtc_client::{Endpoint, Registration, RegistrationConfig, RegistrationState};
+use rtc_client::{Cause, Endpoint, Registration, RegistrationConfig, RegistrationState};
 use sip_parse::{Message, MessageBuilder, Target, TransportKind};
 use sip_txn::digest::Credentials;
 
@@ -551,7 +551,6 @@ fn after_a_failover_refreshes_stay_with_the_server_that_holds_the_binding() {
 
 #[test]
 fn a_failure_says_its_cause_and_a_certificate_outweighs_a_refusal() {
-    use rtc_client::Cause;
     let (now, mut reg) = setup();
     let a = send_register(&mut reg);
     // The first server's certificate is not trusted; the second refuses the connection.
@@ -582,9 +581,14 @@ fn a_failure_says_its_cause_and_a_certificate_outweighs_a_refusal() {
 fn a_failed_lookup_is_an_error_with_its_cause_then_looked_up_again_with_backoff() {
     let now = start();
     let mut reg = registration(Vec::new());
-    reg.lookup_failed(now, "DNS lookup of example.test failed: no such name");
+    reg.lookup_failed(
+        now,
+        "DNS lookup of example.test failed: no such name",
+        Cause::DnsNoSuchName,
+    );
     let e = reg.poll_event().unwrap();
     assert_eq!(e.state, RegistrationState::Error);
+    assert_eq!(e.cause, Some(Cause::DnsNoSuchName));
     assert!(e.reason.contains("example.test"), "{}", e.reason);
     assert!(reg.poll_request().is_none());
     assert!(!reg.poll_lookup(), "not before the backoff");
@@ -596,7 +600,11 @@ fn a_failed_lookup_is_an_error_with_its_cause_then_looked_up_again_with_backoff(
     assert!(reg.poll_lookup());
     assert!(reg.poll_request().is_none(), "no REGISTER without targets");
     // It fails again: the wait grows.
-    reg.lookup_failed(t1, "DNS lookup of example.test failed: timed out");
+    reg.lookup_failed(
+        t1,
+        "DNS lookup of example.test failed: timed out",
+        Cause::Dns,
+    );
     let second_wait = reg.poll_timeout().unwrap() - t1;
     assert!((Duration::from_secs(2)..=Duration::from_secs(4)).contains(&second_wait));
     let t2 = t1 + second_wait;
@@ -751,4 +759,70 @@ fn a_registrar_without_outbound_gets_the_rfc_3581_contact_rewrite() {
     );
     assert!(reg.flow().is_none());
     assert!(!reg.local().is_outbound());
+}
+
+#[test]
+fn an_untrusted_certificate_is_reported_once_and_retried_only_with_backoff() {
+    // The registrar's certificate is not trusted, for an hour of simulated time: the TLS
+    // handshake fails at once each time, so only the backoff stands between the client and a
+    // tight loop.
+    let t0 = start();
+    let mut reg = registration(vec![Target::tcp("192.0.2.9:5061".parse().unwrap())]);
+    let mut now = t0;
+    let mut req = send_register(&mut reg);
+    let mut sent = vec![now];
+    while now < t0 + Duration::from_secs(3600) {
+        reg.handle_failure(now, req.id, Failure::Transport(Cause::TlsUnknownCa))
+            .unwrap();
+        assert_eq!(reg.state(), RegistrationState::Error);
+        let wake = reg.poll_timeout().expect("a retry is scheduled");
+        assert!(wake > now, "a retry waits");
+        now = wake;
+        reg.handle_timeout(now).unwrap();
+        req = reg.poll_request().expect("the retry");
+        sent.push(now);
+    }
+    // Told once, clearly: `Registering`, then one `Error` with the cause, then nothing more
+    // however often it is retried.
+    let events: Vec<_> = std::iter::from_fn(|| reg.poll_event()).collect();
+    let told: Vec<_> = events.iter().map(|e| (e.state, e.cause)).collect();
+    assert_eq!(
+        told,
+        [
+            (RegistrationState::Registering, None),
+            (RegistrationState::Error, Some(Cause::TlsUnknownCa)),
+        ],
+        "{events:#?}"
+    );
+    // Retried with a growing wait: 2 s, 4 s, … up to 5 minutes, each drawn from its upper half.
+    let gaps: Vec<Duration> = sent.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.iter().all(|g| *g >= Duration::from_secs(1)),
+        "{gaps:?}"
+    );
+    assert!(
+        gaps.iter()
+            .rev()
+            .take(5)
+            .all(|g| *g >= Duration::from_secs(150)),
+        "{gaps:?}"
+    );
+    assert!(sent.len() <= 30, "{} attempts in an hour", sent.len());
+    // The user fixes the trust store: the next retry succeeds, and that is news again.
+    accept(&mut reg, now, &req, 600);
+    let last: Vec<_> = std::iter::from_fn(|| reg.poll_event())
+        .map(|e| e.state)
+        .collect();
+    assert_eq!(last, [RegistrationState::Registered]);
+    // A later failure of the same kind is reported again.
+    let (at, refresh) = refresh_due(&mut reg);
+    reg.handle_failure(at, refresh.id, Failure::Transport(Cause::TlsUnknownCa))
+        .unwrap();
+    let again: Vec<_> = std::iter::from_fn(|| reg.poll_event())
+        .map(|e| (e.state, e.cause))
+        .collect();
+    assert_eq!(
+        again,
+        [(RegistrationState::Error, Some(Cause::TlsUnknownCa))]
+    );
 }

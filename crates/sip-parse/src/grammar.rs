@@ -351,16 +351,19 @@ impl<'a> Plain<'a> {
     }
 
     /// The bytes from the cursor on.
+    #[inline]
     pub(crate) fn rest(&self) -> &'a [u8] {
         self.text.as_bytes().get(self.pos..).unwrap_or_default()
     }
 
     /// The next byte.
+    #[inline]
     pub(crate) fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
 
     /// Steps over `c` if it comes next.
+    #[inline]
     pub(crate) fn eat(&mut self, c: u8) -> bool {
         let next = self.peek() == Some(c);
         self.pos += usize::from(next);
@@ -368,6 +371,7 @@ impl<'a> Plain<'a> {
     }
 
     /// The text of the next `n` bytes, stepping over them.
+    #[inline]
     pub(crate) fn take(&mut self, n: usize) -> Option<&'a str> {
         let piece = self.text.get(self.pos..self.pos.checked_add(n)?)?;
         self.pos += n;
@@ -375,6 +379,7 @@ impl<'a> Plain<'a> {
     }
 
     /// The longest non-empty run of bytes in character class `mask`.
+    #[inline]
     pub(crate) fn many1(&mut self, mask: u8) -> Option<&'a str> {
         match chars::span(self.rest(), mask) {
             0 => None,

@@ -82,7 +82,73 @@ pub struct Message {
     buf: Bytes,
     start: StartLine,
     headers: Vec<RawHeader>,
+    /// Where the first field of each [`HOT`] header is in `headers`.
+    first: First,
     body: Span,
+}
+
+/// The headers the typed views read on every message (the transaction key, the dialog's and
+/// the target's): the parse notes where the first of each is, so a view finds it without a scan.
+const HOT: [HeaderName; 6] = [
+    HeaderName::Via,
+    HeaderName::From,
+    HeaderName::To,
+    HeaderName::CallId,
+    HeaderName::CSeq,
+    HeaderName::Contact,
+];
+
+/// The slot of `name` in [`HOT`] and [`First`]; `HOT.len()` for any other name. A `match`, so
+/// that a view asking for a constant name gets a constant slot.
+#[inline(always)]
+const fn hot_slot(name: HeaderName) -> usize {
+    match name {
+        HeaderName::Via => 0,
+        HeaderName::From => 1,
+        HeaderName::To => 2,
+        HeaderName::CallId => 3,
+        HeaderName::CSeq => 4,
+        HeaderName::Contact => 5,
+        _ => HOT.len(),
+    }
+}
+
+/// [`hot_slot`] as a table indexed by the name's discriminant (a fieldless enum's cast), for
+/// the pass over every field.
+static HOT_SLOTS: [u8; 256] = {
+    let mut slots = [HOT.len() as u8; 256];
+    let mut i = 0;
+    while i < HOT.len() {
+        slots[HOT[i] as usize] = i as u8;
+        i += 1;
+    }
+    slots
+};
+
+/// The index of the first field of each [`HOT`] header, [`First::NONE`] where there is none;
+/// the last slot collects every other name and is never read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct First([u32; HOT.len() + 1]);
+
+impl First {
+    const NONE: u32 = u32::MAX;
+    const EMPTY: Self = Self([Self::NONE; HOT.len() + 1]);
+
+    /// The first of each hot header among `headers`: one pass once they are all read, which
+    /// costs less than noting them in the parser's loop over lines.
+    fn of(headers: &[RawHeader]) -> Self {
+        let mut first = Self::EMPTY;
+        // Backwards, so the first of each name is written last. `max_headers` keeps the count
+        // far below u32::MAX; a field beyond it is not noted.
+        let mut i = headers.len().min(First::NONE as usize);
+        while i > 0 {
+            i -= 1;
+            if let Some(h) = headers.get(i) {
+                first.0[usize::from(HOT_SLOTS[h.name as usize])] = i as u32;
+            }
+        }
+        first
+    }
 }
 
 /// The outcome of [`Message::parse_stream`].
@@ -118,6 +184,7 @@ impl Header<'_> {
 struct Head {
     start: StartLine,
     headers: Vec<RawHeader>,
+    first: First,
     /// Offset of the first body byte.
     len: usize,
     content_length: Option<usize>,
@@ -247,6 +314,7 @@ impl Message {
             buf,
             start: head.start,
             headers: head.headers,
+            first: head.first,
             body,
         }
     }
@@ -337,10 +405,27 @@ impl Message {
 
     /// Every field called `name`, in order.
     pub fn headers_named(&self, name: HeaderName) -> impl Iterator<Item = Header<'_>> + '_ {
+        let from = self.first_index(name).unwrap_or(0);
         self.headers
+            .get(from..)
+            .unwrap_or_default()
             .iter()
             .filter(move |h| h.name == name)
             .map(|h| self.header_at(h))
+    }
+
+    /// Where the first field called `name` is, for a [`HOT`] name: `Some(headers.len())` when
+    /// there is none. `None` for other names (they are looked for).
+    #[inline]
+    fn first_index(&self, name: HeaderName) -> Option<usize> {
+        let slot = hot_slot(name);
+        if slot == HOT.len() {
+            return None;
+        }
+        Some(match self.first.0[slot] {
+            First::NONE => self.headers.len(),
+            at => at as usize,
+        })
     }
 
     /// Every field whose name is `name` (case-insensitive; the compact or long form of a known
@@ -355,7 +440,10 @@ impl Message {
 
     /// The first field called `name`.
     pub fn header(&self, name: HeaderName) -> Option<Header<'_>> {
-        self.headers_named(name).next()
+        match self.first_index(name) {
+            Some(at) => self.headers.get(at).map(|h| self.header_at(h)),
+            None => self.headers_named(name).next(),
+        }
     }
 
     /// The value of the first field called `name`, as text.
@@ -467,16 +555,18 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
     };
 
     let mut fields = Fields::new();
-    // The field read last stays open until a line that is not a continuation arrives.
-    let mut last: Option<RawHeader> = None;
+    // Each field is kept as soon as its line is read; a folded line then extends the last one.
+    // A Content-Length is checked once complete, when a line that is not a continuation comes.
+    let mut length_open = false;
     let mut content_length: Option<usize> = None;
 
     loop {
         if let Some((field, next)) = plain_field(buf, pos, cfg) {
-            if let Some(h) = last.replace(field) {
-                content_length = check_content_length(buf, &h, content_length)?;
-                fields.push(h, cfg, pos)?;
+            if length_open {
+                content_length = check_content_length(buf, fields.last(), content_length)?;
             }
+            length_open = field.name == HeaderName::ContentLength;
+            fields.push(field, cfg, next)?;
             pos = next;
             continue;
         }
@@ -489,7 +579,7 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
             }
             // A folded line continues the previous field (RFC 3261 §7.3.1).
             Some(b' ' | b'\t') => {
-                let Some(h) = last.as_mut() else {
+                let Some(h) = fields.last_mut() else {
                     return Err(ParseError::expected("header field name", pos).into());
                 };
                 let (from, to) = trim_ws(line);
@@ -502,22 +592,24 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
             }
             Some(_) => {
                 // The previous field is complete: check it before this line's errors.
-                if let Some(h) = last.take() {
-                    content_length = check_content_length(buf, &h, content_length)?;
-                    fields.push(h, cfg, pos)?;
+                if length_open {
+                    content_length = check_content_length(buf, fields.last(), content_length)?;
                 }
-                last = Some(parse_header_line(line, pos)?);
+                let field = parse_header_line(line, pos)?;
+                length_open = field.name == HeaderName::ContentLength;
+                fields.push(field, cfg, next)?;
             }
         }
         pos = next;
     }
-    if let Some(h) = last.take() {
-        content_length = check_content_length(buf, &h, content_length)?;
-        fields.push(h, cfg, pos)?;
+    if length_open {
+        content_length = check_content_length(buf, fields.last(), content_length)?;
     }
+    let headers = fields.finish();
     Ok(Head {
         start,
-        headers: fields.finish(),
+        first: First::of(&headers),
+        headers,
         len: pos,
         content_length,
     })
@@ -531,7 +623,8 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
 fn plain_field(buf: &[u8], pos: usize, cfg: &ParseConfig) -> Option<(RawHeader, usize)> {
     let line = buf.get(pos..)?;
     let (n, name) = plain_name(line)?;
-    let mut value = n + 1;
+    // Usually one SP, then the value.
+    let mut value = n + 1 + usize::from(line.get(n + 1) == Some(&b' '));
     while matches!(line.get(value), Some(b' ' | b'\t')) {
         value += 1;
     }
@@ -609,6 +702,24 @@ impl Fields {
             stack: [RawHeader::UNUSED; STACK_HEADERS],
             count: 0,
             spill: Vec::new(),
+        }
+    }
+
+    /// The field added last.
+    fn last(&self) -> Option<&RawHeader> {
+        let i = self.count.checked_sub(1)?;
+        match self.spill.last() {
+            Some(h) => Some(h),
+            None => self.stack.get(i),
+        }
+    }
+
+    /// The field added last, to extend it with a folded line.
+    fn last_mut(&mut self) -> Option<&mut RawHeader> {
+        let i = self.count.checked_sub(1)?;
+        match self.spill.last_mut() {
+            Some(h) => Some(h),
+            None => self.stack.get_mut(i),
         }
     }
 
@@ -701,12 +812,12 @@ fn parse_header_line(line: &[u8], pos: usize) -> Result<RawHeader, ParseError> {
 /// different values make the message ambiguous and are refused.
 fn check_content_length(
     buf: &[u8],
-    h: &RawHeader,
+    h: Option<&RawHeader>,
     seen: Option<usize>,
 ) -> Result<Option<usize>, ParseError> {
-    if h.name != HeaderName::ContentLength {
+    let Some(h) = h.filter(|h| h.name == HeaderName::ContentLength) else {
         return Ok(seen);
-    }
+    };
     let v = &buf[h.value.range()];
     let at = h.value.start as usize;
     let digits = v.iter().take_while(|c| c.is_ascii_digit()).count();
@@ -1004,6 +1115,14 @@ mod tests {
         assert!(parse("MESSAGE sip:a SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\nab").is_err());
         assert!(parse("MESSAGE sip:a SIP/2.0\r\nl: 2\r\nl: 2\r\n\r\nab").is_ok());
         assert!(parse("MESSAGE sip:a SIP/2.0\r\nl: 99999999999999999999999\r\n\r\n").is_err());
+        // A folded Content-Length is read whole; a bad one is reported before a later line's
+        // error, and a last field's as well.
+        let m = parse("MESSAGE sip:a SIP/2.0\r\nl:\r\n 2\r\n\r\nhi!").unwrap();
+        assert_eq!(m.body(), b"hi");
+        let e = parse("MESSAGE sip:a SIP/2.0\r\nl: 2x\r\nNoColon\r\n\r\n").unwrap_err();
+        assert_eq!(e, ParseError::expected("Content-Length digits", 27));
+        let e = parse("MESSAGE sip:a SIP/2.0\r\nX: 1\r\nl: 2x\r\n\r\n").unwrap_err();
+        assert_eq!(e, ParseError::expected("Content-Length digits", 33));
     }
 
     #[test]
@@ -1127,6 +1246,40 @@ mod tests {
         ] {
             assert!(plain_field(line.as_bytes(), 0, &cfg).is_none(), "{line:?}");
         }
+    }
+
+    /// The views find the first Via, From, To, Call-ID, CSeq and Contact by the index the parse
+    /// noted, wherever they are (past the fields kept on the stack too) and whichever form the
+    /// name takes; the others are looked for.
+    #[test]
+    fn hot_headers_are_found_where_they_first_appear() {
+        let filler = "X-A: y\r\n".repeat(STACK_HEADERS + 10);
+        let m = parse(&format!(
+            "OPTIONS sip:a SIP/2.0\r\nX-B: 0\r\n{filler}v: SIP/2.0/UDP h;branch=z9hG4bK2\r\n\
+             Via: SIP/2.0/UDP h;branch=z9hG4bK3\r\nm: <sip:c@h>\r\ni: 1\r\n\
+             Contact: <sip:d@h>\r\nCSeq: 2 OPTIONS\r\n\r\n"
+        ))
+        .unwrap();
+        assert_eq!(m.top_via().unwrap().branch(), Some("z9hG4bK2"));
+        assert_eq!(m.vias().count(), 2);
+        assert_eq!(m.call_id().unwrap(), "1");
+        assert_eq!(m.cseq().unwrap().seq, 2);
+        let contacts: Vec<_> = m
+            .headers_named(HeaderName::Contact)
+            .map(|h| h.value)
+            .collect();
+        assert_eq!(contacts, [&b"<sip:c@h>"[..], b"<sip:d@h>"]);
+        assert!(m.header(HeaderName::From).is_none());
+        assert_eq!(m.headers_named(HeaderName::To).count(), 0);
+        assert_eq!(
+            m.to_header().unwrap_err().kind,
+            ErrorKind::MissingHeader(HeaderName::To)
+        );
+        assert_eq!(m.header(HeaderName::Other).unwrap().value, b"0");
+        assert_eq!(
+            m.headers_named(HeaderName::Other).count(),
+            STACK_HEADERS + 11
+        );
     }
 
     #[test]

@@ -35,6 +35,13 @@ pub enum Cause {
     Reset,
     /// The connection could not be made in time.
     TimedOut,
+    /// DNS says the server's name does not exist (NXDOMAIN).
+    DnsNoSuchName,
+    /// The server's name exists but has no SRV or address records to reach it by
+    /// (RFC 3263 §4).
+    DnsNoRecords,
+    /// The DNS lookup itself failed (no resolver, server failure, no answer).
+    Dns,
     /// Anything else (local errors, framing, shutdown).
     Other,
 }
@@ -97,6 +104,9 @@ impl fmt::Display for Cause {
             Cause::Refused => "connection refused",
             Cause::Reset => "connection reset",
             Cause::TimedOut => "connection timed out",
+            Cause::DnsNoSuchName => "no such name in DNS",
+            Cause::DnsNoRecords => "no SRV or address records in DNS",
+            Cause::Dns => "the DNS lookup failed",
             Cause::Other => "transport error",
         })
     }
@@ -111,6 +121,9 @@ impl Error {
                 Cause::of_io(source)
             }
             Error::ConnectionClosed { .. } => Cause::Reset,
+            Error::NoSuchName(_) => Cause::DnsNoSuchName,
+            Error::NotFound(_) => Cause::DnsNoRecords,
+            Error::Dns { .. } => Cause::Dns,
             _ => Cause::Other,
         }
     }

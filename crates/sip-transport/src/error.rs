@@ -123,9 +123,13 @@ pub enum Error {
         /// What was wrong.
         what: &'static str,
     },
-    /// RFC 3263 location found no address for the destination.
+    /// RFC 3263 location found no address for the destination: the name exists, but has no
+    /// usable SRV or address records.
     #[error("no address found for {0}")]
     NotFound(String),
+    /// DNS says the name does not exist (NXDOMAIN).
+    #[error("no such name: {0}")]
+    NoSuchName(String),
 }
 
 /// Shorthand for results of this crate.

@@ -81,6 +81,7 @@
 //!
 //! The crate has no global state and spawns its tasks on the ambient tokio runtime; dropping
 //! every [`Transport`] clone (or calling [`Transport::shutdown`]) stops them.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 mod admission;
@@ -94,6 +95,7 @@ mod stream;
 pub mod stun;
 mod target;
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 mod tls;
 mod udp;

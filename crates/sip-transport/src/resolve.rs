@@ -649,6 +649,9 @@ impl DnsLookup for HickoryDns {
     async fn ip_ttl(&self, host: &str) -> Result<(Vec<IpAddr>, Option<Duration>)> {
         match self.0.lookup_ip(fqdn(host)).await {
             Ok(l) => Ok((l.iter().collect(), remaining(l.valid_until()))),
+            // A name that does not exist is not a name without addresses: the user mistyped
+            // it, or DNS lost it (Cause::DnsNoSuchName).
+            Err(e) if e.is_nx_domain() => Err(Error::NoSuchName(host.to_owned())),
             Err(e) if e.is_no_records_found() => Ok((Vec::new(), None)),
             Err(e) => Err(dns_error(host, "A/AAAA", e)),
         }

@@ -1,5 +1,6 @@
 //! For tests that run a real SIP peer (Kamailio, sipp, baresip) beside this stack: ports to
-//! hand it, and the gate that decides whether such an interop test runs.
+//! hand it, and the gate that decides whether such an interop test runs. Feature `testkit`:
+//! for tests, not for production code.
 //!
 //! ```no_run
 //! use sip_transport::testkit;

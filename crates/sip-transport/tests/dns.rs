@@ -141,3 +141,31 @@ async fn the_answer_is_valid_for_its_shortest_ttl() {
         "{valid:?}"
     );
 }
+
+#[tokio::test]
+async fn a_name_that_does_not_exist_is_told_from_one_without_records() {
+    use sip_transport::{Cause, Error};
+    let server = serving(Vec::new()).await;
+    server.set_nxdomain(true);
+    let dns = HickoryDns::with_name_servers(&[server.addr()]);
+    // Nothing at all under that name: NXDOMAIN.
+    let missing = locate(&dns, &Destination::host("nowhere.test"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&missing, Error::NoSuchName(h) if h == "nowhere.test"),
+        "{missing}"
+    );
+    assert_eq!(missing.cause(), Cause::DnsNoSuchName);
+    // The server answers empty NOERRORs instead: the name exists, but no SRV or address
+    // leads anywhere.
+    server.set_nxdomain(false);
+    let empty = locate(&dns, &Destination::host("empty.test"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&empty, Error::NotFound(h) if h == "empty.test"),
+        "{empty}"
+    );
+    assert_eq!(empty.cause(), Cause::DnsNoRecords);
+}

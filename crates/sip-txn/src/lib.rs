@@ -84,6 +84,7 @@
 //! assert!(layer.is_empty() && layer.poll_timeout().is_none());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 mod ack_wait;
@@ -92,6 +93,7 @@ mod client_non_invite;
 pub mod dialog;
 pub mod digest;
 #[cfg(feature = "driver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "driver")))]
 pub mod driver;
 mod error;
 mod event;
@@ -119,4 +121,5 @@ pub use target::Transmit;
 pub use timer::{Timer, TimerConfig};
 
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;

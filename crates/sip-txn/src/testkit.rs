@@ -1,5 +1,6 @@
 //! A test harness in the shape of quinn-proto's `Pair`: a client layer and a server layer joined
-//! by an in-memory network with a simulated clock that can drop and delay datagrams.
+//! by an in-memory network with a simulated clock that can drop and delay datagrams. Feature
+//! `testkit`: for tests, not for production code.
 //!
 //! Deterministic: loss comes from a seeded generator, time only moves when the harness moves it.
 

@@ -601,3 +601,80 @@ async fn a_burst_beyond_the_transaction_cap_gets_503s() {
     server.shutdown().await;
     assert_eq!(answering.await.unwrap(), CAP);
 }
+
+/// A transaction user that does not keep up: with its queue full (2 requests), every further
+/// request gets a 503 that says when to try again (the limits' Retry-After), once, and a
+/// retransmission of it the same 503; the queued ones are still there to answer.
+#[tokio::test]
+async fn a_full_incoming_queue_answers_503_with_retry_after() {
+    let cfg = TransportConfig {
+        udp: vec![LOOPBACK.parse().unwrap()],
+        ..Default::default()
+    };
+    let (t, events) = Transport::bind(cfg).await.unwrap();
+    let (server, mut incoming) = Driver::start(
+        t,
+        events,
+        DriverConfig {
+            incoming_queue: 2,
+            limits: sip_txn::Limits {
+                retry_after: 7,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let to = addr(&server, TransportKind::Udp);
+    let raw = UdpSocket::bind(LOOPBACK).await.unwrap();
+    let me = raw.local_addr().unwrap();
+    let wire = |i: u32| {
+        format!(
+            "OPTIONS sip:bob@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKq{i}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:alice@{me}>;tag=a1\r\nTo: <sip:bob@{to}>\r\n\
+             Call-ID: queue-{i}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let mut buf = vec![0u8; 4096];
+    let mut answer = async |raw: &UdpSocket| {
+        let (n, _) =
+            tokio::time::timeout(std::time::Duration::from_secs(10), raw.recv_from(&mut buf))
+                .await
+                .expect("an answer")
+                .unwrap();
+        Message::parse_slice(&buf[..n]).unwrap()
+    };
+    for i in 0..2 {
+        raw.send_to(wire(i).as_bytes(), to).await.unwrap();
+    }
+    // Sent one at a time so the two queued ones are surely first.
+    for i in 2..5 {
+        raw.send_to(wire(i).as_bytes(), to).await.unwrap();
+        let rsp = answer(&raw).await;
+        assert_eq!(rsp.status(), Some(503));
+        assert_eq!(
+            rsp.top_via().unwrap().branch(),
+            Some(format!("z9hG4bKq{i}").as_str())
+        );
+        assert_eq!(rsp.header_str(sip_parse::HeaderName::RetryAfter), Some("7"));
+    }
+    raw.send_to(wire(4).as_bytes(), to).await.unwrap();
+    let again = answer(&raw).await;
+    assert_eq!(again.status(), Some(503));
+    assert_eq!(
+        again.header_str(sip_parse::HeaderName::RetryAfter),
+        Some("7")
+    );
+    for _ in 0..2 {
+        next_request(&mut incoming)
+            .await
+            .transaction
+            .reply(200, "OK")
+            .await
+            .unwrap();
+    }
+    for _ in 0..2 {
+        assert_eq!(answer(&raw).await.status(), Some(200));
+    }
+    server.shutdown().await;
+}

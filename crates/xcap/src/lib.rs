@@ -22,6 +22,25 @@
 //! The documents themselves are built and parsed elsewhere (the `presence` crate, sans-IO);
 //! this crate moves bytes and ETags.
 //!
+//! Addressing needs no server:
+//!
+//! ```
+//! use xcap::{Application, NodeSelector, XcapRoot};
+//!
+//! let root = XcapRoot::parse("https://xcap.example.com/xcap-root")?;
+//! let rules = root.user_document(Application::PRES_RULES.auid, "sip:alice@example.com", "index");
+//! assert_eq!(rules.path(), "/xcap-root/pres-rules/users/sip:alice@example.com/index");
+//! let rule = rules.node(&NodeSelector::new(r#"ruleset/rule[@id="a"]"#)?)?;
+//! assert_eq!(
+//!     rule.to_string(),
+//!     "https://xcap.example.com/xcap-root/pres-rules/users/sip:alice@example.com/index\
+//!      /~~/ruleset/rule%5B@id=%22a%22%5D"
+//! );
+//! # Ok::<(), xcap::Error>(())
+//! ```
+//!
+//! Reading and writing, against a server:
+//!
 //! ```no_run
 //! use xcap::{Application, Condition, NodeSelector, XcapClient, XcapConfig, XcapRoot};
 //! # async fn f() -> xcap::Result<()> {

@@ -88,10 +88,7 @@ pub(super) fn follow_registration(
                 .target()
                 .filter(|t| t.transport == TransportKind::Udp);
             // RFC 5626 §4.4.1: on an outbound flow, at the registrar's Flow-Timer.
-            let config = config.map(|c| match p.registration.flow().and_then(|f| f.flow_timer) {
-                Some(interval) => KeepAliveConfig { interval, ..c },
-                None => c,
-            });
+            let config = crate::outbound::keepalive_for(config, p.registration.flow());
             p.keepalive = match (udp, config, p.keepalive.take()) {
                 (Some(t), _, Some(k)) if k.target() == t => Some(k),
                 (Some(t), Some(c), _) => KeepAlive::new(t.clone(), c, now)

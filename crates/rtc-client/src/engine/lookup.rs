@@ -15,7 +15,7 @@ pub(super) struct Lookup {
     /// under the same key).
     seq: u64,
     /// The registrar's targets and the proxy's, or why the lookup failed.
-    result: std::result::Result<(Located, Option<Located>), String>,
+    result: std::result::Result<(Located, Option<Located>), (String, Cause)>,
 }
 
 /// The shortest time an answer is kept before it is looked up again, whatever its TTL: a TTL
@@ -50,7 +50,7 @@ impl Engine {
                     *slot = Some(dns.clone());
                     Ok(Resolver::System(dns))
                 }
-                Err(e) => Err(format!("no DNS resolver: {e}")),
+                Err(e) => Err((format!("no DNS resolver: {e}"), Cause::Dns)),
             },
         };
         tokio::spawn(async move {
@@ -91,7 +91,7 @@ impl Engine {
             // Our address towards the server (a wildcard listener routes per destination).
             let local = self
                 .local(&p.user_part, registrar.targets.first())
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| (e.to_string(), Cause::Other))?;
             Ok((registrar, proxy, local))
         });
         let Some(p) = self.profiles.get_mut(&key) else {
@@ -118,8 +118,8 @@ impl Engine {
                 }
                 moved
             }
-            Err(reason) => {
-                p.registration.lookup_failed(now, &reason);
+            Err((reason, cause)) => {
+                p.registration.lookup_failed(now, &reason, cause);
                 false
             }
         };
@@ -144,8 +144,12 @@ impl Engine {
     }
 }
 
-/// `server`'s targets in RFC 3263 order; an error names the server and says why.
-async fn resolve(resolver: &Resolver, server: &SipServer) -> std::result::Result<Located, String> {
+/// `server`'s targets in RFC 3263 order; an error names the server and says why, in words and
+/// as a [`Cause`] (no such name, no records, the lookup failed).
+async fn resolve(
+    resolver: &Resolver,
+    server: &SipServer,
+) -> std::result::Result<Located, (String, Cause)> {
     let host = server.addr.host.to_string();
     let dest = Destination {
         port: server.addr.port,
@@ -162,9 +166,10 @@ async fn resolve(resolver: &Resolver, server: &SipServer) -> std::result::Result
     };
     match targets {
         Ok(t) if !t.targets.is_empty() => Ok(t),
-        Ok(_) => Err(format!(
-            "DNS lookup of {host} failed: no such name or no records"
+        Ok(_) => Err((
+            format!("DNS lookup of {host} failed: {}", Cause::DnsNoRecords),
+            Cause::DnsNoRecords,
         )),
-        Err(e) => Err(format!("DNS lookup of {host} failed: {e}")),
+        Err(e) => Err((format!("DNS lookup of {host} failed: {e}"), e.cause())),
     }
 }

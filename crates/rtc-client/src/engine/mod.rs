@@ -11,6 +11,7 @@ mod lookup;
 mod outbound;
 mod presence_agent;
 mod routing;
+mod server_rules;
 
 use flows::follow_registration;
 use liveness::follow_liveness;
@@ -40,6 +41,7 @@ use presence::{
 
 use crate::agent::{Agent, PresenceRole, shown};
 use crate::autosave::{self, Autosave};
+use crate::error::transport_cause;
 use crate::event_queue::EventSender;
 use crate::keepalive::{KeepAlive, KeepAliveConfig, KeepAliveEvent};
 use crate::large_request::LargeRequests;
@@ -214,6 +216,8 @@ struct ProfileState {
     local: Endpoint,
     /// Answers challenges to requests other than REGISTER (MESSAGE, SUBSCRIBE, PUBLISH).
     digest: DigestClient,
+    /// The user's credentials, for the XCAP server too.
+    credentials: Option<Credentials>,
     /// The proxy's targets (RFC 3263 order), if the profile names a proxy; else the
     /// registrar's, of which out-of-dialog requests follow the one registered with
     /// ([`ProfileState::next_hop`]).
@@ -282,6 +286,8 @@ pub(crate) struct Engine {
     messages: im::Messages,
     /// Our RFC 5626 instance id, once a profile or the presence store fixed it.
     instance: Option<crate::outbound::InstanceId>,
+    /// The watcher list as pres-rules on the XCAP server, when the config names one.
+    server_rules: server_rules::ServerRules,
 }
 
 impl Engine {
@@ -326,6 +332,7 @@ impl Engine {
             large: LargeRequests::default(),
             messages: im::Messages::default(),
             instance: None,
+            server_rules: server_rules::ServerRules::default(),
         }
     }
 
@@ -367,6 +374,7 @@ impl Engine {
                 Some(done) = self.done_rx.recv() => self.handle_done(done).await,
                 Some(report) = self.sessions.recv() => self.session_report(report),
                 Some(lookup) = self.lookup_rx.recv() => self.lookup_done(lookup),
+                Some(stored) = self.server_rules.recv() => self.rules_stored(stored),
                 () = sleep => self.handle_timeout(),
             }
             self.drain();
@@ -627,8 +635,8 @@ impl Engine {
         config.relookup = true;
         config.outbound = self.outbound();
         let registration = Registration::new(config, local.clone(), Vec::new())?;
-        let digest = match credentials {
-            Some(c) => DigestClient::new(c),
+        let digest = match &credentials {
+            Some(c) => DigestClient::new(c.clone()),
             None => DigestClient::default(),
         };
         self.profiles.insert(
@@ -640,6 +648,7 @@ impl Engine {
                 registration,
                 local,
                 digest,
+                credentials,
                 outbound: Vec::new(),
                 proxy,
                 logging_off: Vec::new(),
@@ -793,7 +802,7 @@ impl Engine {
                 if let Some(agent) = self.agent_of(generation) {
                     match &done.outcome {
                         Ok(response) => agent.handle_response(now, core, handle, response),
-                        Err(_) => agent.handle_failure(now, core, handle),
+                        Err(e) => agent.handle_failure(now, core, handle, transport_cause(e)),
                     }
                 }
             }

@@ -40,6 +40,13 @@ impl Engine {
         if p.registration.state() == RegistrationState::Registered {
             agent.registered(Self::now(), &presence.data);
         }
+        self.server_rules
+            .start(&self.config, &p.aor, p.credentials.clone())?;
+        self.server_rules.want(&presence.data.watchers);
+        if self.config.xcap_root.is_some() {
+            // A presence server with rules: its pending watchers are ours to decide.
+            agent.watch_watchers(Self::now())?;
+        }
         self.agent = Some(agent);
         self.agent_generation += 1;
         Ok(())
@@ -51,6 +58,7 @@ impl Engine {
         let Some(mut agent) = self.agent.take() else {
             return;
         };
+        self.server_rules.stop();
         if let Some(presence) = &self.presence {
             agent.shut(now, &presence.data);
         }
@@ -139,6 +147,12 @@ impl Engine {
                     .profiles
                     .values()
                     .any(|p| p.registration.state() == RegistrationState::Registered);
+                // A document too large to send is refused here, and ours stays as it was.
+                let wanted = LocalPresence::new(status, note.as_deref());
+                if let Some(Err(e)) = self.agent.as_mut().map(|a| a.check(&wanted)) {
+                    let _ = reply.send(Err(e));
+                    return;
+                }
                 let r = self.presence_mut().map(|p| {
                     p.data.local = LocalPresence::new(status, note.as_deref());
                     p.appear_offline &= !registered;
@@ -168,6 +182,7 @@ impl Engine {
         }
         if edits && let Some(p) = &mut self.presence {
             p.autosave.changed(now);
+            self.server_rules.want(&p.data.watchers);
         }
     }
 
@@ -293,6 +308,37 @@ impl Engine {
         }
     }
 
+    /// Watchers the presence server holds pending: each one the watcher list leaves
+    /// undecided is added to it as offering and offered to the application, as a watcher
+    /// subscribing to us directly is; one decided already is written to the server's rules by
+    /// the next sync.
+    fn offer_server_watchers(&mut self, offers: Vec<(String, Option<String>)>) {
+        let Some(p) = &mut self.presence else {
+            return;
+        };
+        if offers.is_empty() {
+            return;
+        }
+        for (uri, name) in offers {
+            match p
+                .data
+                .watchers
+                .admit(&uri, name.as_deref().unwrap_or_default())
+            {
+                Ok(presence::WatcherDecision::Offer) => {
+                    self.pending_events.push_back(Event::Watcher {
+                        uri,
+                        name,
+                        state: WatcherState::Offering,
+                    })
+                }
+                Ok(_) => {}
+                Err(e) => debug!("watcher {uri} from the server: {e}"),
+            }
+        }
+        self.server_rules.want(&p.data.watchers);
+    }
+
     /// The agent of `generation`: the current one, or one retiring.
     pub(super) fn agent_of(&mut self, generation: u64) -> Option<&mut Agent> {
         match self.agent.as_mut() {
@@ -343,7 +389,9 @@ impl Engine {
             let mut out = Vec::new();
             agent.poll_requests(&mut out);
             agent.poll_events(&mut self.pending_events);
+            let offers = agent.take_server_offers();
             let profile = agent.profile.clone();
+            self.offer_server_watchers(offers);
             self.send_presence(self.agent_generation, &profile, out);
         }
         let mut sends = Vec::new();

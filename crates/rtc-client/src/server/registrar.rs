@@ -25,6 +25,10 @@ pub(crate) struct Binding {
     /// contact reuse that connection, since a UA behind a stream usually cannot accept new ones
     /// (the idea of RFC 5626 flows, without its headers).
     pub(crate) flow: Option<Target>,
+    /// The device and flow the binding belongs to (`+sip.instance` and `reg-id`, RFC 5626
+    /// §4.2): a REGISTER naming the same pair replaces it, whatever its Contact URI now (the
+    /// device restarted on another port), instead of adding a second binding (§6).
+    instance: Option<(String, u32)>,
 }
 
 impl Binding {
@@ -209,9 +213,20 @@ impl Location {
                 Some(e) => e.min(config.max_expires),
                 None => config.default_expires.min(config.max_expires),
             };
-            let existing = list
-                .iter_mut()
-                .find(|t| !t.removed && t.binding.uri().is_some_and(|u| u.equivalent(&uri)));
+            // RFC 5626 §6: the instance and reg-id name the binding when both are given.
+            let instance = a
+                .params()
+                .get("+sip.instance")
+                .flatten()
+                .zip(a.params().get("reg-id").flatten())
+                .and_then(|(i, r)| Some((i.trim_matches('"').to_owned(), r.parse::<u32>().ok()?)));
+            let existing = list.iter_mut().find(|t| {
+                !t.removed
+                    && match (&instance, &t.binding.instance) {
+                        (Some(ours), Some(theirs)) => ours == theirs,
+                        _ => t.binding.uri().is_some_and(|u| u.equivalent(&uri)),
+                    }
+            });
             let fresh = Binding {
                 contact: a.uri_str().to_owned(),
                 q: a.q(),
@@ -220,6 +235,7 @@ impl Location {
                 call_id: call_id.to_owned(),
                 cseq,
                 flow: flow.clone(),
+                instance,
             };
             match existing {
                 Some(t) if out_of_order(t) => return Err(stale_cseq()),

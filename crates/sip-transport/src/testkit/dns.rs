@@ -21,6 +21,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
@@ -32,11 +33,12 @@ use tokio::net::UdpSocket;
 /// Records by (lower-case name without the final dot, type).
 pub type Zone = HashMap<(String, RecordType), Vec<RData>>;
 
-/// Answers from its zone; names it does not hold get an empty NOERROR answer. Logs each
-/// query. Stops when dropped.
+/// Answers from its zone; names it does not hold get an empty NOERROR answer, or NXDOMAIN
+/// once [`TestDns::set_nxdomain`] says so. Logs each query. Stops when dropped.
 pub struct TestDns {
     addr: SocketAddr,
     zone: Arc<Mutex<Zone>>,
+    nxdomain: Arc<AtomicBool>,
     queries: Arc<Mutex<Vec<(String, RecordType)>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -61,7 +63,8 @@ impl TestDns {
         let addr = socket.local_addr().expect("bound");
         let zone = Arc::new(Mutex::new(Zone::new()));
         let queries = Arc::new(Mutex::new(Vec::new()));
-        let (log, records) = (queries.clone(), zone.clone());
+        let nxdomain = Arc::new(AtomicBool::new(false));
+        let (log, records, nx) = (queries.clone(), zone.clone(), nxdomain.clone());
         let task = tokio::spawn(async move {
             let mut buf = [0u8; 1500];
             loop {
@@ -89,12 +92,15 @@ impl TestDns {
                         .expect("log lock")
                         .push((name.clone(), q.query_type()));
                     rsp.add_query(q.clone());
-                    let answers = records
-                        .lock()
-                        .expect("zone lock")
+                    let zone = records.lock().expect("zone lock");
+                    if nx.load(Ordering::Relaxed) && !zone.keys().any(|(n, _)| *n == name) {
+                        rsp.set_response_code(ResponseCode::NXDomain);
+                    }
+                    let answers = zone
                         .get(&(name, q.query_type()))
                         .cloned()
                         .unwrap_or_default();
+                    drop(zone);
                     for rdata in answers {
                         rsp.add_answer(Record::from_rdata(q.name().clone(), ttl, rdata));
                     }
@@ -107,9 +113,16 @@ impl TestDns {
         Self {
             addr,
             zone,
+            nxdomain,
             queries,
             task,
         }
+    }
+
+    /// Whether a name the zone holds no record of, of any type, is answered NXDOMAIN (the
+    /// name does not exist) rather than an empty NOERROR (it exists, without such records).
+    pub fn set_nxdomain(&self, on: bool) {
+        self.nxdomain.store(on, Ordering::Relaxed);
     }
 
     /// Where it listens.

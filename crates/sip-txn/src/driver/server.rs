@@ -229,7 +229,8 @@ impl Drop for ServerTransaction {
 /// [`Driver::request_in_order`] transactions.
 ///
 /// When this queue is full ([`DriverConfig::incoming_queue`](super::DriverConfig::incoming_queue)) or
-/// dropped, new requests are answered `503 Service Unavailable` (RFC 3261 §21.5.4).
+/// dropped, new requests are answered `503 Service Unavailable` with the `Retry-After` of
+/// [`Limits::retry_after`](crate::Limits::retry_after) (RFC 3261 §21.5.4).
 #[derive(Debug)]
 pub struct IncomingRequests {
     pub(crate) rx: mpsc::UnboundedReceiver<Received>,

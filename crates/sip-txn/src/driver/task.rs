@@ -282,11 +282,24 @@ impl Task {
     /// Answers server transaction `key` from the driver itself (CANCEL, overload, abandoned),
     /// with the To tag its user's responses carry.
     fn respond_internal(&mut self, now: Instant, key: ServerKey, code: u16, reason: &str) {
+        self.respond_internal_with(now, key, code, reason, &[]);
+    }
+
+    /// [`respond_internal`](Self::respond_internal) with `headers` added.
+    fn respond_internal_with(
+        &mut self,
+        now: Instant,
+        key: ServerKey,
+        code: u16,
+        reason: &str,
+        headers: &[(&str, &str)],
+    ) {
         let Some(request) = self.layer.request(key) else {
             return;
         };
         let tag = self.servers.get(&key).and_then(|r| r.to_tag.clone());
         let built = MessageBuilder::response_to(request, code, reason, tag.as_deref())
+            .and_then(|b| headers.iter().try_fold(b, |b, (n, v)| b.header(n, v)))
             .and_then(MessageBuilder::try_build)
             .and_then(Message::parse);
         match built {
@@ -572,9 +585,17 @@ impl Task {
             _ => false,
         };
         if !accepted {
-            // RFC 3261 §21.5.4: nobody can take it now.
+            // RFC 3261 §21.5.4: nobody can take it now; say when to try again, as the
+            // layer's own 503 over its cap does.
             tracing::debug!(?key, "incoming queue full or closed: 503");
-            self.respond_internal(now(), key, 503, "Service Unavailable");
+            let retry_after = self.layer.limits().retry_after.to_string();
+            self.respond_internal_with(
+                now(),
+                key,
+                503,
+                "Service Unavailable",
+                &[("Retry-After", &retry_after)],
+            );
         }
     }
 

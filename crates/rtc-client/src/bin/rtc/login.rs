@@ -218,20 +218,25 @@ async fn print_events(mut events: Events, states: watch::Sender<Latest>) {
             state,
             status,
             reason,
+            cause,
             ..
         } = e
         {
-            let why = match status {
-                Some(code) => format!("{code} {reason}"),
-                None => reason,
+            // What was asked did not happen: no answer, a broken transport, a refusal.
+            let failed = cause.is_some() || status.is_some_and(|s| s >= 300);
+            let why = match (status, cause) {
+                (Some(code), _) => format!("{code} {reason}"),
+                (None, Some(c)) if !reason.contains(&c.to_string()) => format!("{reason}; {c}"),
+                (None, _) => reason,
             };
-            states.send_replace(Some((state, why)));
+            states.send_replace(Some((state, why, failed)));
         }
     }
 }
 
-/// The latest registration state, and why it came.
-type Latest = Option<(RegistrationState, String)>;
+/// The latest registration state, why it came, and whether it came of a failure (no answer,
+/// a broken transport, a refusal) rather than of what was asked.
+type Latest = Option<(RegistrationState, String, bool)>;
 
 /// What a session enabled.
 #[derive(Debug, Clone, Copy, Default)]
@@ -335,7 +340,7 @@ impl Session {
                     match now {
                         // Set once registered: a status set before would leave us looking
                         // offline to watchers.
-                        Some((RegistrationState::Registered, _)) => {
+                        Some((RegistrationState::Registered, ..)) => {
                             if let Some((s, note)) = initial.take() {
                                 let line = match note {
                                     Some(note) => format!("status {s} {note}"),
@@ -344,7 +349,7 @@ impl Session {
                                 self.spawn(running, line);
                             }
                         }
-                        Some((RegistrationState::Rejected, why)) => {
+                        Some((RegistrationState::Rejected, why, _)) => {
                             eprintln!("error login: the registrar rejected us: {}", one_line(&why));
                             return false;
                         }
@@ -443,7 +448,7 @@ impl Session {
                 // RFC 3261 §10.2.2: the 200 to our expires=0 REGISTER ends the binding; the
                 // engine reports it as `not registered` (or `logged off`/`rejected` if it went
                 // otherwise).
-                state
+                let settled = state
                     .wait_for(|s| {
                         matches!(
                             s,
@@ -451,13 +456,19 @@ impl Session {
                                 RegistrationState::NotRegistered
                                     | RegistrationState::LoggedOff
                                     | RegistrationState::Rejected,
-                                _
+                                ..
                             ))
                         )
                     })
                     .await
-                    .map(drop)
-                    .map_err(|_| "the client stopped".to_owned())
+                    .map_err(|_| "the client stopped".to_owned())?
+                    .clone();
+                // The binding may still be there: the server did not answer the removal, the
+                // transport failed, or the server refused it.
+                match settled {
+                    Some((RegistrationState::NotRegistered, why, true)) => Err(why),
+                    _ => Ok(()),
+                }
             })
             .await;
         let stopped = within(deadline, "the client did not stop", async {

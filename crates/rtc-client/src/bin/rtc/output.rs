@@ -13,15 +13,24 @@ pub(crate) fn describe(event: &Event) -> String {
             state,
             status,
             reason,
+            cause,
             ..
-        } => match status {
-            Some(code) => format!("registration: {state} ({code} {})", one_line(reason)),
-            // No response behind it (a timeout, a transport error): the reason still says why.
-            None if !reason.is_empty() && *reason != state.to_string() => {
-                format!("registration: {state} ({})", one_line(reason))
+        } => {
+            // The kind of failure, where the words do not already say it (a DNS failure's
+            // reason names the server; its cause says "no such name in DNS").
+            let reason = match cause {
+                Some(c) if !reason.contains(&c.to_string()) => format!("{reason}; {c}"),
+                _ => reason.clone(),
+            };
+            match status {
+                Some(code) => format!("registration: {state} ({code} {})", one_line(&reason)),
+                // No response behind it (a timeout, a transport error): the reason still says why.
+                None if !reason.is_empty() && reason != state.to_string() => {
+                    format!("registration: {state} ({})", one_line(&reason))
+                }
+                None => format!("registration: {state}"),
             }
-            None => format!("registration: {state}"),
-        },
+        }
         Event::Buddy { uri, status, note } => match note {
             Some(n) => format!("buddy {} is {status}: {}", one_line(uri), one_line(n)),
             None => format!("buddy {} is {status}", one_line(uri)),
@@ -124,6 +133,36 @@ mod tests {
             "registration: error (503 Service Unavailable)"
         );
         assert_eq!(describe(&event(None, "")), "registration: error");
+    }
+
+    #[test]
+    fn a_registration_failure_names_its_cause_once() {
+        use rtc_client::Cause;
+        let event = |reason: &str, cause| Event::Registration {
+            profile: "p".into(),
+            state: rtc_client::RegistrationState::Error,
+            status: None,
+            reason: reason.into(),
+            cause: Some(cause),
+        };
+        assert_eq!(
+            describe(&event(
+                "DNS lookup of nowhere.test failed: no such name: nowhere.test",
+                Cause::DnsNoSuchName
+            )),
+            "registration: error (DNS lookup of nowhere.test failed: no such name: nowhere.test; \
+             no such name in DNS)"
+        );
+        let tls = Cause::TlsUnknownCa.to_string();
+        assert_eq!(
+            describe(&event(&tls, Cause::TlsUnknownCa)),
+            format!("registration: error ({tls})")
+        );
+        // Words from the network stay on one line.
+        assert_eq!(
+            describe(&event("evil\nline", Cause::Refused)),
+            "registration: error (evil\\nline; connection refused)"
+        );
     }
 
     #[test]

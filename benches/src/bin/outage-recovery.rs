@@ -9,8 +9,9 @@
 //! alice over UDP, bob over TCP and carol over TLS. Each round stops Kamailio (`stop.sh`: every
 //! registration is lost, every connection closed), starts it again `OUTAGE_SECONDS` later with
 //! no memory, and prints per transport how long after the stop the client reported the outage
-//! (its first registration change away from `registered`) and how long after the restart it
-//! was registered again: `round transport noticed_s registered_after_restart_s`.
+//! (its first registration change away from `registered`; `-` if it did not within the outage)
+//! and how long after the restart Kamailio held its binding again (`kamcmd ul.dump`, polled
+//! every 100 ms): `round transport noticed_s registered_after_restart_s`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -146,15 +147,13 @@ async fn run(
         }
         script("start.sh", &[&dir_s, &port_s, &tls_s])?;
         let started = Instant::now();
-        let back = all_registered(&mut changes, Duration::from_secs(600)).await?;
-        for (_, transport) in TRANSPORTS {
+        let back = bindings_back(dir, started + Duration::from_secs(600)).await?;
+        for (user, transport) in TRANSPORTS {
             let seen = noticed.iter().find(|(t, _)| *t == transport);
-            let noticed_s = seen.map_or("not noticed".to_owned(), |(_, d)| {
-                format!("{:.1}", d.as_secs_f64())
-            });
+            let noticed_s = seen.map_or("-".to_owned(), |(_, d)| format!("{:.1}", d.as_secs_f64()));
             let registered = back
                 .iter()
-                .find(|(t, _)| *t == transport)
+                .find(|(u, _)| *u == user)
                 .map(|(_, at)| at.saturating_duration_since(started).as_secs_f64())
                 .unwrap_or(f64::NAN);
             println!("{round} {transport} {noticed_s} {registered:.1}");
@@ -183,6 +182,36 @@ async fn all_registered(
             Ok(Some(_)) => {}
             _ => return Err(format!("registered in time: only {done:?}").into()),
         }
+    }
+    Ok(done)
+}
+
+/// Polls Kamailio's location table (`kamcmd ul.dump`) every 100 ms until every user holds a
+/// binding again; when each did. The server's view: a UDP client that came back within one
+/// keep-alive refreshes its registration without ever leaving `registered`, so no event of
+/// the client's would tell.
+async fn bindings_back(
+    dir: &Path,
+    deadline: Instant,
+) -> Result<Vec<(&'static str, Instant)>, Box<dyn std::error::Error>> {
+    let socket = format!("unix:{}", dir.join("kamailio_ctl").display());
+    let mut done: Vec<(&'static str, Instant)> = Vec::new();
+    while done.len() < TRANSPORTS.len() {
+        if Instant::now() > deadline {
+            return Err(format!("registered in time: only {done:?}").into());
+        }
+        let out = Command::new("kamcmd")
+            .args(["-s", &socket, "ul.dump"])
+            .output()?;
+        let dump = String::from_utf8_lossy(&out.stdout);
+        let now = Instant::now();
+        for (user, _) in TRANSPORTS {
+            let listed = dump.lines().any(|l| l.trim() == format!("AoR: {user}"));
+            if listed && !done.iter().any(|(u, _)| *u == user) {
+                done.push((user, now));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(done)
 }

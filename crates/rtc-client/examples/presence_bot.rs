@@ -96,7 +96,7 @@ async fn run(profile: &str, buddy: &str, store: Store) -> Result<(), Box<dyn std
                     eprintln!("answer to {from} failed: {e}");
                 }
             }
-            Event::BuddySubscription { uri, state } => println!("watching {uri}: {state}"),
+            Event::BuddySubscription { uri, state, .. } => println!("watching {uri}: {state}"),
             _ => {}
         }
     }

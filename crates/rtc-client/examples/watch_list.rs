@@ -70,7 +70,7 @@ async fn run(
                 Some(note) => println!("{uri}: {status} ({note})"),
                 None => println!("{uri}: {status}"),
             },
-            Event::BuddySubscription { uri, state } => println!("{uri}: watching, {state}"),
+            Event::BuddySubscription { uri, state, .. } => println!("{uri}: watching, {state}"),
             Event::Registration { state, reason, .. } => {
                 println!("registration: {state} ({reason})");
                 if state == RegistrationState::Rejected {

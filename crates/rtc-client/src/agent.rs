@@ -595,9 +595,11 @@ impl Agent {
                 } else {
                     self.reported.insert(id, words.clone());
                 }
+                let cause = transport_cause(&state, self.failure_cause);
                 events.push_back(Event::BuddySubscription {
                     uri: buddy.to_string(),
                     state: words,
+                    cause,
                 });
             }
             SubscriberEvent::Error { error, .. } => {
@@ -633,6 +635,24 @@ pub(crate) fn shown(data: &PresenceData, appear_offline: bool) -> LocalPresence 
 /// server will not have us watch) or `stopped`.
 /// An unanswered request says why when the transport told (`transport`): "SUBSCRIBE
 /// unanswered: connection refused".
+/// The typed cause of a subscription that is down because its SUBSCRIBE went unanswered: what
+/// the transport said, or a timeout.
+fn transport_cause(
+    state: &SubscriptionState,
+    transport: Option<sip_transport::Cause>,
+) -> Option<sip_transport::Cause> {
+    match state {
+        SubscriptionState::Retrying {
+            cause: RetryCause::Failed(Failure::NoResponse),
+            ..
+        }
+        | SubscriptionState::Stopped(StopCause::FetchFailed(RetryCause::Failed(
+            Failure::NoResponse,
+        ))) => Some(transport.unwrap_or(sip_transport::Cause::TimedOut)),
+        _ => None,
+    }
+}
+
 fn describe(state: &SubscriptionState, transport: Option<sip_transport::Cause>) -> String {
     let why = |cause: &RetryCause| match (cause, transport) {
         (RetryCause::Failed(Failure::NoResponse), Some(c)) => format!("{cause}: {c}"),
@@ -738,7 +758,8 @@ mod tests {
             events(&mut agent),
             [Event::BuddySubscription {
                 uri: BOB.into(),
-                state: "poll failed (SUBSCRIBE unanswered)".into()
+                state: "poll failed (SUBSCRIBE unanswered)".into(),
+                cause: Some(sip_transport::Cause::TimedOut),
             }]
         );
         assert_eq!(agent.poll_timeout(), Some(t1 + interval));
@@ -788,9 +809,14 @@ mod tests {
     }
 
     fn watching(state: &str) -> Event {
+        watching_because(state, None)
+    }
+
+    fn watching_because(state: &str, cause: Option<sip_transport::Cause>) -> Event {
         Event::BuddySubscription {
             uri: BOB.into(),
             state: state.into(),
+            cause,
         }
     }
 
@@ -849,8 +875,9 @@ mod tests {
         agent.handle_failure(t0, PresenceRole::Subscriber, sub.handle, cause);
         assert_eq!(
             events(&mut agent),
-            [watching(
-                "retrying later (SUBSCRIBE unanswered: the server's certificate is from an unknown CA)"
+            [watching_because(
+                "retrying later (SUBSCRIBE unanswered: the server's certificate is from an unknown CA)",
+                cause
             )]
         );
         // The cause belonged to that failure only: a later timeout says just "unanswered".
@@ -860,7 +887,10 @@ mod tests {
         agent.handle_failure(t0, PresenceRole::Subscriber, again.handle, None);
         assert_eq!(
             events(&mut agent),
-            [watching("retrying later (SUBSCRIBE unanswered)")]
+            [watching_because(
+                "retrying later (SUBSCRIBE unanswered)",
+                Some(sip_transport::Cause::TimedOut)
+            )]
         );
     }
 

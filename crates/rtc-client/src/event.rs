@@ -49,6 +49,9 @@ pub enum Event {
         uri: String,
         /// The new state.
         state: String,
+        /// Why the SUBSCRIBE failed, when the transport said (a refused connection, an
+        /// untrusted certificate, a timeout …); its words are in `state` too.
+        cause: Option<Cause>,
     },
     /// A watcher subscribed and waits for the application's decision: allow or block it with
     /// [`Client::allow_watcher`](crate::Client::allow_watcher) /

@@ -30,7 +30,7 @@ async fn online(kam: &Kamailio, dir: &TempDir, user: &str) -> (Client, Events, P
 /// Waits for alice's subscription to bob to reach a state whose words start with `state`.
 async fn subscription(events: &mut Events, state: &str) {
     let wanted = |e: &Event| match e {
-        Event::BuddySubscription { uri, state: s } => uri == BOB && s.starts_with(state),
+        Event::BuddySubscription { uri, state: s, .. } => uri == BOB && s.starts_with(state),
         _ => false,
     };
     expect(events, &format!("subscription {state}"), wanted).await;

@@ -104,7 +104,7 @@ async fn import_takes_effect_on_buddies_watchers_and_status() {
     alice.import(&empty, ImportMode::Replace).await.unwrap();
     assert!(alice.buddies().await.unwrap().is_empty());
     until(alice_events, |e| {
-        matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state.starts_with("stopped"))
+        matches!(e, Event::BuddySubscription { uri, state, .. } if uri == BOB && state.starts_with("stopped"))
     })
     .await;
 
@@ -129,7 +129,7 @@ async fn import_takes_effect_on_buddies_watchers_and_status() {
         matches!(e, Event::Buddy { uri, status: Status::Online, .. } if uri == "sip:bob@EXAMPLE.TEST")
     })
     .await;
-    let stopped_old = |e: &Event| matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state.starts_with("stopped"));
+    let stopped_old = |e: &Event| matches!(e, Event::BuddySubscription { uri, state, .. } if uri == BOB && state.starts_with("stopped"));
     if !seen.iter().any(stopped_old) {
         until(alice_events, stopped_old).await;
     }
@@ -182,7 +182,7 @@ async fn list_edits_take_effect_on_live_subscriptions() {
     // A watcher removed stops seeing us at once, as a new one would be: offered again.
     bob.remove_watcher(ALICE).await.unwrap();
     let seen = until(alice_events, |e| {
-        matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state == "pending")
+        matches!(e, Event::BuddySubscription { uri, state, .. } if uri == BOB && state == "pending")
     })
     .await;
     assert!(!seen.iter().any(|e| matches!(
@@ -196,7 +196,7 @@ async fn list_edits_take_effect_on_live_subscriptions() {
     // The buddy removed under another spelling of its address is no longer watched.
     alice.remove_buddy("sip:bob@EXAMPLE.TEST").await.unwrap();
     until(alice_events, |e| {
-        matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state.starts_with("stopped"))
+        matches!(e, Event::BuddySubscription { uri, state, .. } if uri == BOB && state.starts_with("stopped"))
     })
     .await;
 
@@ -229,7 +229,7 @@ async fn disabling_presence_with_a_notify_in_flight_still_ends_the_watchers_subs
     pair.bob.disable_presence().await.unwrap();
     let seen = until(
         &mut pair.alice_events,
-        |e| matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state != "active"),
+        |e| matches!(e, Event::BuddySubscription { uri, state, .. } if uri == BOB && state != "active"),
     )
     .await;
     assert!(
@@ -444,7 +444,7 @@ async fn poll_and_always_online_buddies_hold_no_subscription() {
     let subscriptions: Vec<_> = seen
         .iter()
         .filter_map(|e| match e {
-            Event::BuddySubscription { uri, state } => Some((uri.as_str(), state.as_str())),
+            Event::BuddySubscription { uri, state, .. } => Some((uri.as_str(), state.as_str())),
             _ => None,
         })
         .collect();
@@ -512,7 +512,7 @@ async fn a_buddy_offline_at_login_is_seen_when_it_comes_online() {
     alice.add_buddy(BOB, "Bob").await.unwrap();
     // bob is not registered: refused for now, in words, and retried.
     let retrying = expect(&mut alice_events, "bob's subscription retrying", |e| {
-        matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state.starts_with("retrying later"))
+        matches!(e, Event::BuddySubscription { uri, state, .. } if uri == BOB && state.starts_with("retrying later"))
     })
     .await;
     let Event::BuddySubscription { state, .. } = &retrying else {
@@ -541,7 +541,7 @@ async fn removed_and_added_back_the_old_subscriptions_end_does_not_mask_the_new_
     pair.alice_watches_bob().await;
     until(
         &mut pair.alice_events,
-        |e| matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state == "active"),
+        |e| matches!(e, Event::BuddySubscription { uri, state, .. } if uri == BOB && state == "active"),
     )
     .await;
 
@@ -549,7 +549,7 @@ async fn removed_and_added_back_the_old_subscriptions_end_does_not_mask_the_new_
     pair.alice.add_buddy(BOB, "Bob").await.unwrap();
     let mut seen = until(
         &mut pair.alice_events,
-        |e| matches!(e, Event::BuddySubscription { uri, state } if uri == BOB && state == "active"),
+        |e| matches!(e, Event::BuddySubscription { uri, state, .. } if uri == BOB && state == "active"),
     )
     .await;
     // A change after the new subscription stands comes after the old one's end.
@@ -636,7 +636,8 @@ async fn a_buddy_who_denies_us_is_reported_refused() {
         seen.last(),
         Some(&Event::BuddySubscription {
             uri: BOB.into(),
-            state: "refused (answered 403 Forbidden), not retried".into()
+            state: "refused (answered 403 Forbidden), not retried".into(),
+            cause: None,
         }),
         "{seen:#?}"
     );
@@ -650,7 +651,8 @@ async fn a_buddy_who_denies_us_is_reported_refused() {
         seen.last(),
         Some(&Event::BuddySubscription {
             uri: BOB.into(),
-            state: "stopped".into()
+            state: "stopped".into(),
+            cause: None,
         }),
         "{seen:#?}"
     );

@@ -35,7 +35,7 @@ pub(crate) fn describe(event: &Event) -> String {
             Some(n) => format!("buddy {} is {status}: {}", one_line(uri), one_line(n)),
             None => format!("buddy {} is {status}", one_line(uri)),
         },
-        Event::BuddySubscription { uri, state } => {
+        Event::BuddySubscription { uri, state, .. } => {
             format!("watching {}: {}", one_line(uri), one_line(state))
         }
         Event::Watcher { uri, state, .. } => format!("watcher {}: {state}", one_line(uri)),

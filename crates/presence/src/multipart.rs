@@ -348,10 +348,16 @@ impl Multipart {
             ("boundary", &Some(self.boundary.clone())),
         ] {
             if let Some(v) = value {
-                ct.push_str(&format!(
-                    ";{name}=\"{}\"",
-                    v.replace('\\', "\\\\").replace('"', "\\\"")
-                ));
+                ct.push_str(&format!(";{name}=\""));
+                // RFC 3261 §25.1: `\` and `"` and the control characters other than HTAB
+                // (which a parsed value can hold through a quoted-pair) are escaped.
+                for c in v.chars() {
+                    if c == '\\' || c == '"' || (c.is_ascii_control() && c != '\t') {
+                        ct.push('\\');
+                    }
+                    ct.push(c);
+                }
+                ct.push('"');
             }
         }
         ct
@@ -486,6 +492,18 @@ mod tests {
             p("application/pidf+xml", b""),
             Err(Error::UnsupportedContentType(_))
         ));
+    }
+
+    #[test]
+    fn escaped_parameters_are_written_back_escaped() {
+        // Found by fuzzing: a quoted-pair holding a control character (RFC 3261 §25.1) parses,
+        // so the written Content-Type must escape it again to parse back.
+        let ct = "multipart/related;type=\"application/rlmi+xml\";start=\"<a\\\u{4}b\\\\c\\\"d>\";boundary=\"b\"";
+        let body = Bytes::from_static(b"--b\r\nContent-ID: <x>\r\n\r\nx\r\n--b--");
+        let m = Multipart::parse(ct, body).unwrap();
+        assert_eq!(m.start.as_deref(), Some("<a\u{4}b\\c\"d>"));
+        let again = Multipart::parse(&m.content_type(), m.to_bytes()).unwrap();
+        assert_eq!(again, m);
     }
 
     #[test]

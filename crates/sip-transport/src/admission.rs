@@ -126,21 +126,20 @@ pub(crate) fn admit(shared: &Arc<Shared>, source: IpAddr) -> Option<Slot> {
         return None;
     }
     if c.by_id.len() + c.handshaking >= cfg.max_connections {
-        let untrusted = match cfg.evict_untrusted {
-            true if c.unproven.is_empty() => c.untrusted.pop_first(),
-            _ => None,
+        // Those without a message go first; then, if asked, the oldest not vouched for.
+        let victim = match c.unproven.pop_first() {
+            Some((_, u)) => Some(u),
+            None if cfg.evict_untrusted => c.untrusted.pop_first().map(|(_, id)| {
+                c.untrusted_seq.remove(&id);
+                Unproven::Connection(id)
+            }),
+            None => None,
         };
-        if let Some((_, id)) = untrusted {
-            c.untrusted_seq.remove(&id);
-        }
-        match untrusted
-            .map(|(_, id)| Unproven::Connection(id))
-            .or_else(|| c.unproven.pop_first().map(|(_, u)| u))
-        {
+        match victim {
             Some(Unproven::Connection(id)) => {
                 c.close(id);
                 bump(&shared.counters.connections_evicted);
-                tracing::info!(%id, "connection limit reached; closing the oldest connection without a message");
+                tracing::info!(%id, "connection limit reached; closing the oldest unproven or untrusted connection");
             }
             Some(Unproven::Handshake(cancel)) => {
                 // It stops counting once its task sees the notice; the newcomer may briefly

@@ -1,19 +1,13 @@
 //! `received` and `rport` on the top Via of incoming requests (RFC 3261 §18.2.1, RFC 3581 §4).
 //!
 //! A [`Message`] is an immutable set of ranges into its buffer, so stamping copies the message
-//! once into a new buffer with the top Via's parameter list rewritten, then parses it again.
-//! Requests that need nothing (the usual case for a client behind no NAT) are returned as they
-//! came, without a copy.
+//! once into a new buffer with the top Via's parameter list rewritten ([`TopVia::stamp`]), which
+//! also gives the copy's top Via without reading it again. Requests that need nothing (the usual
+//! case for a client behind no NAT) are returned as they came, without a copy.
 
-use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
-use bytes::{BufMut, BytesMut};
 use sip_parse::{Host, Message, ParseConfig, ParseError, TopVia};
-
-/// Room for `;received=` + an IPv6 address + `;rport=65535`, so stamping a maximal message still
-/// parses.
-const STAMP_SLACK: usize = 80;
 
 /// Stamps the top Via of a request received from `src`:
 ///
@@ -48,7 +42,7 @@ pub fn stamp_via(msg: Message, src: SocketAddr, cfg: &ParseConfig) -> Message {
 /// [`stamp_via`] for a message whose top Via was read already, as the transport reads it once
 /// for the layers above ([`Incoming::top_via`](crate::Incoming::top_via)): gives back the
 /// message and its top Via, the same unless stamping rewrote it (then the stamped message's,
-/// read once more).
+/// derived from the rewrite: the top Via is parsed once).
 ///
 /// ```
 /// use bytes::Bytes;
@@ -76,29 +70,25 @@ pub fn stamp_top_via(
     if !msg.is_request() {
         return (msg, top);
     }
-    let Some(buf) = top.ok().and_then(|top| rewrite_top_via(&msg, &top, src)) else {
+    let Ok(read) = top else {
         return (msg, top);
     };
-    let cfg = ParseConfig {
-        max_message_size: cfg.max_message_size.saturating_add(STAMP_SLACK),
-        ..*cfg
+    let Some((received, rport)) = stamp_wanted(&msg, &read, src) else {
+        return (msg, top);
     };
-    match Message::parse_with(buf.freeze(), &cfg) {
-        Ok(stamped) => {
-            let top = TopVia::read(&stamped);
-            (stamped, top)
-        }
+    match read.stamp(&msg, received, rport, cfg) {
+        Ok((stamped, top)) => (stamped, Ok(top)),
         Err(e) => {
             // Cannot happen for a message that parsed before; keep the original rather than lose it.
             tracing::warn!(%src, error = %e, "stamped Via did not re-parse; delivering unstamped");
-            (msg, top)
+            (msg, Ok(read))
         }
     }
 }
 
-/// The whole message with its top Via rewritten, or `None` when nothing needs to change.
-fn rewrite_top_via(msg: &Message, top: &TopVia, src: SocketAddr) -> Option<BytesMut> {
-    let whole = msg.as_bytes();
+/// What the top Via needs: the `received` address and the port for an empty `rport`, or `None`
+/// when it needs nothing.
+fn stamp_wanted(msg: &Message, top: &TopVia, src: SocketAddr) -> Option<(IpAddr, Option<u16>)> {
     let via = top.view(msg)?;
     let src_ip = src.ip().to_canonical();
 
@@ -108,78 +98,14 @@ fn rewrite_top_via(msg: &Message, top: &TopVia, src: SocketAddr) -> Option<Bytes
         Host::Domain(_) => false,
     };
     let fill_rport = via.rport == Some(None);
-    let want_received = !sent_by_is_src || fill_rport;
     let received_ok = via
         .received_ip()
         .is_some_and(|r| r.to_canonical() == src_ip);
-    if !fill_rport && (!want_received || received_ok) {
+    // RFC 3581 §4: with an empty rport, received is written even when it equals sent-by.
+    if !fill_rport && (sent_by_is_src || received_ok) {
         return None;
     }
-
-    // The parameter list; without parameters, the empty place right after sent-by.
-    let params = via.params.as_str();
-    let range = top.params_range();
-    let (head, tail) = (whole.get(..range.start)?, whole.get(range.end..)?);
-
-    let mut out = BytesMut::with_capacity(whole.len() + STAMP_SLACK);
-    out.put_slice(head);
-    let mut text = String::with_capacity(params.len() + STAMP_SLACK);
-    let mut received_written = false;
-    for piece in split_params(params) {
-        let name = piece.split('=').next().unwrap_or("").trim_matches(is_lws);
-        if name.eq_ignore_ascii_case("received") && want_received {
-            if !received_written {
-                let _ = write!(text, ";received={src_ip}");
-                received_written = true;
-            }
-        } else if name.eq_ignore_ascii_case("rport") && fill_rport && !piece.contains('=') {
-            let _ = write!(text, ";rport={}", src.port());
-        } else if !piece.trim_matches(is_lws).is_empty() {
-            text.push(';');
-            text.push_str(piece);
-        }
-    }
-    if want_received && !received_written {
-        let _ = write!(text, ";received={src_ip}");
-    }
-    out.put_slice(text.as_bytes());
-    out.put_slice(tail);
-    Some(out)
-}
-
-fn is_lws(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n')
-}
-
-/// The raw text of each parameter in `params` (`;a=1;b="x;y"` → `a=1`, `b="x;y"`), splitting
-/// at semicolons outside quoted strings.
-fn split_params(params: &str) -> impl Iterator<Item = &str> {
-    let mut rest = params.strip_prefix(';').map(|r| (r, false));
-    // The first piece may start after folded white space before the first `;`.
-    if rest.is_none() && !params.is_empty() {
-        rest = params
-            .trim_start_matches(is_lws)
-            .strip_prefix(';')
-            .map(|r| (r, false));
-    }
-    std::iter::from_fn(move || {
-        let (s, _) = rest?;
-        let (mut quoted, mut escaped) = (false, false);
-        for (i, c) in s.char_indices() {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' if quoted => escaped = true,
-                '"' => quoted = !quoted,
-                ';' if !quoted => {
-                    rest = Some((s.get(i + 1..).unwrap_or(""), false));
-                    return s.get(..i);
-                }
-                _ => {}
-            }
-        }
-        rest = None;
-        Some(s)
-    })
+    Some((src_ip, fill_rport.then_some(src.port())))
 }
 
 #[cfg(test)]
@@ -275,6 +201,7 @@ mod tests {
             let (after, top_after) = stamp_top_via(before.clone(), top, src.parse().unwrap(), &cfg);
             let copied = before.as_bytes().as_ptr() != after.as_bytes().as_ptr();
             assert_eq!(copied, stamped, "{via}");
+            assert_eq!(top_after, TopVia::read(&after), "{via}");
             assert_eq!(
                 top_after.unwrap().view(&after),
                 Some(after.top_via().unwrap()),
@@ -430,7 +357,14 @@ mod tests {
                     continue;
                 };
                 let parsed_before = msg.top_via().ok().map(|v| (v.branch, v.rport));
-                let out = stamp_via(msg.clone(), src, &ParseConfig::default());
+                let (out, top) = stamp_top_via(
+                    msg.clone(),
+                    TopVia::read(&msg),
+                    src,
+                    &ParseConfig::default(),
+                );
+                // The top Via handed on is the stamped message's, derived without a read.
+                assert_eq!(top, TopVia::read(&out));
                 let Some((branch, rport)) = parsed_before else {
                     assert_eq!(out.as_bytes(), msg.as_bytes());
                     continue;
@@ -446,12 +380,5 @@ mod tests {
             }
         }
         assert!(stamped > 100, "{stamped}");
-    }
-
-    #[test]
-    fn split_params_quotes() {
-        let v: Vec<_> = split_params(";a=1;b=\"x;\\\"y\";c").collect();
-        assert_eq!(v, ["a=1", "b=\"x;\\\"y\"", "c"]);
-        assert_eq!(split_params("").count(), 0);
     }
 }

@@ -631,7 +631,7 @@ fn plain_field(buf: &[u8], pos: usize, cfg: &ParseConfig) -> Option<(RawHeader, 
     }
     // The same window as `next_line`: the line may be `max_line_length` long plus its CRLF.
     let window = line.len().min(cfg.max_line_length.saturating_add(2));
-    let lf = value + memchr(b'\n', line.get(value..window)?)?;
+    let lf = value + find_lf(line.get(value..window)?)?;
     // `lf > value > n >= 1`, so the CR is at `value` or later when there is one.
     let cr = lf - 1;
     if line.get(cr) != Some(&b'\r') || cr < value {
@@ -761,12 +761,28 @@ impl Fields {
     }
 }
 
+/// The first line feed in `haystack`. On x86-64 with AVX2 the searcher is built once and called
+/// directly: `memchr::memchr` picks its routine through a function pointer and builds its
+/// needle vectors on every call, which costs as much again as searching a short header line.
+#[inline(always)]
+fn find_lf(haystack: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use memchr::arch::x86_64::avx2::memchr::One;
+        static AVX2: std::sync::OnceLock<Option<One>> = std::sync::OnceLock::new();
+        if let Some(one) = AVX2.get_or_init(|| One::new(b'\n')) {
+            return one.find(haystack);
+        }
+    }
+    memchr(b'\n', haystack)
+}
+
 /// Finds the line starting at `pos`: returns the offset of its CR and of the next line.
 #[inline]
 fn next_line(buf: &[u8], pos: usize, cfg: &ParseConfig) -> Result<(usize, usize), HeadError> {
     let rest = &buf[pos..];
     let window = &rest[..rest.len().min(cfg.max_line_length.saturating_add(2))];
-    match memchr(b'\n', window) {
+    match find_lf(window) {
         Some(n) if n > 0 && rest[n - 1] == b'\r' => Ok((pos + n - 1, pos + n + 1)),
         Some(n) => Err(ParseError::expected("CRLF", pos + n).into()),
         None if window.len() < rest.len() => {

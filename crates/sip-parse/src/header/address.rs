@@ -53,7 +53,12 @@ pub enum Contact<'a> {
 impl<'a> NameAddr<'a> {
     /// Parses a `From`/`To`/`Route` style value.
     pub fn parse(value: &'a [u8]) -> Result<Self, ParseError> {
-        match plain_name_addr(value, false) {
+        Self::parse_text(value, std::str::from_utf8(value).ok())
+    }
+
+    /// [`NameAddr::parse`] given `value` as text already (`None` if it is not UTF-8).
+    pub(crate) fn parse_text(value: &'a [u8], text: Option<&'a str>) -> Result<Self, ParseError> {
+        match text.and_then(|text| plain_name_addr_text(text, false)) {
             Some(a) => Ok(a),
             None => grammar::complete(value, |i| name_addr(i, false)),
         }
@@ -106,7 +111,12 @@ impl<'a> NameAddr<'a> {
 impl<'a> Contact<'a> {
     /// Parses one Contact entry.
     pub fn parse(value: &'a [u8]) -> Result<Self, ParseError> {
-        match plain_name_addr(value, true) {
+        Self::parse_text(value, std::str::from_utf8(value).ok())
+    }
+
+    /// [`Contact::parse`] given `value` as text already (`None` if it is not UTF-8).
+    pub(crate) fn parse_text(value: &'a [u8], text: Option<&'a str>) -> Result<Self, ParseError> {
+        match text.and_then(|text| plain_name_addr_text(text, true)) {
             Some(a) => Ok(Contact::Address(a)),
             None => grammar::complete(value, contact),
         }
@@ -199,8 +209,14 @@ fn address_param<'a>(
 
 /// The usual address, `["quoted" SP] <URI> *(;param)` with no other white space, in one pass
 /// ([`Plain`]). `None` for anything else, which [`name_addr`] then parses and reports on.
+#[cfg(any(test, fuzzing))]
 fn plain_name_addr(value: &[u8], contact: bool) -> Option<NameAddr<'_>> {
-    let mut p = Plain::new(value)?;
+    plain_name_addr_text(std::str::from_utf8(value).ok()?, contact)
+}
+
+/// [`plain_name_addr`] of a value given as text.
+fn plain_name_addr_text(text: &str, contact: bool) -> Option<NameAddr<'_>> {
+    let mut p = Plain::from_text(text);
     let display = match p.peek()? {
         b'"' => {
             let (_, n) = grammar::quoted_len(p.rest()).ok()?;

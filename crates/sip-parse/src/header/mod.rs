@@ -70,10 +70,19 @@ impl Message {
         self.list(name).map(move |h| typed(h, &parse))
     }
 
+    /// `header`'s value as text, if it is UTF-8, checked in aligned blocks
+    /// ([`grammar::text_in`](crate::grammar::text_in)).
+    #[inline]
+    fn value_text<'a>(&'a self, header: &Header<'a>) -> Option<&'a str> {
+        crate::grammar::text_in(self.as_bytes(), header.offset, header.value.len())
+    }
+
     /// The topmost Via entry (the first element of the first Via header).
     pub fn top_via(&self) -> Result<Via<'_>, ParseError> {
         // Parsed straight from the value: no need to find where the first entry ends first.
-        typed(self.required(HeaderName::Via)?, Via::parse_first)
+        let h = self.required(HeaderName::Via)?;
+        let text = self.value_text(&h);
+        typed(h, |v| Via::parse_first_text(v, text))
     }
 
     /// All Via entries, top first.
@@ -83,17 +92,23 @@ impl Message {
 
     /// The From header.
     pub fn from_header(&self) -> Result<NameAddr<'_>, ParseError> {
-        typed(self.required(HeaderName::From)?, NameAddr::parse)
+        let h = self.required(HeaderName::From)?;
+        let text = self.value_text(&h);
+        typed(h, |v| NameAddr::parse_text(v, text))
     }
 
     /// The To header.
     pub fn to_header(&self) -> Result<NameAddr<'_>, ParseError> {
-        typed(self.required(HeaderName::To)?, NameAddr::parse)
+        let h = self.required(HeaderName::To)?;
+        let text = self.value_text(&h);
+        typed(h, |v| NameAddr::parse_text(v, text))
     }
 
     /// The Call-ID.
     pub fn call_id(&self) -> Result<&str, ParseError> {
-        typed(self.required(HeaderName::CallId)?, crate::call_id)
+        let h = self.required(HeaderName::CallId)?;
+        let text = self.value_text(&h);
+        typed(h, |v| crate::header::simple::call_id_text(v, text))
     }
 
     /// The CSeq header.
@@ -103,7 +118,10 @@ impl Message {
 
     /// Every Contact entry, in order.
     pub fn contacts(&self) -> impl Iterator<Item = Result<Contact<'_>, ParseError>> + '_ {
-        self.list_typed(HeaderName::Contact, Contact::parse)
+        self.list(HeaderName::Contact).map(|h| {
+            let text = self.value_text(&h);
+            typed(h, |v| Contact::parse_text(v, text))
+        })
     }
 
     /// Every Route entry, in order.

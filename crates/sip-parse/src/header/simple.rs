@@ -53,6 +53,14 @@ impl<'a> CSeq<'a> {
 /// # Ok::<(), sip_parse::ParseError>(())
 /// ```
 pub fn call_id(value: &[u8]) -> Result<&str, ParseError> {
+    call_id_text(value, std::str::from_utf8(value).ok())
+}
+
+/// [`call_id`] given `value` as text already (`None` if it is not UTF-8).
+pub(crate) fn call_id_text<'a>(
+    value: &'a [u8],
+    text: Option<&'a str>,
+) -> Result<&'a str, ParseError> {
     // The usual Call-ID is the whole value, as it comes from the message: checked in one
     // pass here; anything else (surrounding white space, an error) goes to the grammar.
     let n = chars::span_long(value, chars::WORD);
@@ -63,7 +71,7 @@ pub fn call_id(value: &[u8]) -> Result<&str, ParseError> {
     if n > 0
         && end == value.len()
         && value[end - 1] != b'@'
-        && let Ok(text) = std::str::from_utf8(value)
+        && let Some(text) = text
     {
         return Ok(text);
     }

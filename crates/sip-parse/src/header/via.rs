@@ -61,7 +61,15 @@ impl<'a> Via<'a> {
 
     /// Parses the first via-parm of a Via header value (which may list several).
     pub fn parse_first(value: &'a [u8]) -> Result<Self, ParseError> {
-        match plain_via(value, true) {
+        Self::parse_first_text(value, std::str::from_utf8(value).ok())
+    }
+
+    /// [`Via::parse_first`] given `value` as text already (`None` if it is not UTF-8).
+    pub(crate) fn parse_first_text(
+        value: &'a [u8],
+        text: Option<&'a str>,
+    ) -> Result<Self, ParseError> {
+        match text.and_then(|text| plain_via_text(text, true)) {
             Some(v) => Ok(v),
             None => grammar::first_element(value, via),
         }
@@ -152,7 +160,13 @@ fn via_param<'a>(v: &mut Via<'a>, name: &[u8], value: Option<&'a str>) -> Result
 /// The usual via-parm, `SIP/2.0/UDP host[:port]*(;param)` with no white space inside, in one
 /// pass ([`Plain`]). `None` for anything else, which [`via`] then parses and reports on.
 fn plain_via(value: &[u8], list: bool) -> Option<Via<'_>> {
-    let mut p = Plain::new(value)?;
+    plain_via_text(std::str::from_utf8(value).ok()?, list)
+}
+
+/// [`plain_via`] of a value given as text.
+fn plain_via_text(text: &str, list: bool) -> Option<Via<'_>> {
+    let value = text.as_bytes();
+    let mut p = Plain::from_text(text);
     let (protocol, version) = if value.starts_with(b"SIP/2.0/") {
         let (protocol, version) = (p.take(3)?, p.take(4)?);
         (protocol, version.get(1..)?)

@@ -8,7 +8,7 @@ use crate::message;
 
 /// Runs every one-pass reader on `data` and panics where one answers differently from the
 /// careful reader: the start line, a header line (under a line-length limit taken from the
-/// first byte), a Via value and a From/To/Contact value.
+/// first byte), a Via value, a From/To/Contact value and a list of Contacts.
 pub fn one_pass_readers_agree(data: &[u8]) {
     let Some((&limit, rest)) = data.split_first() else {
         return;
@@ -22,4 +22,5 @@ pub fn one_pass_readers_agree(data: &[u8]) {
     message::assert_plain_field_agrees(rest, &ParseConfig::default());
     via::assert_one_pass_agrees(rest);
     address::assert_one_pass_agrees(rest);
+    crate::header::assert_contact_elements_agree(rest);
 }

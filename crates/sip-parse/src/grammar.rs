@@ -411,6 +411,12 @@ impl<'a> Plain<'a> {
         }
     }
 
+    /// How many bytes the cursor has stepped over.
+    #[inline]
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
     /// Whether the value ends here (or, in a list, its first element does).
     pub(crate) fn at_end(&self, list: bool) -> bool {
         match self.peek() {

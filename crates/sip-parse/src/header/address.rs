@@ -216,6 +216,18 @@ fn plain_name_addr(value: &[u8], contact: bool) -> Option<NameAddr<'_>> {
 
 /// [`plain_name_addr`] of a value given as text.
 fn plain_name_addr_text(text: &str, contact: bool) -> Option<NameAddr<'_>> {
+    plain_name_addr_at(text, contact, false).map(|(a, _)| a)
+}
+
+/// The first Contact address of a list given as text, read in one pass ([`plain_name_addr`])
+/// up to the comma or the end, and how many bytes it took; `None` for anything unusual.
+pub(crate) fn plain_contact_first(text: &str) -> Option<(NameAddr<'_>, usize)> {
+    plain_name_addr_at(text, true, true)
+}
+
+/// [`plain_name_addr_text`], alone or (`list`) as the first element of a list.
+#[inline(always)]
+fn plain_name_addr_at(text: &str, contact: bool, list: bool) -> Option<(NameAddr<'_>, usize)> {
     let mut p = Plain::from_text(text);
     let display = match p.peek()? {
         b'"' => {
@@ -244,7 +256,7 @@ fn plain_name_addr_text(text: &str, contact: bool) -> Option<NameAddr<'_>> {
     };
     a.params =
         p.params(|name, value| address_param(&mut a, contact, name.as_bytes(), value).ok())?;
-    p.at_end(false).then_some(a)
+    p.at_end(list).then_some((a, p.pos()))
 }
 
 /// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`, in thousandths.

@@ -45,6 +45,61 @@ fn elements<'a>(header: Header<'a>) -> impl Iterator<Item = Header<'a>> {
     })
 }
 
+/// [`Contact::parse`] of every element of one Contact header (as [`elements`] splits them),
+/// `text` being its value as text. The usual element is read in one pass that stops at the comma
+/// after it, so the list is not searched for commas first; anything else is split and parsed
+/// as [`elements`] and [`Contact::parse`] do.
+fn contact_elements<'a>(
+    header: Header<'a>,
+    text: Option<&'a str>,
+) -> impl Iterator<Item = Result<Contact<'a>, ParseError>> {
+    let mut next = Some(0);
+    std::iter::from_fn(move || {
+        let start = next?;
+        let rest = header.value.get(start..)?;
+        let lead = rest.iter().take_while(|c| c.is_ascii_whitespace()).count();
+        let from = start + lead;
+        if let Some((a, n)) = text
+            .and_then(|t| t.get(from..))
+            .and_then(address::plain_contact_first)
+        {
+            // It stopped at the end or at a comma, the first outside quotes and `<>`.
+            next = (header.value.get(from + n) == Some(&b',')).then_some(from + n + 1);
+            return Some(Ok(Contact::Address(a)));
+        }
+        let (piece, after) = match find_outside_quotes(rest, b',') {
+            Some(c) => (&rest[..c], Some(start + c + 1)),
+            None => (rest, None),
+        };
+        next = after;
+        let value = piece.get(lead..).unwrap_or_default().trim_ascii_end();
+        Some(typed(
+            Header {
+                value,
+                offset: header.offset + from,
+                ..header
+            },
+            Contact::parse,
+        ))
+    })
+}
+
+/// Panics unless [`contact_elements`] gives, for the Contact value `value`, what splitting it
+/// with [`elements`] and parsing each piece with [`Contact::parse`] gives. For unit tests and
+/// fuzzing.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn assert_contact_elements_agree(value: &[u8]) {
+    let header = Header {
+        name: HeaderName::Contact,
+        raw_name: b"Contact",
+        value,
+        offset: 0,
+    };
+    let one_pass: Vec<_> = contact_elements(header, std::str::from_utf8(value).ok()).collect();
+    let split: Vec<_> = elements(header).map(|h| typed(h, Contact::parse)).collect();
+    assert_eq!(one_pass, split, "{}", String::from_utf8_lossy(value));
+}
+
 impl Message {
     fn required(&self, name: HeaderName) -> Result<Header<'_>, ParseError> {
         // The error (and the body offset it needs) only when the header is missing.
@@ -118,10 +173,8 @@ impl Message {
 
     /// Every Contact entry, in order.
     pub fn contacts(&self) -> impl Iterator<Item = Result<Contact<'_>, ParseError>> + '_ {
-        self.list(HeaderName::Contact).map(|h| {
-            let text = self.value_text(&h);
-            typed(h, |v| Contact::parse_text(v, text))
-        })
+        self.headers_named(HeaderName::Contact)
+            .flat_map(|h| contact_elements(h, self.value_text(&h)))
     }
 
     /// Every Route entry, in order.
@@ -265,6 +318,22 @@ fn text(v: &[u8]) -> Result<&str, ParseError> {
 #[cfg(test)]
 mod tests {
     use crate::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The one-pass Contact list reader splits and parses as the comma split does.
+        #[test]
+        fn contact_elements_agree_with_the_split(
+            pieces in prop::collection::vec(prop::sample::select(vec![
+                "<sip:a@h>", "<sip:b@192.0.2.1:5060;transport=tcp>", "\"A, B\" ", "\"q\\\"\" ",
+                ";expires=60", ";q=0.5", ";q=7", ";+sip.instance=\"<urn:x>\"", ";lr", ",", ", ",
+                " ,", "*", " ", "\r\n ", "sip:c@h", "<sip:d@h;x=1,2>", "<", ">", "\"", ";", "=",
+                "é", "\u{80}",
+            ]), 0..8),
+        ) {
+            super::assert_contact_elements_agree(pieces.concat().as_bytes());
+        }
+    }
 
     #[test]
     fn lists_split_at_top_level_commas_only() {

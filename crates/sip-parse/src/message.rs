@@ -232,7 +232,14 @@ impl Message {
                 })?,
             None => buf.len(),
         };
-        Ok(Self::assemble(buf.slice(..end), head))
+        // Bytes after the body are dropped; the usual datagram has none, and then the buffer is
+        // kept as it came, without a second handle on it.
+        let buf = if end < buf.len() {
+            buf.slice(..end)
+        } else {
+            buf
+        };
+        Ok(Self::assemble(buf, head))
     }
 
     /// Parses a borrowed datagram (copies it once into a new buffer).

@@ -343,6 +343,9 @@ fn parse_host_str(s: &str, at: usize) -> Result<(Host<'_>, usize), ParseError> {
     if b.get(at) == Some(&b'[') {
         return parse_host(b, at);
     }
+    if let Some((ip, n)) = ipv4_host(b.get(at..).unwrap_or_default()) {
+        return Ok((Host::Ipv4(ip), at + n));
+    }
     let n = chars::span(b.get(at..).unwrap_or_default(), HOST);
     let text = s.get(at..at + n).ok_or(ParseError::expected("host", at))?;
     named_host(text, at)
@@ -417,6 +420,29 @@ pub(crate) fn ip(text: &str) -> Option<std::net::IpAddr> {
 /// A dotted-quad IPv4 address as `Ipv4Addr::from_str` reads it (four decimal octets up to
 /// 255, no leading zeros), one octet at a time without a loop per digit.
 pub(crate) fn ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    let (ip, n) = ipv4_prefix(b)?;
+    (n == b.len()).then_some(ip)
+}
+
+/// The IPv4 address that is the whole host name at the start of `b` (the run of host
+/// characters ends where the address does), and its length: the usual host of a Via or
+/// Contact, read without scanning the run first. `None` for anything else, including a longer
+/// run such as `1.2.3.45x`, which the caller then scans and reads as [`host_from_text`] does.
+#[inline]
+pub(crate) fn ipv4_host(b: &[u8]) -> Option<(Ipv4Addr, usize)> {
+    if !b.first()?.is_ascii_digit() {
+        return None;
+    }
+    let (ip, n) = ipv4_prefix(b)?;
+    match b.get(n) {
+        Some(&c) if chars::is(c, HOST) => None,
+        _ => Some((ip, n)),
+    }
+}
+
+/// [`ipv4`] of the longest address at the start of `b`, and its length.
+#[inline]
+fn ipv4_prefix(b: &[u8]) -> Option<(Ipv4Addr, usize)> {
     let digit = |at: usize| {
         b.get(at)
             .filter(|c| c.is_ascii_digit())
@@ -446,7 +472,7 @@ pub(crate) fn ipv4(b: &[u8]) -> Option<Ipv4Addr> {
         }
         *octet = u8::try_from(v).ok()?;
     }
-    (at == b.len()).then_some(Ipv4Addr::from(octets))
+    Some((Ipv4Addr::from(octets), at))
 }
 
 impl<'a> Host<'a> {
@@ -644,6 +670,23 @@ impl fmt::Display for SipUri<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Where [`ipv4_host`] answers, the run of host characters is the address it read, and
+        /// [`host_from_text`] reads that run as the same address.
+        #[test]
+        fn ipv4_host_is_the_whole_host(
+            s in "[0-9.]{0,16}[0-9a-z.:;>,-]{0,3}",
+        ) {
+            let b = s.as_bytes();
+            if let Some((ip, n)) = ipv4_host(b) {
+                proptest::prop_assert_eq!(chars::span(b, HOST), n);
+                proptest::prop_assert_eq!(host_from_text(&s[..n]), Some(Host::Ipv4(ip)));
+            } else if let Some(Host::Ipv4(_)) = host_from_text(&s[..chars::span(b, HOST)]) {
+                proptest::prop_assert!(false, "{s:?} is an address ipv4_host missed");
+            }
+        }
+    }
 
     #[test]
     fn ipv4_reads_as_std_does() {

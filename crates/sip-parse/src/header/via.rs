@@ -183,6 +183,9 @@ fn plain_via_text(text: &str, list: bool) -> Option<Via<'_>> {
         let (host, n) = crate::uri::parse_host(p.rest(), 0).ok()?;
         p.take(n)?;
         host
+    } else if let Some((ip, n)) = crate::uri::ipv4_host(p.rest()) {
+        p.take(n)?;
+        Host::Ipv4(ip)
     } else {
         crate::uri::host_from_text(p.many1(HOST)?)?
     };

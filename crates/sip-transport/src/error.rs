@@ -81,6 +81,9 @@ pub enum Error {
     /// No live connection has this id.
     #[error("no live connection {0}")]
     NoSuchConnection(ConnectionId),
+    /// No live stream connection goes to this target (or it is a UDP target).
+    #[error("no live connection to {0}")]
+    NotConnected(Target),
     /// The transport has been shut down.
     #[error("the transport has shut down")]
     Shutdown,

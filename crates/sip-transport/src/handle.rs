@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::net::{TcpListener, UdpSocket};
@@ -24,6 +25,8 @@ type RemoteKey = (TransportKind, SocketAddr);
 pub(crate) struct ConnHandle {
     pub(crate) id: ConnectionId,
     pub(crate) tx: mpsc::Sender<Bytes>,
+    /// The ping interval the connection's peer asked for ([`Transport::set_keepalive`]).
+    pub(crate) ping: watch::Sender<Option<Duration>>,
 }
 
 #[derive(Debug, Default)]
@@ -104,10 +107,11 @@ impl Shared {
         kind: TransportKind,
         remote: SocketAddr,
         tx: mpsc::Sender<Bytes>,
+        ping: watch::Sender<Option<Duration>>,
         slot: Option<&mut crate::admission::Slot>,
     ) -> ConnectionId {
         let id = ConnectionId(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let h = ConnHandle { id, tx };
+        let h = ConnHandle { id, tx, ping };
         let mut c = self.conns();
         if let Some(slot) = slot {
             slot.registered(&mut c, id);
@@ -369,6 +373,44 @@ impl Transport {
             .await
             .map(drop)
             .map_err(|source| Error::SendDatagram { addr, source })
+    }
+
+    /// Pings the connection to `target` at the pace its peer asked for instead of
+    /// [`TransportConfig::keepalive_interval`](crate::TransportConfig::keepalive_interval):
+    /// each CRLF CRLF ping a random 80–100 % of `every` after the one before (RFC 5626 §4.4.1:
+    /// a registrar's `Flow-Timer`; 1 s to a day), each pong owed within
+    /// [`keepalive_timeout`](crate::TransportConfig::keepalive_timeout) as before. `None`
+    /// returns to the configured interval. Applies to the live connection [`send`](Self::send)
+    /// would use for `target` now, whichever side opened it, for as long as it lives: a new
+    /// connection starts at the configured interval. Returns that connection;
+    /// [`Error::NotConnected`] if there is none (or `target` is UDP).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sip_transport::{Error, Target, Transport, TransportConfig};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let (transport, _events) = Transport::bind(TransportConfig::default()).await?;
+    /// let registrar = Target::tcp("127.0.0.1:5060".parse()?);
+    /// // Nothing connected there yet: a registrar's Flow-Timer comes once its 2xx arrived.
+    /// let refused = transport.set_keepalive(&registrar, Some(Duration::from_secs(25)));
+    /// assert!(matches!(refused, Err(Error::NotConnected(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn set_keepalive(&self, target: &Target, every: Option<Duration>) -> Result<ConnectionId> {
+        let h = Some(target)
+            .filter(|t| t.transport != TransportKind::Udp)
+            .and_then(|t| self.shared.lookup(t.transport, t.addr))
+            .ok_or_else(|| Error::NotConnected(target.clone()))?;
+        let (shortest, longest) = stream::PING_INTERVALS;
+        let every = every.map(|d| d.clamp(shortest, longest));
+        h.ping.send_if_modified(|pace| {
+            let changed = *pace != every;
+            *pace = every;
+            changed
+        });
+        Ok(h.id)
     }
 
     /// Vouches for inbound connection `id`: its peer authenticated (a digest the server

@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use sip_parse::StreamFramer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_rustls::TlsAcceptor;
 
@@ -28,6 +28,10 @@ const MAX_PONGS_PER_READ: usize = 4;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// How long a closing connection may take to flush and send its TLS close_notify.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
+/// The shortest and longest ping intervals a peer may ask for
+/// ([`crate::Transport::set_keepalive`]).
+pub(crate) const PING_INTERVALS: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(86_400));
 
 /// Accepts connections until shutdown; TLS handshakes run in their own tasks so a slow client
 /// cannot hold up the listener. Errors never end the loop.
@@ -196,7 +200,8 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let (tx, rx) = mpsc::channel(shared.cfg.send_queue.max(1));
-    let id = shared.register(kind, remote, tx.clone(), slot.as_mut());
+    let (ping, pace) = watch::channel(None);
+    let id = shared.register(kind, remote, tx.clone(), ping.clone(), slot.as_mut());
     let conn = Connection {
         shared,
         id,
@@ -206,8 +211,8 @@ where
         inbound: slot.is_some(),
         slot,
     };
-    tokio::spawn(conn.run(stream, rx));
-    ConnHandle { id, tx }
+    tokio::spawn(conn.run(stream, rx, pace));
+    ConnHandle { id, tx, ping }
 }
 
 struct Connection {
@@ -222,8 +227,12 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run<S>(self, stream: S, rx: mpsc::Receiver<Bytes>)
-    where
+    async fn run<S>(
+        self,
+        stream: S,
+        rx: mpsc::Receiver<Bytes>,
+        pace: watch::Receiver<Option<Duration>>,
+    ) where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
         let _ = self
@@ -238,7 +247,7 @@ impl Connection {
             .await;
         tracing::debug!(id = %self.id, remote = %self.remote, kind = %self.kind, inbound = self.inbound, "connection open");
         let (mut rd, mut wr) = tokio::io::split(stream);
-        let reason = self.serve(&mut rd, &mut wr, rx).await;
+        let reason = self.serve(&mut rd, &mut wr, rx, pace).await;
         let _ = timeout(CLOSE_GRACE, wr.shutdown()).await;
         self.shared.unregister(self.id, self.kind, self.remote);
         if let CloseReason::BadFraming(e) = &reason {
@@ -259,12 +268,14 @@ impl Connection {
             .await;
     }
 
-    /// The connection's life; returns why it ended.
+    /// The connection's life; returns why it ended. `pace` is the ping interval the peer asked
+    /// for, if any.
     async fn serve<R, W>(
         &self,
         rd: &mut R,
         wr: &mut W,
         mut rx: mpsc::Receiver<Bytes>,
+        mut pace: watch::Receiver<Option<Duration>>,
     ) -> CloseReason
     where
         R: AsyncRead + Unpin,
@@ -278,9 +289,13 @@ impl Connection {
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
         let mut framer = StreamFramer::new(cfg.parse);
         let mut last_activity = Instant::now();
-        // Only the side that opened the connection pings (RFC 5626 §3.5.1: the client).
-        let ping_every = cfg.keepalive_interval.filter(|_| !self.inbound);
-        let mut next_ping = ping_every.map(|d| Instant::now() + d);
+        // Only the side that opened the connection pings (RFC 5626 §3.5.1: the client), unless
+        // asked to.
+        let configured = cfg.keepalive_interval.filter(|_| !self.inbound);
+        let mut asked: Option<Duration> = None;
+        let mut pace_open = true;
+        let mut last_ping = Instant::now();
+        let mut next_ping = configured.map(|d| last_ping + d);
         let mut pong_deadline: Option<Instant> = None;
         let mut crlf_carry = 0usize;
         let far = || Instant::now() + Duration::from_secs(86_400);
@@ -357,8 +372,18 @@ impl Connection {
                     if pong_deadline.is_none() {
                         pong_deadline = Some(Instant::now() + cfg.keepalive_timeout);
                     }
-                    next_ping = ping_every.map(|d| Instant::now() + d);
+                    last_ping = Instant::now();
+                    next_ping = ping_wait(configured, asked).map(|d| last_ping + d);
                 }
+                changed = pace.changed(), if pace_open => match changed {
+                    Ok(()) => {
+                        asked = *pace.borrow_and_update();
+                        // Counted from the last ping: a longer pace does not leave a gap
+                        // longer than it asks for.
+                        next_ping = ping_wait(configured, asked).map(|d| last_ping + d);
+                    }
+                    Err(_) => pace_open = false,
+                },
                 _ = sleep_until(pong_deadline.unwrap_or_else(far)), if pong_deadline.is_some() => {
                     return CloseReason::KeepaliveTimeout;
                 }
@@ -410,5 +435,39 @@ impl Connection {
                 connection: Some(self.id),
             }))
             .await;
+    }
+}
+
+/// The wait before the next ping: a random 80–100 % of the interval the peer asked for
+/// (RFC 5626 §4.4.1, so that clients behind one NAT do not ping in step), else the configured
+/// interval.
+fn ping_wait(configured: Option<Duration>, asked: Option<Duration>) -> Option<Duration> {
+    match asked {
+        Some(d) => Some(d.mul_f64(f64::from(800 + crate::resolve::std_random(200)) / 1000.0)),
+        None => configured,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_asked_pace_is_jittered_within_80_to_100_percent() {
+        let configured = Some(Duration::from_secs(50));
+        assert_eq!(ping_wait(configured, None), configured);
+        assert_eq!(ping_wait(None, None), None);
+        let asked = Duration::from_secs(10);
+        let waits: Vec<Duration> = (0..200)
+            .map(|_| ping_wait(configured, Some(asked)).unwrap())
+            .collect();
+        assert!(
+            waits
+                .iter()
+                .all(|w| (Duration::from_secs(8)..=asked).contains(w)),
+            "{waits:?}"
+        );
+        // Spread, not one value.
+        assert!(waits.iter().any(|w| *w != waits[0]), "{waits:?}");
     }
 }

@@ -331,6 +331,83 @@ async fn unanswered_keepalive_marks_connection_broken() {
     assert!(reason.is_failure());
 }
 
+/// The instants (tokio's clock) at which a raw TCP peer accepted on `listener` received each
+/// CRLF CRLF ping after the first message (`first` bytes long); each is answered with a pong.
+fn count_pings(
+    listener: TcpListener,
+    first: usize,
+) -> std::sync::Arc<std::sync::Mutex<Vec<tokio::time::Instant>>> {
+    let pings = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = pings.clone();
+    tokio::spawn(async move {
+        let (mut peer, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
+        loop {
+            match peer.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            while buf.len() >= first + 4 {
+                assert_eq!(&buf[first..first + 4], b"\r\n\r\n", "only pings follow");
+                buf.drain(first..first + 4);
+                seen.lock().unwrap().push(tokio::time::Instant::now());
+                peer.write_all(b"\r\n").await.unwrap();
+            }
+        }
+    });
+    pings
+}
+
+/// RFC 5626 §4.4.1: a connection told the pace its peer asked for (a registrar's Flow-Timer)
+/// pings at 80–100 % of it instead of the configured interval, and goes back to the
+/// configured one when told so. On tokio's paused clock: exact counts, no waiting.
+#[tokio::test(start_paused = true)]
+async fn a_connection_pings_at_the_pace_its_peer_asked_for() {
+    let listener = TcpListener::bind(v4()).await.unwrap();
+    let target = Target::tcp(listener.local_addr().unwrap());
+    let cfg = TransportConfig {
+        keepalive_interval: Some(Duration::from_secs(60)),
+        ..Default::default()
+    };
+    let (client, mut events) = bind(cfg).await;
+    let asked = Duration::from_secs(2);
+    assert!(matches!(
+        client.set_keepalive(&target, Some(asked)),
+        Err(Error::NotConnected(_))
+    ));
+    let request = options("SIP/2.0/TCP h.example", "p1");
+    let pings = count_pings(listener, request.len());
+    let id = client.send(&target, request).await.unwrap();
+    assert_eq!(client.set_keepalive(&target, Some(asked)).ok(), id);
+
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let at = pings.lock().unwrap().clone();
+    // Every 1.6–2 s: 10 to 12 in 20 s, where the configured interval gives none.
+    assert!((10..=12).contains(&at.len()), "{} pings", at.len());
+    for gap in at.windows(2).map(|w| w[1] - w[0]) {
+        assert!(
+            (Duration::from_millis(1600)..=asked).contains(&gap),
+            "{gap:?} between pings"
+        );
+    }
+
+    // Back to the configured 60 s, counted from the last ping.
+    assert_eq!(client.set_keepalive(&target, None).ok(), id);
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    assert_eq!(pings.lock().unwrap().len(), at.len());
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(pings.lock().unwrap().len(), at.len() + 1);
+    // Answered: the connection stays.
+    while let Some(ev) = events.try_recv() {
+        assert!(
+            !matches!(ev, TransportEvent::ConnectionClosed { .. }),
+            "{ev:?}"
+        );
+    }
+    assert_eq!(client.connection_count(), 1);
+}
+
 #[tokio::test]
 async fn garbage_stream_is_closed_and_listener_keeps_serving() {
     let (server, mut events) = bind(tcp_cfg()).await;

@@ -295,6 +295,17 @@ pub(crate) fn keepalive_for(
     })
 }
 
+/// The ping interval to ask of a registration's TCP or TLS connection
+/// ([`sip_transport::Transport::set_keepalive`]): the registrar's Flow-Timer when it supports
+/// outbound and gave one (RFC 5626 §4.4.1; the transport pings at 80–100 % of it), `None` for
+/// the transport's configured interval. Pings turned off (`configured` is `None`) stay off.
+pub(crate) fn stream_keepalive_for(
+    configured: Option<Duration>,
+    flow: Option<Flow>,
+) -> Option<Duration> {
+    configured.and(flow.and_then(|f| f.flow_timer))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +391,22 @@ mod tests {
         );
         assert_eq!(keepalive_for(Some(configured), None), Some(configured));
         assert_eq!(keepalive_for(None, Some(flow(25))), None);
+    }
+
+    #[test]
+    fn stream_pings_follow_the_flow_timer_unless_turned_off() {
+        let configured = Some(Duration::from_secs(50));
+        let timer = Duration::from_secs(2);
+        let flow = Some(Flow {
+            flow_timer: Some(timer),
+        });
+        assert_eq!(stream_keepalive_for(configured, flow), Some(timer));
+        assert_eq!(
+            stream_keepalive_for(configured, Some(Flow { flow_timer: None })),
+            None
+        );
+        assert_eq!(stream_keepalive_for(configured, None), None);
+        assert_eq!(stream_keepalive_for(None, flow), None);
     }
 
     #[test]

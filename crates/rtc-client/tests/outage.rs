@@ -2,7 +2,8 @@
 //! the wall clock): a client registered with a registrar that answers STUN, or one that never
 //! does (its keep-alives are then CRLFs, which prove nothing), notices the registrar's death
 //! within a minute (issue 12 item 2); a registrar that comes back after ten minutes is reached
-//! by the retry backoff, which never spins (item 3); and what keep-alives cost in an hour.
+//! by the retry backoff, which never spins (item 3); what keep-alives cost in an hour; and
+//! TCP pings at the pace of an outbound registrar's Flow-Timer (RFC 5626 §4.4.1).
 //!
 //! The registrar is a fake one on a UDP socket, in this test: it answers REGISTER and OPTIONS,
 //! answers STUN or not, can be made deaf, and counts what it receives.
@@ -319,8 +320,9 @@ async fn a_registrar_back_after_ten_minutes_is_reached_by_the_backoff_without_a_
 }
 
 /// A registrar on 127.0.0.1 over TCP that grants every REGISTER, answers each double-CRLF ping
-/// with a CRLF (RFC 5626 §3.5.1), and counts pings.
-async fn tcp_registrar() -> (u16, Arc<Mutex<Traffic>>) {
+/// with a CRLF (RFC 5626 §3.5.1), and counts pings. With a `flow_timer`, it supports outbound:
+/// its 2xx says `Require: outbound` and `Flow-Timer` (RFC 5626 §4.2.1, §4.4.1).
+async fn tcp_registrar(flow_timer: Option<u32>) -> (u16, Arc<Mutex<Traffic>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -359,6 +361,10 @@ async fn tcp_registrar() -> (u16, Arc<Mutex<Traffic>>) {
                         counts.lock().unwrap().register_in.add(raw.len());
                         let mut b =
                             MessageBuilder::response_to(&request, 200, "OK", Some("t")).unwrap();
+                        if let Some(seconds) = flow_timer {
+                            b = b.header("Require", "outbound").unwrap();
+                            b = b.header("Flow-Timer", &seconds.to_string()).unwrap();
+                        }
                         for c in request.contacts().flatten() {
                             if let Some(a) = c.address().filter(|a| a.expires() != Some(0)) {
                                 let value = format!(
@@ -427,7 +433,7 @@ async fn keepalive_traffic_per_hour() {
             assert!((88..=90).contains(&opt.packets), "{opt:?}");
         }
     }
-    let (port, traffic) = tcp_registrar().await;
+    let (port, traffic) = tcp_registrar(None).await;
     // 3590 s, refreshed at 2990 s: not at the very instant of a ping (every 50 s from the
     // connection's start). On the paused clock a refresh leaving at the same instant as a ping
     // has its 200 read only at the next request; in real time (a refresh every 5 s, a ping
@@ -456,6 +462,35 @@ async fn keepalive_traffic_per_hour() {
         after.stun_out.bytes - before.stun_out.bytes
     );
     assert!((71..=73).contains(&pings), "{pings}");
+    assert_eq!(changes_so_far(&mut events), []);
+    client.shutdown().await.unwrap();
+}
+
+/// RFC 5626 §4.4.1: a registrar whose 2xx says `Require: outbound` and `Flow-Timer: 2` gets the
+/// client's CRLF pings on the registration's TCP connection every 1.6–2 s, not at the
+/// configured 50 s (which gives 71–73 an hour above).
+#[tokio::test(start_paused = true)]
+async fn tcp_pings_follow_the_registrars_flow_timer() {
+    let (port, traffic) = tcp_registrar(Some(2)).await;
+    let (client, mut events) = client_with(None, |_| {}).await;
+    let profile = client
+        .create_profile(&profile_xml("alice", port, "tcp"))
+        .unwrap();
+    client
+        .enable_profile(&profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    next_state(&mut events, |s| s == RegistrationState::Registered).await;
+    let before = traffic.lock().unwrap().crlf_in.packets;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let after = *traffic.lock().unwrap();
+    let pings = after.crlf_in.packets - before;
+    // 60 s / 2 s = 30 to 60 s / 1.6 s = 37; at 50 s it would be one.
+    assert!((29..=38).contains(&pings), "{pings} pings in a minute");
+    assert_eq!(
+        after.stun_out.packets, after.crlf_in.packets,
+        "each answered"
+    );
     assert_eq!(changes_so_far(&mut events), []);
     client.shutdown().await.unwrap();
 }

@@ -1,5 +1,5 @@
-//! The flows to the registrar: keep-alives on UDP (RFC 5626 §4.4.1), lost connections, and
-//! the Contact a registration settles on behind NAT.
+//! The flows to the registrar: keep-alives on UDP and their pace on TCP and TLS (RFC 5626
+//! §4.4.1), lost connections, and the Contact a registration settles on behind NAT.
 
 use super::*;
 
@@ -107,6 +107,32 @@ pub(super) fn follow_registration(
         _ => {
             p.keepalive = None;
             false
+        }
+    }
+}
+
+/// Once a registration over TCP or TLS is registered, its connection pings at the registrar's
+/// Flow-Timer if it gave one (RFC 5626 §4.4.1), else at the transport's `configured` interval.
+/// A missing pong closes the connection (the transport's `keepalive_timeout`), which
+/// [`Engine::connection_lost`] turns into registering again.
+pub(super) fn follow_flow_timer(
+    p: &ProfileState,
+    state: RegistrationState,
+    transport: &sip_transport::Transport,
+    configured: Option<Duration>,
+) {
+    let stream = p
+        .registration
+        .target()
+        .filter(|t| t.transport != TransportKind::Udp);
+    if let (RegistrationState::Registered, Some(t)) = (state, stream) {
+        let pace = crate::outbound::stream_keepalive_for(configured, p.registration.flow());
+        match transport.set_keepalive(t, pace) {
+            Ok(id) => debug!(
+                "{id} to {}: pinged every {pace:?} (None: as configured)",
+                t.addr
+            ),
+            Err(e) => debug!("keep-alive pace: {e}"),
         }
     }
 }

@@ -14,7 +14,7 @@ mod routing;
 mod server_lists;
 mod server_rules;
 
-use flows::follow_registration;
+use flows::{follow_flow_timer, follow_registration};
 use liveness::follow_liveness;
 use routing::allow_header;
 pub(crate) use routing::next_hop;
@@ -899,6 +899,8 @@ impl Engine {
                 // starts anew with it, below, instead of going on with the old one.
                 let contact_moved = follow_registration(p, e.state, self.config.udp_keepalive, now);
                 follow_liveness(p, e.state, self.config.udp_liveness, now);
+                let pings = self.config.transport.keepalive_interval;
+                follow_flow_timer(p, e.state, self.driver.transport(), pings);
                 if contact_moved {
                     moved.push(key.clone());
                 }

@@ -56,6 +56,8 @@ pub(crate) struct Agent {
     publisher: Publisher,
     /// The server does not take PUBLISH (501, 405 or 489): we are our own presence agent only.
     publish_refused: bool,
+    /// What the application heard of the publication.
+    publication: crate::publication::Publication,
     /// Registered yet: PUBLISH waits for the registration.
     registered: bool,
     /// The subscription state last reported per subscription, to report changes only. Keyed
@@ -127,6 +129,7 @@ impl Agent {
                 },
             ),
             publish_refused: false,
+            publication: Default::default(),
             registered: false,
             reported: HashMap::new(),
             poll_interval: timing.poll_interval,
@@ -533,13 +536,15 @@ impl Agent {
             }
         }
         while let Some(e) = self.publisher.poll_event() {
-            match e {
-                PublisherEvent::Failed {
-                    failure: Failure::Status(405 | 489 | 501),
-                    ..
-                } => self.publish_refused = true,
-                e => debug!("publication: {e:?}"),
+            debug!("publication: {e:?}");
+            if let PublisherEvent::Failed {
+                failure: Failure::Status(405 | 489 | 501),
+                ..
+            } = e
+            {
+                self.publish_refused = true;
             }
+            events.extend(self.publication.event(&e, self.failure_cause));
         }
         // It belonged to the failure just handled, whose events are out now.
         self.failure_cause = None;

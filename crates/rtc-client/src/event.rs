@@ -53,6 +53,23 @@ pub enum Event {
         /// untrusted certificate, a timeout …); its words are in `state` too.
         cause: Option<Cause>,
     },
+    /// Our presence publication at the server (RFC 3903) changed state, in words: `retrying
+    /// later (why)` when a PUBLISH failed (a final response other than those the client
+    /// handles itself, or none: a timeout, a transport error; tried again by itself, with
+    /// backoff), `published` once a PUBLISH succeeded after such a failure. A publication that
+    /// never failed reports nothing, nor does a server without a presence service (405, 489,
+    /// 501: the client is then its own presence agent and stops publishing). Each state is
+    /// reported once, however many retries fail alike.
+    Publication {
+        /// The new state.
+        state: String,
+        /// The status code of the final response that refused the PUBLISH, if one did.
+        status: Option<u16>,
+        /// Why the PUBLISH went unanswered, when none was: the transport's cause (a refused
+        /// connection, an untrusted certificate …), or [`Cause::TimedOut`] for a transaction
+        /// timeout; its words are in `state` too.
+        cause: Option<Cause>,
+    },
     /// A watcher subscribed and waits for the application's decision: allow or block it with
     /// [`Client::allow_watcher`](crate::Client::allow_watcher) /
     /// [`Client::block_watcher`](crate::Client::block_watcher).
@@ -104,8 +121,9 @@ pub enum Event {
     /// The application fell behind by more than
     /// [`ClientConfig::event_capacity`](crate::ClientConfig::event_capacity) events, and
     /// `dropped` events were lost: messages, invitations and the like, and the states of
-    /// buddies, subscriptions and registrations that a newer one replaced. The latest state of
-    /// each buddy, buddy subscription and registration follows this event.
+    /// buddies, subscriptions, registrations and the publication that a newer one replaced.
+    /// The latest state of each buddy, buddy subscription, registration and of the
+    /// publication follows this event.
     Lagged {
         /// How many events were dropped.
         dropped: u64,

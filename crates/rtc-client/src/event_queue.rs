@@ -3,7 +3,8 @@
 //! The client never waits for the application: SIP keeps being answered however slowly events
 //! are read. Up to `capacity` events wait in order. Once the queue is full the client is
 //! *lagging*: from then on it keeps only the latest state of each buddy, of each buddy
-//! subscription and of each profile's registration (at most `capacity` of them), and counts
+//! subscription, of each profile's registration and of the publication (at most `capacity`
+//! of them), and counts
 //! every other event — and every state superseded by a newer one — as dropped. When the
 //! application has read everything that was queued, it receives
 //! [`Event::Lagged { dropped }`](Event::Lagged) (if anything was dropped), then those latest
@@ -49,6 +50,7 @@ enum Key {
     Buddy(String),
     BuddySubscription(String),
     Registration(String),
+    Publication,
 }
 
 impl Key {
@@ -57,6 +59,7 @@ impl Key {
             Event::Buddy { uri, .. } => Some(Key::Buddy(uri.clone())),
             Event::BuddySubscription { uri, .. } => Some(Key::BuddySubscription(uri.clone())),
             Event::Registration { profile, .. } => Some(Key::Registration(profile.clone())),
+            Event::Publication { .. } => Some(Key::Publication),
             _ => None,
         }
     }

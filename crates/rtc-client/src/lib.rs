@@ -113,6 +113,7 @@ pub mod keepalive;
 mod large_request;
 pub mod liveness;
 pub mod outbound;
+mod publication;
 pub mod registration;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]

@@ -38,6 +38,7 @@ pub(crate) fn describe(event: &Event) -> String {
         Event::BuddySubscription { uri, state, .. } => {
             format!("watching {}: {}", one_line(uri), one_line(state))
         }
+        Event::Publication { state, .. } => format!("publication: {}", one_line(state)),
         Event::Watcher { uri, state, .. } => format!("watcher {}: {state}", one_line(uri)),
         Event::Message { from, text, .. } => {
             format!("message from {}: {}", one_line(from), one_line(text))
@@ -162,6 +163,19 @@ mod tests {
         assert_eq!(
             describe(&event("evil\nline", Cause::Refused)),
             "registration: error (evil\\nline; connection refused)"
+        );
+    }
+
+    #[test]
+    fn a_failed_publication_says_why() {
+        let line = describe(&Event::Publication {
+            state: "retrying later (unanswered: connection refused)".into(),
+            status: None,
+            cause: Some(rtc_client::Cause::Refused),
+        });
+        assert_eq!(
+            line,
+            "publication: retrying later (unanswered: connection refused)"
         );
     }
 

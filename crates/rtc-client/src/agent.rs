@@ -616,6 +616,31 @@ impl Agent {
     }
 }
 
+/// Refuses a buddy URI that a subscription within `limits` (our parser's, taken to be the
+/// server's too) cannot carry, rather than have it fail and be retried for ever. The URI is
+/// on a line of its own in several places: the request line, the To of every response (with
+/// the server's tag), the `uri=` of a digest Authorization (RFC 2617 §3.2.2, with the nonce
+/// and the rest): [`URI_LINE_ROOM`] bytes are left on such a line for the rest. And it may
+/// take at most a quarter of `max_message_size`: a NOTIFY brings it back in From, in the
+/// PIDF `entity`, and often in a tuple's contact, beside everything else.
+pub(crate) fn check_buddy_uri(uri: &str, limits: &sip_parse::ParseConfig) -> Result<()> {
+    let max = limits
+        .max_line_length
+        .saturating_sub(URI_LINE_ROOM)
+        .min(limits.max_message_size / 4);
+    if uri.len() > max {
+        return Err(crate::Error::BuddyUriTooLong {
+            len: uri.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// What a line that carries a buddy's URI needs beside it ([`check_buddy_uri`]): a digest
+/// Authorization's other fields take some 300 bytes with a long nonce.
+const URI_LINE_ROOM: usize = 1024;
+
 /// How often the agent's cores try again: from [`crate::ClientConfig`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AgentTiming {
@@ -742,6 +767,41 @@ mod tests {
         let mut events = VecDeque::new();
         agent.poll_events(&mut events);
         events.into()
+    }
+
+    #[test]
+    fn the_longest_buddy_uri_allowed_is_one_a_subscribe_can_carry() {
+        let limits = sip_parse::ParseConfig::default();
+        let uri = |len: usize| format!("sip:{}@example.com", "b".repeat(len - 16));
+        let max = 16_384 - URI_LINE_ROOM;
+        let longest = uri(max);
+        assert_eq!(longest.len(), max);
+        check_buddy_uri(&longest, &limits).unwrap();
+        let mut agent = agent(Instant::now(), &[]);
+        agent
+            .watch(Instant::now(), &longest, SubscriptionType::Subscribed)
+            .unwrap();
+        let sent = subscribes(&mut agent);
+        assert!(
+            matches!(&sent[..], [(_, u, _)] if *u == longest),
+            "{} SUBSCRIBEs",
+            sent.len()
+        );
+        // One byte more: refused, with the numbers.
+        let e = check_buddy_uri(&uri(max + 1), &limits).unwrap_err();
+        assert!(
+            matches!(e, crate::Error::BuddyUriTooLong { len, max: m } if len == max + 1 && m == max),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("too long"), "{e}");
+        assert!(e.to_string().contains(&max.to_string()), "{e}");
+        // A smaller message limit binds at a quarter of it.
+        let small = sip_parse::ParseConfig {
+            max_message_size: 4_000,
+            ..limits
+        };
+        check_buddy_uri(&uri(1_000), &small).unwrap();
+        assert!(check_buddy_uri(&uri(1_001), &small).is_err());
     }
 
     #[test]

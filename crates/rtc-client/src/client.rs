@@ -403,7 +403,9 @@ impl Client {
 
     /// Adds a buddy and starts watching it (`AddBuddy`). A buddy with the same address of
     /// record is already there: [`Error::BuddyExists`](crate::Error::BuddyExists), and the
-    /// entry is left as it was.
+    /// entry is left as it was. A URI too long for a subscription within the message limits
+    /// ([`TransportConfig::parse`]; about 15 KiB by default) is refused with
+    /// [`Error::BuddyUriTooLong`](crate::Error::BuddyUriTooLong), which names the limit.
     pub async fn add_buddy(&self, uri: &str, name: &str) -> Result<()> {
         let (uri, name) = (uri.to_owned(), name.to_owned());
         self.presence(|reply| PresenceCommand::AddBuddy { uri, name, reply })

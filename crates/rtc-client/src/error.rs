@@ -25,6 +25,21 @@ pub enum Error {
     /// No buddy has this URI.
     #[error("no buddy {0}")]
     UnknownBuddy(String),
+    /// A buddy's URI is longer than the message limits let a subscription carry
+    /// ([`ParseConfig`](crate::ParseConfig): 1 KiB less than `max_line_length`, room for the
+    /// rest of a request line, a To with its tag or a digest Authorization beside it; and at
+    /// most a quarter of `max_message_size`, as a NOTIFY brings it back up to three times):
+    /// it could never be watched, so it is not added.
+    #[error(
+        "the buddy URI is too long: {len} bytes, where the message limits allow at most {max} \
+         (ParseConfig max_line_length and max_message_size)"
+    )]
+    BuddyUriTooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The longest that fits.
+        max: usize,
+    },
     /// A buddy with this address is already on the list (`AddBuddy` allows no duplicate).
     #[error("{0} is already a buddy")]
     BuddyExists(String),

@@ -34,7 +34,7 @@ impl Publication {
                 failure: Failure::Status(code),
                 ..
             } => (
-                format!("retrying later ({})", Failure::Status(code)),
+                format!("retrying later (PUBLISH {})", Failure::Status(code)),
                 Some(code),
                 None,
             ),
@@ -43,8 +43,8 @@ impl Publication {
                 ..
             } => {
                 let words = match transport {
-                    Some(c) => format!("retrying later ({}: {c})", Failure::NoResponse),
-                    None => format!("retrying later ({})", Failure::NoResponse),
+                    Some(c) => format!("retrying later (PUBLISH {}: {c})", Failure::NoResponse),
+                    None => format!("retrying later (PUBLISH {})", Failure::NoResponse),
                 };
                 (words, None, Some(transport.unwrap_or(Cause::TimedOut)))
             }
@@ -87,7 +87,7 @@ mod tests {
         let mut p = Publication::default();
         assert_eq!(p.event(&published(), None), None, "nothing failed yet");
         let forbidden = Some(Event::Publication {
-            state: "retrying later (answered 403 Forbidden)".into(),
+            state: "retrying later (PUBLISH answered 403 Forbidden)".into(),
             status: Some(403),
             cause: None,
         });
@@ -100,7 +100,7 @@ mod tests {
         assert_eq!(
             p.event(&failed(Failure::NoResponse), Some(Cause::Refused)),
             Some(Event::Publication {
-                state: "retrying later (unanswered: connection refused)".into(),
+                state: "retrying later (PUBLISH unanswered: connection refused)".into(),
                 status: None,
                 cause: Some(Cause::Refused),
             })
@@ -115,7 +115,7 @@ mod tests {
         assert_eq!(
             p.event(&failed(Failure::NoResponse), None),
             Some(Event::Publication {
-                state: "retrying later (unanswered)".into(),
+                state: "retrying later (PUBLISH unanswered)".into(),
                 status: None,
                 cause: Some(Cause::TimedOut),
             })

@@ -701,3 +701,58 @@ async fn a_note_too_large_to_send_is_refused_and_the_limit_is_configured_once() 
         .unwrap();
     bob.shutdown().await.unwrap();
 }
+
+/// A buddy URI too long for a SUBSCRIBE within the message limits is refused when added,
+/// saying so with the limit, instead of joining the list to fail and be retried for ever; a
+/// buddy of the longest URI that fits is added and subscribed to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buddy_uri_too_long_for_the_message_limits_is_refused() {
+    let (_server, port) = embedded_server().await;
+    let dir = TempDir::new("presence-long-uri");
+    let (alice, mut events, _) = registered(&profile_xml("alice", port, "udp"), None).await;
+    alice
+        .enable_presence(Store::file(dir.path("alice.xml")))
+        .await
+        .unwrap();
+    // The default 16,384-byte line limit, less room for the rest of the line that carries it
+    // (a SUBSCRIBE's digest Proxy-Authorization, here, whose `uri=` repeats it).
+    let max = 16_384 - 1024;
+    let uri = |len: usize| format!("sip:{}@example.test", "b".repeat(len - 17));
+    let too_long = uri(max + 1);
+    let e = alice.add_buddy(&too_long, "Long").await.unwrap_err();
+    assert!(
+        matches!(e, rtc_client::Error::BuddyUriTooLong { len, max: m } if len == max + 1 && m == max),
+        "{e:?}"
+    );
+    let words = e.to_string();
+    assert!(
+        words.contains("too long") && words.contains(&max.to_string()),
+        "{words}"
+    );
+    assert!(alice.buddies().await.unwrap().is_empty());
+
+    let longest = uri(max);
+    alice.add_buddy(&longest, "Longest").await.unwrap();
+    // Subscribed to, challenged and sent again with credentials: the server answers (no such
+    // user); nothing failed on our side.
+    let state = expect(
+        &mut events,
+        "the subscription's outcome",
+        |e| matches!(e, Event::BuddySubscription { state, .. } if state != "subscribing"),
+    )
+    .await;
+    let Event::BuddySubscription {
+        uri: watched,
+        state,
+        ..
+    } = state
+    else {
+        unreachable!()
+    };
+    assert_eq!(watched, longest);
+    assert!(
+        state.contains("SUBSCRIBE answered") && !state.contains("407"),
+        "{state}"
+    );
+    alice.shutdown().await.unwrap();
+}

@@ -117,7 +117,7 @@ async fn a_refused_publish_is_reported_with_its_status_then_the_recovery() {
     assert_eq!(
         refused,
         Event::Publication {
-            state: "retrying later (answered 403 Forbidden)".into(),
+            state: "retrying later (PUBLISH answered 403 Forbidden)".into(),
             status: Some(403),
             cause: None,
         }
@@ -146,7 +146,7 @@ async fn an_unanswered_publish_is_reported_as_timed_out() {
     assert_eq!(
         unanswered,
         Event::Publication {
-            state: "retrying later (unanswered)".into(),
+            state: "retrying later (PUBLISH unanswered)".into(),
             status: None,
             cause: Some(Cause::TimedOut),
         }

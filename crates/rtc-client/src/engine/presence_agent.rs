@@ -269,6 +269,7 @@ impl Engine {
     }
 
     pub(super) fn add_buddy(&mut self, now: Instant, uri: &str, name: &str) -> Result<()> {
+        crate::agent::check_buddy_uri(uri, &self.config.transport.parse)?;
         let p = self.presence_mut()?;
         let buddy = Buddy::new(uri, name)?;
         if p.data.buddies.get(uri).is_some() {

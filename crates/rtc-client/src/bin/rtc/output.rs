@@ -169,13 +169,13 @@ mod tests {
     #[test]
     fn a_failed_publication_says_why() {
         let line = describe(&Event::Publication {
-            state: "retrying later (unanswered: connection refused)".into(),
+            state: "retrying later (PUBLISH unanswered: connection refused)".into(),
             status: None,
             cause: Some(rtc_client::Cause::Refused),
         });
         assert_eq!(
             line,
-            "publication: retrying later (unanswered: connection refused)"
+            "publication: retrying later (PUBLISH unanswered: connection refused)"
         );
     }
 

@@ -3,7 +3,8 @@
 //! does (its keep-alives are then CRLFs, which prove nothing), notices the registrar's death
 //! within a minute (issue 12 item 2); a registrar that comes back after ten minutes is reached
 //! by the retry backoff, which never spins (item 3); what keep-alives cost in an hour; and
-//! TCP pings at the pace of an outbound registrar's Flow-Timer (RFC 5626 §4.4.1).
+//! TCP pings at the pace of an outbound registrar's Flow-Timer, a missing pong failing the
+//! flow (RFC 5626 §4.4.1).
 //!
 //! The registrar is a fake one on a UDP socket, in this test: it answers REGISTER and OPTIONS,
 //! answers STUN or not, can be made deaf, and counts what it receives.
@@ -11,6 +12,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -320,9 +322,13 @@ async fn a_registrar_back_after_ten_minutes_is_reached_by_the_backoff_without_a_
 }
 
 /// A registrar on 127.0.0.1 over TCP that grants every REGISTER, answers each double-CRLF ping
-/// with a CRLF (RFC 5626 §3.5.1), and counts pings. With a `flow_timer`, it supports outbound:
-/// its 2xx says `Require: outbound` and `Flow-Timer` (RFC 5626 §4.2.1, §4.4.1).
-async fn tcp_registrar(flow_timer: Option<u32>) -> (u16, Arc<Mutex<Traffic>>) {
+/// with a CRLF (RFC 5626 §3.5.1) while `pongs` holds, and counts pings. With a `flow_timer`, it
+/// supports outbound: its 2xx says `Require: outbound` and `Flow-Timer` (RFC 5626 §4.2.1,
+/// §4.4.1).
+async fn tcp_registrar(
+    flow_timer: Option<u32>,
+    pongs: Arc<AtomicBool>,
+) -> (u16, Arc<Mutex<Traffic>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -331,6 +337,7 @@ async fn tcp_registrar(flow_timer: Option<u32>) -> (u16, Arc<Mutex<Traffic>>) {
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             let counts = counts.clone();
+            let pongs = pongs.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
@@ -343,8 +350,10 @@ async fn tcp_registrar(flow_timer: Option<u32>) -> (u16, Arc<Mutex<Traffic>>) {
                         if buf.starts_with(b"\r\n\r\n") {
                             buf.drain(..4);
                             counts.lock().unwrap().crlf_in.add(4);
-                            let _ = stream.write_all(b"\r\n").await;
-                            counts.lock().unwrap().stun_out.add(2); // the pong
+                            if pongs.load(Ordering::Relaxed) {
+                                let _ = stream.write_all(b"\r\n").await;
+                                counts.lock().unwrap().stun_out.add(2); // the pong
+                            }
                             continue;
                         }
                         // Requests without a body (REGISTER): they end at the blank line.
@@ -433,7 +442,7 @@ async fn keepalive_traffic_per_hour() {
             assert!((88..=90).contains(&opt.packets), "{opt:?}");
         }
     }
-    let (port, traffic) = tcp_registrar(None).await;
+    let (port, traffic) = tcp_registrar(None, Arc::new(AtomicBool::new(true))).await;
     // 3590 s, refreshed at 2990 s: not at the very instant of a ping (every 50 s from the
     // connection's start). On the paused clock a refresh leaving at the same instant as a ping
     // has its 200 read only at the next request; in real time (a refresh every 5 s, a ping
@@ -471,7 +480,7 @@ async fn keepalive_traffic_per_hour() {
 /// configured 50 s (which gives 71–73 an hour above).
 #[tokio::test(start_paused = true)]
 async fn tcp_pings_follow_the_registrars_flow_timer() {
-    let (port, traffic) = tcp_registrar(Some(2)).await;
+    let (port, traffic) = tcp_registrar(Some(2), Arc::new(AtomicBool::new(true))).await;
     let (client, mut events) = client_with(None, |_| {}).await;
     let profile = client
         .create_profile(&profile_xml("alice", port, "tcp"))
@@ -492,5 +501,39 @@ async fn tcp_pings_follow_the_registrars_flow_timer() {
         "each answered"
     );
     assert_eq!(changes_so_far(&mut events), []);
+    client.shutdown().await.unwrap();
+}
+
+/// RFC 5626 §4.4.1: a ping on the outbound flow left without a pong for 10 s means the flow
+/// failed: the client says so and registers again at once over a new connection, within the
+/// Flow-Timer and those 10 s of the registrar falling silent.
+#[tokio::test(start_paused = true)]
+async fn a_missing_pong_fails_the_flow_and_the_client_registers_again() {
+    let pongs = Arc::new(AtomicBool::new(true));
+    let (port, traffic) = tcp_registrar(Some(2), pongs.clone()).await;
+    let (client, mut events) = client_with(None, |_| {}).await;
+    let profile = client
+        .create_profile(&profile_xml("alice", port, "tcp"))
+        .unwrap();
+    client
+        .enable_profile(&profile, RegisterFlags::ALL)
+        .await
+        .unwrap();
+    next_state(&mut events, |s| s == RegistrationState::Registered).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    pongs.store(false, Ordering::Relaxed);
+    let silent = Instant::now();
+    let (_, reason, before) =
+        next_state(&mut events, |s| s == RegistrationState::Registering).await;
+    let noticed = silent.elapsed();
+    assert_eq!(before, [], "nothing else first");
+    // The transport closed the connection for it (CloseReason::KeepaliveTimeout).
+    assert_eq!(reason, "connection lost");
+    // The next ping (at most 2 s away), then its 10 s without a pong.
+    assert!(noticed <= Duration::from_secs(13), "{noticed:?}");
+    pongs.store(true, Ordering::Relaxed);
+    let registers = traffic.lock().unwrap().register_in.packets;
+    next_state(&mut events, |s| s == RegistrationState::Registered).await;
+    assert!(traffic.lock().unwrap().register_in.packets > registers);
     client.shutdown().await.unwrap();
 }

@@ -254,6 +254,27 @@ mod tests {
     }
 
     #[test]
+    fn a_lagging_reader_gets_the_latest_publication_state() {
+        let publication = |state: &str| Event::Publication {
+            state: state.into(),
+            status: None,
+            cause: None,
+        };
+        let (tx, mut rx) = channel(1);
+        assert!(tx.send(message("1")));
+        assert!(!tx.send(publication("retrying later (PUBLISH unanswered)")));
+        assert!(!tx.send(publication("published")));
+        assert_eq!(
+            drain(&mut rx),
+            vec![
+                message("1"),
+                Event::Lagged { dropped: 1 },
+                publication("published")
+            ]
+        );
+    }
+
+    #[test]
     fn held_states_are_bounded_too() {
         let (tx, mut rx) = channel(1);
         tx.send(message("1"));

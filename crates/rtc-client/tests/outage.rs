@@ -535,5 +535,11 @@ async fn a_missing_pong_fails_the_flow_and_the_client_registers_again() {
     let registers = traffic.lock().unwrap().register_in.packets;
     next_state(&mut events, |s| s == RegistrationState::Registered).await;
     assert!(traffic.lock().unwrap().register_in.packets > registers);
+    // The new connection pings at the Flow-Timer too: 10 to 12 in 20 s.
+    let before = traffic.lock().unwrap().crlf_in.packets;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let pings = traffic.lock().unwrap().crlf_in.packets - before;
+    assert!((9..=13).contains(&pings), "{pings} pings in 20 s");
+    assert_eq!(changes_so_far(&mut events), []);
     client.shutdown().await.unwrap();
 }

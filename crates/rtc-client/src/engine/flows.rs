@@ -111,13 +111,13 @@ pub(super) fn follow_registration(
     }
 }
 
-/// Once a registration over TCP or TLS is registered, its connection pings at the registrar's
-/// Flow-Timer if it gave one (RFC 5626 §4.4.1), else at the transport's `configured` interval.
-/// A missing pong closes the connection (the transport's `keepalive_timeout`), which
-/// [`Engine::connection_lost`] turns into registering again.
+/// After each answer to a REGISTER over TCP or TLS that leaves the registration registered
+/// (refreshes too: the connection it came on may be a new one), that connection pings at the
+/// registrar's Flow-Timer if it gave one (RFC 5626 §4.4.1), else at the transport's
+/// `configured` interval. A missing pong closes the connection (the transport's
+/// `keepalive_timeout`), which [`Engine::connection_lost`] turns into registering again.
 pub(super) fn follow_flow_timer(
     p: &ProfileState,
-    state: RegistrationState,
     transport: &sip_transport::Transport,
     configured: Option<Duration>,
 ) {
@@ -125,7 +125,7 @@ pub(super) fn follow_flow_timer(
         .registration
         .target()
         .filter(|t| t.transport != TransportKind::Udp);
-    if let (RegistrationState::Registered, Some(t)) = (state, stream) {
+    if let (RegistrationState::Registered, Some(t)) = (p.registration.state(), stream) {
         let pace = crate::outbound::stream_keepalive_for(configured, p.registration.flow());
         match transport.set_keepalive(t, pace) {
             Ok(id) => debug!(

@@ -782,6 +782,8 @@ impl Engine {
                 if let Err(e) = r {
                     warn!("registration of {profile}: {e}");
                 }
+                let pings = self.config.transport.keepalive_interval;
+                follow_flow_timer(p, self.driver.transport(), pings);
             }
             Owner::Presence {
                 generation,
@@ -899,8 +901,6 @@ impl Engine {
                 // starts anew with it, below, instead of going on with the old one.
                 let contact_moved = follow_registration(p, e.state, self.config.udp_keepalive, now);
                 follow_liveness(p, e.state, self.config.udp_liveness, now);
-                let pings = self.config.transport.keepalive_interval;
-                follow_flow_timer(p, e.state, self.driver.transport(), pings);
                 if contact_moved {
                     moved.push(key.clone());
                 }

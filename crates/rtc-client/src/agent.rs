@@ -145,14 +145,28 @@ impl Agent {
         };
         agent.notifier.set_presence(now, shown);
         for buddy in data.buddies.iter() {
-            agent.watch(now, &buddy.uri, buddy.subscription)?;
+            // One buddy that cannot be watched (a stored URI too long for a SUBSCRIBE) is
+            // reported and left unwatched; the others are watched all the same.
+            if let Err(e) = agent.watch(now, &buddy.uri, buddy.subscription) {
+                agent.events.push_back(Event::BuddySubscription {
+                    uri: buddy.uri.to_string(),
+                    state: format!("stopped ({e}), not retried"),
+                    cause: None,
+                });
+            }
         }
         Ok(agent)
     }
 
     /// Starts watching `uri` as its subscription type says (module docs). Watching a buddy
     /// already watched changes nothing.
+    /// A URI too long for a SUBSCRIBE within the message limits is refused
+    /// ([`check_buddy_uri`]) rather than retried for ever, whether it comes from `add_buddy`,
+    /// the store or an import.
     pub(crate) fn watch(&mut self, now: Instant, uri: &str, kind: SubscriptionType) -> Result<()> {
+        if matches!(kind, SubscriptionType::Subscribed | SubscriptionType::Poll) {
+            check_buddy_uri(uri, &self.subscriber_config.parse)?;
+        }
         match kind {
             SubscriptionType::Subscribed => match &mut self.listed {
                 Some(listed) => {
@@ -802,6 +816,40 @@ mod tests {
         };
         check_buddy_uri(&uri(1_000), &small).unwrap();
         assert!(check_buddy_uri(&uri(1_001), &small).is_err());
+    }
+
+    #[test]
+    fn a_stored_buddy_uri_too_long_is_reported_once_and_the_others_are_watched() {
+        let long = format!("sip:{}@example.com", "b".repeat(20_000));
+        let t0 = Instant::now();
+        let mut agent = agent(
+            t0,
+            &[
+                (&long, SubscriptionType::Subscribed),
+                (BOB, SubscriptionType::Subscribed),
+            ],
+        );
+        let sent = subscribes(&mut agent);
+        assert!(matches!(&sent[..], [(_, uri, _)] if uri == BOB), "{sent:?}");
+        let refused: Vec<String> = events(&mut agent)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::BuddySubscription { uri, state, .. } if uri == long => Some(state),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            matches!(&refused[..], [s] if s.contains("too long") && s.ends_with("not retried")),
+            "{refused:?}"
+        );
+        // Nothing is tried again later, nor on an import or add that watches it anew.
+        assert!(agent.watch(t0, &long, SubscriptionType::Poll).is_err());
+        agent.handle_timeout(t0 + Duration::from_secs(3_600));
+        assert!(
+            subscribes(&mut agent)
+                .iter()
+                .all(|(_, uri, _)| *uri != long)
+        );
     }
 
     #[test]

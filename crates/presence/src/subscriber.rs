@@ -585,6 +585,19 @@ impl Subscriber {
         self.subs.get(&id).map(|s| &s.state)
     }
 
+    /// Whether a SUBSCRIBE of this subscription, initial or refreshing, awaits its answer. An
+    /// [`unsubscribe`](Subscriber::unsubscribe) then waits for the answer, and a
+    /// [`subscribe`](Subscriber::subscribe) to the same buddy meanwhile calls it off: whoever
+    /// needs a *new* subscription (fresh full state) waits for this to be false.
+    pub fn in_flight(&self, id: SubscriptionId) -> bool {
+        self.subs.get(&id).is_some_and(|s| {
+            matches!(
+                s.phase,
+                Phase::Subscribing { .. } | Phase::Refreshing { .. }
+            )
+        })
+    }
+
     /// The subscription watching `buddy` (as given to [`Subscriber::subscribe`]).
     pub fn id_of(&self, buddy: &str) -> Option<SubscriptionId> {
         self.by_buddy.get(buddy).copied()

@@ -79,11 +79,22 @@ impl ListWatch {
     /// missed, or (`changed`) when the list on the server changed. A refresh of the same
     /// subscription would not do: a server need not send full state then, nor notify
     /// resources that have no state yet (Kamailio does neither).
+    ///
+    /// While a SUBSCRIBE is unanswered the new one waits (`refresh` stays set, and the next
+    /// call sends it): the server may have read the list before it changed, and ending a
+    /// subscription in flight only to subscribe to the same URI would call the end off and
+    /// send nothing new.
     pub(crate) fn refresh(&mut self, now: Instant, changed: bool) {
-        if !(std::mem::take(&mut self.refresh) || changed) {
+        self.refresh |= changed;
+        if !self.refresh {
             return;
         }
-        if let Some(id) = self.core.id_of(&self.service) {
+        let id = self.core.id_of(&self.service);
+        if id.is_some_and(|id| self.core.in_flight(id)) {
+            return;
+        }
+        self.refresh = false;
+        if let Some(id) = id {
             let _ = self.core.unsubscribe(now, id);
         }
         if let Err(e) = self.core.subscribe(now, &self.service) {
@@ -262,6 +273,43 @@ mod tests {
         list.core.handle_request(epoch(), &n).unwrap();
         assert!(buddy_events(&mut list).is_empty());
         assert!(!list.failed());
+    }
+
+    #[test]
+    fn a_list_changed_while_its_subscribe_is_unanswered_is_subscribed_anew_once_answered() {
+        let now = epoch();
+        let mut list =
+            ListWatch::new(now, identity("alice"), LIST, SubscriberConfig::default()).unwrap();
+        let sub = list.core.poll_request().unwrap();
+        // The list changes on the server before the SUBSCRIBE is answered: nothing yet.
+        list.refresh(now, true);
+        assert!(list.core.poll_request().is_none());
+        list.refresh(now, false);
+        assert!(list.core.poll_request().is_none());
+        // Answered (perhaps from the old list): the subscription ends and a new one starts.
+        let peer = NotifierPeer::new(&sub.message, "rls");
+        let ok = peer.answer(&sub.message, 200, Some(3600));
+        list.core.handle_response(now, sub.handle, &ok);
+        list.refresh(now, false);
+        let mut sent = Vec::new();
+        while let Some(r) = list.core.poll_request() {
+            let m = &r.message;
+            let call_id = m.header_str(sip_parse::HeaderName::CallId).unwrap();
+            let expires = m.header_str(sip_parse::HeaderName::Expires).unwrap();
+            sent.push((call_id.to_owned(), expires.to_owned()));
+        }
+        let first = sub
+            .message
+            .header_str(sip_parse::HeaderName::CallId)
+            .unwrap();
+        assert!(
+            matches!(&sent[..], [(c0, e0), (c1, e1)]
+                if c0 == first && e0 == "0" && c1 != first && e1 != "0"),
+            "{sent:?}"
+        );
+        // Done: a further call sends nothing.
+        list.refresh(now, false);
+        assert!(list.core.poll_request().is_none());
     }
 
     #[test]

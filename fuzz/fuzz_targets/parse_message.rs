@@ -1,5 +1,6 @@
 //! Datagram parsing: no panic, the message is a prefix of the input, the body matches
-//! Content-Length, every typed view and `validate` answer, and a [`TopVia`] views as the top Via.
+//! Content-Length, every typed view and `validate` answer, a [`TopVia`] views as the top Via, and
+//! a stamped copy is the parse of its bytes.
 #![no_main]
 
 use bytes::Bytes;
@@ -19,6 +20,8 @@ fuzz_target!(|data: &[u8]| {
         Ok(top) => assert_eq!(top.view(&m), m.top_via().ok()),
         Err(e) => assert_eq!(m.top_via().err(), Some(e)),
     }
+    // A stamped copy keeps the split and is the parse of its bytes.
+    sip_parse::fuzzing::stamp_is_the_parse(&m);
     if let Ok(via) = m.top_via() {
         let _ = via.received_ip();
     }

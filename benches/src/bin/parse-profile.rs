@@ -4,7 +4,9 @@
 //! PARSER is `sip-parse` or `rsip` (the messages both parse to the same fields, as
 //! `parse-compare` compares them), `sofia-sip` (the same messages; needs the feature `sofia`),
 //! `sip-parse/all` (every message sip-parse parses), `sip-parse/split` and `httparse/split` (the
-//! header split alone, see `benches::split`), or `floor` (the `memchr2` pass). PASSES
+//! header split alone, see `benches::split`), `sip-parse/stamp` (`TopVia::stamp` of every request
+//! in the corpus, parsed and its top Via read beforehand: `received` and `rport` as
+//! sip-transport writes them), or `floor` (the `memchr2` pass). PASSES
 //! defaults to 300, DIR to `benches/corpus`. Only the repeated passes are worth counting:
 //!
 //! ```sh
@@ -19,10 +21,12 @@
 
 use std::error::Error;
 use std::hint::black_box;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use benches::{Rsip, Sample, SipParse, corpus, floor_pass, full_pass, split};
+use sip_parse::{Message, ParseConfig, TopVia};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -32,7 +36,7 @@ fn main() -> ExitCode {
     let Ok(passes) = passes else {
         eprintln!(
             "usage: parse-profile sip-parse|rsip|sofia-sip|sip-parse/all|sip-parse/split|\
-             httparse/split|floor [PASSES] [DIR]"
+             httparse/split|sip-parse/stamp|floor [PASSES] [DIR]"
         );
         return ExitCode::from(2);
     };
@@ -47,6 +51,9 @@ fn main() -> ExitCode {
 
 fn run(parser: &str, passes: u32, dir: PathBuf) -> Result<(), Box<dyn Error>> {
     let all = corpus::load_dir(&dir)?;
+    if parser == "sip-parse/stamp" {
+        return run_stamp(&all, passes);
+    }
     let (samples, pass): (Vec<Sample>, fn(&[Sample])) = match parser {
         "sip-parse" => (corpus::compare(&all)?.included, full_pass::<SipParse>),
         "rsip" => (corpus::compare(&all)?.included, full_pass::<Rsip>),
@@ -68,6 +75,40 @@ fn run(parser: &str, passes: u32, dir: PathBuf) -> Result<(), Box<dyn Error>> {
         u64::from(passes) * samples.len() as u64
     );
     Ok(())
+}
+
+/// `passes` stamps of the top Via of every request in `all`.
+fn run_stamp(all: &[Sample], passes: u32) -> Result<(), Box<dyn Error>> {
+    let requests: Vec<(Message, TopVia)> = all
+        .iter()
+        .filter_map(|s| Message::parse(s.bytes.clone()).ok())
+        .filter(Message::is_request)
+        .filter_map(|m| TopVia::read(&m).ok().map(|top| (m, top)))
+        .collect();
+    if requests.is_empty() {
+        return Err("no request with a top Via to stamp".into());
+    }
+    let bytes: usize = requests.iter().map(|(m, _)| m.as_bytes().len()).sum();
+    measured_stamp(&requests, passes);
+    println!(
+        "sip-parse/stamp: {passes} passes over {} requests ({bytes} bytes) = {} stamps",
+        requests.len(),
+        u64::from(passes) * requests.len() as u64
+    );
+    Ok(())
+}
+
+/// The counted part of `sip-parse/stamp`: `passes` stamps of every request, as sip-transport
+/// stamps a request from a NAT-ed client (`received` and a filled `rport`).
+#[inline(never)]
+fn measured_stamp(requests: &[(Message, TopVia)], passes: u32) {
+    let cfg = ParseConfig::default();
+    let ip = IpAddr::from([192, 0, 2, 99]);
+    for _ in 0..passes {
+        for (msg, top) in black_box(requests) {
+            let _ = black_box(top.stamp(msg, ip, Some(40000), &cfg));
+        }
+    }
 }
 
 /// The counted part: `passes` full parses of every sample.

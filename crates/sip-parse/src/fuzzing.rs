@@ -2,9 +2,11 @@
 //! for the `fast_paths` fuzz target. Compiled only with `--cfg fuzzing`, which cargo-fuzz sets:
 //! not part of the API.
 
-use crate::ParseConfig;
+use std::net::IpAddr;
+
 use crate::header::{address, via};
 use crate::message;
+use crate::{Message, ParseConfig, TopVia};
 
 /// Runs every one-pass reader on `data` and panics where one answers differently from the
 /// careful reader: the start line, a header line (under a line-length limit taken from the
@@ -23,4 +25,27 @@ pub fn one_pass_readers_agree(data: &[u8]) {
     via::assert_one_pass_agrees(rest);
     address::assert_one_pass_agrees(rest);
     crate::header::assert_contact_elements_agree(rest);
+}
+
+/// Stamps the top Via of `msg`, when it has one, and panics unless the stamped message, built
+/// from `msg`'s split, is the parse of its bytes, and its top Via the one a read finds: with an
+/// IPv4 and an IPv6 `received`, with and without an `rport` to fill.
+pub fn stamp_is_the_parse(msg: &Message) {
+    let Ok(top) = TopVia::read(msg) else {
+        return;
+    };
+    let cfg = ParseConfig::default();
+    for (ip, rport) in [
+        (IpAddr::from([192, 0, 2, 1]), Some(5060)),
+        (IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]), None),
+    ] {
+        // A copy over the size or line limits is refused as its parse would refuse it.
+        let Ok((stamped, derived)) = top.stamp(msg, ip, rport, &cfg) else {
+            continue;
+        };
+        let parsed = Message::parse_with(stamped.bytes().clone(), &crate::top_via::relaxed(&cfg))
+            .expect("a stamped message parses");
+        stamped.assert_same_split(&parsed);
+        assert_eq!(Ok(derived), TopVia::read(&parsed));
+    }
 }

@@ -466,6 +466,98 @@ impl Message {
     }
 }
 
+impl Message {
+    /// This message with the bytes `replaced`, which lie inside one field's value after its
+    /// first byte, rewritten:
+    /// `buf` is this message's bytes with `replaced` swapped for `new_len` others, which keep
+    /// the field one field (no line of their own, no CRLF without white space after it). Every
+    /// range is carried over, those after the rewrite shifted by the change in length, as a
+    /// parse of `buf` would find them; the field's value ends at its last character that is not
+    /// white space, as a parse trims it. `None` when `replaced` is not so placed (the caller
+    /// parses `buf` instead).
+    ///
+    /// This is how a stamped top Via (RFC 3261 §18.2.1) comes without a second split of the
+    /// message: [`TopVia::stamp`](crate::TopVia::stamp).
+    pub(crate) fn rewritten(
+        &self,
+        buf: Bytes,
+        replaced: std::ops::Range<usize>,
+        new_len: usize,
+    ) -> Option<Message> {
+        let (a, b) = (replaced.start, replaced.end);
+        let old_len = b.checked_sub(a)?;
+        if buf.len() != (self.buf.len() - old_len).checked_add(new_len)? {
+            return None;
+        }
+        let holder = self
+            .headers
+            .iter()
+            .position(|h| (h.value.start as usize) < a && b <= h.value.end as usize)?;
+        // The length change as a `u32` to add with wrapping: exact for ranges below 4 GiB.
+        let grow = (new_len as u32).wrapping_sub(old_len as u32);
+        let inside = |p: u32| a < p as usize && (p as usize) < b;
+        let shift = |p: u32| {
+            if (p as usize) < b {
+                p
+            } else {
+                p.wrapping_add(grow)
+            }
+        };
+        let mut headers = Vec::with_capacity(self.headers.len());
+        for h in &self.headers {
+            let ends = [
+                h.name_span.start,
+                h.name_span.end,
+                h.value.start,
+                h.value.end,
+            ];
+            if ends.into_iter().any(inside) {
+                return None;
+            }
+            headers.push(RawHeader {
+                name: h.name,
+                name_span: Span {
+                    start: shift(h.name_span.start),
+                    end: shift(h.name_span.end),
+                },
+                value: Span {
+                    start: shift(h.value.start),
+                    end: shift(h.value.end),
+                },
+            });
+        }
+        let value = &mut headers.get_mut(holder)?.value;
+        if self.headers.get(holder)?.value.end as usize == b {
+            // The rewrite ends the value: it ends where the new text's last character is.
+            let mut end = value.end as usize;
+            while end > value.start as usize
+                && matches!(buf.get(end - 1), Some(b' ' | b'\t' | b'\r' | b'\n'))
+            {
+                end -= 1;
+            }
+            value.end = end as u32;
+        }
+        Some(Message {
+            buf,
+            start: self.start,
+            headers,
+            first: self.first,
+            body_start: shift(self.body_start),
+        })
+    }
+
+    /// Panics unless `self` and `other` hold the same bytes split the same way: start line,
+    /// every field's name and value, the hot-header index and the body. For tests and fuzzing.
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn assert_same_split(&self, other: &Message) {
+        assert_eq!(self.buf, other.buf);
+        assert_eq!(self.start, other.start, "start line");
+        assert_eq!(self.headers, other.headers, "fields");
+        assert_eq!(self.first, other.first, "hot-header index");
+        assert_eq!(self.body_start, other.body_start, "body start");
+    }
+}
+
 impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Message")

@@ -7,7 +7,7 @@ use std::ops::Range;
 use bytes::{BufMut, BytesMut};
 
 use crate::grammar::Params;
-use crate::{Host, Message, ParseConfig, ParseError, Via};
+use crate::{ErrorKind, Host, Message, ParseConfig, ParseError, Via};
 
 /// Room for `;received=` + an IPv6 address + `;rport=65535`, so a stamped message still parses
 /// within the limits its original met.
@@ -165,13 +165,15 @@ impl TopVia {
     /// Copies `msg`, the message this was read from, with its top Via stamped (RFC 3261
     /// §18.2.1, RFC 3581 §4): `received=<received>` replaces any `received` parameters (or is
     /// added at the end), and with `rport` given every `rport` without a value gets that port.
-    /// Gives back the stamped message and its top Via, derived from the rewrite rather than read
-    /// again: the sent-protocol and sent-by stay where they were, the parameters kept move with
-    /// their piece of the list. Everything else is copied as it was.
+    /// Gives back the stamped message and its top Via, both derived from the rewrite rather
+    /// than read again: the copy keeps `msg`'s split (its fields, hot-header index and body,
+    /// those after the parameter list moved by as much as the list grew), the sent-protocol and
+    /// sent-by stay where they were, the parameters kept move with their piece of the list.
+    /// Everything else is copied as it was.
     ///
-    /// Fails when `msg` is not the message this was read from, or (never for a message that
-    /// parsed with `cfg`) when the copy does not parse; the copy may exceed `cfg`'s size limits
-    /// by the few bytes stamping adds.
+    /// Fails when `msg` is not the message this was read from, or when the copy exceeds `cfg`'s
+    /// message size or line length by more than the few bytes a stamp adds (many empty `rport`
+    /// parameters could), with the error a parse of the copy would give.
     ///
     /// ```
     /// use bytes::Bytes;
@@ -198,40 +200,44 @@ impl TopVia {
         cfg: &ParseConfig,
     ) -> Result<(Message, TopVia), ParseError> {
         let not_ours = ParseError::invalid("top Via read from another message", 0);
-        let via = self.view(msg).ok_or(not_ours)?;
         let whole = msg.as_bytes();
+        if whole.as_ptr() as usize != self.origin || whole.len() != self.size {
+            return Err(not_ours);
+        }
         let range = self.params.range();
-        let (head, tail) = (
+        let (head, params, tail) = (
             whole.get(..range.start).ok_or(not_ours)?,
+            whole.get(range.clone()).ok_or(not_ours)?,
             whole.get(range.end..).ok_or(not_ours)?,
         );
-        let params = via.params.as_str();
 
-        // The new parameter list, and where the pieces the view points into land in it
-        // (as offsets into the list, old → new).
-        let mut text = String::with_capacity(params.len() + STAMP_SLACK);
+        // The copy, the new parameter list written in place of the old, and where the pieces
+        // the view points into land in it (old → new offsets in the message).
+        let mut out = BytesMut::with_capacity(whole.len() + STAMP_SLACK);
+        out.put_slice(head);
         let mut received_at = None;
         let (mut branch, mut maddr) = (None, None);
-        let write_received = |text: &mut String| {
-            text.push_str(";received=");
-            let start = text.len();
-            let _ = write!(text, "{received}");
-            Some(start..text.len())
+        let write_received = |out: &mut BytesMut| {
+            out.put_slice(b";received=");
+            let start = out.len();
+            put_ip(out, received);
+            Some(start..out.len())
         };
-        for piece in split_params(params) {
-            let name = piece.split('=').next().unwrap_or("").trim_matches(is_lws);
-            if name.eq_ignore_ascii_case("received") {
+        for (at, piece) in split_params(params) {
+            let name = trim_lws(piece.split(|&c| c == b'=').next().unwrap_or_default());
+            if name.eq_ignore_ascii_case(b"received") {
                 if received_at.is_none() {
-                    received_at = write_received(&mut text);
+                    received_at = write_received(&mut out);
                 }
-            } else if name.eq_ignore_ascii_case("rport") && rport.is_some() && !piece.contains('=')
+            } else if let Some(port) =
+                rport.filter(|_| name.eq_ignore_ascii_case(b"rport") && !piece.contains(&b'='))
             {
-                let _ = write!(text, ";rport={}", rport.unwrap_or_default());
-            } else if !piece.trim_matches(is_lws).is_empty() {
-                text.push(';');
-                // The piece is a slice of `params`: a span inside it moves by as much as it.
-                let old = piece.as_ptr() as usize - params.as_ptr() as usize + range.start;
-                let new = text.len() + range.start;
+                out.put_slice(b";rport=");
+                put_decimal(&mut out, port.into());
+            } else if !trim_lws(piece).is_empty() {
+                out.put_u8(b';');
+                // A span inside the piece moves by as much as the piece.
+                let (old, new) = (range.start + at, out.len());
                 let moved = |span: Option<Span>, to: &mut Option<usize>| {
                     if let Some(s) = span.map(Span::range)
                         && old <= s.start
@@ -242,24 +248,24 @@ impl TopVia {
                 };
                 moved(self.branch, &mut branch);
                 moved(self.maddr, &mut maddr);
-                text.push_str(piece);
+                out.put_slice(piece);
             }
         }
         if received_at.is_none() {
-            received_at = write_received(&mut text);
+            received_at = write_received(&mut out);
         }
         let received_at = received_at.unwrap_or_default();
-
-        let mut out = BytesMut::with_capacity(whole.len() + STAMP_SLACK);
-        out.put_slice(head);
-        out.put_slice(text.as_bytes());
+        let list = out.get(range.start..).unwrap_or_default();
+        let (list_len, list_end) = (list.len(), trim_lws(list).len());
         out.put_slice(tail);
-        let cfg = ParseConfig {
-            max_message_size: cfg.max_message_size.saturating_add(STAMP_SLACK),
-            max_line_length: cfg.max_line_length.saturating_add(STAMP_SLACK),
-            ..*cfg
+        check_limits(&out, range.start..range.start + list_len, cfg)?;
+
+        let out = out.freeze();
+        let stamped = match msg.rewritten(out.clone(), range.clone(), list_len) {
+            Some(m) => m,
+            // Not for a top Via that was read from `msg`: its parameters lie inside its value.
+            None => Message::parse_with(out, &relaxed(cfg))?,
         };
-        let stamped = Message::parse_with(out.freeze(), &cfg)?;
 
         let shifted = |span: Option<Span>, to: Option<usize>| match (span, to) {
             (Some(s), Some(start)) => Span::at(start, s.len as usize).map(Some),
@@ -272,58 +278,134 @@ impl TopVia {
             size: stamped.as_bytes().len(),
             branch: shifted(self.branch, branch)?,
             maddr: shifted(self.maddr, maddr)?,
-            received: Some(Span::at(
-                range.start + received_at.start,
-                received_at.len(),
-            )?),
+            received: Some(Span::at(received_at.start, received_at.len())?),
             rport: match (rport, self.rport) {
                 // The last `rport` is the one the view holds; it was empty, and now is filled.
                 (Some(port), Some(None)) => Some(Some(port)),
                 _ => self.rport,
             },
             // A list ends at its last value: white space left before a dropped piece is not in it.
-            params: Span::at(range.start, text.trim_end_matches(is_lws).len())?,
+            params: Span::at(range.start, list_end)?,
             ..*self
         };
         Ok((stamped, top))
     }
 }
 
-fn is_lws(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n')
+/// `cfg` with room for what a stamp adds.
+pub(crate) fn relaxed(cfg: &ParseConfig) -> ParseConfig {
+    ParseConfig {
+        max_message_size: cfg.max_message_size.saturating_add(STAMP_SLACK),
+        max_line_length: cfg.max_line_length.saturating_add(STAMP_SLACK),
+        ..*cfg
+    }
 }
 
-/// The raw text of each parameter in `params` (`;a=1;b="x;y"` → `a=1`, `b="x;y"`), splitting
-/// at semicolons outside quoted strings.
-fn split_params(params: &str) -> impl Iterator<Item = &str> {
-    let mut rest = params.strip_prefix(';');
-    // The first piece may start after folded white space before the first `;`.
-    if rest.is_none() && !params.is_empty() {
-        rest = params.trim_start_matches(is_lws).strip_prefix(';');
+/// The limits a parse of the stamped copy `out` would check that stamping can break, with the
+/// parse's errors: its size, and the length of the lines holding the new parameter `list`.
+fn check_limits(out: &[u8], list: Range<usize>, cfg: &ParseConfig) -> Result<(), ParseError> {
+    let cfg = relaxed(cfg);
+    if out.len() > cfg.max_message_size {
+        return Err(ParseError::new(
+            ErrorKind::Limit("message size"),
+            cfg.max_message_size,
+        ));
     }
+    // From the start of the line the list begins on to the end of the line it ends on.
+    let from =
+        memchr::memrchr(b'\n', out.get(..list.start).unwrap_or_default()).map_or(0, |n| n + 1);
+    let rest = out.get(list.end..).unwrap_or_default();
+    let to = list.end + memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+    let mut start = from;
+    for line in out.get(from..to).unwrap_or_default().split(|&c| c == b'\n') {
+        // The line without its CR: `next_line` allows `max_line_length` bytes before it.
+        let len = line.len() - usize::from(line.last() == Some(&b'\r'));
+        if len > cfg.max_line_length {
+            return Err(ParseError::new(ErrorKind::Limit("line length"), start));
+        }
+        start += line.len() + 1;
+    }
+    Ok(())
+}
+
+/// Writes `ip` as text: an IPv4 address digit by digit (the usual case, and `Display` costs
+/// several times as much), an IPv6 one through `Display`.
+fn put_ip(out: &mut BytesMut, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.put_u8(b'.');
+                }
+                put_decimal(out, octet.into());
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
+/// Writes `n` in decimal.
+fn put_decimal(out: &mut BytesMut, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[i..]);
+}
+
+fn is_lws(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+fn trim_lws(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&c| !is_lws(c)).unwrap_or(s.len());
+    let end = s.iter().rposition(|&c| !is_lws(c)).map_or(start, |e| e + 1);
+    s.get(start..end).unwrap_or_default()
+}
+
+/// The raw text of each parameter in `params` and its offset there (`;a=1;b="x;y"` → `a=1`,
+/// `b="x;y"`), splitting at semicolons outside quoted strings.
+fn split_params(params: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    // The first piece may start after folded white space before the first `;`.
+    let first = params.iter().position(|&c| !is_lws(c));
+    let mut at = match first {
+        Some(n) if params.get(n) == Some(&b';') => Some(n + 1),
+        _ => None,
+    };
     std::iter::from_fn(move || {
-        let s = rest?;
+        let start = at?;
+        let s = params.get(start..)?;
         let (mut quoted, mut escaped) = (false, false);
-        for (i, c) in s.char_indices() {
+        for (i, &c) in s.iter().enumerate() {
             match c {
                 _ if escaped => escaped = false,
-                '\\' if quoted => escaped = true,
-                '"' => quoted = !quoted,
-                ';' if !quoted => {
-                    rest = Some(s.get(i + 1..).unwrap_or(""));
-                    return s.get(..i);
+                b'\\' if quoted => escaped = true,
+                b'"' => quoted = !quoted,
+                b';' if !quoted => {
+                    at = Some(start + i + 1);
+                    return Some((start, s.get(..i)?));
                 }
                 _ => {}
             }
         }
-        rest = None;
-        Some(s)
+        at = None;
+        Some((start, s))
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::HeaderName;
     use bytes::Bytes;
     use proptest::prelude::*;
 
@@ -380,10 +462,13 @@ mod tests {
 
     #[test]
     fn split_params_quotes() {
-        let v: Vec<_> = split_params(";a=1;b=\"x;\\\"y\";c").collect();
-        assert_eq!(v, ["a=1", "b=\"x;\\\"y\"", "c"]);
-        assert_eq!(split_params("").count(), 0);
-        assert_eq!(split_params(" \r\n ;a").collect::<Vec<_>>(), ["a"]);
+        let v: Vec<_> = split_params(b";a=1;b=\"x;\\\"y\";c").collect();
+        assert_eq!(v, [(1, &b"a=1"[..]), (5, b"b=\"x;\\\"y\""), (15, b"c")]);
+        assert_eq!(split_params(b"").count(), 0);
+        assert_eq!(
+            split_params(b" \r\n ;a").collect::<Vec<_>>(),
+            [(5, &b"a"[..])]
+        );
     }
 
     #[test]
@@ -495,6 +580,165 @@ mod tests {
             prop_assert_eq!(stamped.vias().count(), m.vias().count());
             prop_assert_eq!(stamped.body(), b"hi");
             prop_assert_eq!(stamped.call_id().unwrap(), "c");
+        }
+    }
+
+    /// A whole request around a Via element: fields before and after the Via in long, compact
+    /// and odd forms, folded values, a second Via, maybe a Content-Length and a body.
+    fn request() -> impl Strategy<Value = String> {
+        let field = prop::sample::select(vec![
+            "From: <sip:a@example.com>;tag=1\r\n",
+            "f:sip:a@h;tag=2\r\n",
+            "To: Bob <sip:b@example.com>\r\n",
+            "t : <sip:b@h> ;tag=x\r\n",
+            "Call-ID: abc@h\r\n",
+            "i:c2\r\n",
+            "CSeq: 1 INVITE\r\n",
+            "Contact: <sip:a@192.0.2.1:5060;transport=udp>;expires=60\r\n",
+            "m: <sip:x@h>, <sip:y@h>\r\n",
+            "Max-Forwards: 70\r\n",
+            "X-Folded: a\r\n\tb \r\n  c\r\n",
+            "Subject:\r\n next line\r\n",
+            "Route: <sip:p.example;lr>\r\n",
+            "Via: SIP/2.0/UDP later.example;branch=z9hG4bKlater\r\n",
+            "User-Agent: t  \r\n",
+        ]);
+        let name = prop::sample::select(vec!["Via: ", "v:", "VIA :  ", "via:\t"]);
+        let after_value = prop::sample::select(vec!["", "  ", "\t", "\r\n ", " \r\n\t \r\n  "]);
+        let body = prop::sample::select(vec!["", "hi", "v=0\r\no=- 1 1 IN IP4 h\r\n"]);
+        (
+            prop::sample::select(vec![
+                "INVITE sip:b@example.com SIP/2.0",
+                "OPTIONS sip:h SIP/2.0",
+            ]),
+            prop::collection::vec(field.clone(), 0..5),
+            name,
+            via_element(),
+            after_value,
+            prop::collection::vec(field, 0..6),
+            any::<bool>(),
+            body,
+        )
+            .prop_map(
+                |(start, before, name, via, after_value, after, length, body)| {
+                    let mut s = format!("{start}\r\n");
+                    before.iter().for_each(|f| s.push_str(f));
+                    s.push_str(&format!("{name}{via}{after_value}\r\n"));
+                    after.iter().for_each(|f| s.push_str(f));
+                    if length {
+                        s.push_str(&format!("Content-Length: {}\r\n", body.len()));
+                    }
+                    s.push_str("\r\n");
+                    s.push_str(body);
+                    s
+                },
+            )
+    }
+
+    /// Every observable of `got` is `want`'s: the split itself, each field by index and by
+    /// name, the body and the typed views.
+    fn assert_same_message(got: &Message, want: &Message) {
+        got.assert_same_split(want);
+        assert!(got.headers().eq(want.headers()));
+        for name in [
+            HeaderName::Via,
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::CallId,
+            HeaderName::CSeq,
+            HeaderName::Contact,
+            HeaderName::ContentLength,
+            HeaderName::Other,
+        ] {
+            assert_eq!(got.header(name), want.header(name), "{name:?}");
+            assert!(
+                got.headers_named(name).eq(want.headers_named(name)),
+                "{name:?}"
+            );
+        }
+        assert_eq!(got.body(), want.body());
+        assert_eq!(got.start_line(), want.start_line());
+        assert_eq!(
+            (got.method(), got.request_uri()),
+            (want.method(), want.request_uri())
+        );
+        assert_eq!(got.top_via(), want.top_via());
+        assert!(got.vias().eq(want.vias()));
+        assert_eq!(got.from_header(), want.from_header());
+        assert_eq!(got.to_header(), want.to_header());
+        assert_eq!(got.call_id(), want.call_id());
+        assert_eq!(got.cseq(), want.cseq());
+        assert!(got.contacts().eq(want.contacts()));
+        assert_eq!(got.content_length(), want.content_length());
+    }
+
+    /// The longest line of `text`, without its CRLF.
+    fn longest_line(text: &[u8]) -> usize {
+        text.split(|&c| c == b'\n')
+            .map(|l| l.len().saturating_sub(1))
+            .max()
+            .unwrap_or(0)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// A stamped request, built from the original's split, is in every observable the parse
+        /// of its bytes; so is its top Via.
+        #[test]
+        fn a_stamped_request_is_the_parse_of_its_bytes(
+            text in request(),
+            ip in prop::sample::select(vec!["192.0.2.3", "10.0.0.1", "255.255.255.255", "0.0.0.0", "2001:db8::7", "::1"]),
+            rport in prop::option::of(0u16..=65535),
+        ) {
+            let cfg = ParseConfig::default();
+            let Ok(m) = Message::parse(Bytes::from(text.clone())) else {
+                return Ok(());
+            };
+            let Ok(top) = TopVia::read(&m) else {
+                return Ok(());
+            };
+            let ip: IpAddr = ip.parse().unwrap();
+            let (stamped, derived) = top.stamp(&m, ip, rport, &cfg).unwrap();
+            let reparsed = Message::parse_with(stamped.bytes().clone(), &relaxed(&cfg)).unwrap();
+            assert_same_message(&stamped, &reparsed);
+            prop_assert_eq!(Ok(derived), TopVia::read(&reparsed), "{:?}", text);
+            prop_assert_eq!(derived.view(&stamped), reparsed.top_via().ok());
+            prop_assert_eq!(derived.view(&stamped).unwrap().received_ip(), Some(ip));
+        }
+
+        /// Under tight limits, stamping fails where a parse of the copy would, with its error,
+        /// and otherwise gives the parse.
+        #[test]
+        fn a_stamp_fails_where_the_parse_of_the_copy_does(
+            via in via_element(),
+            rports in 0usize..20,
+            line_room in 0usize..120,
+            size_room in 0usize..120,
+        ) {
+            let via = format!("{via}{}", ";rport".repeat(rports));
+            let text = format!(
+                "OPTIONS sip:h SIP/2.0\r\nVia: {via}\r\nCall-ID: c\r\nContent-Length: 2\r\n\r\nhi"
+            );
+            let cfg = ParseConfig {
+                max_line_length: longest_line(text.as_bytes()) + line_room,
+                max_message_size: text.len() + size_room,
+                ..ParseConfig::default()
+            };
+            let Ok(m) = Message::parse_with(Bytes::from(text.clone()), &cfg) else {
+                return Ok(());
+            };
+            let Ok(top) = TopVia::read(&m) else {
+                return Ok(());
+            };
+            let ip: IpAddr = "2001:db8:1:2:3:4:5:6".parse().unwrap();
+            let (roomy, _) = top.stamp(&m, ip, Some(65535), &ParseConfig::default()).unwrap();
+            let want = Message::parse_with(roomy.bytes().clone(), &relaxed(&cfg));
+            match (top.stamp(&m, ip, Some(65535), &cfg), want) {
+                (Ok((got, _)), Ok(want)) => assert_same_message(&got, &want),
+                (Err(got), Err(want)) => prop_assert_eq!(got, want),
+                (got, want) => prop_assert!(false, "{:?} vs {:?} for {:?}", got.map(|g| g.0), want, text),
+            }
         }
     }
 }

@@ -489,60 +489,48 @@ impl Message {
         if buf.len() != (self.buf.len() - old_len).checked_add(new_len)? {
             return None;
         }
+        // Fields lie in the order of their text: those before the holder keep their ranges,
+        // those after it move by the length change.
         let holder = self
             .headers
             .iter()
             .position(|h| (h.value.start as usize) < a && b <= h.value.end as usize)?;
+        let (before, rest) = self.headers.split_at(holder);
+        let (held, after) = rest.split_first()?;
         // The length change as a `u32` to add with wrapping: exact for ranges below 4 GiB.
         let grow = (new_len as u32).wrapping_sub(old_len as u32);
-        let inside = |p: u32| a < p as usize && (p as usize) < b;
-        let shift = |p: u32| {
-            if (p as usize) < b {
-                p
-            } else {
-                p.wrapping_add(grow)
-            }
+        let shift = |s: Span| Span {
+            start: s.start.wrapping_add(grow),
+            end: s.end.wrapping_add(grow),
         };
-        let mut headers = Vec::with_capacity(self.headers.len());
-        for h in &self.headers {
-            let ends = [
-                h.name_span.start,
-                h.name_span.end,
-                h.value.start,
-                h.value.end,
-            ];
-            if ends.into_iter().any(inside) {
-                return None;
-            }
-            headers.push(RawHeader {
-                name: h.name,
-                name_span: Span {
-                    start: shift(h.name_span.start),
-                    end: shift(h.name_span.end),
-                },
-                value: Span {
-                    start: shift(h.value.start),
-                    end: shift(h.value.end),
-                },
-            });
-        }
-        let value = &mut headers.get_mut(holder)?.value;
-        if self.headers.get(holder)?.value.end as usize == b {
-            // The rewrite ends the value: it ends where the new text's last character is.
-            let mut end = value.end as usize;
+        let mut value = held.value;
+        if value.end as usize == b {
+            // The rewrite ends the value: it ends where the new text's last character is, as a
+            // parse trims it.
+            let mut end = a + new_len;
             while end > value.start as usize
                 && matches!(buf.get(end - 1), Some(b' ' | b'\t' | b'\r' | b'\n'))
             {
                 end -= 1;
             }
             value.end = end as u32;
+        } else {
+            value.end = value.end.wrapping_add(grow);
         }
+        let mut headers = Vec::with_capacity(self.headers.len());
+        headers.extend_from_slice(before);
+        headers.push(RawHeader { value, ..*held });
+        headers.extend(after.iter().map(|h| RawHeader {
+            name: h.name,
+            name_span: shift(h.name_span),
+            value: shift(h.value),
+        }));
         Some(Message {
             buf,
             start: self.start,
             headers,
             first: self.first,
-            body_start: shift(self.body_start),
+            body_start: self.body_start.wrapping_add(grow),
         })
     }
 

@@ -317,13 +317,14 @@ fn check_limits(out: &[u8], list: Range<usize>, cfg: &ParseConfig) -> Result<(),
     let rest = out.get(list.end..).unwrap_or_default();
     let to = list.end + memchr::memchr(b'\n', rest).unwrap_or(rest.len());
     let mut start = from;
-    for line in out.get(from..to).unwrap_or_default().split(|&c| c == b'\n') {
+    let ends = memchr::memchr_iter(b'\n', out.get(from..to).unwrap_or_default()).map(|n| from + n);
+    for end in ends.chain([to]) {
         // The line without its CR: `next_line` allows `max_line_length` bytes before it.
-        let len = line.len() - usize::from(line.last() == Some(&b'\r'));
+        let len = end - start - usize::from(end > start && out.get(end - 1) == Some(&b'\r'));
         if len > cfg.max_line_length {
             return Err(ParseError::new(ErrorKind::Limit("line length"), start));
         }
-        start += line.len() + 1;
+        start = end + 1;
     }
     Ok(())
 }
@@ -384,22 +385,34 @@ fn split_params(params: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     std::iter::from_fn(move || {
         let start = at?;
         let s = params.get(start..)?;
-        let (mut quoted, mut escaped) = (false, false);
-        for (i, &c) in s.iter().enumerate() {
-            match c {
-                _ if escaped => escaped = false,
-                b'\\' if quoted => escaped = true,
-                b'"' => quoted = !quoted,
-                b';' if !quoted => {
-                    at = Some(start + i + 1);
-                    return Some((start, s.get(..i)?));
-                }
-                _ => {}
+        // The next `;` outside quotes: a quoted string is skipped to its closing quote.
+        let mut i = 0;
+        while let Some(n) = memchr::memchr2(b';', b'"', s.get(i..)?) {
+            i += n;
+            if s.get(i) == Some(&b';') {
+                at = Some(start + i + 1);
+                return Some((start, s.get(..i)?));
             }
+            i = i + 1 + quoted_len(s.get(i + 1..)?);
         }
         at = None;
         Some((start, s))
     })
+}
+
+/// How far into `s`, the text after a quoted string's opening `"`, the string goes: past its
+/// closing quote, or to the end of `s` when it has none.
+fn quoted_len(s: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(n) = s.get(i..).and_then(|r| memchr::memchr2(b'"', b'\\', r)) {
+        i += n;
+        if s.get(i) == Some(&b'"') {
+            return i + 1;
+        }
+        // A quoted pair: the escaped byte is skipped.
+        i += 2;
+    }
+    s.len()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! A [`Message`] is an immutable set of ranges into its buffer, so stamping copies the message
 //! once into a new buffer with the top Via's parameter list rewritten ([`TopVia::stamp`]), which
-//! also gives the copy's top Via without reading it again. Requests that need nothing (the usual
+//! also gives the copy's split and top Via without reading either again. Requests that need nothing (the usual
 //! case for a client behind no NAT) are returned as they came, without a copy.
 
 use std::net::{IpAddr, SocketAddr};
@@ -79,8 +79,9 @@ pub fn stamp_top_via(
     match read.stamp(&msg, received, rport, cfg) {
         Ok((stamped, top)) => (stamped, Ok(top)),
         Err(e) => {
-            // Cannot happen for a message that parsed before; keep the original rather than lose it.
-            tracing::warn!(%src, error = %e, "stamped Via did not re-parse; delivering unstamped");
+            // Only a copy over the parse limits (many empty `rport`s); keep the original rather
+            // than lose it.
+            tracing::warn!(%src, error = %e, "stamped Via over the parse limits; delivering unstamped");
             (msg, Ok(read))
         }
     }

@@ -468,13 +468,13 @@ impl Message {
 
 impl Message {
     /// This message with the bytes `replaced`, which lie inside one field's value after its
-    /// first byte, rewritten:
-    /// `buf` is this message's bytes with `replaced` swapped for `new_len` others, which keep
-    /// the field one field (no line of their own, no CRLF without white space after it). Every
+    /// first byte, rewritten: `buf` is this message's bytes with `replaced` swapped for
+    /// `new_len` others, which keep the field one field (no line of their own, no CRLF without
+    /// white space after it). Every
     /// range is carried over, those after the rewrite shifted by the change in length, as a
     /// parse of `buf` would find them; the field's value ends at its last character that is not
-    /// white space, as a parse trims it. `None` when `replaced` is not so placed (the caller
-    /// parses `buf` instead).
+    /// white space, as a parse trims it. When `replaced` is not so placed, `buf` comes back (the
+    /// caller parses it instead).
     ///
     /// This is how a stamped top Via (RFC 3261 §18.2.1) comes without a second split of the
     /// message: [`TopVia::stamp`](crate::TopVia::stamp).
@@ -483,7 +483,27 @@ impl Message {
         buf: Bytes,
         replaced: std::ops::Range<usize>,
         new_len: usize,
-    ) -> Option<Message> {
+    ) -> Result<Message, Bytes> {
+        match self.rewritten_split(&buf, replaced, new_len) {
+            Some((headers, grow)) => Ok(Message {
+                buf,
+                start: self.start,
+                headers,
+                first: self.first,
+                body_start: self.body_start.wrapping_add(grow),
+            }),
+            None => Err(buf),
+        }
+    }
+
+    /// The fields of [`Message::rewritten`], and the length change as a `u32` to add with
+    /// wrapping (exact for ranges below 4 GiB).
+    fn rewritten_split(
+        &self,
+        buf: &[u8],
+        replaced: std::ops::Range<usize>,
+        new_len: usize,
+    ) -> Option<(Vec<RawHeader>, u32)> {
         let (a, b) = (replaced.start, replaced.end);
         let old_len = b.checked_sub(a)?;
         if buf.len() != (self.buf.len() - old_len).checked_add(new_len)? {
@@ -497,7 +517,6 @@ impl Message {
             .position(|h| (h.value.start as usize) < a && b <= h.value.end as usize)?;
         let (before, rest) = self.headers.split_at(holder);
         let (held, after) = rest.split_first()?;
-        // The length change as a `u32` to add with wrapping: exact for ranges below 4 GiB.
         let grow = (new_len as u32).wrapping_sub(old_len as u32);
         let shift = |s: Span| Span {
             start: s.start.wrapping_add(grow),
@@ -525,13 +544,7 @@ impl Message {
             name_span: shift(h.name_span),
             value: shift(h.value),
         }));
-        Some(Message {
-            buf,
-            start: self.start,
-            headers,
-            first: self.first,
-            body_start: self.body_start.wrapping_add(grow),
-        })
+        Some((headers, grow))
     }
 
     /// Panics unless `self` and `other` hold the same bytes split the same way: start line,

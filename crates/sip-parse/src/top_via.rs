@@ -256,15 +256,16 @@ impl TopVia {
         }
         let received_at = received_at.unwrap_or_default();
         let list = out.get(range.start..).unwrap_or_default();
-        let (list_len, list_end) = (list.len(), trim_lws(list).len());
+        let list_len = list.len();
+        let list_end = list.iter().rposition(|&c| !is_lws(c)).map_or(0, |n| n + 1);
         out.put_slice(tail);
         check_limits(&out, range.start..range.start + list_len, cfg)?;
 
         let out = out.freeze();
-        let stamped = match msg.rewritten(out.clone(), range.clone(), list_len) {
-            Some(m) => m,
+        let stamped = match msg.rewritten(out, range.clone(), list_len) {
+            Ok(m) => m,
             // Not for a top Via that was read from `msg`: its parameters lie inside its value.
-            None => Message::parse_with(out, &relaxed(cfg))?,
+            Err(out) => Message::parse_with(out, &relaxed(cfg))?,
         };
 
         let shifted = |span: Option<Span>, to: Option<usize>| match (span, to) {

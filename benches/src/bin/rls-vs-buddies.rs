@@ -32,6 +32,7 @@
 //!
 //! Needs `kamailio` (with the presence, xcap and rls modules) and, for the message counts,
 //! `dumpcap` and `tshark` (root, or capture rights on `lo`); without them the counts are `-`.
+//! `SETTLE_SECONDS` (default 35) is how long after full state the heap is read again.
 //! With `KEEP` set in the environment, each mode's directory (Kamailio's log and database,
 //! the capture `capture.pcapng`) is kept in the temporary directory.
 
@@ -54,8 +55,16 @@ const TARGET_SPEEDUP: f64 = 5.0;
 /// … with at most this much client state per buddy.
 const TARGET_BYTES_PER_BUDDY: f64 = 1024.0;
 
-/// How long after full state the heap is measured again, all transactions ended.
-const SETTLE: Duration = Duration::from_secs(35);
+/// How long after full state the heap is measured again, all transactions ended (the
+/// environment's `SETTLE_SECONDS` replaces it, e.g. 0 for a quick check).
+fn settle() -> Duration {
+    Duration::from_secs(
+        std::env::var("SETTLE_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(35),
+    )
+}
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -141,7 +150,7 @@ struct Outcome {
     /// Subscriptions that failed (unanswered, or answered with an error) and wait to retry.
     retries: usize,
     lagged: u64,
-    /// Live heap [`SETTLE`] after full state, minus the same baseline.
+    /// Live heap [`settle`] after full state, minus the same baseline.
     settled: i64,
     until_full: Option<Counted>,
     until_after: Option<Counted>,
@@ -450,9 +459,17 @@ fn run_mode(
     }
     Store::file(&store).save(&data)?;
     drop(data);
-    let pcap = capture
-        .then(|| Capture::start(kam.dir.join("capture.pcapng"), client_port, kam.port))
-        .transpose()?;
+    let pcap = if capture {
+        match Capture::start(kam.dir.join("capture.pcapng"), client_port, kam.port) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("# {}: messages not counted: {e}", mode.name());
+                None
+            }
+        }
+    } else {
+        None
+    };
     let measured = rt.block_on(watch(&kam, mode, n, client_port, &store, timeout));
     let pcap = pcap.map(Capture::stop).transpose()?;
     let (mut outcome, from, until) = measured?;
@@ -545,7 +562,7 @@ async fn watch(
     let live = alloc_count::live_bytes() - live_before;
     let peak = alloc_count::peak_bytes() - live_before;
     // What stays once every transaction has ended (RFC 3261 §17: Timer J, 64*T1 on UDP).
-    tokio::time::sleep(SETTLE).await;
+    tokio::time::sleep(settle()).await;
     let settled = alloc_count::live_bytes() - live_before;
     let _ = tokio::time::timeout(Duration::from_secs(30), client.shutdown()).await;
     Ok((
@@ -611,7 +628,7 @@ fn print_outcome(o: &Outcome, n: usize) {
     println!(
         "{m}.settled_bytes_per_buddy {:.0} ({} s after full state: {} B)",
         per_buddy(o.settled, n),
-        SETTLE.as_secs(),
+        settle().as_secs(),
         o.settled
     );
     println!(
@@ -690,7 +707,7 @@ fn print_table(o: &[Outcome], n: usize) {
     );
     println!(
         "| client heap per buddy {} s later (transactions ended) | {:.0} B | {:.0} B | |",
-        SETTLE.as_secs(),
+        settle().as_secs(),
         per_buddy(a.settled, n),
         per_buddy(b.settled, n)
     );

@@ -66,6 +66,9 @@ fn settle() -> Duration {
     )
 }
 
+/// Shares of the buddies whose time to be known is printed too.
+const QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
+
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn interop() -> PathBuf {
@@ -138,6 +141,8 @@ impl Counted {
 struct Outcome {
     mode: Mode,
     full_state: Duration,
+    /// When [`QUANTILES`] of the buddies were known.
+    quantiles: [Option<Duration>; QUANTILES.len()],
     cpu: Duration,
     /// Live heap at full state minus before `enable_presence`, and the peak minus the same.
     live: i64,
@@ -514,6 +519,7 @@ async fn watch(
     let start = tokio::time::Instant::now();
     client.enable_presence(Store::file(store)).await?;
     let mut remaining = n;
+    let mut quantiles = [None; QUANTILES.len()];
     let deadline = start + timeout;
     while remaining > 0 {
         let e = match tokio::time::timeout_at(deadline, events.recv()).await {
@@ -552,6 +558,11 @@ async fn watch(
             known[i] = true;
             *how += 1;
             remaining -= 1;
+            for (j, q) in QUANTILES.iter().enumerate() {
+                if quantiles[j].is_none() && (n - remaining) as f64 >= q * n as f64 {
+                    quantiles[j] = Some(start.elapsed());
+                }
+            }
         }
     }
     let full_state = start.elapsed();
@@ -569,6 +580,7 @@ async fn watch(
         Outcome {
             mode,
             full_state,
+            quantiles,
             cpu,
             live,
             peak,
@@ -610,6 +622,11 @@ fn per_buddy(bytes: i64, n: usize) -> f64 {
 fn print_outcome(o: &Outcome, n: usize) {
     let m = o.mode.name();
     println!("{m}.full_state_s {:.3}", o.full_state.as_secs_f64());
+    for (q, t) in QUANTILES.iter().zip(o.quantiles) {
+        if let Some(t) = t {
+            println!("{m}.known_{:.0}pct_s {:.3}", q * 100.0, t.as_secs_f64());
+        }
+    }
     println!("{m}.client_cpu_s {:.3}", o.cpu.as_secs_f64());
     println!(
         "{m}.known_by presence {} subscription_state {} refusal {}; failed attempts retried {} (lagged events dropped {})",

@@ -186,13 +186,21 @@ fn main() -> Res<()> {
             "not counted (dumpcap/tshark missing)"
         }
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
     let mut outcomes = Vec::new();
-    for mode in modes {
-        let outcome = run_mode(&rt, mode, n, timeout, capture)?;
+    for (i, mode) in modes.into_iter().enumerate() {
+        if i > 0 {
+            // The last mode's Kamailio and capture have stopped; let the machine settle.
+            std::thread::sleep(Duration::from_secs(5));
+        }
+        // A runtime per mode, dropped with it: whatever the last client left running (its
+        // un-SUBSCRIBEs to a stopped Kamailio) must not run, or count, in the next mode.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let outcome = run_mode(&rt, mode, n, timeout, capture);
+        rt.shutdown_timeout(Duration::from_secs(5));
+        let outcome = outcome?;
         print_outcome(&outcome, n);
         outcomes.push(outcome);
     }

@@ -6,9 +6,10 @@
 //! ```
 //!
 //! Each mode gets a fresh Kamailio (`interop/kamailio/start.sh` with `-A WITH_XCAP -A
-//! WITH_BIGLISTS -A WITHOUT_TLS -m 512 -M 64`: presence with pres-rules, `xcap_server`, `rls`) and a
-//! fresh client, alice over UDP, whose stored buddy list holds N buddies `b00000…` who never
-//! publish and have no pres-rules, so the server holds every subscription to them `pending`:
+//! WITH_BIGLISTS -A WITHOUT_TLS -m 512 -M 64`: presence with pres-rules, `xcap_server`,
+//! `rls`), a fresh tokio runtime and a fresh client, alice over UDP, whose stored buddy list
+//! holds N buddies `b00000…` who never publish and have no pres-rules, so the server holds
+//! every subscription to them `pending`:
 //!
 //! - **per buddy**: the client has no XCAP root, so it subscribes to each buddy;
 //! - **RLS**: the client has the server's XCAP root, PUTs its `resource-lists` and

@@ -67,10 +67,10 @@ pub struct ClientConfig {
     /// upper half; a Retry-After from the server replaces it.
     pub subscription_backoff: presence::Backoff,
     /// How many events wait for the application before the client lags: then only the latest
-    /// state of each buddy, buddy subscription, registration and of the publication is kept,
-    /// everything else is
-    /// counted, and [`Event::Lagged`] says how many were dropped once the application has
-    /// caught up. The client never waits for the application. Default 1024, at least 1.
+    /// state of each buddy, buddy subscription, registration and of the publication is kept
+    /// (up to this many, and at least 65,536: a list NOTIFY can bring thousands at once),
+    /// everything else is counted, and [`Event::Lagged`] says how many were dropped once the
+    /// application has caught up. The client never waits for the application. Default 1024, at least 1.
     pub event_capacity: usize,
     /// How many commands (calls on [`Client`]) wait for the client's task; a call beyond that
     /// waits for room. Default 64, at least 1.

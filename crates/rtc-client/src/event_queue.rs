@@ -4,7 +4,7 @@
 //! are read. Up to `capacity` events wait in order. Once the queue is full the client is
 //! *lagging*: from then on it keeps only the latest state of each buddy, of each buddy
 //! subscription, of each profile's registration and of the publication (at most `capacity`
-//! of them), and counts
+//! or [`HELD_STATES`] of them, whichever is more), and counts
 //! every other event — and every state superseded by a newer one — as dropped. When the
 //! application has read everything that was queued, it receives
 //! [`Event::Lagged { dropped }`](Event::Lagged) (if anything was dropped), then those latest
@@ -18,6 +18,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::Notify;
 
 use crate::Event;
+
+/// How many latest states a lagging queue holds at least, whatever its capacity: one list
+/// NOTIFY (RFC 4662) can tell the state of thousands of buddies at once, and the application
+/// must end up knowing each of them (a 10,000-buddy list brings 10,000 buddy events in a few
+/// NOTIFYs). Bounds the memory a lagging application costs to a few MB; the states exist
+/// only while it lags.
+pub(crate) const HELD_STATES: usize = 65_536;
 
 /// A queue of `capacity` events (at least 1): the client's end and the application's.
 pub(crate) fn channel(capacity: usize) -> (EventSender, EventReceiver) {
@@ -96,7 +103,7 @@ impl State {
                     self.held[i] = event;
                     self.dropped += 1;
                 }
-                None if self.held.len() < self.capacity => {
+                None if self.held.len() < self.capacity.max(HELD_STATES) => {
                     self.index.insert(key, self.held.len());
                     self.held.push(event);
                 }
@@ -278,18 +285,44 @@ mod tests {
     fn held_states_are_bounded_too() {
         let (tx, mut rx) = channel(1);
         tx.send(message("1"));
-        for i in 0..100 {
+        for i in 0..HELD_STATES + 100 {
             tx.send(buddy(&format!("sip:b{i}@x"), Status::Online));
         }
         let got = drain(&mut rx);
+        assert_eq!(got.len(), 2 + HELD_STATES);
+        assert_eq!(got[..2], [message("1"), Event::Lagged { dropped: 100 }]);
+        assert_eq!(got[2], buddy("sip:b0@x", Status::Online));
         assert_eq!(
-            got,
-            vec![
-                message("1"),
-                Event::Lagged { dropped: 99 },
-                buddy("sip:b0@x", Status::Online)
-            ]
+            got[HELD_STATES + 1],
+            buddy(&format!("sip:b{}@x", HELD_STATES - 1), Status::Online)
         );
+    }
+
+    /// Found by `benches` `rls-vs-buddies`: a 10,000-buddy list notified in a burst of
+    /// NOTIFYs overflowed the default 1,024 events, and the states beyond the 1,024 held
+    /// were dropped, so the application never learnt 8,000 of its buddies' status.
+    #[test]
+    fn a_lagging_reader_learns_every_buddy_of_a_ten_thousand_buddy_list() {
+        let (tx, mut rx) = channel(1024);
+        for i in 0..10_000 {
+            let uri = format!("sip:b{i}@x");
+            tx.send(Event::BuddySubscription {
+                uri: uri.clone(),
+                state: "active".into(),
+                cause: None,
+            });
+            tx.send(buddy(&uri, Status::Offline));
+        }
+        let got = drain(&mut rx);
+        let buddies: std::collections::HashSet<&str> = got
+            .iter()
+            .filter_map(|e| match e {
+                Event::Buddy { uri, .. } => Some(uri.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(buddies.len(), 10_000);
+        assert!(!got.iter().any(|e| matches!(e, Event::Lagged { .. })));
     }
 
     #[tokio::test]

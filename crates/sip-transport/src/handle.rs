@@ -205,6 +205,7 @@ impl Transport {
                 source,
             })?;
             let bound = s.local_addr().unwrap_or(addr);
+            crate::udp::enlarge_receive_buffer(&s, bound);
             local.push((TransportKind::Udp, bound));
             udp_sockets.push((bound, Arc::new(s)));
         }

@@ -10,6 +10,25 @@ use crate::handle::{Shared, bump};
 use crate::stun::{self, StunMessage};
 use crate::{Incoming, StunIncoming, TransportEvent, TransportKind, stamp_top_via};
 
+/// The receive buffer asked of every UDP socket (the kernel may grant less: Linux caps it at
+/// `net.core.rmem_max`, and doubles what it grants for its own bookkeeping).
+pub(crate) const UDP_RECEIVE_BUFFER: usize = 1024 * 1024;
+
+/// Asks for a [`UDP_RECEIVE_BUFFER`] receive buffer on `socket`, and returns what it has.
+///
+/// The OS default (208 KiB on Linux) holds about nine 23 KB datagrams: a list NOTIFY burst
+/// (RFC 4662; Kamailio's `rls` sends the 19 NOTIFYs of a 10,000-buddy list's full state
+/// within 5 ms) overflowed it, the NOTIFYs lost made the list arrive out of order, and every
+/// re-subscription met the same burst (found by `benches` `rls-vs-buddies`). A failure only
+/// leaves the default, so it is logged, not returned.
+pub(crate) fn enlarge_receive_buffer(socket: &UdpSocket, local: std::net::SocketAddr) -> usize {
+    let sock = socket2::SockRef::from(socket);
+    if let Err(e) = sock.set_recv_buffer_size(UDP_RECEIVE_BUFFER) {
+        tracing::debug!(%local, error = %e, "UDP receive buffer left at the OS default");
+    }
+    sock.recv_buffer_size().unwrap_or(0)
+}
+
 /// Receives until shutdown. Oversized and malformed datagrams are dropped and counted; socket
 /// errors (e.g. ICMP unreachable reported on Linux) are logged and the loop goes on.
 pub(crate) async fn receive_loop(shared: Arc<Shared>, socket: Arc<UdpSocket>) {
@@ -101,6 +120,36 @@ pub(crate) async fn receive_loop(shared: Arc<Shared>, socket: Arc<UdpSocket>) {
         });
         if shared.events.send(event).await.is_err() {
             return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the kernel lets an unprivileged socket have (`net.core.rmem_max`), where it says.
+    fn rmem_max() -> Option<usize> {
+        std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    #[tokio::test]
+    async fn udp_sockets_ask_for_a_receive_buffer_that_holds_a_list_notify_burst() {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let default = socket2::SockRef::from(&socket).recv_buffer_size().unwrap();
+        let local = socket.local_addr().unwrap();
+        let granted = enlarge_receive_buffer(&socket, local);
+        assert!(granted >= default, "{granted} < {default}");
+        if let Some(max) = rmem_max() {
+            // Linux grants min(asked, rmem_max), doubled.
+            assert!(
+                granted >= UDP_RECEIVE_BUFFER.min(max),
+                "granted {granted}, asked {UDP_RECEIVE_BUFFER}, rmem_max {max}"
+            );
         }
     }
 }

@@ -99,6 +99,15 @@ pub enum Error {
         /// The version received.
         got: u32,
     },
+    /// A list notification that would make the list state hold more resources than its
+    /// bound ([`crate::eventlist::ListState::with_max_resources`]).
+    #[error("list notification would hold {resources} resources, more than the {max} allowed")]
+    ListTooLarge {
+        /// How many resources the state would hold.
+        resources: usize,
+        /// The most it may hold.
+        max: usize,
+    },
     /// A MIME multipart body (RFC 2046 §5.1) that is malformed or over its limits.
     #[error("multipart body, byte {at}: {message}")]
     Multipart {

@@ -149,12 +149,26 @@ pub struct ListUpdate {
     pub resources: Vec<ResourceUpdate>,
 }
 
+/// Most resources a [`ListState`] holds by default: well over the 10,000 buddies of a large
+/// list, and a bound on what partial notifications can add, one after another.
+pub const DEFAULT_MAX_RESOURCES: usize = 100_000;
+
 /// The state of a list subscription, built from notifications applied in version order.
-/// About 100 bytes per resource plus its URI and name.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// About 100 bytes per resource plus its URI and name, and at most
+/// [`DEFAULT_MAX_RESOURCES`] (or [`ListState::with_max_resources`]) of them: each
+/// notification is bounded by its parser's limits, but partial ones could otherwise add new
+/// resources for ever.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListState {
     version: Option<u32>,
     resources: HashMap<Box<str>, Known>,
+    max_resources: usize,
+}
+
+impl Default for ListState {
+    fn default() -> Self {
+        ListState::with_max_resources(DEFAULT_MAX_RESOURCES)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,8 +178,23 @@ struct Known {
 }
 
 impl ListState {
+    /// An empty state that holds at most `max` resources.
+    ///
+    /// ```
+    /// let state = presence::eventlist::ListState::with_max_resources(1_000);
+    /// assert!(state.is_empty());
+    /// ```
+    pub fn with_max_resources(max: usize) -> Self {
+        ListState {
+            version: None,
+            resources: HashMap::new(),
+            max_resources: max,
+        }
+    }
+
     /// Applies a notification (see the module documentation). A partial notification out
-    /// of order is refused with [`Error::ListOutOfOrder`], leaving the state as it was.
+    /// of order is refused with [`Error::ListOutOfOrder`], and one that would take the state
+    /// past its most resources with [`Error::ListTooLarge`]; either leaves the state as it was.
     pub fn apply(&mut self, notify: &ListNotify) -> Result<ListUpdate> {
         let doc = &notify.rlmi;
         if self.version.is_some_and(|last| doc.version <= last) {
@@ -178,6 +207,25 @@ impl ListState {
             return Err(Error::ListOutOfOrder {
                 last: self.version,
                 got: doc.version,
+            });
+        }
+        let resources = if doc.full_state {
+            let listed: std::collections::HashSet<&str> =
+                doc.resources.iter().map(|r| r.uri.as_str()).collect();
+            listed.len()
+        } else {
+            let new: std::collections::HashSet<&str> = doc
+                .resources
+                .iter()
+                .map(|r| r.uri.as_str())
+                .filter(|uri| !self.resources.contains_key(*uri))
+                .collect();
+            self.resources.len() + new.len()
+        };
+        if resources > self.max_resources {
+            return Err(Error::ListTooLarge {
+                resources,
+                max: self.max_resources,
             });
         }
         let mut updates: Vec<ResourceUpdate> = doc
@@ -232,7 +280,7 @@ impl ListState {
     /// Forgets everything: call when a new list subscription starts, since versions restart
     /// at 0 with each (RFC 4662 §5.2).
     pub fn reset(&mut self) {
-        *self = ListState::default();
+        *self = ListState::with_max_resources(self.max_resources);
     }
 
     /// The last version applied.
@@ -395,6 +443,47 @@ mod tests {
         assert_eq!((&ed.state, &ed.presence), (&ResourceState::Pending, &None));
         assert_eq!(state.len(), 4);
         assert_eq!(state.version(), Some(1));
+    }
+
+    #[test]
+    fn partial_notifications_cannot_grow_the_state_past_its_bound() {
+        use InstanceState::*;
+        let mut s = ListState::with_max_resources(3);
+        let r = |i: u32| {
+            res(
+                &format!("sip:u{i}@x"),
+                vec![instance("1", Pending, None, None)],
+            )
+        };
+        s.apply(&notify(0, true, vec![r(0), r(1)])).unwrap();
+        // A known resource again and one new one: three, within the bound.
+        s.apply(&notify(1, false, vec![r(1), r(2)])).unwrap();
+        // One more would be four: refused, and the state stays as it was.
+        let e = s.apply(&notify(2, false, vec![r(3)])).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::ListTooLarge {
+                    resources: 4,
+                    max: 3
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("more than the 3 allowed"), "{e}");
+        assert_eq!((s.len(), s.version()), (3, Some(1)));
+        // A full state over the bound is refused too; one within it replaces the rest.
+        let big = (0..4).map(r).collect();
+        assert!(matches!(
+            s.apply(&notify(3, true, big)),
+            Err(Error::ListTooLarge { resources: 4, .. })
+        ));
+        s.apply(&notify(3, true, vec![r(7)])).unwrap();
+        assert_eq!(s.len(), 1);
+        // A new subscription keeps the bound.
+        s.reset();
+        assert!(s.apply(&notify(0, true, (0..4).map(r).collect())).is_err());
+        assert_eq!(ListState::default().max_resources, DEFAULT_MAX_RESOURCES);
     }
 
     #[test]

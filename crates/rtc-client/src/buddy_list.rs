@@ -17,7 +17,7 @@ use presence::subscriber::{
     Package, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionState,
 };
 use presence::{Error as PresenceError, Status};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::{Event, Result};
 
@@ -102,6 +102,16 @@ impl ListWatch {
         }
     }
 
+    /// What is shown stays within twice what the list state holds (and so within its
+    /// bound, whatever a server lists and drops): the resources it no longer holds (reported
+    /// removed already) are forgotten once they are as many as those it holds.
+    fn forget_removed(&mut self) {
+        if self.shown.len() > 2 * self.state.len().max(1024) {
+            let state = &self.state;
+            self.shown.retain(|uri, _| state.state(uri).is_some());
+        }
+    }
+
     /// The core's events, as buddy events.
     pub(crate) fn poll_events(&mut self, events: &mut std::collections::VecDeque<Event>) {
         while let Some(e) = self.core.poll_event() {
@@ -122,6 +132,7 @@ impl ListWatch {
                         continue;
                     }
                     self.served = true;
+                    self.forget_removed();
                     match ListNotify::parse(&content_type, body).and_then(|n| self.state.apply(&n))
                     {
                         Ok(update) => {
@@ -143,6 +154,9 @@ impl ListWatch {
                             }
                         }
                         Err(PresenceError::ListOutOfOrder { .. }) => self.refresh = true,
+                        Err(e @ PresenceError::ListTooLarge { .. }) => {
+                            warn!("list {}: {e}", self.service);
+                        }
                         Err(e) => debug!("list {}: {e}", self.service),
                     }
                 }
@@ -310,6 +324,47 @@ mod tests {
         // Done: a further call sends nothing.
         list.refresh(now, false);
         assert!(list.core.poll_request().is_none());
+    }
+
+    #[test]
+    fn what_is_shown_stays_bounded_however_many_resources_a_server_lists_and_drops() {
+        let (mut list, mut peer) = watching();
+        for version in 0..15u32 {
+            // Full state each time, 400 resources never listed before (6,000 in all).
+            let rlmi = Rlmi {
+                uri: LIST.into(),
+                version,
+                full_state: true,
+                resources: (0..400)
+                    .map(|i| Resource {
+                        uri: format!("sip:u{version}-{i}@example.com"),
+                        ..Resource::default()
+                    })
+                    .collect(),
+                ..Rlmi::default()
+            };
+            let body = Multipart::new(
+                "zz",
+                Some("application/rlmi+xml"),
+                Some("<r@x>"),
+                vec![Part {
+                    headers: vec![
+                        ("Content-ID".into(), "<r@x>".into()),
+                        ("Content-Type".into(), "application/rlmi+xml".into()),
+                    ],
+                    body: Bytes::from(rlmi.to_xml()),
+                }],
+            );
+            let n = peer.notify(
+                "active;expires=3600",
+                Some((&body.content_type(), body.to_bytes())),
+            );
+            list.core.handle_request(epoch(), &n).unwrap();
+            // Each new resource is reported offline once; the dropped ones were offline.
+            assert_eq!(buddy_events(&mut list).len(), 400);
+        }
+        assert_eq!(list.state.len(), 400);
+        assert!(list.shown.len() <= 2 * 1_024 + 400, "{}", list.shown.len());
     }
 
     #[test]

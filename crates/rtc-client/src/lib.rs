@@ -154,8 +154,12 @@ pub use sip_transport::resolve::{NaptrRecord, SrvRecord, StaticDns};
 pub use sip_transport::Cause;
 pub use sip_transport::{TlsConfig, TlsServerConfig, TransportConfig};
 /// The XCAP root of [`ClientConfig::xcap_root`].
+#[cfg(feature = "xcap")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xcap")))]
 pub use xcap::XcapRoot;
 // What `XcapRoot::parse` fails with.
+#[cfg(feature = "xcap")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xcap")))]
 pub use xcap::Error as XcapError;
 // Transaction timers (T1, T2, T4, timer C).
 pub use sip_txn::TimerConfig;

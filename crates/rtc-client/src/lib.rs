@@ -8,8 +8,10 @@
 //! and answers sessions (INVITE signalling only: [`Client::invite`], [`Client::accept_invite`]),
 //! and reports everything as [`Event`]s in order. One task drives the sans-IO cores (this crate's
 //! registration, the `presence` crate's subscriber, notifier and publisher) over the `sip-txn`
-//! driver; the feature `cli` adds the `rtc` tool (`rtc demo`, `rtc login`, `rtc lint`,
-//! `rtc profile check`).
+//! driver. Features: `xcap` (on by default) keeps the watcher and buddy lists on the presence
+//! server's XCAP server too (`ClientConfig::xcap_root`, over hyper); `server` adds the embedded
+//! registrar/proxy (`rtc_client::server`); `cli` adds the `rtc` tool (`rtc demo`, `rtc login`,
+//! `rtc lint`, `rtc profile check`).
 //!
 //! ```no_run
 //! use rtc_client::{Client, Event, RegisterFlags, Status, Store};

@@ -6,7 +6,8 @@
 //! A full parse is the parse plus the typed views a proxy or transaction layer reads on every
 //! message (top-Via branch, From/To tags, Call-ID, CSeq, first Contact URI, body length), so a
 //! lazy parser does not look fast by skipping work. `benches/parse.rs` (criterion) and the
-//! `parse-compare` binary both drive these functions.
+//! `parse-compare` binary both drive these functions. Also the command line the load clients
+//! `txn-uac` and `udp-floor` share ([`load_args`]).
 
 pub mod alloc_count;
 pub mod chart;
@@ -14,6 +15,7 @@ pub mod clock;
 pub mod corpus;
 pub mod flood;
 pub mod full_parse;
+pub mod load_args;
 #[cfg(feature = "sofia")]
 pub mod sofia;
 pub mod split;

@@ -15,41 +15,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use benches::load_args::LoadArgs;
 use bytes::Bytes;
 use sip_parse::Message;
 use sip_transport::{Target, Transport, TransportConfig, TransportKind};
 use sip_txn::driver::{Driver, DriverConfig};
 
-struct Args {
-    target: SocketAddr,
-    seconds: f64,
-    window: usize,
-    threads: usize,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = std::env::args().skip(1);
-    let mut out = Args {
-        target: args
-            .next()
-            .ok_or("usage: txn-uac HOST:PORT [--seconds S] [--window W] [--threads N]")?
-            .parse()
-            .map_err(|e| format!("target: {e}"))?,
-        seconds: 10.0,
-        window: 200,
-        threads: 1,
-    };
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
-        match flag.as_str() {
-            "--seconds" => out.seconds = value.parse().map_err(|e| bad(&e))?,
-            "--window" => out.window = value.parse().map_err(|e| bad(&e))?,
-            "--threads" => out.threads = value.parse().map_err(|e| bad(&e))?,
-            _ => return Err(format!("unknown option {flag}")),
-        }
-    }
-    Ok(out)
+fn parse_args() -> Result<LoadArgs, String> {
+    LoadArgs::parse(
+        std::env::args().skip(1),
+        "usage: txn-uac HOST:PORT [--seconds S] [--window W] [--threads N]",
+        true,
+    )
 }
 
 /// Every request of a run but its Via and Call-ID, formatted once, and filled in per request
@@ -121,7 +98,7 @@ struct Counts {
     elapsed: Duration,
 }
 
-async fn run(args: &Args) -> Result<Counts, Box<dyn std::error::Error>> {
+async fn run(args: &LoadArgs) -> Result<Counts, Box<dyn std::error::Error>> {
     let (transport, events) = Transport::bind(TransportConfig {
         udp: vec!["127.0.0.1:0".parse()?],
         ..Default::default()

@@ -22,41 +22,19 @@ use std::net::{SocketAddr, UdpSocket};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use benches::load_args::LoadArgs;
+
 const DIGITS: usize = 12;
 
 /// Requests sent at once when the run starts, well within what sipp's socket buffer holds.
 const FIRST_BURST: usize = 32;
 
-struct Args {
-    target: SocketAddr,
-    seconds: f64,
-    window: usize,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = std::env::args().skip(1);
-    let mut out = Args {
-        target: args
-            .next()
-            .ok_or("usage: udp-floor HOST:PORT [--seconds S] [--window W]")?
-            .parse()
-            .map_err(|e| format!("target: {e}"))?,
-        seconds: 10.0,
-        window: 200,
-    };
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
-        match flag.as_str() {
-            "--seconds" => out.seconds = value.parse().map_err(|e| bad(&e))?,
-            "--window" => out.window = value.parse().map_err(|e| bad(&e))?,
-            _ => return Err(format!("unknown option {flag}")),
-        }
-    }
-    if out.window == 0 {
-        return Err("--window must be at least 1".into());
-    }
-    Ok(out)
+fn parse_args() -> Result<LoadArgs, String> {
+    LoadArgs::parse(
+        std::env::args().skip(1),
+        "usage: udp-floor HOST:PORT [--seconds S] [--window W]",
+        false,
+    )
 }
 
 /// The prebuilt request and where its two counters sit.
@@ -109,7 +87,7 @@ struct Counts {
     elapsed: Duration,
 }
 
-fn run(args: &Args) -> std::io::Result<Counts> {
+fn run(args: &LoadArgs) -> std::io::Result<Counts> {
     let socket = UdpSocket::bind("127.0.0.1:0")?;
     socket.connect(args.target)?;
     socket.set_read_timeout(Some(Duration::from_millis(200)))?;

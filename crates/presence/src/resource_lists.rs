@@ -168,16 +168,16 @@ impl ResourceLists {
 
     /// Writes the document; [`ResourceLists::parse`] gives back an equal value.
     pub fn to_xml(&self) -> String {
-        let mut out = String::with_capacity(256 + 128 * self.lists.len());
-        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<resource-lists");
-        xml::push_attribute(&mut out, "xmlns", NS);
-        xml::push_attribute(&mut out, "xmlns:rtc", NS_RTC);
-        out.push_str(">\n");
-        for l in &self.lists {
-            write_list(&mut out, l);
-        }
-        out.push_str("</resource-lists>\n");
-        out
+        xml::document(
+            256 + 128 * self.lists.len(),
+            "resource-lists",
+            &[("xmlns", NS), ("xmlns:rtc", NS_RTC)],
+            |out| {
+                for l in &self.lists {
+                    write_list(out, l);
+                }
+            },
+        )
     }
 
     /// The top-level list called `name`.
@@ -325,35 +325,38 @@ impl RlsServices {
 
     /// Writes the document; [`RlsServices::parse`] gives back an equal value.
     pub fn to_xml(&self) -> String {
-        let mut out = String::with_capacity(512);
-        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rls-services");
-        xml::push_attribute(&mut out, "xmlns", NS_RLS);
-        xml::push_attribute(&mut out, "xmlns:rl", NS);
-        xml::push_attribute(&mut out, "xmlns:rtc", NS_RTC);
-        out.push_str(">\n");
-        for s in &self.services {
-            out.push_str("<service");
-            xml::push_attribute(&mut out, "uri", &s.uri);
-            out.push_str(">\n");
-            match &s.list {
-                ServiceList::ResourceList(uri) => {
-                    xml::push_text_element(&mut out, "resource-list", uri);
+        xml::document(
+            512,
+            "rls-services",
+            &[("xmlns", NS_RLS), ("xmlns:rl", NS), ("xmlns:rtc", NS_RTC)],
+            |out| {
+                for s in &self.services {
+                    write_service(out, s);
                 }
-                // The list element is rls-services' own, its content resource-lists'.
-                ServiceList::List(l) => write_list_as(&mut out, l, "list", "rl:"),
-            }
-            if !s.packages.is_empty() {
-                out.push_str("\n<packages>");
-                for p in &s.packages {
-                    xml::push_text_element(&mut out, "package", p);
-                }
-                out.push_str("</packages>");
-            }
-            out.push_str("\n</service>\n");
-        }
-        out.push_str("</rls-services>\n");
-        out
+            },
+        )
     }
+}
+
+fn write_service(out: &mut String, s: &Service) {
+    out.push_str("<service");
+    xml::push_attribute(out, "uri", &s.uri);
+    out.push_str(">\n");
+    match &s.list {
+        ServiceList::ResourceList(uri) => {
+            xml::push_text_element(out, "resource-list", uri);
+        }
+        // The list element is rls-services' own, its content resource-lists'.
+        ServiceList::List(l) => write_list_as(out, l, "list", "rl:"),
+    }
+    if !s.packages.is_empty() {
+        out.push_str("\n<packages>");
+        for p in &s.packages {
+            xml::push_text_element(out, "package", p);
+        }
+        out.push_str("</packages>");
+    }
+    out.push_str("\n</service>\n");
 }
 
 /// The XCAP URI of the user's document `index` of application usage `auid` (RFC 4825 §6.2:

@@ -430,16 +430,16 @@ impl Ruleset {
     /// Writes the document (common-policy as `cr:`, pres-rules as `pr:`); [`Ruleset::parse`]
     /// gives back an equal value.
     pub fn to_xml(&self) -> String {
-        let mut out = String::with_capacity(256 + 300 * self.rules.len());
-        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<cr:ruleset");
-        xml::push_attribute(&mut out, "xmlns:cr", CP);
-        xml::push_attribute(&mut out, "xmlns:pr", PR);
-        out.push_str(">\n");
-        for r in &self.rules {
-            write_rule(&mut out, r);
-        }
-        out.push_str("</cr:ruleset>\n");
-        out
+        xml::document(
+            256 + 300 * self.rules.len(),
+            "cr:ruleset",
+            &[("xmlns:cr", CP), ("xmlns:pr", PR)],
+            |out| {
+                for r in &self.rules {
+                    write_rule(out, r);
+                }
+            },
+        )
     }
 
     /// The rule with this id.

@@ -168,28 +168,31 @@ impl WatcherInfo {
 
     /// Writes the document; [`WatcherInfo::parse`] gives back an equal value.
     pub fn to_xml(&self) -> String {
-        let mut out = String::with_capacity(256 + 160 * self.lists.len());
-        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<watcherinfo");
-        xml::push_attribute(&mut out, "xmlns", NS);
-        xml::push_attribute(&mut out, "version", &self.version.to_string());
         let state = match self.state {
             DocState::Full => "full",
             DocState::Partial => "partial",
         };
-        xml::push_attribute(&mut out, "state", state);
-        out.push_str(">\n");
-        for l in &self.lists {
-            out.push_str("<watcher-list");
-            xml::push_attribute(&mut out, "resource", &l.resource);
-            xml::push_attribute(&mut out, "package", &l.package);
-            out.push_str(">\n");
-            for w in &l.watchers {
-                write_watcher(&mut out, w);
-            }
-            out.push_str("</watcher-list>\n");
-        }
-        out.push_str("</watcherinfo>\n");
-        out
+        xml::document(
+            256 + 160 * self.lists.len(),
+            "watcherinfo",
+            &[
+                ("xmlns", NS),
+                ("version", &self.version.to_string()),
+                ("state", state),
+            ],
+            |out| {
+                for l in &self.lists {
+                    out.push_str("<watcher-list");
+                    xml::push_attribute(out, "resource", &l.resource);
+                    xml::push_attribute(out, "package", &l.package);
+                    out.push_str(">\n");
+                    for w in &l.watchers {
+                        write_watcher(out, w);
+                    }
+                    out.push_str("</watcher-list>\n");
+                }
+            },
+        )
     }
 }
 

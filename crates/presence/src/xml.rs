@@ -730,6 +730,29 @@ pub(crate) fn push_attribute(out: &mut String, name: &str, value: &str) {
     out.push('"');
 }
 
+/// Writes a whole document: the XML declaration, the root element `root` with `attributes`
+/// (its namespace declarations first), what `content` appends inside it, and the end tag.
+/// `capacity` is a guess of the size, to allocate once.
+pub(crate) fn document(
+    capacity: usize,
+    root: &str,
+    attributes: &[(&str, &str)],
+    content: impl FnOnce(&mut String),
+) -> String {
+    let mut out = String::with_capacity(capacity);
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<");
+    out.push_str(root);
+    for (name, value) in attributes {
+        push_attribute(&mut out, name, value);
+    }
+    out.push_str(">\n");
+    content(&mut out);
+    out.push_str("</");
+    out.push_str(root);
+    out.push_str(">\n");
+    out
+}
+
 /// Appends `<name>text</name>`, escaped.
 pub(crate) fn push_text_element(out: &mut String, name: &str, text: &str) {
     out.push('<');

@@ -280,6 +280,7 @@ impl Agent {
     }
 
     /// The buddy list is on the server as `service`: subscribe to it (RFC 4662).
+    #[cfg(feature = "xcap")]
     pub(crate) fn watch_list(&mut self, now: Instant, service: &str) -> Result<()> {
         if self.listed.is_some() && self.list.is_none() {
             self.list = Some(crate::buddy_list::ListWatch::new(
@@ -301,6 +302,7 @@ impl Agent {
     }
 
     /// Whether the list is watched (or being subscribed to).
+    #[cfg(feature = "xcap")]
     pub(crate) fn watches_list(&self) -> bool {
         self.list.is_some()
     }

@@ -38,6 +38,8 @@ pub(crate) struct ListWatch {
 
 impl ListWatch {
     /// Subscribes to the list service `service`.
+    // Only a list stored on an XCAP server (`engine/server_lists.rs`) is subscribed to.
+    #[cfg_attr(not(feature = "xcap"), allow(dead_code))]
     pub(crate) fn new(
         now: Instant,
         local: LocalIdentity,

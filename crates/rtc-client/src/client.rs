@@ -97,7 +97,9 @@ pub struct ClientConfig {
     /// (RFC 5025): allowing, blocking and removing watchers and the privacy modes then decide
     /// who watches us through the presence server, not only peer to peer. Requests use the
     /// profile's credentials (digest) and, for `https`, [`TransportConfig::tls_client`]'s
-    /// verification. Default `None`.
+    /// verification. Default `None`. Feature `xcap` (on by default).
+    #[cfg(feature = "xcap")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "xcap")))]
     pub xcap_root: Option<xcap::XcapRoot>,
 }
 
@@ -125,12 +127,21 @@ impl Default for ClientConfig {
             invite_expiry: crate::DEFAULT_INVITE_EXPIRY,
             outbound: true,
             instance: None,
+            #[cfg(feature = "xcap")]
             xcap_root: None,
         }
     }
 }
 
 impl ClientConfig {
+    /// Whether a presence server's XCAP root is set (never without the `xcap` feature).
+    pub(crate) fn has_xcap(&self) -> bool {
+        #[cfg(feature = "xcap")]
+        return self.xcap_root.is_some();
+        #[cfg(not(feature = "xcap"))]
+        false
+    }
+
     /// The settings the presence agent takes from here.
     pub(crate) fn agent_timing(&self) -> crate::agent::AgentTiming {
         crate::agent::AgentTiming {

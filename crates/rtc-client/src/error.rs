@@ -8,6 +8,8 @@ use sip_parse::TransportKind;
 pub enum Error {
     /// The XCAP client for [`ClientConfig::xcap_root`](crate::ClientConfig::xcap_root) could
     /// not be set up (its TLS configuration).
+    #[cfg(feature = "xcap")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "xcap")))]
     #[error("XCAP: {0}")]
     Xcap(String),
     /// A request had to go over a transport the client does not listen on.

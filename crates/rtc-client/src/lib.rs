@@ -8,8 +8,10 @@
 //! and answers sessions (INVITE signalling only: [`Client::invite`], [`Client::accept_invite`]),
 //! and reports everything as [`Event`]s in order. One task drives the sans-IO cores (this crate's
 //! registration, the `presence` crate's subscriber, notifier and publisher) over the `sip-txn`
-//! driver; the feature `cli` adds the `rtc` tool (`rtc demo`, `rtc login`, `rtc lint`,
-//! `rtc profile check`).
+//! driver. Features: `xcap` (on by default) keeps the watcher and buddy lists on the presence
+//! server's XCAP server too (`ClientConfig::xcap_root`, over hyper); `server` adds the embedded
+//! registrar/proxy (`rtc_client::server`); `cli` adds the `rtc` tool (`rtc demo`, `rtc login`,
+//! `rtc lint`, `rtc profile check`).
 //!
 //! ```no_run
 //! use rtc_client::{Client, Event, RegisterFlags, Status, Store};
@@ -154,8 +156,12 @@ pub use sip_transport::resolve::{NaptrRecord, SrvRecord, StaticDns};
 pub use sip_transport::Cause;
 pub use sip_transport::{TlsConfig, TlsServerConfig, TransportConfig};
 /// The XCAP root of [`ClientConfig::xcap_root`].
+#[cfg(feature = "xcap")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xcap")))]
 pub use xcap::XcapRoot;
 // What `XcapRoot::parse` fails with.
+#[cfg(feature = "xcap")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xcap")))]
 pub use xcap::Error as XcapError;
 // Transaction timers (T1, T2, T4, timer C).
 pub use sip_txn::TimerConfig;

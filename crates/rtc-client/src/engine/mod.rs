@@ -11,8 +11,18 @@ mod lookup;
 mod outbound;
 mod presence_agent;
 mod routing;
+#[cfg(feature = "xcap")]
 mod server_lists;
+#[cfg(feature = "xcap")]
 mod server_rules;
+#[cfg(not(feature = "xcap"))]
+mod without_xcap;
+#[cfg(not(feature = "xcap"))]
+use without_xcap as server_lists;
+#[cfg(not(feature = "xcap"))]
+use without_xcap as server_rules;
+#[cfg(feature = "xcap")]
+mod xcap_job;
 
 use flows::{follow_flow_timer, follow_registration};
 use liveness::follow_liveness;

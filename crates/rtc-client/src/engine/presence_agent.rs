@@ -37,7 +37,7 @@ impl Engine {
             self.config.transport.parse,
             Self::now(),
             // With an XCAP server the buddies are watched as one list (RFC 4662).
-            self.config.xcap_root.is_some(),
+            self.config.has_xcap(),
         )?;
         if p.registration.state() == RegistrationState::Registered {
             agent.registered(Self::now(), &presence.data);
@@ -48,7 +48,7 @@ impl Engine {
         self.server_lists
             .start(&self.config, &p.aor, p.credentials.clone())?;
         self.server_lists.want(&presence.data.buddies);
-        if self.config.xcap_root.is_some() {
+        if self.config.has_xcap() {
             // A presence server with rules: its pending watchers are ours to decide.
             agent.watch_watchers(Self::now())?;
         }

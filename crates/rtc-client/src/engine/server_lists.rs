@@ -10,10 +10,9 @@
 
 use presence::BuddyList;
 use presence::resource_lists::{self, BUDDIES_LIST, ResourceLists, RlsServices};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-use xcap::{Condition, ETag, XcapClient, XcapConfig, XcapUri};
+use xcap::{Condition, ETag, XcapClient, XcapUri};
 
+use super::xcap_job::{Reporter, Wanted, XcapJob};
 use super::*;
 
 /// How many 412s in a row one write takes before it gives up.
@@ -22,42 +21,14 @@ const MAX_CONFLICTS: usize = 5;
 /// The outcome of one write, from the task to the engine.
 #[derive(Debug)]
 pub(super) struct ListsStored {
-    generation: u64,
     /// The service to subscribe to, or why the lists could not be stored.
     outcome: std::result::Result<String, String>,
 }
 
 /// The engine's side of the task.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(super) struct ServerLists {
-    running: Option<Running>,
-    generation: u64,
-    reports_tx: mpsc::UnboundedSender<ListsStored>,
-    reports_rx: mpsc::UnboundedReceiver<ListsStored>,
-}
-
-#[derive(Debug)]
-struct Running {
-    wanted: watch::Sender<Option<BuddyList>>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Default for ServerLists {
-    fn default() -> Self {
-        let (reports_tx, reports_rx) = mpsc::unbounded_channel();
-        Self {
-            running: None,
-            generation: 0,
-            reports_tx,
-            reports_rx,
-        }
-    }
+    job: XcapJob<BuddyList, ListsStored>,
 }
 
 /// The RLS service of `aor`: `sip:alice@example.com` → `sip:alice-buddies@example.com`.
@@ -76,54 +47,31 @@ impl ServerLists {
         aor: &str,
         credentials: Option<Credentials>,
     ) -> Result<()> {
-        self.stop();
-        let Some(root) = &config.xcap_root else {
-            return Ok(());
-        };
-        let client = XcapClient::new(
-            root.clone(),
-            XcapConfig {
-                credentials,
-                tls: config.transport.tls_client.clone().unwrap_or_default(),
-                user_agent: config.user_agent.clone(),
-                ..XcapConfig::default()
-            },
-        )
-        .map_err(|e| Error::Xcap(e.to_string()))?;
-        let lists = root.user_document(resource_lists::AUID, aor, "index");
-        let services = root.user_document(resource_lists::RLS_AUID, aor, "index");
-        let service = service_uri(aor);
-        let rls = RlsServices::for_list(
-            &service,
-            &resource_lists::list_uri(&root.to_string(), aor, BUDDIES_LIST),
-        );
-        self.generation += 1;
-        let (wanted, wanted_rx) = watch::channel(None);
-        let task = tokio::spawn(lists_task(
-            client,
-            (lists, services, rls, service),
-            wanted_rx,
-            self.reports_tx.clone(),
-            self.generation,
-        ));
-        self.running = Some(Running { wanted, task });
-        Ok(())
+        self.job
+            .start(config, credentials, |client, root, wanted, reporter| {
+                let lists = root.user_document(resource_lists::AUID, aor, "index");
+                let services = root.user_document(resource_lists::RLS_AUID, aor, "index");
+                let service = service_uri(aor);
+                let rls = RlsServices::for_list(
+                    &service,
+                    &resource_lists::list_uri(&root.to_string(), aor, BUDDIES_LIST),
+                );
+                lists_task(client, (lists, services, rls, service), wanted, reporter)
+            })
     }
 
     /// Stops writing.
     pub(super) fn stop(&mut self) {
-        self.running = None;
+        self.job.stop();
     }
 
     /// The buddy list changed (or was loaded).
     pub(super) fn want(&self, buddies: &BuddyList) {
-        if let Some(r) = &self.running {
-            r.wanted.send_replace(Some(buddies.clone()));
-        }
+        self.job.want(|| buddies.clone());
     }
 
     pub(super) async fn recv(&mut self) -> Option<ListsStored> {
-        self.reports_rx.recv().await
+        self.job.recv().await
     }
 }
 
@@ -131,9 +79,6 @@ impl Engine {
     /// The lists are on the server: the agent watches them with one subscription (once); or
     /// they could not be stored: it watches each buddy.
     pub(super) fn lists_stored(&mut self, stored: ListsStored) {
-        if stored.generation != self.server_lists.generation {
-            return;
-        }
         let now = Self::now();
         let Some(agent) = &mut self.agent else {
             return;
@@ -161,19 +106,12 @@ type Documents = (XcapUri, XcapUri, RlsServices, String);
 async fn lists_task(
     client: XcapClient,
     (lists, services, rls, service): Documents,
-    mut wanted: watch::Receiver<Option<BuddyList>>,
-    reports: mpsc::UnboundedSender<ListsStored>,
-    generation: u64,
+    mut wanted: Wanted<BuddyList>,
+    reports: Reporter<ListsStored>,
 ) {
     let mut etag: Option<ETag> = None;
     let mut services_stored = false;
-    loop {
-        if wanted.changed().await.is_err() {
-            return;
-        }
-        let Some(buddies) = wanted.borrow_and_update().clone() else {
-            continue;
-        };
+    while let Some(buddies) = wanted.next().await {
         let body = ResourceLists::from_buddies(&buddies).to_xml();
         let mut outcome = put(
             &client,
@@ -196,8 +134,7 @@ async fn lists_task(
             .await;
             services_stored = outcome.is_ok();
         }
-        let _ = reports.send(ListsStored {
-            generation,
+        reports.send(ListsStored {
             outcome: outcome.map(|()| service.clone()),
         });
     }

@@ -18,10 +18,9 @@ use std::time::Duration;
 
 use presence::WatcherList;
 use presence::rules::Ruleset;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-use xcap::{Application, Condition, ETag, Fetched, XcapClient, XcapConfig, XcapUri};
+use xcap::{Application, Condition, ETag, Fetched, XcapClient, XcapUri};
 
+use super::xcap_job::{Reporter, Wanted, XcapJob};
 use super::*;
 
 /// How long a failed sync waits before trying again (the server down, a refused PUT).
@@ -33,48 +32,18 @@ const MAX_CONFLICTS: usize = 5;
 /// The rules as the server holds them, from the task to the engine.
 #[derive(Debug)]
 pub(super) struct Stored {
-    generation: u64,
     /// The [`ServerRules::want`] this answers.
     want: u64,
     ruleset: Ruleset,
 }
 
-/// The engine's side: the sync task of the current identity, if any, and the channel its
-/// reports come back on.
-#[derive(Debug)]
+/// The engine's side: the sync task of the current identity, if any, handed numbered lists.
+#[derive(Debug, Default)]
 pub(super) struct ServerRules {
-    running: Option<Running>,
-    generation: u64,
+    job: XcapJob<(u64, WatcherList), Stored>,
     /// How many lists were handed to the task: a report about an older one is stale, since
     /// the list changed after it (applying it would undo the newer edit).
     wants: u64,
-    reports_tx: mpsc::UnboundedSender<Stored>,
-    reports_rx: mpsc::UnboundedReceiver<Stored>,
-}
-
-#[derive(Debug)]
-struct Running {
-    wanted: watch::Sender<Option<(u64, WatcherList)>>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Default for ServerRules {
-    fn default() -> Self {
-        let (reports_tx, reports_rx) = mpsc::unbounded_channel();
-        Self {
-            running: None,
-            generation: 0,
-            wants: 0,
-            reports_tx,
-            reports_rx,
-        }
-    }
 }
 
 impl ServerRules {
@@ -85,51 +54,29 @@ impl ServerRules {
         aor: &str,
         credentials: Option<Credentials>,
     ) -> Result<()> {
-        self.stop();
-        let Some(root) = &config.xcap_root else {
-            return Ok(());
-        };
-        let tls = config.transport.tls_client.clone().unwrap_or_default();
-        let client = XcapClient::new(
-            root.clone(),
-            XcapConfig {
-                credentials,
-                tls,
-                user_agent: config.user_agent.clone(),
-                ..XcapConfig::default()
-            },
-        )
-        .map_err(|e| Error::Xcap(e.to_string()))?;
-        let document = root.user_document(Application::PRES_RULES.auid, aor, "index");
-        self.generation += 1;
-        let (wanted, wanted_rx) = watch::channel(None);
-        let task = tokio::spawn(sync_task(
-            client,
-            document,
-            wanted_rx,
-            self.reports_tx.clone(),
-            self.generation,
-        ));
-        self.running = Some(Running { wanted, task });
-        Ok(())
+        self.job
+            .start(config, credentials, |client, root, wanted, reporter| {
+                let document = root.user_document(Application::PRES_RULES.auid, aor, "index");
+                sync_task(client, document, wanted, reporter)
+            })
     }
 
     /// Stops syncing; what is being written may still land.
     pub(super) fn stop(&mut self) {
-        self.running = None;
+        self.job.stop();
     }
 
     /// The watcher list changed (or was loaded): the server's rules should say the same.
     pub(super) fn want(&mut self, list: &WatcherList) {
-        if let Some(r) = &self.running {
+        if self.job.is_running() {
             self.wants += 1;
-            r.wanted.send_replace(Some((self.wants, list.clone())));
+            self.job.want(|| (self.wants, list.clone()));
         }
     }
 
     /// The next report of the task.
     pub(super) async fn recv(&mut self) -> Option<Stored> {
-        self.reports_rx.recv().await
+        self.job.recv().await
     }
 }
 
@@ -138,10 +85,7 @@ impl Engine {
     /// edits arrive this way), and the watchers subscribed to us now are decided by it.
     pub(super) fn rules_stored(&mut self, stored: Stored) {
         let rules = &self.server_rules;
-        if stored.generation != rules.generation
-            || stored.want != rules.wants
-            || rules.running.is_none()
-        {
+        if stored.want != rules.wants || !rules.job.is_running() {
             return;
         }
         let now = Self::now();
@@ -169,32 +113,19 @@ struct Known {
 async fn sync_task(
     client: XcapClient,
     document: XcapUri,
-    mut wanted: watch::Receiver<Option<(u64, WatcherList)>>,
-    reports: mpsc::UnboundedSender<Stored>,
-    generation: u64,
+    mut wanted: Wanted<(u64, WatcherList)>,
+    reports: Reporter<Stored>,
 ) {
     let mut known: Option<Known> = None;
-    loop {
-        if wanted.changed().await.is_err() {
-            return;
-        }
-        let Some((want, list)) = wanted.borrow_and_update().clone() else {
-            continue;
-        };
+    while let Some((want, list)) = wanted.next().await {
         match sync(&client, &document, &mut known, &list).await {
-            Ok(ruleset) => {
-                let _ = reports.send(Stored {
-                    generation,
-                    want,
-                    ruleset,
-                });
-            }
+            Ok(ruleset) => reports.send(Stored { want, ruleset }),
             Err(e) => {
                 warn!("presence rules at {document}: {e}; trying again in {RETRY_AFTER:?}");
                 // Read again before the next write: the failure may have been ours.
                 known = None;
                 tokio::time::sleep(RETRY_AFTER).await;
-                wanted.mark_changed();
+                wanted.again();
             }
         }
     }

@@ -7,7 +7,7 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use rtc_client::{RegisterFlags, RegistrationState};
+use rtc_client::RegistrationState;
 use sip_parse::{HeaderName, Message, MessageBuilder, ParseConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -140,13 +140,7 @@ async fn alice_with(port: u16, limits: ParseConfig) -> rtc_client::Client {
         c.transport.parse = limits;
     })
     .await;
-    let profile = client
-        .create_profile(&profile_xml("alice", port, "udp"))
-        .unwrap();
-    client
-        .enable_profile(&profile, RegisterFlags::ALL)
-        .await
-        .unwrap();
+    let _profile = enable(&client, &profile_xml("alice", port, "udp")).await;
     expect_state(&mut events, RegistrationState::Registered).await;
     tokio::spawn(async move { while events.recv().await.is_some() {} });
     client

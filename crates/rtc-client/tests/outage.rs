@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use common::{client_with, profile_xml};
-use rtc_client::{Client, Event, Events, RegisterFlags, RegistrationState};
+use common::{client_with, enable, profile_xml};
+use rtc_client::{Client, Event, Events, RegistrationState};
 use sip_parse::{Message, MessageBuilder, Method};
 use sip_transport::stun::{self, StunMessage};
 use tokio::net::UdpSocket;
@@ -170,13 +170,7 @@ fn handle(state: &mut State, datagram: &[u8], from: SocketAddr) -> Option<Vec<u8
 /// A client with the default configuration registered with `registrar` over UDP.
 async fn registered_with(registrar: &FakeRegistrar) -> (Client, Events) {
     let (client, mut events) = client_with(None, |c| c.transport.tcp = vec![]).await;
-    let profile = client
-        .create_profile(&profile_xml("alice", registrar.port, "udp"))
-        .unwrap();
-    client
-        .enable_profile(&profile, RegisterFlags::ALL)
-        .await
-        .unwrap();
+    let _profile = enable(&client, &profile_xml("alice", registrar.port, "udp")).await;
     next_state(&mut events, |s| s == RegistrationState::Registered).await;
     (client, events)
 }
@@ -449,13 +443,7 @@ async fn keepalive_traffic_per_hour() {
     // every 1 s, for 40 s) none was lost, so it is the simulated clock's doing, and not what
     // this measures.
     let (client, mut events) = client_with(None, |c| c.register_expires = 3590).await;
-    let profile = client
-        .create_profile(&profile_xml("alice", port, "tcp"))
-        .unwrap();
-    client
-        .enable_profile(&profile, RegisterFlags::ALL)
-        .await
-        .unwrap();
+    let _profile = enable(&client, &profile_xml("alice", port, "tcp")).await;
     next_state(&mut events, |s| s == RegistrationState::Registered).await;
     tokio::time::sleep(Duration::from_secs(3600)).await;
     let before = *traffic.lock().unwrap();
@@ -482,13 +470,7 @@ async fn keepalive_traffic_per_hour() {
 async fn tcp_pings_follow_the_registrars_flow_timer() {
     let (port, traffic) = tcp_registrar(Some(2), Arc::new(AtomicBool::new(true))).await;
     let (client, mut events) = client_with(None, |_| {}).await;
-    let profile = client
-        .create_profile(&profile_xml("alice", port, "tcp"))
-        .unwrap();
-    client
-        .enable_profile(&profile, RegisterFlags::ALL)
-        .await
-        .unwrap();
+    let _profile = enable(&client, &profile_xml("alice", port, "tcp")).await;
     next_state(&mut events, |s| s == RegistrationState::Registered).await;
     let before = traffic.lock().unwrap().crlf_in.packets;
     tokio::time::sleep(Duration::from_secs(60)).await;
@@ -512,13 +494,7 @@ async fn a_missing_pong_fails_the_flow_and_the_client_registers_again() {
     let pongs = Arc::new(AtomicBool::new(true));
     let (port, traffic) = tcp_registrar(Some(2), pongs.clone()).await;
     let (client, mut events) = client_with(None, |_| {}).await;
-    let profile = client
-        .create_profile(&profile_xml("alice", port, "tcp"))
-        .unwrap();
-    client
-        .enable_profile(&profile, RegisterFlags::ALL)
-        .await
-        .unwrap();
+    let _profile = enable(&client, &profile_xml("alice", port, "tcp")).await;
     next_state(&mut events, |s| s == RegistrationState::Registered).await;
     tokio::time::sleep(Duration::from_secs(10)).await;
     pongs.store(false, Ordering::Relaxed);

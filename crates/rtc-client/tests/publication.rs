@@ -10,8 +10,8 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{TempDir, client_with, expect, profile_xml};
-use rtc_client::{Cause, Client, Event, Events, RegisterFlags, RegistrationState, Store};
+use common::{TempDir, client_with, enable, expect, profile_xml};
+use rtc_client::{Cause, Client, Event, Events, RegistrationState, Store};
 use sip_parse::{Message, MessageBuilder, Method};
 use tokio::net::UdpSocket;
 
@@ -72,13 +72,7 @@ async fn publishing(port: u16, dir: &TempDir) -> (Client, Events) {
         .enable_presence(Store::file(dir.path("alice.xml")))
         .await
         .unwrap();
-    let profile = client
-        .create_profile(&profile_xml("alice", port, "udp"))
-        .unwrap();
-    client
-        .enable_profile(&profile, RegisterFlags::ALL)
-        .await
-        .unwrap();
+    let _profile = enable(&client, &profile_xml("alice", port, "udp")).await;
     expect(&mut events, "registered", |e| {
         matches!(
             e,

@@ -136,6 +136,16 @@ impl Drop for Kamailio {
     }
 }
 
+/// A profile made from `xml` and enabled for every session kind (registering begins).
+pub(crate) async fn enable(client: &rtc_client::Client, xml: &str) -> rtc_client::Profile {
+    let profile = client.create_profile(xml).unwrap();
+    client
+        .enable_profile(&profile, rtc_client::RegisterFlags::ALL)
+        .await
+        .unwrap();
+    profile
+}
+
 /// A provisioning profile for `user` (password `{user}pw`, or `pw-{user}` for u0001…) at
 /// `127.0.0.1:port` over `protocol`.
 pub(crate) fn profile_xml(user: &str, port: u16, protocol: &str) -> String {

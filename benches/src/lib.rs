@@ -15,6 +15,7 @@ pub mod clock;
 pub mod corpus;
 pub mod flood;
 pub mod full_parse;
+pub mod interop;
 pub mod load_args;
 #[cfg(feature = "sofia")]
 pub mod sofia;

@@ -13,7 +13,8 @@
 //! and how long after the restart Kamailio held its binding again (`kamcmd ul.dump`, polled
 //! every 100 ms): `round transport noticed_s registered_after_restart_s`.
 
-use std::path::{Path, PathBuf};
+use benches::interop::{free_port, script};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -23,33 +24,6 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 const TRANSPORTS: [(&str, &str); 3] = [("alice", "udp"), ("bob", "tcp"), ("carol", "tls")];
-
-fn interop() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../interop/kamailio")
-}
-
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn script(name: &str, args: &[&str]) -> Result<(), String> {
-    let out = Command::new(interop().join(name))
-        .args(args)
-        .output()
-        .map_err(|e| format!("{name}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{name} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();

@@ -37,6 +37,7 @@
 //! With `KEEP` set in the environment, each mode's directory (Kamailio's log and database,
 //! the capture `capture.pcapng`) is kept in the temporary directory.
 
+use benches::interop::{free_port, script};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -71,31 +72,6 @@ fn settle() -> Duration {
 const QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-fn interop() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../interop/kamailio")
-}
-
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn script(name: &str, args: &[&str]) -> Res<()> {
-    let out = Command::new(interop().join(name)).args(args).output()?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{name} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into())
-    }
-}
 
 /// How the client watches its buddies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use std::time::Instant;
 use presence::eventlist::{ListNotify, ListState, ResourceState};
 use presence::local::LocalIdentity;
 use presence::subscriber::{
-    Package, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionState,
+    Package, Subscriber, SubscriberConfig, SubscriberEvent, SubscriptionId, SubscriptionState,
 };
 use presence::{Error as PresenceError, Status};
 use tracing::{debug, warn};
@@ -26,6 +26,9 @@ use crate::{Event, Result};
 pub(crate) struct ListWatch {
     pub(crate) core: Subscriber,
     service: String,
+    /// The subscription that speaks for the list: one ended for a refresh may still send its
+    /// last NOTIFY, whose version belongs to its own count (RFC 4662 §5.2), not this one's.
+    current: SubscriptionId,
     state: ListState,
     /// What was last reported per buddy, to report changes only.
     shown: HashMap<Box<str>, (Status, Option<Box<str>>)>,
@@ -53,10 +56,11 @@ impl ListWatch {
                 ..config
             },
         );
-        core.subscribe(now, service)?;
+        let current = core.subscribe(now, service)?;
         Ok(Self {
             core,
             service: service.to_owned(),
+            current,
             state: ListState::default(),
             shown: HashMap::new(),
             served: false,
@@ -99,8 +103,14 @@ impl ListWatch {
         if let Some(id) = id {
             let _ = self.core.unsubscribe(now, id);
         }
-        if let Err(e) = self.core.subscribe(now, &self.service) {
-            debug!("subscribing to list {} again: {e}", self.service);
+        match self.core.subscribe(now, &self.service) {
+            Ok(id) => {
+                // A new subscription counts its versions from scratch (RFC 4662 §5.2): its
+                // first full state must not be judged stale against the last one's.
+                self.current = id;
+                self.state.reset();
+            }
+            Err(e) => debug!("subscribing to list {} again: {e}", self.service),
         }
     }
 
@@ -119,8 +129,11 @@ impl ListWatch {
         while let Some(e) = self.core.poll_event() {
             match e {
                 SubscriberEvent::Document {
-                    content_type, body, ..
-                } => {
+                    id,
+                    content_type,
+                    body,
+                    ..
+                } if id == self.current => {
                     let is_list = content_type
                         .split(';')
                         .next()
@@ -163,13 +176,15 @@ impl ListWatch {
                     }
                 }
                 SubscriberEvent::State {
+                    id,
                     state: SubscriptionState::Subscribing,
                     ..
-                } => self.state.reset(),
+                } if id == self.current => self.state.reset(),
                 SubscriberEvent::State {
+                    id,
                     state: SubscriptionState::Stopped(_) | SubscriptionState::Retrying { .. },
                     ..
-                } if !self.served => self.failed = true,
+                } if id == self.current && !self.served => self.failed = true,
                 e => debug!("list {}: {e:?}", self.service),
             }
         }
@@ -207,6 +222,44 @@ mod tests {
         (list, peer)
     }
 
+    /// A `multipart/related` list notification: the RLMI document, then a PIDF part per
+    /// `(Content-ID, document)`.
+    fn list_body(rlmi: &Rlmi, pidfs: Vec<(&str, String)>) -> (String, Bytes) {
+        let part = |cid: &str, ct: &str, body: String| Part {
+            headers: vec![
+                ("Content-ID".into(), format!("<{cid}>")),
+                ("Content-Type".into(), ct.into()),
+            ],
+            body: Bytes::from(body),
+        };
+        let mut parts = vec![part("r@x", "application/rlmi+xml", rlmi.to_xml())];
+        parts.extend(
+            pidfs
+                .into_iter()
+                .map(|(cid, pidf)| part(cid, "application/pidf+xml", pidf)),
+        );
+        let body = Multipart::new("zz", Some("application/rlmi+xml"), Some("<r@x>"), parts);
+        (body.content_type(), body.to_bytes())
+    }
+
+    /// A full-state list of `resources` (none with an instance).
+    fn full_state(version: u32, resources: impl IntoIterator<Item = String>) -> (String, Bytes) {
+        let rlmi = Rlmi {
+            uri: LIST.into(),
+            version,
+            full_state: true,
+            resources: resources
+                .into_iter()
+                .map(|uri| Resource {
+                    uri,
+                    ..Resource::default()
+                })
+                .collect(),
+            ..Rlmi::default()
+        };
+        list_body(&rlmi, Vec::new())
+    }
+
     /// An RLMI notification: bob active with an open PIDF, carol pending without state.
     fn notification(version: u32) -> (String, Bytes) {
         let rlmi = Rlmi {
@@ -234,23 +287,7 @@ mod tests {
         let pidf = format!(
             r#"<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="{BOB}"><tuple id="t"><status><basic>open</basic></status></tuple></presence>"#
         );
-        let part = |cid: &str, ct: &str, body: String| Part {
-            headers: vec![
-                ("Content-ID".into(), format!("<{cid}>")),
-                ("Content-Type".into(), ct.into()),
-            ],
-            body: Bytes::from(body),
-        };
-        let body = Multipart::new(
-            "zz",
-            Some("application/rlmi+xml"),
-            Some("<r@x>"),
-            vec![
-                part("r@x", "application/rlmi+xml", rlmi.to_xml()),
-                part("bob@x", "application/pidf+xml", pidf),
-            ],
-        );
-        (body.content_type(), body.to_bytes())
+        list_body(&rlmi, vec![("bob@x", pidf)])
     }
 
     fn buddy_events(list: &mut ListWatch) -> Vec<(String, Status)> {
@@ -329,38 +366,53 @@ mod tests {
     }
 
     #[test]
+    fn a_list_subscribed_anew_reports_every_buddy_of_its_first_full_state() {
+        let (mut list, mut peer) = watching();
+        // The first subscription read the list before bob and carol were added.
+        let (ct, body) = full_state(1, []);
+        let n = peer.notify("active;expires=3600", Some((&ct, body)));
+        list.core.handle_request(epoch(), &n).unwrap();
+        assert!(buddy_events(&mut list).is_empty());
+        // The list changed on the server: that subscription ends and a new one starts.
+        list.refresh(epoch(), true);
+        let unsubscribe = list.core.poll_request().unwrap();
+        let sub = list.core.poll_request().unwrap();
+        let mut new_peer = NotifierPeer::new(&sub.message, "rls");
+        let ok = new_peer.answer(&sub.message, 200, Some(3600));
+        list.core.handle_response(epoch(), sub.handle, &ok);
+        // The old one's last NOTIFY comes late, numbered in its own count: not the list's.
+        let (ct, body) = full_state(2, []);
+        let n = peer.notify("terminated;reason=timeout", Some((&ct, body)));
+        list.core.handle_request(epoch(), &n).unwrap();
+        let ok = peer.answer(&unsubscribe.message, 200, Some(0));
+        list.core.handle_response(epoch(), unsubscribe.handle, &ok);
+        assert!(buddy_events(&mut list).is_empty());
+        // The new one counts from 1 again (as Kamailio does), with both buddies.
+        let (ct, body) = notification(1);
+        let n = new_peer.notify("active;expires=3600", Some((&ct, body)));
+        list.core.handle_request(epoch(), &n).unwrap();
+        let mut got = buddy_events(&mut list);
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (BOB.to_owned(), Status::Online),
+                (CAROL.to_owned(), Status::Offline)
+            ]
+        );
+        assert!(!list.failed());
+    }
+
+    #[test]
     fn what_is_shown_stays_bounded_however_many_resources_a_server_lists_and_drops() {
         let (mut list, mut peer) = watching();
         for version in 0..15u32 {
             // Full state each time, 400 resources never listed before (6,000 in all).
-            let rlmi = Rlmi {
-                uri: LIST.into(),
+            let body = full_state(
                 version,
-                full_state: true,
-                resources: (0..400)
-                    .map(|i| Resource {
-                        uri: format!("sip:u{version}-{i}@example.com"),
-                        ..Resource::default()
-                    })
-                    .collect(),
-                ..Rlmi::default()
-            };
-            let body = Multipart::new(
-                "zz",
-                Some("application/rlmi+xml"),
-                Some("<r@x>"),
-                vec![Part {
-                    headers: vec![
-                        ("Content-ID".into(), "<r@x>".into()),
-                        ("Content-Type".into(), "application/rlmi+xml".into()),
-                    ],
-                    body: Bytes::from(rlmi.to_xml()),
-                }],
+                (0..400).map(|i| format!("sip:u{version}-{i}@example.com")),
             );
-            let n = peer.notify(
-                "active;expires=3600",
-                Some((&body.content_type(), body.to_bytes())),
-            );
+            let n = peer.notify("active;expires=3600", Some((&body.0, body.1)));
             list.core.handle_request(epoch(), &n).unwrap();
             // Each new resource is reported offline once; the dropped ones were offline.
             assert_eq!(buddy_events(&mut list).len(), 400);

@@ -437,8 +437,8 @@ async fn keepalive_traffic_per_hour() {
         }
     }
     let (port, traffic) = tcp_registrar(None, Arc::new(AtomicBool::new(true))).await;
-    // 3590 s, refreshed at 2990 s: not at the very instant of a ping (every 50 s from the
-    // connection's start). On the paused clock a refresh leaving at the same instant as a ping
+    // 3590 s, refreshed at 2990 s: not at the very instant of a ping (every 40–50 s from the
+    // connection's start, jittered). On the paused clock a refresh leaving at the same instant as a ping
     // has its 200 read only at the next request; in real time (a refresh every 5 s, a ping
     // every 1 s, for 40 s) none was lost, so it is the simulated clock's doing, and not what
     // this measures.
@@ -458,14 +458,15 @@ async fn keepalive_traffic_per_hour() {
         after.crlf_in.bytes - before.crlf_in.bytes,
         after.stun_out.bytes - before.stun_out.bytes
     );
-    assert!((71..=73).contains(&pings), "{pings}");
+    // Every 40–50 s (80–100 % of 50 s, RFC 5626 §4.4.1): 72 to 90 an hour.
+    assert!((71..=91).contains(&pings), "{pings}");
     assert_eq!(changes_so_far(&mut events), []);
     client.shutdown().await.unwrap();
 }
 
 /// RFC 5626 §4.4.1: a registrar whose 2xx says `Require: outbound` and `Flow-Timer: 2` gets the
 /// client's CRLF pings on the registration's TCP connection every 1.6–2 s, not at the
-/// configured 50 s (which gives 71–73 an hour above).
+/// configured 50 s (which gives 72–90 an hour above).
 #[tokio::test(start_paused = true)]
 async fn tcp_pings_follow_the_registrars_flow_timer() {
     let (port, traffic) = tcp_registrar(Some(2), Arc::new(AtomicBool::new(true))).await;

@@ -45,8 +45,9 @@ pub struct TransportConfig {
     /// the TLS handshake); otherwise the connection is closed (slowloris). Default 20 s, as
     /// Kamailio's `tcp_msg_read_timeout`.
     pub message_timeout: Duration,
-    /// On connections we opened, send a CRLF CRLF ping this often (RFC 5626 §3.5.1).
-    /// Default `None`.
+    /// On connections we opened, send a CRLF CRLF ping this often (RFC 5626 §3.5.1): each wait
+    /// a random 80–100 % of it (§4.4.1), so that clients started together do not ping in
+    /// step. Default `None`.
     pub keepalive_interval: Option<Duration>,
     /// A ping not answered by a CRLF pong within this time marks the connection broken.
     /// Default 10 s (RFC 5626 §4.4.1).

@@ -295,7 +295,7 @@ impl Connection {
         let mut asked: Option<Duration> = None;
         let mut pace_open = true;
         let mut last_ping = Instant::now();
-        let mut next_ping = configured.map(|d| last_ping + d);
+        let mut next_ping = ping_wait(configured, None).map(|d| last_ping + d);
         let mut pong_deadline: Option<Instant> = None;
         let mut crlf_carry = 0usize;
         let far = || Instant::now() + Duration::from_secs(86_400);
@@ -438,14 +438,13 @@ impl Connection {
     }
 }
 
-/// The wait before the next ping: a random 80–100 % of the interval the peer asked for
-/// (RFC 5626 §4.4.1, so that clients behind one NAT do not ping in step), else the configured
-/// interval.
+/// The wait before the next ping: a random 80–100 % of the interval the peer asked for, else
+/// of the configured one (RFC 5626 §4.4.1, so that clients behind one NAT, or started
+/// together, do not ping in step).
 fn ping_wait(configured: Option<Duration>, asked: Option<Duration>) -> Option<Duration> {
-    match asked {
-        Some(d) => Some(d.mul_f64(f64::from(800 + crate::resolve::std_random(200)) / 1000.0)),
-        None => configured,
-    }
+    asked
+        .or(configured)
+        .map(|d| d.mul_f64(f64::from(800 + crate::resolve::std_random(200)) / 1000.0))
 }
 
 #[cfg(test)]
@@ -453,21 +452,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_asked_pace_is_jittered_within_80_to_100_percent() {
+    fn the_pace_asked_for_or_configured_is_jittered_within_80_to_100_percent() {
         let configured = Some(Duration::from_secs(50));
-        assert_eq!(ping_wait(configured, None), configured);
         assert_eq!(ping_wait(None, None), None);
-        let asked = Duration::from_secs(10);
-        let waits: Vec<Duration> = (0..200)
-            .map(|_| ping_wait(configured, Some(asked)).unwrap())
-            .collect();
-        assert!(
-            waits
-                .iter()
-                .all(|w| (Duration::from_secs(8)..=asked).contains(w)),
-            "{waits:?}"
-        );
-        // Spread, not one value.
-        assert!(waits.iter().any(|w| *w != waits[0]), "{waits:?}");
+        let within = |asked: Option<Duration>, low: u64, high: u64| {
+            let waits: Vec<Duration> = (0..200)
+                .map(|_| ping_wait(configured, asked).unwrap())
+                .collect();
+            let range = Duration::from_secs(low)..=Duration::from_secs(high);
+            assert!(waits.iter().all(|w| range.contains(w)), "{waits:?}");
+            // Spread, not one value.
+            assert!(waits.iter().any(|w| *w != waits[0]), "{waits:?}");
+        };
+        within(Some(Duration::from_secs(10)), 8, 10);
+        within(None, 40, 50);
     }
 }

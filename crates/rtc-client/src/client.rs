@@ -53,8 +53,10 @@ pub struct ClientConfig {
     pub poll_interval: std::time::Duration,
     /// The keep-alive of a registration over UDP: STUN probes to the registrar that keep a
     /// NAT's mapping open and notice an outage within seconds (RFC 5626 §4.4.1). Default: every
-    /// 25–29 s, failed after 10 s unanswered. `None` turns it off. (Streams are kept alive by
-    /// [`TransportConfig::keepalive_interval`].)
+    /// 25–29 s, failed after 10 s unanswered. `None` turns it off, except on an outbound flow
+    /// (see [`outbound`](Self::outbound)), which RFC 5626 §4.4 requires to be kept alive.
+    /// (Streams are kept alive by [`TransportConfig::keepalive_interval`], and outbound ones at
+    /// the registrar's `Flow-Timer`, even if that is `None`.)
     pub udp_keepalive: Option<crate::keepalive::KeepAliveConfig>,
     /// The check that a UDP registrar is still there when STUN does not prove it (a registrar
     /// without STUN gets CRLFs, which prove nothing): after 40 s without a word from it the

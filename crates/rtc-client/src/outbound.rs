@@ -284,26 +284,37 @@ impl Flow {
 /// The keep-alive of a registration's UDP flow: `configured`, at the registrar's Flow-Timer
 /// when it supports outbound and gave one (RFC 5626 §4.4.1: keep-alives at 80–100 % of it;
 /// [`KeepAliveConfig::interval`](crate::keepalive::KeepAliveConfig::interval) draws each wait
-/// from its last seventh). `None` (keep-alives turned off) stays off.
+/// from its last seventh). Turned off (`configured` is `None`), it stays off except on an
+/// outbound flow: there keep-alives are part of the contract (RFC 5626 §4.4: the UA MUST keep
+/// each flow alive), with the default settings.
 pub(crate) fn keepalive_for(
     configured: Option<crate::keepalive::KeepAliveConfig>,
     flow: Option<Flow>,
 ) -> Option<crate::keepalive::KeepAliveConfig> {
-    configured.map(|c| match flow.and_then(|f| f.flow_timer) {
-        Some(interval) => crate::keepalive::KeepAliveConfig { interval, ..c },
-        None => c,
+    let config = configured.or(flow.map(|_| crate::keepalive::KeepAliveConfig::default()))?;
+    Some(match flow.and_then(|f| f.flow_timer) {
+        Some(interval) => crate::keepalive::KeepAliveConfig { interval, ..config },
+        None => config,
     })
 }
 
+/// Without a Flow-Timer, the keep-alive of an outbound stream when none is configured: RFC 5626
+/// §4.4.1 recommends 95–120 s for connection-oriented flows, which the transport's jitter
+/// (80–100 %) draws from 120 s.
+const STREAM_FLOW_DEFAULT: Duration = Duration::from_secs(120);
+
 /// The ping interval to ask of a registration's TCP or TLS connection
-/// ([`sip_transport::Transport::set_keepalive`]): the registrar's Flow-Timer when it supports
-/// outbound and gave one (RFC 5626 §4.4.1; the transport pings at 80–100 % of it), `None` for
-/// the transport's configured interval. Pings turned off (`configured` is `None`) stay off.
+/// ([`sip_transport::Transport::set_keepalive`]): on an outbound flow the registrar's
+/// Flow-Timer (RFC 5626 §4.4.1; the transport pings at 80–100 % of it), else the configured
+/// interval, else every 96–120 s, since the UA MUST keep an outbound flow alive (§4.4); `None`
+/// elsewhere, for the transport's configured interval (none if turned off).
 pub(crate) fn stream_keepalive_for(
     configured: Option<Duration>,
     flow: Option<Flow>,
 ) -> Option<Duration> {
-    configured.and(flow.and_then(|f| f.flow_timer))
+    let flow = flow?;
+    flow.flow_timer
+        .or_else(|| configured.is_none().then_some(STREAM_FLOW_DEFAULT))
 }
 
 #[cfg(test)]
@@ -390,11 +401,23 @@ mod tests {
             Some(configured)
         );
         assert_eq!(keepalive_for(Some(configured), None), Some(configured));
-        assert_eq!(keepalive_for(None, Some(flow(25))), None);
+        // Turned off, it stays off unless the flow is outbound.
+        assert_eq!(keepalive_for(None, None), None);
+        assert_eq!(
+            keepalive_for(None, Some(flow(25))),
+            Some(KeepAliveConfig {
+                interval: Duration::from_secs(25),
+                ..configured
+            })
+        );
+        assert_eq!(
+            keepalive_for(None, Some(Flow { flow_timer: None })),
+            Some(configured)
+        );
     }
 
     #[test]
-    fn stream_pings_follow_the_flow_timer_unless_turned_off() {
+    fn outbound_stream_pings_follow_the_flow_timer_even_when_turned_off() {
         let configured = Some(Duration::from_secs(50));
         let timer = Duration::from_secs(2);
         let flow = Some(Flow {
@@ -406,7 +429,13 @@ mod tests {
             None
         );
         assert_eq!(stream_keepalive_for(configured, None), None);
-        assert_eq!(stream_keepalive_for(None, flow), None);
+        // An outbound flow is kept alive even with pings turned off (RFC 5626 §4.4).
+        assert_eq!(stream_keepalive_for(None, flow), Some(timer));
+        assert_eq!(
+            stream_keepalive_for(None, Some(Flow { flow_timer: None })),
+            Some(STREAM_FLOW_DEFAULT)
+        );
+        assert_eq!(stream_keepalive_for(None, None), None);
     }
 
     #[test]

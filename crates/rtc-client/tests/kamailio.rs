@@ -115,11 +115,17 @@ async fn wrong_password_is_rejected() {
     }
 }
 
-/// Registers alice over TCP with a Kamailio that closes connections idle for 3 s, pinging every
-/// `keepalive`, and returns the registration events of the next 15 s (Kamailio's timer closes
-/// such a connection 10-12 s after its last message here); `None` where Kamailio is missing.
-async fn idle_tcp_flow(name: &str, keepalive: Option<Duration>) -> Option<Vec<RegistrationState>> {
-    let kam = Kamailio::start(name, &["-A", "WITH_SHORT_TCP_LIFETIME"])?;
+/// Registers alice over TCP with a Kamailio that closes connections idle for 3 s (with `args`
+/// added to its start), pinging every `keepalive`, and returns the registration events of the
+/// next 15 s (Kamailio's timer closes such a connection 10-12 s after its last message here);
+/// `None` where Kamailio is missing.
+async fn idle_tcp_flow(
+    name: &str,
+    args: &[&str],
+    keepalive: Option<Duration>,
+) -> Option<Vec<RegistrationState>> {
+    let args = [&["-A", "WITH_SHORT_TCP_LIFETIME"], args].concat();
+    let kam = Kamailio::start(name, &args)?;
     let (alice, mut events, _) = registered_with(&profile_xml("alice", kam.port, "tcp"), |c| {
         c.transport.keepalive_interval = keepalive;
     })
@@ -139,7 +145,18 @@ async fn idle_tcp_flow(name: &str, keepalive: Option<Duration>) -> Option<Vec<Re
 async fn keepalives_hold_the_registration_flow_open() {
     // CRLF pings (RFC 5626 §3.5.1) keep the server from closing our connection: the
     // registration stays as it is.
-    let Some(seen) = idle_tcp_flow("keepalive-on", Some(Duration::from_secs(1))).await else {
+    let Some(seen) = idle_tcp_flow("keepalive-on", &[], Some(Duration::from_secs(1))).await else {
+        return;
+    };
+    assert_eq!(seen, []);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_at_the_registrars_flow_timer_hold_the_flow_open() {
+    // No pings configured, but Kamailio's outbound registrar asks for `Flow-Timer: 2` (RFC 5626
+    // §4.4.1): the client pings at that pace on its own, and the flow outlives the 3 s
+    // lifetime. The test below is what happens without them.
+    let Some(seen) = idle_tcp_flow("flow-timer", &["-A", "WITH_OUTBOUND"], None).await else {
         return;
     };
     assert_eq!(seen, []);
@@ -149,7 +166,7 @@ async fn keepalives_hold_the_registration_flow_open() {
 async fn a_flow_the_server_closes_is_registered_again() {
     // Without pings the server closes the idle connection, which can no longer carry requests
     // to us: the client registers again over a new one.
-    let Some(seen) = idle_tcp_flow("keepalive-off", None).await else {
+    let Some(seen) = idle_tcp_flow("keepalive-off", &[], None).await else {
         return;
     };
     assert!(

@@ -3,14 +3,14 @@
 //! once the server takes it. On tokio's paused clock: the backoff and Timer F pass in moments.
 //!
 //! The server is a scripted one on a UDP socket: it grants every REGISTER and answers PUBLISH
-//! as the test says.
+//! as the test says; the last test has Kamailio refuse, in real time.
 
 mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{TempDir, client_with, enable, expect, profile_xml};
+use common::{Kamailio, TempDir, client_with, enable, expect, profile_xml};
 use rtc_client::{Cause, Client, Event, Events, RegistrationState, Store};
 use sip_parse::{Message, MessageBuilder, Method};
 use tokio::net::UdpSocket;
@@ -143,6 +143,39 @@ async fn an_unanswered_publish_is_reported_as_timed_out() {
             state: "retrying later (PUBLISH unanswered)".into(),
             status: None,
             cause: Some(Cause::TimedOut),
+        }
+    );
+    client.shutdown().await.unwrap();
+}
+
+/// A real presence server refusing: Kamailio answers alice's PUBLISH 403 while her account is
+/// denied presence (`-A WITH_PUBLISH_DENY`, an htable entry set over its RPC), and takes it once
+/// that is lifted. Real time: the retry comes after the backoff's 15–30 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kamailio_refusing_a_publish_is_reported_then_the_recovery() {
+    let Some(kam) = Kamailio::start("publish-deny", &["-A", "WITH_PUBLISH_DENY"]) else {
+        return;
+    };
+    kam.rpc("htable.seti deny alice 1");
+    let dir = TempDir::new("publication-kamailio");
+    let (client, mut events) = publishing(kam.port, &dir).await;
+    let refused = next_publication(&mut events).await;
+    let Event::Publication { state, status, .. } = &refused else {
+        unreachable!()
+    };
+    assert_eq!(*status, Some(403), "{refused:?}");
+    assert!(
+        state.starts_with("retrying later (PUBLISH answered 403"),
+        "{refused:?}"
+    );
+    kam.rpc("htable.delete deny alice");
+    let back = next_publication(&mut events).await;
+    assert_eq!(
+        back,
+        Event::Publication {
+            state: "published".into(),
+            status: None,
+            cause: None,
         }
     );
     client.shutdown().await.unwrap();

@@ -108,11 +108,13 @@ impl Kamailio {
         self.dir.join("ca.pem")
     }
 
-    /// What Kamailio's RPC `command` prints (e.g. `ul.dump`), through its control socket.
+    /// What Kamailio's RPC `command` prints (e.g. `ul.dump`, or `htable.seti deny alice 1`
+    /// with its arguments), through its control socket.
     pub(crate) fn rpc(&self, command: &str) -> String {
         let socket = format!("unix:{}", self.dir.join("kamailio_ctl").display());
         let out = Command::new("kamcmd")
-            .args(["-s", &socket, command])
+            .args(["-s", &socket])
+            .args(command.split_whitespace())
             .output()
             .expect("run kamcmd");
         assert!(out.status.success(), "kamcmd {command}: {out:?}");

@@ -31,7 +31,7 @@ const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(50);
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Listeners and TLS settings. The default listens on UDP and TCP at `0.0.0.0`, ports
-    /// chosen by the system, and pings the connections it opens every 50 s. Its message
+    /// chosen by the system, and pings the connections it opens every 40–50 s. Its message
     /// limits ([`TransportConfig::parse`], 64 KiB by default) bound what the client reads and
     /// what it builds alike: a NOTIFY is never larger than a watcher like us would read.
     pub transport: TransportConfig,

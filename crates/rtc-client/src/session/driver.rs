@@ -432,8 +432,9 @@ fn spawn_answering(
                     let is_final = response.status().is_some_and(|c| c >= 200);
                     if let Err(e) = txn.respond(response).await {
                         debug!("session {id}: {e}");
-                        // A CANCEL got the INVITE its 487 first.
-                        if is_final && txn.is_cancelled() {
+                        // A CANCEL got the INVITE its 487 before this response, final or
+                        // provisional (the 180 queued while the CANCEL was answered).
+                        if txn.is_cancelled() {
                             let _ = reports.send(Report::Cancelled(id));
                         }
                         return;
@@ -449,4 +450,68 @@ fn spawn_answering(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use sip_transport::{Transport, TransportConfig};
+    use sip_txn::driver::{DriverConfig, Received};
+    use tokio::net::UdpSocket;
+
+    use super::*;
+
+    /// Under load the CANCEL can be answered (200, and 487 for the INVITE) before the task
+    /// holding the INVITE sends the 180 already queued for it: that 180 is refused, and the
+    /// cancel must still be reported (it once ended the task silently, and the application never
+    /// heard that the call was gone).
+    #[tokio::test]
+    async fn a_cancel_answered_before_the_queued_180_is_reported() {
+        let config = TransportConfig {
+            udp: vec![([127, 0, 0, 1], 0).into()],
+            ..TransportConfig::default()
+        };
+        let (transport, events) = Transport::bind(config).await.unwrap();
+        let to = transport.local_addr(TransportKind::Udp).unwrap();
+        let (driver, mut incoming) =
+            Driver::start(transport, events, DriverConfig::default()).unwrap();
+        let eve = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let me = eve.local_addr().unwrap();
+        let request = |method: &str| {
+            format!(
+                "{method} sip:bob@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKlate\r\n\
+                 Max-Forwards: 70\r\nFrom: <sip:eve@{me}>;tag=e1\r\nTo: <sip:bob@{to}>\r\n\
+                 Call-ID: late@{me}\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
+            )
+        };
+        eve.send_to(request("INVITE").as_bytes(), to).await.unwrap();
+        let Some(Received::Request(invite)) = incoming.recv().await else {
+            panic!("no INVITE")
+        };
+        // The CANCEL is answered, and so is the INVITE (487), before the task runs.
+        eve.send_to(request("CANCEL").as_bytes(), to).await.unwrap();
+        let mut buf = [0u8; 2048];
+        loop {
+            let (n, _) = eve.recv_from(&mut buf).await.unwrap();
+            let answer = Message::parse_slice(&buf[..n]).unwrap();
+            if answer.status() == Some(487) {
+                break;
+            }
+        }
+        let ringing = invite
+            .transaction
+            .response(180, "Ringing")
+            .unwrap()
+            .try_build()
+            .and_then(Message::parse)
+            .unwrap();
+        let (answers, rx) = mpsc::unbounded_channel();
+        answers.send(ringing).unwrap();
+        let (reports_tx, mut reports) = mpsc::unbounded_channel();
+        spawn_answering(7, invite.transaction, rx, reports_tx);
+        let report = tokio::time::timeout(Duration::from_secs(10), reports.recv())
+            .await
+            .expect("a report");
+        assert!(matches!(report, Some(Report::Cancelled(7))), "{report:?}");
+        driver.shutdown().await;
+    }
 }

@@ -302,6 +302,19 @@ mod tests {
             .collect()
     }
 
+    /// What [`notification`] tells, as buddy events: bob online, carol offline.
+    fn assert_bob_online_carol_offline(list: &mut ListWatch) {
+        let mut got = buddy_events(list);
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (BOB.to_owned(), Status::Online),
+                (CAROL.to_owned(), Status::Offline)
+            ]
+        );
+    }
+
     #[test]
     fn each_resource_of_a_list_notification_is_a_buddy_event_once() {
         let (mut list, mut peer) = watching();
@@ -311,15 +324,7 @@ mod tests {
             list.core.handle_request(epoch(), &n).unwrap().status(),
             Some(200)
         );
-        let mut got = buddy_events(&mut list);
-        got.sort();
-        assert_eq!(
-            got,
-            vec![
-                (BOB.to_owned(), Status::Online),
-                (CAROL.to_owned(), Status::Offline)
-            ]
-        );
+        assert_bob_online_carol_offline(&mut list);
         // The same state again says nothing new.
         let (ct, body) = notification(1);
         let n = peer.notify("active;expires=3600", Some((&ct, body)));
@@ -391,15 +396,7 @@ mod tests {
         let (ct, body) = notification(1);
         let n = new_peer.notify("active;expires=3600", Some((&ct, body)));
         list.core.handle_request(epoch(), &n).unwrap();
-        let mut got = buddy_events(&mut list);
-        got.sort();
-        assert_eq!(
-            got,
-            vec![
-                (BOB.to_owned(), Status::Online),
-                (CAROL.to_owned(), Status::Offline)
-            ]
-        );
+        assert_bob_online_carol_offline(&mut list);
         assert!(!list.failed());
     }
 

@@ -101,6 +101,19 @@ async fn next_publication(events: &mut Events) -> Event {
     }
 }
 
+/// The next publication event says the publication stands again.
+async fn expect_published(events: &mut Events) {
+    let back = next_publication(events).await;
+    assert_eq!(
+        back,
+        Event::Publication {
+            state: "published".into(),
+            status: None,
+            cause: None,
+        }
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_refused_publish_is_reported_with_its_status_then_the_recovery() {
     let answer: PublishAnswer = Arc::new(Mutex::new(Some(403)));
@@ -118,15 +131,7 @@ async fn a_refused_publish_is_reported_with_its_status_then_the_recovery() {
     );
     // The server takes it at the next try (after the backoff: 15–30 s).
     *answer.lock().unwrap() = Some(200);
-    let back = next_publication(&mut events).await;
-    assert_eq!(
-        back,
-        Event::Publication {
-            state: "published".into(),
-            status: None,
-            cause: None,
-        }
-    );
+    expect_published(&mut events).await;
     client.shutdown().await.unwrap();
 }
 
@@ -169,14 +174,6 @@ async fn kamailio_refusing_a_publish_is_reported_then_the_recovery() {
         "{refused:?}"
     );
     kam.rpc("htable.delete deny alice");
-    let back = next_publication(&mut events).await;
-    assert_eq!(
-        back,
-        Event::Publication {
-            state: "published".into(),
-            status: None,
-            cause: None,
-        }
-    );
+    expect_published(&mut events).await;
     client.shutdown().await.unwrap();
 }

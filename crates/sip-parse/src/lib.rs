@@ -60,6 +60,7 @@ pub mod fuzzing;
 mod grammar;
 mod header;
 mod header_name;
+mod line_ends;
 mod message;
 mod method;
 mod target;

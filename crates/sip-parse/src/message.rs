@@ -4,6 +4,7 @@ use bytes::Bytes;
 use memchr::memchr;
 
 use crate::chars::{self, TOKEN};
+use crate::line_ends::LineEnds;
 use crate::{ErrorKind, HeaderName, Method, ParseConfig, ParseError};
 
 /// A byte range of the message buffer. `u32` keeps [`Message`] small; the configured size limit
@@ -648,7 +649,8 @@ fn frame_stream(buf: &Bytes, skip: usize, cfg: &ParseConfig) -> Result<Streamed,
 
 /// Parses the start line and header section of `buf`.
 fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
-    let (line, mut pos) = next_line(buf, 0, cfg)?;
+    let mut ends = LineEnds::new(buf);
+    let (line, mut pos) = next_line(buf, 0, cfg, &mut ends)?;
     let line = &buf[..line];
     let start = match plain_start_line(line) {
         Some(start) => start,
@@ -662,7 +664,7 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
     let mut content_length: Option<usize> = None;
 
     loop {
-        if let Some((field, next)) = plain_field(buf, pos, cfg) {
+        if let Some((field, next)) = plain_field(buf, pos, cfg, &mut ends) {
             if length_open {
                 content_length = check_content_length(buf, fields.last(), content_length)?;
             }
@@ -671,7 +673,7 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
             pos = next;
             continue;
         }
-        let (end, next) = next_line(buf, pos, cfg)?;
+        let (end, next) = next_line(buf, pos, cfg, &mut ends)?;
         let line = &buf[pos..end];
         match line.first() {
             None => {
@@ -721,7 +723,12 @@ fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
 /// CR, no line end yet, an error), which [`parse_head`] then reads line by line the careful
 /// way, so errors and their offsets do not depend on this shortcut.
 #[inline(always)]
-fn plain_field(buf: &[u8], pos: usize, cfg: &ParseConfig) -> Option<(RawHeader, usize)> {
+fn plain_field(
+    buf: &[u8],
+    pos: usize,
+    cfg: &ParseConfig,
+    ends: &mut LineEnds<'_>,
+) -> Option<(RawHeader, usize)> {
     let line = buf.get(pos..)?;
     let (n, name) = plain_name(line)?;
     // Usually one SP, then the value.
@@ -731,7 +738,10 @@ fn plain_field(buf: &[u8], pos: usize, cfg: &ParseConfig) -> Option<(RawHeader, 
     }
     // The same window as `next_line`: the line may be `max_line_length` long plus its CRLF.
     let window = line.len().min(cfg.max_line_length.saturating_add(2));
-    let lf = value + find_lf(line.get(value..window)?)?;
+    if value >= window {
+        return None;
+    }
+    let lf = ends.find(pos + value, pos + window)? - pos;
     // `lf > value > n >= 1`, so the CR is at `value` or later when there is one.
     let cr = lf - 1;
     if line.get(cr) != Some(&b'\r') || cr < value {
@@ -861,31 +871,20 @@ impl Fields {
     }
 }
 
-/// The first line feed in `haystack`. On x86-64 with AVX2 the searcher is built once and called
-/// directly: `memchr::memchr` picks its routine through a function pointer and builds its
-/// needle vectors on every call, which costs as much again as searching a short header line.
-#[inline(always)]
-fn find_lf(haystack: &[u8]) -> Option<usize> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use memchr::arch::x86_64::avx2::memchr::One;
-        static AVX2: std::sync::OnceLock<Option<One>> = std::sync::OnceLock::new();
-        if let Some(one) = AVX2.get_or_init(|| One::new(b'\n')) {
-            return one.find(haystack);
-        }
-    }
-    memchr(b'\n', haystack)
-}
-
 /// Finds the line starting at `pos`: returns the offset of its CR and of the next line.
 #[inline]
-fn next_line(buf: &[u8], pos: usize, cfg: &ParseConfig) -> Result<(usize, usize), HeadError> {
+fn next_line(
+    buf: &[u8],
+    pos: usize,
+    cfg: &ParseConfig,
+    ends: &mut LineEnds<'_>,
+) -> Result<(usize, usize), HeadError> {
     let rest = &buf[pos..];
-    let window = &rest[..rest.len().min(cfg.max_line_length.saturating_add(2))];
-    match find_lf(window) {
+    let window = rest.len().min(cfg.max_line_length.saturating_add(2));
+    match ends.find(pos, pos + window).map(|lf| lf - pos) {
         Some(n) if n > 0 && rest[n - 1] == b'\r' => Ok((pos + n - 1, pos + n + 1)),
         Some(n) => Err(ParseError::expected("CRLF", pos + n).into()),
-        None if window.len() < rest.len() => {
+        None if window < rest.len() => {
             Err(ParseError::new(ErrorKind::Limit("line length"), pos).into())
         }
         None => Err(HeadError::Incomplete),
@@ -1151,8 +1150,8 @@ pub(crate) fn assert_plain_start_line_agrees(line: &[u8]) {
 /// as [`next_line`] then [`parse_header_line`] do under `cfg`. For unit tests and fuzzing.
 #[cfg(any(test, fuzzing))]
 pub(crate) fn assert_plain_field_agrees(buf: &[u8], cfg: &ParseConfig) {
-    if let Some((field, next)) = plain_field(buf, 0, cfg) {
-        let Ok((end, careful_next)) = next_line(buf, 0, cfg) else {
+    if let Some((field, next)) = plain_field(buf, 0, cfg, &mut LineEnds::new(buf)) {
+        let Ok((end, careful_next)) = next_line(buf, 0, cfg, &mut LineEnds::new(buf)) else {
             panic!("plain_field read a line next_line refuses: {buf:?}");
         };
         assert_eq!(next, careful_next, "{buf:?}");
@@ -1344,10 +1343,10 @@ mod tests {
             assert_plain_field_agrees(&buf, &cfg);
         });
         let cfg = ParseConfig::default();
-        assert!(plain_field(b"Via: x \r\n", 0, &cfg).is_some());
-        assert!(plain_field(b"Via : x\r\n", 0, &cfg).is_none());
-        assert!(plain_field(b"Via: x\n", 0, &cfg).is_none());
-        assert!(plain_field(b"Via: x", 0, &cfg).is_none());
+        assert!(plain_field(b"Via: x \r\n", 0, &cfg, &mut LineEnds::new(b"Via: x \r\n")).is_some());
+        assert!(plain_field(b"Via : x\r\n", 0, &cfg, &mut LineEnds::new(b"Via : x\r\n")).is_none());
+        assert!(plain_field(b"Via: x\n", 0, &cfg, &mut LineEnds::new(b"Via: x\n")).is_none());
+        assert!(plain_field(b"Via: x", 0, &cfg, &mut LineEnds::new(b"Via: x")).is_none());
         // Colons found a word at a time, in either word, or past both (a long name).
         for (line, name) in [
             ("To: <sip:a@b>;tag=1\r\n", HeaderName::To),
@@ -1358,7 +1357,13 @@ mod tests {
             ),
             ("X-Very-Long-Extension-Name: 1\r\n", HeaderName::Other),
         ] {
-            let (field, _) = plain_field(line.as_bytes(), 0, &cfg).unwrap();
+            let (field, _) = plain_field(
+                line.as_bytes(),
+                0,
+                &cfg,
+                &mut LineEnds::new(line.as_bytes()),
+            )
+            .unwrap();
             assert_eq!(field.name, name, "{line}");
         }
         // A name that is not all token characters is left to the careful reader, known-looking
@@ -1369,7 +1374,16 @@ mod tests {
             "X\x7f: 1\r\n",
             "X Y: 1\r\n",
         ] {
-            assert!(plain_field(line.as_bytes(), 0, &cfg).is_none(), "{line:?}");
+            assert!(
+                plain_field(
+                    line.as_bytes(),
+                    0,
+                    &cfg,
+                    &mut LineEnds::new(line.as_bytes())
+                )
+                .is_none(),
+                "{line:?}"
+            );
         }
     }
 

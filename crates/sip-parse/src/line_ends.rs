@@ -66,18 +66,29 @@ impl<'a> LineEnds<'a> {
 fn block(buf: &[u8], at: usize) -> u64 {
     match buf.get(at..at + BLOCK) {
         Some(whole) => block_of(whole.try_into().unwrap_or(&[0; BLOCK])),
-        None => last_block(buf.get(at..).unwrap_or_default()),
+        None => last_block(buf, at),
     }
 }
 
-/// The bitmap of the last bytes, fewer than a block: copied into a block of zeros (no line
-/// feed past the end).
+/// The bitmap of `buf[at..]`, fewer than a block's bytes: the buffer's last block, shifted
+/// down to `at` (no line feed past the end); a buffer shorter than a block is copied into a
+/// block of zeros.
 #[inline(never)]
-fn last_block(rest: &[u8]) -> u64 {
-    let mut tail = [0; BLOCK];
-    let n = rest.len().min(BLOCK);
-    tail[..n].copy_from_slice(&rest[..n]);
-    block_of(&tail)
+fn last_block(buf: &[u8], at: usize) -> u64 {
+    match buf.len().checked_sub(BLOCK) {
+        Some(last) if at >= last => {
+            let whole = buf.get(last..).and_then(|b| b.try_into().ok());
+            let bits = block_of(whole.unwrap_or(&[0; BLOCK]));
+            bits.checked_shr((at - last) as u32).unwrap_or(0)
+        }
+        _ => {
+            let rest = buf.get(at..).unwrap_or_default();
+            let mut tail = [0; BLOCK];
+            let n = rest.len().min(BLOCK);
+            tail[..n].copy_from_slice(&rest[..n]);
+            block_of(&tail)
+        }
+    }
 }
 
 /// The bitmap of line feeds in `block`, 16 bytes a step with SSE2.

@@ -191,7 +191,7 @@ impl From<ParseError> for HeadError {
 }
 
 /// How many fields [`Fields`] holds on the stack before it moves them to the heap.
-const STACK_HEADERS: usize = 48;
+const STACK_HEADERS: usize = 32;
 
 impl Message {
     /// Parses one datagram's worth of bytes with the default [`ParseConfig`]. Without a

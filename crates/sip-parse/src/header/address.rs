@@ -51,6 +51,27 @@ pub enum Contact<'a> {
 }
 
 impl<'a> NameAddr<'a> {
+    /// An address of its parts and parameters.
+    #[inline(always)]
+    fn new(
+        display: Option<Display<'a>>,
+        uri: &'a str,
+        angle: bool,
+        known: Known<'a>,
+        params: Params<'a>,
+    ) -> Self {
+        let Known { tag, expires, q } = known;
+        NameAddr {
+            display,
+            uri,
+            angle,
+            tag,
+            expires,
+            q,
+            params,
+        }
+    }
+
     /// Parses a `From`/`To`/`Route` style value.
     pub fn parse(value: &'a [u8]) -> Result<Self, ParseError> {
         Self::parse_text(value, std::str::from_utf8(value).ok())
@@ -166,28 +187,30 @@ pub(crate) fn name_addr(i: In<'_>, contact: bool) -> Res<'_, NameAddr<'_>> {
             }
         },
     };
-    let mut a = NameAddr {
-        display,
-        uri,
-        angle,
-        tag: None,
-        expires: None,
-        q: None,
-        params: Params::default(),
-    };
+    let mut known = Known::default();
     let (i, params) = grammar::header_params(i, |name, value, at| {
         // Values are tokens or quoted strings, which the grammar has checked to be UTF-8.
         let value = value.map(utf8).transpose()?;
-        address_param(&mut a, contact, name, value).map_err(|what| bad_param(at, what))
+        address_param(&mut known, contact, name, value).map_err(|what| bad_param(at, what))
     })?;
-    a.params = params;
-    Ok((i, a))
+    Ok((i, NameAddr::new(display, uri, angle, known, params)))
+}
+
+/// The parameters of an address that its view holds apart, gathered while the list is read,
+/// so that the [`NameAddr`] is built once when it ends instead of filled through a reference
+/// and then moved out.
+#[derive(Default)]
+struct Known<'a> {
+    tag: Option<&'a str>,
+    expires: Option<u32>,
+    q: Option<u16>,
 }
 
 /// Records one header parameter of an address (`expires` and `q` only for a Contact), or says
 /// what is wrong with it.
+#[inline(always)]
 fn address_param<'a>(
-    a: &mut NameAddr<'a>,
+    a: &mut Known<'a>,
     contact: bool,
     name: &[u8],
     value: Option<&'a str>,
@@ -245,18 +268,13 @@ fn plain_name_addr_at(text: &str, contact: bool, list: bool) -> Option<(NameAddr
     let close = plain_close(p.rest())?;
     let uri = p.take(close)?;
     p.eat(b'>');
-    let mut a = NameAddr {
-        display,
-        uri,
-        angle: true,
-        tag: None,
-        expires: None,
-        q: None,
-        params: Params::default(),
-    };
-    a.params =
-        p.params(|name, value| address_param(&mut a, contact, name.as_bytes(), value).ok())?;
-    p.at_end(list).then_some((a, p.pos()))
+    let mut known = Known::default();
+    let params =
+        p.params(|name, value| address_param(&mut known, contact, name.as_bytes(), value).ok())?;
+    if !p.at_end(list) {
+        return None;
+    }
+    Some((NameAddr::new(display, uri, true, known, params), p.pos()))
 }
 
 /// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`, in thousandths.

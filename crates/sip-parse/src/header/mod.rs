@@ -136,8 +136,13 @@ impl Message {
     pub fn top_via(&self) -> Result<Via<'_>, ParseError> {
         // Parsed straight from the value: no need to find where the first entry ends first.
         let h = self.required(HeaderName::Via)?;
-        let text = self.value_text(&h);
-        typed(h, |v| Via::parse_first_text(v, text))
+        match self
+            .value_text(&h)
+            .and_then(|text| via::plain_via_text(text, true))
+        {
+            Some(v) => Ok(v),
+            None => typed(h, |v| Via::parse_first_text(v, None)),
+        }
     }
 
     /// All Via entries, top first.

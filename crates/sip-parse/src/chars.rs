@@ -155,6 +155,97 @@ pub(crate) fn run_until(s: &[u8], stop: &[u8; 256]) -> usize {
     n
 }
 
+/// A set of bytes that SSE2 tests 16 at a time, for [`run_until_wide`]: it holds every stop
+/// byte of the table it is used with (and may hold more: those are then looked at one by one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wide {
+    /// Controls, SP, DEL, `"`, `<` and `>`: exactly where a bracketed URI's scan stops.
+    UriStop,
+    /// The bytes below 0x20, DEL, `"` and `\`: exactly where a quoted string's scan stops.
+    QuotedStop,
+}
+
+/// [`run_until`], 16 bytes a step while none of them is in `wide`, then a byte at a time from
+/// the first that is. `wide` must hold every byte `stop` marks (the tests check each pairing).
+#[inline(always)]
+pub(crate) fn run_until_wide(s: &[u8], stop: &[u8; 256], wide: Wide) -> usize {
+    let n = wide_prefix(s, wide);
+    n + run_until(s.get(n..).unwrap_or_default(), stop)
+}
+
+/// How many bytes at the start of `s` are outside `wide`, looked at in whole 16-byte steps
+/// (a shorter rest is left to the caller).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn wide_prefix(s: &[u8], wide: Wide) -> usize {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i as eq, load_unaligned_m128i, min_u8_m128i,
+        move_mask_i8_m128i, set_splat_i8_m128i as splat,
+    };
+    // Lanes of `v` at most `max`, unsigned.
+    let at_most = |v, max: u8| eq(min_u8_m128i(v, splat(max as i8)), v);
+    let mut n = 0;
+    while let Some(chunk) = s.get(n..n + 16) {
+        let chunk: &[u8; 16] = chunk.try_into().unwrap_or(&[0; 16]);
+        let v = load_unaligned_m128i(chunk);
+        let hit = match wide {
+            Wide::UriStop => bitor_m128i(
+                bitor_m128i(at_most(v, b' '), eq(v, splat(0x7f))),
+                bitor_m128i(
+                    eq(v, splat(b'"' as i8)),
+                    bitor_m128i(eq(v, splat(b'<' as i8)), eq(v, splat(b'>' as i8))),
+                ),
+            ),
+            Wide::QuotedStop => bitor_m128i(
+                bitor_m128i(at_most(v, 0x1f), eq(v, splat(0x7f))),
+                bitor_m128i(eq(v, splat(b'"' as i8)), eq(v, splat(b'\\' as i8))),
+            ),
+        };
+        let mask = move_mask_i8_m128i(hit);
+        if mask != 0 {
+            return n + mask.trailing_zeros() as usize;
+        }
+        n += 16;
+    }
+    n
+}
+
+/// Elsewhere the scan is [`run_until`]'s alone.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+fn wide_prefix(_: &[u8], _: Wide) -> usize {
+    0
+}
+
+/// Panics unless `wide` holds every byte `stop` marks (exactly those when `exact`), and
+/// [`run_until_wide`] answers as [`run_until`] on runs of every byte value at every length
+/// around a step. For the tests of each table used with a [`Wide`] set.
+#[cfg(test)]
+pub(crate) fn assert_wide_holds(stop: &[u8; 256], wide: Wide, exact: bool) {
+    for b in 0..=255u8 {
+        let flagged = cfg!(not(all(target_arch = "x86_64", target_feature = "sse2")))
+            || wide_prefix(&[b; 16], wide) == 0;
+        if stop[usize::from(b)] != 0 {
+            assert!(flagged, "{wide:?} misses stop byte {b:#04x}");
+        } else if exact && cfg!(all(target_arch = "x86_64", target_feature = "sse2")) {
+            assert!(!flagged, "{wide:?} flags byte {b:#04x}, which is no stop");
+        }
+        for len in [0usize, 1, 15, 16, 17, 31, 32, 33, 40] {
+            for at in [0, len / 2, len.saturating_sub(1)] {
+                let mut s = vec![b'a'; len];
+                if let Some(c) = s.get_mut(at) {
+                    *c = b;
+                }
+                assert_eq!(
+                    run_until_wide(&s, stop, wide),
+                    run_until(&s, stop),
+                    "{wide:?} {b:#04x} at {at} of {len}"
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

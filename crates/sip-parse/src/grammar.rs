@@ -193,7 +193,7 @@ pub(crate) fn quoted_len(i: In<'_>) -> Res<'_, usize> {
     let mut n = 0;
     loop {
         // Plain text runs up to the next byte that needs a look.
-        n += chars::run_until(&body[n..], &QUOTED_STOP);
+        n += chars::run_until_wide(&body[n..], &QUOTED_STOP, chars::Wide::QuotedStop);
         let Some(&c) = body.get(n) else {
             break;
         };
@@ -588,6 +588,12 @@ pub(crate) fn find_outside_quotes(s: &[u8], sep: u8) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The SSE2 set of the quoted string's scan is exactly its table's stops.
+    #[test]
+    fn the_wide_sets_hold_the_stops() {
+        chars::assert_wide_holds(&QUOTED_STOP, chars::Wide::QuotedStop, true);
+    }
 
     #[test]
     fn sws_skips_folding_but_not_blank_lines() {

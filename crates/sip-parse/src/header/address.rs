@@ -341,7 +341,7 @@ fn bracketed(i: In<'_>) -> Res<'_, &str> {
 /// while checking its characters in one table-driven pass. `None` for anything unusual.
 fn plain_close(inner: &[u8]) -> Option<usize> {
     let scheme = uri_scheme(inner)?;
-    let n = scheme + chars::run_until(&inner[scheme..], &URI_STOP);
+    let n = scheme + chars::run_until_wide(&inner[scheme..], &URI_STOP, chars::Wide::UriStop);
     (inner.get(n) == Some(&b'>')).then_some(n)
 }
 
@@ -416,6 +416,12 @@ pub(crate) fn assert_one_pass_agrees(value: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The SSE2 set of the bracketed URI's scan is exactly its table's stops.
+    #[test]
+    fn the_wide_set_is_the_uri_stops() {
+        chars::assert_wide_holds(&URI_STOP, chars::Wide::UriStop, true);
+    }
 
     #[test]
     fn one_pass_agrees_with_the_grammar() {

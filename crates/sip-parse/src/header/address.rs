@@ -238,12 +238,14 @@ fn plain_name_addr(value: &[u8], contact: bool) -> Option<NameAddr<'_>> {
 }
 
 /// [`plain_name_addr`] of a value given as text.
-fn plain_name_addr_text(text: &str, contact: bool) -> Option<NameAddr<'_>> {
+#[inline(always)]
+pub(crate) fn plain_name_addr_text(text: &str, contact: bool) -> Option<NameAddr<'_>> {
     plain_name_addr_at(text, contact, false).map(|(a, _)| a)
 }
 
 /// The first Contact address of a list given as text, read in one pass ([`plain_name_addr`])
 /// up to the comma or the end, and how many bytes it took; `None` for anything unusual.
+#[inline(always)]
 pub(crate) fn plain_contact_first(text: &str) -> Option<(NameAddr<'_>, usize)> {
     plain_name_addr_at(text, true, true)
 }

@@ -152,16 +152,25 @@ impl Message {
 
     /// The From header.
     pub fn from_header(&self) -> Result<NameAddr<'_>, ParseError> {
-        let h = self.required(HeaderName::From)?;
-        let text = self.value_text(&h);
-        typed(h, |v| NameAddr::parse_text(v, text))
+        self.name_addr(self.required(HeaderName::From)?)
     }
 
     /// The To header.
     pub fn to_header(&self) -> Result<NameAddr<'_>, ParseError> {
-        let h = self.required(HeaderName::To)?;
-        let text = self.value_text(&h);
-        typed(h, |v| NameAddr::parse_text(v, text))
+        self.name_addr(self.required(HeaderName::To)?)
+    }
+
+    /// The From or To address `h`: the usual value read in one pass and returned as it is
+    /// built, anything else by the grammar.
+    #[inline(always)]
+    fn name_addr<'a>(&'a self, h: Header<'a>) -> Result<NameAddr<'a>, ParseError> {
+        match self
+            .value_text(&h)
+            .and_then(|text| address::plain_name_addr_text(text, false))
+        {
+            Some(a) => Ok(a),
+            None => typed(h, |v| NameAddr::parse_text(v, None)),
+        }
     }
 
     /// The Call-ID.

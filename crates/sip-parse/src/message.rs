@@ -331,8 +331,11 @@ impl Message {
         &self.buf
     }
 
+    /// The bytes of `s` (every span of the message lies inside its buffer; a lookup that
+    /// cannot fail, so that a view that does not read the text does not pay for it).
+    #[inline]
     fn text(&self, s: Span) -> &[u8] {
-        &self.buf[s.range()]
+        self.buf.get(s.range()).unwrap_or_default()
     }
 
     fn str(&self, s: Span) -> &str {
@@ -648,6 +651,7 @@ fn frame_stream(buf: &Bytes, skip: usize, cfg: &ParseConfig) -> Result<Streamed,
 }
 
 /// Parses the start line and header section of `buf`.
+#[inline(always)]
 fn parse_head(buf: &[u8], cfg: &ParseConfig) -> Result<Head, HeadError> {
     let mut ends = LineEnds::new(buf);
     let (line, mut pos) = next_line(buf, 0, cfg, &mut ends)?;

@@ -163,6 +163,8 @@ pub(crate) enum Wide {
     UriStop,
     /// The bytes below 0x20, DEL, `"` and `\`: exactly where a quoted string's scan stops.
     QuotedStop,
+    /// Every byte but visible ASCII (`!`..=`~`): exactly where a plain Request-URI ends.
+    NotVisible,
 }
 
 /// [`run_until`], 16 bytes a step while none of them is in `wide`, then a byte at a time from
@@ -179,11 +181,12 @@ pub(crate) fn run_until_wide(s: &[u8], stop: &[u8; 256], wide: Wide) -> usize {
 #[inline(always)]
 fn wide_prefix(s: &[u8], wide: Wide) -> usize {
     use safe_arch::{
-        bitor_m128i, cmp_eq_mask_i8_m128i as eq, load_unaligned_m128i, min_u8_m128i,
+        bitor_m128i, cmp_eq_mask_i8_m128i as eq, load_unaligned_m128i, max_u8_m128i, min_u8_m128i,
         move_mask_i8_m128i, set_splat_i8_m128i as splat,
     };
-    // Lanes of `v` at most `max`, unsigned.
+    // Lanes of `v` at most `max`, or at least `min`, unsigned.
     let at_most = |v, max: u8| eq(min_u8_m128i(v, splat(max as i8)), v);
+    let at_least = |v, min: u8| eq(max_u8_m128i(v, splat(min as i8)), v);
     let mut n = 0;
     while let Some(chunk) = s.get(n..n + 16) {
         let chunk: &[u8; 16] = chunk.try_into().unwrap_or(&[0; 16]);
@@ -200,6 +203,7 @@ fn wide_prefix(s: &[u8], wide: Wide) -> usize {
                 bitor_m128i(at_most(v, 0x1f), eq(v, splat(0x7f))),
                 bitor_m128i(eq(v, splat(b'"' as i8)), eq(v, splat(b'\\' as i8))),
             ),
+            Wide::NotVisible => bitor_m128i(at_most(v, b' '), at_least(v, 0x7f)),
         };
         let mask = move_mask_i8_m128i(hit);
         if mask != 0 {

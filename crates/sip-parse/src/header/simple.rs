@@ -26,10 +26,7 @@ impl<'a> CSeq<'a> {
     pub fn parse(value: &'a [u8]) -> Result<Self, ParseError> {
         // The usual `digits SP METHOD` with a known method is read directly; anything else
         // (white space around, folding, an extension method, an error) by the grammar.
-        if let Some((rest, seq)) = number::<u32>("")(value).ok()
-            && let [b' ', method @ ..] = rest
-            && let Some(method) = Method::known(method)
-        {
+        if let Some((seq, method)) = plain_cseq(value) {
             return Ok(CSeq { seq, method });
         }
         grammar::complete(value, |i| {
@@ -42,6 +39,28 @@ impl<'a> CSeq<'a> {
             };
             Ok((i, CSeq { seq, method }))
         })
+    }
+}
+
+/// The usual CSeq, `1*9DIGIT SP METHOD` with a known method, in one pass: up to 9 digits
+/// cannot overflow a `u32`, so the longer numbers go with everything else to the grammar.
+#[inline(always)]
+fn plain_cseq(value: &[u8]) -> Option<(u32, Method<'static>)> {
+    let mut seq: u32 = 0;
+    let mut n = 0;
+    while let Some(&c) = value.get(n) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        if n == 9 {
+            return None;
+        }
+        seq = seq * 10 + u32::from(c - b'0');
+        n += 1;
+    }
+    match value.get(n..)? {
+        [b' ', method @ ..] if n > 0 => Some((seq, Method::known(method)?)),
+        _ => None,
     }
 }
 
@@ -430,6 +449,33 @@ mod tests {
         assert!(call_id(b"intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{").is_ok());
         assert!(call_id(b"a@b@c").is_err());
         assert!(call_id(b"").is_err());
+    }
+
+    /// Wherever the one-pass CSeq reader answers, the grammar gives the same.
+    #[test]
+    fn plain_cseq_agrees_with_the_grammar() {
+        use proptest::prelude::*;
+        let grammar = |v: &[u8]| {
+            grammar::complete(v, |i| {
+                let (i, seq) = number::<u32>("")(i)?;
+                let (i, ()) = lws(i)?;
+                let (i, m) = grammar::many1(chars::TOKEN, "token")(i)?;
+                Ok((i, (seq, Method::known(m))))
+            })
+        };
+        let values = proptest::string::bytes_regex(
+            "(?s-u)[0-9]{0,11}[ \\t]{0,2}(INVITE|ACK|BYE|REGISTER|FOO|)[ x]?",
+        )
+        .unwrap();
+        proptest!(|(v in values)| {
+            if let Some((seq, method)) = plain_cseq(&v) {
+                prop_assert_eq!(grammar(&v), Ok((seq, Some(method))));
+                prop_assert_eq!(CSeq::parse(&v), Ok(CSeq { seq, method }));
+            }
+        });
+        assert_eq!(plain_cseq(b"123456789 ACK"), Some((123456789, Method::Ack)));
+        assert_eq!(plain_cseq(b"1234567890 ACK"), None);
+        assert_eq!(CSeq::parse(b"4294967295 ACK").unwrap().seq, u32::MAX);
     }
 
     #[test]

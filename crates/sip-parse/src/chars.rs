@@ -214,6 +214,48 @@ fn wide_prefix(s: &[u8], wide: Wide) -> usize {
     n
 }
 
+/// The first `c` in `s`, 16 bytes a compare with SSE2 (the last step overlaps the one
+/// before): for the short strings of a URI, where `memchr`'s call and set-up cost more than
+/// its search.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+pub(crate) fn find_byte(s: &[u8], c: u8) -> Option<usize> {
+    use safe_arch::{
+        cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+    let needle = set_splat_i8_m128i(c as i8);
+    let hits = |at: usize| {
+        let chunk: &[u8; 16] = s
+            .get(at..at + 16)
+            .and_then(|chunk| chunk.try_into().ok())
+            .unwrap_or(&[0; 16]);
+        move_mask_i8_m128i(cmp_eq_mask_i8_m128i(load_unaligned_m128i(chunk), needle)) as u32
+    };
+    let Some(last) = s.len().checked_sub(16) else {
+        return s.iter().position(|&b| b == c);
+    };
+    let mut n = 0;
+    while n <= last {
+        let found = hits(n);
+        if found != 0 {
+            return Some(n + found.trailing_zeros() as usize);
+        }
+        n += 16;
+    }
+    // The bytes after the last whole step, read as the last 16 bytes.
+    match hits(last) >> (n - last) {
+        0 => None,
+        found => Some(n + found.trailing_zeros() as usize),
+    }
+}
+
+/// The first `c` in `s`, elsewhere.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+pub(crate) fn find_byte(s: &[u8], c: u8) -> Option<usize> {
+    memchr::memchr(c, s)
+}
+
 /// Elsewhere the scan is [`run_until`]'s alone.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 #[inline(always)]
@@ -253,6 +295,32 @@ pub(crate) fn assert_wide_holds(stop: &[u8; 256], wide: Wide, exact: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`find_byte`] is `memchr` at every length and position, the overlapping last step
+    /// included.
+    #[test]
+    fn find_byte_is_memchr() {
+        for len in 0..50 {
+            for at in 0..=len {
+                let mut s = vec![b'a'; len];
+                if let Some(c) = s.get_mut(at) {
+                    *c = b'@';
+                }
+                // A second one later, and the needle's neighbours, change nothing.
+                if let Some(c) = s.get_mut(at + 3) {
+                    *c = b'@';
+                }
+                if let Some(c) = s.get_mut(at.wrapping_sub(1)) {
+                    *c = b'?';
+                }
+                assert_eq!(
+                    find_byte(&s, b'@'),
+                    memchr::memchr(b'@', &s),
+                    "{at} of {len}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn classes_match_rfc3261() {

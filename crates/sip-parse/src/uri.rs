@@ -149,7 +149,7 @@ impl<'a> SipUri<'a> {
     fn parse_after_scheme(s: &'a str, secure: bool) -> Result<Self, ParseError> {
         let b = s.as_bytes();
         // userinfo ends at the first '@': no later part of the grammar allows a bare '@'.
-        let (user, password, host_at) = match memchr::memchr(b'@', b) {
+        let (user, password, host_at) = match chars::find_byte(b, b'@') {
             Some(at) => {
                 let info = &s[..at];
                 // The user ends at the first byte outside its class; ':' is outside it, so this
@@ -304,7 +304,7 @@ fn check_class(s: &str, mask: u8, what: &'static str, at: usize) -> Result<(), P
 fn check_escapes(s: &str) -> Result<(), ParseError> {
     let b = s.as_bytes();
     let mut from = 0;
-    while let Some(p) = memchr::memchr(b'%', &b[from..]) {
+    while let Some(p) = chars::find_byte(&b[from..], b'%') {
         let at = from + p;
         match b.get(at + 1..at + 3) {
             Some([h, l]) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => from = at + 3,

@@ -318,6 +318,13 @@ fn parse_port(digits: &str, at: usize) -> Result<u16, ParseError> {
     if digits.is_empty() {
         return Err(ParseError::expected("port", at));
     }
+    // The usual port, read without `str::parse`; a longer run is left to it.
+    if digits.len() <= 5 {
+        let port = digits
+            .bytes()
+            .fold(0u32, |port, d| port * 10 + u32::from(d - b'0'));
+        return u16::try_from(port).map_err(|_| ParseError::invalid("port above 65535", at));
+    }
     digits
         .parse::<u16>()
         .map_err(|_| ParseError::invalid("port above 65535", at))

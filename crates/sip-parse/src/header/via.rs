@@ -209,11 +209,7 @@ pub(crate) fn plain_via_text(text: &str, list: bool) -> Option<Via<'_>> {
         crate::uri::host_from_text(p.many1(HOST)?)?
     };
     let port = match p.eat(b':') {
-        true => {
-            let (rest, port) = number::<u16>("")(p.rest()).ok()?;
-            p.take(p.rest().len() - rest.len())?;
-            Some(port)
-        }
+        true => Some(p.port()?),
         false => None,
     };
     let mut known = Known::default();
@@ -321,7 +317,9 @@ mod tests {
             "[::1",
             "x.-y",
         ];
-        let ports = ["", ":5060", ":65535", ":65536", ":", ": 5060", ":0", " :1"];
+        let ports = [
+            "", ":5060", ":65535", ":65536", ":", ": 5060", ":0", " :1", ":0005060", ":123456",
+        ];
         let params = [
             "",
             ";branch=z9hG4bK776",

@@ -358,6 +358,17 @@ impl Agent {
         self.publisher.remove(now);
     }
 
+    /// Whether a subscription of ours is still held, e.g. ending after [`shut`](Self::shut):
+    /// its unsubscribe unanswered or the notifier's final NOTIFY not come yet.
+    pub(crate) fn unsubscribing(&self) -> bool {
+        !self.subscriber.is_empty()
+            || self.list.as_ref().is_some_and(|l| !l.core.is_empty())
+            || self
+                .server_watchers
+                .as_ref()
+                .is_some_and(|w| !w.core.is_empty())
+    }
+
     /// An incoming SUBSCRIBE; `data` decides about new watchers.
     pub(crate) fn subscribe_request(
         &mut self,

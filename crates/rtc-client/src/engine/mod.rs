@@ -200,6 +200,12 @@ struct Retiring {
 /// wait for a final NOTIFY (Timer N, RFC 6665 §4.1.2.4) lasts.
 const RETIRE_FOR: Duration = Duration::from_secs(32);
 
+/// How long a shutdown waits, at most, for the subscriptions it ends: the unsubscribe's 2xx and
+/// the notifier's final NOTIFY (RFC 6665 §4.1.2.3), which normally follow within milliseconds.
+/// A client gone before that NOTIFY leaves its notifier retransmitting it to nobody until its
+/// Timer F (baresip took 32 s more to quit).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// A client transaction in flight.
 #[derive(Debug)]
 struct Outstanding {
@@ -285,6 +291,8 @@ pub(crate) struct Engine {
     sessions: SessionDriver,
     dns: Dns,
     shutdown: Option<oneshot::Sender<Result<()>>>,
+    /// Until when a shutdown waits for subscriptions still ending ([`SHUTDOWN_GRACE`]).
+    grace_until: Option<Instant>,
     presence: Option<PresenceState>,
     agent: Option<Agent>,
     /// The generation of `agent`, one more for every agent started.
@@ -337,6 +345,7 @@ impl Engine {
             sessions,
             dns,
             shutdown: None,
+            grace_until: None,
             presence: None,
             agent: None,
             agent_generation: 0,
@@ -393,7 +402,7 @@ impl Engine {
                 () = sleep => self.handle_timeout(),
             }
             self.drain();
-            if self.shutdown.is_some() && self.profiles.is_empty() {
+            if self.shutdown.is_some() && self.profiles.is_empty() && !self.still_unsubscribing() {
                 break;
             }
         }
@@ -445,7 +454,17 @@ impl Engine {
                     .flat_map(|r| r.agent.poll_timeout().into_iter().chain([r.until])),
             )
             .chain(self.messages.poll_timeout())
+            .chain(self.grace_until)
             .min()
+    }
+
+    /// Whether a shutdown still waits for subscriptions to end (within [`SHUTDOWN_GRACE`]), the
+    /// current agent's or a retiring one's (a profile disabled just before).
+    fn still_unsubscribing(&self) -> bool {
+        self.grace_until.is_some_and(|until| Self::now() < until)
+            && (self.agent.iter())
+                .chain(self.retiring.iter().map(|r| &r.agent))
+                .any(Agent::unsubscribing)
     }
 
     fn handle_timeout(&mut self) {
@@ -590,6 +609,7 @@ impl Engine {
         if let (Some(agent), Some(presence)) = (&mut self.agent, &self.presence) {
             agent.shut(Self::now(), &presence.data);
         }
+        self.grace_until.get_or_insert(Self::now() + SHUTDOWN_GRACE);
         // On disk while the profiles log off; written once more when the task ends.
         if let Some(p) = &mut self.presence {
             p.autosave.save_now(&p.data);

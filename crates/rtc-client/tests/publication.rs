@@ -10,8 +10,8 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Kamailio, TempDir, client_with, enable, expect, profile_xml};
-use rtc_client::{Cause, Client, Event, Events, RegistrationState, Store};
+use common::{Kamailio, TempDir, alice_with_presence};
+use rtc_client::{Cause, Event, Events};
 use sip_parse::{Message, MessageBuilder, Method};
 use tokio::net::UdpSocket;
 
@@ -65,27 +65,6 @@ async fn server(answer: PublishAnswer) -> u16 {
     port
 }
 
-/// A client with presence on, registered with the server at `port` over UDP.
-async fn publishing(port: u16, dir: &TempDir) -> (Client, Events) {
-    let (client, mut events) = client_with(None, |c| c.transport.tcp = vec![]).await;
-    client
-        .enable_presence(Store::file(dir.path("alice.xml")))
-        .await
-        .unwrap();
-    let _profile = enable(&client, &profile_xml("alice", port, "udp")).await;
-    expect(&mut events, "registered", |e| {
-        matches!(
-            e,
-            Event::Registration {
-                state: RegistrationState::Registered,
-                ..
-            }
-        )
-    })
-    .await;
-    (client, events)
-}
-
 /// The next publication event, skipping the rest, within 2 minutes of the paused clock (a
 /// PUBLISH's Timer F and the first backoff fit).
 async fn next_publication(events: &mut Events) -> Event {
@@ -119,7 +98,7 @@ async fn a_refused_publish_is_reported_with_its_status_then_the_recovery() {
     let answer: PublishAnswer = Arc::new(Mutex::new(Some(403)));
     let port = server(answer.clone()).await;
     let dir = TempDir::new("publication-403");
-    let (client, mut events) = publishing(port, &dir).await;
+    let (client, mut events) = alice_with_presence(port, &dir).await;
     let refused = next_publication(&mut events).await;
     assert_eq!(
         refused,
@@ -140,7 +119,7 @@ async fn an_unanswered_publish_is_reported_as_timed_out() {
     let answer: PublishAnswer = Arc::new(Mutex::new(None));
     let port = server(answer).await;
     let dir = TempDir::new("publication-timeout");
-    let (client, mut events) = publishing(port, &dir).await;
+    let (client, mut events) = alice_with_presence(port, &dir).await;
     let unanswered = next_publication(&mut events).await;
     assert_eq!(
         unanswered,
@@ -163,7 +142,7 @@ async fn kamailio_refusing_a_publish_is_reported_then_the_recovery() {
     };
     kam.rpc("htable.seti deny alice 1");
     let dir = TempDir::new("publication-kamailio");
-    let (client, mut events) = publishing(kam.port, &dir).await;
+    let (client, mut events) = alice_with_presence(kam.port, &dir).await;
     let refused = next_publication(&mut events).await;
     let Event::Publication { state, status, .. } = &refused else {
         unreachable!()

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{TempDir, client_with, enable, expect, profile_xml};
+use common::{TempDir, alice_with_presence};
 use presence::testkit::NotifierPeer;
-use rtc_client::{Event, RegistrationState, Store};
+
 use sip_parse::{HeaderName, Message, MessageBuilder, Method};
 use tokio::net::UdpSocket;
 
@@ -119,22 +119,7 @@ async fn a_shutdown_answers_the_final_notify_of_its_unsubscribe() {
     let answers = Answers::default();
     let port = server(answers.clone()).await;
     let dir = TempDir::new("shutdown-final-notify");
-    let (client, mut events) = client_with(None, |c| c.transport.tcp = vec![]).await;
-    client
-        .enable_presence(Store::file(dir.path("alice.xml")))
-        .await
-        .unwrap();
-    let _profile = enable(&client, &profile_xml("alice", port, "udp")).await;
-    expect(&mut events, "registered", |e| {
-        matches!(
-            e,
-            Event::Registration {
-                state: RegistrationState::Registered,
-                ..
-            }
-        )
-    })
-    .await;
+    let (client, _events) = alice_with_presence(port, &dir).await;
     client.add_buddy(BOB, "Bob").await.unwrap();
     // The subscription stands once its first NOTIFY is answered.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

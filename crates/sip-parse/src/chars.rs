@@ -131,6 +131,25 @@ macro_rules! stop_table {
 }
 pub(crate) use stop_table;
 
+/// The decimal number at the start of `s` and how many digits it took, in one loop; `None`
+/// when it has more than `max` digits (`max` ≤ 9, so it fits a `u32`). No digit gives `(0, 0)`.
+#[inline(always)]
+pub(crate) fn leading_digits(s: &[u8], max: usize) -> Option<(u32, usize)> {
+    let mut value: u32 = 0;
+    let mut n = 0;
+    while let Some(&c) = s.get(n) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        if n == max {
+            return None;
+        }
+        value = value * 10 + u32::from(c - b'0');
+        n += 1;
+    }
+    Some((value, n))
+}
+
 /// Length of the longest prefix of `s` whose bytes `stop` maps to 0, four bytes a step: for
 /// the long runs of URIs and parameter values.
 #[inline]

@@ -415,19 +415,7 @@ impl<'a> Plain<'a> {
     /// digits, leading zeros included, are left to the grammar).
     #[inline]
     pub(crate) fn port(&mut self) -> Option<u16> {
-        let digits = self.rest();
-        let mut port: u32 = 0;
-        let mut n = 0;
-        while let Some(&c) = digits.get(n) {
-            if !c.is_ascii_digit() {
-                break;
-            }
-            if n == 5 {
-                return None;
-            }
-            port = port * 10 + u32::from(c - b'0');
-            n += 1;
-        }
+        let (port, n) = crate::chars::leading_digits(self.rest(), 5)?;
         let port = u16::try_from(port).ok().filter(|_| n > 0)?;
         // Digits are ASCII: the cursor stays on a character boundary.
         self.pos += n;

@@ -7,7 +7,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use rtc_client::server::{EmbeddedServer, ServerConfig};
-use rtc_client::{Client, ClientConfig, Event, Events, Profile, RegisterFlags, RegistrationState};
+use rtc_client::{
+    Client, ClientConfig, Event, Events, Profile, RegisterFlags, RegistrationState, Store,
+};
 use sip_parse::TransportKind;
 use sip_transport::TlsConfig;
 pub(crate) use sip_transport::testkit::free_port;
@@ -310,4 +312,26 @@ pub(crate) async fn expect_buddy(
         |e| matches!(e, Event::Buddy { uri: u, status: s, .. } if u == uri && *s == status),
     )
     .await
+}
+
+/// alice's client with presence on (its store in `dir`), registered with the server at `port`
+/// over UDP (and no TCP listener).
+pub(crate) async fn alice_with_presence(port: u16, dir: &TempDir) -> (Client, Events) {
+    let (client, mut events) = client_with(None, |c| c.transport.tcp = vec![]).await;
+    client
+        .enable_presence(Store::file(dir.path("alice.xml")))
+        .await
+        .unwrap();
+    let _profile = enable(&client, &profile_xml("alice", port, "udp")).await;
+    expect(&mut events, "registered", |e| {
+        matches!(
+            e,
+            Event::Registration {
+                state: RegistrationState::Registered,
+                ..
+            }
+        )
+    })
+    .await;
+    (client, events)
 }

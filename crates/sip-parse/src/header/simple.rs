@@ -46,18 +46,7 @@ impl<'a> CSeq<'a> {
 /// cannot overflow a `u32`, so the longer numbers go with everything else to the grammar.
 #[inline(always)]
 fn plain_cseq(value: &[u8]) -> Option<(u32, Method<'static>)> {
-    let mut seq: u32 = 0;
-    let mut n = 0;
-    while let Some(&c) = value.get(n) {
-        if !c.is_ascii_digit() {
-            break;
-        }
-        if n == 9 {
-            return None;
-        }
-        seq = seq * 10 + u32::from(c - b'0');
-        n += 1;
-    }
+    let (seq, n) = crate::chars::leading_digits(value, 9)?;
     match value.get(n..)? {
         [b' ', method @ ..] if n > 0 => Some((seq, Method::known(method)?)),
         _ => None,

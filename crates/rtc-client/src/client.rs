@@ -496,7 +496,8 @@ impl Client {
         .await
     }
 
-    /// Stops the client: every profile logs off, then the transports close.
+    /// Stops the client: every profile logs off and every subscription ends (waiting at most
+    /// 2 s for the notifiers' final NOTIFYs, RFC 6665 §4.1.2.3), then the transports close.
     pub async fn shutdown(&self) -> Result<()> {
         self.call(|reply| Command::Shutdown { reply }).await
     }
